@@ -1,0 +1,50 @@
+# waengine: make run | make test | make install | make lint | make bench
+PYTHON ?= python3
+PORT ?= 8080
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: install run sandbox test test-unit lint bench doctor clean
+
+.make/system: 
+	@mkdir -p .make
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing chromium and chromium-driver (apt)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+	@touch $@
+
+.make/python: setup.cfg pyproject.toml
+	@mkdir -p .make
+	$(PYTHON) -m pip install -q -e '.[test]'
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+install: .make/system .make/python node_modules/.package-lock.json
+
+run: install
+	gunicorn -c gunicorn.conf.py wsgi:app
+
+sandbox: install
+	$(PYTHON) -m waengine sandbox --port 8090
+
+doctor: install
+	$(PYTHON) -m waengine doctor
+
+test: install
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+test-unit: .make/python
+	$(PYTHON) -m pytest -q tests/unit
+
+lint: .make/python
+	$(PYTHON) -m ruff check waengine tests bench
+
+bench: install
+	$(PYTHON) bench/run.py
+
+clean:
+	rm -rf .make node_modules data .pytest_cache

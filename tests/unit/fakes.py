@@ -1,0 +1,66 @@
+"""A fake browser and bridge for unit tests of pure engine logic (no Chromium)."""
+
+from __future__ import annotations
+
+import threading
+
+from waengine.engine.bridge import BrowserGone
+from waengine.errors import from_page_error
+
+
+class FakeBrowser:
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.quits = 0
+
+    def quit(self) -> None:
+        self.quits += 1
+
+
+class FakeBridge:
+    """Plays a page: `state` is what poll() returns; ops are answered by `handlers`."""
+
+    def __init__(self):
+        self.state = {"fullReady": False, "auth": False, "mode": None, "qr": None,
+                      "idle": False, "me": None}
+        self.events: list[dict] = []
+        self.acked: list[str] = []
+        self.handlers = {}
+        self.dead = False
+        self.lock = threading.Lock()
+
+    def poll(self, ack_ids):
+        with self.lock:
+            if self.dead:
+                raise BrowserGone("killed")
+            self.acked += ack_ids
+            self.events = [e for e in self.events if e["id"] not in set(ack_ids)]
+            return {**self.state, "events": list(self.events)}
+
+    def call(self, op, **args):
+        if self.dead:
+            raise BrowserGone("killed")
+        handler = self.handlers.get(op)
+        if handler is None:
+            raise from_page_error("unknown_op", op)
+        return handler(**args)
+
+
+class FakeFactory:
+    def __init__(self):
+        self.opened: list[tuple[str, FakeBrowser, FakeBridge]] = []
+        self.fail_next = 0
+        self.on_open = None  # called with the new bridge, e.g. to make it ready at once
+
+    def open(self, session_id):
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("SessionNotCreatedException: Chrome instance exited")
+        browser, bridge = FakeBrowser(1000 + len(self.opened)), FakeBridge()
+        if self.on_open:
+            self.on_open(bridge)
+        self.opened.append((session_id, browser, bridge))
+        return browser, bridge
+
+    def bridge(self, index=-1) -> FakeBridge:
+        return self.opened[index][2]

@@ -1,0 +1,45 @@
+"""waengine: a self-hosted, multi-session WhatsApp Web gateway."""
+
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict | None = None, factory=None):
+    """Build the Flask app and its (not yet started) engine; starts no thread and no browser.
+
+    `factory` replaces the Chromium launcher (unit tests pass a fake browser).
+    """
+    from apiflask import APIFlask
+    from flask_compress import Compress
+
+    from . import api, auth, errors
+    from .config import load_config
+    from .engine import Engine
+
+    config = load_config(test_config)
+    logging.basicConfig(level=config["LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s")
+    app = APIFlask("waengine", title="waengine", version=__version__,
+                   spec_path="/openapi.json", docs_path="/docs")
+    app.config.update(config)
+    app.config.update(
+        MAX_CONTENT_LENGTH=20 * 2**20,
+        COMPRESS_MIMETYPES=["application/json"],
+        COMPRESS_ALGORITHM=["br", "gzip"],
+        COMPRESS_MIN_SIZE=512,
+    )
+    app.json.sort_keys = False
+    errors.init_app(app)
+    auth.init_app(app)
+    Compress(app)
+    api.register(app)
+    app.extensions["waengine"] = Engine(config, factory=factory)
+    return app
+
+
+def engine_of(app):
+    """The Engine of an app made by create_app."""
+    return app.extensions["waengine"]

@@ -1,0 +1,107 @@
+"""Configuration: class defaults, then config/<env>.py, then WAENGINE_* environment, then overrides."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message is one line for the operator."""
+
+
+class Defaults:
+    ENV = "development"
+    DATA_DIR = "./data"
+    API_KEYS: list[str] = []
+    AUTH_DISABLED = False
+    WA_URL = "https://web.whatsapp.com/"
+    WA_JS = str(PROJECT_ROOT / "node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js")
+    # auto: inject wa-js when the page has no WPP of its own (web.whatsapp.com); never: don't.
+    WA_JS_INJECT = "auto"
+    DEVICE_NAME = "waengine"
+    CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+    CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    # A Selenium Grid (or any remote chromedriver) URL; empty means the engine runs its own.
+    SELENIUM_REMOTE_URL = ""
+    HEADLESS = True
+    WA_LOAD_TIMEOUT = 120.0
+    COMMAND_TIMEOUT = 60.0
+    # How often an idle session worker polls its page for state and events.
+    PUMP_INTERVAL = 0.25
+    QR_FIRST_TTL = 60.0
+    QR_TTL = 20.0
+    MAX_SESSIONS = 50
+    LAUNCH_CONCURRENCY = 1
+    RESTART_MAX = 5
+    RESTART_WINDOW = 600.0
+    RESTART_BACKOFF = 1.0
+    LOG_LEVEL = "INFO"
+
+
+def _coerce(name: str, raw: str, default):
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"WAENGINE_{name}={raw!r} is not a boolean")
+    if isinstance(default, (int, float)):
+        try:
+            return type(default)(raw)
+        except ValueError:
+            raise ConfigError(f"WAENGINE_{name}={raw!r} is not a number") from None
+    if isinstance(default, list):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def _env_file(env: str) -> dict:
+    path = PROJECT_ROOT / "config" / f"{env}.py"
+    if not path.exists():
+        return {}
+    return {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
+
+
+def load_config(overrides: dict | None = None, environ=None) -> dict:
+    """Return the merged configuration as a dict of UPPERCASE keys, validated."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    env = overrides.get("ENV") or environ.get("WAENGINE_ENV") or Defaults.ENV
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"WAENGINE_ENV={env!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    config = {k: getattr(Defaults, k) for k in dir(Defaults) if k.isupper()}
+    config.update(_env_file(env))
+    for key, default in list(config.items()):
+        raw = environ.get(f"WAENGINE_{key}")
+        if raw is not None:
+            config[key] = _coerce(key, raw, default)
+    config.update(overrides)
+    config["ENV"] = env
+    validate(config)
+    return config
+
+
+def validate(config: dict) -> None:
+    """Raise ConfigError naming the first setting that cannot work."""
+    for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL"):
+        if config[key] <= 0:
+            raise ConfigError(f"{key} must be positive, got {config[key]}")
+    for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY"):
+        if int(config[key]) < 1:
+            raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+    if not str(config["WA_URL"]).startswith(("http://", "https://")):
+        raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
+    if config["WA_JS_INJECT"] not in ("auto", "never"):
+        raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
+    if isinstance(config["API_KEYS"], str):
+        config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
+    if config["ENV"] == "production" and not config["API_KEYS"] and not config["AUTH_DISABLED"]:
+        raise ConfigError(
+            "production needs WAENGINE_API_KEYS (or WAENGINE_AUTH_DISABLED=1 to run without auth)"
+        )

@@ -1,0 +1,264 @@
+// waengine's in-page bridge: the only JavaScript the gateway runs in WhatsApp Web (or the sandbox).
+// Installed at document start in every top-level document (CDP addScriptToEvaluateOnNewDocument),
+// so it survives the reloads WhatsApp Web does after a QR scan or a logout.
+// - registers WPP listeners the moment window.WPP is assigned (events are never replayed),
+// - injects wa-js when the page has no WPP of its own (once per document),
+// - turns WPP models into plain JSON (never hand a model to WebDriver: circular, leaky),
+// - returns errors as data ({ok: false, code, message}), since WebDriver drops error codes,
+// - queues events in sessionStorage until the gateway acknowledges them, so a reload loses none.
+(function () {
+  'use strict';
+  if (window.top !== window || window.__waengine) return;
+  var CONFIG = __WAENGINE_CONFIG__;
+  var QUEUE_KEY = 'waengine.queue';
+  var w = {doc: Math.random().toString(36).slice(2), attached: false, injected: false,
+           queue: [], seq: 0, seen: [], authCode: null, me: null, keepAlive: false};
+  window.__waengine = w;
+  if (CONFIG.wppConfig) window.WPPConfig = CONFIG.wppConfig;
+
+  try {
+    var saved = JSON.parse(window.sessionStorage.getItem(QUEUE_KEY) || 'null');
+    if (saved && Array.isArray(saved.queue)) { w.queue = saved.queue; }
+  } catch (e) { /* opaque origins have no sessionStorage */ }
+
+  function persist() {
+    try { window.sessionStorage.setItem(QUEUE_KEY, JSON.stringify({queue: w.queue})); } catch (e) {}
+  }
+
+  function push(type, data) {
+    w.seq += 1;
+    w.queue.push({id: w.doc + ':' + w.seq, type: type, data: data, at: Date.now()});
+    persist();
+  }
+
+  // ---- serializers: read explicit fields only (WPP-SURFACE.md section 4) ----
+  function str(x) {
+    if (x === null || x === undefined) return null;
+    if (typeof x === 'object' && x._serialized) return String(x._serialized);
+    return String(x);
+  }
+  function isGroupId(id) { return typeof id === 'string' && id.slice(-5) === '@g.us'; }
+  var MEDIA = {image: 1, video: 1, audio: 1, ptt: 1, sticker: 1, document: 1};
+
+  function contactJSON(c) {
+    if (!c) return null;
+    var id = str(c.id);
+    return {id: id, phone: id && id.slice(-5) === '@c.us' ? id.split('@')[0] : null,
+            name: c.name || null, shortName: c.shortName || null, pushname: c.pushname || null,
+            isMyContact: c.isMyContact === true, isBusiness: c.isBusiness === true};
+  }
+
+  function msgJSON(m) {
+    var key = m.id || {};
+    var type = m.type || 'chat';
+    var body = MEDIA[type] ? (m.caption || '') : (type === 'location' ? (m.loc || '') : (m.body || ''));
+    return {
+      id: str(key), chatId: str(key.remote), fromMe: key.fromMe === true,
+      from: str(m.from), to: str(m.to), author: str(m.author), type: type,
+      subtype: m.subtype || null, body: body, caption: m.caption || null,
+      timestamp: typeof m.t === 'number' ? m.t : null, ack: typeof m.ack === 'number' ? m.ack : 0,
+      mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null,
+      lat: m.lat === undefined ? null : m.lat, lng: m.lng === undefined ? null : m.lng,
+      quotedId: str(m.quotedMsgId), mentions: (m.mentionedJidList || []).map(str),
+      notifyName: m.notifyName || null, isGroupMsg: isGroupId(str(key.remote)),
+      sender: m.senderObj ? contactJSON(m.senderObj) : null
+    };
+  }
+
+  function participantsOf(meta) {
+    var list = meta && meta.participants;
+    if (!list) return [];
+    var arr = typeof list.getModelsArray === 'function' ? list.getModelsArray() : list;
+    return Array.prototype.map.call(arr, function (p) {
+      return {id: str(p.id), isAdmin: p.isAdmin === true || p.isSuperAdmin === true,
+              isSuperAdmin: p.isSuperAdmin === true};
+    });
+  }
+
+  function chatJSON(c) {
+    var id = str(c.id);
+    var meta = c.groupMetadata;
+    return {id: id, name: c.name || c.formattedTitle || (meta && meta.subject) || null,
+            isGroup: isGroupId(id), unreadCount: c.unreadCount || 0,
+            timestamp: typeof c.t === 'number' ? c.t : null, archived: c.archive === true,
+            pinned: !!c.pin};
+  }
+
+  function groupJSON(c) {
+    var meta = (c && c.groupMetadata) || {};
+    return {id: str(c.id), name: meta.subject || c.name || null, owner: str(meta.owner),
+            participants: participantsOf(meta), creation: meta.creation || null};
+  }
+
+  // ---- WPP discovery, listeners and injection ----
+  function currentWPP() {
+    if (window.WPP) return window.WPP;
+    try { return typeof WPP !== 'undefined' ? WPP : null; } catch (e) { return null; }  // eslint-disable-line no-undef
+  }
+
+  function safe(fn) {
+    return function () {
+      try { fn.apply(null, arguments); } catch (e) { push('bridge.error', {message: String(e)}); }
+    };
+  }
+
+  function onMessage(m) {
+    if (!m || !m.id || m.type === 'ciphertext') return;  // the decrypted copy follows, same id
+    var json = msgJSON(m);
+    if (w.seen.indexOf(json.id) !== -1) return;
+    w.seen.push(json.id);
+    if (w.seen.length > 2000) w.seen.splice(0, 1000);
+    push(json.fromMe ? 'message.sent' : 'message', json);
+  }
+
+  function attach(P) {
+    if (w.attached || !P || typeof P.on !== 'function') return;
+    w.attached = true;
+    P.on('chat.new_message', safe(onMessage));
+    P.on('chat.msg_ack_change', safe(function (e) {
+      push('message.ack', {ack: e.ack, chatId: str(e.chat), sender: str(e.sender),
+                           ids: (e.ids || []).map(str),
+                           keyIds: (e.ids || []).map(function (k) { return k && k.id; })});
+    }));
+    P.on('chat.msg_revoke', safe(function (e) {
+      push('message.revoked', {id: str(e.refId), revokeId: str(e.id), from: str(e.from),
+                               to: str(e.to), author: str(e.author), type: e.type || null});
+    }));
+    P.on('group.participant_changed', safe(function (e) {
+      push('group.participants', {groupId: str(e.groupId), action: e.action,
+                                  operation: e.operation || null,
+                                  participants: (e.participants || []).map(str),
+                                  author: str(e.author)});
+    }));
+    P.on('conn.auth_code_change', safe(function (code) {
+      w.authCode = code && code.fullCode ? code.fullCode : null;
+    }));
+    P.on('conn.logout_reason', safe(function (r) { w.logoutReason = String(r); }));
+    P.on('conn.logout', safe(function () { push('conn.logout', {reason: w.logoutReason || null}); }));
+  }
+
+  var current;
+  try {
+    current = window.WPP;
+    Object.defineProperty(window, 'WPP', {
+      configurable: true, enumerable: true,
+      get: function () { return current; },
+      set: function (v) { current = v; attach(v); }
+    });
+  } catch (e) { /* a page that froze window.WPP: poll() attaches instead */ }
+
+  function maybeInject() {
+    if (!CONFIG.inject || w.injected || currentWPP() || typeof window.__waengineBundle !== 'function') return;
+    w.injected = true;  // never twice into one document: a second copy double-fires events
+    window.__waengineBundle();
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', maybeInject);
+  } else {
+    maybeInject();
+  }
+
+  // ---- the gateway's entry points ----
+  w.poll = async function (ackIds) {
+    if (ackIds && ackIds.length) {
+      var done = {};
+      ackIds.forEach(function (id) { done[id] = true; });
+      w.queue = w.queue.filter(function (e) { return !done[e.id]; });
+      persist();
+    }
+    var P = currentWPP();
+    var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
+             version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
+             mode: null, qr: null, idle: false, me: null, events: w.queue.slice(0, 200)};
+    if (!P) return s;
+    attach(P);
+    s.ready = P.isReady === true;
+    s.fullReady = P.isFullReady === true;
+    if (!s.fullReady || !P.conn) return s;
+    s.auth = P.conn.isAuthenticated() === true;
+    var stream = P.conn.getStreamData ? P.conn.getStreamData() : null;
+    s.mode = stream ? stream.mode : null;
+    s.idle = P.conn.isIdle ? P.conn.isIdle() === true : false;
+    if (!s.auth) {
+      w.me = null;
+      var code = s.idle ? null : await P.conn.getAuthCode();
+      s.qr = code && code.fullCode ? code.fullCode : null;
+      return s;
+    }
+    if (!w.me) w.me = await whoAmI(P);
+    s.me = w.me;
+    if (!w.keepAlive && P.conn.setKeepAlive) { w.keepAlive = P.conn.setKeepAlive(true) !== false; }
+    return s;
+  };
+
+  async function whoAmI(P) {
+    var id = str(P.conn.getMyUserId());
+    if (!id) return null;
+    var name = null;
+    try { name = P.profile && P.profile.getMyProfileName ? P.profile.getMyProfileName() : null; } catch (e) {}
+    if (!name) {
+      try { var c = await P.contact.get(id); name = c ? (c.pushname || c.name || null) : null; } catch (e) {}
+    }
+    return {id: id, name: name || null};
+  }
+
+  var SEND = {markIsRead: false, linkPreview: false, waitForAck: true};
+
+  async function sent(P, result, to) {
+    var m = null;
+    try { m = await P.chat.getMessageById(result.id); } catch (e) { /* fall back to the result */ }
+    if (m) return msgJSON(m);
+    return {id: str(result.id), chatId: str(result.to) || to, fromMe: true, from: str(result.from),
+            to: str(result.to) || to, type: 'chat', body: '', timestamp: Math.floor(Date.now() / 1000),
+            ack: result.ack || 0};
+  }
+
+  // Sends never reject unknown numbers (wa-js creates the chat): ask WhatsApp first, once.
+  var known = {};
+  async function recipient(P, to) {
+    if (to.slice(-5) !== '@c.us' || known[to]) return to;
+    var r = await P.contact.queryExists(to);
+    if (!r) throw {code: 'recipient_not_on_whatsapp', message: to + ' is not on WhatsApp'};
+    known[to] = true;
+    return str(r.wid) || to;
+  }
+
+  var ops = {
+    sendText: async function (P, a) {
+      var to = await recipient(P, a.to);
+      var opts = Object.assign({}, SEND);
+      if (a.replyTo) opts.quotedMsg = a.replyTo;
+      if (a.mentions && a.mentions.length) opts.mentionedList = a.mentions;
+      return sent(P, await P.chat.sendTextMessage(to, a.text, opts), to);
+    },
+    logout: async function (P) { return await P.conn.logout(); },
+    queryExists: async function (P, a) {
+      var r = await P.contact.queryExists(a.id);
+      return r ? {id: str(r.wid), lid: str(r.lid), isBusiness: r.biz === true} : null;
+    }
+  };
+  w.ops = ops;
+  w.helpers = {str: str, msgJSON: msgJSON, chatJSON: chatJSON, groupJSON: groupJSON,
+               contactJSON: contactJSON, sent: sent, SEND: SEND, recipient: recipient};
+
+  function errorEnvelope(e) {
+    if (typeof e === 'string') return {ok: false, code: e, message: e};
+    if (e && typeof e === 'object') {
+      return {ok: false, code: e.code ? String(e.code) : 'page_error', message: String(e.message || e)};
+    }
+    return {ok: false, code: 'page_error', message: String(e)};
+  }
+
+  w.run = function (op, args) {
+    return new Promise(function (resolve) {
+      var P = currentWPP();
+      if (!P || P.isFullReady !== true) { resolve({ok: false, code: 'wpp_not_ready', message: 'WhatsApp Web is loading'}); return; }
+      if (!ops[op]) { resolve({ok: false, code: 'unknown_op', message: op}); return; }
+      try {
+        Promise.resolve(ops[op](P, args || {})).then(function (v) {
+          resolve({ok: true, value: v === undefined ? null : v});
+        }, function (e) { resolve(errorEnvelope(e)); });
+      } catch (e) { resolve(errorEnvelope(e)); }  // some WPP functions throw synchronously
+    });
+  };
+})();

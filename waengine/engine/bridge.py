@@ -1,0 +1,116 @@
+"""The Python face of the in-page bridge (bridge.js): install, poll state and events, call ops.
+
+Selenium exceptions end here: callers see waengine errors or BrowserGone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from selenium.common.exceptions import JavascriptException, TimeoutException, WebDriverException
+
+from ..errors import BrowserUnavailable, CommandTimeout, WhatsAppError, from_page_error
+from .browser import is_browser_gone
+
+log = logging.getLogger(__name__)
+BRIDGE_JS = Path(__file__).with_name("bridge.js")
+
+_POLL = """
+var done = arguments[arguments.length - 1];
+if (!window.__waengine) { done(null); return; }
+window.__waengine.poll(arguments[0]).then(
+  function (s) { done(JSON.stringify(s)); },
+  function (e) { done(JSON.stringify({error: String(e && e.message || e)})); });
+"""
+_RUN = """
+var done = arguments[arguments.length - 1];
+if (!window.__waengine) { done(JSON.stringify({ok: false, code: 'page_reloading', message: 'page is reloading'})); return; }
+window.__waengine.run(arguments[0], arguments[1]).then(function (r) { done(JSON.stringify(r)); });
+"""
+
+
+class BrowserGone(Exception):
+    """The browser or chromedriver died; the session must relaunch it."""
+
+
+@lru_cache(maxsize=4)
+def _bundle_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def build_script(config: dict) -> str:
+    """The document-start script: WPPConfig, the wa-js bundle as a function (if any), the bridge."""
+    bundle = _bundle_text(config["WA_JS"]) if config["WA_JS_INJECT"] == "auto" else None
+    settings = {
+        "inject": bundle is not None,
+        # disableGoogleAnalytics: wa-js otherwise posts events to Google from every session.
+        "wppConfig": {"deviceName": config["DEVICE_NAME"], "poweredBy": config["DEVICE_NAME"],
+                      "disableGoogleAnalytics": True, "linkPreviewApiServers": []},
+    }
+    parts = []
+    if bundle is not None:
+        parts.append("if (window.top === window && !window.__waengineBundle) {\n"
+                     "  window.__waengineBundle = function () {\n" + bundle + "\n};\n}\n")
+    parts.append(BRIDGE_JS.read_text(encoding="utf-8").replace(
+        "__WAENGINE_CONFIG__", json.dumps(settings)))
+    return "".join(parts)
+
+
+class Bridge:
+    def __init__(self, driver, config: dict):
+        self.driver = driver
+        self.config = config
+        self.script = build_script(config)
+
+    def _guard(self, fn, *args):
+        try:
+            return fn(*args)
+        except TimeoutException:
+            raise CommandTimeout() from None
+        except JavascriptException as e:
+            # e.g. "document unloaded while waiting for result": the page navigated mid-call
+            raise BrowserUnavailable("The page reloaded during the call", retry_after=2) from e
+        except WebDriverException as e:
+            if is_browser_gone(e):
+                raise BrowserGone(str(e.msg)) from e
+            raise WhatsAppError(f"WebDriver error: {e.msg}") from e
+        except Exception as e:
+            if is_browser_gone(e):
+                raise BrowserGone(str(e)) from e
+            raise
+
+    def open(self, url: str) -> None:
+        """Register the bridge for every new document, then load WhatsApp Web (or the sandbox)."""
+        self.driver.set_script_timeout(self.config["COMMAND_TIMEOUT"])
+        self._guard(self.driver.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument",
+                    {"source": self.script})
+        self._guard(self.driver.get, url)
+
+    def poll(self, ack_ids: list[str]) -> dict:
+        """State of the page plus its queued events; acknowledges the events of the last poll."""
+        raw = self._guard(self.driver.execute_async_script, _POLL, ack_ids)
+        if raw is None:
+            # A document that began before the CDP registration: install by hand (idempotent).
+            self._guard(self.driver.execute_script, self.script)
+            raw = self._guard(self.driver.execute_async_script, _POLL, ack_ids)
+        state = json.loads(raw) if raw else {}
+        if "error" in state:
+            log.debug("poll failed in page: %s", state["error"])
+        return state
+
+    def call(self, op: str, **args):
+        """Run an op of bridge.js and return its value; page errors become waengine errors."""
+        raw = self._guard(self.driver.execute_async_script, _RUN, op, args)
+        result = json.loads(raw)
+        if result.get("ok"):
+            return result.get("value")
+        code = result.get("code") or "page_error"
+        if code in ("wpp_not_ready", "page_reloading"):
+            raise BrowserUnavailable("WhatsApp Web is loading", retry_after=2)
+        raise from_page_error(code, result.get("message") or code)

@@ -1,0 +1,157 @@
+"""SessionManager: the registry of sessions (SQLite), admission, lifecycle, restore after restart."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Callable
+
+from ..errors import CapacityExceeded, SessionExists, SessionNotFound, ValidationError
+from ..store import Store
+from . import browser as chromium
+from .bridge import Bridge
+from .session import Session, Status
+
+log = logging.getLogger(__name__)
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_session_id(session_id: str) -> str:
+    """Reject ids that could reach outside the data folder before any file-system use."""
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise ValidationError("Session id must match ^[A-Za-z0-9_-]{1,64}$",
+                              details={"field": "id"})
+    return session_id
+
+
+class ChromiumFactory:
+    """Opens a real browser for a session: Chromium on its profile, the bridge, the page."""
+
+    def __init__(self, config: dict, service: chromium.ChromeDriverService, profiles: Path):
+        self.config = config
+        self.service = service
+        self.profiles = profiles
+
+    def open(self, session_id: str):
+        browser = chromium.launch(self.config, self.service, self.profiles / session_id)
+        try:
+            bridge = Bridge(browser.driver, self.config)
+            bridge.open(self.config["WA_URL"])
+        except BaseException:
+            browser.quit()
+            raise
+        return browser, bridge
+
+
+class SessionManager:
+    def __init__(self, config: dict, store: Store, factory, profiles: Path,
+                 on_event: Callable[[Session, str, dict], None] | None = None):
+        self.config = config
+        self.store = store
+        self.factory = factory
+        self.profiles = profiles
+        self.on_event = on_event or (lambda session, type_, data: None)
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.RLock()
+        self._slots = threading.Semaphore(config["LAUNCH_CONCURRENCY"])
+
+    def _build(self, record: dict) -> Session:
+        return Session(record, self.config, self.factory, self._slots,
+                       on_change=self._persist, on_event=self._emit)
+
+    def _persist(self, session: Session) -> None:
+        me = session.me or {}
+        self.store.update_session(
+            session.id, status=session.status.value, status_reason=session.reason,
+            me_id=me.get("id"), me_name=me.get("name"), restarts=session.restarts,
+            last_activity_at=session.last_activity_at)
+
+    def _emit(self, session: Session, type_: str, data: dict) -> None:
+        self.on_event(session, type_, data)
+
+    def load(self) -> None:
+        """Read the registry; sessions that should run are started by restore()."""
+        with self._lock:
+            for record in self.store.list_sessions():
+                if record["id"] not in self._sessions:
+                    self._sessions[record["id"]] = self._build(record)
+
+    def restore(self) -> int:
+        """Start every session that was running when the gateway stopped (no new QR needed)."""
+        self.load()
+        started = 0
+        for session in self.list():
+            record = self.store.get_session(session.id)
+            if record and record["desired"] == "running" and session.status != Status.FAILED:
+                session.start()
+                started += 1
+        return started
+
+    def list(self) -> list[Session]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def get(self, session_id: str) -> Session:
+        check_session_id(session_id)
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"No session {session_id!r}")
+        return session
+
+    def _admit(self) -> None:
+        running = sum(1 for s in self.list() if s.running)
+        if running >= self.config["MAX_SESSIONS"]:
+            raise CapacityExceeded(f"MAX_SESSIONS ({self.config['MAX_SESSIONS']}) are running")
+
+    def create(self, session_id: str, options: dict | None = None) -> Session:
+        check_session_id(session_id)
+        with self._lock:
+            if session_id in self._sessions:
+                raise SessionExists(f"Session {session_id!r} exists")
+            self._admit()
+            try:
+                record = self.store.insert_session(session_id, Status.STARTING.value,
+                                                   options or {})
+            except KeyError:
+                raise SessionExists(f"Session {session_id!r} exists") from None
+            session = self._sessions[session_id] = self._build(record)
+        session.start()
+        return session
+
+    def start(self, session_id: str) -> Session:
+        session = self.get(session_id)
+        if not session.running:
+            self._admit()
+            self.store.update_session(session_id, desired="running")
+            session.start()
+        return session
+
+    def reconnect(self, session_id: str) -> Session:
+        session = self.get(session_id)
+        self.store.update_session(session_id, desired="running")
+        session.restart("reconnect")
+        return session
+
+    def delete(self, session_id: str, purge: bool = False) -> dict:
+        session = self.get(session_id)
+        self.store.update_session(session_id, desired="stopped")
+        session.stop("deleted")
+        snapshot = session.snapshot()
+        if purge:
+            chromium.delete_profile(self.profiles / session_id)
+            with self._lock:
+                self._sessions.pop(session_id, None)
+            self.store.delete_session(session_id)
+        return snapshot
+
+    def shutdown(self) -> None:
+        """Stop every worker in parallel (browsers quit, profiles flushed); keep them 'running'."""
+        threads = [threading.Thread(target=s.stop, args=("shutdown",), daemon=True)
+                   for s in self.list() if s.running]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)

@@ -1,0 +1,323 @@
+"""A session is an actor: one SessionWorker thread owns its browser and runs its commands.
+
+HTTP threads submit() a command and wait on a Future; between commands the worker polls the
+page for its state and events (one round trip), and relaunches a dead browser with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from enum import Enum
+from typing import Callable, Protocol
+
+from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady
+from ..store import utcnow
+from .bridge import BrowserGone
+
+log = logging.getLogger(__name__)
+
+
+class Status(str, Enum):
+    STARTING = "STARTING"
+    SCAN_QR = "SCAN_QR"
+    CONNECTED = "CONNECTED"
+    RECOVERING = "RECOVERING"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+
+
+class Browser(Protocol):
+    pid: int | None
+
+    def quit(self) -> None: ...
+
+
+class BrowserFactory(Protocol):
+    def open(self, session_id: str) -> tuple[Browser, object]:
+        """Launch a browser for the session and load the page; return it and its Bridge."""
+
+
+def derive_status(state: dict, current: Status) -> tuple[Status, str | None] | None:
+    """The status a polled page state means, or None when it says nothing new (still loading)."""
+    if not state.get("fullReady"):
+        return None
+    if state.get("auth"):
+        return (Status.CONNECTED, None) if state.get("mode") == "MAIN" else None
+    if state.get("idle"):
+        return Status.FAILED, "qr_expired"
+    reason = "logged_out" if current == Status.CONNECTED else None
+    return Status.SCAN_QR, reason
+
+
+class _Restart(Exception):
+    """Asked to relaunch the browser on purpose (reconnect, or a page that never came back)."""
+
+    def __init__(self, reason: str, counts_as_failure: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.counts_as_failure = counts_as_failure
+
+
+class Session:
+    def __init__(self, record: dict, config: dict, factory: BrowserFactory,
+                 launch_slots: threading.Semaphore,
+                 on_change: Callable[[Session], None],
+                 on_event: Callable[[Session, str, dict], None]):
+        self.id = record["id"]
+        self.created_at = record["created_at"]
+        self.options = record.get("options") or {}
+        self.status = Status(record.get("status") or Status.STOPPED)
+        self.reason: str | None = record.get("status_reason")
+        me_id = record.get("me_id")
+        self.me = {"id": me_id, "name": record.get("me_name")} if me_id else None
+        self.restarts = int(record.get("restarts") or 0)
+        self.last_activity_at = record.get("last_activity_at") or self.created_at
+        self.qr: str | None = None
+        self.qr_expires_at: float | None = None
+        self.browser: Browser | None = None
+        self._qr_count = 0
+        self._config = config
+        self._factory = factory
+        self._slots = launch_slots
+        self._on_change = on_change
+        self._on_event = on_event
+        self._queue: queue.Queue = queue.Queue()
+        self._stopping = threading.Event()
+        self._stop_reason: str | None = None
+        self._thread: threading.Thread | None = None
+        self._bridge = None
+        self._ack: list[str] = []
+        self._lock = threading.RLock()
+
+    # ---- public, called from HTTP threads ----
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.running:
+                return
+            self._stopping.clear()
+            self._stop_reason = None
+            self._queue = queue.Queue()
+            self._set(Status.STARTING, None)
+            self._thread = threading.Thread(target=self._run, name=f"wa-session-{self.id}",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self, reason: str | None = None, timeout: float = 30.0) -> None:
+        """Stop the worker and quit the browser; the login stays in the profile."""
+        with self._lock:
+            thread = self._thread
+            self._stop_reason = reason
+            self._stopping.set()
+            self._queue.put(None)
+        if thread and thread is not threading.current_thread():
+            thread.join(timeout)
+        if not self.running and self.status not in (Status.STOPPED, Status.FAILED):
+            self._set(Status.STOPPED, reason)
+
+    def restart(self, reason: str = "reconnect") -> None:
+        """Relaunch the browser from its profile (a running worker does it between commands)."""
+        if not self.running:
+            self.start()
+            return
+        self._queue.put((_raise_restart(reason), Future()))
+
+    def submit(self, fn: Callable, timeout: float | None = None, need_connected: bool = True):
+        """Run fn(bridge) on the worker thread and return its result (504 on timeout)."""
+        self.check_ready(need_connected)
+        self.touch()
+        future: Future = Future()
+        self._queue.put((fn, future))
+        timeout = timeout or self._config["COMMAND_TIMEOUT"]
+        try:
+            return future.result(timeout + 1.0)
+        except FutureTimeout:
+            future.cancel()
+            raise CommandTimeout(details={"timeoutSeconds": timeout}) from None
+
+    def call(self, op: str, **args):
+        return self.submit(lambda bridge: bridge.call(op, **args))
+
+    def check_ready(self, need_connected: bool = True) -> None:
+        status = self.status
+        if status in (Status.STARTING, Status.RECOVERING):
+            raise BrowserUnavailable(f"Session is {status.value}", retry_after=5)
+        if status in (Status.STOPPED, Status.FAILED) or not self.running:
+            raise SessionNotReady(f"Session is {status.value}", details={"status": status.value})
+        if need_connected and status != Status.CONNECTED:
+            raise SessionNotReady(f"Session is {status.value}, not CONNECTED",
+                                  details={"status": status.value})
+
+    def touch(self) -> None:
+        self.last_activity_at = utcnow()
+
+    def snapshot(self) -> dict:
+        browser = None
+        if self.browser is not None:
+            browser = {"pid": self.browser.pid}
+        return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
+                "me": self.me, "createdAt": self.created_at,
+                "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
+                "browser": browser}
+
+    # ---- the worker thread ----
+    def _set(self, status: Status, reason: str | None) -> None:
+        if status == self.status and reason == self.reason:
+            return
+        previous = self.status
+        self.status, self.reason = status, reason
+        if status != Status.SCAN_QR:
+            self.qr, self.qr_expires_at, self._qr_count = None, None, 0
+        log.info("session %s: %s -> %s (%s)", self.id, previous.value, status.value, reason)
+        self._on_change(self)
+        self._on_event(self, "session.status",
+                       {"status": status.value, "previous": previous.value, "reason": reason})
+
+    def _run(self) -> None:
+        failures: deque[float] = deque()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    self._launch()
+                    self._serve()
+                    break
+                except _Restart as restart:
+                    self._close_browser()
+                    if restart.counts_as_failure:
+                        if not self._note_failure(failures, restart.reason):
+                            break
+                    else:
+                        self.restarts += 1
+                        self._set(Status.RECOVERING, restart.reason)
+                except BrowserGone as gone:
+                    log.warning("session %s: browser gone: %s", self.id, gone)
+                    self._close_browser()
+                    if not self._note_failure(failures):
+                        break
+                except Exception:
+                    log.exception("session %s: browser could not be started", self.id)
+                    self._close_browser()
+                    if not self._note_failure(failures, "browser_launch_failed"):
+                        break
+        finally:
+            self._close_browser()
+            self._drain_queue()
+            if self.status != Status.FAILED:
+                self._set(Status.STOPPED, self._stop_reason)
+
+    def _note_failure(self, failures: deque, reason: str = "browser_crashed") -> bool:
+        """Count a failure; back off and return True to retry, or go FAILED and return False."""
+        now = time.monotonic()
+        failures.append(now)
+        while failures and now - failures[0] > self._config["RESTART_WINDOW"]:
+            failures.popleft()
+        if len(failures) >= self._config["RESTART_MAX"]:
+            self._set(Status.FAILED, reason)
+            return False
+        self.restarts += 1
+        self._set(Status.RECOVERING, reason)
+        delay = self._config["RESTART_BACKOFF"] * 2 ** (len(failures) - 1)
+        return not self._stopping.wait(delay)
+
+    def _launch(self) -> None:
+        with self._slots:  # staggered: parallel launches on 2 cores are slower than serial ones
+            if self._stopping.is_set():
+                return
+            self.browser, self._bridge = self._factory.open(self.id)
+        self._ack = []
+        self._load_deadline = time.monotonic() + self._config["WA_LOAD_TIMEOUT"]
+        self._on_change(self)
+
+    def _serve(self) -> None:
+        interval = self._config["PUMP_INTERVAL"]
+        while not self._stopping.is_set():
+            try:
+                item = self._queue.get(timeout=interval)
+            except queue.Empty:
+                item = False
+            if item is None:
+                return
+            if item:
+                self._execute(*item)
+            self._pump()
+            if self.status == Status.FAILED:
+                return
+
+    def _execute(self, fn: Callable, future: Future) -> None:
+        if not future.set_running_or_notify_cancel():
+            return  # the caller already gave up (504)
+        try:
+            future.set_result(fn(self._bridge))
+        except (BrowserGone, _Restart) as e:
+            future.set_exception(BrowserUnavailable("The browser is restarting", retry_after=5))
+            raise e
+        except Exception as e:
+            future.set_exception(e)
+
+    def _pump(self) -> None:
+        state = self._bridge.poll(self._ack)
+        self._ack = []
+        for event in state.get("events") or ():
+            # Delivered to the sink (outbox) first; acknowledged to the page on the next poll.
+            self._on_event(self, event["type"], event["data"])
+            self._ack.append(event["id"])
+        if state.get("events"):
+            self.touch()
+        self._apply(state)
+
+    def _apply(self, state: dict) -> None:
+        derived = derive_status(state, self.status)
+        now = time.monotonic()
+        if derived is None:
+            if not state.get("fullReady") and now > self._load_deadline:
+                if self.status in (Status.STARTING, Status.RECOVERING):
+                    self._set(Status.FAILED, "wa_not_loaded")
+                else:  # a page that went away after it was up: relaunch it
+                    raise _Restart("page_lost", counts_as_failure=True)
+            return
+        self._load_deadline = now + self._config["WA_LOAD_TIMEOUT"]
+        status, reason = derived
+        if status == Status.SCAN_QR and self.status == Status.SCAN_QR:
+            reason = self.reason  # keep "logged_out" while the QR rotates
+        if status == Status.CONNECTED and state.get("me"):
+            self.me = state["me"]
+        self._set(status, reason)
+        if status == Status.SCAN_QR:
+            self._update_qr(state.get("qr"))
+
+    def _update_qr(self, qr: str | None) -> None:
+        if not qr or qr == self.qr:
+            return
+        ttl = self._config["QR_FIRST_TTL"] if self._qr_count == 0 else self._config["QR_TTL"]
+        self._qr_count += 1
+        self.qr, self.qr_expires_at = qr, time.time() + ttl
+        self._on_event(self, "qr", {"qr": qr, "expiresAt": self.qr_expires_at})
+
+    def _close_browser(self) -> None:
+        browser, self.browser, self._bridge = self.browser, None, None
+        if browser is not None:
+            browser.quit()
+
+    def _drain_queue(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item and item[1].set_running_or_notify_cancel():
+                item[1].set_exception(SessionNotReady("The session stopped"))
+
+
+def _raise_restart(reason: str):
+    def fn(_bridge):
+        raise _Restart(reason)
+    return fn

@@ -1,0 +1,136 @@
+"""waengine errors: one base class, subclasses set attributes only, one JSON envelope."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+class WAEngineError(Exception):
+    status = 500
+    code = "internal_error"
+    message = "Internal error"
+
+    def __init__(self, message: str | None = None, details: dict | None = None,
+                 headers: dict | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+class Unauthorized(WAEngineError):
+    status, code, message = 401, "unauthorized", "A valid API key is required"
+
+
+class Forbidden(WAEngineError):
+    status, code, message = 403, "forbidden", "This API key may not act on this session"
+
+
+class NotFound(WAEngineError):
+    status, code, message = 404, "not_found", "Not found"
+
+
+class SessionNotFound(NotFound):
+    code, message = "session_not_found", "No such session"
+
+
+class SessionExists(WAEngineError):
+    status, code, message = 409, "session_exists", "A session with this id exists"
+
+
+class SessionNotReady(WAEngineError):
+    status, code, message = 409, "session_not_ready", "The session is not in a state for this"
+
+
+class ValidationError(WAEngineError):
+    status, code, message = 422, "validation_error", "The request is not valid"
+
+
+class RecipientNotFound(ValidationError):
+    code, message = "recipient_not_on_whatsapp", "The recipient is not on WhatsApp"
+
+
+class PayloadTooLarge(WAEngineError):
+    status, code, message = 413, "payload_too_large", "The request body is too large"
+
+
+class UnsupportedMediaType(WAEngineError):
+    status, code, message = 415, "unsupported_media_type", "This media type is not accepted"
+
+
+class CapacityExceeded(WAEngineError):
+    status, code, message = 503, "capacity_exceeded", "No capacity for another session"
+
+
+class BrowserUnavailable(WAEngineError):
+    status, code, message = 503, "browser_unavailable", "The session's browser is restarting"
+
+    def __init__(self, message=None, details=None, retry_after: int = 5):
+        super().__init__(message, details, {"Retry-After": str(retry_after)})
+
+
+class CommandTimeout(WAEngineError):
+    status, code, message = 504, "command_timeout", "The browser did not answer in time"
+
+
+class WhatsAppError(WAEngineError):
+    """An error WhatsApp (wa-js or the sandbox page) returned; `details.waCode` keeps its code."""
+
+    status, code, message = 502, "whatsapp_error", "WhatsApp Web returned an error"
+
+
+# wa-js error codes that mean the client asked for something that is not there or not valid.
+_WA_CODE_MAP = {
+    "chat_not_found": NotFound,
+    "msg_not_found": NotFound,
+    "group_participant_not_found": NotFound,
+    "invalid_wid": ValidationError,
+    "participant_not_exists": RecipientNotFound,
+    "recipient_not_on_whatsapp": RecipientNotFound,
+    "invalid_data_url": ValidationError,
+    "file_too_large": PayloadTooLarge,
+    "not_a_group": ValidationError,
+}
+
+
+def from_page_error(wa_code: str, message: str) -> WAEngineError:
+    """Turn an error envelope from the page into the waengine error a client should see."""
+    cls = _WA_CODE_MAP.get(wa_code, WhatsAppError)
+    return cls(message or wa_code, details={"waCode": wa_code})
+
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    429: "too_many_requests", 431: "request_header_fields_too_large",
+}
+
+
+def envelope(status: int, code: str, message: str, details: dict | None = None, headers=None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return body, status, headers or {}
+
+
+def init_app(app) -> None:
+    """Register the handlers that turn every error into the JSON envelope."""
+
+    @app.errorhandler(WAEngineError)
+    def _own(error: WAEngineError):
+        return envelope(error.status, error.code, error.message, error.details, error.headers)
+
+    # apiflask hands werkzeug's HTTP errors and schema validation errors to this one processor.
+    @app.error_processor
+    def _http(error):
+        status = error.status_code
+        code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+        details = error.detail if isinstance(error.detail, dict) else {}
+        message = "The request is not valid" if status == 422 else error.message
+        return envelope(status, code, message, details, dict(error.headers or {}))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error")
+        return envelope(500, "internal_error", "Internal error")

@@ -1,0 +1,3 @@
+from waengine import create_app
+
+app = create_app()
