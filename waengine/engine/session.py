@@ -64,6 +64,14 @@ class _Restart(Exception):
         self.counts_as_failure = counts_as_failure
 
 
+class _Fail(Exception):
+    """The session gives up (FAILED with this reason) once its browser is closed."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Session:
     def __init__(self, record: dict, config: dict, factory: BrowserFactory,
                  launch_slots: threading.Semaphore,
@@ -81,6 +89,7 @@ class Session:
         self.qr: str | None = None
         self.qr_expires_at: float | None = None
         self.browser: Browser | None = None
+        self.wa: dict = {"version": None, "injected": False}
         self._qr_count = 0
         self._config = config
         self._factory = factory
@@ -167,7 +176,7 @@ class Session:
         return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
                 "me": self.me, "createdAt": self.created_at,
                 "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
-                "browser": browser}
+                "browser": browser, "wa": dict(self.wa)}
 
     # ---- the worker thread ----
     def _set(self, status: Status, reason: str | None) -> None:
@@ -184,11 +193,15 @@ class Session:
 
     def _run(self) -> None:
         failures: deque[float] = deque()
+        final: tuple[Status, str | None] | None = None
         try:
             while not self._stopping.is_set():
                 try:
                     self._launch()
                     self._serve()
+                    break
+                except _Fail as fail:
+                    final = (Status.FAILED, fail.reason)
                     break
                 except _Restart as restart:
                     self._close_browser()
@@ -209,9 +222,12 @@ class Session:
                     if not self._note_failure(failures, "browser_launch_failed"):
                         break
         finally:
+            # Close first: a client that sees FAILED or STOPPED finds no browser left.
             self._close_browser()
             self._drain_queue()
-            if self.status != Status.FAILED:
+            if final:
+                self._set(*final)
+            elif self.status != Status.FAILED:
                 self._set(Status.STOPPED, self._stop_reason)
 
     def _note_failure(self, failures: deque, reason: str = "browser_crashed") -> bool:
@@ -249,15 +265,13 @@ class Session:
             if item:
                 self._execute(*item)
             self._pump()
-            if self.status == Status.FAILED:
-                return
 
     def _execute(self, fn: Callable, future: Future) -> None:
         if not future.set_running_or_notify_cancel():
             return  # the caller already gave up (504)
         try:
             future.set_result(fn(self._bridge))
-        except (BrowserGone, _Restart) as e:
+        except (BrowserGone, _Restart, _Fail) as e:
             future.set_exception(BrowserUnavailable("The browser is restarting", retry_after=5))
             raise e
         except Exception as e:
@@ -266,6 +280,8 @@ class Session:
     def _pump(self) -> None:
         state = self._bridge.poll(self._ack)
         self._ack = []
+        if state.get("version"):
+            self.wa = {"version": state["version"], "injected": bool(state.get("injected"))}
         for event in state.get("events") or ():
             # Delivered to the sink (outbox) first; acknowledged to the page on the next poll.
             self._on_event(self, event["type"], event["data"])
@@ -280,12 +296,14 @@ class Session:
         if derived is None:
             if not state.get("fullReady") and now > self._load_deadline:
                 if self.status in (Status.STARTING, Status.RECOVERING):
-                    self._set(Status.FAILED, "wa_not_loaded")
+                    raise _Fail("wa_not_loaded")
                 else:  # a page that went away after it was up: relaunch it
                     raise _Restart("page_lost", counts_as_failure=True)
             return
         self._load_deadline = now + self._config["WA_LOAD_TIMEOUT"]
         status, reason = derived
+        if status == Status.FAILED:
+            raise _Fail(reason)
         if status == Status.SCAN_QR and self.status == Status.SCAN_QR:
             reason = self.reason  # keep "logged_out" while the QR rotates
         if status == Status.CONNECTED and state.get("me"):
@@ -303,9 +321,9 @@ class Session:
         self._on_event(self, "qr", {"qr": qr, "expiresAt": self.qr_expires_at})
 
     def _close_browser(self) -> None:
-        browser, self.browser, self._bridge = self.browser, None, None
-        if browser is not None:
-            browser.quit()
+        if self.browser is not None:
+            self.browser.quit()
+        self.browser, self._bridge = None, None
 
     def _drain_queue(self) -> None:
         while True:

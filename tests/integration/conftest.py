@@ -1,0 +1,120 @@
+"""Integration fixtures: real Chromium through real Selenium, the sandbox, the gateway."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import psutil
+import pytest
+import requests
+
+from waengine import create_app, engine_of
+
+from ..conftest import wait_for
+
+pytestmark = pytest.mark.browser
+
+
+def pytest_collection_modifyitems(items):
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    skip = pytest.mark.skip(reason="chromium/chromedriver not installed (make install)")
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(skip)
+
+
+def browser_processes(folder) -> list[psutil.Process]:
+    """Chromium/chromedriver processes that name this folder (profile dirs) in a flag."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or ()
+        if any(part.startswith("--") and str(folder) in part for part in cmd):
+            found.append(proc)
+    return found
+
+
+@pytest.fixture(scope="session")
+def sandbox_url():
+    from waengine import sandbox
+
+    server = sandbox.make_server("127.0.0.1", 0, qr_first_ttl=4.0, qr_ttl=2.0, qr_max=6,
+                                 ack_delivered_delay=0.2, ack_read_delay=0.5)
+    thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+class Sandbox:
+    def __init__(self, url: str):
+        self.url = url
+
+    def post(self, path: str, **body):
+        resp = requests.post(self.url + path, json=body, timeout=10)
+        assert resp.status_code < 300, resp.text
+        return resp.json()
+
+    def phone(self, phone: str, name: str, **extra):
+        return self.post("/_sandbox/phones", phone=phone, name=name, **extra)
+
+    def inbox(self, phone: str) -> list[dict]:
+        return requests.get(f"{self.url}/_sandbox/messages", params={"to": phone},
+                            timeout=10).json()["data"]
+
+
+@pytest.fixture
+def sandbox(sandbox_url):
+    return Sandbox(sandbox_url)
+
+
+class Gateway:
+    """The gateway app with its engine started, plus helpers that act like a REST client."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        self.engine = engine_of(app)
+
+    def session(self, sid: str) -> dict:
+        return self.client.get(f"/sessions/{sid}").json
+
+    def wait_status(self, sid: str, *statuses: str, timeout: float = 60.0) -> dict:
+        return wait_for(lambda: (s := self.session(sid)).get("status") in statuses and s,
+                        timeout=timeout, message=f"{sid} in {statuses}")
+
+    def link(self, sandbox: Sandbox, sid: str, phone: str) -> dict:
+        """Create (if needed) the session, scan its QR with the phone, wait until CONNECTED."""
+        if self.client.get(f"/sessions/{sid}").status_code == 404:
+            assert self.client.post("/sessions", json={"id": sid}).status_code == 201
+        self.wait_status(sid, "SCAN_QR")
+        qr = self.client.get(f"/sessions/{sid}/qr").json["qr"]
+        sandbox.post("/_sandbox/link", qr=qr, phone=phone)
+        return self.wait_status(sid, "CONNECTED")
+
+
+@pytest.fixture
+def make_gateway(tmp_path, sandbox_url):
+    made = []
+
+    def make(data_dir=None, **overrides) -> Gateway:
+        config = {"ENV": "testing", "DATA_DIR": str(data_dir or tmp_path / "data"),
+                  "WA_URL": sandbox_url + "/", "API_KEYS": [], **overrides}
+        gateway = Gateway(create_app(config))
+        gateway.engine.start()
+        made.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in made:
+        gateway.engine.close()
+    leftovers = browser_processes(tmp_path)
+    for proc in leftovers:
+        proc.kill()
+    assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
+
+
+@pytest.fixture
+def gateway(make_gateway) -> Gateway:
+    return make_gateway()
