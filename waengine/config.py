@@ -42,6 +42,17 @@ class Defaults:
     RESTART_WINDOW = 600.0
     RESTART_BACKOFF = 1.0
     LOG_LEVEL = "INFO"
+    # Events (webhooks, SSE). A global default webhook applies to sessions without their own.
+    WEBHOOK_URL = ""
+    WEBHOOK_SECRET = ""
+    WEBHOOK_EVENTS: list[str] = []
+    WEBHOOK_TIMEOUT = 5.0
+    WEBHOOK_RETRY_BASE = 1.0
+    WEBHOOK_RETRY_MAX_DELAY = 600.0
+    WEBHOOK_RETRY_HORIZON = 86400.0
+    EVENT_RETENTION = 7 * 86400.0
+    SSE_MAX_STREAMS = 8
+    SSE_KEEPALIVE = 15.0
 
 
 def _coerce(name: str, raw: str, default):

@@ -60,6 +60,10 @@ class UnsupportedMediaType(WAEngineError):
     status, code, message = 415, "unsupported_media_type", "This media type is not accepted"
 
 
+class TooManyRequests(WAEngineError):
+    status, code, message = 429, "too_many_requests", "Too many requests"
+
+
 class CapacityExceeded(WAEngineError):
     status, code, message = 503, "capacity_exceeded", "No capacity for another session"
 

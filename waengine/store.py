@@ -1,10 +1,11 @@
-"""SQLite store under the data folder: the session registry (events come later in the same file)."""
+"""SQLite store under the data folder: the session registry; the event outbox adds its tables."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,6 +49,24 @@ class Store:
     def _exec(self, sql: str, args=()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
+
+    execute = _exec
+
+    def script(self, sql: str) -> None:
+        with self._lock:
+            self._db.executescript(sql)
+
+    @contextmanager
+    def transaction(self):
+        """Hold the lock for several statements that commit together (or not at all)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def insert_session(self, session_id: str, status: str, options: dict) -> dict:
         now = utcnow()

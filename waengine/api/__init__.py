@@ -14,8 +14,9 @@ def manager():
 
 
 def register(app) -> None:
-    from . import messages, monitoring, sessions
+    from . import events, messages, monitoring, sessions
 
     app.register_blueprint(sessions.bp)
     app.register_blueprint(messages.bp)
+    app.register_blueprint(events.bp)
     app.register_blueprint(monitoring.bp)

@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 
 from . import manager
 from .schemas import TextMessageIn, chat_id
-from .shapes import message
+from ..shapes import message
 
 bp = APIBlueprint("messages", __name__, tag="Messages")
 

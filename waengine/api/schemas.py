@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 
 from apiflask import Schema
-from apiflask.fields import URL, Boolean, List, Nested, String
-from apiflask.validators import Length, OneOf, Regexp
+from apiflask.fields import URL, Boolean, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range, Regexp
 
 from ..errors import ValidationError
+from ..events.outbox import EVENT_TYPES
 
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
-EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
-               "group.participants")
 _WA_ID = re.compile(r"^[0-9A-Za-z._:-]{1,64}@(c\.us|g\.us|lid|broadcast|newsletter)$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-]{5,32}$")
 
@@ -54,3 +53,8 @@ class TextMessageIn(Schema):
     text = String(required=True, validate=Length(1, 65536))
     replyTo = String(validate=Length(1, 256))
     mentions = List(String(validate=Length(1, 128)), validate=Length(max=256))
+
+
+class DeliveriesQuery(Schema):
+    status = String(validate=OneOf(("pending", "delivered", "failed")))
+    limit = Integer(load_default=100, validate=Range(1, 1000))

@@ -6,6 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
+from ..events import EventHub
 from ..store import Store
 from . import browser as chromium
 from .manager import ChromiumFactory, SessionManager
@@ -21,7 +22,9 @@ class Engine:
         self.store = Store(self.data_dir / "waengine.db")
         self.service = chromium.ChromeDriverService(config)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
-        self.manager = SessionManager(config, self.store, factory, self.profiles)
+        self.events = EventHub(self.store, config)
+        self.manager = SessionManager(config, self.store, factory, self.profiles,
+                                      on_event=self.events.publish)
         self.manager.load()
         self.started = False
         self._lock = threading.Lock()
@@ -34,6 +37,7 @@ class Engine:
             self.started = True
             self.profiles.mkdir(parents=True, exist_ok=True)
             chromium.sweep(self.profiles)
+            self.events.start()
             restored = self.manager.restore()
             log.info("engine started; restoring %d session(s)", restored)
 
@@ -44,6 +48,7 @@ class Engine:
             self.started = False
         self.manager.shutdown()
         self.service.stop()
+        self.events.stop()
         log.info("engine stopped")
 
     def close(self) -> None:

@@ -113,7 +113,7 @@ class SessionManager:
                 raise SessionExists(f"Session {session_id!r} exists")
             self._admit()
             try:
-                record = self.store.insert_session(session_id, Status.STARTING.value,
+                record = self.store.insert_session(session_id, Status.STOPPED.value,
                                                    options or {})
             except KeyError:
                 raise SessionExists(f"Session {session_id!r} exists") from None
@@ -133,6 +133,14 @@ class SessionManager:
         session = self.get(session_id)
         self.store.update_session(session_id, desired="running")
         session.restart("reconnect")
+        return session
+
+    def update_options(self, session_id: str, **changes) -> Session:
+        """Change a session's stored options (webhook, keepAlive); None removes a key."""
+        session = self.get(session_id)
+        options = {**session.options, **changes}
+        session.options = {k: v for k, v in options.items() if v is not None}
+        self.store.update_session(session_id, options=session.options)
         return session
 
     def delete(self, session_id: str, purge: bool = False) -> dict:

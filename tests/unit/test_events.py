@@ -1,0 +1,158 @@
+"""Events: translation, the durable outbox, signed webhooks with retries, SSE."""
+
+import hashlib
+import hmac
+import json
+import socket
+
+import pytest
+
+from waengine import engine_of
+from waengine.events import translate
+from waengine.events.outbox import EventOutbox
+from waengine.events.webhooks import WebhookSender, backoff, retryable, sign
+from waengine.store import Store
+
+from ..conftest import wait_for
+from .receiver import Receiver
+
+CONFIG = {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.01, "WEBHOOK_RETRY_MAX_DELAY": 0.05,
+          "WEBHOOK_RETRY_HORIZON": 3600.0}
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    yield EventOutbox(store)
+    store.close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def msg(mid, body="hi"):
+    return {"id": mid, "chatId": "62811@c.us", "from": "62811@c.us", "to": "62800@c.us",
+            "fromMe": False, "type": "chat", "body": body, "timestamp": 1, "ack": 1}
+
+
+def test_translate_keeps_incoming_messages_and_splits_acks_per_message():
+    [(kind, data, key)] = translate("message", msg("false_62811@c.us_AA"))
+    assert kind == "message" and data["ack"] == "sent" and key == "message:false_62811@c.us_AA"
+    acks = translate("message.ack", {"ack": 3, "chatId": "c", "ids": ["a", "b"]})
+    assert [(t, d["id"], d["ack"]) for t, d, _ in acks] == [("message.ack", "a", "read"),
+                                                             ("message.ack", "b", "read")]
+    assert translate("message.sent", msg("true_x_1")) == []
+    assert translate("conn.logout", {}) == []
+
+
+def test_the_outbox_stores_a_fact_once(outbox):
+    first = outbox.add("s1", "message", msg("m1"), "message:m1", [])
+    again = outbox.add("s1", "message", msg("m1"), "message:m1", [])
+    assert first and first["id"].startswith("evt_") and again is None
+    assert [r["id"] for r in outbox.since("s1", 0)] == [first["id"]]
+
+
+def test_signature_follows_the_documented_recipe():
+    body = b'{"a":1}'
+    expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert sign("s3cret", "1700000000", body) == "sha256=" + expected
+
+
+def test_retry_rules_and_backoff_growth():
+    assert retryable(None) and retryable(500) and retryable(429) and retryable(408)
+    assert not retryable(400) and not retryable(404) and not retryable(410)
+    assert backoff(1, 1.0, 600, rand=lambda: 0.5) == 1.0
+    assert backoff(4, 1.0, 600, rand=lambda: 0.5) == 8.0
+    assert backoff(30, 1.0, 600, rand=lambda: 0.5) == 600
+
+
+def test_webhooks_arrive_signed_in_order_after_the_receiver_recovers(outbox, receiver):
+    hook = {"url": receiver.url, "secret": "k"}
+    receiver.statuses = [500, 503, 500]
+    events = [outbox.add("s1", "message", msg(f"m{i}"), f"message:m{i}", [hook]) for i in range(20)]
+    sender = WebhookSender(outbox, CONFIG)
+    sender.start()
+    try:
+        wait_for(lambda: len(receiver.delivered()) == 20, timeout=20, message="20 deliveries")
+    finally:
+        sender.stop()
+    got = receiver.delivered()
+    assert [e["id"] for e in got] == [e["id"] for e in events]
+    req = next(r for r in receiver.requests if r["status"] == 200)
+    headers = {k.lower(): v for k, v in req["headers"].items()}
+    assert headers["x-waengine-event"] == "message"
+    assert headers["x-waengine-signature"] == sign("k", headers["x-waengine-timestamp"], req["body"])
+    assert not outbox.deliveries("s1", "pending", 100)
+
+
+def test_a_refused_connection_is_retried_and_a_4xx_is_dead_lettered(outbox, receiver):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    outbox.add("s1", "qr", {"qr": "x"}, None, [{"url": closed_url}])
+    receiver.statuses = [404]
+    dead = outbox.add("s2", "qr", {"qr": "y"}, None, [{"url": receiver.url}])
+    sender = WebhookSender(outbox, CONFIG)
+    sender.run_once()
+    assert outbox.deliveries("s1", "pending", 10)[0]["attempts"] == 1
+    assert outbox.deliveries("s2", "failed", 10)[0]["lastStatus"] == 404
+    assert outbox.retry("s2", dead["id"]) == 1
+    sender.run_once()
+    assert outbox.deliveries("s2", "delivered", 10)
+
+
+def test_webhook_routes_and_delivery_status(client, factory, receiver, app):
+    resp = client.post("/sessions", json={"id": "s1", "webhook": {"url": receiver.url,
+                                                                    "secret": "k",
+                                                                    "events": ["session.status"]}})
+    assert resp.status_code == 201
+    assert client.get("/sessions/s1/webhook").json == {"url": receiver.url,
+                                                       "events": ["session.status"],
+                                                       "hasSecret": True}
+    wait_for(lambda: receiver.delivered(), message="a session.status webhook")
+    assert receiver.delivered()[0]["type"] == "session.status"
+    deliveries = client.get("/sessions/s1/webhook/deliveries?status=delivered").json["data"]
+    assert deliveries and deliveries[0]["status"] == "delivered"
+    assert client.get("/sessions/s1/webhook/deliveries?status=nope").status_code == 422
+    assert client.post("/sessions/s1/webhook/deliveries/evt_x/retry").status_code == 404
+    put = client.put("/sessions/s1/webhook", json={"url": "ftp://x"})
+    assert put.status_code == 422
+
+
+def test_sse_streams_events_and_resumes_after_last_event_id(client, factory, app):
+    client.post("/sessions", json={"id": "s1"})
+    outbox = engine_of(app).events.outbox
+    wait_for(lambda: outbox.since("s1", 0), message="first status event")
+    first = outbox.since("s1", 0)[0]
+    resp = client.get("/sessions/s1/events", headers={"Last-Event-ID": first["id"]},
+                      buffered=False)
+    assert resp.mimetype == "text/event-stream"
+    later = outbox.add("s1", "qr", {"qr": "q"}, None, [])
+    text = ""
+    for chunk in resp.response:
+        text += chunk.decode()
+        if later["id"] in text:
+            break
+    resp.close()
+    ids = [line[4:] for line in text.splitlines() if line.startswith("id: ")]
+    assert ids[-1] == later["id"] and first["id"] not in ids
+    data = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    assert data[-1]["type"] == "qr" and data[-1]["session"] == "s1"
+
+
+def test_sse_streams_are_capped(make_app, factory):
+    app = make_app(SSE_MAX_STREAMS=1)
+    client = app.test_client()
+    client.post("/sessions", json={"id": "s1"})
+    first = client.get("/sessions/s1/events", buffered=False)
+    next(first.response)
+    second = client.get("/sessions/s1/events")
+    assert second.status_code == 429 and second.headers["Retry-After"] == "5"
+    first.close()
+    third = client.get("/sessions/s1/events", buffered=False)
+    assert third.status_code == 200
+    third.close()

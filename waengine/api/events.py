@@ -1,0 +1,86 @@
+"""Event routes: the session's webhook, its deliveries, and the Server-Sent Events stream."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from flask import Response, request, stream_with_context
+
+from ..errors import NotFound, TooManyRequests, ValidationError
+from . import engine, manager
+from .schemas import DeliveriesQuery, WebhookIn
+
+bp = APIBlueprint("events", __name__, tag="Events")
+
+
+def webhook_view(hook: dict | None) -> dict:
+    if not hook:
+        return {"url": None, "events": [], "hasSecret": False}
+    return {"url": hook["url"], "events": hook.get("events") or [],
+            "hasSecret": bool(hook.get("secret"))}
+
+
+@bp.put("/sessions/<session_id>/webhook")
+@bp.input(WebhookIn, arg_name="body")
+def put_webhook(session_id, body):
+    session = manager().update_options(session_id, webhook=body)
+    return webhook_view(session.options.get("webhook"))
+
+
+@bp.get("/sessions/<session_id>/webhook")
+def get_webhook(session_id):
+    return webhook_view(manager().get(session_id).options.get("webhook"))
+
+
+@bp.delete("/sessions/<session_id>/webhook")
+def delete_webhook(session_id):
+    manager().update_options(session_id, webhook=None)
+    return webhook_view(None)
+
+
+@bp.get("/sessions/<session_id>/webhook/deliveries")
+@bp.input(DeliveriesQuery, location="query", arg_name="query")
+def list_deliveries(session_id, query):
+    manager().get(session_id)
+    rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
+    return {"data": rows}
+
+
+@bp.post("/sessions/<session_id>/webhook/deliveries/<event_id>/retry")
+def retry_delivery(session_id, event_id):
+    manager().get(session_id)
+    count = engine().events.outbox.retry(session_id, event_id)
+    if not count:
+        raise NotFound(f"No undelivered webhook for event {event_id!r}")
+    return {"retried": count}
+
+
+@bp.get("/sessions/<session_id>/events")
+def stream_events(session_id):
+    manager().get(session_id).touch()
+    hub = engine().events
+    outbox = hub.outbox
+    last_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
+    after = outbox.seq_of(last_id) if last_id else outbox.last_seq
+    if after is None:
+        raise ValidationError(f"Unknown Last-Event-ID {last_id!r}", details={"field": "Last-Event-ID"})
+    # Each stream holds a gthread worker thread: cap them so API calls always find one.
+    if not hub.streams.acquire(blocking=False):
+        raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
+    keepalive = engine().config["SSE_KEEPALIVE"]
+
+    def generate(after=after):
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                seen = outbox.last_seq
+                rows = outbox.since(session_id, after)
+                for row in rows:
+                    after = row["seq"]
+                    yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
+                if not rows and not outbox.wait(seen, keepalive):
+                    yield ": keepalive\n\n"  # also how a closed client is noticed
+        finally:
+            hub.streams.release()
+
+    return Response(stream_with_context(generate()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,192 @@
+"""The durable event outbox: every event is committed here before the page's copy is released.
+
+Each event gets one delivery row per webhook it must reach; the webhook sender works through
+them in order per session; SSE streams read the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from ..store import Store, utcnow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    session TEXT NOT NULL,
+    type TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    -- the same WhatsApp fact seen twice (redelivered after a reload) is one event
+    dedupe TEXT,
+    UNIQUE (session, dedupe)
+);
+CREATE INDEX IF NOT EXISTS events_session ON events (session, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    event_seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    session TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',  -- pending | delivered | failed (dead letter)
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_status INTEGER,
+    delivered_at TEXT,
+    PRIMARY KEY (event_seq, url)
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, session, event_seq);
+"""
+
+EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
+               "group.participants")
+
+
+def new_event_id() -> str:
+    """Time-ordered, unique: evt_ + 12 hex of milliseconds + 10 random hex."""
+    return f"evt_{int(time.time() * 1000):012x}{os.urandom(5).hex()}"
+
+
+class EventOutbox:
+    def __init__(self, store: Store):
+        self.store = store
+        store.script(SCHEMA)
+        self.changed = threading.Condition()
+        self._seq = self._max_seq()
+        # Bumped by anything that may make a delivery due now (a new event, a manual retry).
+        self.version = 0
+
+    def _max_seq(self) -> int:
+        rows = self.store.execute("SELECT COALESCE(MAX(seq), 0) AS m FROM events")
+        return rows[0]["m"]
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def add(self, session: str, type_: str, data: dict, dedupe: str | None,
+            webhooks: list[dict]) -> dict | None:
+        """Commit an event and its deliveries; None when it is a duplicate of a stored one."""
+        event = {"id": new_event_id(), "session": session, "type": type_,
+                 "timestamp": utcnow(), "data": data}
+        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO events (id, session, type, created_at, body, dedupe)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (event["id"], session, type_, event["timestamp"], body, dedupe))
+            if cur.rowcount == 0:
+                return None
+            seq = cur.lastrowid
+            for hook in webhooks:
+                db.execute("INSERT OR IGNORE INTO deliveries (event_seq, session, url, secret)"
+                           " VALUES (?, ?, ?, ?)", (seq, session, hook["url"], hook.get("secret")))
+        with self.changed:
+            self._seq = max(self._seq, seq)
+            self.version += 1
+            self.changed.notify_all()
+        event["seq"] = seq
+        return event
+
+    def since(self, session: str, after_seq: int, limit: int = 500) -> list[dict]:
+        """A session's events after a sequence number, oldest first: seq, id, type, body."""
+        rows = self.store.execute(
+            "SELECT seq, id, type, body FROM events WHERE session = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?", (session, after_seq, limit))
+        return [dict(r) for r in rows]
+
+    def seq_of(self, event_id: str) -> int | None:
+        rows = self.store.execute("SELECT seq FROM events WHERE id = ?", (event_id,))
+        return rows[0]["seq"] if rows else None
+
+    def wait(self, after_seq: int, timeout: float) -> bool:
+        """Block until an event newer than after_seq exists (True) or the timeout passes."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self._seq > after_seq, timeout)
+
+    # ---- deliveries ----
+    def due(self, now: float, limit: int = 50) -> list[dict]:
+        """The head of each session's pending queue per URL, if its next attempt is due."""
+        rows = self.store.execute(
+            """SELECT d.*, e.body, e.id AS event_id, e.type, e.created_at FROM deliveries d
+               JOIN events e ON e.seq = d.event_seq
+               WHERE d.status = 'pending' AND d.event_seq = (
+                   SELECT MIN(event_seq) FROM deliveries d2
+                   WHERE d2.session = d.session AND d2.url = d.url AND d2.status = 'pending')
+                 AND d.next_attempt_at <= ?
+               ORDER BY d.next_attempt_at, d.event_seq LIMIT ?""", (now, limit))
+        return [dict(r) for r in rows]
+
+    def next_due_at(self) -> float | None:
+        rows = self.store.execute(
+            "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'")
+        return rows[0]["t"]
+
+    def mark_delivered(self, seq: int, url: str, status_code: int) -> None:
+        self.store.execute(
+            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,"
+            " last_status = ?, last_error = NULL, delivered_at = ? WHERE event_seq = ? AND url = ?",
+            (status_code, utcnow(), seq, url))
+
+    def mark_retry(self, seq: int, url: str, at: float, error: str, status_code: int | None,
+                   dead: bool) -> None:
+        self.store.execute(
+            "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
+            " last_error = ?, last_status = ? WHERE event_seq = ? AND url = ?",
+            ("failed" if dead else "pending", at, error[:500], status_code, seq, url))
+
+    def deliveries(self, session: str, status: str | None, limit: int) -> list[dict]:
+        sql = ("SELECT d.status, d.url, d.attempts, d.next_attempt_at, d.last_error, d.last_status,"
+               " d.delivered_at, e.id AS event_id, e.type, e.created_at FROM deliveries d"
+               " JOIN events e ON e.seq = d.event_seq WHERE d.session = ?")
+        args: list = [session]
+        if status:
+            sql += " AND d.status = ?"
+            args.append(status)
+        sql += " ORDER BY d.event_seq DESC LIMIT ?"
+        args.append(limit)
+        return [_delivery(dict(r)) for r in self.store.execute(sql, args)]
+
+    def retry(self, session: str, event_id: str) -> int:
+        """Put a session's failed (or pending) deliveries of one event back in the queue now."""
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = 0 WHERE session = ?"
+                " AND status != 'delivered' AND event_seq = (SELECT seq FROM events WHERE id = ?)",
+                (session, event_id))
+            count = cur.rowcount
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+        return count
+
+    def purge_delivered(self, older_than_seconds: float) -> int:
+        """Drop events older than the retention whose deliveries are all done."""
+        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        with self.store.transaction() as db:
+            db.execute("""DELETE FROM deliveries WHERE event_seq IN (
+                SELECT seq FROM events WHERE created_at < ?) AND status = 'delivered'""", (cutoff,))
+            cur = db.execute("""DELETE FROM events WHERE created_at < ? AND NOT EXISTS (
+                SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)""", (cutoff,))
+            return cur.rowcount
+
+    def forget_session(self, session: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM deliveries WHERE session = ?", (session,))
+            db.execute("DELETE FROM events WHERE session = ?", (session,))
+
+
+def _delivery(row: dict) -> dict:
+    nxt = row.pop("next_attempt_at")
+    row["nextAttemptAt"] = (datetime.fromtimestamp(nxt, timezone.utc).isoformat(timespec="seconds")
+                            .replace("+00:00", "Z") if row["status"] == "pending" and nxt else None)
+    return {"eventId": row["event_id"], "type": row["type"], "createdAt": row["created_at"],
+            "status": row["status"], "url": row["url"], "attempts": row["attempts"],
+            "nextAttemptAt": row["nextAttemptAt"], "lastError": row["last_error"],
+            "lastStatus": row["last_status"], "deliveredAt": row["delivered_at"]}
