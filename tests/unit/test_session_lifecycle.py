@@ -23,11 +23,13 @@ def connect(bridge, me="6281234567890@c.us"):
 
 def test_derive_status_reads_login_from_the_page_not_from_readiness():
     assert derive_status({"fullReady": False}, Status.STARTING) is None
-    assert derive_status({"fullReady": True, "auth": False}, Status.STARTING) == (Status.SCAN_QR, None)
+    assert derive_status({"fullReady": True, "auth": False}, Status.STARTING) is None
+    assert derive_status({"fullReady": True, "auth": False, "qr": "q"}, Status.STARTING) == (
+        Status.SCAN_QR, None)
     assert derive_status({"fullReady": True, "auth": True, "mode": "SYNCING"}, Status.SCAN_QR) is None
     assert derive_status({"fullReady": True, "auth": True, "mode": "MAIN"}, Status.SCAN_QR) == (
         Status.CONNECTED, None)
-    assert derive_status({"fullReady": True, "auth": False}, Status.CONNECTED) == (
+    assert derive_status({"fullReady": True, "auth": False, "qr": "q"}, Status.CONNECTED) == (
         Status.SCAN_QR, "logged_out")
     assert derive_status({"fullReady": True, "auth": False, "idle": True}, Status.SCAN_QR) == (
         Status.FAILED, "qr_expired")

@@ -51,6 +51,8 @@ def derive_status(state: dict, current: Status) -> tuple[Status, str | None] | N
         return (Status.CONNECTED, None) if state.get("mode") == "MAIN" else None
     if state.get("idle"):
         return Status.FAILED, "qr_expired"
+    if not state.get("qr"):
+        return None  # logged out but no QR yet: a client in SCAN_QR can always fetch one
     reason = "logged_out" if current == Status.CONNECTED else None
     return Status.SCAN_QR, reason
 
