@@ -14,7 +14,7 @@ from waengine.events.webhooks import WebhookSender, backoff, retryable, sign
 from waengine.store import Store
 
 from ..conftest import wait_for
-from .receiver import Receiver
+from ..receiver import Receiver
 
 CONFIG = {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.01, "WEBHOOK_RETRY_MAX_DELAY": 0.05,
           "WEBHOOK_RETRY_HORIZON": 3600.0}

@@ -28,15 +28,28 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._handler = Handler
+        self.server = None
+        self.port = 0
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self):
+        """Listen (again, on the same port after stop(): the 'receiver came back' case)."""
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        """Stop listening: deliveries now get 'connection refused'."""
+        self.server.shutdown()
+        self.server.server_close()
 
     def delivered(self) -> list[dict]:
         with self.lock:
             return [json.loads(r["body"]) for r in self.requests if 200 <= r["status"] < 300]
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server:
+            self.stop()
+            self.server = None
