@@ -31,14 +31,16 @@ CHROME_FLAGS = (
 RECORDER = """
 window.__events = [];
 document.addEventListener('DOMContentLoaded', () => {
-  WPP.onAny((name, ...args) => window.__events.push({name, args: JSON.parse(JSON.stringify(args))}));
+  WPP.onAny((name, ...args) =>
+    window.__events.push({name, args: JSON.parse(JSON.stringify(args))}));
 });
 """
 CALL = """
 const [path, args, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
 let fn = window.WPP; let self = null;
 for (const part of path.split('.')) { self = fn; fn = fn[part]; }
-const ok = (value) => done({ok: true, value: JSON.parse(JSON.stringify(value === undefined ? null : value))});
+const plain = (value) => JSON.parse(JSON.stringify(value === undefined ? null : value));
+const ok = (value) => done({ok: true, value: plain(value)});
 const fail = (e) => done({ok: false, code: e && e.code, message: e && e.message, text: String(e),
                           isError: e instanceof Error});
 try { Promise.resolve(fn.apply(self, args)).then(ok, fail); } catch (e) { fail(e); }
@@ -195,7 +197,7 @@ def test_the_qr_screen_shows_a_four_part_auth_code(sandbox, launch):
 
 
 def test_the_qr_rotates_goes_idle_and_refreshes(start_sandbox, launch):
-    sandbox = start_sandbox(qr_first_ttl=1.0, qr_ttl=0.5, qr_max=3)
+    sandbox = start_sandbox(qr_first_ttl=3.0, qr_ttl=0.5, qr_max=3)
     page = launch(sandbox)
     page.wait_event("conn.qrcode_idle", timeout=15)
     codes = [e["args"][0] for e in page.events("conn.auth_code_change")]
@@ -208,7 +210,7 @@ def test_the_qr_rotates_goes_idle_and_refreshes(start_sandbox, launch):
 
 
 def test_an_expired_or_unknown_qr_cannot_be_scanned(start_sandbox, launch):
-    sandbox = start_sandbox(qr_first_ttl=2.0, qr_ttl=30.0)
+    sandbox = start_sandbox(qr_first_ttl=3.0, qr_ttl=30.0)
     page = launch(sandbox)
     first = page.wait_event("conn.auth_code_change")["args"][0]
     page.wait_event("conn.auth_code_change", lambda e: e["args"][0] and

@@ -379,3 +379,23 @@ def test_the_control_api_answers_json_errors(clock):
     assert client.get(f"/_sandbox/messages?to={ALICE}").json["data"][0]["id"] == sent.json["id"]
     png = client.get("/_sandbox/qr.png?data=hello")
     assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
+
+
+def test_the_control_api_manages_groups_and_creates_missing_phones():
+    client = create_app().test_client()
+    created = client.post("/_sandbox/groups", json={"name": "Ops", "owner": ALICE,
+                                                    "participants": [BUDI]})
+    assert created.status_code == 201 and created.json["id"].endswith("@g.us")
+    gid = created.json["id"]
+    assert client.get(f"/_sandbox/phones/{BUDI}").json["groups"] == [gid]
+    changed = client.post(f"/_sandbox/groups/{gid}/participants", json={"add": [CITRA]})
+    assert changed.status_code == 200 and changed.json["results"] == {f"{CITRA}@c.us": 200}
+    outsider = client.post("/_sandbox/messages",
+                           json={"from": "6289999999999", "to": gid, "text": "hi"})
+    assert outsider.status_code == 403 and outsider.json["error"]["code"] == "not_a_participant"
+    sent = client.post("/_sandbox/messages", json={"from": BUDI, "to": gid, "text": "hi"})
+    assert sent.json["recipientKey"] == f"false_{gid}_{sent.json['id']}_{BUDI}@c.us"
+    assert [m["id"] for m in client.get(f"/_sandbox/messages?to={gid}").json["data"]] == [
+        sent.json["id"]]
+    read = client.post(f"/_sandbox/messages/{sent.json['id']}/read", json={"by": CITRA})
+    assert read.status_code == 200 and read.json["readBy"] == [CITRA]

@@ -1,0 +1,331 @@
+"""Flask routes of the sandbox: the page, its transport API and the control API.
+
+- `/` and `/static/*`: the WhatsApp-Web-like page (wpp.js defines window.WPP).
+- `/_sandbox/api/*`: the page's own transport (same-origin HTTP long-polling).
+- `/_sandbox/*`: the control API used by tests and people (API.md, "The sandbox").
+Every error is JSON `{"error": {"code", "message"}}`, never an HTML page.
+"""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from .network import Network, SandboxError
+
+control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
+transport = Blueprint("sandbox_transport", __name__, url_prefix="/_sandbox/api")
+page = Blueprint("sandbox_page", __name__)
+
+LONG_POLL_SECONDS = 25.0  # below common proxy idle timeouts; the page re-polls at once
+QR_DATA_MAX = 2048
+
+
+def network() -> Network:
+    return current_app.extensions["sandbox_network"]
+
+
+def body() -> dict:
+    """The JSON object of the request (empty for no body); 400 for anything else."""
+    if not request.get_data(cache=True):
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise SandboxError(400, "invalid_json", "The body must be a JSON object")
+    return data
+
+
+def device_auth() -> tuple[str, str]:
+    return request.headers.get("X-Sandbox-Device", ""), request.headers.get("X-Sandbox-Token", "")
+
+
+def _timeout() -> float:
+    try:
+        return max(0.0, min(float(request.args.get("timeout", LONG_POLL_SECONDS)), 30.0))
+    except ValueError as err:
+        raise SandboxError(400, "invalid_timeout", "timeout must be a number") from err
+
+
+# --------------------------------------------------------------------------- page
+
+
+@page.get("/")
+def index():
+    opts = network().options
+    page_options = {"reloadAfterScan": opts.reload_after_scan}
+    response = current_app.make_response(render_template("index.html", options=page_options))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@page.get("/favicon.ico")
+def favicon():
+    return "", 204
+
+
+# --------------------------------------------------------------------------- control API
+
+
+@control.post("/phones")
+def create_phone():
+    data = body()
+    view, created = network().upsert_phone(
+        data.get("phone"),
+        name=data.get("name"),
+        contacts=data.get("contacts"),
+        seed_contacts=data.get("seedContacts"),
+        seed_groups=data.get("seedGroups"),
+    )
+    return view, 201 if created else 200
+
+
+@control.get("/phones/<phone>")
+def get_phone(phone):
+    return network().get_phone(phone)
+
+
+@control.post("/phones/<phone>/unlink")
+def unlink_phone(phone):
+    data = body()
+    return network().unlink_phone(phone, device_id=data.get("device"), reason=data.get("reason"))
+
+
+@control.post("/link")
+def link():
+    data = body()
+    if not data.get("qr") and not data.get("code"):
+        raise SandboxError(400, "validation_error", "Give 'qr' (fullCode or ref) or 'code'")
+    return network().link(qr=data.get("qr"), code=data.get("code"), phone=data.get("phone"))
+
+
+@control.post("/messages")
+def send_message():
+    data = body()
+    if not data.get("from") or not data.get("to"):
+        raise SandboxError(400, "validation_error", "'from' and 'to' are required")
+    message = network().send_from_phone(
+        data["from"], data["to"], data.get("text", ""),
+        quoted_id=data.get("quotedId"), mentions=data.get("mentions"),
+    )
+    return message, 201
+
+
+@control.get("/messages")
+def list_messages():
+    return {"data": network().list_messages(request.args.get("to"), request.args.get("from"))}
+
+
+@control.post("/messages/<msg_id>/read")
+def read_message(msg_id):
+    data = body()
+    if not data.get("by"):
+        raise SandboxError(400, "validation_error", "'by' (the reading phone) is required")
+    return network().read_receipt(msg_id, data["by"])
+
+
+@control.post("/messages/<msg_id>/revoke")
+def revoke_message(msg_id):
+    return network().revoke(msg_id)
+
+
+@control.post("/groups")
+def create_group():
+    data = body()
+    if not data.get("owner"):
+        raise SandboxError(400, "validation_error", "'owner' (a phone) is required")
+    group = network().create_group(data.get("name"), data.get("owner"),
+                                   data.get("participants") or [], create_missing=True)
+    return group, 201
+
+
+@control.get("/groups/<gid>")
+def get_group(gid):
+    return network().get_group(gid)
+
+
+@control.post("/groups/<gid>/participants")
+def change_participants(gid):
+    data = body()
+    if not data.get("add") and not data.get("remove"):
+        raise SandboxError(400, "validation_error", "Give 'add' or 'remove' (a list of phones)")
+    result = network().change_participants(gid, data.get("add"), data.get("remove"),
+                                           by=data.get("by"), create_missing=True)
+    return {**result["group"], "results": result["results"]}
+
+
+@control.post("/stall")
+def stall():
+    data = body()
+    if not data.get("fn"):
+        raise SandboxError(400, "validation_error", "'fn' (e.g. chat.sendTextMessage) is required")
+    try:
+        seconds = float(data.get("seconds") or 0)
+    except (TypeError, ValueError) as err:
+        raise SandboxError(400, "validation_error", "'seconds' must be a number") from err
+    return {"stalls": network().set_stall(data["fn"], seconds)}
+
+
+@control.post("/reset")
+def reset():
+    network().reset()
+    return {"reset": True}
+
+
+@control.get("/qr.png")
+def qr_png():
+    data = request.args.get("data", "")
+    if not data or len(data) > QR_DATA_MAX:
+        raise SandboxError(400, "validation_error", "'data' (1..2048 chars) is required")
+    out = io.BytesIO()
+    segno.make(data, error="l", micro=False).save(out, kind="png", scale=5, border=2)
+    out.seek(0)
+    response = send_file(out, mimetype="image/png")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------- page transport
+
+
+@transport.post("/hello")
+def hello():
+    data = body()
+    return network().hello(str(data.get("device", "")), str(data.get("token", "")),
+                           str(data.get("client", "")))
+
+
+@transport.post("/pairing")
+def start_pairing():
+    return network().start_pairing(body().get("deviceName"))
+
+
+@transport.get("/pairing/<pid>")
+def poll_pairing(pid):
+    return network().poll_pairing(pid, request.args.get("ref") or None, _timeout())
+
+
+@transport.post("/pairing/<pid>/refresh")
+def refresh_pairing(pid):
+    return network().refresh_pairing(pid)
+
+
+@transport.post("/pairing/<pid>/close")
+def close_pairing(pid):
+    network().close_pairing(pid)
+    return {"closed": True}
+
+
+@transport.post("/pairing/<pid>/code")
+def pairing_code(pid):
+    return {"code": network().pairing_code(pid, body().get("phone"))}
+
+
+@transport.get("/sync")
+def sync():
+    return network().sync(*device_auth())
+
+
+@transport.get("/events")
+def poll_events():
+    try:
+        ack = int(request.args.get("ack", 0))
+    except ValueError as err:
+        raise SandboxError(400, "invalid_ack", "ack must be an integer") from err
+    return network().poll_events(*device_auth(), request.args.get("client", ""), ack, _timeout())
+
+
+@transport.post("/send")
+def device_send():
+    return network().send_from_device(*device_auth(), body())
+
+
+@transport.post("/read")
+def device_read():
+    return {"unreadCount": network().mark_read(*device_auth(), str(body().get("chat", "")))}
+
+
+@transport.post("/logout")
+def device_logout():
+    network().logout_device(*device_auth(), reason=str(body().get("reason") or "user_initiated"))
+    return {"loggedOut": True}
+
+
+@transport.get("/exists")
+def exists():
+    return {"result": network().query_exists(request.args.get("phone", ""))}
+
+
+@transport.get("/message/<msg_id>")
+def device_message(msg_id):
+    return network().get_message_for_device(*device_auth(), msg_id)
+
+
+@transport.get("/history")
+def device_history():
+    try:
+        count = int(request.args.get("count", 20))
+    except ValueError as err:
+        raise SandboxError(400, "invalid_count", "count must be an integer") from err
+    messages = network().history(*device_auth(), request.args.get("chat", ""),
+                                 request.args.get("before") or None, count)
+    return {"messages": messages}
+
+
+@transport.post("/groups")
+def device_create_group():
+    data = body()
+    phone = network().device_phone(*device_auth())
+    return network().create_group(data.get("name"), phone, data.get("participants") or [])
+
+
+@transport.post("/groups/<gid>/participants")
+def device_change_participants(gid):
+    data = body()
+    phone = network().device_phone(*device_auth())
+    return network().change_participants(gid, data.get("add"), data.get("remove"), by=phone,
+                                         as_admin=True)
+
+
+@transport.get("/stall")
+def get_stall():
+    return {"seconds": network().get_stall(request.args.get("fn", ""))}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_response(status: int, code: str, message: str):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def handle_sandbox_error(err: SandboxError):
+    return error_response(err.status, err.code, err.message)
+
+
+def handle_http_error(err: HTTPException):
+    code = (err.name or "error").lower().replace(" ", "_")
+    return error_response(err.code or 500, code, err.description or err.name)
+
+
+def handle_unexpected(err: Exception):
+    current_app.logger.exception("sandbox: unhandled error")
+    return error_response(500, "internal_error", "Internal error in the sandbox")
+
+
+def build_app(net: Network) -> Flask:
+    """Return the Flask app serving `net`."""
+    app = Flask(__name__, static_folder="static", static_url_path="/_sandbox/static",
+                template_folder="templates")
+    app.extensions["sandbox_network"] = net
+    app.json.sort_keys = False
+    for blueprint in (page, control, transport):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(SandboxError, handle_sandbox_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)
+    return app
