@@ -7,11 +7,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .make/system: 
 	@mkdir -p .make
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  echo "installing chromium and chromium-driver (apt)"; \
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! command -v redis-server >/dev/null; then \
+	  echo "installing chromium, chromium-driver and redis-server (apt)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    chromium chromium-driver redis-server >/dev/null; \
 	fi
 	@touch $@
 
