@@ -41,6 +41,22 @@ class Defaults:
     RESTART_MAX = 5
     RESTART_WINDOW = 600.0
     RESTART_BACKOFF = 1.0
+    # Operations (docs/operations.md): server, watchdog, recovery, reaper. MB and seconds.
+    THREADS = 16
+    BIND = "127.0.0.1:8080"
+    WATCHDOG_INTERVAL = 30.0
+    WORKER_MEMORY_LIMIT_MB = 300.0  # the seed's gcThreshold: gc + cache trim above it
+    BROWSER_MEMORY_LIMIT_MB = 1024.0  # one session's browser tree (PSS); recycled above it
+    TOTAL_MEMORY_LIMIT_MB = 0.0  # worker + browsers + chromedriver; 0 = 80 % of the RAM
+    MEMORY_RESERVE_MB = 512.0  # refuse a session that would leave the machine less free
+    BROWSER_MEMORY_ESTIMATE_MB = 250.0  # a new session's cost until browsers are measured
+    RECYCLE_COOLDOWN = 600.0  # a recycled session is not recycled again this soon
+    POLL_TIMEOUT = 10.0  # one page poll; STUCK_POLLS timeouts in a row relaunch the browser
+    STUCK_POLLS = 3
+    STUCK_TIMEOUT = 120.0  # a browser call running longer gets its browser killed
+    REAPER_INTERVAL = 60.0
+    SESSION_IDLE_TIMEOUT = 86400.0  # the seed's sessionCleanupTimeout
+    QR_SCAN_TIMEOUT = 300.0  # longest a session waits in SCAN_QR before FAILED qr_expired
     LOG_LEVEL = "INFO"
     # Events (webhooks, SSE). A global default webhook applies to sessions without their own.
     WEBHOOK_URL = ""
@@ -53,6 +69,14 @@ class Defaults:
     EVENT_RETENTION = 7 * 86400.0
     SSE_MAX_STREAMS = 8
     SSE_KEEPALIVE = 15.0
+    # Send pacing (anti-ban): every send of a session waits at least SEND_MIN_INTERVAL plus up
+    # to SEND_JITTER seconds after the previous one; SEND_DAILY_CAP (0 = none) per rolling 24 h;
+    # SEND_TYPING shows "typing…" for len(text) / SEND_TYPING_CPS seconds (at most 5) first.
+    SEND_MIN_INTERVAL = 2.0
+    SEND_JITTER = 1.0
+    SEND_DAILY_CAP = 0
+    SEND_TYPING = False
+    SEND_TYPING_CPS = 25.0
 
 
 def _coerce(name: str, raw: str, default):
@@ -100,12 +124,18 @@ def load_config(overrides: dict | None = None, environ=None) -> dict:
 
 def validate(config: dict) -> None:
     """Raise ConfigError naming the first setting that cannot work."""
-    for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL"):
+    for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL",
+                "WATCHDOG_INTERVAL", "REAPER_INTERVAL", "POLL_TIMEOUT", "SESSION_IDLE_TIMEOUT",
+                "QR_SCAN_TIMEOUT"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
-    for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY"):
+    for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+    if config["STUCK_TIMEOUT"] <= config["COMMAND_TIMEOUT"]:
+        # A command may legitimately run COMMAND_TIMEOUT; killing its browser sooner breaks it.
+        raise ConfigError(f"STUCK_TIMEOUT ({config['STUCK_TIMEOUT']}) must be longer than "
+                          f"COMMAND_TIMEOUT ({config['COMMAND_TIMEOUT']})")
     if not str(config["WA_URL"]).startswith(("http://", "https://")):
         raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):

@@ -10,6 +10,9 @@ from ..events import EventHub
 from ..store import Store
 from . import browser as chromium
 from .manager import ChromiumFactory, SessionManager
+from .outgoing import Dispatcher, OutgoingQueue
+from ..ops.reaper import SessionReaper
+from ..ops.watchdog import MemoryWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +23,20 @@ class Engine:
         self.data_dir = Path(config["DATA_DIR"]).resolve()
         self.profiles = self.data_dir / "profiles"
         self.store = Store(self.data_dir / "waengine.db")
-        self.service = chromium.ChromeDriverService(config)
+        self.driver_pidfile = self.data_dir / "chromedriver.pid"
+        self.service = chromium.ChromeDriverService(config, pidfile=self.driver_pidfile)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
         self.events = EventHub(self.store, config)
         self.manager = SessionManager(config, self.store, factory, self.profiles,
                                       on_event=self.events.publish)
         self.manager.load()
+        self.outgoing = OutgoingQueue(self.store, config)
+        self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
+        self.manager.on_delete.append(
+            lambda sid, purged: self.senders.drop(sid, forget=purged))
+        self.watchdog = MemoryWatchdog(self)
+        self.reaper = SessionReaper(self)
+        self.manager.memory_guard = self.watchdog.admission_refusal
         self.started = False
         self._lock = threading.Lock()
 
@@ -36,9 +47,12 @@ class Engine:
                 return
             self.started = True
             self.profiles.mkdir(parents=True, exist_ok=True)
-            chromium.sweep(self.profiles)
+            chromium.sweep(self.profiles, pidfile=self.driver_pidfile)
             self.events.start()
             restored = self.manager.restore()
+            self.senders.resume(self.manager.list())
+            self.watchdog.start()
+            self.reaper.start()
             log.info("engine started; restoring %d session(s)", restored)
 
     def stop(self) -> None:
@@ -46,10 +60,26 @@ class Engine:
             if not self.started:
                 return
             self.started = False
+        # First: neither may recycle or reap sessions that are being shut down.
+        self.watchdog.stop()
+        self.reaper.stop()
+        self.senders.stop()
         self.manager.shutdown()
         self.service.stop()
         self.events.stop()
         log.info("engine stopped")
+
+    def send(self, session, op: str, args: dict, idempotency_key: str | None = None) -> dict:
+        """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
+        if not (idempotency_key and self.outgoing._by_key(session.id, idempotency_key)):
+            session.check_ready()
+        row = self.outgoing.submit(session, op, args, idempotency_key)
+        self.senders.ensure(session)
+        session.touch()
+        return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"])
+
+    def _send_ended(self, session, row: dict) -> None:
+        self.events.publish(session, "message.status", row)
 
     def close(self) -> None:
         self.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import CapacityExceeded, SessionExists, SessionNotFound, ValidationError
+from ..ops import metrics
 from ..store import Store
 from . import browser as chromium
 from .bridge import Bridge
@@ -54,8 +55,12 @@ class SessionManager:
         self.profiles = profiles
         self.on_event = on_event or (lambda session, type_, data: None)
         self._sessions: dict[str, Session] = {}
+        # Called as hook(session_id, purged) after DELETE: caches, send queues let go of it.
+        self.on_delete: list[Callable[[str, bool], None]] = []
         self._lock = threading.RLock()
         self._slots = threading.Semaphore(config["LAUNCH_CONCURRENCY"])
+        # Set by the engine to the watchdog's check: why one more browser would not fit, or None.
+        self.memory_guard: Callable[[], str | None] | None = None
 
     def _build(self, record: dict) -> Session:
         return Session(record, self.config, self.factory, self._slots,
@@ -104,7 +109,14 @@ class SessionManager:
     def _admit(self) -> None:
         running = sum(1 for s in self.list() if s.running)
         if running >= self.config["MAX_SESSIONS"]:
+            metrics.SESSIONS_REFUSED.labels("max_sessions").inc()
+            log.warning("refusing a session: MAX_SESSIONS (%s) are running",
+                        self.config["MAX_SESSIONS"])
             raise CapacityExceeded(f"MAX_SESSIONS ({self.config['MAX_SESSIONS']}) are running")
+        refusal = self.memory_guard() if self.memory_guard else None
+        if refusal:
+            metrics.SESSIONS_REFUSED.labels("memory").inc()
+            raise CapacityExceeded(f"Not enough memory: {refusal}")
 
     def create(self, session_id: str, options: dict | None = None) -> Session:
         check_session_id(session_id)
@@ -143,6 +155,13 @@ class SessionManager:
         self.store.update_session(session_id, options=session.options)
         return session
 
+    def stop(self, session_id: str, reason: str) -> Session:
+        """Stop a session and keep it stopped across restarts; the login stays in the profile."""
+        session = self.get(session_id)
+        self.store.update_session(session_id, desired="stopped")
+        session.stop(reason)
+        return session
+
     def delete(self, session_id: str, purge: bool = False) -> dict:
         session = self.get(session_id)
         self.store.update_session(session_id, desired="stopped")
@@ -153,6 +172,8 @@ class SessionManager:
             with self._lock:
                 self._sessions.pop(session_id, None)
             self.store.delete_session(session_id)
+        for hook in self.on_delete:
+            hook(session_id, purge)
         return snapshot
 
     def shutdown(self) -> None:

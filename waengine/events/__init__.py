@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import datetime, timezone
 
-from ..shapes import ack_name, message
+from ..shapes import ack_name, message, outgoing_view
 from ..store import Store
 from .outbox import EVENT_TYPES, EventOutbox
 from .webhooks import WebhookSender
@@ -62,6 +62,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("qr", {"qr": data["qr"],
                         "expiresAt": expires.isoformat(timespec="seconds").replace("+00:00", "Z")},
                  None)]
+    if kind == "message.status":  # a queued send ended (sent or failed for good)
+        return [("message.status", outgoing_view(data), f"status:{data['id']}")]
     if kind == "session.status":
         return [("session.status", data, None)]
     if kind == "bridge.error":

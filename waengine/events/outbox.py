@@ -44,7 +44,7 @@ CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, session, ev
 """
 
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
-               "group.participants")
+               "group.participants", "message.status")
 
 
 def new_event_id() -> str:

@@ -1,0 +1,297 @@
+"""Outgoing messages: a durable, paced queue per session (anti-ban), with idempotent submits.
+
+Every send is stored before it is attempted and keeps its row until it is sent or has failed
+for good, so a restart of the gateway loses nothing. A sender thread per session spaces the
+sends (minimum interval plus jitter), enforces an optional daily cap and can show "typing…".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from typing import Callable
+
+from ..errors import (BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests,
+                      WAEngineError)
+from ..store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outgoing (
+    id TEXT PRIMARY KEY,
+    session TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    op TEXT NOT NULL,
+    args TEXT NOT NULL,
+    idempotency_key TEXT,
+    status TEXT NOT NULL DEFAULT 'queued',  -- queued | sent | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    message TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at REAL,
+    UNIQUE (session, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
+"""
+
+# Not sent for sure: the command never reached the page, so trying again cannot duplicate.
+RETRYABLE = (SessionNotReady, BrowserUnavailable)
+
+
+def pacing_for(config: dict, options: dict) -> dict:
+    """The session's pacing: config defaults overridden by the session's `pacing` option."""
+    own = (options or {}).get("pacing") or {}
+    return {"minInterval": own.get("minInterval", config["SEND_MIN_INTERVAL"]),
+            "jitter": own.get("jitter", config["SEND_JITTER"]),
+            "dailyCap": own.get("dailyCap", config["SEND_DAILY_CAP"]),
+            "typing": own.get("typing", config["SEND_TYPING"])}
+
+
+def typing_ms(text: str | None, chars_per_second: float, cap_ms: int = 5000) -> int:
+    """How long a person would type this text, capped: the "typing…" shown before sending."""
+    return min(cap_ms, int(len(text or "") / chars_per_second * 1000)) if text else 0
+
+
+class OutgoingQueue:
+    def __init__(self, store: Store, config: dict, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        store.script(SCHEMA)
+        self.changed = threading.Condition()
+
+    # ---- submitting ----
+    def submit(self, session, op: str, args: dict, idempotency_key: str | None) -> dict:
+        """Queue a send (or find the one this idempotency key already made); return its row."""
+        if idempotency_key:
+            existing = self._by_key(session.id, idempotency_key)
+            if existing:
+                return existing
+        self.check_cap(session)
+        row_id = f"out_{int(self.clock() * 1000):012x}{os.urandom(5).hex()}"
+        with self.store.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM outgoing WHERE session = ?",
+                             (session.id,)).fetchone()[0]
+            cur = db.execute(
+                "INSERT OR IGNORE INTO outgoing (id, session, seq, op, args, idempotency_key,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow()))
+            inserted = cur.rowcount == 1
+        if not inserted:  # the same key raced in from another thread
+            return self._by_key(session.id, idempotency_key)
+        self._notify()
+        return self.get(session.id, row_id)
+
+    def check_cap(self, session) -> None:
+        """429 with Retry-After when the session's daily cap is reached (a rolling 24 hours)."""
+        cap = pacing_for(self.config, session.options)["dailyCap"]
+        if not cap:
+            return
+        since = self.clock() - 86400
+        rows = self.store.execute(
+            "SELECT COUNT(*) AS n, MIN(sent_at) AS first FROM outgoing WHERE session = ?"
+            " AND ((status = 'sent' AND sent_at > ?) OR status = 'queued')", (session.id, since))
+        if rows[0]["n"] >= cap:
+            first = rows[0]["first"] or self.clock()
+            retry_after = max(1, int(first + 86400 - self.clock()) + 1)
+            raise TooManyRequests(f"Daily send cap of {cap} messages reached",
+                                  details={"dailyCap": cap},
+                                  headers={"Retry-After": str(retry_after)})
+
+    def wait(self, session_id: str, row_id: str, timeout: float) -> dict:
+        """Block until the row is no longer queued, or the timeout passes; return it."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                row = self.get(session_id, row_id)
+                remaining = deadline - time.monotonic()
+                if row["status"] != "queued" or remaining <= 0:
+                    return row
+                self.changed.wait(remaining)
+
+    # ---- reading ----
+    def get(self, session_id: str, row_id: str) -> dict | None:
+        rows = self.store.execute(
+            "SELECT * FROM outgoing WHERE session = ? AND (id = ? OR json_extract(message, '$.id') = ?)",
+            (session_id, row_id, row_id))
+        return _row(rows[0]) if rows else None
+
+    def _by_key(self, session_id: str, key: str) -> dict | None:
+        rows = self.store.execute(
+            "SELECT * FROM outgoing WHERE session = ? AND idempotency_key = ?", (session_id, key))
+        return _row(rows[0]) if rows else None
+
+    def next_queued(self, session_id: str) -> dict | None:
+        rows = self.store.execute(
+            "SELECT * FROM outgoing WHERE session = ? AND status = 'queued' ORDER BY seq LIMIT 1",
+            (session_id,))
+        return _row(rows[0]) if rows else None
+
+    def position(self, session_id: str, seq: int) -> int:
+        rows = self.store.execute(
+            "SELECT COUNT(*) AS n FROM outgoing WHERE session = ? AND status = 'queued' AND seq < ?",
+            (session_id, seq))
+        return rows[0]["n"]
+
+    def last_sent_at(self, session_id: str) -> float | None:
+        rows = self.store.execute(
+            "SELECT MAX(sent_at) AS t FROM outgoing WHERE session = ? AND status = 'sent'",
+            (session_id,))
+        return rows[0]["t"]
+
+    # ---- results ----
+    def finish(self, row_id: str, message: dict | None, error: WAEngineError | None) -> None:
+        if error is None:
+            self.store.execute(
+                "UPDATE outgoing SET status = 'sent', attempts = attempts + 1, message = ?,"
+                " sent_at = ?, error = NULL WHERE id = ?",
+                (json.dumps(message), self.clock(), row_id))
+        else:
+            err = {"status": error.status, "code": error.code, "message": error.message,
+                   "details": error.details}
+            self.store.execute(
+                "UPDATE outgoing SET status = 'failed', attempts = attempts + 1, error = ?"
+                " WHERE id = ?", (json.dumps(err), row_id))
+        self._notify()
+
+    def retry_later(self, row_id: str) -> None:
+        self.store.execute("UPDATE outgoing SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+
+    def forget_session(self, session_id: str) -> None:
+        self.store.execute("DELETE FROM outgoing WHERE session = ?", (session_id,))
+        self._notify()
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+
+def _row(row) -> dict:
+    d = dict(row)
+    d["args"] = json.loads(d["args"])
+    d["message"] = json.loads(d["message"]) if d["message"] else None
+    d["error"] = json.loads(d["error"]) if d["error"] else None
+    return d
+
+
+class Sender:
+    """One thread per running session: takes queued sends in order and paces them."""
+
+    def __init__(self, session, queue: OutgoingQueue, config: dict,
+                 on_result: Callable[[object, dict], None], rand=random.random):
+        self.session = session
+        self.queue = queue
+        self.config = config
+        self.on_result = on_result
+        self.rand = rand
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"wa-send-{session.id}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue._notify()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(10)
+
+    def _idle(self, seconds: float) -> bool:
+        """Wait for new work or the time to pass; False when stopping."""
+        with self.queue.changed:
+            self.queue.changed.wait(seconds)
+        return not self._stop.is_set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            row = self.queue.next_queued(self.session.id)
+            if row is None:
+                self._idle(5.0)
+                continue
+            if self.session.status.value != "CONNECTED":
+                self._idle(1.0)  # queued sends wait for the session, they are never dropped
+                continue
+            delay = self._pacing_delay()
+            if delay > 0:
+                self._stop.wait(delay)
+                continue
+            self._send(row)
+
+    def _pacing_delay(self) -> float:
+        pacing = pacing_for(self.config, self.session.options)
+        last = self.queue.last_sent_at(self.session.id)
+        if not last or not pacing["minInterval"]:
+            return 0.0
+        gap = pacing["minInterval"] + pacing["jitter"] * self.rand()
+        return last + gap - self.queue.clock()
+
+    def _send(self, row: dict) -> None:
+        pacing = pacing_for(self.config, self.session.options)
+        args = row["args"]
+        try:
+            if pacing["typing"]:
+                ms = typing_ms(args.get("text") or args.get("caption"),
+                               self.config["SEND_TYPING_CPS"])
+                if ms:
+                    self.session.call("typing", to=args["to"], ms=ms)
+            message = self.session.call(row["op"], **args)
+        except RETRYABLE as e:
+            log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
+            self.queue.retry_later(row["id"])
+            self._stop.wait(1.0)
+            return
+        except CommandTimeout as e:
+            # The page may or may not have sent it: report, never send twice.
+            self.queue.finish(row["id"], None, e)
+        except WAEngineError as e:
+            self.queue.finish(row["id"], None, e)
+        except Exception:
+            log.exception("send %s of %s failed unexpectedly", row["id"], self.session.id)
+            self.queue.finish(row["id"], None, WAEngineError())
+        else:
+            self.queue.finish(row["id"], message, None)
+        self.on_result(self.session, self.queue.get(self.session.id, row["id"]))
+
+
+class Dispatcher:
+    """Keeps one Sender per session that has work, and tells the event hub how sends ended."""
+
+    def __init__(self, queue: OutgoingQueue, config: dict, on_result: Callable):
+        self.queue = queue
+        self.config = config
+        self.on_result = on_result
+        self._senders: dict[str, Sender] = {}
+        self._lock = threading.Lock()
+
+    def ensure(self, session) -> None:
+        with self._lock:
+            sender = self._senders.get(session.id)
+            if sender is None or not sender._thread.is_alive():
+                sender = self._senders[session.id] = Sender(session, self.queue, self.config,
+                                                            self.on_result)
+                sender.start()
+
+    def resume(self, sessions) -> None:
+        """After a restart: a sender for every session that still has queued sends."""
+        for session in sessions:
+            if self.queue.next_queued(session.id):
+                self.ensure(session)
+
+    def drop(self, session_id: str, forget: bool = False) -> None:
+        with self._lock:
+            sender = self._senders.pop(session_id, None)
+        if sender:
+            sender.stop()
+        if forget:
+            self.queue.forget_session(session_id)
+
+    def stop(self) -> None:
+        for session_id in list(self._senders):
+            self.drop(session_id)
