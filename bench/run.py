@@ -1,0 +1,204 @@
+"""waengine benchmarks: prints a table of medians and ratios against baselines run the same time.
+
+Baselines: a bare Flask app on the same werkzeug server (HTTP overhead), a bare Chromium
+driven by Selenium with no gateway (launch, memory, command latency). These machines are
+noisy: read the ratios, not the absolute numbers. `make bench` runs it (about 2 minutes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from flask import Flask
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import wait_for  # noqa: E402
+from tests.receiver import Receiver  # noqa: E402
+
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def row(what: str, waengine: str, baseline: str = "", ratio: str = "") -> None:
+    ROWS.append((what, waengine, baseline, ratio))
+    print(f"  {what}: {waengine} (baseline {baseline or '-'}) {ratio}", file=sys.stderr, flush=True)
+
+
+def pct(samples: list[float], q: float) -> float:
+    samples = sorted(samples)
+    return samples[min(len(samples) - 1, int(q * len(samples)))]
+
+
+def ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:.2f} ms (p99 {pct(samples, 0.99) * 1000:.2f})"
+
+
+def timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def serve(app) -> tuple[str, object]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+def bench_http(base: str) -> None:
+    bare = Flask("bare")
+    bare.get("/ping")(lambda: {"status": "ok"})
+    bare_url, bare_server = serve(bare)
+    http = requests.Session()
+    for _ in range(50):
+        http.get(bare_url + "/ping")
+        http.get(base + "/health")
+    b = timed(lambda: http.get(bare_url + "/ping"), 500)
+    h = timed(lambda: http.get(base + "/health"), 500)
+    s = timed(lambda: http.get(base + "/sessions/bench"), 300)
+    row("GET /health over HTTP", ms(h), ms(b) + " bare Flask",
+        f"{statistics.median(h) / statistics.median(b):.2f}x")
+    row("GET /sessions/{id} over HTTP", ms(s), ms(b) + " bare Flask",
+        f"{statistics.median(s) / statistics.median(b):.2f}x")
+    bare_server.shutdown()
+
+
+def bare_chromium(tmp: Path) -> dict:
+    """Selenium + Chromium with the same flags, no gateway: the floor for launch/memory/latency."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from waengine.config import load_config
+    from waengine.engine import browser
+
+    config = load_config({"ENV": "testing"})
+    profile = tmp / "bare-profile"
+    t = time.perf_counter()
+    driver = webdriver.Chrome(service=Service(config["CHROMEDRIVER"]),
+                              options=browser.chrome_options(config, profile))
+    driver.get("about:blank")
+    launch = time.perf_counter() - t
+    latency = timed(lambda: driver.execute_script("return 1"), 200)
+    time.sleep(1.0)  # let the renderer settle before reading memory, as for the session below
+    memory = browser.tree_memory(None, profile)
+    driver.quit()
+    browser.reap_profile(profile)
+    return {"launch": launch, "latency": latency, "memory": memory}
+
+
+def main() -> int:
+    import logging
+
+    from waengine import create_app, engine_of, sandbox
+    from waengine.engine import browser
+
+    tmp = Path(tempfile.mkdtemp(prefix="waengine-bench-"))
+    sb = sandbox.make_server("127.0.0.1", 0, ack_delivered_delay=0.05, ack_read_delay=0.1)
+    threading.Thread(target=sb.serve_forever, daemon=True).start()
+    sb_url = f"http://127.0.0.1:{sb.server_port}"
+    app = create_app({"ENV": "testing", "DATA_DIR": str(tmp / "data"), "WA_URL": sb_url + "/",
+                      "API_KEYS": [], "LOG_LEVEL": "WARNING"})
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    engine = engine_of(app)
+    engine.start()
+    base, server = serve(app)
+    http = requests.Session()
+    receiver = Receiver()
+    try:
+        print("benchmarking (about 2 minutes)…", file=sys.stderr)
+        bench_http(base)
+        bare = bare_chromium(tmp)
+
+        t = time.perf_counter()
+        http.post(base + "/sessions", json={"id": "bench", "webhook": {"url": receiver.url,
+                                                                        "events": ["message"]}})
+        qr = wait_for(lambda: http.get(base + "/sessions/bench/qr").json().get("qr"), 60)
+        to_qr = time.perf_counter() - t
+        row("session create → QR shown", f"{to_qr:.2f} s", f"{bare['launch']:.2f} s bare launch",
+            f"{to_qr / bare['launch']:.2f}x")
+        http.post(sb_url + "/_sandbox/phones", json={"phone": "6289900000001", "name": "Bench",
+                                                     "seedContacts": 2000, "seedGroups": 100})
+        http.post(sb_url + "/_sandbox/phones", json={"phone": "6289900000002", "name": "Peer"})
+        t = time.perf_counter()
+        http.post(sb_url + "/_sandbox/link", json={"qr": qr, "phone": "6289900000001"})
+        wait_for(lambda: http.get(base + "/sessions/bench").json()["status"] == "CONNECTED", 60)
+        row("QR scan → CONNECTED (page reload + login)", f"{time.perf_counter() - t:.2f} s")
+
+        session = engine.manager.get("bench")
+        time.sleep(1.0)
+        mem = browser.tree_memory(session.browser.pid, session.browser.profile)
+        row("browser memory per session (PSS)", f"{mem['pssMb']:.0f} MB, {mem['processes']} procs",
+            f"{bare['memory']['pssMb']:.0f} MB, {bare['memory']['processes']} procs bare",
+            f"{mem['pssMb'] / max(bare['memory']['pssMb'], 1):.2f}x")
+
+        call = timed(lambda: session.call("queryExists", id="6289900000002@c.us"), 200)
+        row("engine command round trip (queue + worker + page)", ms(call),
+            ms(bare["latency"]) + " bare execute_script",
+            f"{statistics.median(call) / statistics.median(bare['latency']):.2f}x")
+        send = timed(lambda: http.post(base + "/sessions/bench/messages",
+                                       json={"to": "6289900000002", "text": "bench"}), 50)
+        row("POST /messages (text, through pacer, to server ack)", ms(send))
+
+        def incoming():
+            before = len(receiver.delivered())
+            t0 = time.perf_counter()
+            http.post(sb_url + "/_sandbox/messages",
+                      json={"from": "6289900000002", "to": "6289900000001", "text": "in"})
+            wait_for(lambda: len(receiver.delivered()) > before, 30, interval=0.005)
+            return time.perf_counter() - t0
+        hook = [incoming() for _ in range(20)]
+        row("incoming message → signed webhook received", ms(hook))
+
+        contacts_bench(http, base)
+    finally:
+        receiver.close()
+        server.shutdown()
+        engine.close()
+        sb.shutdown()
+    print_table()
+    return 0
+
+
+def contacts_bench(http, base: str) -> None:
+    url = base + "/sessions/bench/contacts"
+    if http.get(url).status_code == 404:
+        row("cached contacts", "route not built yet")
+        return
+    cold = timed(lambda: http.get(url, params={"refresh": "true"}), 10)
+    warm = timed(lambda: http.get(url), 100)
+    row("GET /contacts, 2,000 contacts, cache hit", ms(warm), ms(cold) + " refresh (browser)",
+        f"{statistics.median(cold) / statistics.median(warm):.0f}x faster")
+    raw = http.get(url, headers={"Accept-Encoding": "identity"})
+    for enc in ("gzip", "br"):
+        resp = http.get(url, headers={"Accept-Encoding": enc}, stream=True)
+        wire = len(resp.raw.read(decode_content=False))
+        row(f"contacts JSON on the wire ({enc})", f"{wire / 1024:.0f} KB",
+            f"{len(raw.content) / 1024:.0f} KB uncompressed", f"{len(raw.content) / wire:.1f}x smaller")
+    assert json.loads(gzip.decompress(gzip.compress(raw.content)))  # the body is valid JSON
+
+
+def print_table() -> None:
+    headers = ("measure", "waengine", "baseline (same run)", "ratio")
+    widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(headers)]
+    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("-|-".join("-" * w for w in widths))
+    for r in ROWS:
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
