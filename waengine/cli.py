@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ def serve(args) -> int:
         print(f"waengine: {e}", file=sys.stderr)
         return 2
     engine = engine_of(app)
+    # SIGTERM (systemd, docker stop) ends like Ctrl-C: every browser quits and flushes its profile.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     engine.start()
     try:
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
