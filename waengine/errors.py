@@ -20,6 +20,14 @@ class WAEngineError(Exception):
         self.headers = headers or {}
 
 
+class BadRequest(WAEngineError):
+    status, code, message = 400, "bad_request", "The request is malformed"
+
+
+class InvalidJSON(BadRequest):
+    code, message = "invalid_json", "The body is not valid JSON"
+
+
 class Unauthorized(WAEngineError):
     status, code, message = 401, "unauthorized", "A valid API key is required"
 
@@ -50,6 +58,10 @@ class ValidationError(WAEngineError):
 
 class RecipientNotFound(ValidationError):
     code, message = "recipient_not_on_whatsapp", "The recipient is not on WhatsApp"
+
+
+class NotGroupAdmin(Forbidden):
+    code, message = "not_group_admin", "The session's account is not an admin of this group"
 
 
 class PayloadTooLarge(WAEngineError):
@@ -96,6 +108,15 @@ _WA_CODE_MAP = {
     "invalid_data_url": ValidationError,
     "file_too_large": PayloadTooLarge,
     "not_a_group": ValidationError,
+    "contact_not_found": NotFound,
+    "unknown_group": ValidationError,
+    "group_you_are_not_admin": NotGroupAdmin,
+    "not_valid_group_participants": ValidationError,
+    "group_participant_is_not_a_group_member": ValidationError,
+    "mentioned_list_is_not_array": ValidationError,
+    "mentioned_is_not_user": ValidationError,
+    "invalid_quoted_msg": ValidationError,
+    "quoted_msg_can_not_reply": ValidationError,
 }
 
 
@@ -103,6 +124,13 @@ def from_page_error(wa_code: str, message: str) -> WAEngineError:
     """Turn an error envelope from the page into the waengine error a client should see."""
     cls = _WA_CODE_MAP.get(wa_code, WhatsAppError)
     return cls(message or wa_code, details={"waCode": wa_code})
+
+
+def rebuild_error(err: dict) -> WAEngineError:
+    """The error a stored send ended with, raised again for the client that asks about it."""
+    error = WAEngineError(err.get("message"), err.get("details"))
+    error.status, error.code = err.get("status", 500), err.get("code", "internal_error")
+    return error
 
 
 _HTTP_CODES = {
@@ -132,6 +160,9 @@ def init_app(app) -> None:
         code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
         details = error.detail if isinstance(error.detail, dict) else {}
         message = "The request is not valid" if status == 422 else error.message
+        if status == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message, details = f"The request body is larger than {limit} bytes", {"limit": limit}
         return envelope(status, code, message, details, dict(error.headers or {}))
 
     @app.errorhandler(Exception)

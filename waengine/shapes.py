@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 ACK = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read", 5: "read"}
 
 
@@ -11,17 +13,61 @@ def ack_name(value) -> str:
     return ACK.get(value, "pending")
 
 
+def iso(seconds) -> str | None:
+    """Unix seconds as ISO 8601 UTC (API.md: times in bodies are strings)."""
+    if not isinstance(seconds, (int, float)) or seconds <= 0:
+        return None
+    when = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+    return when.replace("+00:00", "Z")
+
+
 def message(m: dict) -> dict:
     out = {"id": m["id"], "chatId": m["chatId"], "from": m.get("from"), "to": m.get("to"),
            "fromMe": m.get("fromMe", False), "type": m.get("type"), "body": m.get("body") or "",
            "timestamp": m.get("timestamp"), "ack": ack_name(m.get("ack"))}
     for src, dst in (("caption", "caption"), ("mimetype", "mimetype"), ("filename", "filename"),
-                     ("quotedId", "quotedId"), ("author", "author")):
+                     ("size", "size"), ("quotedId", "quotedId"), ("author", "author"),
+                     ("mentions", "mentions")):
         if m.get(src):
             out[dst] = m[src]
     if m.get("type") == "location":
-        out["location"] = {"latitude": m.get("lat"), "longitude": m.get("lng")}
+        name, _, address = (m.get("body") or "").partition("\n")
+        out["location"] = {"latitude": m.get("lat"), "longitude": m.get("lng"),
+                           "name": name or None, "address": address or None}
     if m.get("sender"):
         out["sender"] = {"id": m["sender"].get("id"), "pushname": m["sender"].get("pushname"),
                          "name": m["sender"].get("name")}
     return out
+
+
+def contact(c: dict) -> dict:
+    """contact = {id, phone, name, pushname, isMyContact, isBusiness} (API.md)."""
+    return {"id": c["id"], "phone": c.get("phone"), "name": c.get("name"),
+            "pushname": c.get("pushname"), "isMyContact": bool(c.get("isMyContact")),
+            "isBusiness": bool(c.get("isBusiness"))}
+
+
+def chat(c: dict) -> dict:
+    return {"id": c["id"], "name": c.get("name"), "isGroup": bool(c.get("isGroup")),
+            "unreadCount": c.get("unreadCount") or 0, "timestamp": c.get("timestamp"),
+            "archived": bool(c.get("archived")), "pinned": bool(c.get("pinned"))}
+
+
+def group(g: dict) -> dict:
+    """group = {id, name, participants: [{id, isAdmin}], owner} (API.md), plus when known."""
+    out = {"id": g["id"], "name": g.get("name"),
+           "participants": [{"id": p["id"], "isAdmin": bool(p.get("isAdmin")),
+                             "isSuperAdmin": bool(p.get("isSuperAdmin"))}
+                            for p in g.get("participants") or ()],
+           "owner": g.get("owner"), "createdAt": iso(g.get("creation"))}
+    if g.get("results"):
+        out["results"] = g["results"]  # per participant of a create/add: {code, message}
+    return out
+
+
+def outgoing_view(row: dict) -> dict:
+    """A queued send as the API shows it (GET …/messages/{id}, the message.status event)."""
+    return {"id": row["id"], "status": row["status"], "to": row["args"].get("to"),
+            "attempts": row["attempts"], "createdAt": row["created_at"],
+            "message": message(row["message"]) if row.get("message") else None,
+            "error": row.get("error")}

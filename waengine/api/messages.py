@@ -1,21 +1,189 @@
-"""Message routes: send text (media, location, reactions, chats follow the same pattern)."""
+"""Message and chat routes: text, media, location, reactions; chat list, history, mark read."""
 
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import current_app, request
 
-from . import manager
-from .schemas import TextMessageIn, chat_id
-from ..shapes import message
+import re
+
+from .. import shapes, uploads
+from ..errors import NotFound, ValidationError, rebuild_error
+from . import cached_list, docs, engine, manager
+from .schemas import (
+    BulkIn,
+    ListQuery,
+    LocationIn,
+    MediaFormIn,
+    MediaJSONIn,
+    MessagesQuery,
+    ReactionIn,
+    TextMessageIn,
+    chat_id,
+    message_id,
+    user_id,
+)
 
 bp = APIBlueprint("messages", __name__, tag="Messages")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+# 201 once sent; 202 while the pacer still holds it (queued, never dropped); 429 at the daily cap.
+SENT = {**docs.responses(docs.Message, 201, errors=(429, *docs.BROWSER_ERRORS)),
+        **docs.responses(docs.Queued, 202, description="Queued behind the session's pacing")}
+REACTION = {"type": "object", "required": ["messageId", "emoji", "result"],
+            "properties": {"messageId": {"type": "string"}, "emoji": {"type": "string"},
+                           "result": {"type": "string", "example": "OK"}}}
+READ = {"type": "object", "required": ["chatId", "unreadCount"],
+        "properties": {"chatId": {"type": "string"},
+                       "unreadCount": {"type": "integer", "description": "unread before"}}}
+
+
+def send(session_id: str, op: str, **args) -> tuple[dict, int]:
+    """Send through the session's paced queue: 201 with the message once WhatsApp stored it,
+    202 with the queue entry while pacing still holds it back (it is never dropped)."""
+    key = idempotency_key()
+    row = engine().send(manager().get(session_id), op, args, key)
+    return queued_response(row)
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationError("Idempotency-Key must be 1-128 printable ASCII characters",
+                              details={"field": "Idempotency-Key"})
+    return key
+
+
+def queued_response(row: dict) -> tuple[dict, int]:
+    if row["status"] == "sent":
+        return {**shapes.message(row["message"]), "queueId": row["id"]}, 201
+    if row["status"] == "failed":
+        raise rebuild_error(row["error"])
+    return shapes.outgoing_view(row), 202
 
 
 @bp.post("/sessions/<session_id>/messages")
 @bp.input(TextMessageIn, arg_name="body")
+@bp.doc(summary="Send a text (optionally a reply, with mentions)", responses=SENT)
 def send_text(session_id, body):
+    mentions = [user_id(m, "mentions") for m in body.get("mentions", [])]
+    return send(session_id, "sendText", to=chat_id(body["to"]), text=body["text"],
+                replyTo=body.get("replyTo"), mentions=mentions)
+
+
+@bp.post("/sessions/<session_id>/messages/media")
+@bp.doc(summary="Send a file: multipart (to, caption, file) or JSON with base64 media",
+        description="At most UPLOAD_MAX_BYTES (16 MB); jpg jpeg png gif bmp webp pdf doc docx "
+                    "xls xlsx txt mp3 ogg mp4, checked by extension and by content.",
+        responses={**SENT, **docs.responses(docs.Message, 201,
+                                            errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
+def send_media(session_id):
+    manager().get(session_id).check_ready()  # 404/409 before a 16 MB body is read
+    media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
+    return send(session_id, "sendFile", to=chat_id(media.fields["to"]), data=media.data_url(),
+                filename=media.filename, mimetype=media.mimetype, kind=media.file_type.kind,
+                caption=media.fields.get("caption"))
+
+
+@bp.post("/sessions/<session_id>/messages/bulk")
+@bp.input(BulkIn, arg_name="body")
+@bp.doc(summary="Queue texts to many recipients through the session's pacer",
+        description="Each send is stored before this answers (202) and survives a restart; "
+                    "follow each with GET …/messages/{id} or the message.status event.",
+        responses=docs.responses(docs.QueuedList, 202, errors=(429, *docs.BROWSER_ERRORS)))
+def send_bulk(session_id, body):
     session = manager().get(session_id)
-    mentions = [chat_id(m) for m in body.get("mentions", [])]
-    sent = session.call("sendText", to=chat_id(body["to"]), text=body["text"],
-                        replyTo=body.get("replyTo"), mentions=mentions)
-    return message(sent), 201
+    session.check_ready()
+    rows = engine().queue_many(session, "sendText", [
+        {"to": chat_id(m["to"]), "text": m["text"]} for m in body["messages"]])
+    return {"data": [shapes.outgoing_view(r) for r in rows]}, 202
+
+
+@bp.get("/sessions/<session_id>/messages/<messageId>")
+@bp.doc(summary="Where a send is: queued, sent (with the message) or failed (with the error)",
+        description="By the queue id (out_…) the send answered with, or the WhatsApp message id.",
+        responses=docs.responses(docs.Queued, errors=(404,)))
+def get_send(session_id, messageId):
+    manager().get(session_id)
+    row = engine().outgoing.get(session_id, messageId)
+    if row is None:
+        raise NotFound(f"No send {messageId!r} in this session")
+    return shapes.outgoing_view(row)
+
+
+@bp.post("/sessions/<session_id>/messages/location")
+@bp.input(LocationIn, arg_name="body")
+@bp.doc(summary="Send a location", responses=SENT)
+def send_location(session_id, body):
+    return send(session_id, "sendLocation", **{**body, "to": chat_id(body["to"])})
+
+
+@bp.post("/sessions/<session_id>/messages/<messageId>/reaction")
+@bp.input(ReactionIn, arg_name="body")
+@bp.doc(summary="React to a message (an empty emoji removes the reaction)",
+        responses=docs.responses(REACTION, errors=docs.BROWSER_ERRORS))
+def react(session_id, messageId, body):
+    return manager().get(session_id).call("react", id=message_id(messageId), emoji=body["emoji"])
+
+
+@bp.get("/sessions/<session_id>/chats")
+@bp.input(ListQuery, location="query", arg_name="query")
+@bp.doc(summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
+        responses=docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS))
+def list_chats(session_id, query):
+    return cached_list(session_id, "chats", "listChats", shapes.chat, query["refresh"])
+
+
+@bp.get("/sessions/<session_id>/chats/<chatId>/messages")
+@bp.input(MessagesQuery, location="query", arg_name="query")
+@bp.doc(summary="A chat's newest messages, oldest first",
+        responses=docs.responses(docs.MessageList, errors=docs.BROWSER_ERRORS))
+def chat_messages(session_id, chatId, query):
+    found = manager().get(session_id).call("getMessages", chatId=chat_id(chatId, "chatId"),
+                                           limit=query["limit"])
+    return {"data": [shapes.message(m) for m in found]}
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/read")
+@bp.doc(summary="Mark a chat as read (sends read receipts)",
+        responses=docs.responses(READ, errors=docs.BROWSER_ERRORS))
+def mark_read(session_id, chatId):
+    result = manager().get(session_id).call("markRead", chatId=chat_id(chatId, "chatId"))
+    engine().cache.invalidate(session_id, "chats")  # its unread count changed
+    return result
+
+
+# The media route reads its body itself (size first, then content), so no @input describes it.
+MEDIA_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["to", "file"],
+            "properties": {"to": {"type": "string", "maxLength": 128},
+                           "caption": {"type": "string", "maxLength": 4096},
+                           "file": {"type": "string", "format": "binary"}}}},
+        "application/json": {"schema": {
+            "type": "object", "required": ["to", "media"], "additionalProperties": False,
+            "properties": {
+                "to": {"type": "string", "maxLength": 128},
+                "caption": {"type": "string", "maxLength": 4096},
+                "media": {"type": "object", "required": ["data", "filename"],
+                          "additionalProperties": False,
+                          "properties": {"data": {"type": "string", "format": "byte",
+                                                  "description": "base64 or a data: URL"},
+                                         "filename": {"type": "string", "maxLength": 255},
+                                         "mimetype": {"type": "string", "maxLength": 128}}}}}},
+    },
+}
+
+
+def document_media(spec: dict) -> dict:
+    op = spec.get("paths", {}).get("/sessions/{session_id}/messages/media", {}).get("post")
+    if op is not None:
+        op["requestBody"] = MEDIA_BODY
+    return spec
+
+
+def init_app(app) -> None:
+    """Describe the media upload body in the OpenAPI document (before the shared additions)."""
+    previous = app.spec_callback
+    app.spec_processor(lambda spec: (previous or (lambda s: s))(document_media(spec)))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from apiflask import Schema
-from apiflask.fields import URL, Boolean, Integer, List, Nested, String
+from apiflask.fields import URL, Boolean, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
+from marshmallow import ValidationError as SchemaError
+from marshmallow import validates_schema
 
 from ..errors import ValidationError
 from ..events.outbox import EVENT_TYPES
@@ -14,21 +16,47 @@ from ..events.outbox import EVENT_TYPES
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 _WA_ID = re.compile(r"^[0-9A-Za-z._:-]{1,64}@(c\.us|g\.us|lid|broadcast|newsletter)$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-]{5,32}$")
+_GROUP_ID = re.compile(r"^[0-9]{1,32}(-[0-9]{1,16})?@g\.us$")
+_MSG_KEY = re.compile(r"^(true|false)_[0-9A-Za-z._:-]{1,64}@(c\.us|g\.us|lid|broadcast|newsletter)"
+                      r"_[0-9A-Za-z]{4,64}(_[0-9A-Za-z._:-]{1,64}@(c\.us|lid))?$")
 
 
-def chat_id(value: str) -> str:
+def chat_id(value: str, field: str = "to") -> str:
     """Normalize a recipient: WhatsApp ids pass through, phone numbers become <digits>@c.us."""
     value = (value or "").strip()
     if "@" in value:
         if _WA_ID.fullmatch(value):
             return value
-        raise ValidationError(f"{value!r} is not a WhatsApp id", details={"field": "to"})
+        raise ValidationError(f"{value!r} is not a WhatsApp id", details={"field": field})
     if _PHONE_CHARS.fullmatch(value):
         digits = re.sub(r"\D", "", value)
         if 5 <= len(digits) <= 20 and not digits.startswith("0"):
             return f"{digits}@c.us"
     raise ValidationError(f"{value!r} is not a phone number with country code or a WhatsApp id",
-                          details={"field": "to"})
+                          details={"field": field})
+
+
+def user_id(value: str, field: str) -> str:
+    """A person: a phone number, `…@c.us` or `…@lid` (not a group, broadcast or channel)."""
+    wid = chat_id(value, field)
+    if not wid.endswith(("@c.us", "@lid")):
+        raise ValidationError(f"{value!r} is not a person's id or phone number",
+                              details={"field": field})
+    return wid
+
+
+def group_id(value: str) -> str:
+    if not _GROUP_ID.fullmatch(value or ""):
+        raise ValidationError(f"{value!r} is not a group id (…@g.us)", details={"field": "groupId"})
+    return value
+
+
+def message_id(value: str) -> str:
+    """A message key as the API returns it: fromMe_chat_id[_participant]."""
+    if not _MSG_KEY.fullmatch(value or ""):
+        raise ValidationError(f"{value!r} is not a message id (e.g. true_628…@c.us_3EB0…)",
+                              details={"field": "messageId"})
+    return value
 
 
 class WebhookIn(Schema):
@@ -38,10 +66,20 @@ class WebhookIn(Schema):
     secret = String(validate=Length(max=256))
 
 
+class PacingIn(Schema):
+    """Per-session send pacing; fields left out keep the configured default."""
+
+    minInterval = Float(validate=Range(0, 3600), metadata={"description": "seconds"})
+    jitter = Float(validate=Range(0, 3600), metadata={"description": "seconds, random extra"})
+    dailyCap = Integer(validate=Range(0, 1_000_000), metadata={"description": "0 = none"})
+    typing = Boolean()
+
+
 class SessionCreateIn(Schema):
     id = String(required=True, validate=Regexp(SESSION_ID))
     webhook = Nested(WebhookIn)
     keepAlive = Boolean()
+    pacing = Nested(PacingIn)
 
 
 class DeleteQuery(Schema):
@@ -55,6 +93,81 @@ class TextMessageIn(Schema):
     mentions = List(String(validate=Length(1, 128)), validate=Length(max=256))
 
 
+class BulkItem(Schema):
+    to = String(required=True, validate=Length(1, 128))
+    text = String(required=True, validate=Length(1, 65536))
+
+
+class BulkIn(Schema):
+    messages = List(Nested(BulkItem), required=True, validate=Length(1, 1000))
+
+
 class DeliveriesQuery(Schema):
     status = String(validate=OneOf(("pending", "delivered", "failed")))
     limit = Integer(load_default=100, validate=Range(1, 1000))
+
+
+_RECIPIENT = Length(1, 128)
+_CAPTION = Length(max=4096)
+
+
+class ListQuery(Schema):
+    refresh = Boolean(load_default=False, metadata={"description": "skip the cache"})
+
+
+class MessagesQuery(Schema):
+    limit = Integer(load_default=50, validate=Range(1, 500))
+
+
+class LocationIn(Schema):
+    to = String(required=True, validate=_RECIPIENT)
+    latitude = Float(required=True, validate=Range(-90, 90))
+    longitude = Float(required=True, validate=Range(-180, 180))
+    name = String(validate=Length(max=256))
+    address = String(validate=Length(max=512))
+
+
+class MediaFileIn(Schema):
+    data = String(required=True, validate=Length(min=1),
+                  metadata={"description": "base64, or a data: URL"})
+    filename = String(required=True, validate=Length(1, 255))
+    mimetype = String(validate=Length(max=128))
+
+
+class MediaJSONIn(Schema):
+    to = String(required=True, validate=_RECIPIENT)
+    caption = String(validate=_CAPTION)
+    media = Nested(MediaFileIn, required=True)
+
+
+class MediaFormIn(Schema):
+    """The text fields of a multipart media upload (the file is the part named `file`)."""
+
+    to = String(required=True, validate=_RECIPIENT)
+    caption = String(validate=_CAPTION)
+
+
+def _emoji(value: str) -> None:
+    # One emoji, possibly with modifiers and joiners; text is not a reaction.
+    if re.search(r"[\sA-Za-z0-9]", value):
+        raise SchemaError("Must be an emoji, or empty to remove the reaction.")
+
+
+class ReactionIn(Schema):
+    emoji = String(required=True, validate=[Length(max=16), _emoji],
+                   metadata={"example": "👍", "description": "empty string removes"})
+
+
+class GroupCreateIn(Schema):
+    name = String(required=True, validate=Length(1, 100))
+    participants = List(String(validate=_RECIPIENT), required=True, validate=Length(1, 256))
+
+
+class ParticipantsIn(Schema):
+    add = List(String(validate=_RECIPIENT), validate=Length(1, 256))
+    remove = List(String(validate=_RECIPIENT), validate=Length(1, 256))
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data.get("add") and not data.get("remove"):
+            raise SchemaError("Give 'add' or 'remove' (a list of phone numbers or ids).")

@@ -7,12 +7,14 @@ from datetime import datetime, timezone
 
 import segno
 from apiflask import APIBlueprint
-from flask import request, send_file
+from flask import current_app, request, send_file
 
+from .. import auth
 from ..engine.browser import browser_memory
+from ..engine.outgoing import pacing_for
 from ..errors import SessionNotReady
-from . import manager
-from .schemas import DeleteQuery, SessionCreateIn
+from . import docs, manager
+from .schemas import DeleteQuery, PacingIn, SessionCreateIn
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
 
@@ -26,38 +28,52 @@ def shape(session) -> dict:
 
 @bp.post("/sessions")
 @bp.input(SessionCreateIn, arg_name="body")
+@bp.doc(summary="Create a session and start its browser",
+        responses=docs.responses(docs.Session, 201, errors=(409, 503)))
 def create_session(body):
+    auth.require_session(body["id"])
     options = {k: v for k, v in body.items() if k != "id"}
     return shape(manager().create(body["id"], options)), 201
 
 
 @bp.get("/sessions")
+@bp.doc(summary="List sessions (a scoped API key sees its own)",
+        responses=docs.responses(docs.SessionList))
 def list_manager():
-    return {"data": [shape(s) for s in manager().list()]}
+    return {"data": [shape(s) for s in manager().list() if auth.allowed(s.id)]}
 
 
 @bp.get("/sessions/<session_id>")
+@bp.doc(summary="Get a session", responses=docs.responses(docs.Session))
 def get_session(session_id):
     return shape(manager().get(session_id))
 
 
 @bp.delete("/sessions/<session_id>")
 @bp.input(DeleteQuery, location="query", arg_name="query")
+@bp.doc(summary="Stop a session (purge=true also deletes its stored login)",
+        responses=docs.responses(docs.Session))
 def delete_session(session_id, query):
     return manager().delete(session_id, purge=query["purge"])
 
 
 @bp.post("/sessions/<session_id>/start")
+@bp.doc(summary="Start a STOPPED session from its stored login",
+        responses=docs.responses(docs.Session, 202, errors=(503,)))
 def start_session(session_id):
     return shape(manager().start(session_id)), 202
 
 
 @bp.post("/sessions/<session_id>/reconnect")
+@bp.doc(summary="Restart the session's browser, keeping the login",
+        responses=docs.responses(docs.Session, 202, errors=(503,)))
 def reconnect_session(session_id):
     return shape(manager().reconnect(session_id)), 202
 
 
 @bp.post("/sessions/<session_id>/logout")
+@bp.doc(summary="Unlink the device; a new QR follows",
+        responses=docs.responses(docs.Session, errors=docs.BROWSER_ERRORS))
 def logout_session(session_id):
     session = manager().get(session_id)
     session.call("logout")
@@ -65,6 +81,9 @@ def logout_session(session_id):
 
 
 @bp.get("/sessions/<session_id>/qr")
+@bp.doc(summary="The QR to scan (Accept: image/png for a PNG)",
+        responses=docs.responses(docs.QrCode, errors=(409,),
+                                 also={"image/png": {"type": "string", "format": "binary"}}))
 def get_qr(session_id):
     session = manager().get(session_id)
     qr, expires = session.qr, session.qr_expires_at
@@ -78,3 +97,25 @@ def get_qr(session_id):
         return send_file(out, mimetype="image/png", max_age=0)
     expires_at = datetime.fromtimestamp(expires, timezone.utc).isoformat(timespec="seconds")
     return {"qr": qr, "expiresAt": expires_at.replace("+00:00", "Z")}
+
+
+PACING = {"type": "object", "required": ["minInterval", "jitter", "dailyCap", "typing"],
+          "properties": {"minInterval": {"type": "number"}, "jitter": {"type": "number"},
+                         "dailyCap": {"type": "integer"}, "typing": {"type": "boolean"}}}
+
+
+@bp.put("/sessions/<session_id>/pacing")
+@bp.input(PacingIn, arg_name="body")
+@bp.doc(summary="Override the session's send pacing (interval, jitter, daily cap, typing)",
+        responses=docs.responses(PACING, errors=(404,)))
+def put_pacing(session_id, body):
+    session = manager().get(session_id)
+    session = manager().update_options(session_id, pacing={**session.options.get("pacing", {}),
+                                                           **body})
+    return pacing_for(current_app.config, session.options)
+
+
+@bp.get("/sessions/<session_id>/pacing")
+@bp.doc(summary="The session's send pacing in force", responses=docs.responses(PACING, errors=(404,)))
+def get_pacing(session_id):
+    return pacing_for(current_app.config, manager().get(session_id).options)

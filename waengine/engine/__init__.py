@@ -6,13 +6,14 @@ import logging
 import threading
 from pathlib import Path
 
+from ..cache import SessionCache
 from ..events import EventHub
+from ..ops.reaper import SessionReaper
+from ..ops.watchdog import MemoryWatchdog
 from ..store import Store
 from . import browser as chromium
 from .manager import ChromiumFactory, SessionManager
 from .outgoing import Dispatcher, OutgoingQueue
-from ..ops.reaper import SessionReaper
-from ..ops.watchdog import MemoryWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,18 @@ class Engine:
         self.service = chromium.ChromeDriverService(config, pidfile=self.driver_pidfile)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
         self.events = EventHub(self.store, config)
+        self.cache = SessionCache.from_config(config)
         self.manager = SessionManager(config, self.store, factory, self.profiles,
-                                      on_event=self.events.publish)
+                                      on_event=self._on_event)
         self.manager.load()
         self.outgoing = OutgoingQueue(self.store, config)
         self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
         self.manager.on_delete.append(
             lambda sid, purged: self.senders.drop(sid, forget=purged))
+        # A stopped session keeps nothing cached (its status event clears it too; this covers
+        # a session that was already STOPPED or FAILED, and purges).
+        self.manager.on_delete.append(
+            lambda sid, purged: self.cache.forget(sid) if purged else self.cache.clear(sid))
         self.watchdog = MemoryWatchdog(self)
         self.reaper = SessionReaper(self)
         self.manager.memory_guard = self.watchdog.admission_refusal
@@ -76,7 +82,20 @@ class Engine:
         row = self.outgoing.submit(session, op, args, idempotency_key)
         self.senders.ensure(session)
         session.touch()
-        return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"])
+        # A little longer than the command itself may take, so a timeout is reported as one.
+        return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"] + 2.0)
+
+    def _on_event(self, session, kind: str, data: dict) -> None:
+        """Every engine event: the cache drops lists it makes stale, then the outbox gets it."""
+        self.cache.on_event(session.id, kind, data)
+        self.events.publish(session, kind, data)
+
+    def queue_many(self, session, op: str, items: list[dict]) -> list[dict]:
+        """Queue several sends (bulk); each is stored before this returns."""
+        rows = [self.outgoing.submit(session, op, args, None) for args in items]
+        self.senders.ensure(session)
+        session.touch()
+        return rows
 
     def _send_ended(self, session, row: dict) -> None:
         self.events.publish(session, "message.status", row)

@@ -213,23 +213,145 @@
             ack: result.ack || 0};
   }
 
-  // Sends never reject unknown numbers (wa-js creates the chat): ask WhatsApp first, once.
+  // Sends never reject unknown numbers (wa-js creates the chat): ask WhatsApp first, once per
+  // recipient and document. A chat the page already has is a recipient it has talked to.
   var known = {};
   async function recipient(P, to) {
-    if (to.slice(-5) !== '@c.us' || known[to]) return to;
+    if (to.slice(-5) === '@g.us') {
+      if (!P.chat.get(to)) throw {code: 'unknown_group', message: to + ' is not a group of this account'};
+      return to;
+    }
+    if (to.slice(-5) !== '@c.us') return to;
+    if (known[to]) return known[to];
+    var chat = null;
+    try { chat = P.chat.get(to); } catch (e) { /* invalid_wid: queryExists says so below */ }
+    if (chat) { known[to] = to; return to; }
     var r = await P.contact.queryExists(to);
     if (!r) throw {code: 'recipient_not_on_whatsapp', message: to + ' is not on WhatsApp'};
-    known[to] = true;
-    return str(r.wid) || to;
+    known[to] = str(r.wid) || to;
+    return known[to];
   }
 
+  async function recipients(P, ids) {
+    var out = [];
+    for (var i = 0; i < (ids || []).length; i++) out.push(await recipient(P, ids[i]));
+    return out;
+  }
+
+  async function quoted(P, id) {
+    try {
+      await P.chat.getMessageById(id);
+    } catch (e) {
+      throw {code: 'invalid_quoted_msg', message: 'replyTo: no message ' + id};
+    }
+    return id;
+  }
+
+  function groupOf(P, id, results) {
+    var chat = P.chat.get(id);
+    var out = chat ? groupJSON(chat) : {id: id, name: null, owner: null, participants: []};
+    if (results) out.results = results;
+    return out;
+  }
+
+  // Per-participant outcome of group.create / addParticipants as {wid: {code, message}}.
+  function participantResults(raw) {
+    var out = {};
+    Object.keys(raw || {}).forEach(function (wid) {
+      var r = raw[wid] || {};
+      out[wid] = {code: typeof r.code === 'number' ? r.code : Number(r.code) || null,
+                  message: r.message || null};
+    });
+    return out;
+  }
+
+  function byTime(a, b) { return (a.timestamp || 0) - (b.timestamp || 0); }
+
   var ops = {
+    // "typing…" before a paced send; a chat that does not exist yet has nobody to show it to.
+    typing: async function (P, a) {
+      try { await P.chat.markIsComposing(a.to, a.ms); } catch (e) {
+        if (!e || e.code !== 'chat_not_found') throw e;
+      }
+      return null;
+    },
+    ping: async function (P) { return {version: P.version || null, doc: w.doc}; },
     sendText: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND);
-      if (a.replyTo) opts.quotedMsg = a.replyTo;
-      if (a.mentions && a.mentions.length) opts.mentionedList = a.mentions;
+      if (a.replyTo) opts.quotedMsg = await quoted(P, a.replyTo);
+      if (a.mentions && a.mentions.length) opts.mentionedList = await recipients(P, a.mentions);
       return sent(P, await P.chat.sendTextMessage(to, a.text, opts), to);
+    },
+    // a.data is a data: URL (the gateway checked type and size); a.kind image|video|audio|document
+    sendFile: async function (P, a) {
+      var to = await recipient(P, a.to);
+      var opts = Object.assign({}, SEND, {type: a.kind || 'auto-detect', filename: a.filename,
+                                          mimetype: a.mimetype});
+      if (a.caption) opts.caption = a.caption;
+      return sent(P, await P.chat.sendFileMessage(to, a.data, opts), to);
+    },
+    sendLocation: async function (P, a) {
+      var to = await recipient(P, a.to);
+      var opts = Object.assign({}, SEND, {lat: a.latitude, lng: a.longitude});
+      if (a.name) opts.name = a.name;
+      if (a.address) opts.address = a.address;
+      return sent(P, await P.chat.sendLocationMessage(to, opts), to);
+    },
+    react: async function (P, a) {
+      var r = await P.chat.sendReactionToMessage(a.id, a.emoji || false);
+      var result = r && r.sendMsgResult;
+      result = result && typeof result === 'object' ? result.messageSendResult : result;
+      if (result && result !== 'OK') throw {code: 'reaction_failed', message: 'WhatsApp answered ' + result};
+      return {messageId: a.id, emoji: a.emoji || '', result: result || 'OK'};
+    },
+    listChats: async function (P) {
+      var chats = await P.chat.list({ignoreGroupMetadata: true});
+      return chats.filter(Boolean).map(chatJSON);
+    },
+    getMessages: async function (P, a) {
+      var msgs = await P.chat.getMessages(a.chatId, {count: a.limit});
+      return msgs.map(msgJSON).sort(byTime).slice(-a.limit);
+    },
+    markRead: async function (P, a) {
+      var r = await P.chat.markIsRead(a.chatId);
+      return {chatId: str(r && r.wid) || a.chatId, unreadCount: (r && r.unreadCount) || 0};
+    },
+    listContacts: async function (P) {
+      var contacts = await P.contact.list();
+      var out = [];
+      for (var i = 0; i < contacts.length; i++) {
+        var id = str(contacts[i] && contacts[i].id);
+        // ContactStore also holds groups, broadcasts and channels: people only
+        if (id && (id.slice(-5) === '@c.us' || id.slice(-4) === '@lid')) out.push(contactJSON(contacts[i]));
+      }
+      return out;
+    },
+    getContact: async function (P, a) {
+      var c = await P.contact.get(a.id);
+      if (c) return contactJSON(c);
+      var r = a.id.slice(-5) === '@c.us' ? await P.contact.queryExists(a.id) : null;
+      if (!r) throw {code: 'contact_not_found', message: 'No contact ' + a.id};
+      var id = str(r.wid);  // on WhatsApp, not in this account's contacts
+      return {id: id, phone: id.split('@')[0], name: null, shortName: null, pushname: null,
+              isMyContact: false, isBusiness: r.biz === true};
+    },
+    groups: async function (P) {
+      var groups = await P.group.getAllGroups();
+      return groups.filter(Boolean).map(groupJSON);
+    },
+    createGroup: async function (P, a) {
+      var participants = await recipients(P, a.participants);
+      var r = await P.group.create(a.name, participants);
+      return groupOf(P, str(r.gid), participantResults(r.participants));
+    },
+    changeParticipants: async function (P, a) {
+      var results = null;
+      if (a.add && a.add.length) {
+        results = participantResults(await P.group.addParticipants(a.groupId, await recipients(P, a.add)));
+      }
+      if (a.remove && a.remove.length) await P.group.removeParticipants(a.groupId, a.remove);
+      return groupOf(P, a.groupId, results);
     },
     logout: async function (P) { return await P.conn.logout(); },
     queryExists: async function (P, a) {

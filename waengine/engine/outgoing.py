@@ -148,9 +148,10 @@ class OutgoingQueue:
     # ---- results ----
     def finish(self, row_id: str, message: dict | None, error: WAEngineError | None) -> None:
         if error is None:
+            # json_remove: a sent file's bytes need not stay in the database.
             self.store.execute(
                 "UPDATE outgoing SET status = 'sent', attempts = attempts + 1, message = ?,"
-                " sent_at = ?, error = NULL WHERE id = ?",
+                " sent_at = ?, error = NULL, args = json_remove(args, '$.data') WHERE id = ?",
                 (json.dumps(message), self.clock(), row_id))
         else:
             err = {"status": error.status, "code": error.code, "message": error.message,
