@@ -1,28 +1,46 @@
-"""gunicorn settings for waengine: `gunicorn -c gunicorn.conf.py wsgi:app` (make run)."""
+"""gunicorn settings for waengine: `gunicorn -c gunicorn.conf.py wsgi:app` (make run).
 
-import os
+Threads and bind come from waengine's configuration (WAENGINE_THREADS, WAENGINE_BIND or
+config/<env>.py); a `-b` on the command line still wins. docs/operations.md explains each value.
+"""
+
 import sys
+
+from waengine.config import ConfigError, load_config
+
+try:
+    _config = load_config()
+except ConfigError:
+    _config = None  # on_starting prints the one-line reason and exits
 
 # One worker process: sessions (a browser and its thread each) live in this process's memory;
 # a second worker would not see them. Scale a node with threads, scale out with more nodes.
 workers = 1
 worker_class = "gthread"
-threads = int(os.environ.get("WAENGINE_THREADS", "16"))
-bind = os.environ.get("WAENGINE_BIND", "127.0.0.1:8080")  # `-b` on the command line wins
+# Each request holds a thread while its browser command runs (and an SSE stream holds one for
+# as long as it is open, capped by SSE_MAX_STREAMS), so threads bound concurrent API calls.
+threads = int(_config["THREADS"]) if _config else 16
+bind = _config["BIND"] if _config else "127.0.0.1:8080"
 # Recycling the worker would kill every browser and every login flow in progress.
 max_requests = 0
-# A browser command may take up to COMMAND_TIMEOUT (60 s); the heartbeat is separate from it.
+# gthread's heartbeat comes from the worker's main loop, not from request threads, so a long
+# browser command (COMMAND_TIMEOUT, 60 s) never trips it; only a wedged worker process does.
 timeout = 120
-graceful_timeout = 60  # time for every browser to quit and flush its profile
+# SIGTERM: every browser quits in parallel (~0.1 s each through the shared chromedriver, a hung
+# one is killed after 10 s) so profiles, i.e. logins, are flushed to disk before exit.
+graceful_timeout = 60
 keepalive = 5
+# API clients send a dozen short headers; these refuse (431, gunicorn's own HTML body, before
+# Flask) a flood of headers or a huge one (docs/security.md). 8190 bytes fits any Bearer key.
+limit_request_fields = 50
+limit_request_field_size = 8190
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# %(M)s: request time in milliseconds.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def on_starting(server):
     """Refuse to start on bad configuration, with a one-line reason instead of a boot loop."""
-    from waengine.config import ConfigError, load_config
-
     try:
         load_config()
     except ConfigError as e:
@@ -31,14 +49,17 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Start the engine in the worker (never in the master): reap orphans, restore sessions."""
+    """Start the engine in the worker, never in the master, once per worker (Engine.start is
+    idempotent): reap what a killed predecessor left, restore sessions, start the watchdog
+    and the reaper."""
     from waengine import engine_of
 
     engine_of(worker.wsgi).start()
 
 
 def worker_exit(server, worker):
-    """Quit every browser so profiles are flushed; sessions come back on the next start."""
+    """Stop the watchdog and reaper, quit every browser so profiles are flushed; sessions come
+    back on the next start. (A SIGKILLed worker runs nothing: its successor reaps instead.)"""
     from waengine import engine_of
 
     app = getattr(worker, "wsgi", None)

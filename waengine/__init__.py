@@ -15,9 +15,11 @@ def create_app(test_config: dict | None = None, factory=None):
     from apiflask import APIFlask
     from flask_compress import Compress
 
-    from . import api, auth, errors
+    from . import api, auth, errors, guards
+    from .api import docs
     from .config import load_config
     from .engine import Engine
+    from .ops import metrics as ops_metrics
 
     config = load_config(test_config)
     logging.basicConfig(level=config["LOG_LEVEL"],
@@ -26,14 +28,18 @@ def create_app(test_config: dict | None = None, factory=None):
                    spec_path="/openapi.json", docs_path="/docs")
     app.config.update(config)
     app.config.update(
-        MAX_CONTENT_LENGTH=20 * 2**20,
+        # A 16 MB upload sent as base64 JSON is 21.4 MB; anything bigger is refused (413).
+        MAX_CONTENT_LENGTH=config.get("MAX_CONTENT_LENGTH") or 24 * 2**20,
         COMPRESS_MIMETYPES=["application/json"],
         COMPRESS_ALGORITHM=["br", "gzip"],
         COMPRESS_MIN_SIZE=512,
     )
     app.json.sort_keys = False
+    ops_metrics.init_app(app)  # first, so its timer also covers requests auth refuses
     errors.init_app(app)
     auth.init_app(app)
+    guards.init_app(app)  # after auth: a stranger learns nothing from the checks
+    docs.init_app(app)
     Compress(app)
     api.register(app)
     app.extensions["waengine"] = Engine(config, factory=factory)

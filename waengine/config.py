@@ -18,8 +18,12 @@ class ConfigError(Exception):
 class Defaults:
     ENV = "development"
     DATA_DIR = "./data"
+    # `key` or `key:session|session|prefix-*` entries, comma-separated (docs/security.md).
     API_KEYS: list[str] = []
     AUTH_DISABLED = False
+    # Whether /metrics, and /openapi.json with /docs, need an API key like the API does.
+    METRICS_AUTH = True
+    DOCS_AUTH = False
     WA_URL = "https://web.whatsapp.com/"
     WA_JS = str(PROJECT_ROOT / "node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js")
     # auto: inject wa-js when the page has no WPP of its own (web.whatsapp.com); never: don't.
@@ -77,6 +81,17 @@ class Defaults:
     SEND_DAILY_CAP = 0
     SEND_TYPING = False
     SEND_TYPING_CPS = 25.0
+    # List cache (contacts, groups, chats; docs/api.md): "simple" (this process), "none", or a
+    # redis:// URL several gateway nodes share. TTLs in seconds; config/<env>.py tunes them
+    # (the seed's table: 300 s in development, 3600 s in production). Chats change most.
+    CACHE = "simple"
+    CACHE_TTL_CONTACTS = 1800.0
+    CACHE_TTL_GROUPS = 1800.0
+    CACHE_TTL_CHATS = 60.0
+    # Uploads (POST …/messages/media): bytes per file, and the extensions taken (uploads.py).
+    UPLOAD_MAX_BYTES = 16 * 2**20
+    UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "webp", "pdf", "doc", "docx", "xls",
+                    "xlsx", "txt", "mp3", "ogg", "mp4"]
 
 
 def _coerce(name: str, raw: str, default):
@@ -136,12 +151,21 @@ def validate(config: dict) -> None:
         # A command may legitimately run COMMAND_TIMEOUT; killing its browser sooner breaks it.
         raise ConfigError(f"STUCK_TIMEOUT ({config['STUCK_TIMEOUT']}) must be longer than "
                           f"COMMAND_TIMEOUT ({config['COMMAND_TIMEOUT']})")
+    for key in ("CACHE_TTL_CONTACTS", "CACHE_TTL_GROUPS", "CACHE_TTL_CHATS"):
+        if config[key] <= 0:
+            raise ConfigError(f"{key} must be positive, got {config[key]}")
+    if not (config["CACHE"] in ("simple", "none")
+            or str(config["CACHE"]).startswith(("redis://", "rediss://", "unix://"))):
+        raise ConfigError(f"CACHE must be simple, none or a redis:// URL, got {config['CACHE']!r}")
     if not str(config["WA_URL"]).startswith(("http://", "https://")):
         raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
     if isinstance(config["API_KEYS"], str):
         config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
+    from .auth import parse_api_keys
+
+    parse_api_keys(config["API_KEYS"])
     if config["ENV"] == "production" and not config["API_KEYS"] and not config["AUTH_DISABLED"]:
         raise ConfigError(
             "production needs WAENGINE_API_KEYS (or WAENGINE_AUTH_DISABLED=1 to run without auth)"

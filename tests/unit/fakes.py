@@ -9,12 +9,21 @@ from waengine.errors import from_page_error
 
 
 class FakeBrowser:
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, bridge=None):
         self.pid = pid
         self.quits = 0
+        self.kills = 0
+        self.bridge = bridge
 
     def quit(self) -> None:
         self.quits += 1
+
+    def kill(self) -> None:
+        """Like SIGKILL: the page is gone, and a call blocked in it returns BrowserGone."""
+        self.kills += 1
+        if self.bridge is not None:
+            self.bridge.dead = True
+            self.bridge.thaw.set()
 
 
 class FakeBridge:
@@ -28,8 +37,18 @@ class FakeBridge:
         self.handlers = {}
         self.dead = False
         self.lock = threading.Lock()
+        # frozen: poll() blocks until thawed, like a renderer that stopped (SIGSTOP, busy loop)
+        self.frozen = False
+        self.thaw = threading.Event()
+        self.polls = 0
+        self.poll_errors: list = []  # exception classes the next polls raise, one each
 
     def poll(self, ack_ids):
+        self.polls += 1
+        if self.frozen:
+            self.thaw.wait(30)
+        if self.poll_errors:
+            raise self.poll_errors.pop(0)()
         with self.lock:
             if self.dead:
                 raise BrowserGone("killed")
@@ -56,7 +75,8 @@ class FakeFactory:
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("SessionNotCreatedException: Chrome instance exited")
-        browser, bridge = FakeBrowser(1000 + len(self.opened)), FakeBridge()
+        bridge = FakeBridge()
+        browser = FakeBrowser(1000 + len(self.opened), bridge)
         if self.on_open:
             self.on_open(bridge)
         self.opened.append((session_id, browser, bridge))

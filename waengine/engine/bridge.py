@@ -67,6 +67,13 @@ class Bridge:
         self.driver = driver
         self.config = config
         self.script = build_script(config)
+        self._script_timeout: float | None = None
+
+    def _timeout(self, seconds: float) -> None:
+        """Set WebDriver's script timeout when it changes (one round trip, rare)."""
+        if seconds != self._script_timeout:
+            self._guard(self.driver.set_script_timeout, seconds)
+            self._script_timeout = seconds
 
     def _guard(self, fn, *args):
         try:
@@ -87,13 +94,15 @@ class Bridge:
 
     def open(self, url: str) -> None:
         """Register the bridge for every new document, then load WhatsApp Web (or the sandbox)."""
-        self.driver.set_script_timeout(self.config["COMMAND_TIMEOUT"])
+        self._timeout(self.config["COMMAND_TIMEOUT"])
         self._guard(self.driver.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument",
                     {"source": self.script})
         self._guard(self.driver.get, url)
 
     def poll(self, ack_ids: list[str]) -> dict:
         """State of the page plus its queued events; acknowledges the events of the last poll."""
+        # Short: a poll a navigation swallowed is waited out to the timeout by chromedriver.
+        self._timeout(self.config["POLL_TIMEOUT"])
         raw = self._guard(self.driver.execute_async_script, _POLL, ack_ids)
         if raw is None:
             # A document that began before the CDP registration: install by hand (idempotent).
@@ -106,6 +115,7 @@ class Bridge:
 
     def call(self, op: str, **args):
         """Run an op of bridge.js and return its value; page errors become waengine errors."""
+        self._timeout(self.config["COMMAND_TIMEOUT"])
         raw = self._guard(self.driver.execute_async_script, _RUN, op, args)
         result = json.loads(raw)
         if result.get("ok"):

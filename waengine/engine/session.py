@@ -13,10 +13,12 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from enum import Enum
 from typing import Callable, Protocol
 
 from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady
+from ..ops import metrics
 from ..store import utcnow
 from .bridge import BrowserGone
 
@@ -84,6 +86,7 @@ class Session:
         self.options = record.get("options") or {}
         self.status = Status(record.get("status") or Status.STOPPED)
         self.reason: str | None = record.get("status_reason")
+        self.status_since = time.monotonic()
         me_id = record.get("me_id")
         self.me = {"id": me_id, "name": record.get("me_name")} if me_id else None
         self.restarts = int(record.get("restarts") or 0)
@@ -105,6 +108,12 @@ class Session:
         self._bridge = None
         self._ack: list[str] = []
         self._lock = threading.RLock()
+        # Monotonic start of the browser call the worker is in (None between calls): the
+        # watchdog kills a browser whose call outlives every timeout (a frozen renderer).
+        self.busy_since: float | None = None
+        self._gone_reason: str | None = None
+        self._poll_timeouts = 0
+        self._doc: str | None = None
 
     # ---- public, called from HTTP threads ----
     @property
@@ -142,6 +151,26 @@ class Session:
             return
         self._queue.put((_raise_restart(reason), Future()))
 
+    def fail(self, reason: str) -> None:
+        """End the session FAILED with this reason (the worker closes the browser first)."""
+        if self.running:
+            self._queue.put((_raise_fail(reason), Future()))
+        elif self.status != Status.FAILED:
+            self._set(Status.FAILED, reason)
+
+    def kill_browser(self, reason: str) -> None:
+        """SIGKILL the browser; the worker, blocked or not, sees it gone and relaunches it."""
+        browser = self.browser
+        kill = getattr(browser, "kill", None)
+        if kill is not None:
+            self._gone_reason = reason
+            kill()
+
+    def busy_for(self) -> float:
+        """Seconds the worker has been inside its current browser call (0 when idle)."""
+        since = self.busy_since
+        return time.monotonic() - since if since is not None else 0.0
+
     def submit(self, fn: Callable, timeout: float | None = None, need_connected: bool = True):
         """Run fn(bridge) on the worker thread and return its result (504 on timeout)."""
         self.check_ready(need_connected)
@@ -162,6 +191,10 @@ class Session:
         status = self.status
         if status in (Status.STARTING, Status.RECOVERING):
             raise BrowserUnavailable(f"Session is {status.value}", retry_after=5)
+        if self.busy_for() > self._config["COMMAND_TIMEOUT"] + 1:
+            # Queueing behind a call that outlived its timeout would only end in a 504.
+            raise BrowserUnavailable("The browser is not answering; it is being recovered",
+                                     retry_after=10)
         if status in (Status.STOPPED, Status.FAILED) or not self.running:
             raise SessionNotReady(f"Session is {status.value}", details={"status": status.value})
         if need_connected and status != Status.CONNECTED:
@@ -186,6 +219,7 @@ class Session:
             return
         previous = self.status
         self.status, self.reason = status, reason
+        self.status_since = time.monotonic()
         if status != Status.SCAN_QR:
             self.qr, self.qr_expires_at, self._qr_count = None, None, 0
         log.info("session %s: %s -> %s (%s)", self.id, previous.value, status.value, reason)
@@ -212,11 +246,13 @@ class Session:
                             break
                     else:
                         self.restarts += 1
+                        metrics.BROWSER_RESTARTS.labels(restart.reason).inc()
                         self._set(Status.RECOVERING, restart.reason)
                 except BrowserGone as gone:
-                    log.warning("session %s: browser gone: %s", self.id, gone)
+                    reason, self._gone_reason = self._gone_reason or "browser_crashed", None
+                    log.warning("session %s: browser gone (%s): %s", self.id, reason, gone)
                     self._close_browser()
-                    if not self._note_failure(failures):
+                    if not self._note_failure(failures, reason):
                         break
                 except Exception:
                     log.exception("session %s: browser could not be started", self.id)
@@ -242,16 +278,22 @@ class Session:
             self._set(Status.FAILED, reason)
             return False
         self.restarts += 1
+        metrics.BROWSER_RESTARTS.labels(reason).inc()
         self._set(Status.RECOVERING, reason)
         delay = self._config["RESTART_BACKOFF"] * 2 ** (len(failures) - 1)
+        log.info("session %s: relaunch in %.2fs (failure %d of %d allowed in %.0fs)", self.id,
+                 delay, len(failures), self._config["RESTART_MAX"] - 1,
+                 self._config["RESTART_WINDOW"])
         return not self._stopping.wait(delay)
 
     def _launch(self) -> None:
         with self._slots:  # staggered: parallel launches on 2 cores are slower than serial ones
             if self._stopping.is_set():
                 return
-            self.browser, self._bridge = self._factory.open(self.id)
+            with self._busy():
+                self.browser, self._bridge = self._factory.open(self.id)
         self._ack = []
+        self._poll_timeouts, self._doc, self._gone_reason = 0, None, None
         self._load_deadline = time.monotonic() + self._config["WA_LOAD_TIMEOUT"]
         self._on_change(self)
 
@@ -272,16 +314,40 @@ class Session:
         if not future.set_running_or_notify_cancel():
             return  # the caller already gave up (504)
         try:
-            future.set_result(fn(self._bridge))
+            with self._busy():
+                result = fn(self._bridge)
+            future.set_result(result)
         except (BrowserGone, _Restart, _Fail) as e:
             future.set_exception(BrowserUnavailable("The browser is restarting", retry_after=5))
             raise e
         except Exception as e:
             future.set_exception(e)
 
+    @contextmanager
+    def _busy(self):
+        self.busy_since = time.monotonic()
+        try:
+            yield
+        finally:
+            self.busy_since = None
+
     def _pump(self) -> None:
-        state = self._bridge.poll(self._ack)
+        try:
+            with self._busy():
+                state = self._bridge.poll(self._ack)
+        except CommandTimeout:
+            # chromedriver waits out the script timeout for a poll a navigation swallowed, so
+            # one timeout is a reload; several in a row are a page that stopped answering.
+            self._poll_timeouts += 1
+            log.warning("session %s: poll timed out (%d in a row)", self.id, self._poll_timeouts)
+            if self._poll_timeouts >= self._config["STUCK_POLLS"]:
+                raise _Restart("browser_stuck", counts_as_failure=True) from None
+            return
+        except BrowserUnavailable:
+            return  # the document went away mid-call: poll the new one next time
+        self._poll_timeouts = 0
         self._ack = []
+        self._note_document(state.get("doc"))
         if state.get("version"):
             self.wa = {"version": state["version"], "injected": bool(state.get("injected"))}
         for event in state.get("events") or ():
@@ -291,6 +357,16 @@ class Session:
         if state.get("events"):
             self.touch()
         self._apply(state)
+
+    def _note_document(self, doc: str | None) -> None:
+        """Count a new document (reload, navigation); the bridge re-registered itself in it."""
+        if doc and self._doc and doc != self._doc:
+            metrics.PAGE_RELOADS.inc()
+            self.wa = {"version": None, "injected": False}  # until the new document reports
+            log.info("session %s: page reloaded; bridge re-installed in the new document",
+                     self.id)
+        if doc:
+            self._doc = doc
 
     def _apply(self, state: dict) -> None:
         derived = derive_status(state, self.status)
@@ -340,4 +416,10 @@ class Session:
 def _raise_restart(reason: str):
     def fn(_bridge):
         raise _Restart(reason)
+    return fn
+
+
+def _raise_fail(reason: str):
+    def fn(_bridge):
+        raise _Fail(reason)
     return fn

@@ -1,0 +1,181 @@
+"""The memory watchdog's decisions, on fake memory samples and a fake browser."""
+
+import threading
+
+from waengine import engine_of
+from waengine.ops import metrics
+from waengine.ops.watchdog import MemorySample, MemoryWatchdog
+
+from ..conftest import wait_for
+from .test_session_lifecycle import connect, status_of
+
+QUIET = {"WATCHDOG_INTERVAL": 3600.0}  # the engine's own watchdog passes once, then sleeps
+
+
+def counter(metric, *labels) -> float:
+    return metric.labels(*labels)._value.get()
+
+
+def sample(worker=100.0, available=20000.0, **browsers) -> MemorySample:
+    return MemorySample(at=0.0, worker={"rssMb": worker, "ussMb": worker * 0.8},
+                        browsers={sid: {"rssMb": pss * 3, "pssMb": pss, "ussMb": pss * 0.8,
+                                        "processes": 7} for sid, pss in browsers.items()},
+                        available_mb=available)
+
+
+def watchdog_for(app, measured: list) -> MemoryWatchdog:
+    """A watchdog of this app whose measurements are the given samples, last one repeating."""
+    engine = engine_of(app)
+    wait_for(lambda: engine.watchdog.last_run is not None, message="the engine's first pass")
+    dog = MemoryWatchdog(engine, measure=lambda _e: measured[0] if len(measured) == 1
+                         else measured.pop(0))
+    engine.manager.memory_guard = dog.admission_refusal
+    return dog
+
+
+def connected(client, factory, *sids):
+    factory.on_open = connect
+    for sid in sids:
+        assert client.post("/sessions", json={"id": sid}).status_code == 201
+    for sid in sids:
+        wait_for(lambda sid=sid: status_of(client, sid) == "CONNECTED")
+
+
+def test_a_worker_over_its_limit_collects_garbage_and_trims_caches(make_app):
+    app = make_app(WORKER_MEMORY_LIMIT_MB=200.0, **QUIET)
+    dog = watchdog_for(app, [sample(worker=500.0)])
+    trimmed = []
+    dog.trimmers.append(lambda: trimmed.append(True))
+    before = counter(metrics.WATCHDOG_ACTIONS, "gc")
+    assert dog.run_once() == ["gc"]
+    assert trimmed == [True]
+    assert counter(metrics.WATCHDOG_ACTIONS, "gc") == before + 1
+
+
+def test_a_worker_under_its_limit_is_left_alone(make_app):
+    app = make_app(WORKER_MEMORY_LIMIT_MB=200.0, **QUIET)
+    dog = watchdog_for(app, [sample(worker=150.0)])
+    dog.trimmers.append(lambda: (_ for _ in ()).throw(AssertionError("trimmed")))
+    assert dog.run_once() == []
+    assert dog.last_sample.worker["rssMb"] == 150.0
+
+
+def test_a_browser_over_its_limit_is_recycled_from_its_profile_once_per_cooldown(
+        make_app, factory):
+    app = make_app(BROWSER_MEMORY_LIMIT_MB=500.0, **QUIET)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    dog = watchdog_for(app, [sample(s1=900.0)])
+    before = counter(metrics.BROWSER_RESTARTS, "memory_limit")
+    assert dog.run_once() == ["recycle"]
+    wait_for(lambda: len(factory.opened) == 2, message="relaunch")
+    wait_for(lambda: status_of(client) == "CONNECTED")
+    assert counter(metrics.BROWSER_RESTARTS, "memory_limit") == before + 1
+    assert client.get("/sessions/s1").json["restarts"] == 1
+    assert factory.opened[0][1].quits == 1
+    # Still fat right after: the cooldown stops a relaunch loop.
+    assert dog.run_once() == []
+
+
+def test_over_the_total_limit_the_fattest_browser_is_recycled(make_app, factory):
+    app = make_app(TOTAL_MEMORY_LIMIT_MB=800.0, **QUIET)
+    client = app.test_client()
+    connected(client, factory, "thin", "fat")
+    dog = watchdog_for(app, [sample(thin=300.0, fat=600.0)])
+    assert dog.run_once() == ["recycle"]
+    wait_for(lambda: len(factory.opened) == 3, message="the fat one relaunched")
+    assert [sid for sid, _b, _br in factory.opened] == ["thin", "fat", "fat"]
+
+
+def test_new_sessions_are_refused_503_when_memory_would_run_out(make_app, factory):
+    app = make_app(TOTAL_MEMORY_LIMIT_MB=1000.0, **QUIET)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    dog = watchdog_for(app, [sample(worker=100.0, s1=400.0)])
+    dog.run_once()
+    # 500 MB in use + ~400 MB for one more (the average browser) fits under 1000 MB...
+    assert client.post("/sessions", json={"id": "s2"}).status_code == 201
+    # ...but s2 is not in the sample yet: it counts at the estimate, so a third would not fit.
+    before = counter(metrics.SESSIONS_REFUSED, "memory")
+    resp = client.post("/sessions", json={"id": "s3"})
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "capacity_exceeded"
+    assert "memory" in resp.json["error"]["message"]
+    assert counter(metrics.SESSIONS_REFUSED, "memory") == before + 1
+
+
+def test_new_sessions_are_refused_when_the_machine_would_keep_too_little_free(make_app):
+    app = make_app(TOTAL_MEMORY_LIMIT_MB=100000.0, MEMORY_RESERVE_MB=512.0,
+                   BROWSER_MEMORY_ESTIMATE_MB=250.0, **QUIET)
+    dog = watchdog_for(app, [sample(available=700.0)])
+    dog.run_once()
+    resp = app.test_client().post("/sessions", json={"id": "s1"})
+    assert resp.status_code == 503 and "available" in resp.json["error"]["message"]
+
+
+def test_max_sessions_is_refused_503_and_counted(make_app, factory):
+    app = make_app(MAX_SESSIONS=1, **QUIET)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    before = counter(metrics.SESSIONS_REFUSED, "max_sessions")
+    resp = client.post("/sessions", json={"id": "s2"})
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "capacity_exceeded"
+    assert counter(metrics.SESSIONS_REFUSED, "max_sessions") == before + 1
+
+
+def test_a_browser_call_that_never_returns_gets_its_browser_killed_and_recovers(
+        make_app, factory):
+    app = make_app(COMMAND_TIMEOUT=0.2, STUCK_TIMEOUT=0.5, **QUIET)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    session = engine_of(app).manager.get("s1")
+    dog = watchdog_for(app, [sample()])
+    factory.bridge().frozen = True  # the next poll blocks, as on a SIGSTOPped renderer
+    wait_for(lambda: session.busy_for() > 1.3, message="a call outliving COMMAND_TIMEOUT + 1")
+    # Callers are told at once rather than queued behind the stuck call.
+    resp = client.post("/sessions/s1/messages", json={"to": "628111", "text": "x"})
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "browser_unavailable"
+    assert resp.headers["Retry-After"]
+    assert dog.run_once() == ["unstick"]
+    assert factory.opened[0][1].kills == 1
+    wait_for(lambda: len(factory.opened) == 2 and status_of(client) == "CONNECTED")
+    assert client.get("/sessions/s1").json["restarts"] == 1
+
+
+def test_when_killing_the_browser_does_not_end_the_call_chromedriver_is_restarted(
+        make_app, factory):
+    app = make_app(COMMAND_TIMEOUT=0.2, STUCK_TIMEOUT=0.5, **QUIET)
+    engine = engine_of(app)
+    connected(app.test_client(), factory, "s1")
+    session = engine.manager.get("s1")
+    dog = watchdog_for(app, [sample()])
+
+    class Driver:
+        pid, stops = 4242, 0
+
+        def stop(self):
+            self.stops += 1
+
+    real_service, engine.service = engine.service, Driver()
+    bridge = factory.bridge()
+    factory.opened[0][1].bridge = None  # its kill no longer reaches the blocked call
+    bridge.frozen = True
+    try:
+        wait_for(lambda: session.busy_for() > 0.5)
+        assert dog.run_once() == ["unstick"]
+        assert dog.run_once() == ["restart_chromedriver"]
+        assert engine.service.stops == 1
+    finally:
+        engine.service = real_service
+        bridge.dead = True
+        bridge.thaw.set()
+
+
+def test_threads_are_named_daemons_started_once_and_stopped_with_the_engine(make_app):
+    app = make_app()
+    engine = engine_of(app)
+    engine.start()  # a second start (e.g. a second hook) starts nothing more
+    names = [t.name for t in threading.enumerate() if t.name in ("wa-watchdog", "wa-reaper")]
+    assert sorted(names) == ["wa-reaper", "wa-watchdog"]
+    assert all(t.daemon for t in threading.enumerate() if t.name in names)
+    engine.stop()
+    assert not engine.watchdog.alive and not engine.reaper.alive

@@ -1,0 +1,133 @@
+"""The session reaper: ends what nobody uses, on the thread "wa-reaper" every REAPER_INTERVAL.
+
+- a CONNECTED session idle (no API command, no page event) for SESSION_IDLE_TIMEOUT is
+  stopped; its login stays in the profile and `POST /sessions/{id}/start` brings it back
+  without a QR. A session created with `"keepAlive": true` is never stopped for idleness.
+- a session still in SCAN_QR QR_SCAN_TIMEOUT after it got there (the QR attempts are over;
+  the page normally says so itself) ends FAILED with reason `qr_expired`.
+- outbox events older than EVENT_RETENTION whose webhooks are all delivered are purged.
+- Singleton* locks in the profile of a session that is not running, left by a dead browser,
+  are removed (Chromium refuses a profile whose lock names a live pid, which pid reuse makes
+  likely in containers).
+Each action is logged and counted (waengine_reaper_actions_total).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+from ..engine import browser as chromium
+from ..engine.session import Status
+from . import metrics
+
+log = logging.getLogger(__name__)
+
+
+def epoch(iso: str | None) -> float | None:
+    """Unix time of the store's ISO 8601 UTC strings ('2026-11-28T10:58:56.790Z')."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class SessionReaper:
+    def __init__(self, engine, clock=time.time, monotonic=time.monotonic):
+        self.engine = engine
+        self.config = engine.config
+        self.interval = float(self.config["REAPER_INTERVAL"])
+        self._clock = clock
+        self._monotonic = monotonic
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="wa-reaper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread and self._thread is not threading.current_thread():
+            self._thread.join(60)  # it may be stopping a session (a browser quit)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        # The first pass waits an interval: at start-up, restored sessions are still launching.
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # one bad pass must not end the reaper
+                log.exception("reaper pass failed")
+
+    def run_once(self) -> list[str]:
+        """One pass; return the actions taken (idle_stop, qr_expired, ...)."""
+        actions: list[str] = []
+        for session in self.engine.manager.list():
+            if self._stop.is_set():
+                break
+            if session.status == Status.CONNECTED and session.running:
+                self._stop_if_idle(session, actions)
+            elif session.status == Status.SCAN_QR and session.running:
+                self._fail_if_qr_over(session, actions)
+        self._purge_outbox(actions)
+        self._remove_orphaned_locks(actions)
+        return actions
+
+    def _act(self, action: str, actions: list[str]) -> None:
+        metrics.REAPER_ACTIONS.labels(action).inc()
+        actions.append(action)
+
+    def _stop_if_idle(self, session, actions: list[str]) -> None:
+        if (session.options or {}).get("keepAlive"):
+            return
+        limit = float(self.config["SESSION_IDLE_TIMEOUT"])
+        last = epoch(session.last_activity_at) or 0.0
+        # Idle since the last use, and CONNECTED for that long too: a session restored after
+        # a day of downtime has an old lastActivityAt but has not been idle in this run.
+        idle = min(self._clock() - last, self._monotonic() - session.status_since)
+        if idle <= limit:
+            return
+        log.info("reaper: stopping session %s: idle %.0fs (SESSION_IDLE_TIMEOUT %.0fs); "
+                 "its login is kept", session.id, idle, limit)
+        self.engine.manager.stop(session.id, "idle")
+        self._act("idle_stop", actions)
+
+    def _fail_if_qr_over(self, session, actions: list[str]) -> None:
+        limit = float(self.config["QR_SCAN_TIMEOUT"])
+        waited = self._monotonic() - session.status_since
+        if waited <= limit:
+            return
+        log.info("reaper: session %s in SCAN_QR for %.0fs (QR_SCAN_TIMEOUT %.0fs): qr_expired",
+                 session.id, waited, limit)
+        session.fail("qr_expired")
+        self._act("qr_expired", actions)
+
+    def _purge_outbox(self, actions: list[str]) -> None:
+        purged = self.engine.events.outbox.purge_delivered(float(self.config["EVENT_RETENTION"]))
+        if purged:
+            log.info("reaper: purged %d delivered event(s) older than EVENT_RETENTION", purged)
+            self._act("outbox_purged", actions)
+
+    def _remove_orphaned_locks(self, actions: list[str]) -> None:
+        profiles = self.engine.profiles
+        if not profiles.is_dir():
+            return
+        sessions = {s.id: s for s in self.engine.manager.list()}
+        for profile in profiles.iterdir():
+            session = sessions.get(profile.name)
+            if not profile.is_dir() or (session is not None and session.running):
+                continue  # a running session's browser owns its lock (or is creating it)
+            if chromium.clear_orphaned_locks(profile):
+                log.info("reaper: removed stale Singleton locks of a dead browser in %s", profile)
+                self._act("lock_removed", actions)
