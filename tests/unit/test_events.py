@@ -115,8 +115,10 @@ def test_webhook_routes_and_delivery_status(client, factory, receiver, app):
                                                        "hasSecret": True}
     wait_for(lambda: receiver.delivered(), message="a session.status webhook")
     assert receiver.delivered()[0]["type"] == "session.status"
-    deliveries = client.get("/sessions/s1/webhook/deliveries?status=delivered").json["data"]
-    assert deliveries and deliveries[0]["status"] == "delivered"
+    # The receiver has answered; the sender records that right after.
+    deliveries = wait_for(lambda: client.get("/sessions/s1/webhook/deliveries?status=delivered")
+                          .json["data"], message="the delivery recorded")
+    assert deliveries[0]["status"] == "delivered" and deliveries[0]["lastStatus"] == 200
     assert client.get("/sessions/s1/webhook/deliveries?status=nope").status_code == 422
     assert client.post("/sessions/s1/webhook/deliveries/evt_x/retry").status_code == 404
     put = client.put("/sessions/s1/webhook", json={"url": "ftp://x"})
