@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from contextlib import contextmanager
 
 import psutil
 import pytest
@@ -94,6 +95,28 @@ class Gateway:
         return self.wait_status(sid, "CONNECTED")
 
 
+def assert_no_browsers(root) -> None:
+    """Every browser a test started under `root` is gone (killed here if not, then failed)."""
+    leftovers = browser_processes(root)
+    for proc in leftovers:
+        proc.kill()
+    assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
+
+
+@contextmanager
+def linked_gateway(sandbox: Sandbox, root, sid: str, phone: str):
+    """A gateway whose session `sid` is CONNECTED as `phone`; closed and checked afterwards."""
+    gateway = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
+                                  "WA_URL": sandbox.url + "/", "API_KEYS": []}))
+    gateway.engine.start()
+    try:
+        gateway.link(sandbox, sid, phone)
+        yield gateway
+    finally:
+        gateway.engine.close()
+        assert_no_browsers(root)
+
+
 @pytest.fixture
 def make_gateway(tmp_path, sandbox_url):
     made = []
@@ -109,10 +132,7 @@ def make_gateway(tmp_path, sandbox_url):
     yield make
     for gateway in made:
         gateway.engine.close()
-    leftovers = browser_processes(tmp_path)
-    for proc in leftovers:
-        proc.kill()
-    assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
+    assert_no_browsers(tmp_path)
 
 
 @pytest.fixture

@@ -16,10 +16,8 @@ import brotli
 import pytest
 import requests
 
-from waengine import create_app
-
 from ..conftest import wait_for
-from .conftest import Gateway, Sandbox, browser_processes
+from .conftest import Sandbox, linked_gateway
 
 SID = "dir"
 FITRI = "6281400000001"  # the session's phone, seeded with a directory
@@ -41,20 +39,9 @@ def sandbox(sandbox_url) -> Sandbox:
 
 
 @pytest.fixture(scope="module")
-def gw(sandbox, sandbox_url, tmp_path_factory):
-    root = tmp_path_factory.mktemp("directory")
-    gateway = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
-                                  "WA_URL": sandbox_url + "/", "API_KEYS": []}))
-    gateway.engine.start()
-    try:
-        gateway.link(sandbox, SID, FITRI)
+def gw(sandbox, tmp_path_factory):
+    with linked_gateway(sandbox, tmp_path_factory.mktemp("directory"), SID, FITRI) as gateway:
         yield gateway
-    finally:
-        gateway.engine.close()
-        leftovers = browser_processes(root)
-        for proc in leftovers:
-            proc.kill()
-        assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
 
 
 def get(gw, path, **kw):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import browser_processes
 from ..conftest import wait_for
+from .conftest import browser_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE, BUDI = "6281200000001", "6281200000002"

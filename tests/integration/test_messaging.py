@@ -13,10 +13,8 @@ import pytest
 import requests
 import segno
 
-from waengine import create_app
-
 from ..conftest import wait_for
-from .conftest import Gateway, Sandbox, browser_processes
+from .conftest import Sandbox, linked_gateway
 
 SID = "msg"
 ALICE = "6281300000001"  # the session's phone
@@ -46,20 +44,9 @@ def sandbox(sandbox_url) -> Sandbox:
 
 
 @pytest.fixture(scope="module")
-def gw(sandbox, sandbox_url, tmp_path_factory):
-    root = tmp_path_factory.mktemp("messaging")
-    gateway = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
-                                  "WA_URL": sandbox_url + "/", "API_KEYS": []}))
-    gateway.engine.start()
-    try:
-        gateway.link(sandbox, SID, ALICE)
+def gw(sandbox, tmp_path_factory):
+    with linked_gateway(sandbox, tmp_path_factory.mktemp("messaging"), SID, ALICE) as gateway:
         yield gateway
-    finally:
-        gateway.engine.close()
-        leftovers = browser_processes(root)
-        for proc in leftovers:
-            proc.kill()
-        assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
 
 
 def post(gw, path, **kw):

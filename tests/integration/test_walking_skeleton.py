@@ -1,7 +1,7 @@
 """One WhatsApp session end to end: HTTP, real Chromium through Selenium, and the sandbox."""
 
-from .conftest import browser_processes
 from ..conftest import wait_for
+from .conftest import browser_processes
 
 ALICE, BUDI, CITRA = "6281100000001", "6281100000002", "6281100000003"
 

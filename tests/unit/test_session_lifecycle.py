@@ -2,8 +2,8 @@
 
 import threading
 
-from waengine.engine.session import Status, derive_status
 from waengine import engine_of
+from waengine.engine.session import Status, derive_status
 
 from ..conftest import wait_for
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from apiflask import APIBlueprint
 from flask import current_app, request
-
-import re
 
 from .. import shapes, uploads
 from ..errors import NotFound, ValidationError, rebuild_error

@@ -27,7 +27,10 @@ window.__waengine.poll(arguments[0]).then(
 """
 _RUN = """
 var done = arguments[arguments.length - 1];
-if (!window.__waengine) { done(JSON.stringify({ok: false, code: 'page_reloading', message: 'page is reloading'})); return; }
+if (!window.__waengine) {
+  done(JSON.stringify({ok: false, code: 'page_reloading', message: 'page is reloading'}));
+  return;
+}
 window.__waengine.run(arguments[0], arguments[1]).then(function (r) { done(JSON.stringify(r)); });
 """
 

@@ -248,9 +248,8 @@ def wait_dead(procs: list[psutil.Process], timeout: float) -> None:
             time.sleep(0.01)
 
 
-def reap_profile(profile: Path, timeout: float = 5.0) -> int:
-    """Kill every process of this profile and wait for them; return how many there were."""
-    procs = profile_processes(profile)
+def kill_all(procs: list[psutil.Process], timeout: float = 5.0) -> int:
+    """SIGKILL the processes and wait until they are dead; return how many there were."""
     for proc in procs:
         try:
             proc.send_signal(signal.SIGKILL)
@@ -258,6 +257,11 @@ def reap_profile(profile: Path, timeout: float = 5.0) -> int:
             pass
     wait_dead(procs, timeout)
     return len(procs)
+
+
+def reap_profile(profile: Path, timeout: float = 5.0) -> int:
+    """Kill every process of this profile and wait for them; return how many there were."""
+    return kill_all(profile_processes(profile), timeout)
 
 
 def sweep(profiles_dir: Path, pidfile: Path | None = None) -> int:
@@ -310,12 +314,7 @@ def reap_recorded(pidfile: Path, timeout: float = 5.0) -> int:
             continue
     if leader is not None and leader not in procs:
         procs.append(leader)
-    for proc in procs:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except psutil.Error:
-            pass
-    wait_dead(procs, timeout)
+    kill_all(procs, timeout)
     if procs:
         log.warning("reaped %d process(es) of the chromedriver (pid %s) a dead gateway left",
                     len(procs), pid)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import CapacityExceeded, SessionExists, SessionNotFound, ValidationError
 from ..ops import metrics

@@ -13,10 +13,9 @@ import os
 import random
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from ..errors import (BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests,
-                      WAEngineError)
+from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests, WAEngineError
 from ..store import Store, utcnow
 
 log = logging.getLogger(__name__)

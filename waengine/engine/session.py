@@ -11,11 +11,12 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from enum import Enum
-from typing import Callable, Protocol
+from typing import Protocol
 
 from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady
 from ..ops import metrics
