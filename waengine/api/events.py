@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 
 from ..errors import NotFound, TooManyRequests, ValidationError
-from . import engine, manager
+from . import docs, engine, manager
 from .schemas import DeliveriesQuery, WebhookIn
 
 bp = APIBlueprint("events", __name__, tag="Events")
@@ -21,17 +21,20 @@ def webhook_view(hook: dict | None) -> dict:
 
 @bp.put("/sessions/<session_id>/webhook")
 @bp.input(WebhookIn, arg_name="body")
+@bp.doc(summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
 def put_webhook(session_id, body):
     session = manager().update_options(session_id, webhook=body)
     return webhook_view(session.options.get("webhook"))
 
 
 @bp.get("/sessions/<session_id>/webhook")
+@bp.doc(summary="The session's webhook", responses=docs.responses(docs.Webhook))
 def get_webhook(session_id):
     return webhook_view(manager().get(session_id).options.get("webhook"))
 
 
 @bp.delete("/sessions/<session_id>/webhook")
+@bp.doc(summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
 def delete_webhook(session_id):
     manager().update_options(session_id, webhook=None)
     return webhook_view(None)
@@ -39,6 +42,7 @@ def delete_webhook(session_id):
 
 @bp.get("/sessions/<session_id>/webhook/deliveries")
 @bp.input(DeliveriesQuery, location="query", arg_name="query")
+@bp.doc(summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
 def list_deliveries(session_id, query):
     manager().get(session_id)
     rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
@@ -46,6 +50,8 @@ def list_deliveries(session_id, query):
 
 
 @bp.post("/sessions/<session_id>/webhook/deliveries/<event_id>/retry")
+@bp.doc(summary="Deliver an event's failed webhook again now",
+        responses=docs.responses(docs.Retried))
 def retry_delivery(session_id, event_id):
     manager().get(session_id)
     count = engine().events.outbox.retry(session_id, event_id)
@@ -55,6 +61,10 @@ def retry_delivery(session_id, event_id):
 
 
 @bp.get("/sessions/<session_id>/events")
+@bp.doc(summary="Server-Sent Events of the session (resume with Last-Event-ID)",
+        responses=docs.responses({"type": "string"}, content_type="text/event-stream",
+                                 description="`id:` event id, `event:` type, `data:` an Event",
+                                 errors=(422, 429)))
 def stream_events(session_id):
     manager().get(session_id).touch()
     hub = engine().events

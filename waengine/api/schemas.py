@@ -14,6 +14,27 @@ from ..errors import ValidationError
 from ..events.outbox import EVENT_TYPES
 
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+# JSON bodies take JSON types only (the document says so): marshmallow's fields also take
+# "1.5", "5", 1, "yes" or "on", which is right for a query string and wrong for JSON.
+class JSONBoolean(Boolean):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):  # 0 == False, so the truthy/falsy sets cannot tell
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JSONNumber(Float):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JSONInteger(Integer):
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
 _WA_ID = re.compile(r"^[0-9A-Za-z._:-]{1,64}@(c\.us|g\.us|lid|broadcast|newsletter)$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-]{5,32}$")
 _GROUP_ID = re.compile(r"^[0-9]{1,32}(-[0-9]{1,16})?@g\.us$")
@@ -69,16 +90,16 @@ class WebhookIn(Schema):
 class PacingIn(Schema):
     """Per-session send pacing; fields left out keep the configured default."""
 
-    minInterval = Float(validate=Range(0, 3600), metadata={"description": "seconds"})
-    jitter = Float(validate=Range(0, 3600), metadata={"description": "seconds, random extra"})
-    dailyCap = Integer(validate=Range(0, 1_000_000), metadata={"description": "0 = none"})
-    typing = Boolean()
+    minInterval = JSONNumber(validate=Range(0, 3600), metadata={"description": "seconds"})
+    jitter = JSONNumber(validate=Range(0, 3600), metadata={"description": "seconds, random extra"})
+    dailyCap = JSONInteger(validate=Range(0, 1_000_000), metadata={"description": "0 = none"})
+    typing = JSONBoolean()
 
 
 class SessionCreateIn(Schema):
     id = String(required=True, validate=Regexp(SESSION_ID))
     webhook = Nested(WebhookIn)
-    keepAlive = Boolean()
+    keepAlive = JSONBoolean()
     pacing = Nested(PacingIn)
 
 
@@ -121,8 +142,8 @@ class MessagesQuery(Schema):
 
 class LocationIn(Schema):
     to = String(required=True, validate=_RECIPIENT)
-    latitude = Float(required=True, validate=Range(-90, 90))
-    longitude = Float(required=True, validate=Range(-180, 180))
+    latitude = JSONNumber(required=True, validate=Range(-90, 90))
+    longitude = JSONNumber(required=True, validate=Range(-180, 180))
     name = String(validate=Length(max=256))
     address = String(validate=Length(max=512))
 

@@ -1,0 +1,186 @@
+"""Fuzzing: schemathesis drives every documented operation from the app's own /openapi.json.
+
+The app is the real one (WSGI) with its engine started: a session CONNECTED through real
+Chromium to the sandbox, so valid requests reach a browser and really send messages, create
+groups and read chats. Each operation gets generated valid and invalid requests (derandomized,
+so a failure reproduces) and fails on any 5xx, on a status, header, content type or body the
+document does not describe, on invalid data accepted, on a route that ignores auth, and on
+an error body that is not the envelope.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
+
+from waengine import create_app, engine_of
+
+from ..conftest import wait_for
+from .conftest import Gateway, Sandbox, browser_processes
+
+KEY = "fuzz-admin-key-0123456789abcdef"
+ME, PEER, OTHER = "6281700000001", "6281700000002", "6281700000003"
+SESSION, SPARE = "fz", "fz-spare"
+# GET /sessions/{id}/messages/{messageId} also matches these paths ("media" as a message id),
+# so OPTIONS on them advertises GET. Reported to the lead; a messageId pattern would fix it.
+SHADOWED_BY_MESSAGE_ID = {"/sessions/{session_id}/messages/media",
+                          "/sessions/{session_id}/messages/bulk",
+                          "/sessions/{session_id}/messages/location"}
+# These restart, log out or delete their session, or slow its sends down (pacing up to an
+# hour apart): they get a spare session, so the connected one serves every other operation.
+DISRUPTIVE = {("DELETE", "/sessions/{session_id}"), ("POST", "/sessions/{session_id}/logout"),
+              ("POST", "/sessions/{session_id}/reconnect"),
+              ("PUT", "/sessions/{session_id}/pacing")}
+
+
+@pytest.fixture(scope="module")
+def fuzz_gateway(tmp_path_factory, sandbox_url):
+    folder = tmp_path_factory.mktemp("fuzz")
+    app = create_app({"ENV": "testing", "DATA_DIR": str(folder / "data"), "API_KEYS": [KEY],
+                      "WA_URL": sandbox_url + "/", "MAX_SESSIONS": 20})
+    gateway = Gateway(app)
+    gateway.client.environ_base["HTTP_X_API_KEY"] = KEY
+    gateway.engine.start()
+    # Fuzzed webhook URLs name random hosts: no delivery may leave this machine.
+    gateway.engine.events.sender.stop()
+    sandbox = Sandbox(sandbox_url)
+    sandbox.phone(ME, "Fuzz", contacts=[{"phone": PEER, "name": "Peer"}])
+    sandbox.phone(PEER, "Peer")
+    sandbox.phone(OTHER, "Other")
+    gateway.link(sandbox, SESSION, ME)
+    assert gateway.client.post("/sessions", json={"id": SPARE}).status_code == 201
+    sent = gateway.client.post(f"/sessions/{SESSION}/messages", json={"to": PEER, "text": "hi"})
+    assert sent.status_code == 201, sent.json
+    group = gateway.client.post(f"/sessions/{SESSION}/groups",
+                                json={"name": "fuzz", "participants": [PEER]})
+    assert group.status_code == 201, group.json
+    gateway.known = {"message": sent.json["id"], "group": group.json["id"]}
+    gateway.sandbox, gateway.seen = sandbox, {}
+    yield gateway
+    engine_of(app).close()
+    leftovers = browser_processes(folder)
+    for proc in leftovers:
+        proc.kill()
+    assert not leftovers, "browsers left running"
+
+
+@pytest.fixture(scope="module")
+def fuzz_schema(fuzz_gateway):
+    return schemathesis.openapi.from_wsgi("/openapi.json", fuzz_gateway.app)
+
+
+schema = schemathesis.pytest.from_fixture("fuzz_schema").exclude(
+    # An endless text/event-stream: tests/integration/test_events_e2e.py covers it.
+    path_regex=r"/events$")
+
+
+def is_envelope(body) -> bool:
+    error = body.get("error") if isinstance(body, dict) else None
+    return (isinstance(error, dict) and set(body) == {"error"}
+            and set(error) == {"code", "message", "details"}
+            and isinstance(error["code"], str) and isinstance(error["message"], str)
+            and isinstance(error["details"], dict))
+
+
+def error_is_the_envelope(ctx, response, case):
+    """Every 4xx/5xx is `{"error": {"code", "message", "details"}}` (/health's 503 excepted)."""
+    if response.status_code < 400 or (case.path == "/health" and response.status_code == 503):
+        return None
+    assert response.headers.get("content-type", [""])[0].startswith("application/json"), (
+        f"{response.status_code} is not JSON: {response.headers.get('content-type')}")
+    assert is_envelope(response.json()), f"not the error envelope: {response.text[:300]}"
+    return None
+
+
+def _positive(case, location) -> bool:
+    """Whether this part of the request was generated valid: only then is it safe to replace."""
+    meta = case.meta
+    if meta is None:
+        return True
+    info = meta.components.get(location)
+    return meta.generation.mode == GenerationMode.POSITIVE and (
+        info is None or info.mode == GenerationMode.POSITIVE)
+
+
+def aim_at_real_things(case, known: dict) -> None:
+    """Point valid requests at the connected session and at things that exist in it.
+
+    Random ids would only ever meet 404; invalid ids are left alone (they must get a 4xx).
+    """
+    path = case.path_parameters
+    if path and _positive(case, ParameterLocation.PATH):
+        if "session_id" in path:
+            path["session_id"] = SPARE if (case.method, case.path) in DISRUPTIVE else SESSION
+        for name, value in (("chatId", f"{PEER}@c.us"), ("contactId", f"{PEER}@c.us"),
+                            ("phone", PEER), ("groupId", known["group"]),
+                            ("messageId", known["message"])):
+            if name in path:
+                path[name] = value
+    body = case.body
+    if isinstance(body, dict) and _positive(case, ParameterLocation.BODY):
+        if "to" in body:
+            body["to"] = PEER
+        if isinstance(body.get("participants"), list):
+            body["participants"] = [OTHER]
+        for op in ("add", "remove"):
+            if isinstance(body.get(op), list):
+                body[op] = [OTHER]
+
+
+def tidy_up(gateway: Gateway, case, response) -> None:
+    """Keep the machine within MAX_SESSIONS and the spare session in existence."""
+    if (case.method, case.path) == ("POST", "/sessions") and response.status_code == 201:
+        sid = response.json()["id"]
+        assert gateway.client.delete(f"/sessions/{sid}?purge=true").status_code == 200
+    if (case.method, case.path) == ("DELETE", "/sessions/{session_id}") and (
+            case.path_parameters.get("session_id") == SPARE and response.status_code == 200):
+        if gateway.client.get(f"/sessions/{SPARE}").status_code == 404:
+            assert gateway.client.post("/sessions", json={"id": SPARE}).status_code == 201
+    if case.path_parameters and case.path_parameters.get("session_id") == SPARE:
+        # A client waits out Retry-After while a browser (re)starts; so does the fuzzer, so the
+        # next request meets a settled session rather than a documented 503.
+        gateway.wait_status(SPARE, "SCAN_QR", "CONNECTED", "STOPPED", "FAILED")
+
+
+@schema.parametrize()
+@settings(max_examples=10, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_every_operation_holds_to_the_document(case, fuzz_gateway):
+    aim_at_real_things(case, fuzz_gateway.known)
+    # identity: the WSGI transport does not decode the br/gzip that flask-compress would send.
+    headers = {"Accept-Encoding": "identity"}
+    if _positive(case, ParameterLocation.HEADER):
+        # An invalid key, when schemathesis made one to see it refused, is left as it is.
+        headers["X-API-Key"] = KEY
+    response = case.call_and_validate(
+        headers=headers,
+        additional_checks=[error_is_the_envelope],
+        # The document cannot say everything validation checks (a phone number in any
+        # spelling, a message key, a URL that parses), so schema-valid data may get a 422;
+        # every other check, invalid data rejected included, stays on.
+        excluded_checks=[positive_data_acceptance] + (
+            [allow_header_conformance] if case.path in SHADOWED_BY_MESSAGE_ID else []))
+    tidy_up(fuzz_gateway, case, response)
+    fuzz_gateway.seen.setdefault(f"{case.method} {case.path}", set()).add(response.status_code)
+    # The connected session survived whatever this operation was sent.
+    status = wait_for(lambda: (s := fuzz_gateway.session(SESSION)["status"]) != "RECOVERING" and s,
+                      message="session settled")
+    assert status == "CONNECTED", status
+
+
+def test_the_fuzzed_requests_reached_the_browser(fuzz_gateway):
+    """Valid requests were aimed at real things: WhatsApp (the sandbox) saw sends and groups."""
+    seen = fuzz_gateway.seen
+    if not seen:
+        pytest.skip("runs after test_every_operation_holds_to_the_document")
+    for op in ("POST /sessions/{session_id}/messages",
+               "POST /sessions/{session_id}/messages/location",
+               "POST /sessions/{session_id}/groups",
+               "GET /sessions/{session_id}/chats/{chatId}/messages",
+               "POST /sessions/{session_id}/messages/{messageId}/reaction", "POST /sessions"):
+        assert any(200 <= code < 300 for code in seen.get(op, ())), (op, seen.get(op))
+    assert len(fuzz_gateway.sandbox.inbox(PEER)) > 10

@@ -1,0 +1,122 @@
+"""Request guards run before every view: path parameters, the body's media type, strict JSON.
+
+Views and schemas then see only bounded path parameters (a session id is checked before any
+file-system use) and a body that is UTF-8 JSON of a type the route declared, so a malformed
+request gets a 4xx envelope from here instead of a 500 (or an HTML page) from deeper down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
+
+from .engine.manager import check_session_id
+from .errors import InvalidJSON, UnsupportedMediaType, ValidationError
+
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+PATH_PARAM_MAX = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A \uD800-\uDFFF escape: only then can a parsed string hold a lone surrogate (slow check).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def check_path_params() -> None:
+    """422 for a bad session id or an overlong/control-character path parameter."""
+    for name, value in (request.view_args or {}).items():
+        if name == "session_id":
+            check_session_id(value)
+        elif isinstance(value, str) and (len(value) > PATH_PARAM_MAX or _CONTROL.search(value)):
+            raise ValidationError(f"Path parameter {name} is not valid (at most "
+                                  f"{PATH_PARAM_MAX} characters, no control characters)",
+                                  details={"field": name})
+
+
+def declared_media_types() -> list[str]:
+    """Media types the route's @input declares for its body (none: the route takes no body)."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    spec = getattr(view, "_spec", None) or {}
+    if "body" not in spec:
+        return []
+    types = spec.get("content_type") or "application/json"
+    return [types] if isinstance(types, str) else list(types)
+
+
+def has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", "").lower()
+
+
+def check_media_type() -> None:
+    """415 for a body whose Content-Type the route does not take."""
+    declared = declared_media_types()
+    if not declared or not has_body():
+        return
+    accepted = request.is_json if "application/json" in declared else False
+    if not (accepted or request.mimetype in declared):
+        raise UnsupportedMediaType(
+            f"Send this body as {' or '.join(declared)}, not {request.mimetype or 'untyped'}",
+            details={"accepted": declared})
+
+
+def parse_strict_json(data: bytes):
+    """Parse a JSON body as RFC 8259 says (UTF-8, no NaN); raise InvalidJSON with the place."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidJSON("The body is not valid UTF-8", details={"position": e.start}) from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise InvalidJSON(f"The body is not valid JSON: {e.msg}",
+                          details={"line": e.lineno, "column": e.colno}) from None
+    except RecursionError:
+        raise InvalidJSON("The body is nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidJSON("The body holds an unpaired UTF-16 surrogate escape") from None
+    return value
+
+
+def _reject_constant(name: str):
+    raise InvalidJSON(f"The body is not valid JSON: {name} is not a JSON number")
+
+
+def check_json_body() -> None:
+    """400 for a JSON body that is not strict JSON, on routes whose @input reads JSON.
+
+    Their schema parser (webargs) would read the whole body anyway, but with the lenient
+    json.loads, which lets NaN through and turns deep nesting into a 500. Routes that read
+    their body themselves (media: size and session checks first) get StrictJSONProvider.
+    """
+    if request.is_json and has_body() and "application/json" in declared_media_types():
+        # Reading enforces MAX_CONTENT_LENGTH (413); the bytes stay cached for the view.
+        parse_strict_json(request.get_data(cache=True))
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """request.get_json() with the same strictness; InvalidJSON is no ValueError, so even
+    get_json(silent=True) answers 400 instead of treating a broken body as missing."""
+
+    def loads(self, s, **kwargs):
+        return parse_strict_json(s if isinstance(s, bytes) else s.encode("utf-8", "surrogatepass"))
+
+
+def init_app(app) -> None:
+    # Otherwise "/sessions//etc" answers an HTML 308 to "/sessions/etc": an absolute path
+    # turned into a session id, and a page no API client expects. Now it is a 404 envelope.
+    app.url_map.merge_slashes = False
+    provider = StrictJSONProvider(app)
+    provider.sort_keys = app.json.sort_keys
+    app.json = provider
+
+    @app.before_request
+    def guard_request():
+        check_path_params()
+        if request.method in BODY_METHODS:
+            check_media_type()
+            check_json_body()
