@@ -24,6 +24,9 @@ def create_app(test_config: dict | None = None, factory=None):
     config = load_config(test_config)
     logging.basicConfig(level=config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s")
+    # Selenium and urllib3 log every WebDriver round trip (with its payload) at DEBUG.
+    for noisy in ("selenium", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     app = APIFlask("waengine", title="waengine", version=__version__,
                    spec_path="/openapi.json", docs_path="/docs")
     app.config.update(config)
