@@ -85,3 +85,17 @@ def test_a_restarted_engine_brings_the_session_back_without_a_scan(make_gateway,
     back = second.wait_status("keep", "CONNECTED", "SCAN_QR")
     assert back["status"] == "CONNECTED", back
     assert back["me"]["id"] == f"{ALICE}@c.us"
+
+
+def test_link_with_a_pairing_code_instead_of_the_qr(gateway, sandbox):
+    gateway.client.post("/sessions", json={"id": "pair"})
+    gateway.wait_status("pair", "SCAN_QR")
+    resp = gateway.client.post("/sessions/pair/pairing-code", json={"phone": f"+{ALICE}"})
+    assert resp.status_code == 200, resp.json
+    code = resp.json["code"]
+    assert len(code) == 9 and code[4] == "-"
+    sandbox.post("/_sandbox/link", code=code, phone=ALICE)
+    connected = gateway.wait_status("pair", "CONNECTED")
+    assert connected["me"]["id"] == f"{ALICE}@c.us"
+    again = gateway.client.post("/sessions/pair/pairing-code", json={"phone": ALICE})
+    assert again.status_code == 409

@@ -103,6 +103,11 @@ class SessionCreateIn(Schema):
     pacing = Nested(PacingIn)
 
 
+class PairingIn(Schema):
+    phone = String(required=True, validate=Length(5, 32),
+                   metadata={"description": "the phone to link, with country code"})
+
+
 class DeleteQuery(Schema):
     purge = Boolean(load_default=False)
 

@@ -12,9 +12,9 @@ from flask import current_app, request, send_file
 from .. import auth
 from ..engine.browser import browser_memory
 from ..engine.outgoing import pacing_for
-from ..errors import SessionNotReady
+from ..errors import SessionNotReady, ValidationError
 from . import docs, manager
-from .schemas import DeleteQuery, PacingIn, SessionCreateIn
+from .schemas import DeleteQuery, PacingIn, PairingIn, SessionCreateIn, chat_id
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
 
@@ -119,3 +119,22 @@ def put_pacing(session_id, body):
 @bp.doc(summary="The session's send pacing in force", responses=docs.responses(PACING, errors=(404,)))
 def get_pacing(session_id):
     return pacing_for(current_app.config, manager().get(session_id).options)
+
+
+@bp.post("/sessions/<session_id>/pairing-code")
+@bp.input(PairingIn, arg_name="body")
+@bp.doc(summary="Link by phone number instead of a QR: returns the code to type on the phone",
+        responses=docs.responses(docs.PairingCode, errors=(409, 422, 502, 503, 504)))
+def pairing_code(session_id, body):
+    session = manager().get(session_id)
+    if session.status.value != "SCAN_QR":
+        raise SessionNotReady(f"Session is {session.status.value}; it is linked or not ready",
+                              details={"status": session.status.value})
+    wid = chat_id(body["phone"], "phone")
+    if not wid.endswith("@c.us"):
+        raise ValidationError("phone must be a phone number", details={"field": "phone"})
+    phone = wid.split("@")[0]
+    code = session.submit(lambda bridge: bridge.call("pairingCode", phone=phone),
+                          need_connected=False)
+    code = code.replace("-", "").upper()
+    return {"code": f"{code[:4]}-{code[4:]}" if len(code) == 8 else code}

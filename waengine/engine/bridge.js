@@ -354,6 +354,10 @@
       return groupOf(P, a.groupId, results);
     },
     logout: async function (P) { return await P.conn.logout(); },
+    // The alternative to the QR: the phone types this code under "Link with phone number".
+    pairingCode: async function (P, a) {
+      return String(await P.conn.genLinkDeviceCodeForPhoneNumber(a.phone, true));
+    },
     queryExists: async function (P, a) {
       var r = await P.contact.queryExists(a.id);
       return r ? {id: str(r.wid), lid: str(r.lid), isBusiness: r.biz === true} : null;
