@@ -138,3 +138,13 @@ def make_gateway(tmp_path, sandbox_url):
 @pytest.fixture
 def gateway(make_gateway) -> Gateway:
     return make_gateway()
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """Servers a test starts (anything with .stop()): stopped after it, leaving no browser."""
+    started = []
+    yield started
+    for server in started:
+        server.stop()
+    assert_no_browsers(tmp_path)

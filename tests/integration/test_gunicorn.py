@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import requests
 
 from ..conftest import wait_for
@@ -68,16 +67,6 @@ class Gunicorn:
         self.log.close()
 
 
-@pytest.fixture
-def servers(tmp_path):
-    started = []
-    yield started
-    for server in started:
-        server.stop()
-    leftovers = browser_processes(tmp_path)
-    for proc in leftovers:
-        proc.kill()
-    assert not leftovers
 
 
 def test_gunicorn_serves_and_a_restart_keeps_the_login(servers, sandbox, tmp_path):

@@ -299,16 +299,6 @@ def test_idle_sessions_stop_keeping_their_login_and_keep_alive_ones_stay(make_ga
     assert back["status"] == "CONNECTED" and back["me"] == first["me"]
 
 
-@pytest.fixture
-def servers(tmp_path):
-    started = []
-    yield started
-    for server in started:
-        server.stop()
-    leftovers = browser_processes(tmp_path)
-    for proc in leftovers:
-        proc.kill()
-    assert not leftovers
 
 
 def test_a_killed_gunicorn_worker_is_replaced_and_restores_every_session(servers, sandbox,
