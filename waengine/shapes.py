@@ -37,7 +37,20 @@ def message(m: dict) -> dict:
     if m.get("sender"):
         out["sender"] = {"id": m["sender"].get("id"), "pushname": m["sender"].get("pushname"),
                          "name": m["sender"].get("name")}
+    out["senderIds"] = sender_ids(m)
     return out
+
+
+def sender_ids(m: dict) -> dict:
+    """Who sent it, as a phone-number id and as an @lid id, each where WhatsApp gave one.
+
+    After WhatsApp's LID migration `from` (or `author` in groups) is often `…@lid` while the
+    sender's contact still carries the phone-number id, or the other way round.
+    """
+    candidates = (m.get("author") or m.get("from"), (m.get("sender") or {}).get("id"))
+    phone = next((c for c in candidates if c and c.endswith("@c.us")), None)
+    lid = next((c for c in candidates if c and c.endswith("@lid")), None)
+    return {"phone": phone, "lid": lid}
 
 
 def contact(c: dict) -> dict:

@@ -17,7 +17,8 @@ def test_a_text_message_has_the_api_fields_and_nothing_raw():
     assert shapes.message(RAW_MESSAGE) == {
         "id": "true_6281@c.us_3EB0AA", "chatId": "6281@c.us", "from": "6280@c.us",
         "to": "6281@c.us", "fromMe": True, "type": "chat", "body": "halo",
-        "timestamp": 1700000000, "ack": "delivered"}
+        "timestamp": 1700000000, "ack": "delivered",
+        "senderIds": {"phone": "6280@c.us", "lid": None}}
 
 
 @pytest.mark.parametrize("raw, name", [
@@ -82,3 +83,14 @@ def test_a_chat_is_plain():
                         "timestamp": 1700000000, "archived": False, "pinned": 0}) == {
         "id": "6281@c.us", "name": None, "isGroup": False, "unreadCount": 0,
         "timestamp": 1700000000, "archived": False, "pinned": False}
+
+
+def test_sender_ids_give_the_phone_and_the_lid_where_whatsapp_gives_both():
+    from waengine.shapes import sender_ids
+
+    lid_chat = {"from": "12345678901234@lid", "sender": {"id": "6281111@c.us"}}
+    assert sender_ids(lid_chat) == {"phone": "6281111@c.us", "lid": "12345678901234@lid"}
+    group = {"from": "1203630001@g.us", "author": "999@lid", "sender": {"id": "999@lid"}}
+    assert sender_ids(group) == {"phone": None, "lid": "999@lid"}
+    plain = {"from": "6281111@c.us", "sender": None}
+    assert sender_ids(plain) == {"phone": "6281111@c.us", "lid": None}

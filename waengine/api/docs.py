@@ -150,6 +150,8 @@ class Message(Out):
     quotedId = String()
     location = Nested(Location)
     from_ = String(required=True, allow_none=True, data_key="from")
+    senderIds = Dict(metadata={"description": "the sender as {phone: …@c.us, lid: …@lid}, "
+                                              "each where WhatsApp gave it"})
 
 
 class MessageList(Out):
