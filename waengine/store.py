@@ -30,6 +30,16 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch(iso: str | None) -> float | None:
+    """Unix time of the store's ISO 8601 UTC strings ('2026-11-28T10:58:56.790Z')."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 class Store:
     """One SQLite connection in WAL mode, serialized by a lock (writes are small and rare)."""
 

@@ -5,7 +5,8 @@ import time
 
 from waengine import engine_of
 from waengine.ops import metrics
-from waengine.ops.reaper import SessionReaper, epoch
+from waengine.ops.reaper import SessionReaper
+from waengine.store import epoch
 
 from ..conftest import wait_for
 from .test_session_lifecycle import connect, scan_qr, status_of

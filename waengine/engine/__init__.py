@@ -77,9 +77,10 @@ class Engine:
 
     def send(self, session, op: str, args: dict, idempotency_key: str | None = None) -> dict:
         """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
-        if not (idempotency_key and self.outgoing._by_key(session.id, idempotency_key)):
+        row = self.outgoing.by_key(session.id, idempotency_key) if idempotency_key else None
+        if row is None:  # a retried POST answers with its first send, whatever the session does
             session.check_ready()
-        row = self.outgoing.submit(session, op, args, idempotency_key)
+            row = self.outgoing.submit(session, op, args, idempotency_key)
         self.senders.ensure(session)
         session.touch()
         # A little longer than the command itself may take, so a timeout is reported as one.

@@ -69,7 +69,7 @@ class OutgoingQueue:
     def submit(self, session, op: str, args: dict, idempotency_key: str | None) -> dict:
         """Queue a send (or find the one this idempotency key already made); return its row."""
         if idempotency_key:
-            existing = self._by_key(session.id, idempotency_key)
+            existing = self.by_key(session.id, idempotency_key)
             if existing:
                 return existing
         self.check_cap(session)
@@ -83,7 +83,7 @@ class OutgoingQueue:
                 (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow()))
             inserted = cur.rowcount == 1
         if not inserted:  # the same key raced in from another thread
-            return self._by_key(session.id, idempotency_key)
+            return self.by_key(session.id, idempotency_key)
         self._notify()
         return self.get(session.id, row_id)
 
@@ -121,7 +121,7 @@ class OutgoingQueue:
             (session_id, row_id, row_id))
         return _row(rows[0]) if rows else None
 
-    def _by_key(self, session_id: str, key: str) -> dict | None:
+    def by_key(self, session_id: str, key: str) -> dict | None:
         rows = self.store.execute(
             "SELECT * FROM outgoing WHERE session = ? AND idempotency_key = ?", (session_id, key))
         return _row(rows[0]) if rows else None

@@ -10,8 +10,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 
+from ..store import epoch
 from .outbox import EventOutbox
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class WebhookSender:
             self.outbox.mark_delivered(row["event_seq"], row["url"], status)
             self.delivered += 1
             return
-        age = time.time() - _epoch(row["created_at"])
+        age = time.time() - (epoch(row["created_at"]) or time.time())
         dead = not retryable(status) or age > self.horizon
         at = time.time() + backoff(row["attempts"] + 1, self.base, self.cap)
         self.outbox.mark_retry(row["event_seq"], row["url"], at, error, status, dead)
@@ -122,6 +122,3 @@ class WebhookSender:
             log.info("webhook %s for %s failed (%s); retry in %.1fs", row["event_id"],
                      row["session"], error, at - time.time())
 
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()

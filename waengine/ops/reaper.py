@@ -15,60 +15,29 @@ Each action is logged and counted (waengine_reaper_actions_total).
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from datetime import datetime
 
 from ..engine import browser as chromium
 from ..engine.session import Status
+from ..store import epoch
 from . import metrics
+from .periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
 
 
-def epoch(iso: str | None) -> float | None:
-    """Unix time of the store's ISO 8601 UTC strings ('2026-11-28T10:58:56.790Z')."""
-    if not iso:
-        return None
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+class SessionReaper(PeriodicThread):
+    thread_name = "wa-reaper"
+    join_timeout = 60.0  # it may be stopping a session (a browser quit)
+    run_at_start = False  # at start-up, restored sessions are still launching
 
-
-class SessionReaper:
     def __init__(self, engine, clock=time.time, monotonic=time.monotonic):
+        super().__init__()
         self.engine = engine
         self.config = engine.config
         self.interval = float(self.config["REAPER_INTERVAL"])
         self._clock = clock
         self._monotonic = monotonic
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self.alive:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="wa-reaper", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread and self._thread is not threading.current_thread():
-            self._thread.join(60)  # it may be stopping a session (a browser quit)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        # The first pass waits an interval: at start-up, restored sessions are still launching.
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:  # one bad pass must not end the reaper
-                log.exception("reaper pass failed")
 
     def run_once(self) -> list[str]:
         """One pass; return the actions taken (idle_stop, qr_expired, ...)."""

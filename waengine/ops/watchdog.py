@@ -17,7 +17,6 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import psutil
 from ..engine import browser as chromium
 from ..engine.session import Status
 from . import metrics
+from .periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
 AUTO_TOTAL_SHARE = 0.8  # TOTAL_MEMORY_LIMIT_MB = 0: this share of the machine's RAM
@@ -75,8 +75,11 @@ def malloc_trim() -> bool:
         return False
 
 
-class MemoryWatchdog:
+class MemoryWatchdog(PeriodicThread):
+    thread_name = "wa-watchdog"
+
     def __init__(self, engine, measure: Callable = measure, clock=time.monotonic):
+        super().__init__()
         self.engine = engine
         self.config = engine.config
         self.interval = float(self.config["WATCHDOG_INTERVAL"])
@@ -89,39 +92,15 @@ class MemoryWatchdog:
         self.started_at: float | None = None
         self._recycled: dict[str, float] = {}
         self._killed: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ---- thread ----
-    def start(self) -> None:
-        if self.alive:
-            return
-        self._stop.clear()
+    def starting(self) -> None:
         self.started_at = self._clock()
-        self._thread = threading.Thread(target=self._run, name="wa-watchdog", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread and self._thread is not threading.current_thread():
-            self._thread.join(30)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def overdue(self) -> bool:
         """True when the last pass is older than 3 intervals (the thread hangs or died)."""
         last = self.last_run if self.last_run is not None else self.started_at
         return last is None or self._clock() - last > 3 * self.interval
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # one bad pass must not end the watchdog
-                log.exception("watchdog pass failed")
-            self._stop.wait(self.interval)
 
     # ---- one pass ----
     @property

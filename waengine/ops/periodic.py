@@ -1,0 +1,54 @@
+"""A named daemon thread that runs a pass every interval until it is stopped."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class PeriodicThread:
+    """Subclasses set `thread_name`, `join_timeout` and `interval`, and define run_once()."""
+
+    thread_name = "wa-periodic"
+    join_timeout = 30.0
+    run_at_start = True  # False: the first pass waits an interval
+    interval: float
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        self._stop.clear()
+        self.starting()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def starting(self) -> None:
+        """Called in start() before the thread runs."""
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread and self._thread is not threading.current_thread():
+            self._thread.join(self.join_timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        if not self.run_at_start and self._stop.wait(self.interval):
+            return
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # one bad pass must not end the thread
+                log.exception("%s pass failed", self.thread_name)
+            self._stop.wait(self.interval)
+
+    def run_once(self):
+        raise NotImplementedError
