@@ -1,5 +1,9 @@
 # waengine: make run | make test | make install | make lint | make bench
-PYTHON ?= python3
+# Everything Python runs from a virtual environment: Debian's own python3 refuses
+# `pip install` outside one (PEP 668).
+SYSTEM_PYTHON ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
 PORT ?= 8080
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
@@ -17,8 +21,18 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 	fi
 	@touch $@
 
-.make/python: setup.cfg pyproject.toml
+$(PYTHON):
+	@if ! $(SYSTEM_PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	  echo "installing python3-venv (apt)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv >/dev/null; \
+	fi
+	$(SYSTEM_PYTHON) -m venv $(VENV)
+
+.make/python: setup.cfg pyproject.toml | $(PYTHON)
 	@mkdir -p .make
+	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q -e '.[test]'
 	@touch $@
 
@@ -28,7 +42,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 install: .make/system .make/python node_modules/.package-lock.json
 
 run: install
-	gunicorn -c gunicorn.conf.py wsgi:app
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 sandbox: install
 	$(PYTHON) -m waengine sandbox --port 8090
