@@ -18,8 +18,8 @@ def create_app(test_config: dict | None = None, factory=None):
     from . import api, auth, errors, guards
     from .api import docs
     from .config import load_config
-    from .engine import Engine
     from .ops import metrics as ops_metrics
+    from .wiring import Engine
 
     config = load_config(test_config)
     logging.basicConfig(level=config["LOG_LEVEL"],

@@ -1,11 +1,6 @@
 """API-key auth: X-API-Key or Authorization: Bearer, compared in constant time, optionally scoped.
 
-`API_KEYS` (WAENGINE_API_KEYS) is a comma-separated list of entries (docs/security.md):
-
-    adminkey                     a key that may use every route
-    salesbot:sales|support       a key that may act only on the sessions `sales` and `support`
-    acme:acme-*                  a key that may act only on sessions whose id starts with `acme-`
-
+Keys and their scopes are parsed by `apikeys` (the API_KEYS syntax is described there).
 A scoped key gets 403 `forbidden` for any other session, sees only its sessions in
 `GET /sessions`, may create only ids in its scope, and may use no route outside `/sessions`
 (`/performance` and `/metrics` show every session). Keys never appear in logs or error messages:
@@ -14,79 +9,14 @@ a key is named by its position in the list.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
-from dataclasses import dataclass
 
 from flask import g, request
 
-from .config import ConfigError
+from .apikeys import RECOMMENDED_KEY_LENGTH, ApiKey, digest, parse_api_keys
 from .errors import Forbidden, Unauthorized
 
-# What may appear in an HTTP header value, less the separators of the API_KEYS syntax.
-_KEY = re.compile(r"^[\x21-\x7e]+$")
-_SCOPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$|^[A-Za-z0-9_-]{0,63}\*$")
-# Shorter keys can be guessed; production warns at start-up (docs/security.md).
-RECOMMENDED_KEY_LENGTH = 24
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="waengine"'}
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A configured key: its SHA-256 (never the key itself) and the sessions it may act on."""
-
-    number: int  # 1-based position in API_KEYS: how logs and errors name a key
-    digest: bytes
-    scope: tuple[str, ...] | None  # None: every session and every route
-    short: bool = False  # shorter than RECOMMENDED_KEY_LENGTH
-
-    def allows(self, session_id: str) -> bool:
-        if self.scope is None:
-            return True
-        return any(session_id.startswith(p[:-1]) if p.endswith("*") else session_id == p
-                   for p in self.scope)
-
-
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
-
-
-def _entries(value) -> list[tuple[str, list[str] | None]]:
-    """(key, scope) pairs from a comma string, a list of entry strings, or a {key: scope} dict."""
-    if isinstance(value, dict):
-        return [(k, None if v is None else list(v)) for k, v in value.items()]
-    if isinstance(value, str):
-        value = value.split(",")
-    pairs = []
-    for entry in value or ():
-        entry = str(entry).strip()
-        if not entry:
-            continue
-        key, sep, scope = entry.partition(":")
-        pairs.append((key.strip(), [s.strip() for s in scope.split("|")] if sep else None))
-    return pairs
-
-
-def parse_api_keys(value) -> list[ApiKey]:
-    """Parse API_KEYS; raise ConfigError naming the entry by number (never showing the key)."""
-    keys: list[ApiKey] = []
-    seen: set[bytes] = set()
-    for number, (key, scope) in enumerate(_entries(value), start=1):
-        where = f"API_KEYS entry {number}"
-        if not _KEY.fullmatch(key) or any(c in key for c in ",:|"):
-            raise ConfigError(f"{where}: a key is printable ASCII without spaces, ',', ':' or '|'")
-        if scope is not None:
-            if not scope or not all(_SCOPE.fullmatch(s) for s in scope):
-                raise ConfigError(f"{where}: after ':' list session ids separated by '|' "
-                                  f"(an id may end in '*' to match a prefix)")
-        digest = _digest(key)
-        short = len(key) < RECOMMENDED_KEY_LENGTH
-        if digest in seen:
-            raise ConfigError(f"{where}: the same key is listed twice")
-        seen.add(digest)
-        keys.append(ApiKey(number, digest, tuple(scope) if scope is not None else None, short))
-    return keys
 
 
 def presented_key() -> str | None:
@@ -102,7 +32,7 @@ def match_key(key: str, keys: list[ApiKey]) -> ApiKey | None:
     """The configured key equal to `key`, comparing with every one in constant time."""
     # Digests have one length, so compare_digest's time says nothing about the key's length,
     # and the loop never stops early, so it says nothing about which key nearly matched.
-    presented = _digest(key)
+    presented = digest(key)
     found = None
     for candidate in keys:
         if hmac.compare_digest(presented, candidate.digest):

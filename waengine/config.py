@@ -7,12 +7,13 @@ import runpy
 import shutil
 from pathlib import Path
 
+from .apikeys import parse_api_keys
+from .errors import ConfigError
+
+__all__ = ["PROJECT_ROOT", "ConfigError", "load_config", "validate"]  # ConfigError: re-exported
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "production", "testing")
-
-
-class ConfigError(Exception):
-    """Configuration that cannot work; the message is one line for the operator."""
 
 
 class Defaults:
@@ -163,8 +164,6 @@ def validate(config: dict) -> None:
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
     if isinstance(config["API_KEYS"], str):
         config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
-    from .auth import parse_api_keys
-
     parse_api_keys(config["API_KEYS"])
     if config["ENV"] == "production" and not config["API_KEYS"] and not config["AUTH_DISABLED"]:
         raise ConfigError(

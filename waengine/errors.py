@@ -7,6 +7,10 @@ import logging
 log = logging.getLogger(__name__)
 
 
+class ConfigError(Exception):
+    """Configuration that cannot work; the message is one line for the operator (not HTTP)."""
+
+
 class WAEngineError(Exception):
     status = 500
     code = "internal_error"

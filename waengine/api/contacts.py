@@ -5,7 +5,8 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 
 from .. import shapes
-from . import cached_list, docs, engine, manager
+from . import docs
+from .context import cached_list, engine, manager
 from .schemas import GroupCreateIn, ListQuery, ParticipantsIn, group_id, user_id
 
 bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")

@@ -6,7 +6,8 @@ from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 
 from ..errors import NotFound, TooManyRequests, ValidationError
-from . import docs, engine, manager
+from . import docs
+from .context import engine, manager
 from .schemas import DeliveriesQuery, WebhookIn
 
 bp = APIBlueprint("events", __name__, tag="Events")

@@ -9,7 +9,8 @@ from flask import current_app, request
 
 from .. import shapes, uploads
 from ..errors import NotFound, ValidationError, rebuild_error
-from . import cached_list, docs, engine, manager
+from . import docs
+from .context import cached_list, engine, manager
 from .schemas import (
     BulkIn,
     ListQuery,

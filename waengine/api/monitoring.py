@@ -13,7 +13,8 @@ from flask import Response, current_app
 
 from ..ops import metrics
 from ..ops.watchdog import measure
-from . import docs, engine
+from . import docs
+from .context import engine
 
 bp = APIBlueprint("monitoring", __name__, tag="Monitoring")
 MIN_FREE_BYTES = 1 << 20  # SQLite cannot commit an event on a full disk

@@ -13,7 +13,8 @@ from .. import auth
 from ..engine.browser import browser_memory
 from ..engine.outgoing import pacing_for
 from ..errors import SessionNotReady, ValidationError
-from . import docs, manager
+from . import docs
+from .context import manager
 from .schemas import DeleteQuery, PacingIn, PairingIn, SessionCreateIn, chat_id
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
