@@ -275,7 +275,6 @@
       }
       return null;
     },
-    ping: async function (P) { return {version: P.version || null, doc: w.doc}; },
     sendText: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND);

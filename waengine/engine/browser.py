@@ -161,6 +161,8 @@ class ChromeDriverService:
                 try:
                     self._proc.wait(5)
                 except subprocess.TimeoutExpired:
+                    log.warning("chromedriver (pid %s) ignored SIGTERM for 5s: sending SIGKILL",
+                                self._proc.pid)
                     self._proc.kill()
                     self._proc.wait(5)
             self._proc = None
@@ -188,7 +190,9 @@ class BrowserProcess:
             done.set()
 
         threading.Thread(target=_quit, name=f"wa-quit-{self.profile.name}", daemon=True).start()
-        done.wait(timeout)
+        if not done.wait(timeout):
+            log.warning("browser %s did not quit within %.0fs: killing its processes",
+                        self.profile.name, timeout)
         reap_profile(self.profile)
 
     def kill(self) -> int:

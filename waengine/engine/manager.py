@@ -178,9 +178,12 @@ class SessionManager:
 
     def shutdown(self) -> None:
         """Stop every worker in parallel (browsers quit, profiles flushed); keep them 'running'."""
-        threads = [threading.Thread(target=s.stop, args=("shutdown",), daemon=True)
+        threads = [threading.Thread(target=s.stop, args=("shutdown",), name=f"wa-stop-{s.id}",
+                                    daemon=True)
                    for s in self.list() if s.running]
         for t in threads:
             t.start()
         for t in threads:
             t.join(40)
+            if t.is_alive():
+                log.warning("%s did not finish within 40s", t.name)

@@ -132,12 +132,6 @@ class OutgoingQueue:
             (session_id,))
         return _row(rows[0]) if rows else None
 
-    def position(self, session_id: str, seq: int) -> int:
-        rows = self.store.execute(
-            "SELECT COUNT(*) AS n FROM outgoing WHERE session = ? AND status = 'queued' AND seq < ?",
-            (session_id, seq))
-        return rows[0]["n"]
-
     def last_sent_at(self, session_id: str) -> float | None:
         rows = self.store.execute(
             "SELECT MAX(sent_at) AS t FROM outgoing WHERE session = ? AND status = 'sent'",
@@ -202,6 +196,8 @@ class Sender:
         self.queue._notify()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(10)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within 10s", self._thread.name)
 
     def _idle(self, seconds: float) -> bool:
         """Wait for new work or the time to pass; False when stopping."""

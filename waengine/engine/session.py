@@ -142,6 +142,8 @@ class Session:
             self._queue.put(None)
         if thread and thread is not threading.current_thread():
             thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0fs", thread.name, timeout)
         if not self.running and self.status not in (Status.STOPPED, Status.FAILED):
             self._set(Status.STOPPED, reason)
 

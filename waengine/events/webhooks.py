@@ -59,6 +59,8 @@ class WebhookSender:
             self.outbox.changed.notify_all()
         if self._thread:
             self._thread.join(self.timeout + 5)
+            if self._thread.is_alive():
+                log.warning("wa-webhooks did not stop within %.0fs", self.timeout + 5)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -1404,11 +1404,6 @@ class Network:
         with self._cond:
             return self._auth(device_id, token).phone
 
-    def contact_for(self, device_id: str, token: str, number: str) -> dict | None:
-        with self._cond:
-            account = self._phones[self._auth(device_id, token).phone]
-            return self._contact_view(account, number) if number in self._phones else None
-
 
 def _key_string(key: dict) -> str:
     text = f"{'true' if key['fromMe'] else 'false'}_{key['remote']}_{key['id']}"
