@@ -83,6 +83,7 @@ def bare_chromium(tmp: Path) -> dict:
 
     from waengine.config import load_config
     from waengine.engine import browser
+    from waengine.ops.memory import browsers_memory
 
     config = load_config({"ENV": "testing"})
     profile = tmp / "bare-profile"
@@ -94,7 +95,7 @@ def bare_chromium(tmp: Path) -> dict:
     latency = timed(lambda: driver.execute_async_script(
         "arguments[arguments.length - 1](JSON.stringify({ok: true}))"), 200)
     time.sleep(1.0)  # let the renderer settle before reading memory, as for the session below
-    memory = browser.tree_memory(None, profile)
+    memory = browsers_memory(profile.parent, only=profile.name).get(profile.name) or {}
     driver.quit()
     browser.reap_profile(profile)
     return {"launch": launch, "latency": latency, "memory": memory}
@@ -104,7 +105,7 @@ def main() -> int:
     import logging
 
     from waengine import create_app, engine_of, sandbox
-    from waengine.engine import browser
+    from waengine.ops.memory import browsers_memory
 
     tmp = Path(tempfile.mkdtemp(prefix="waengine-bench-"))
     sb = sandbox.make_server("127.0.0.1", 0, ack_delivered_delay=0.05, ack_read_delay=0.1)
@@ -140,7 +141,7 @@ def main() -> int:
 
         session = engine.manager.get("bench")
         time.sleep(1.0)
-        mem = browser.tree_memory(session.browser.pid, session.browser.profile)
+        mem = browsers_memory(engine.profiles, only="bench")["bench"]
         row("browser memory per session (PSS)", f"{mem['pssMb']:.0f} MB, {mem['processes']} procs",
             f"{bare['memory']['pssMb']:.0f} MB, {bare['memory']['processes']} procs bare",
             f"{mem['pssMb'] / max(bare['memory']['pssMb'], 1):.2f}x")

@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass
 
 from .errors import ConfigError
+from .vocabulary import SESSION_SCOPE
 
 # What may appear in an HTTP header value, less the separators of the API_KEYS syntax.
 _KEY = re.compile(r"^[\x21-\x7e]+$")
-_SCOPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$|^[A-Za-z0-9_-]{0,63}\*$")
 # Shorter keys can be guessed; production warns at start-up (docs/security.md).
 RECOMMENDED_KEY_LENGTH = 24
 
@@ -70,7 +70,7 @@ def parse_api_keys(value) -> list[ApiKey]:
         if not _KEY.fullmatch(key) or any(c in key for c in ",:|"):
             raise ConfigError(f"{where}: a key is printable ASCII without spaces, ',', ':' or '|'")
         if scope is not None:
-            if not scope or not all(_SCOPE.fullmatch(s) for s in scope):
+            if not scope or not all(SESSION_SCOPE.fullmatch(s) for s in scope):
                 raise ConfigError(f"{where}: after ':' list session ids separated by '|' "
                                   f"(an id may end in '*' to match a prefix)")
         key_digest = digest(key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from .store import iso_utc
 
 ACK = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read", 5: "read"}
 
@@ -17,8 +17,7 @@ def iso(seconds) -> str | None:
     """Unix seconds as ISO 8601 UTC (API.md: times in bodies are strings)."""
     if not isinstance(seconds, (int, float)) or seconds <= 0:
         return None
-    when = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
-    return when.replace("+00:00", "Z")
+    return iso_utc(seconds)
 
 
 def message(m: dict) -> dict:

@@ -18,15 +18,14 @@ from flask import Blueprint, abort, send_from_directory
 from marshmallow import INCLUDE
 
 from ..config import PROJECT_ROOT
-from ..engine.manager import SESSION_ID
 from ..events.outbox import EVENT_TYPES
+from ..vocabulary import SESSION_ID, STATUSES
 
 SWAGGER_UI_DIR = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
 # The files /docs needs, served from the npm package (`npm ci`): no CDN, works on a closed LAN.
 SWAGGER_UI_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
                      "favicon-32x32.png")
 ASSETS_PATH = "/docs/assets"
-STATUSES = ("STARTING", "SCAN_QR", "CONNECTED", "RECOVERING", "STOPPED", "FAILED")
 ACKS = ("pending", "sent", "delivered", "read", "failed")
 TIME = {"format": "date-time", "description": "ISO 8601 UTC"}
 

@@ -12,8 +12,7 @@ from marshmallow import validates_schema
 
 from ..errors import ValidationError
 from ..events.outbox import EVENT_TYPES
-
-SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+from ..vocabulary import SESSION_ID
 
 
 # JSON bodies take JSON types only (the document says so): marshmallow's fields also take

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
 
 import segno
 from apiflask import APIBlueprint
 from flask import current_app, request, send_file
 
 from .. import auth
-from ..engine.browser import browser_memory
 from ..engine.outgoing import pacing_for
 from ..errors import SessionNotReady, ValidationError
+from ..store import iso_utc
+from ..vocabulary import Status
 from . import docs
-from .context import manager
+from .context import engine, manager
 from .schemas import DeleteQuery, PacingIn, PairingIn, SessionCreateIn, chat_id
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
@@ -22,8 +22,9 @@ bp = APIBlueprint("sessions", __name__, tag="Sessions")
 
 def shape(session) -> dict:
     data = session.snapshot()
-    if data["browser"]:
-        data["browser"]["rssMb"] = browser_memory(data["browser"]["pid"])
+    if data["browser"]:  # the numbers /performance shows: the watchdog's measurement
+        mem = engine().watchdog.browser_memory(session.id) or {}
+        data["browser"]["rssMb"] = mem.get("rssMb")
     return data
 
 
@@ -88,7 +89,7 @@ def logout_session(session_id):
 def get_qr(session_id):
     session = manager().get(session_id)
     qr, expires = session.qr, session.qr_expires_at
-    if session.status.value != "SCAN_QR" or not qr:
+    if session.status is not Status.SCAN_QR or not qr:
         raise SessionNotReady(f"Session is {session.status.value}; no QR to scan",
                               details={"status": session.status.value})
     if request.accept_mimetypes.best_match(["application/json", "image/png"]) == "image/png":
@@ -96,8 +97,7 @@ def get_qr(session_id):
         segno.make(qr, error="l").save(out, kind="png", scale=6, border=4)
         out.seek(0)
         return send_file(out, mimetype="image/png", max_age=0)
-    expires_at = datetime.fromtimestamp(expires, timezone.utc).isoformat(timespec="seconds")
-    return {"qr": qr, "expiresAt": expires_at.replace("+00:00", "Z")}
+    return {"qr": qr, "expiresAt": iso_utc(expires)}
 
 
 PACING = {"type": "object", "required": ["minInterval", "jitter", "dailyCap", "typing"],
@@ -128,7 +128,7 @@ def get_pacing(session_id):
         responses=docs.responses(docs.PairingCode, errors=(409, 422, 502, 503, 504)))
 def pairing_code(session_id, body):
     session = manager().get(session_id)
-    if session.status.value != "SCAN_QR":
+    if session.status is not Status.SCAN_QR:
         raise SessionNotReady(f"Session is {session.status.value}; it is linked or not ready",
                               details={"status": session.status.value})
     wid = chat_id(body["phone"], "phone")

@@ -349,70 +349,6 @@ def delete_profile(profile: Path) -> None:
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def tree_memory(pid: int | None, profile: Path) -> dict:
-    """RSS, PSS and process count of a browser's processes, in MB (PSS avoids double counting)."""
-    rss = pss = 0
-    procs = profile_processes(profile)
-    for proc in procs:
-        try:
-            mem = proc.memory_full_info()
-        except psutil.Error:
-            continue
-        rss += mem.rss
-        pss += getattr(mem, "pss", mem.rss)
-    return {"pid": pid, "rssMb": round(rss / 2**20, 1), "pssMb": round(pss / 2**20, 1),
-            "processes": len(procs)}
-
-
-def _mb(value: float) -> float:
-    return round(value / 2**20, 1)
-
-
-def process_memory(pid: int | None) -> dict | None:
-    """RSS, PSS and USS of one process in MB (None when it is gone)."""
-    if not pid:
-        return None
-    try:
-        mem = psutil.Process(pid).memory_full_info()
-    except psutil.Error:
-        return None
-    return {"rssMb": _mb(mem.rss), "pssMb": _mb(getattr(mem, "pss", mem.rss)),
-            "ussMb": _mb(mem.uss)}
-
-
-def profiles_memory(profiles_dir: Path) -> dict[str, dict]:
-    """Memory of every browser under the profiles folder, by profile (session) name.
-
-    One walk of the process table for all sessions (tree_memory walks it once per session).
-    PSS is the fair share of pages shared between processes; summing RSS counts them ~5 times.
-    """
-    prefix = str(profiles_dir).rstrip("/") + "/"
-    found: dict[str, dict] = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or ()
-        name = None
-        for part in cmd:
-            if part.startswith("--") and prefix in part:
-                name = part.split(prefix, 1)[1].split("/", 1)[0]
-                break
-        if not name or proc.pid == os.getpid():
-            continue
-        try:
-            mem = proc.memory_full_info()
-        except psutil.Error:
-            continue
-        entry = found.setdefault(name, {"rssMb": 0.0, "pssMb": 0.0, "ussMb": 0.0,
-                                        "processes": 0})
-        entry["rssMb"] += mem.rss / 2**20
-        entry["pssMb"] += getattr(mem, "pss", mem.rss) / 2**20
-        entry["ussMb"] += mem.uss / 2**20
-        entry["processes"] += 1
-    for entry in found.values():
-        for key in ("rssMb", "pssMb", "ussMb"):
-            entry[key] = round(entry[key], 1)
-    return found
-
-
 def is_browser_gone(error: BaseException) -> bool:
     """True when a Selenium error means the browser (or chromedriver) is dead, not a page error."""
     if not isinstance(error, WebDriverException):
@@ -424,21 +360,3 @@ def is_browser_gone(error: BaseException) -> bool:
         s in text for s in ("tab crashed", "chrome not reachable", "disconnected",
                             "session deleted", "target window already closed", "no such window")
     )
-
-
-def browser_memory(pid: int | None) -> float | None:
-    """RSS of a browser's process tree in MB (cheap: walks only that tree)."""
-    if not pid:
-        return None
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return None
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return round(total / 2**20, 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,18 +10,18 @@ from pathlib import Path
 from ..errors import CapacityExceeded, SessionExists, SessionNotFound, ValidationError
 from ..ops import metrics
 from ..store import Store
+from ..vocabulary import SESSION_ID, Status
 from . import browser as chromium
 from .bridge import Bridge
-from .session import Session, Status
+from .session import Session
 
 log = logging.getLogger(__name__)
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def check_session_id(session_id: str) -> str:
     """Reject ids that could reach outside the data folder before any file-system use."""
     if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-        raise ValidationError("Session id must match ^[A-Za-z0-9_-]{1,64}$",
+        raise ValidationError(f"Session id must match {SESSION_ID.pattern}",
                               details={"field": "id"})
     return session_id
 

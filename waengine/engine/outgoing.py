@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests, WAEngineError
 from ..store import Store, utcnow
+from ..vocabulary import Status
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ class Sender:
             if row is None:
                 self._idle(5.0)
                 continue
-            if self.session.status.value != "CONNECTED":
+            if self.session.status is not Status.CONNECTED:
                 self._idle(1.0)  # queued sends wait for the session, they are never dropped
                 continue
             delay = self._pacing_delay()

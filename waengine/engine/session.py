@@ -15,24 +15,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from enum import Enum
 from typing import Protocol
 
 from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady
 from ..ops import metrics
 from ..store import utcnow
+from ..vocabulary import Status
 from .bridge import BrowserGone
 
 log = logging.getLogger(__name__)
-
-
-class Status(str, Enum):
-    STARTING = "STARTING"
-    SCAN_QR = "SCAN_QR"
-    CONNECTED = "CONNECTED"
-    RECOVERING = "RECOVERING"
-    STOPPED = "STOPPED"
-    FAILED = "FAILED"
 
 
 class Browser(Protocol):

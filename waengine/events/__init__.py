@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
 
 from ..shapes import ack_name, message, outgoing_view
-from ..store import Store
+from ..store import Store, iso_utc
 from .outbox import EVENT_TYPES, EventOutbox
 from .webhooks import WebhookSender
 
@@ -58,10 +57,7 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     if kind == "group.participants":
         return [("group.participants", data, None)]
     if kind == "qr":
-        expires = datetime.fromtimestamp(data["expiresAt"], timezone.utc)
-        return [("qr", {"qr": data["qr"],
-                        "expiresAt": expires.isoformat(timespec="seconds").replace("+00:00", "Z")},
-                 None)]
+        return [("qr", {"qr": data["qr"], "expiresAt": iso_utc(data["expiresAt"])}, None)]
     if kind == "message.status":  # a queued send ended (sent or failed for good)
         return [("message.status", outgoing_view(data), f"status:{data['id']}")]
     if kind == "session.status":

@@ -10,9 +10,8 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 
-from ..store import Store, utcnow
+from ..store import Store, iso_utc, utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -167,8 +166,7 @@ class EventOutbox:
 
     def purge_delivered(self, older_than_seconds: float) -> int:
         """Drop events older than the retention whose deliveries are all done."""
-        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
+        cutoff = iso_utc(time.time() - older_than_seconds, "milliseconds")
         with self.store.transaction() as db:
             db.execute("""DELETE FROM deliveries WHERE event_seq IN (
                 SELECT seq FROM events WHERE created_at < ?) AND status = 'delivered'""", (cutoff,))
@@ -184,8 +182,7 @@ class EventOutbox:
 
 def _delivery(row: dict) -> dict:
     nxt = row.pop("next_attempt_at")
-    row["nextAttemptAt"] = (datetime.fromtimestamp(nxt, timezone.utc).isoformat(timespec="seconds")
-                            .replace("+00:00", "Z") if row["status"] == "pending" and nxt else None)
+    row["nextAttemptAt"] = iso_utc(nxt) if row["status"] == "pending" and nxt else None
     return {"eventId": row["event_id"], "type": row["type"], "createdAt": row["created_at"],
             "status": row["status"], "url": row["url"], "attempts": row["attempts"],
             "nextAttemptAt": row["nextAttemptAt"], "lastError": row["last_error"],
