@@ -14,6 +14,7 @@ from .cache import SessionCache
 from .engine import browser as chromium
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue
+from .engine.page import SendOp
 from .events import EventHub
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemoryWatchdog
@@ -79,12 +80,12 @@ class Engine:
         self.events.stop()
         log.info("engine stopped")
 
-    def send(self, session, op: str, args: dict, idempotency_key: str | None = None) -> dict:
+    def send(self, session, op: SendOp, args: dict, idempotency_key: str | None = None) -> dict:
         """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
         row = self.outgoing.by_key(session.id, idempotency_key) if idempotency_key else None
         if row is None:  # a retried POST answers with its first send, whatever the session does
             session.check_ready()
-            row = self.outgoing.submit(session, op, args, idempotency_key)
+            row = self.outgoing.submit(session, SendOp(op).value, args, idempotency_key)
         self.senders.ensure(session)
         session.touch()
         # A little longer than the command itself may take, so a timeout is reported as one.
@@ -95,9 +96,9 @@ class Engine:
         self.cache.on_event(session.id, kind, data)
         self.events.publish(session, kind, data)
 
-    def queue_many(self, session, op: str, items: list[dict]) -> list[dict]:
+    def queue_many(self, session, op: SendOp, items: list[dict]) -> list[dict]:
         """Queue several sends (bulk); each is stored before this returns."""
-        rows = [self.outgoing.submit(session, op, args, None) for args in items]
+        rows = [self.outgoing.submit(session, SendOp(op).value, args, None) for args in items]
         self.senders.ensure(session)
         session.touch()
         return rows

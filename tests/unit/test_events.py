@@ -158,3 +158,24 @@ def test_sse_streams_are_capped(make_app, factory):
     third = client.get("/sessions/s1/events", buffered=False)
     assert third.status_code == 200
     third.close()
+
+
+def test_event_hub_stream_checks_before_it_takes_a_slot_and_frees_it_when_closed(tmp_path):
+    from waengine.errors import TooManyRequests, ValidationError
+    from waengine.events import EventHub
+
+    store = Store(tmp_path / "db.sqlite")
+    hub = EventHub(store, {"SSE_MAX_STREAMS": 1, "SSE_KEEPALIVE": 0.05, "WEBHOOK_URL": None,
+                           **CONFIG})
+    with pytest.raises(ValidationError):
+        hub.stream("s1", "evt_unknown")
+    stream = hub.stream("s1", None)  # the one slot: the failed call above did not keep it
+    assert next(stream) == "retry: 2000\n\n"
+    with pytest.raises(TooManyRequests):
+        hub.stream("s1", None)
+    added = hub.outbox.add("s1", "qr", {"qr": "q"}, None, [])
+    assert next(stream).startswith(f"id: {added['id']}\nevent: qr\n")
+    assert next(stream) == ": keepalive\n\n"
+    stream.close()
+    next(hub.stream("s1", added["id"]))  # the slot is free again
+    store.close()

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from flask import current_app
 
+from ..engine.page import Page
+
 
 def engine():
     return current_app.extensions["waengine"]
@@ -18,11 +20,16 @@ def manager():
     return engine().manager
 
 
-def cached_list(session_id: str, kind: str, op: str, shape: Callable[[dict], dict],
-                refresh: bool = False) -> dict:
+def page(session_id: str, need_connected: bool = True) -> Page:
+    """The session's WhatsApp Web page (404 for an unknown session)."""
+    return Page(manager().get(session_id), need_connected)
+
+
+def cached_list(session_id: str, kind: str, read: Callable[[Page], list[dict]],
+                shape: Callable[[dict], dict], refresh: bool = False) -> dict:
     """`{"data": [...], "cached": bool}` of a list read through the session cache."""
     session = manager().get(session_id)
     session.touch()  # a client reading from the cache is still using the session (reaper)
     data, cached = engine().cache.fetch(
-        session_id, kind, lambda: [shape(item) for item in session.call(op)], refresh)
+        session_id, kind, lambda: [shape(item) for item in read(Page(session))], refresh)
     return {"data": data, "cached": cached}

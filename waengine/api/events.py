@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 
-from ..errors import NotFound, TooManyRequests, ValidationError
+from ..errors import NotFound
 from . import docs
 from .context import engine, manager
 from .schemas import DeliveriesQuery, WebhookIn
@@ -68,30 +68,7 @@ def retry_delivery(session_id, event_id):
                                  errors=(422, 429)))
 def stream_events(session_id):
     manager().get(session_id).touch()
-    hub = engine().events
-    outbox = hub.outbox
     last_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-    after = outbox.seq_of(last_id) if last_id else outbox.last_seq
-    if after is None:
-        raise ValidationError(f"Unknown Last-Event-ID {last_id!r}", details={"field": "Last-Event-ID"})
-    # Each stream holds a gthread worker thread: cap them so API calls always find one.
-    if not hub.streams.acquire(blocking=False):
-        raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
-    keepalive = engine().config["SSE_KEEPALIVE"]
-
-    def generate(after=after):
-        try:
-            yield "retry: 2000\n\n"
-            while True:
-                seen = outbox.last_seq
-                rows = outbox.since(session_id, after)
-                for row in rows:
-                    after = row["seq"]
-                    yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
-                if not rows and not outbox.wait(seen, keepalive):
-                    yield ": keepalive\n\n"  # also how a closed client is noticed
-        finally:
-            hub.streams.release()
-
-    return Response(stream_with_context(generate()), mimetype="text/event-stream",
+    chunks = engine().events.stream(session_id, last_id)
+    return Response(stream_with_context(chunks), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -8,9 +8,10 @@ from apiflask import APIBlueprint
 from flask import current_app, request
 
 from .. import shapes, uploads
+from ..engine.page import Page, SendOp, file_args, location_args, text_args
 from ..errors import NotFound, ValidationError, rebuild_error
 from . import docs
-from .context import cached_list, engine, manager
+from .context import cached_list, engine, manager, page
 from .schemas import (
     BulkIn,
     ListQuery,
@@ -38,7 +39,7 @@ READ = {"type": "object", "required": ["chatId", "unreadCount"],
                        "unreadCount": {"type": "integer", "description": "unread before"}}}
 
 
-def send(session_id: str, op: str, **args) -> tuple[dict, int]:
+def send(session_id: str, op: SendOp, args: dict) -> tuple[dict, int]:
     """Send through the session's paced queue: 201 with the message once WhatsApp stored it,
     202 with the queue entry while pacing still holds it back (it is never dropped)."""
     key = idempotency_key()
@@ -67,8 +68,8 @@ def queued_response(row: dict) -> tuple[dict, int]:
 @bp.doc(summary="Send a text (optionally a reply, with mentions)", responses=SENT)
 def send_text(session_id, body):
     mentions = [user_id(m, "mentions") for m in body.get("mentions", [])]
-    return send(session_id, "sendText", to=chat_id(body["to"]), text=body["text"],
-                replyTo=body.get("replyTo"), mentions=mentions)
+    return send(session_id, SendOp.TEXT, text_args(chat_id(body["to"]), body["text"],
+                                                   body.get("replyTo"), mentions))
 
 
 @bp.post("/sessions/<session_id>/messages/media")
@@ -80,9 +81,9 @@ def send_text(session_id, body):
 def send_media(session_id):
     manager().get(session_id).check_ready()  # 404/409 before a 16 MB body is read
     media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, "sendFile", to=chat_id(media.fields["to"]), data=media.data_url(),
-                filename=media.filename, mimetype=media.mimetype, kind=media.file_type.kind,
-                caption=media.fields.get("caption"))
+    return send(session_id, SendOp.FILE, file_args(
+        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype,
+        media.file_type.kind, media.fields.get("caption")))
 
 
 @bp.post("/sessions/<session_id>/messages/bulk")
@@ -94,8 +95,8 @@ def send_media(session_id):
 def send_bulk(session_id, body):
     session = manager().get(session_id)
     session.check_ready()
-    rows = engine().queue_many(session, "sendText", [
-        {"to": chat_id(m["to"]), "text": m["text"]} for m in body["messages"]])
+    rows = engine().queue_many(session, SendOp.TEXT, [
+        text_args(chat_id(m["to"]), m["text"]) for m in body["messages"]])
     return {"data": [shapes.outgoing_view(r) for r in rows]}, 202
 
 
@@ -115,7 +116,7 @@ def get_send(session_id, messageId):
 @bp.input(LocationIn, arg_name="body")
 @bp.doc(summary="Send a location", responses=SENT)
 def send_location(session_id, body):
-    return send(session_id, "sendLocation", **{**body, "to": chat_id(body["to"])})
+    return send(session_id, SendOp.LOCATION, location_args(**{**body, "to": chat_id(body["to"])}))
 
 
 @bp.post("/sessions/<session_id>/messages/<messageId>/reaction")
@@ -123,7 +124,7 @@ def send_location(session_id, body):
 @bp.doc(summary="React to a message (an empty emoji removes the reaction)",
         responses=docs.responses(REACTION, errors=docs.BROWSER_ERRORS))
 def react(session_id, messageId, body):
-    return manager().get(session_id).call("react", id=message_id(messageId), emoji=body["emoji"])
+    return page(session_id).react(message_id(messageId), body["emoji"])
 
 
 @bp.get("/sessions/<session_id>/chats")
@@ -131,7 +132,7 @@ def react(session_id, messageId, body):
 @bp.doc(summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
         responses=docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS))
 def list_chats(session_id, query):
-    return cached_list(session_id, "chats", "listChats", shapes.chat, query["refresh"])
+    return cached_list(session_id, "chats", Page.list_chats, shapes.chat, query["refresh"])
 
 
 @bp.get("/sessions/<session_id>/chats/<chatId>/messages")
@@ -139,8 +140,7 @@ def list_chats(session_id, query):
 @bp.doc(summary="A chat's newest messages, oldest first",
         responses=docs.responses(docs.MessageList, errors=docs.BROWSER_ERRORS))
 def chat_messages(session_id, chatId, query):
-    found = manager().get(session_id).call("getMessages", chatId=chat_id(chatId, "chatId"),
-                                           limit=query["limit"])
+    found = page(session_id).get_messages(chat_id(chatId, "chatId"), query["limit"])
     return {"data": [shapes.message(m) for m in found]}
 
 
@@ -148,7 +148,7 @@ def chat_messages(session_id, chatId, query):
 @bp.doc(summary="Mark a chat as read (sends read receipts)",
         responses=docs.responses(READ, errors=docs.BROWSER_ERRORS))
 def mark_read(session_id, chatId):
-    result = manager().get(session_id).call("markRead", chatId=chat_id(chatId, "chatId"))
+    result = page(session_id).mark_read(chat_id(chatId, "chatId"))
     engine().cache.invalidate(session_id, "chats")  # its unread count changed
     return result
 

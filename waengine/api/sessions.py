@@ -14,7 +14,7 @@ from ..errors import SessionNotReady, ValidationError
 from ..store import iso_utc
 from ..vocabulary import Status
 from . import docs
-from .context import engine, manager
+from .context import engine, manager, page
 from .schemas import DeleteQuery, PacingIn, PairingIn, SessionCreateIn, chat_id
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
@@ -77,9 +77,8 @@ def reconnect_session(session_id):
 @bp.doc(summary="Unlink the device; a new QR follows",
         responses=docs.responses(docs.Session, errors=docs.BROWSER_ERRORS))
 def logout_session(session_id):
-    session = manager().get(session_id)
-    session.call("logout")
-    return shape(session)
+    page(session_id).logout()
+    return shape(manager().get(session_id))
 
 
 @bp.get("/sessions/<session_id>/qr")
@@ -135,7 +134,6 @@ def pairing_code(session_id, body):
     if not wid.endswith("@c.us"):
         raise ValidationError("phone must be a phone number", details={"field": "phone"})
     phone = wid.split("@")[0]
-    code = session.submit(lambda bridge: bridge.call("pairingCode", phone=phone),
-                          need_connected=False)
+    code = page(session_id, need_connected=False).pairing_code(phone)
     code = code.replace("-", "").upper()
     return {"code": f"{code[:4]}-{code[4:]}" if len(code) == 8 else code}

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests, WAEngineError
 from ..store import Store, utcnow
 from ..vocabulary import Status
+from .page import Page
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +238,8 @@ class Sender:
                 ms = typing_ms(args.get("text") or args.get("caption"),
                                self.config["SEND_TYPING_CPS"])
                 if ms:
-                    self.session.call("typing", to=args["to"], ms=ms)
-            message = self.session.call(row["op"], **args)
+                    Page(self.session).typing(args["to"], ms)
+            message = Page(self.session).send(row["op"], args)
         except RETRYABLE as e:
             log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
             self.queue.retry_later(row["id"])

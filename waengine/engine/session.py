@@ -178,9 +178,6 @@ class Session:
             future.cancel()
             raise CommandTimeout(details={"timeoutSeconds": timeout}) from None
 
-    def call(self, op: str, **args):
-        return self.submit(lambda bridge: bridge.call(op, **args))
-
     def check_ready(self, need_connected: bool = True) -> None:
         status = self.status
         if status in (Status.STARTING, Status.RECOVERING):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 
+from ..errors import TooManyRequests, ValidationError
 from ..shapes import ack_name, message, outgoing_view
 from ..store import Store, iso_utc
 from .outbox import EVENT_TYPES, EventOutbox
@@ -35,6 +37,36 @@ class EventHub:
         if not hook or (hook.get("events") and type_ not in hook["events"]):
             return []
         return [hook]
+
+    def stream(self, session_id: str, last_event_id: str | None) -> Iterator[str]:
+        """Server-Sent Events of a session, after last_event_id (or from now), as text chunks.
+
+        Checks first (unknown id: 422; too many streams: 429), so the caller can still answer
+        with an error; the stream then runs until the client goes away.
+        """
+        after = self.outbox.seq_of(last_event_id) if last_event_id else self.outbox.last_seq
+        if after is None:
+            raise ValidationError(f"Unknown Last-Event-ID {last_event_id!r}",
+                                  details={"field": "Last-Event-ID"})
+        # Each stream holds a gthread worker thread: cap them so API calls always find one.
+        if not self.streams.acquire(blocking=False):
+            raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
+        return self._stream(session_id, after)
+
+    def _stream(self, session_id: str, after: int) -> Iterator[str]:
+        outbox, keepalive = self.outbox, self.config["SSE_KEEPALIVE"]
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                seen = outbox.last_seq
+                rows = outbox.since(session_id, after)
+                for row in rows:
+                    after = row["seq"]
+                    yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
+                if not rows and not outbox.wait(seen, keepalive):
+                    yield ": keepalive\n\n"  # also how a closed client is noticed
+        finally:
+            self.streams.release()
 
     def publish(self, session, kind: str, data: dict) -> None:
         """The engine's event callback: translate, dedupe, commit (before the page is acked)."""
