@@ -1,8 +1,8 @@
 """Flask routes of the sandbox: the page, its transport API and the control API.
 
-- `/` and `/static/*`: the WhatsApp-Web-like page (wpp.js defines window.WPP).
+- `/` and `/static/*`: the WhatsApp-Web-like page (wpp.js and its modules in wpp/ define window.WPP).
 - `/_sandbox/api/*`: the page's own transport (same-origin HTTP long-polling).
-- `/_sandbox/*`: the control API used by tests and people (API.md, "The sandbox").
+- `/_sandbox/*`: the control API used by tests and people (docs/sandbox.md).
 Every error is JSON `{"error": {"code", "message"}}`, never an HTML page.
 """
 
