@@ -1,4 +1,4 @@
-"""Turn the bridge's JSON into the API's shapes (API.md): plain, stable, documented fields."""
+"""Turn the bridge's JSON into the API's shapes (docs/api.md): plain, stable, documented fields."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def ack_name(value) -> str:
 
 
 def iso(seconds) -> str | None:
-    """Unix seconds as ISO 8601 UTC (API.md: times in bodies are strings)."""
+    """Unix seconds as ISO 8601 UTC (docs/api.md: times in bodies are strings)."""
     if not isinstance(seconds, (int, float)) or seconds <= 0:
         return None
     return iso_utc(seconds)
@@ -53,7 +53,7 @@ def sender_ids(m: dict) -> dict:
 
 
 def contact(c: dict) -> dict:
-    """contact = {id, phone, name, pushname, isMyContact, isBusiness} (API.md)."""
+    """contact = {id, phone, name, pushname, isMyContact, isBusiness} (docs/api.md)."""
     return {"id": c["id"], "phone": c.get("phone"), "name": c.get("name"),
             "pushname": c.get("pushname"), "isMyContact": bool(c.get("isMyContact")),
             "isBusiness": bool(c.get("isBusiness"))}
@@ -66,7 +66,7 @@ def chat(c: dict) -> dict:
 
 
 def group(g: dict) -> dict:
-    """group = {id, name, participants: [{id, isAdmin}], owner} (API.md), plus when known."""
+    """group = {id, name, participants: [{id, isAdmin}], owner} (docs/api.md), plus when known."""
     out = {"id": g["id"], "name": g.get("name"),
            "participants": [{"id": p["id"], "isAdmin": bool(p.get("isAdmin")),
                              "isSuperAdmin": bool(p.get("isSuperAdmin"))}

@@ -77,7 +77,7 @@ def test_every_error_response_is_the_envelope(spec):
         assert "500" in errors, (method, path)
         for code, response in errors.items():
             schema = response["content"]["application/json"]["schema"]
-            if (path, code) == ("/health", "503"):  # API.md: load balancers read `status`
+            if (path, code) == ("/health", "503"):  # docs/operations.md: load balancers read `status`
                 assert schema == {"$ref": "#/components/schemas/Health"}
                 continue
             assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)

@@ -31,7 +31,7 @@ TIME = {"format": "date-time", "description": "ISO 8601 UTC"}
 
 
 class Out(Schema):
-    """A response body: the listed fields are the contract; more may come (API.md)."""
+    """A response body: the listed fields are the contract; more may come (docs/api.md)."""
 
     class Meta:
         unknown = INCLUDE
@@ -45,7 +45,7 @@ class ErrorDetail(Schema):
 
 
 class Error(Schema):
-    """Every error: `{"error": {"code", "message", "details"}}` (API.md)."""
+    """Every error: `{"error": {"code", "message", "details"}}` (docs/api.md)."""
 
     error = Nested(ErrorDetail, required=True)
 

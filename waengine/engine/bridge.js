@@ -31,7 +31,7 @@
     persist();
   }
 
-  // ---- serializers: read explicit fields only (WPP-SURFACE.md section 4) ----
+  // ---- serializers: read explicit fields only (wa-js 4.6.0 models; docs/sandbox.md) ----
   function str(x) {
     if (x === null || x === undefined) return null;
     if (typeof x === 'object' && x._serialized) return String(x._serialized);

@@ -1,7 +1,7 @@
 """Chromium: flags, the shared chromedriver, launching a browser per session, and reaping it.
 
 Nothing else in waengine knows a Chromium flag. Every flag here has a measured reason
-(docs/performance.md, ../shared/CHROMIUM-FACTS.md).
+(docs/performance.md).
 """
 
 from __future__ import annotations

@@ -328,7 +328,7 @@ class MessageOps:
                 "ack": msg.ack}
 
     def _msg_view(self, msg: Message, viewer: Phone) -> dict:
-        """The message as the viewer's WhatsApp Web sees it (WPP-SURFACE 4.2/4.4)."""
+        """The message as the viewer's WhatsApp Web sees it (wa-js 4.6.0 shapes)."""
         from_me = msg.sender == viewer.phone
         sender = self._phones.get(msg.sender)
         if is_group_id(msg.to):

@@ -49,7 +49,7 @@ Object.defineProperty(WPP, 'isInjected', { get: () => state.injected, enumerable
 Object.defineProperty(WPP, 'isReady', { get: () => state.ready, enumerable: true });
 Object.defineProperty(WPP, 'isFullReady', { get: () => state.fullReady, enumerable: true });
 
-/** loader.onX(listener, delay): future events only, as in wa-js (WPP-SURFACE 1.4). */
+/** loader.onX(listener, delay): future events only, as in wa-js. */
 export function futureOnly(eventName) {
   return (listener, delay = 0) => {
     ev.once(eventName, () => setTimeout(listener, delay));

@@ -45,7 +45,7 @@ export async function boot() {
 export function injected() {
   state.injected = true;
   ev.emit('loader.injected');
-  // Event sources attached at injection emit their current values (WPP-SURFACE 5).
+  // Event sources attached at injection emit their current values (as wa-js 4.6.0 does).
   if (state.loggedIn) {
     state.mode = 'MAIN';
     state.info = 'NORMAL';

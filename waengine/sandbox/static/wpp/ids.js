@@ -61,7 +61,7 @@ export class Wid {
   }
 }
 
-/** WPP.util.createWid rules (WPP-SURFACE 4.1); undefined when not a wid. */
+/** WPP.util.createWid rules (wa-js 4.6.0); undefined when not a wid. */
 export function createWid(value) {
   if (!value) return undefined;
   if (value instanceof Wid) return new Wid(value._serialized);

@@ -114,7 +114,7 @@ export class ContactModel extends Model {
     return this.pushname;
   }
 
-  // wa-js 4.6.0 installs these as getters returning functions (WPP-SURFACE 4.6):
+  // wa-js 4.6.0 installs these as getters returning functions:
   // callers must compute them from `id`, as the gateway does on real WhatsApp.
   get isUser() {
     return () => !!(this.id && this.id.isUser());
