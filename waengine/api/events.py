@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from apiflask import APIBlueprint
-from flask import Response, request, stream_with_context
+from datetime import datetime, timezone
 
+from apiflask import APIBlueprint
+from flask import Response, g, request, stream_with_context
+
+from .. import auth
 from ..errors import NotFound, TooManyRequests, ValidationError
 from . import docs, engine, manager
-from .schemas import DeliveriesQuery, WebhookIn
+from .schemas import DeliveriesQuery, StreamQuery, WebhookIn
 
 bp = APIBlueprint("events", __name__, tag="Events")
+
+
+def iso_time(epoch_seconds: float) -> str:
+    return (datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(timespec="seconds")
+            .replace("+00:00", "Z"))
 
 
 def webhook_view(hook: dict | None) -> dict:
@@ -67,12 +75,53 @@ def retry_delivery(session_id, event_id):
                                  errors=(422, 429)))
 def stream_events(session_id):
     manager().get(session_id).touch()
-    hub = engine().events
-    outbox = hub.outbox
+    after = _resume_point()
+    return _stream(lambda after: engine().events.outbox.since(session_id, after), after)
+
+
+@bp.get("/events")
+@bp.input(StreamQuery, location="query", arg_name="query")
+@bp.doc(summary="Server-Sent Events of every session the key may see (resume with Last-Event-ID)",
+        responses=docs.responses({"type": "string"}, content_type="text/event-stream",
+                                 description="`id:` event id, `event:` type, `data:` an Event",
+                                 errors=(422, 429)))
+def stream_all_events(query):
+    wanted = query.get("sessions")
+    for session_id in wanted or ():
+        auth.require_session(session_id)
+    key = g.get("api_key")
+    scoped = key is not None and key.scope is not None
+    among = wanted or ([s.id for s in manager().list() if key.allows(s.id)] if scoped else None)
+    outbox = engine().events.outbox
+    after = _resume_point(tail=query.get("tail"), among=among)
+    return _stream(lambda after: outbox.since_any(wanted, after), after,
+                   visible=lambda row: key is None or key.allows(row["session"]))
+
+
+@bp.post("/auth/stream-token")
+@bp.doc(summary="A token for ?token= on the event streams (EventSource cannot send headers)",
+        responses=docs.responses(docs.StreamToken))
+def new_stream_token():
+    token, expires = auth.stream_token(g.get("api_key"))
+    return {"token": token, "expiresAt": iso_time(expires), "ttlSeconds": auth.STREAM_TOKEN_TTL}
+
+
+def _resume_point(tail: int | None = None, among: list[str] | None = None) -> int:
+    """The sequence number after which a stream starts: Last-Event-ID, a tail, or now."""
+    outbox = engine().events.outbox
     last_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-    after = outbox.seq_of(last_id) if last_id else outbox.last_seq
+    if not last_id:
+        return outbox.seq_before_last(among, tail) if tail else outbox.last_seq
+    after = outbox.seq_of(last_id)
     if after is None:
         raise ValidationError(f"Unknown Last-Event-ID {last_id!r}", details={"field": "Last-Event-ID"})
+    return after
+
+
+def _stream(read, after: int, visible=lambda row: True) -> Response:
+    """An SSE response of the visible read(after_seq) rows, waiting on the outbox between batches."""
+    hub = engine().events
+    outbox = hub.outbox
     # Each stream holds a gthread worker thread: cap them so API calls always find one.
     if not hub.streams.acquire(blocking=False):
         raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
@@ -83,10 +132,11 @@ def stream_events(session_id):
             yield "retry: 2000\n\n"
             while True:
                 seen = outbox.last_seq
-                rows = outbox.since(session_id, after)
+                rows = read(after)
                 for row in rows:
                     after = row["seq"]
-                    yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
+                    if visible(row):
+                        yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
                 if not rows and not outbox.wait(seen, keepalive):
                     yield ": keepalive\n\n"  # also how a closed client is noticed
         finally:

@@ -103,6 +103,10 @@ class SessionCreateIn(Schema):
     pacing = Nested(PacingIn)
 
 
+class KeepAliveIn(Schema):
+    keepAlive = JSONBoolean(required=True)
+
+
 class PairingIn(Schema):
     phone = String(required=True, validate=Length(5, 32),
                    metadata={"description": "the phone to link, with country code"})
@@ -131,6 +135,27 @@ class BulkIn(Schema):
 class DeliveriesQuery(Schema):
     status = String(validate=OneOf(("pending", "delivered", "failed")))
     limit = Integer(load_default=100, validate=Range(1, 1000))
+
+
+class SessionIdList(String):
+    """A comma-separated list of session ids in a query string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        ids = [part.strip() for part in super()._deserialize(value, attr, data, **kwargs)
+               .split(",") if part.strip()]
+        if not ids or len(ids) > 1000 or not all(re.fullmatch(SESSION_ID, i) for i in ids):
+            raise SchemaError("Not a comma-separated list of session ids")
+        return ids
+
+
+class StreamQuery(Schema):
+    sessions = SessionIdList(metadata={"description": "only these sessions, comma-separated"})
+    tail = Integer(validate=Range(1, 500),
+                   metadata={"description": "start with the last N stored events"})
+    lastEventId = String(validate=Length(1, 64),
+                         metadata={"description": "resume after this event (as Last-Event-ID)"})
+    token = String(validate=Length(1, 200),
+                   metadata={"description": "a POST /auth/stream-token token, for EventSource"})
 
 
 _RECIPIENT = Length(1, 128)
