@@ -340,7 +340,7 @@ function sessionRow(s) {
   const a = s.activity || {};
   const browser = s.browser || {};
   const pacing = s.pacing ? `${s.pacing.minInterval}s+${s.pacing.jitter}s` : '';
-  return el('tr', { 'data-id': s.id, class: `row s-${s.status}` },
+  return el('tr', { 'data-id': s.id, class: `session-row s-${s.status}` },
     el('td', { 'data-label': 'Session' },
       el('a', { href: `#session/${encodeURIComponent(s.id)}`, class: 'sid' }, s.id)),
     el('td', { 'data-label': 'Status' }, badge(s.status),
@@ -829,11 +829,13 @@ function renderGateway(perf, history) {
 
 function renderChart(points) {
   const box = $('#chart');
-  const W = 600; const H = 160; const pad = 28;
+  // Drawn at the box's own width, so text is never stretched.
+  const W = Math.max(280, box.clientWidth || 600); const H = 180; const pad = 28;
   const NS = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(NS, 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('width', W);
+  svg.setAttribute('height', H);
   if (points.length < 2) {
     box.replaceChildren(el('p', { class: 'muted' }, 'Collecting samples: the chart starts after two watchdog passes.'));
     return;
