@@ -187,6 +187,7 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="QR shown")
     first = stack.find("#qr-img").get_attribute("data-expires-at")
     stack.wait_text("#qr-countdown", "Expires in")
+    stack.wait_text("#facts", "processes")  # the browser's PSS, from the watchdog
     stack.shot("link-qr")
     stack.shot("link-qr-phone", PHONE)
     # The sandbox rotates the QR; the page shows the new one without being asked.
@@ -222,15 +223,26 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     assert stack.driver.execute_script("return window.__sameDocument") is True
 
 
-def test_the_row_turns_connected_live_while_the_operator_watches_the_table(stack):
+def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.api("POST", "/sessions", json={"id": "support"})
     wait_for(lambda: "SCAN QR" in stack.row("support"), timeout=60, message="support in the table")
+    stack.find('#sessions-body tr[data-id="support"] a').click()
+    wait_for(lambda: stack.shown("#qr-img"), timeout=30, message="support's QR")
+    stack.find("#pairing summary").click()
+    stack.type("#pairing-phone", "+62 813-0000-0003")
+    stack.find("#pairing-form button[type=submit]").click()
+    wait_for(lambda: stack.shown("#pairing-code"), message="pairing code shown")
+    code = stack.text("#pairing-code")
+    assert len(code) == 9 and code[4] == "-", code
+    stack.shot("link-pairing")
+
+    stack.find("a.back").click()
+    wait_for(lambda: stack.shown("#view-sessions"), message="back at the table")
     stack.driver.execute_script("window.__sameDocument = true")
-    wait_for(lambda: stack.api("GET", "/sessions/support/qr").ok, message="support QR")
-    qr = stack.api("GET", "/sessions/support/qr").json()["qr"]
     stack.sandbox_post("/_sandbox/phones", phone="6281300000003", name="Support Phone")
-    stack.sandbox_post("/_sandbox/link", qr=qr, phone="6281300000003")
-    wait_for(lambda: "CONNECTED" in stack.row("support"), timeout=60, message="row CONNECTED")
+    stack.sandbox_post("/_sandbox/link", code=code, phone="6281300000003")  # typed on the phone
+    wait_for(lambda: "CONNECTED" in (r := stack.row("support")) and "+6281300000003" in r,
+             timeout=60, message="row CONNECTED with the number")
     assert stack.driver.execute_script("return window.__sameDocument") is True
     stack.type("#filter", "support")
     wait_for(lambda: not stack.row("sales") and stack.row("support"), message="filtered")

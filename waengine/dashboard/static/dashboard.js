@@ -86,6 +86,7 @@ function ago(iso) {
   if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
 const phone = (me) => (me && me.id ? `+${me.id.split('@')[0]}` : '');
 const badge = (status) => el('span', { class: `badge s-${status}` }, status.replace('_', ' '));
 
@@ -443,7 +444,8 @@ function renderDetail(first) {
   const b = s.browser;
   const facts = [
     ['Number', s.me ? `${phone(s.me)} ${s.me.name || ''}` : 'not linked'],
-    ['Browser', b ? `pid ${b.pid} · ${mb(b.pssMb)} PSS · ${mb(b.rssMb)} RSS · ${b.processes ?? '?'} processes` : 'none'],
+    ['Browser', !b ? 'none' : b.pssMb == null ? `pid ${b.pid} · ${mb(b.rssMb)} RSS · PSS at the next watchdog pass`
+      : `pid ${b.pid} · ${mb(b.pssMb)} PSS · ${mb(b.rssMb)} RSS · ${b.processes} processes`],
     ['Restarts', String(s.restarts)],
     ['Today', `${a.sentToday ?? 0} sent · ${a.receivedToday ?? 0} received · ${a.failedToday ?? 0} failed`],
     ['Queue', `${a.queued ?? 0} waiting`],
@@ -724,10 +726,10 @@ function logEvent(event) {
     : event.type === 'message' ? `${data.from}: ${data.body ?? data.type}`
       : event.type === 'message.ack' ? `${data.ack} ${data.id}`
         : event.type === 'message.status' ? `${data.status || ''} ${data.to || ''} ${data.reason || ''}`
-          : event.type === 'qr' ? `new QR, expires ${new Date(data.expiresAt).toLocaleTimeString()}`
+          : event.type === 'qr' ? `new QR, expires ${clock(data.expiresAt)}`
             : JSON.stringify(data).slice(0, 160);
   log.prepend(el('li', { 'data-type': event.type },
-    el('time', { dateTime: event.timestamp }, new Date(event.timestamp).toLocaleTimeString()),
+    el('time', { dateTime: event.timestamp }, clock(event.timestamp)),
     el('span', { class: 'etype' }, event.type), el('span', { class: 'esum' }, summary)));
   while (log.children.length > LOG_MAX) log.lastChild.remove();
 }
@@ -763,7 +765,7 @@ function renderDeliveries() {
     el('td', { 'data-label': 'Event' }, el('span', { class: 'etype' }, d.type), ' ',
       el('span', { class: 'muted' }, `${new Date(d.createdAt).toLocaleString()}`)),
     el('td', { 'data-label': 'State' }, d.status === 'failed' ? el('span', { class: 'badge s-FAILED' }, 'dead')
-      : el('span', { class: 'badge s-RECOVERING' }, d.nextAttemptAt ? `retrying ${new Date(d.nextAttemptAt).toLocaleTimeString()}` : 'retrying')),
+      : el('span', { class: 'badge s-RECOVERING' }, d.nextAttemptAt ? `retrying ${clock(d.nextAttemptAt)}` : 'retrying')),
     el('td', { 'data-label': 'Response', class: 'response' }, d.lastError || (d.lastStatus ? `HTTP ${d.lastStatus}` : '–')),
     el('td', { 'data-label': 'Attempts', class: 'num' }, String(d.attempts)),
     el('td', { 'data-label': 'URL', class: 'url' }, d.url),
