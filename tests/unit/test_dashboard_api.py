@@ -211,3 +211,21 @@ def outbox_receiver(tmp_path):
     yield f"http://127.0.0.1:{server.server_port}/hook", EventOutbox(store)
     server.shutdown()
     store.close()
+
+
+def test_patching_the_webhook_keeps_its_secret(keyed):
+    client = keyed.test_client()
+    client.post("/sessions", json={"id": "acme-1"}, headers=as_key(ADMIN))
+    first = client.patch("/sessions/acme-1/webhook", json={"events": ["message"]},
+                         headers=as_key(SCOPED))
+    assert first.status_code == 422 and first.json["error"]["details"]["field"] == "url"
+    client.put("/sessions/acme-1/webhook", json={"url": "http://h.lan/a", "secret": "s3cret"},
+               headers=as_key(SCOPED))
+    patched = client.patch("/sessions/acme-1/webhook",
+                           json={"url": "http://h.lan/b", "events": ["message"]},
+                           headers=as_key(SCOPED))
+    assert patched.json == {"url": "http://h.lan/b", "events": ["message"], "hasSecret": True}
+    hook = engine_of(keyed).manager.get("acme-1").options["webhook"]
+    assert hook["secret"] == "s3cret"
+    bad = client.patch("/sessions/acme-1/webhook", json={"url": "ftp://x"}, headers=as_key(SCOPED))
+    assert bad.status_code == 422

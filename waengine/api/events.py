@@ -10,7 +10,7 @@ from flask import Response, g, request, stream_with_context
 from .. import auth
 from ..errors import NotFound, TooManyRequests, ValidationError
 from . import docs, engine, manager
-from .schemas import DeliveriesQuery, StreamQuery, WebhookIn
+from .schemas import DeliveriesQuery, StreamQuery, WebhookIn, WebhookPatchIn
 
 bp = APIBlueprint("events", __name__, tag="Events")
 
@@ -33,6 +33,18 @@ def webhook_view(hook: dict | None) -> dict:
 def put_webhook(session_id, body):
     session = manager().update_options(session_id, webhook=body)
     return webhook_view(session.options.get("webhook"))
+
+
+@bp.patch("/sessions/<session_id>/webhook")
+@bp.input(WebhookPatchIn, arg_name="body")
+@bp.doc(summary="Change the session's webhook; fields left out (the secret) are kept",
+        responses=docs.responses(docs.Webhook, errors=(404,)))
+def patch_webhook(session_id, body):
+    merged = {**(manager().get(session_id).options.get("webhook") or {}), **body}
+    if not merged.get("url"):
+        raise ValidationError("The session has no webhook yet: give its url",
+                              details={"field": "url"})
+    return webhook_view(manager().update_options(session_id, webhook=merged).options["webhook"])
 
 
 @bp.get("/sessions/<session_id>/webhook")

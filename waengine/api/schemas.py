@@ -87,6 +87,10 @@ class WebhookIn(Schema):
     secret = String(validate=Length(max=256))
 
 
+class WebhookPatchIn(WebhookIn):
+    url = URL(schemes={"http", "https"}, require_tld=False, validate=Length(max=2048))
+
+
 class PacingIn(Schema):
     """Per-session send pacing; fields left out keep the configured default."""
 

@@ -60,7 +60,7 @@ async function api(method, path, body, accept) {
   if (resp.ok && accept === 'image/png') return resp.blob();
   const type = resp.headers.get('Content-Type') || '';
   const data = type.includes('json') ? await resp.json() : null;
-  if (resp.status === 401 && path !== '/sessions') signOut('Your API key is no longer accepted.');
+  if (resp.status === 401 && state.started) signOut('Your API key is no longer accepted.');
   if (!resp.ok) throw new ApiError(resp.status, data && data.error);
   return data;
 }
@@ -105,6 +105,7 @@ async function signIn(key) {
 }
 
 function signOut(message) {
+  state.started = false;
   sessionStorage.removeItem(KEY_SLOT);
   state.key = null;
   closeFeeds();
@@ -129,32 +130,39 @@ async function boot() {
     }
   });
   $('#signout').addEventListener('click', () => signOut());
+  const kept = state.key;
   try {
     // A kept key, or none at all when the gateway runs without keys (development).
-    start(await signIn(state.key));
+    start(await signIn(kept));
   } catch (err) {
-    signOut(err.status === 401 ? null : describe(err));
+    const stale = kept ? 'Your API key is no longer accepted.' : null;
+    signOut(err.status === 401 ? stale : describe(err));
   }
 }
 
+let wired = false;
 function start(list) {
+  state.started = true;
   $('#login').hidden = true;
   for (const id of ['#nav', '#live']) $(id).hidden = false;
   $('#signout').hidden = !state.key;
   setSessions(list.data);
-  wireSessions();
-  wireDetail();
-  wireDeliveries();
+  if (!wired) { // signing out and in again keeps the handlers
+    wireSessions();
+    wireDetail();
+    wireDeliveries();
+    window.addEventListener('hashchange', route);
+    wired = true;
+  }
   openFeed();
   state.timers.push(setInterval(tick, 1000));
   state.timers.push(setInterval(refreshList, ROW_POLL_MS));
-  window.addEventListener('hashchange', route);
   route();
 }
 
 // ---- views ----
 function route() {
-  if (!state.key && !$('#login').hidden) return;
+  if (!state.started) return;
   const [view, arg] = (location.hash.slice(1) || 'sessions').split('/');
   document.querySelectorAll('.view').forEach((v) => { v.hidden = true; });
   document.querySelectorAll('#nav a').forEach((a) => {
@@ -186,12 +194,13 @@ async function streamUrl(query) {
 }
 
 async function openFeed(lastId) {
-  if (!state.key && !$('#login').hidden) return;
+  if (!state.started) return;
   setLive('connecting');
   let url;
   try {
     url = await streamUrl(lastId ? { lastEventId: lastId } : {});
   } catch (err) {
+    if (!state.started) return;
     setLive('offline');
     setTimeout(() => openFeed(lastId), 5000);
     return;
@@ -199,14 +208,16 @@ async function openFeed(lastId) {
   const feed = new EventSource(url);
   state.feed = feed;
   let last = lastId;
-  feed.onopen = () => { setLive('live'); refreshList(); };
+  feed.onopen = () => { state.feedFailures = 0; setLive('live'); refreshList(); };
   feed.onerror = () => {
-    // The token is good for opening a stream only once it is a minute old: reopen with a new
-    // one from where we were, rather than letting EventSource retry the stale URL.
+    // The token only opens streams for a minute: reopen with a new one from where we were,
+    // rather than let EventSource retry the stale URL; back off if the gateway refuses (429).
     if (state.feed !== feed) return;
     feed.close();
     setLive('reconnecting');
-    setTimeout(() => { if (state.feed === feed) openFeed(last); }, 1500);
+    const delay = Math.min(30000, 1500 * 2 ** (state.feedFailures || 0));
+    state.feedFailures = (state.feedFailures || 0) + 1;
+    setTimeout(() => { if (state.feed === feed) openFeed(last); }, delay);
   };
   for (const type of EVENT_TYPES) {
     feed.addEventListener(type, (msg) => {
@@ -416,6 +427,7 @@ function showDetail(id) {
   state.qrExpires = null;
   renderDetail(true);
   refreshOne(id).then(() => { if (state.detail === id) { fillForms(); loadQr(); } });
+  closeLog();
   openLog(id);
 }
 
@@ -620,7 +632,8 @@ function wireDetail() {
     const secret = $('#webhook-new-secret').checked ? newSecret() : null;
     if (secret) body.secret = secret;
     await saveSettings(async () => {
-      await api('PUT', `/sessions/${encodeURIComponent(state.detail)}/webhook`, body);
+      // PATCH keeps the secret in force unless a new one is given (the page never knows it).
+      await api('PATCH', `/sessions/${encodeURIComponent(state.detail)}/webhook`, body);
       $('#secret-once').hidden = !secret;
       $('#secret-value').value = secret || '';
       return 'Webhook saved.';
@@ -675,40 +688,29 @@ async function saveSettings(fn) {
 }
 
 // ---- the detail view's event log ----
-async function openLog(id) {
-  closeLog();
+async function openLog(id, last = null, failures = 0) {
+  if (state.detail !== id) return;
   let url;
   try {
-    url = await streamUrl({ sessions: id, tail: LOG_MAX });
+    url = await streamUrl(last ? { sessions: id, lastEventId: last } : { sessions: id, tail: LOG_MAX });
   } catch (err) {
     return;
   }
   if (state.detail !== id) return;
+  if (state.logFeed) state.logFeed.close();
   const feed = new EventSource(url);
   state.logFeed = feed;
-  let last = null;
+  feed.onopen = () => { failures = 0; };
   feed.onerror = () => {
     if (state.logFeed !== feed) return;
     feed.close();
-    // Reopen after the last event shown (the first token may be stale by now).
-    setTimeout(async () => {
-      if (state.logFeed !== feed || state.detail !== id) return;
-      const next = new URLSearchParams(last ? { sessions: id, lastEventId: last } : { sessions: id, tail: LOG_MAX });
-      try {
-        if (state.key) next.set('token', (await api('POST', '/auth/stream-token')).token);
-      } catch (err) { return; }
-      const again = new EventSource(`${BASE}/events?${next}`);
-      state.logFeed = again;
-      wireLog(again, (v) => { last = v; }, id);
-    }, 1500);
+    // Reopen after the last event shown, with a fresh token (the first one may be stale).
+    setTimeout(() => { if (state.logFeed === feed) openLog(id, last, failures + 1); },
+      Math.min(30000, 1500 * 2 ** failures));
   };
-  wireLog(feed, (v) => { last = v; }, id);
-}
-
-function wireLog(feed, remember, id) {
   for (const type of EVENT_TYPES) {
     feed.addEventListener(type, (msg) => {
-      remember(msg.lastEventId);
+      last = msg.lastEventId;
       if (state.detail === id) logEvent(JSON.parse(msg.data));
     });
   }
