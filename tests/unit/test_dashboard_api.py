@@ -90,6 +90,12 @@ def test_a_stream_token_opens_event_streams_only_for_a_minute(keyed):
     assert auth.match_token(f"1.{expires}.{mac}", keys) is None  # not the admin's token
     assert auth.match_token(f"{number}.{int(expires) + 3600}.{mac}", keys) is None
     assert client.get("/events?token=2.99999999999.forged").status_code == 401
+    client.post("/sessions", json={"id": "acme-1"}, headers=as_key(ADMIN))
+    client.post("/sessions", json={"id": "other"}, headers=as_key(ADMIN))
+    own = client.get(f"/sessions/acme-1/events?token={token}", buffered=False)
+    assert own.status_code == 200 and own.mimetype == "text/event-stream"
+    own.close()
+    assert client.get(f"/sessions/other/events?token={token}").status_code == 403
 
 
 def test_sessions_carry_the_live_fields_the_table_shows(keyed):
