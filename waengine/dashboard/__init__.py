@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from ..events.outbox import EVENT_TYPES
+
 ASSETS = ("dashboard.js", "dashboard.css")
 # The page loads only its own files and talks only to this origin; it may not be framed
 # (its buttons stop and delete sessions: no clickjacking).
@@ -31,7 +33,9 @@ def init_app(app) -> None:
 
 def page():
     """The single page; the API's base URL is where this app is mounted (SCRIPT_NAME)."""
-    return render_template("dashboard.html"), 200, HEADERS
+    # EventSource delivers named events only to listeners of that name: the page listens to
+    # every type the outbox knows, so a type added there shows up here too.
+    return render_template("dashboard.html", event_types=EVENT_TYPES), 200, HEADERS
 
 
 def _headers(response):

@@ -4,8 +4,7 @@
 
 const BASE = document.body.dataset.apiBase || '';
 const KEY_SLOT = 'waengine.apiKey';
-const EVENT_TYPES = ['session.status', 'qr', 'message', 'message.ack', 'message.revoked',
-  'group.participants', 'message.status'];
+const EVENT_TYPES = (document.body.dataset.eventTypes || 'session.status,qr,message').split(',');
 const STATUS_ORDER = ['FAILED', 'RECOVERING', 'SCAN_QR', 'STARTING', 'CONNECTED', 'STOPPED'];
 const LOG_MAX = 200;
 const ROW_POLL_MS = 15000; // memory and queue numbers change without events
