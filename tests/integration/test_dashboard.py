@@ -24,6 +24,7 @@ from selenium.webdriver.common.keys import Keys
 from werkzeug.serving import make_server
 
 from waengine import create_app, engine_of
+from waengine.config import Defaults
 from waengine.sandbox import make_server as make_sandbox
 
 from ..conftest import wait_for
@@ -67,8 +68,8 @@ class Stack:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={root / 'operator-profile'}")
         options.add_argument(f"--window-size={LAPTOP[0]},{LAPTOP[1]}")
-        options.binary_location = "/usr/bin/chromium"
-        service = Service("/usr/bin/chromedriver", log_output=str(root / "operator-driver.log"))
+        options.binary_location = Defaults.CHROMIUM
+        service = Service(Defaults.CHROMEDRIVER, log_output=str(root / "operator-driver.log"))
         self.driver = webdriver.Chrome(options=options, service=service)
         self.driver.implicitly_wait(0)
         self.viewport(LAPTOP)
@@ -309,6 +310,22 @@ def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):
     wait_for(lambda: "MB" in stack.row("sales"), message="memory in the row")
     stack.shot("sessions")
     stack.shot("sessions-phone", PHONE)
+
+
+def test_delete_with_purge_asks_first_then_forgets_the_session(stack):
+    stack.driver.get(stack.url + "/dashboard#session/support")
+    stack.wait_text("#detail-status", "CONNECTED")
+    stack.find('[data-action="delete"]').click()
+    wait_for(lambda: stack.shown("#delete-dialog"), message="confirmation")
+    stack.find("#delete-cancel").click()  # changed my mind: nothing happens
+    assert stack.api("GET", "/sessions/support").json()["status"] == "CONNECTED"
+    stack.find('[data-action="delete"]').click()
+    stack.find("#delete-purge").click()
+    stack.find("#delete-form button[type=submit]").click()
+    wait_for(lambda: stack.shown("#view-sessions") and not stack.row("support"),
+             timeout=30, message="back at the table without support")
+    assert stack.api("GET", "/sessions/support").status_code == 404
+    assert stack.row("sales")
 
 
 def test_a_scoped_key_sees_only_its_sessions(stack):
