@@ -240,10 +240,28 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.find("a.back").click()
     wait_for(lambda: stack.shown("#view-sessions"), message="back at the table")
     stack.driver.execute_script("window.__sameDocument = true")
-    stack.sandbox_post("/_sandbox/phones", phone="6281300000003", name="Support Phone")
-    stack.sandbox_post("/_sandbox/link", code=code, phone="6281300000003")  # typed on the phone
+    dashboard = stack.driver.current_window_handle
+    # The sandbox's phone page, in another tab: the operator types the code on "the phone".
+    stack.driver.switch_to.new_window("tab")
+    stack.driver.get(stack.sandbox + "/_sandbox/phone")
+    stack.type("#link-phone", "6281300000003")
+    stack.type("#link-name", "Support Phone")
+    stack.type("#link-code", code)
+    stack.find("#link-form button[type=submit]").click()
+    stack.wait_text("#link-out", "Linked")
+    stack.type("#send-from", BUDI)
+    stack.type("#send-to", "6281300000003")
+    stack.type("#send-text", "Halo support")
+    stack.find("#send-form button[type=submit]").click()
+    stack.wait_text("#send-out", "Sent")
+    stack.type("#inbox-phone", BUDI)
+    stack.wait_text("#inbox", "Halo Budi, from the dashboard")  # test 2's message
+    stack.driver.close()
+    stack.driver.switch_to.window(dashboard)
     wait_for(lambda: "CONNECTED" in (r := stack.row("support")) and "+6281300000003" in r,
              timeout=60, message="row CONNECTED with the number")
+    wait_for(lambda: stack.api("GET", "/sessions/support").json()["activity"]["receivedToday"],
+             message="support received Budi's message")
     assert stack.driver.execute_script("return window.__sameDocument") is True
     stack.type("#filter", "support")
     wait_for(lambda: not stack.row("sales") and stack.row("support"), message="filtered")
