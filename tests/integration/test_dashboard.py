@@ -56,7 +56,8 @@ class Stack:
                          daemon=True).start()
         self.app = create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
                                "WA_URL": self.sandbox + "/", "QR_FIRST_TTL": 8.0,
-                               "QR_TTL": 5.0, "API_KEYS": [ADMIN, f"{SCOPED}:acme-*"]})
+                               "QR_TTL": 5.0, "QR_SCAN_TIMEOUT": 30.0,
+                               "API_KEYS": [ADMIN, f"{SCOPED}:acme-*"]})
         self.engine = engine_of(self.app)
         self.engine.start()
         self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
@@ -344,6 +345,20 @@ def test_delete_with_purge_asks_first_then_forgets_the_session(stack):
              timeout=30, message="back at the table without support")
     assert stack.api("GET", "/sessions/support").status_code == 404
     assert stack.row("sales")
+
+
+def test_an_expired_qr_offers_a_new_one(stack):
+    stack.api("POST", "/sessions", json={"id": "late"})
+    stack.driver.get(stack.url + "/dashboard#session/late")
+    wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="late's QR")
+    # Nobody scans: after QR_SCAN_TIMEOUT the gateway gives up, and the page says so.
+    stack.wait_text("#detail-status", "FAILED", timeout=60)
+    stack.wait_text("#qr-countdown", "nobody scanned it")
+    assert not stack.shown("#qr-img") and stack.shown("#qr-renew")
+    stack.find("#qr-renew").click()
+    wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="a new QR")
+    assert "SCAN QR" in stack.text("#detail-status")
+    assert stack.api("DELETE", "/sessions/late?purge=true").status_code == 200
 
 
 def test_a_scoped_key_sees_only_its_sessions(stack):
