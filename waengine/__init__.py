@@ -15,7 +15,7 @@ def create_app(test_config: dict | None = None, factory=None):
     from apiflask import APIFlask
     from flask_compress import Compress
 
-    from . import api, auth, errors, guards
+    from . import api, auth, dashboard, errors, guards
     from .api import docs
     from .config import load_config
     from .ops import metrics as ops_metrics
@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None, factory=None):
     docs.init_app(app)
     Compress(app)
     api.register(app)
+    dashboard.init_app(app)
     app.extensions["waengine"] = Engine(config, factory=factory)
     return app
 

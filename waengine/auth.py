@@ -9,7 +9,10 @@ a key is named by its position in the list.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import time
 
 from flask import g, request
 
@@ -17,6 +20,10 @@ from .apikeys import RECOMMENDED_KEY_LENGTH, ApiKey, digest, parse_api_keys
 from .errors import Forbidden, Unauthorized
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="waengine"'}
+# EventSource cannot send headers: event streams also take `?token=`, a short-lived token made
+# by POST /auth/stream-token, so the API key itself never appears in a URL (or a proxy's log).
+STREAM_TOKEN_TTL = 60
+STREAM_ROUTES = ("/events",)
 
 
 def presented_key() -> str | None:
@@ -40,6 +47,37 @@ def match_key(key: str, keys: list[ApiKey]) -> ApiKey | None:
     return found
 
 
+def stream_token(key: ApiKey | None, now: float | None = None) -> tuple[str, int]:
+    """A token for the event streams, valid STREAM_TOKEN_TTL seconds with the key's scope."""
+    expires = int(now or time.time()) + STREAM_TOKEN_TTL
+    number = key.number if key else 0
+    return f"{number}.{expires}.{_token_mac(key, number, expires)}", expires
+
+
+def _token_mac(key: ApiKey | None, number: int, expires: int) -> str:
+    # Keyed by the key's digest: stateless (any worker, any restart) and dies with the key.
+    secret = key.digest if key else b"auth-disabled"
+    mac = hmac.new(secret, f"{number}.{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode()
+
+
+def match_token(token: str, keys: list[ApiKey], now: float | None = None) -> ApiKey | None:
+    """The key a valid, unexpired stream token was made for."""
+    number, _, rest = token.partition(".")
+    expires, _, mac = rest.partition(".")
+    if not (number.isdigit() and expires.isdigit()) or int(expires) < (now or time.time()):
+        return None
+    key = next((k for k in keys if k.number == int(number)), None)
+    if key is None or not hmac.compare_digest(mac, _token_mac(key, key.number, int(expires))):
+        return None
+    return key
+
+
+def is_stream(path: str) -> bool:
+    """Event streams (SSE) a browser opens with EventSource: these accept a stream token."""
+    return path in STREAM_ROUTES or (path.startswith("/sessions/") and path.endswith("/events"))
+
+
 def allowed(session_id: str) -> bool:
     """True if the request's key may act on this session (always, when auth is off)."""
     key = g.get("api_key")
@@ -53,8 +91,14 @@ def require_session(session_id: str) -> None:
 
 
 def open_route(path: str, config) -> bool:
-    """Routes that need no key: /health always; /metrics and the docs by config switch."""
+    """Routes that need no key: /health always; /metrics and the docs by config switch.
+
+    The dashboard's page and assets hold no data: the page calls the API with the key the
+    operator types in, so it is open like the docs page.
+    """
     if path == "/health":
+        return True
+    if config.get("DASHBOARD") and _is_under(path, config["DASHBOARD_PATH"]):
         return True
     if path == "/metrics":
         return not config["METRICS_AUTH"]
@@ -63,8 +107,15 @@ def open_route(path: str, config) -> bool:
     return False
 
 
+def _is_under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
 def _is_docs(path: str) -> bool:
     return path in ("/openapi.json", "/docs") or path.startswith("/docs/")
+
+
+SCOPED_ROUTES = ("/sessions", "/events", "/auth/stream-token")
 
 
 def _check_scope(key: ApiKey) -> None:
@@ -73,9 +124,10 @@ def _check_scope(key: ApiKey) -> None:
     session_id = (request.view_args or {}).get("session_id")
     if session_id is not None:
         require_session(session_id)
-    elif request.url_rule is not None and request.url_rule.rule != "/sessions":
-        # /sessions lists only the key's sessions and creates only ids in its scope (the views);
-        # other routes (/performance, /metrics) show every session, so are not for scoped keys.
+    elif request.url_rule is not None and request.url_rule.rule not in SCOPED_ROUTES:
+        # /sessions lists only the key's sessions and creates only ids in its scope (the views),
+        # /events streams only theirs; other routes (/performance, /metrics) show every
+        # session, so are not for scoped keys.
         raise Forbidden("This API key is scoped to sessions and may not use this route")
 
 
@@ -95,6 +147,10 @@ def init_app(app) -> None:
             return None
         key = presented_key()
         matched = match_key(key, keys) if key else None
+        token = request.args.get("token")
+        if matched is None and token and request.method == "GET" and is_stream(request.path):
+            matched = match_token(token, keys)
+            key = key or token
         if matched is None:
             reason = "invalid" if key else "missing"
             raise Unauthorized(details={"reason": reason}, headers=CHALLENGE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import shutil
 from pathlib import Path
@@ -25,6 +26,9 @@ class Defaults:
     # Whether /metrics, and /openapi.json with /docs, need an API key like the API does.
     METRICS_AUTH = True
     DOCS_AUTH = False
+    # The operator dashboard (docs/dashboard.md): a static page on the public API.
+    DASHBOARD = True
+    DASHBOARD_PATH = "/dashboard"
     WA_URL = "https://web.whatsapp.com/"
     WA_JS = str(PROJECT_ROOT / "node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js")
     # auto: inject wa-js when the page has no WPP of its own (web.whatsapp.com); never: don't.
@@ -160,6 +164,9 @@ def validate(config: dict) -> None:
         raise ConfigError(f"CACHE must be simple, none or a redis:// URL, got {config['CACHE']!r}")
     if not str(config["WA_URL"]).startswith(("http://", "https://")):
         raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
+    if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", str(config["DASHBOARD_PATH"])):
+        raise ConfigError(f"DASHBOARD_PATH must be a path like /dashboard, got "
+                          f"{config['DASHBOARD_PATH']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
     if isinstance(config["API_KEYS"], str):

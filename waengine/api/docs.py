@@ -59,6 +59,30 @@ class Me(Out):
 class BrowserInfo(Out):
     pid = Integer(required=True)
     rssMb = Float(allow_none=True)
+    pssMb = Float(allow_none=True, metadata={
+        "description": "the browser tree's PSS at the watchdog's last pass (null until then)"})
+    processes = Integer(allow_none=True, metadata={"description": "processes in the tree"})
+
+
+class Activity(Out):
+    sentToday = Integer(required=True, metadata={"description": "sends that went out (UTC day)"})
+    receivedToday = Integer(required=True, metadata={"description": "`message` events"})
+    failedToday = Integer(required=True, metadata={"description": "sends that failed for good"})
+    queued = Integer(required=True, metadata={"description": "sends waiting in the pacer"})
+    lastEventAt = String(required=True, allow_none=True, metadata=TIME)
+
+
+class PacingOut(Out):
+    minInterval = Float(required=True)
+    jitter = Float(required=True)
+    dailyCap = Integer(required=True)
+    typing = Boolean(required=True)
+
+
+class WebhookSummary(Out):
+    url = String(required=True, allow_none=True)
+    events = List(String(), required=True)
+    hasSecret = Boolean(required=True)
 
 
 class Session(Out):
@@ -71,6 +95,13 @@ class Session(Out):
     lastActivityAt = String(required=True, allow_none=True, metadata=TIME)
     restarts = Integer(required=True)
     browser = Nested(BrowserInfo, required=True, allow_none=True)
+    # The live fields below are in GET /sessions and GET /sessions/{id}, not in a DELETE's answer.
+    statusSince = String(metadata={**TIME, "description": "when it entered this status "
+                                   "(at most since this process started)"})
+    activity = Nested(Activity)
+    pacing = Nested(PacingOut)
+    keepAlive = Boolean(metadata={"description": "never stopped for idleness"})
+    webhook = Nested(WebhookSummary)
 
 
 class SessionList(Out):
@@ -112,6 +143,12 @@ class Delivery(Out):
 
 class DeliveryList(Out):
     data = List(Nested(Delivery), required=True)
+
+
+class StreamToken(Out):
+    token = String(required=True, metadata={"description": "pass as ?token= to an event stream"})
+    expiresAt = String(required=True, metadata=TIME)
+    ttlSeconds = Integer(required=True)
 
 
 class Retried(Out):
@@ -243,12 +280,37 @@ class SessionMemory(Out):
     processes = Integer(required=True)
 
 
+class Capacity(Out):
+    sessionsThatFit = Integer(required=True, metadata={
+        "description": "more sessions that fit now (memory limit, reserve, MAX_SESSIONS)"})
+    perSessionMb = Float(required=True, metadata={"description": "mean browser PSS (or the "
+                                                  "estimate before any is measured)"})
+    availableMb = Float(required=True)
+    maxSessions = Integer(required=True)
+
+
 class Performance(Out):
     memoryUsage = Dict(required=True, metadata={
         "description": "rss, heapUsed, browsers, total as MB strings (the seed's shape), "
                        "and the same as numbers in rssMb, heapUsedMb, browsersMb, totalMb"})
     performance = Nested(PerformanceFigures, required=True)
     sessions = List(Nested(SessionMemory), required=True)
+    capacity = Nested(Capacity, required=True)
+
+
+class HistoryPoint(Out):
+    at = Float(required=True, metadata={"description": "unix seconds"})
+    workerMb = Float(required=True)
+    browsersMb = Float(required=True)
+    totalMb = Float(required=True)
+    availableMb = Float(required=True)
+    activeSessions = Integer(required=True)
+    connectedSessions = Integer(required=True)
+
+
+class PerformanceHistory(Out):
+    intervalSeconds = Float(required=True)
+    data = List(Nested(HistoryPoint), required=True, metadata={"description": "oldest first"})
 
 
 # ---- building the document ----

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import Response, request, stream_with_context
+from flask import Response, g, request, stream_with_context
 
-from ..errors import NotFound
+from .. import auth
+from ..errors import NotFound, ValidationError
+from ..store import iso_utc
 from . import docs
 from .context import engine, manager
-from .schemas import DeliveriesQuery, WebhookIn
+from .schemas import DeliveriesQuery, StreamQuery, WebhookIn, WebhookPatchIn
 
 bp = APIBlueprint("events", __name__, tag="Events")
 
@@ -26,6 +28,18 @@ def webhook_view(hook: dict | None) -> dict:
 def put_webhook(session_id, body):
     session = manager().update_options(session_id, webhook=body)
     return webhook_view(session.options.get("webhook"))
+
+
+@bp.patch("/sessions/<session_id>/webhook")
+@bp.input(WebhookPatchIn, arg_name="body")
+@bp.doc(summary="Change the session's webhook; fields left out (the secret) are kept",
+        responses=docs.responses(docs.Webhook, errors=(404,)))
+def patch_webhook(session_id, body):
+    merged = {**(manager().get(session_id).options.get("webhook") or {}), **body}
+    if not merged.get("url"):
+        raise ValidationError("The session has no webhook yet: give its url",
+                              details={"field": "url"})
+    return webhook_view(manager().update_options(session_id, webhook=merged).options["webhook"])
 
 
 @bp.get("/sessions/<session_id>/webhook")
@@ -68,7 +82,42 @@ def retry_delivery(session_id, event_id):
                                  errors=(422, 429)))
 def stream_events(session_id):
     manager().get(session_id).touch()
-    last_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-    chunks = engine().events.stream(session_id, last_id)
+    hub = engine().events
+    after = hub.resume_point(_last_event_id())
+    return _sse(hub.stream(lambda after: hub.outbox.since(session_id, after), after))
+
+
+@bp.get("/events")
+@bp.input(StreamQuery, location="query", arg_name="query")
+@bp.doc(summary="Server-Sent Events of every session the key may see (resume with Last-Event-ID)",
+        responses=docs.responses({"type": "string"}, content_type="text/event-stream",
+                                 description="`id:` event id, `event:` type, `data:` an Event",
+                                 errors=(422, 429)))
+def stream_all_events(query):
+    wanted = query.get("sessions")
+    for session_id in wanted or ():
+        auth.require_session(session_id)
+    key = g.get("api_key")
+    scoped = key is not None and key.scope is not None
+    among = wanted or ([s.id for s in manager().list() if key.allows(s.id)] if scoped else None)
+    hub = engine().events
+    after = hub.resume_point(_last_event_id(), tail=query.get("tail"), among=among)
+    return _sse(hub.stream(lambda after: hub.outbox.since_any(wanted, after), after,
+                           visible=lambda row: key is None or key.allows(row["session"])))
+
+
+@bp.post("/auth/stream-token")
+@bp.doc(summary="A token for ?token= on the event streams (EventSource cannot send headers)",
+        responses=docs.responses(docs.StreamToken))
+def new_stream_token():
+    token, expires = auth.stream_token(g.get("api_key"))
+    return {"token": token, "expiresAt": iso_utc(expires), "ttlSeconds": auth.STREAM_TOKEN_TTL}
+
+
+def _last_event_id() -> str | None:
+    return request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
+
+
+def _sse(chunks) -> Response:
     return Response(stream_with_context(chunks), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

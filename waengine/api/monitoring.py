@@ -12,6 +12,7 @@ from apiflask import APIBlueprint
 from flask import Response, current_app
 
 from ..ops import metrics
+from ..ops.history import capacity
 from ..ops.watchdog import measure
 from . import docs
 from .context import engine
@@ -56,7 +57,15 @@ def health():
 def performance():
     eng = engine()
     sample = eng.watchdog.last_sample or measure(eng)  # before the first pass: measure now
-    return metrics.performance_report(current_app, sample)
+    return {**metrics.performance_report(current_app, sample), "capacity": capacity(eng, sample)}
+
+
+@bp.get("/performance/history")
+@bp.doc(summary="Memory and sessions over the last hour, one point per watchdog pass",
+        responses=docs.responses(docs.PerformanceHistory))
+def performance_history():
+    eng = engine()
+    return {"intervalSeconds": eng.watchdog.interval, "data": eng.watchdog.history.points()}
 
 
 @bp.get("/metrics")

@@ -86,6 +86,10 @@ class WebhookIn(Schema):
     secret = String(validate=Length(max=256))
 
 
+class WebhookPatchIn(WebhookIn):
+    url = URL(schemes={"http", "https"}, require_tld=False, validate=Length(max=2048))
+
+
 class PacingIn(Schema):
     """Per-session send pacing; fields left out keep the configured default."""
 
@@ -100,6 +104,10 @@ class SessionCreateIn(Schema):
     webhook = Nested(WebhookIn)
     keepAlive = JSONBoolean()
     pacing = Nested(PacingIn)
+
+
+class KeepAliveIn(Schema):
+    keepAlive = JSONBoolean(required=True)
 
 
 class PairingIn(Schema):
@@ -130,6 +138,27 @@ class BulkIn(Schema):
 class DeliveriesQuery(Schema):
     status = String(validate=OneOf(("pending", "delivered", "failed")))
     limit = Integer(load_default=100, validate=Range(1, 1000))
+
+
+class SessionIdList(String):
+    """A comma-separated list of session ids in a query string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        ids = [part.strip() for part in super()._deserialize(value, attr, data, **kwargs)
+               .split(",") if part.strip()]
+        if not ids or len(ids) > 1000 or not all(re.fullmatch(SESSION_ID, i) for i in ids):
+            raise SchemaError("Not a comma-separated list of session ids")
+        return ids
+
+
+class StreamQuery(Schema):
+    sessions = SessionIdList(metadata={"description": "only these sessions, comma-separated"})
+    tail = Integer(validate=Range(1, 500),
+                   metadata={"description": "start with the last N stored events"})
+    lastEventId = String(validate=Length(1, 64),
+                         metadata={"description": "resume after this event (as Last-Event-ID)"})
+    token = String(validate=Length(1, 200),
+                   metadata={"description": "a POST /auth/stream-token token, for EventSource"})
 
 
 _RECIPIENT = Length(1, 128)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import segno
 from apiflask import APIBlueprint
@@ -11,20 +12,30 @@ from flask import current_app, request, send_file
 from .. import auth
 from ..engine.outgoing import pacing_for
 from ..errors import SessionNotReady, ValidationError
+from ..ops.activity import session_activity
 from ..store import iso_utc
 from ..vocabulary import Status
 from . import docs
 from .context import engine, manager, page
-from .schemas import DeleteQuery, PacingIn, PairingIn, SessionCreateIn, chat_id
+from .events import webhook_view
+from .schemas import DeleteQuery, KeepAliveIn, PacingIn, PairingIn, SessionCreateIn, chat_id
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
 
 
-def shape(session) -> dict:
+def shape(session, activity: dict | None = None) -> dict:
     data = session.snapshot()
+    eng = engine()
     if data["browser"]:  # the numbers /performance shows: the watchdog's measurement
-        mem = engine().watchdog.browser_memory(session.id) or {}
-        data["browser"]["rssMb"] = mem.get("rssMb")
+        mem = eng.watchdog.browser_memory(session.id) or {}
+        data["browser"].update(rssMb=mem.get("rssMb"), pssMb=mem.get("pssMb"),
+                               processes=mem.get("processes"))
+    since = time.time() - (time.monotonic() - session.status_since)
+    data["statusSince"] = iso_utc(since)
+    data["activity"] = (activity or session_activity(eng.store, [session.id]))[session.id]
+    data["pacing"] = pacing_for(current_app.config, session.options)
+    data["keepAlive"] = bool(session.options.get("keepAlive"))
+    data["webhook"] = webhook_view(session.options.get("webhook"))
     return data
 
 
@@ -42,7 +53,9 @@ def create_session(body):
 @bp.doc(summary="List sessions (a scoped API key sees its own)",
         responses=docs.responses(docs.SessionList))
 def list_manager():
-    return {"data": [shape(s) for s in manager().list() if auth.allowed(s.id)]}
+    sessions = [s for s in manager().list() if auth.allowed(s.id)]
+    activity = session_activity(engine().store, [s.id for s in sessions])
+    return {"data": [shape(s, activity) for s in sessions]}
 
 
 @bp.get("/sessions/<session_id>")
@@ -119,6 +132,14 @@ def put_pacing(session_id, body):
 @bp.doc(summary="The session's send pacing in force", responses=docs.responses(PACING, errors=(404,)))
 def get_pacing(session_id):
     return pacing_for(current_app.config, manager().get(session_id).options)
+
+
+@bp.put("/sessions/<session_id>/keep-alive")
+@bp.input(KeepAliveIn, arg_name="body")
+@bp.doc(summary="Whether the session is exempt from the idle reaper",
+        responses=docs.responses(docs.Session, errors=(404,)))
+def put_keep_alive(session_id, body):
+    return shape(manager().update_options(session_id, keepAlive=body["keepAlive"] or None))
 
 
 @bp.post("/sessions/<session_id>/pairing-code")

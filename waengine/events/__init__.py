@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import TooManyRequests, ValidationError
 from ..shapes import ack_name, message, outgoing_view
@@ -38,31 +38,40 @@ class EventHub:
             return []
         return [hook]
 
-    def stream(self, session_id: str, last_event_id: str | None) -> Iterator[str]:
-        """Server-Sent Events of a session, after last_event_id (or from now), as text chunks.
-
-        Checks first (unknown id: 422; too many streams: 429), so the caller can still answer
-        with an error; the stream then runs until the client goes away.
-        """
-        after = self.outbox.seq_of(last_event_id) if last_event_id else self.outbox.last_seq
+    def resume_point(self, last_event_id: str | None, tail: int | None = None,
+                     among: list[str] | None = None) -> int:
+        """The outbox sequence a stream starts after: Last-Event-ID, the last `tail`, or now."""
+        if not last_event_id:
+            return self.outbox.seq_before_last(among, tail) if tail else self.outbox.last_seq
+        after = self.outbox.seq_of(last_event_id)
         if after is None:
             raise ValidationError(f"Unknown Last-Event-ID {last_event_id!r}",
                                   details={"field": "Last-Event-ID"})
+        return after
+
+    def stream(self, read: Callable[[int], list[dict]], after: int,
+               visible: Callable[[dict], bool] = lambda row: True) -> Iterator[str]:
+        """Server-Sent Events of the visible rows read(after_seq) returns, as text chunks.
+
+        Checks the stream cap first (429), so the caller can still answer with an error;
+        the stream then runs until the client goes away.
+        """
         # Each stream holds a gthread worker thread: cap them so API calls always find one.
         if not self.streams.acquire(blocking=False):
             raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
-        return self._stream(session_id, after)
+        return self._stream(read, after, visible)
 
-    def _stream(self, session_id: str, after: int) -> Iterator[str]:
+    def _stream(self, read, after: int, visible) -> Iterator[str]:
         outbox, keepalive = self.outbox, self.config["SSE_KEEPALIVE"]
         try:
             yield "retry: 2000\n\n"
             while True:
                 seen = outbox.last_seq
-                rows = outbox.since(session_id, after)
+                rows = read(after)
                 for row in rows:
                     after = row["seq"]
-                    yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
+                    if visible(row):
+                        yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
                 if not rows and not outbox.wait(seen, keepalive):
                     yield ": keepalive\n\n"  # also how a closed client is noticed
         finally:

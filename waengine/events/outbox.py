@@ -99,6 +99,23 @@ class EventOutbox:
             " ORDER BY seq LIMIT ?", (session, after_seq, limit))
         return [dict(r) for r in rows]
 
+    def since_any(self, sessions: list[str] | None, after_seq: int, limit: int = 500) -> list[dict]:
+        """Events of these sessions (None: all) after a sequence number, oldest first."""
+        where, args = _among(sessions)
+        rows = self.store.execute(
+            f"SELECT seq, id, session, type, body FROM events WHERE seq > ?{where}"
+            " ORDER BY seq LIMIT ?", (after_seq, *args, limit))
+        return [dict(r) for r in rows]
+
+    def seq_before_last(self, sessions: list[str] | None, count: int) -> int:
+        """The sequence number to stream after so the last `count` events come first."""
+        where, args = _among(sessions)
+        rows = self.store.execute(
+            f"SELECT MIN(seq) AS s FROM (SELECT seq FROM events WHERE 1{where}"
+            " ORDER BY seq DESC LIMIT ?)", (*args, count))
+        first = rows[0]["s"]
+        return first - 1 if first is not None else self.last_seq
+
     def seq_of(self, event_id: str) -> int | None:
         rows = self.store.execute("SELECT seq FROM events WHERE id = ?", (event_id,))
         return rows[0]["seq"] if rows else None
@@ -178,6 +195,12 @@ class EventOutbox:
         with self.store.transaction() as db:
             db.execute("DELETE FROM deliveries WHERE session = ?", (session,))
             db.execute("DELETE FROM events WHERE session = ?", (session,))
+
+
+def _among(sessions: list[str] | None) -> tuple[str, tuple]:
+    if sessions is None:
+        return "", ()
+    return f" AND session IN ({','.join('?' * len(sessions))})", tuple(sessions)
 
 
 def _delivery(row: dict) -> dict:

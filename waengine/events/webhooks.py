@@ -34,6 +34,13 @@ def retryable(status: int | None) -> bool:
     return status is None or status >= 500 or status in (408, 429)
 
 
+def _answer(error: urllib.error.HTTPError, limit: int = 300) -> str:
+    try:
+        return error.read(limit).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
 class WebhookSender:
     def __init__(self, outbox: EventOutbox, config: dict):
         self.outbox = outbox
@@ -105,7 +112,9 @@ class WebhookSender:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 status = resp.status
         except urllib.error.HTTPError as e:
-            status, error = e.code, f"HTTP {e.code}"
+            # The start of the receiver's answer: what an operator needs to see why it failed.
+            answer = _answer(e)
+            status, error = e.code, f"HTTP {e.code}" + (f": {answer}" if answer else "")
         except (OSError, ValueError) as e:
             error = f"{type(e).__name__}: {e}"
         if status is not None and 200 <= status < 300:

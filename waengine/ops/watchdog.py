@@ -25,6 +25,7 @@ import psutil
 from ..engine import browser as chromium
 from ..vocabulary import Status
 from . import memory, metrics
+from .history import MemoryHistory
 from .periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class MemoryWatchdog(PeriodicThread):
         # Callables that drop cached data when the worker is over its limit (caches add theirs).
         self.trimmers: list[Callable[[], object]] = []
         self.last_sample: MemorySample | None = None
+        self.history = MemoryHistory()  # the dashboard's chart: GET /performance/history
         self.last_run: float | None = None
         self.started_at: float | None = None
         self._recycled: dict[str, float] = {}
@@ -122,6 +124,7 @@ class MemoryWatchdog(PeriodicThread):
         recycled = self._recycle_over_limit(sample, sessions, actions)
         self._recycle_fattest(sample, sessions, recycled, actions)
         self.last_sample = sample
+        self.history.add(sample, sessions.values())
         self.last_run = self._clock()
         return actions
 

@@ -2,7 +2,8 @@
 
 - `/` and `/static/*`: the WhatsApp-Web-like page (wpp.js and its modules in wpp/ define window.WPP).
 - `/_sandbox/api/*`: the page's own transport (same-origin HTTP long-polling).
-- `/_sandbox/*`: the control API used by tests and people (docs/sandbox.md).
+- `/_sandbox/*`: the control API used by tests and people (docs/sandbox.md), and
+  `/_sandbox/phone`, a page that drives it like a phone (link, write, inbox).
 Every error is JSON `{"error": {"code", "message"}}`, never an HTML page.
 """
 
@@ -59,6 +60,12 @@ def index():
     response = current_app.make_response(render_template("index.html", options=page_options))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@page.get("/_sandbox/phone")
+def phone_page():
+    """A simulated phone for people: link a device by code or QR text, write, read an inbox."""
+    return render_template("phone.html")
 
 
 @page.get("/favicon.ico")
