@@ -316,10 +316,10 @@ class MediaKeeper:
             return {"media": found}  # stored once: a re-delivered event reuses it
         try:
             media = open_media(Page(session), message_id, self.config)
-        except WAEngineError as e:
+            return {"media": self.store.put(session.id, message_id, media)}
+        except WAEngineError as e:  # from the page: expired, too large, session gone, timeout
             log.info("media of %s not stored: %s %s", message_id, e.code, e.message)
             return {"mediaError": {"code": e.code, "message": e.message}}
-        return {"media": self.store.put(session.id, message_id, media)}
 
     def stop(self) -> None:
         self._pool.shutdown(wait=True)
