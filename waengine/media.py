@@ -20,6 +20,7 @@ import logging
 import mimetypes
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -155,6 +156,11 @@ class LocalMediaStore:
             (folder / f"{name}.json").write_text(json.dumps(meta), encoding="utf-8")
             self._evict(keep=folder / f"{name}.bin")
         return self._view(session_id, meta)
+
+    def forget(self, session_id: str) -> None:
+        """Delete a purged session's files."""
+        with self._lock:
+            shutil.rmtree(self.root / session_id, ignore_errors=True)
 
     def file(self, session_id: str, name: str) -> tuple[Path, dict]:
         """The stored file and its facts, for GET /media/<session>/<name> (404 otherwise)."""

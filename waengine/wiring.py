@@ -16,7 +16,7 @@ from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue
 from .engine.page import SendOp
 from .events import EventHub
-from .media import MediaKeeper, store_from_config
+from .media import LocalMediaStore, MediaKeeper, store_from_config
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemoryWatchdog
 from .store import Store
@@ -49,6 +49,9 @@ class Engine:
         # a session that was already STOPPED or FAILED, and purges).
         self.manager.on_delete.append(
             lambda sid, purged: self.cache.forget(sid) if purged else self.cache.clear(sid))
+        if isinstance(self.media_store, LocalMediaStore):  # a purge leaves no file behind
+            self.manager.on_delete.append(
+                lambda sid, purged: self.media_store.forget(sid) if purged else None)
         self.watchdog = MemoryWatchdog(self)
         self.reaper = SessionReaper(self)
         self.manager.memory_guard = self.watchdog.admission_refusal

@@ -184,3 +184,23 @@ def test_a_media_event_still_goes_out_when_the_page_cannot_give_the_file(make_ap
     event = json.loads(engine_of(app).events.outbox.since("s1", 0)[-1]["body"])
     assert event["data"]["mediaError"] == {"code": "media_expired", "message": "gone"}
     assert "media" not in event["data"]
+
+
+def test_stored_files_need_a_key_for_their_session_and_go_with_a_purge(make_app, factory):
+    app = make_app(MEDIA_STORE="local", API_KEYS=["admin-key-0123456789", "s1-key-0123456789:s1"])
+    client = app.test_client()
+    admin = {"X-API-Key": "admin-key-0123456789"}
+    store = engine_of(app).media_store
+    mine = store.put("s1", "m1", media_file(b"mine"))["url"]
+    theirs = store.put("s2", "m2", media_file(b"theirs"))["url"]
+    scoped = {"X-API-Key": "s1-key-0123456789"}
+    assert client.get(mine).status_code == 401
+    resp = client.get(mine, headers=scoped)
+    assert resp.status_code == 200 and resp.data == b"mine"
+    assert client.get(theirs, headers=scoped).status_code == 403
+    assert client.get(theirs, headers=admin).data == b"theirs"
+    assert client.post("/sessions", json={"id": "s2"}, headers=admin).status_code == 201
+    assert client.delete("/sessions/s2?purge=true", headers=admin).status_code == 200
+    gone = client.get(theirs, headers=admin)
+    assert gone.status_code == 404 and gone.json["error"]["code"] == "not_found"
+    assert client.get(mine, headers=admin).status_code == 200
