@@ -46,7 +46,7 @@ class MessageOps:
             if file is not None:
                 msg.type, msg.data, msg.filename, msg.mimetype = file
                 msg.size, msg.body = len(msg.data), ""
-                msg.caption = str(caption) if caption else None
+                msg.caption = str(caption or text or "") or None  # a file's text is its caption
             self._deliver(msg)
             return self._control_view(msg)
 
