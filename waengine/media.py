@@ -50,6 +50,7 @@ class MediaFile:
     filename: str
     type: str
     chunks: Iterator[bytes]
+    close: Callable[[], None] = lambda: None  # frees the page's copy; idempotent
 
 
 def open_media(page: Page, message_id: str, config: dict) -> MediaFile:
@@ -57,13 +58,29 @@ def open_media(page: Page, message_id: str, config: dict) -> MediaFile:
     info = page.media_open(message_id, int(config["MEDIA_MAX_BYTES"]))
     mimetype = safe_mimetype(info.get("mimetype"))
     size = int(info["size"])
+    close = _closer(page, info["handle"])
     return MediaFile(size=size, mimetype=mimetype,
                      filename=safe_filename(info.get("filename"), mimetype, message_id),
-                     type=info.get("type") or "document",
-                     chunks=_chunks(page, info["handle"], size, int(config["MEDIA_CHUNK_BYTES"])))
+                     type=info.get("type") or "document", close=close,
+                     chunks=_chunks(page, info["handle"], size, int(config["MEDIA_CHUNK_BYTES"]),
+                                    close))
 
 
-def _chunks(page: Page, handle: str, size: int, chunk: int) -> Iterator[bytes]:
+def _closer(page: Page, handle: str) -> Callable[[], None]:
+    done = threading.Event()
+
+    def close() -> None:
+        if done.is_set():
+            return
+        done.set()
+        try:
+            page.media_close(handle)
+        except WAEngineError as e:  # a page that went away took the download with it
+            log.debug("media close failed: %s", e)
+    return close
+
+
+def _chunks(page: Page, handle: str, size: int, chunk: int, close) -> Iterator[bytes]:
     offset = 0
     try:
         while offset < size:
@@ -74,10 +91,7 @@ def _chunks(page: Page, handle: str, size: int, chunk: int) -> Iterator[bytes]:
             offset += len(data)
             yield data
     finally:
-        try:
-            page.media_close(handle)
-        except WAEngineError as e:  # a page that went away took the download with it
-            log.debug("media close failed: %s", e)
+        close()
 
 
 def safe_mimetype(value: str | None) -> str:
@@ -322,7 +336,10 @@ class MediaKeeper:
             return {"media": found}  # stored once: a re-delivered event reuses it
         try:
             media = open_media(Page(session), message_id, self.config)
-            return {"media": self.store.put(session.id, message_id, media)}
+            try:
+                return {"media": self.store.put(session.id, message_id, media)}
+            finally:
+                media.close()
         except WAEngineError as e:  # from the page: expired, too large, session gone, timeout
             log.info("media of %s not stored: %s %s", message_id, e.code, e.message)
             return {"mediaError": {"code": e.code, "message": e.message}}

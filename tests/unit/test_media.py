@@ -204,3 +204,19 @@ def test_stored_files_need_a_key_for_their_session_and_go_with_a_purge(make_app,
     gone = client.get(theirs, headers=admin)
     assert gone.status_code == 404 and gone.json["error"]["code"] == "not_found"
     assert client.get(mine, headers=admin).status_code == 200
+
+
+def test_the_route_frees_the_page_copy_once_whether_or_not_the_body_is_read(make_app, factory):
+    app = make_app(MEDIA_CHUNK_BYTES=1024)
+    client = app.test_client()
+    bridge = connected(client, factory)
+    data = bytes(range(256)) * 9
+    closed = page_file(bridge, data)
+    url = f"/sessions/s1/messages/{KEY}/media"
+    resp = client.get(url)
+    assert resp.data == data and resp.headers["Content-Length"] == str(len(data))
+    assert resp.headers["Content-Disposition"].startswith('attachment; filename="a.png"')
+    assert closed == ["h1"]
+    head = client.head(url)
+    head.close()  # what every WSGI server does with a response, read or not
+    assert head.status_code == 200 and head.data == b"" and closed == ["h1", "h1"]

@@ -37,9 +37,11 @@ STORED = {200: {"description": "The stored file", "content": FILE, "headers": HE
                     "MEDIA_MAX_BYTES.", responses=DOWNLOAD)
 def download(session_id, messageId):
     media = open_media(page(session_id), message_id(messageId), current_app.config)
-    return Response(stream_with_context(media.chunks), mimetype=media.mimetype, headers={
+    response = Response(stream_with_context(media.chunks), mimetype=media.mimetype, headers={
         "Content-Length": str(media.size), "Content-Disposition": content_disposition(
             media.filename), "Cache-Control": "private, no-store"})
+    response.call_on_close(media.close)  # also when no chunk was read (HEAD, a client gone)
+    return response
 
 
 @bp.get("/media/<session_id>/<name>")
