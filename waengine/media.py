@@ -225,9 +225,11 @@ class S3MediaStore:
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.ttl = int(config["MEDIA_URL_TTL"])
         # Credentials and region come from the standard AWS_* variables (boto3's own chain).
-        self.client = boto3.client(
-            "s3", endpoint_url=config["MEDIA_S3_ENDPOINT"] or None,
-            config=Config(signature_version="s3v4", retries={"max_attempts": 3}))
+        # Another S3 server (MinIO, Ceph, moto) serves buckets by path, not by host name.
+        endpoint = config["MEDIA_S3_ENDPOINT"] or None
+        self.client = boto3.client("s3", endpoint_url=endpoint, config=Config(
+            signature_version="s3v4", retries={"max_attempts": 3},
+            s3={"addressing_style": "path"} if endpoint else {}))
 
     def _key(self, session_id: str, message_id: str) -> str:
         name = f"{session_id}/{object_name(session_id, message_id)}"
