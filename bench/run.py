@@ -227,6 +227,18 @@ def media_bench(http, base: str, sb_url: str, app) -> None:
             ms(plain) + " bare Flask send_file",
             f"{statistics.median(got) / statistics.median(plain):.1f}x")
     app.config["MEDIA_CHUNK_BYTES"] = 512 * 2**10
+    import tracemalloc
+
+    # Traced from the first chunk on: the open before it has the sandbox, in this process,
+    # serve the whole file to the page as WhatsApp's media servers would (not the gateway).
+    with http.get(url, stream=True) as resp:
+        for n, _ in enumerate(resp.iter_content(256 * 2**10)):
+            if n == 0:
+                tracemalloc.start()  # every thread here: gateway, session worker, client
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    row("Python memory peak while 8 MiB streams", f"{peak / 2**20:.1f} MiB",
+        f"{len(data) / 2**20:.0f} MiB file", f"{peak / len(data):.2f}x")
     chats = base + "/sessions/bench/chats?refresh=true"
     idle = timed(lambda: http.get(chats), 20)
     stop = threading.Event()
