@@ -218,8 +218,11 @@ class S3MediaStore:
     """Objects in an S3-compatible bucket (`s3://bucket/prefix`); URLs are presigned GETs."""
 
     def __init__(self, url: str, config: dict):
-        import boto3  # the s3 extra: only needed with MEDIA_STORE=s3://…
-        from botocore.config import Config
+        try:
+            import boto3  # the s3 extra: only needed with MEDIA_STORE=s3://…
+            from botocore.config import Config
+        except ImportError:
+            raise ConfigError("MEDIA_STORE=s3://… needs boto3: pip install 'waengine[s3]'") from None
 
         bucket, _, prefix = url[len("s3://"):].partition("/")
         self.bucket, self.prefix = bucket, prefix.strip("/")
