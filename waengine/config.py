@@ -97,6 +97,19 @@ class Defaults:
     UPLOAD_MAX_BYTES = 16 * 2**20
     UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "webp", "pdf", "doc", "docx", "xls",
                     "xlsx", "txt", "mp3", "ogg", "mp4"]
+    # Incoming media (docs/configuration.md). MEDIA_MAX_BYTES: the largest file downloaded
+    # (413 media_too_large above it); read out of the page MEDIA_CHUNK_BYTES at a time.
+    MEDIA_MAX_BYTES = 64 * 2**20
+    MEDIA_CHUNK_BYTES = 512 * 2**10
+    # Automatic download of each incoming media message: "" (off), "local" (DATA_DIR/media,
+    # at most MEDIA_LOCAL_MAX_BYTES, oldest evicted first) or "s3://bucket/prefix" (boto3;
+    # credentials from the AWS_* variables; MEDIA_S3_ENDPOINT for a non-AWS S3 API).
+    MEDIA_STORE = ""
+    MEDIA_LOCAL_MAX_BYTES = 2**30
+    MEDIA_S3_ENDPOINT = ""
+    MEDIA_URL_TTL = 3600  # seconds a presigned S3 URL in an event stays valid
+    MEDIA_PUBLIC_URL = ""  # prefix of local media URLs in events, e.g. https://wa.example.com
+    MEDIA_WORKERS = 2  # downloads at once (each holds its session's events until stored)
 
 
 def _coerce(name: str, raw: str, default):
@@ -169,6 +182,7 @@ def validate(config: dict) -> None:
                           f"{config['DASHBOARD_PATH']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
+    _validate_media(config)
     if isinstance(config["API_KEYS"], str):
         config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
     parse_api_keys(config["API_KEYS"])
@@ -176,3 +190,19 @@ def validate(config: dict) -> None:
         raise ConfigError(
             "production needs WAENGINE_API_KEYS (or WAENGINE_AUTH_DISABLED=1 to run without auth)"
         )
+
+
+def _validate_media(config: dict) -> None:
+    if int(config["MEDIA_MAX_BYTES"]) < 1 or int(config["MEDIA_WORKERS"]) < 1:
+        raise ConfigError("MEDIA_MAX_BYTES and MEDIA_WORKERS must be at least 1")
+    if not 1024 <= int(config["MEDIA_CHUNK_BYTES"]) <= 8 * 2**20:
+        # Each chunk is one WebDriver string (base64): big ones stall the session's queue.
+        raise ConfigError(f"MEDIA_CHUNK_BYTES must be 1024..8388608, got {config['MEDIA_CHUNK_BYTES']}")
+    store = str(config["MEDIA_STORE"] or "")
+    if store and store != "local" and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?",
+                                                       store):
+        raise ConfigError(f"MEDIA_STORE must be empty, local or s3://bucket/prefix, got {store!r}")
+    if store == "local" and int(config["MEDIA_LOCAL_MAX_BYTES"]) < int(config["MEDIA_MAX_BYTES"]):
+        raise ConfigError("MEDIA_LOCAL_MAX_BYTES must be at least MEDIA_MAX_BYTES")
+    if not 1 <= int(config["MEDIA_URL_TTL"]) <= 604800:  # S3 presigns at most 7 days
+        raise ConfigError(f"MEDIA_URL_TTL must be 1..604800 seconds, got {config['MEDIA_URL_TTL']}")

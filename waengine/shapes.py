@@ -26,7 +26,7 @@ def message(m: dict) -> dict:
            "timestamp": m.get("timestamp"), "ack": ack_name(m.get("ack"))}
     for src, dst in (("caption", "caption"), ("mimetype", "mimetype"), ("filename", "filename"),
                      ("size", "size"), ("quotedId", "quotedId"), ("author", "author"),
-                     ("mentions", "mentions")):
+                     ("mentions", "mentions"), ("media", "media"), ("mediaError", "mediaError")):
         if m.get(src):
             out[dst] = m[src]
     if m.get("type") == "location":

@@ -16,6 +16,7 @@ from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue
 from .engine.page import SendOp
 from .events import EventHub
+from .media import LocalMediaStore, MediaKeeper, store_from_config
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemoryWatchdog
 from .store import Store
@@ -34,6 +35,9 @@ class Engine:
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
         self.events = EventHub(self.store, config)
         self.cache = SessionCache.from_config(config)
+        self.media_store = store_from_config(config, self.data_dir)
+        self.media = MediaKeeper(self.media_store, config, self._publish) \
+            if self.media_store is not None else None
         self.manager = SessionManager(config, self.store, factory, self.profiles,
                                       on_event=self._on_event)
         self.manager.load()
@@ -45,6 +49,9 @@ class Engine:
         # a session that was already STOPPED or FAILED, and purges).
         self.manager.on_delete.append(
             lambda sid, purged: self.cache.forget(sid) if purged else self.cache.clear(sid))
+        if isinstance(self.media_store, LocalMediaStore):  # a purge leaves no file behind
+            self.manager.on_delete.append(
+                lambda sid, purged: self.media_store.forget(sid) if purged else None)
         self.watchdog = MemoryWatchdog(self)
         self.reaper = SessionReaper(self)
         self.manager.memory_guard = self.watchdog.admission_refusal
@@ -76,6 +83,8 @@ class Engine:
         self.reaper.stop()
         self.senders.stop()
         self.manager.shutdown()
+        if self.media is not None:
+            self.media.stop()  # after the sessions: what is left fails fast and still publishes
         self.service.stop()
         self.events.stop()
         log.info("engine stopped")
@@ -91,8 +100,15 @@ class Engine:
         # A little longer than the command itself may take, so a timeout is reported as one.
         return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"] + 2.0)
 
-    def _on_event(self, session, kind: str, data: dict) -> None:
-        """Every engine event: the cache drops lists it makes stale, then the outbox gets it."""
+    def _on_event(self, session, kind: str, data: dict) -> bool:
+        """Every engine event; False holds a page event until its media is stored (MEDIA_STORE)."""
+        if kind == "message" and self.media is not None and self.media.wants(data):
+            return self.media.hold(session, data)
+        self._publish(session, kind, data)
+        return True
+
+    def _publish(self, session, kind: str, data: dict) -> None:
+        """The cache drops lists the event makes stale, then the outbox gets it."""
         self.cache.on_event(session.id, kind, data)
         self.events.publish(session, kind, data)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .. import uploads
-from . import contacts, events, messages, monitoring, sessions
+from . import contacts, events, media, messages, monitoring, sessions
 
 
 def register(app) -> None:
     app.register_blueprint(sessions.bp)
     app.register_blueprint(messages.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(contacts.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(monitoring.bp)

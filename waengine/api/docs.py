@@ -171,6 +171,14 @@ class Location(Out):
     longitude = Float(allow_none=True)
 
 
+class StoredMedia(Out):
+    url = String(required=True, metadata={"description": "/media/… (local, same API key) or a "
+                                                         "presigned S3 URL"})
+    mimetype = String(required=True)
+    size = Integer(required=True)
+    sha256 = String(required=True, allow_none=True)
+
+
 class Message(Out):
     id = String(required=True)
     chatId = String(required=True)
@@ -188,6 +196,8 @@ class Message(Out):
     from_ = String(required=True, allow_none=True, data_key="from")
     senderIds = Dict(metadata={"description": "the sender as {phone: …@c.us, lid: …@lid}, "
                                               "each where WhatsApp gave it"})
+    media = Nested(StoredMedia, metadata={"description": "message events with MEDIA_STORE"})
+    mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
 
 
 class MessageList(Out):

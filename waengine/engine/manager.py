@@ -47,7 +47,7 @@ class ChromiumFactory:
 
 class SessionManager:
     def __init__(self, config: dict, store: Store, factory, profiles: Path,
-                 on_event: Callable[[Session, str, dict], None] | None = None):
+                 on_event: Callable[[Session, str, dict], bool | None] | None = None):
         self.config = config
         self.store = store
         self.factory = factory
@@ -72,8 +72,8 @@ class SessionManager:
             me_id=me.get("id"), me_name=me.get("name"), restarts=session.restarts,
             last_activity_at=session.last_activity_at)
 
-    def _emit(self, session: Session, type_: str, data: dict) -> None:
-        self.on_event(session, type_, data)
+    def _emit(self, session: Session, type_: str, data: dict) -> bool | None:
+        return self.on_event(session, type_, data)  # False holds a page event (media store)
 
     def load(self) -> None:
         """Read the registry; sessions that should run are started by restore()."""

@@ -60,6 +60,18 @@ class Page:
         """{chatId, unreadCount} (the count before marking)."""
         return self._run("markRead", chatId=chat_id)
 
+    # ---- media (chunked: see waengine/media.py) ----
+    def media_open(self, message_id: str, max_bytes: int) -> dict:
+        """Download a media message into the page: {handle, size, mimetype, filename, type}."""
+        return self._run("mediaOpen", id=message_id, maxBytes=max_bytes)
+
+    def media_read(self, handle: str, offset: int, length: int) -> str:
+        """Base64 of bytes [offset, offset + length) of an opened download."""
+        return self._run("mediaRead", handle=handle, offset=offset, length=length)
+
+    def media_close(self, handle: str) -> None:
+        self._run("mediaClose", handle=handle)
+
     # ---- lists ----
     def list_chats(self) -> list[dict]:
         return self._run("listChats")

@@ -343,7 +343,8 @@ class Session:
             self.wa = {"version": state["version"], "injected": bool(state.get("injected"))}
         for event in state.get("events") or ():
             # Delivered to the sink (outbox) first; acknowledged to the page on the next poll.
-            self._on_event(self, event["type"], event["data"])
+            if self._on_event(self, event["type"], event["data"]) is False:
+                break  # held (its media is being stored): offered again, in order, next poll
             self._ack.append(event["id"])
         if state.get("events"):
             self.touch()

@@ -116,6 +116,7 @@ def send_message():
     message = network().send_from_phone(
         data["from"], data["to"], data.get("text", ""),
         quoted_id=data.get("quotedId"), mentions=data.get("mentions"),
+        caption=data.get("caption"), media=data.get("media"),
     )
     return message, 201
 
@@ -136,6 +137,11 @@ def read_message(msg_id):
 @control.post("/messages/<msg_id>/revoke")
 def revoke_message(msg_id):
     return network().revoke(msg_id)
+
+
+@control.post("/messages/<msg_id>/expire")
+def expire_media(msg_id):
+    return network().expire_media(msg_id)
 
 
 @control.post("/groups")
@@ -268,6 +274,12 @@ def exists():
 @transport.get("/message/<msg_id>")
 def device_message(msg_id):
     return network().get_message_for_device(*device_auth(), msg_id)
+
+
+@transport.get("/media/<msg_id>")
+def device_media(msg_id):
+    msg = network().media_for_device(*device_auth(), msg_id)
+    return send_file(io.BytesIO(msg.data), mimetype=msg.mimetype, download_name=msg.filename)
 
 
 @transport.get("/history")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 from .model import (
+    MEDIA_TYPES,
     MESSAGE_TYPES,
     Device,
     Message,
@@ -21,10 +24,12 @@ from .model import (
 class MessageOps:
     """Part of Network (core.py), which holds the state and the one lock."""
 
-    def send_from_phone(self, sender, to, text, quoted_id=None, mentions=None) -> dict:
-        """The control API: a (simulated) phone sends a text message."""
+    def send_from_phone(self, sender, to, text, quoted_id=None, mentions=None, caption=None,
+                        media=None) -> dict:
+        """The control API: a (simulated) phone sends a text, or a file when `media` is given."""
         sender_digits = normalize_phone(sender)
         target = self._target(to)
+        file = media_file(media) if media is not None else None
         with self._cond:
             self._ensure_phone(sender_digits)
             self._check_group_sender(target, sender_digits)
@@ -38,7 +43,33 @@ class MessageOps:
                 quoted_id=quoted_id or None,
                 mentions=[normalize_phone(m) for m in mentions or []],
             )
+            if file is not None:
+                msg.type, msg.data, msg.filename, msg.mimetype = file
+                msg.size, msg.body = len(msg.data), ""
+                msg.caption = str(caption or text or "") or None  # a file's text is its caption
             self._deliver(msg)
+            return self._control_view(msg)
+
+    def media_for_device(self, device_id: str, token: str, msg_id: str) -> Message:
+        """The page downloads a media message's file (404 media_not_found once expired)."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._messages.get(msg_id)
+            if msg is None or device.phone not in (msg.sender, *msg.recipients):
+                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+            if msg.type not in MEDIA_TYPES:
+                raise SandboxError(400, "message_not_contains_media", "Message has no media")
+            if msg.data is None or msg.expired:
+                raise SandboxError(404, "media_not_found", "Media not found")
+            return msg
+
+    def expire_media(self, msg_id: str) -> dict:
+        """Control API: the media server drops the file (WhatsApp keeps media for a while only)."""
+        with self._cond:
+            msg = self._require_message(msg_id)
+            if msg.type not in MEDIA_TYPES:
+                raise SandboxError(409, "not_media", f"Message {msg_id} has no media")
+            msg.expired = True
             return self._control_view(msg)
 
     def send_from_device(self, device_id: str, token: str, payload: dict) -> dict:
@@ -74,6 +105,8 @@ class MessageOps:
         msg.lng = float(payload["lng"]) if payload.get("lng") is not None else None
         msg.quoted_id = payload.get("quotedId") or None
         msg.mentions = [normalize_phone(m) for m in payload.get("mentions") or []]
+        if kind in MEDIA_TYPES and payload.get("data") is not None:
+            msg.data = decode_base64(payload["data"])  # the upload a sending page made
         return msg
 
     def _check_group_sender(self, target: str, sender: str) -> None:
@@ -314,6 +347,7 @@ class MessageOps:
             "recipients": list(msg.recipients),
             "revoked": msg.revoked,
             "readBy": sorted(msg.read_by),
+            "mediaExpired": msg.expired if msg.type in MEDIA_TYPES else None,
         }
 
     @staticmethod
@@ -366,3 +400,23 @@ class MessageOps:
         if msg.type == "reaction" and quoted is not None:
             view["reactionParentKey"] = view.get("quotedKey")
         return view
+
+
+def decode_base64(text) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise SandboxError(400, "invalid_media", "media.data is not base64") from None
+
+
+def media_file(media) -> tuple[str, bytes, str, str]:
+    """(type, bytes, filename, mimetype) of a control-API `media` object; the type from the MIME."""
+    if not isinstance(media, dict) or not media.get("data"):
+        raise SandboxError(400, "invalid_media", "media needs data (base64), filename, mimetype")
+    data = decode_base64(media["data"])
+    mimetype = str(media.get("mimetype") or "application/octet-stream")
+    if not re.fullmatch(r"[\w.+-]+/[\w.+-]+", mimetype):
+        raise SandboxError(400, "invalid_media", f"Not a MIME type: {mimetype!r}")
+    major = mimetype.split("/")[0]
+    kind = major if major in ("image", "video", "audio") else "document"
+    return kind, data, str(media.get("filename") or "file"), mimetype

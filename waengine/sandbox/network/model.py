@@ -140,6 +140,8 @@ class Message:
     origin_device: str | None = None
     revoked: bool = False
     read_by: set = field(default_factory=set)
+    data: bytes | None = None  # a media message's file, as the media server keeps it
+    expired: bool = False  # the media server no longer has the file (POST …/expire)
 
 
 @dataclass

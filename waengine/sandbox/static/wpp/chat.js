@@ -1,6 +1,6 @@
 /* WPP.chat: chats and messages (send text, files, locations, reactions; read). */
 
-import { log, newMessageId, sleep, unixTime } from './base.js';
+import { API, log, newMessageId, sleep, unixTime } from './base.js';
 import { InvalidChat, WPPError } from './errors.js';
 import { ev } from './events.js';
 import { group } from './group.js';
@@ -112,7 +112,7 @@ export function newOwnKey(chat, messageId) {
  * The send pipeline shared by every send function: build the model, emit
  * chat.new_message (ack 0), hand it to the server, emit ack 1, resolve per waitForAck.
  */
-export async function sendMessage(chatId, attrs, options, extra) {
+export async function sendMessage(chatId, attrs, options, extra, upload) {
   options = Object.assign({}, defaultSendMessageOptions, options || {});
   const chat = await findChat(chatId);
   const key = newOwnKey(chat, options.messageId);
@@ -135,7 +135,7 @@ export async function sendMessage(chatId, attrs, options, extra) {
   chat.t = msg.t;
   ev.emit('chat.new_message', msg);
   render();
-  const delivery = deliver(msg, chat, quoted, mentions);
+  const delivery = deliver(msg, chat, quoted, mentions, upload);
   if (!options.waitForAck) {
     delivery.catch(() => {});
     return Object.assign({ id: key._serialized, ack: 0 }, extra || { from: String(from), to: String(chat.id) },
@@ -146,7 +146,8 @@ export async function sendMessage(chatId, attrs, options, extra) {
     { sendMsgResult: result });
 }
 
-export async function deliver(msg, chat, quoted, mentions) {
+/** upload: a media message's bytes, sent with it (the media server keeps them for downloads). */
+export async function deliver(msg, chat, quoted, mentions, upload) {
   const payload = {
     id: msg.id.id,
     to: chat.id._serialized,
@@ -162,6 +163,7 @@ export async function deliver(msg, chat, quoted, mentions) {
     quotedId: quoted ? quoted.id.id : null,
     mentions: mentions.map((w) => w.user),
   };
+  if (upload) payload.data = bytesToBase64(upload);
   try {
     // Retrying is safe: the server treats a known message id as the same send.
     const answer = await http('POST', '/send', { body: payload, auth: true, retries: 6 });
@@ -287,7 +289,36 @@ export async function sendFile(chatId, content, options) {
   if (!filename.includes('.') && EXT_BY_MIME[mimetype] && !options.filename) {
     attrs.filename = `${filename}.${EXT_BY_MIME[mimetype]}`;
   }
-  return sendMessage(chatId, attrs, options, {});
+  return sendMessage(chatId, attrs, options, {}, file.bytes);
+}
+
+export function bytesToBase64(bytes) {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** chat.downloadMedia: the file of a media message as a Blob (wa-js 4.6.0 errors). */
+export async function downloadMedia(id) {
+  const msg = await getMessageById(id);
+  const text = msg.id._serialized;
+  if (!msg.isMedia) throw new WPPError('message_not_contains_media', `Message ${text} not contains media`, { id: text });
+  const headers = {};
+  if (state.login) {
+    headers['X-Sandbox-Device'] = state.login.device;
+    headers['X-Sandbox-Token'] = state.login.token;
+  }
+  let response = null;
+  try {
+    response = await fetch(`${API}/media/${encodeURIComponent(msg.id.id)}`, { headers, cache: 'no-store' });
+  } catch (err) {
+    log('media download failed', err);
+  }
+  // Not a WPPError: wa-js throws this plain object when nothing could be fetched.
+  if (!response || !response.ok) throw { error: true, code: 'media_not_found', message: 'Media not found' };
+  return response.blob();
 }
 
 export const chat = {
@@ -380,6 +411,7 @@ export const chat = {
     assertGetChat(chatId);
     if (duration) await sleep(duration);
   }),
+  downloadMedia: asyncApi('chat.downloadMedia', (id) => downloadMedia(id)),
   generateMessageID: asyncApi('chat.generateMessageID', async (chatId) =>
     newOwnKey(await findChat(chatId))),
 };
