@@ -14,8 +14,9 @@ CHECKOUT=$PWD
 FRESH_DIR=${FRESH_DIR:-/var/tmp/waengine-fresh}
 FRESH_BASE=${FRESH_BASE:-$FRESH_DIR/base}
 mirror() {
-  grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^ ]+/debian/?' /etc/apt/sources.list \
-    /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | head -n1
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+    2>/dev/null | grep -oE '^(URIs:|deb)[[:space:]]+https?://[^ ]+/debian/?$' \
+    | awk '{print $2}' | head -n1 || true
 }
 FRESH_MIRROR=${FRESH_MIRROR:-$(mirror)}
 FRESH_MIRROR=${FRESH_MIRROR%/}
