@@ -43,6 +43,15 @@ SOURCES
 printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
 chmod 0755 "$ROOT/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+printf '127.0.0.1 localhost %s\n' "$(hostname)" > "$ROOT/etc/hosts"
+# A site CA (a TLS-inspecting proxy) the host trusts: the root trusts it too, and pip and npm
+# use the system store, as the site's own servers would be set up.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+  chroot "$ROOT" update-ca-certificates >/dev/null
+  printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$ROOT/etc/pip.conf"
+  echo 'cafile=/etc/ssl/certs/ca-certificates.crt' > "$ROOT/etc/npmrc"
+fi
 chroot "$ROOT" useradd --create-home --shell /bin/bash tester
 echo 'tester ALL=(ALL) NOPASSWD: ALL' > "$ROOT/etc/sudoers.d/tester"
 chmod 0440 "$ROOT/etc/sudoers.d/tester"
