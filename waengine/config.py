@@ -41,6 +41,8 @@ class Defaults:
     DEVICE_NAME = "waengine"
     CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
     CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    # Where `waengine doctor --fix` looks chromedriver builds up (Chrome for Testing's JSON).
+    CHROMEDRIVER_MIRROR = "https://googlechromelabs.github.io/chrome-for-testing"
     # A Selenium Grid (or any remote chromedriver) URL; empty means the engine runs its own.
     SELENIUM_REMOTE_URL = ""
     HEADLESS = True
