@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -174,9 +174,8 @@ def doctor(args) -> int:
     if config["ENV"] == "production":
         report(bool(config["API_KEYS"]) or config["AUTH_DISABLED"], "API keys configured",
                "set WAENGINE_API_KEYS=key1,key2")
-    report(shutil.which("gunicorn") is not None
-           or (Path(sys.executable).parent / "gunicorn").is_file(),
-           "gunicorn installed", "make install (or pip install . in the virtual environment)")
+    report(importlib.util.find_spec("gunicorn") is not None, "gunicorn installed",
+           "make install (or pip install . in the virtual environment)")
     unreachable = check_reachable(config["WA_URL"])
     report(not unreachable, f"WhatsApp URL reachable from this host: {config['WA_URL']}",
            f"{unreachable}; check DNS, firewall and proxy, or WAENGINE_WA_URL")
