@@ -18,7 +18,7 @@ APT = apt() { \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$$@" >/dev/null; \
 	}
 
-.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image
+.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough
 
 .make/system:
 	@mkdir -p .make
@@ -76,6 +76,10 @@ test-fresh:
 # The container image (Dockerfile), built with podman on a base imported from that root.
 image:
 	scripts/build-image.sh
+
+# The README's sandbox walk-through against those images (gateway, nginx, sandbox containers).
+image-walkthrough:
+	scripts/image-walkthrough.sh
 
 # Never ./data: it holds the WhatsApp logins (browser profiles) and the event outbox.
 clean:
