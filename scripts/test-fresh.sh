@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# make test-fresh: `make test` on a stock Debian 12 root, as a normal user with sudo, with
+# make test-fresh: `make test` on a stock Debian 12 (or 13) root, as a normal user with sudo, with
 # Chromium's sandbox on. Run as root on a Debian host with debootstrap (docs/deployment.md).
 #
 #   FRESH_DIR     work folder, outside the checkout (default /var/tmp/waengine-fresh)
 #   FRESH_BASE    an existing debootstrapped root to start from (default: FRESH_DIR/base,
 #                 made once with debootstrap and reused)
 #   FRESH_MIRROR  Debian mirror (default: the first one this host's apt uses)
+#   FRESH_SUITE   bookworm (Debian 12, default) or trixie (Debian 13)
 #   PYTEST_ARGS   passed to `make test` (default: the whole suite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CHECKOUT=$PWD
 [ "$(id -u)" = 0 ] || { echo "test-fresh: run as root (debootstrap, mounts)" >&2; exit 1; }
+FRESH_SUITE=${FRESH_SUITE:-bookworm}
 FRESH_DIR=${FRESH_DIR:-/var/tmp/waengine-fresh}
-FRESH_BASE=${FRESH_BASE:-$FRESH_DIR/base}
+FRESH_BASE=${FRESH_BASE:-$FRESH_DIR/base-$FRESH_SUITE}
 mirror() {
   cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
     2>/dev/null | grep -oE '^(URIs:|deb)[[:space:]]+https?://[^ ]+/debian/?$' \
@@ -25,9 +27,9 @@ mkdir -p "$FRESH_DIR"
 
 if [ ! -x "$FRESH_BASE/usr/bin/python3" ]; then
   # What a stock Debian 12 server has, plus make and sudo: no python3-venv, no Chromium.
-  echo "test-fresh: debootstrap bookworm from $FRESH_MIRROR into $FRESH_BASE"
+  echo "test-fresh: debootstrap $FRESH_SUITE from $FRESH_MIRROR into $FRESH_BASE"
   debootstrap --variant=minbase --include=python3,make,sudo,ca-certificates \
-    bookworm "$FRESH_BASE" "$FRESH_MIRROR"
+    "$FRESH_SUITE" "$FRESH_BASE" "$FRESH_MIRROR"
 fi
 
 rm -rf "$ROOT"
@@ -35,9 +37,9 @@ cp -a "$FRESH_BASE" "$ROOT"
 
 # Debian's own sources (main, updates, security: Chromium ships through security updates).
 cat > "$ROOT/etc/apt/sources.list" <<SOURCES
-deb $FRESH_MIRROR bookworm main
-deb $FRESH_MIRROR bookworm-updates main
-deb ${FRESH_MIRROR}-security bookworm-security main
+deb $FRESH_MIRROR $FRESH_SUITE main
+deb $FRESH_MIRROR $FRESH_SUITE-updates main
+deb ${FRESH_MIRROR}-security $FRESH_SUITE-security main
 SOURCES
 # No init runs in here: packages must not try to start redis or nginx services.
 printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
