@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,7 @@ def installed(tmp_path_factory):
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python3*/site-packages"))
-    deps = next(p for p in sys.path if p.endswith("site-packages") and "waengine" not in p)
-    (site / "zz-deps.pth").write_text(deps + "\n")
+    (site / "zz-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin/python"), "install",
                     "-q", "--no-deps", str(src)], check=True, timeout=600)
     shutil.rmtree(src)  # nothing may still point into the source folder

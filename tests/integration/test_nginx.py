@@ -157,6 +157,14 @@ def health_latencies(url: str, count: int = 300) -> list[float]:
     return times
 
 
+def answers(url: str) -> bool:
+    """Whether url answers 200 yet (a loaded box may take seconds while the engine starts)."""
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
@@ -165,7 +173,7 @@ def test_health_stays_fast_with_200_slow_clients_and_every_stream_open(servers, 
     gw = Gunicorn(tmp_path / "data", sandbox.url + "/", tmp_path / "gunicorn.log",
                   {"WAENGINE_THREADS": "16", "WAENGINE_SSE_MAX_STREAMS": str(MAX_STREAMS)})
     servers.append(gw)
-    gw.wait_healthy()
+    wait_for(lambda: answers(gw.url + "/health"), timeout=60, message="gunicorn /health")
     nginx = Nginx(tmp_path / "nginx", gw.port)
     servers.append(nginx)
     baseline = health_latencies(gw.url)  # gunicorn alone, nothing else connected, same run
