@@ -149,7 +149,7 @@ def doctor(args) -> int:
               f"{config['CHROMEDRIVER_MIRROR']}) into {data / 'cache'}", flush=True)
         try:
             fetched = fetch_chromedriver(browser_version, data / "cache", config["CHROMEDRIVER_MIRROR"])
-        except Exception as e:  # noqa: BLE001 - requests, HTTP status and archive errors alike
+        except Exception as e:  # requests, HTTP status and archive errors alike: all say "not now"
             print(f"[MISSING] could not fetch chromedriver {browser_version}: {e}\n        fix: "
                   "check this host's internet access (or WAENGINE_CHROMEDRIVER_MIRROR), or "
                   "install the chromium-driver package matching chromium from apt")
