@@ -8,7 +8,9 @@ PORT ?= 8080
 # `make test PYTEST_ARGS='tests/unit -x'` runs a part of the suite.
 PYTEST_ARGS ?= tests
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
-APT_PACKAGES := chromium chromium-driver redis-server nginx nodejs npm
+APT_PACKAGES := chromium chromium-driver redis-server nodejs npm
+# Only the tests need nginx (tests/integration/test_nginx.py runs deploy/nginx.conf).
+APT_TEST_PACKAGES := nginx
 # apt-get as root, else through sudo; a user without sudo is told what to ask root for.
 APT = apt() { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
@@ -23,11 +25,14 @@ APT = apt() { \
 .make/system:
 	@mkdir -p .make
 	@$(APT); missing=; \
-	for cmd in chromium chromedriver redis-server nginx:/usr/sbin/nginx npm; do \
-	  name=$${cmd%%:*}; path=$${cmd#*:}; \
-	  command -v $$name >/dev/null || [ -x "$$path" ] || missing=1; \
-	done; \
+	for cmd in chromium chromedriver redis-server npm; do command -v $$cmd >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then echo "installing $(APT_PACKAGES) (apt)"; apt $(APT_PACKAGES); fi
+	@touch $@
+
+.make/system-test: .make/system
+	@$(APT); if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  echo "installing $(APT_TEST_PACKAGES) (apt)"; apt $(APT_TEST_PACKAGES); \
+	fi
 	@touch $@
 
 $(PYTHON):
@@ -56,7 +61,7 @@ sandbox: install
 doctor: install
 	$(PYTHON) -m waengine doctor
 
-test: install
+test: install .make/system-test
 	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: .make/python
