@@ -6,6 +6,7 @@ import os
 import re
 import runpy
 import shutil
+import sysconfig
 from pathlib import Path
 
 from .apikeys import parse_api_keys
@@ -15,6 +16,11 @@ __all__ = ["PROJECT_ROOT", "ConfigError", "load_config", "validate"]  # ConfigEr
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "production", "testing")
+# A checkout keeps config/ and node_modules/ next to the package; an installed package (`pip
+# install .`, not editable) has them as data files under <prefix>/share/waengine (setup.cfg).
+CHECKOUT = (PROJECT_ROOT / "setup.cfg").is_file()
+SHARE_DIR = PROJECT_ROOT if CHECKOUT else Path(sysconfig.get_path("data")) / "share" / "waengine"
+WA_JS_IN_ASSETS = "@wppconnect/wa-js/dist/wppconnect-wa.js"
 
 
 class Defaults:
@@ -30,12 +36,18 @@ class Defaults:
     DASHBOARD = True
     DASHBOARD_PATH = "/dashboard"
     WA_URL = "https://web.whatsapp.com/"
-    WA_JS = str(PROJECT_ROOT / "node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js")
+    # Where config/<env>.py live, and a node_modules-shaped folder with the wa-js bundle and
+    # swagger-ui-dist (/docs); WA_JS follows ASSETS_DIR unless set itself.
+    CONFIG_DIR = str(SHARE_DIR / "config")
+    ASSETS_DIR = str(SHARE_DIR / "node_modules")
+    WA_JS = str(SHARE_DIR / "node_modules" / WA_JS_IN_ASSETS)
     # auto: inject wa-js when the page has no WPP of its own (web.whatsapp.com); never: don't.
     WA_JS_INJECT = "auto"
     DEVICE_NAME = "waengine"
     CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
     CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    # Where `waengine doctor --fix` looks chromedriver builds up (Chrome for Testing's JSON).
+    CHROMEDRIVER_MIRROR = "https://googlechromelabs.github.io/chrome-for-testing"
     # A Selenium Grid (or any remote chromedriver) URL; empty means the engine runs its own.
     SELENIUM_REMOTE_URL = ""
     HEADLESS = True
@@ -129,10 +141,19 @@ def _coerce(name: str, raw: str, default):
     return raw
 
 
-def _env_file(env: str) -> dict:
-    path = PROJECT_ROOT / "config" / f"{env}.py"
-    if not path.exists():
-        return {}
+def assets_dir(environ=None) -> Path:
+    """The node_modules-shaped assets folder: WAENGINE_ASSETS_DIR, or the checkout's or the
+    installed package's. Read from the environment only, as module-level paths need it."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("WAENGINE_ASSETS_DIR") or Defaults.ASSETS_DIR)
+
+
+def _env_file(env: str, config_dir: str) -> dict:
+    path = Path(config_dir) / f"{env}.py"
+    if not path.is_file():
+        # A silent {} would run production with development's limits and no one would know.
+        raise ConfigError(f"WAENGINE_ENV={env}: {path} does not exist (set WAENGINE_CONFIG_DIR "
+                          "to the folder holding config/<env>.py)")
     return {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
 
 
@@ -144,13 +165,17 @@ def load_config(overrides: dict | None = None, environ=None) -> dict:
     if env not in ENVIRONMENTS:
         raise ConfigError(f"WAENGINE_ENV={env!r}: expected one of {', '.join(ENVIRONMENTS)}")
     config = {k: getattr(Defaults, k) for k in dir(Defaults) if k.isupper()}
-    config.update(_env_file(env))
+    config_dir = overrides.get("CONFIG_DIR") or environ.get("WAENGINE_CONFIG_DIR") or Defaults.CONFIG_DIR
+    config.update(_env_file(env, config_dir))
     for key, default in list(config.items()):
         raw = environ.get(f"WAENGINE_{key}")
         if raw is not None:
             config[key] = _coerce(key, raw, default)
     config.update(overrides)
     config["ENV"] = env
+    config["CONFIG_DIR"] = str(config_dir)
+    if config["WA_JS"] == Defaults.WA_JS:
+        config["WA_JS"] = str(Path(config["ASSETS_DIR"]) / WA_JS_IN_ASSETS)
     validate(config)
     return config
 

@@ -17,11 +17,11 @@ from apiflask.validators import OneOf
 from flask import Blueprint, abort, send_from_directory
 from marshmallow import INCLUDE
 
-from ..config import PROJECT_ROOT
+from ..config import assets_dir
 from ..events.outbox import EVENT_TYPES
 from ..vocabulary import SESSION_ID, STATUSES
 
-SWAGGER_UI_DIR = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
+SWAGGER_UI_DIR = assets_dir() / "swagger-ui-dist"
 # The files /docs needs, served from the npm package (`npm ci`): no CDN, works on a closed LAN.
 SWAGGER_UI_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
                      "favicon-32x32.png")
