@@ -161,6 +161,10 @@ def validate(config: dict) -> None:
         raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
+    from .events.signing import secret_problem
+
+    if secret_problem(config["WEBHOOK_SECRET"] or ""):
+        raise ConfigError(f"WEBHOOK_SECRET: {secret_problem(config['WEBHOOK_SECRET'])}")
     if isinstance(config["API_KEYS"], str):
         config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
     from .auth import parse_api_keys

@@ -96,6 +96,8 @@ class Webhook(Out):
     url = String(required=True, allow_none=True)
     events = List(String(validate=OneOf(EVENT_TYPES)), required=True)
     hasSecret = Boolean(required=True)
+    secret = String(metadata={"description": "only in the answer to `generateSecret`: the new "
+                                              "whsec_ secret, shown this once"})
 
 
 class Delivery(Out):

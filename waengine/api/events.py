@@ -6,8 +6,9 @@ from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 
 from ..errors import NotFound, TooManyRequests, ValidationError
+from ..events.signing import generate_secret
 from . import docs, engine, manager
-from .schemas import DeliveriesQuery, WebhookIn
+from .schemas import DeliveriesQuery, WebhookPutIn
 
 bp = APIBlueprint("events", __name__, tag="Events")
 
@@ -20,11 +21,15 @@ def webhook_view(hook: dict | None) -> dict:
 
 
 @bp.put("/sessions/<session_id>/webhook")
-@bp.input(WebhookIn, arg_name="body")
+@bp.input(WebhookPutIn, arg_name="body")
 @bp.doc(summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
 def put_webhook(session_id, body):
+    generated = generate_secret() if body.pop("generateSecret", False) else None
+    if generated:
+        body["secret"] = generated
     session = manager().update_options(session_id, webhook=body)
-    return webhook_view(session.options.get("webhook"))
+    view = webhook_view(session.options.get("webhook"))
+    return {**view, "secret": generated} if generated else view
 
 
 @bp.get("/sessions/<session_id>/webhook")

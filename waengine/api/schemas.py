@@ -12,6 +12,7 @@ from marshmallow import validates_schema
 
 from ..errors import ValidationError
 from ..events.outbox import EVENT_TYPES
+from ..events.signing import secret_problem
 
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -80,11 +81,29 @@ def message_id(value: str) -> str:
     return value
 
 
+def _secret(value: str) -> None:
+    problem = secret_problem(value)
+    if problem:
+        raise SchemaError(problem[0].upper() + problem[1:] + ".")
+
+
 class WebhookIn(Schema):
     url = URL(required=True, schemes={"http", "https"}, require_tld=False,
               validate=Length(max=2048))
     events = List(String(validate=OneOf(EVENT_TYPES)), validate=Length(max=len(EVENT_TYPES)))
-    secret = String(validate=Length(max=256))
+    secret = String(validate=[Length(max=256), _secret], metadata={
+        "description": "signs every delivery: a Standard Webhooks `whsec_<base64>` secret "
+                       "(24 to 64 bytes), or any other string (its UTF-8 bytes are the key)"})
+
+
+class WebhookPutIn(WebhookIn):
+    generateSecret = JSONBoolean(metadata={
+        "description": "true: waengine makes a new whsec_ secret, returned once in `secret`"})
+
+    @validates_schema
+    def _one_secret(self, data, **kwargs):
+        if data.get("generateSecret") and data.get("secret"):
+            raise SchemaError("Give 'secret' or 'generateSecret', not both.")
 
 
 class PacingIn(Schema):
