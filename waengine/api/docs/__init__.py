@@ -1,0 +1,37 @@
+"""The OpenAPI document: response schemas, the error envelope, the auth scheme, offline /docs.
+
+Request schemas (schemas.py) validate input and describe it; the schemas here only describe
+what views return, so views keep returning plain dicts (no @output filtering). Routes name
+their success schema and their own error statuses with `responses()`; what every route shares
+(401/403, malformed bodies, the envelope, path parameter patterns) is added once, in
+`complete_spec`, so a new route is documented consistently without repeating it.
+"""
+
+from .build import init_app
+from .errors import BROWSER_ERRORS, ERRORS, Error, ErrorDetail, responses
+from .events import Delivery, DeliveryList, Event, Retried, Webhook
+from .messages import (
+    Chat,
+    ChatList,
+    Contact,
+    ContactList,
+    Exists,
+    Group,
+    GroupList,
+    Location,
+    Message,
+    MessageList,
+    Participant,
+    Queued,
+    QueuedList,
+)
+from .monitoring import Health, Performance, PerformanceFigures, SessionMemory
+from .sessions import BrowserInfo, Cleared, Me, PairingCode, QrCode, Session, SessionList
+
+__all__ = [
+    "BROWSER_ERRORS", "ERRORS", "BrowserInfo", "Chat", "ChatList", "Cleared", "Contact",
+    "ContactList", "Delivery", "DeliveryList", "Error", "ErrorDetail", "Event", "Exists", "Group",
+    "GroupList", "Health", "Location", "Me", "Message", "MessageList", "PairingCode",
+    "Participant", "Performance", "PerformanceFigures", "QrCode", "Queued", "QueuedList",
+    "Retried", "Session", "SessionList", "SessionMemory", "Webhook", "init_app", "responses",
+]
