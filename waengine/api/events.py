@@ -10,7 +10,7 @@ from ..events.signing import generate_secret
 from . import docs, engine, manager
 from .schemas import DeliveriesQuery, WebhookPutIn
 
-bp = APIBlueprint("events", __name__, tag="Events")
+bp = APIBlueprint("events", __name__, tag="Webhooks and events")
 
 
 def webhook_view(hook: dict | None) -> dict:
@@ -22,7 +22,8 @@ def webhook_view(hook: dict | None) -> dict:
 
 @bp.put("/sessions/<session_id>/webhook")
 @bp.input(WebhookPutIn, arg_name="body")
-@bp.doc(summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
+@bp.doc(operation_id="setWebhook",
+        summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
 def put_webhook(session_id, body):
     generated = generate_secret() if body.pop("generateSecret", False) else None
     if generated:
@@ -33,13 +34,15 @@ def put_webhook(session_id, body):
 
 
 @bp.get("/sessions/<session_id>/webhook")
-@bp.doc(summary="The session's webhook", responses=docs.responses(docs.Webhook))
+@bp.doc(operation_id="getWebhook",
+        summary="The session's webhook", responses=docs.responses(docs.Webhook))
 def get_webhook(session_id):
     return webhook_view(manager().get(session_id).options.get("webhook"))
 
 
 @bp.delete("/sessions/<session_id>/webhook")
-@bp.doc(summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
+@bp.doc(operation_id="deleteWebhook",
+        summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
 def delete_webhook(session_id):
     manager().update_options(session_id, webhook=None)
     return webhook_view(None)
@@ -47,7 +50,8 @@ def delete_webhook(session_id):
 
 @bp.get("/sessions/<session_id>/webhook/deliveries")
 @bp.input(DeliveriesQuery, location="query", arg_name="query")
-@bp.doc(summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
+@bp.doc(operation_id="listDeliveries",
+        summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
 def list_deliveries(session_id, query):
     manager().get(session_id)
     rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
@@ -55,7 +59,8 @@ def list_deliveries(session_id, query):
 
 
 @bp.post("/sessions/<session_id>/webhook/deliveries/<event_id>/retry")
-@bp.doc(summary="Deliver an event's failed webhook again now",
+@bp.doc(operation_id="retryDelivery",
+        summary="Deliver an event's failed webhook again now",
         responses=docs.responses(docs.Retried))
 def retry_delivery(session_id, event_id):
     manager().get(session_id)
@@ -66,7 +71,8 @@ def retry_delivery(session_id, event_id):
 
 
 @bp.get("/sessions/<session_id>/events")
-@bp.doc(summary="Server-Sent Events of the session (resume with Last-Event-ID)",
+@bp.doc(operation_id="streamEvents",
+        summary="Server-Sent Events of the session (resume with Last-Event-ID)",
         responses=docs.responses({"type": "string"}, content_type="text/event-stream",
                                  description="`id:` event id, `event:` type, `data:` an Event",
                                  errors=(422, 429)))

@@ -63,7 +63,8 @@ def queued_response(row: dict) -> tuple[dict, int]:
 
 @bp.post("/sessions/<session_id>/messages")
 @bp.input(TextMessageIn, arg_name="body")
-@bp.doc(summary="Send a text (optionally a reply, with mentions)", responses=SENT)
+@bp.doc(operation_id="sendText",
+        summary="Send a text (optionally a reply, with mentions)", responses=SENT)
 def send_text(session_id, body):
     mentions = [user_id(m, "mentions") for m in body.get("mentions", [])]
     return send(session_id, "sendText", to=chat_id(body["to"]), text=body["text"],
@@ -71,7 +72,8 @@ def send_text(session_id, body):
 
 
 @bp.post("/sessions/<session_id>/messages/media")
-@bp.doc(summary="Send a file: multipart (to, caption, file) or JSON with base64 media",
+@bp.doc(operation_id="sendMedia",
+        summary="Send a file: multipart (to, caption, file) or JSON with base64 media",
         description="At most UPLOAD_MAX_BYTES (16 MB); jpg jpeg png gif bmp webp pdf doc docx "
                     "xls xlsx txt mp3 ogg mp4, checked by extension and by content.",
         responses={**SENT, **docs.responses(docs.Message, 201,
@@ -86,7 +88,8 @@ def send_media(session_id):
 
 @bp.post("/sessions/<session_id>/messages/bulk")
 @bp.input(BulkIn, arg_name="body")
-@bp.doc(summary="Queue texts to many recipients through the session's pacer",
+@bp.doc(operation_id="sendBulk",
+        summary="Queue texts to many recipients through the session's pacer",
         description="Each send is stored before this answers (202) and survives a restart; "
                     "follow each with GET …/messages/{id} or the message.status event.",
         responses=docs.responses(docs.QueuedList, 202, errors=(429, *docs.BROWSER_ERRORS)))
@@ -99,7 +102,8 @@ def send_bulk(session_id, body):
 
 
 @bp.get("/sessions/<session_id>/messages/<messageId>")
-@bp.doc(summary="Where a send is: queued, sent (with the message) or failed (with the error)",
+@bp.doc(operation_id="getSendStatus",
+        summary="Where a send is: queued, sent (with the message) or failed (with the error)",
         description="By the queue id (out_…) the send answered with, or the WhatsApp message id.",
         responses=docs.responses(docs.Queued, errors=(404,)))
 def get_send(session_id, messageId):
@@ -112,14 +116,16 @@ def get_send(session_id, messageId):
 
 @bp.post("/sessions/<session_id>/messages/location")
 @bp.input(LocationIn, arg_name="body")
-@bp.doc(summary="Send a location", responses=SENT)
+@bp.doc(operation_id="sendLocation",
+        summary="Send a location", responses=SENT)
 def send_location(session_id, body):
     return send(session_id, "sendLocation", **{**body, "to": chat_id(body["to"])})
 
 
 @bp.post("/sessions/<session_id>/messages/<messageId>/reaction")
 @bp.input(ReactionIn, arg_name="body")
-@bp.doc(summary="React to a message (an empty emoji removes the reaction)",
+@bp.doc(operation_id="reactToMessage",
+        summary="React to a message (an empty emoji removes the reaction)",
         responses=docs.responses(REACTION, errors=docs.BROWSER_ERRORS))
 def react(session_id, messageId, body):
     return manager().get(session_id).call("react", id=message_id(messageId), emoji=body["emoji"])
@@ -127,7 +133,8 @@ def react(session_id, messageId, body):
 
 @bp.get("/sessions/<session_id>/chats")
 @bp.input(ListQuery, location="query", arg_name="query")
-@bp.doc(summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
+@bp.doc(operation_id="listChats", tags=["Chats"],
+        summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
         responses=docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS))
 def list_chats(session_id, query):
     return cached_list(session_id, "chats", "listChats", shapes.chat, query["refresh"])
@@ -135,7 +142,8 @@ def list_chats(session_id, query):
 
 @bp.get("/sessions/<session_id>/chats/<chatId>/messages")
 @bp.input(MessagesQuery, location="query", arg_name="query")
-@bp.doc(summary="A chat's newest messages, oldest first",
+@bp.doc(operation_id="listChatMessages", tags=["Chats"],
+        summary="A chat's newest messages, oldest first",
         responses=docs.responses(docs.MessageList, errors=docs.BROWSER_ERRORS))
 def chat_messages(session_id, chatId, query):
     found = manager().get(session_id).call("getMessages", chatId=chat_id(chatId, "chatId"),
@@ -144,7 +152,8 @@ def chat_messages(session_id, chatId, query):
 
 
 @bp.post("/sessions/<session_id>/chats/<chatId>/read")
-@bp.doc(summary="Mark a chat as read (sends read receipts)",
+@bp.doc(operation_id="markChatRead", tags=["Chats"],
+        summary="Mark a chat as read (sends read receipts)",
         responses=docs.responses(READ, errors=docs.BROWSER_ERRORS))
 def mark_read(session_id, chatId):
     result = manager().get(session_id).call("markRead", chatId=chat_id(chatId, "chatId"))

@@ -1,0 +1,64 @@
+"""What makes a good generated SDK: stable readable operationIds, tags grouped as the docs."""
+
+import re
+
+from .test_openapi import client, operations, spec  # noqa: F401  (fixtures)
+
+# Renaming one breaks every generated client's method name: change only on purpose.
+OPERATION_IDS = {
+    ("get", "/health"): "getHealth",
+    ("get", "/metrics"): "getMetrics",
+    ("get", "/performance"): "getPerformance",
+    ("get", "/sessions"): "listSessions",
+    ("post", "/sessions"): "createSession",
+    ("get", "/sessions/{session_id}"): "getSession",
+    ("delete", "/sessions/{session_id}"): "deleteSession",
+    ("post", "/sessions/{session_id}/start"): "startSession",
+    ("post", "/sessions/{session_id}/reconnect"): "reconnectSession",
+    ("post", "/sessions/{session_id}/logout"): "logoutSession",
+    ("get", "/sessions/{session_id}/qr"): "getQr",
+    ("post", "/sessions/{session_id}/pairing-code"): "requestPairingCode",
+    ("get", "/sessions/{session_id}/pacing"): "getPacing",
+    ("put", "/sessions/{session_id}/pacing"): "setPacing",
+    ("post", "/sessions/{session_id}/messages"): "sendText",
+    ("post", "/sessions/{session_id}/messages/media"): "sendMedia",
+    ("post", "/sessions/{session_id}/messages/location"): "sendLocation",
+    ("post", "/sessions/{session_id}/messages/bulk"): "sendBulk",
+    ("get", "/sessions/{session_id}/messages/{messageId}"): "getSendStatus",
+    ("post", "/sessions/{session_id}/messages/{messageId}/reaction"): "reactToMessage",
+    ("get", "/sessions/{session_id}/chats"): "listChats",
+    ("get", "/sessions/{session_id}/chats/{chatId}/messages"): "listChatMessages",
+    ("post", "/sessions/{session_id}/chats/{chatId}/read"): "markChatRead",
+    ("get", "/sessions/{session_id}/contacts"): "listContacts",
+    ("get", "/sessions/{session_id}/contacts/{contactId}"): "getContact",
+    ("get", "/sessions/{session_id}/contacts/{phone}/exists"): "checkContactExists",
+    ("get", "/sessions/{session_id}/groups"): "listGroups",
+    ("post", "/sessions/{session_id}/groups"): "createGroup",
+    ("post", "/sessions/{session_id}/groups/{groupId}/participants"): "changeParticipants",
+    ("delete", "/sessions/{session_id}/cache"): "clearCache",
+    ("get", "/sessions/{session_id}/webhook"): "getWebhook",
+    ("put", "/sessions/{session_id}/webhook"): "setWebhook",
+    ("delete", "/sessions/{session_id}/webhook"): "deleteWebhook",
+    ("get", "/sessions/{session_id}/webhook/deliveries"): "listDeliveries",
+    ("post", "/sessions/{session_id}/webhook/deliveries/{event_id}/retry"): "retryDelivery",
+    ("get", "/sessions/{session_id}/events"): "streamEvents",
+}
+TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
+        "Monitoring"]
+
+
+def test_every_operation_has_its_stable_camel_case_operation_id(spec):  # noqa: F811
+    found = {(method, path): op.get("operationId") for path, method, op in operations(spec)}
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", oid or "") for oid in found.values())
+    assert len(set(found.values())) == len(found)
+    # A new route must add its id here; an old one must keep its name.
+    assert found == OPERATION_IDS
+
+
+def test_operations_are_grouped_by_the_tags_of_the_docs(spec):  # noqa: F811
+    assert [t["name"] for t in spec["tags"]] == TAGS
+    assert all(t.get("description") for t in spec["tags"])
+    for path, method, op in operations(spec):
+        assert len(op["tags"]) == 1 and op["tags"][0] in TAGS, (method, path)
+    chats = {path for path, _, op in operations(spec) if op["tags"] == ["Chats"]}
+    assert chats == {p for p in spec["paths"] if "/chats" in p}
