@@ -30,6 +30,8 @@ class Message(Out):
     from_ = String(required=True, allow_none=True, data_key="from")
     senderIds = Dict(metadata={"description": "the sender as {phone: …@c.us, lid: …@lid}, "
                                               "each where WhatsApp gave it"})
+    queueId = String(metadata={"description": "in the answer to a send: its id in the session's "
+                                              "queue, for GET …/messages/{messageId}"})
 
 
 class MessageList(Out):
