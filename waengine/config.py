@@ -62,6 +62,7 @@ class Defaults:
     SESSION_IDLE_TIMEOUT = 86400.0  # the seed's sessionCleanupTimeout
     QR_SCAN_TIMEOUT = 300.0  # longest a session waits in SCAN_QR before FAILED qr_expired
     LOG_LEVEL = "INFO"
+    LOG_FORMAT = "text"  # or json: one JSON object per line (docs/operations.md)
     # Events (webhooks, SSE). A global default webhook applies to sessions without their own.
     WEBHOOK_URL = ""
     WEBHOOK_SECRET = ""
@@ -161,6 +162,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {config['LOG_FORMAT']!r}")
     from .events.signing import secret_problem
 
     if secret_problem(config["WEBHOOK_SECRET"] or ""):
