@@ -62,3 +62,27 @@ def test_operations_are_grouped_by_the_tags_of_the_docs(spec):  # noqa: F811
         assert len(op["tags"]) == 1 and op["tags"][0] in TAGS, (method, path)
     chats = {path for path, _, op in operations(spec) if op["tags"] == ["Chats"]}
     assert chats == {p for p in spec["paths"] if "/chats" in p}
+
+
+
+def test_brotli_at_the_chosen_level_beats_gzip_on_a_contacts_list(app):
+    """The issue's case: 2,000 contacts (the sandbox's generator) larger in br than in gzip."""
+    import random
+
+    from waengine.sandbox.network import _seed_number, _seed_person
+
+    rng = random.Random("contacts")
+    contacts = []
+    for _ in range(2000):
+        phone, (name, business) = _seed_number(rng), _seed_person(rng)
+        contacts.append({"id": f"{phone}@c.us", "phone": phone, "name": name, "pushname": name,
+                         "isMyContact": rng.random() > 0.15, "isBusiness": business})
+    app.add_url_rule("/_contacts", "contacts_sample",
+                     lambda: {"data": contacts, "cached": True})
+    client = app.test_client()
+    sizes = {}
+    for encoding in ("br", "gzip"):
+        resp = client.get("/_contacts", headers={"Accept-Encoding": encoding})
+        assert resp.headers["Content-Encoding"] == encoding
+        sizes[encoding] = len(resp.get_data())
+    assert sizes["br"] < sizes["gzip"] * 0.97, sizes
