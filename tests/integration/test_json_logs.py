@@ -55,9 +55,11 @@ def test_json_logs_of_a_full_run_parse_and_leak_no_secret(servers, sandbox, rece
     wait_for(lambda: any(e["type"] == "session.status" for e in receiver.delivered()),
              timeout=30, message="a signed webhook delivered")
     # Secrets travel in bodies, URLs and headers; none may reach the log.
-    proxy_url = f"http://proxyuser:{PROXY_PASSWORD}@127.0.0.1:9/hook"
-    assert call("PUT", "/sessions/lg/webhook", json={"url": proxy_url, "secret": HOOK_SECRET}).ok
-    assert call("PUT", "/sessions/lg/webhook", json={"url": proxy_url, "secret": "whsec_x",
+    proxy_url = f"http://proxyuser:{PROXY_PASSWORD}@127.0.0.1:9/hook"  # refused: 422
+    assert call("PUT", "/sessions/lg/webhook", json={"url": proxy_url}).status_code == 422
+    assert call("PUT", "/sessions/lg/webhook", json={"url": receiver.url,
+                                                     "secret": HOOK_SECRET}).ok
+    assert call("PUT", "/sessions/lg/webhook", json={"url": receiver.url, "secret": "whsec_x",
                                                      "events": ["nope"]}).status_code == 422
     assert requests.get(f"{server.url}/sessions?token={KEY}", timeout=10).status_code == 401
     assert requests.get(f"{server.url}/sessions", timeout=10,

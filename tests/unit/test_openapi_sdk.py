@@ -79,10 +79,10 @@ def test_brotli_at_the_chosen_level_beats_gzip_on_a_contacts_list(app):
                          "isMyContact": rng.random() > 0.15, "isBusiness": business})
     app.add_url_rule("/_contacts", "contacts_sample",
                      lambda: {"data": contacts, "cached": True})
-    client = app.test_client()
+    http = app.test_client()
     sizes = {}
     for encoding in ("br", "gzip"):
-        resp = client.get("/_contacts", headers={"Accept-Encoding": encoding})
+        resp = http.get("/_contacts", headers={"Accept-Encoding": encoding})
         assert resp.headers["Content-Encoding"] == encoding
         sizes[encoding] = len(resp.get_data())
     assert sizes["br"] < sizes["gzip"] * 0.97, sizes

@@ -11,6 +11,7 @@ from .. import shapes, uploads
 from ..errors import NotFound, ValidationError, rebuild_error
 from . import cached_list, docs, engine, manager
 from .schemas import (
+    RECIPIENT_PATTERN,
     BulkIn,
     ListQuery,
     LocationIn,
@@ -162,24 +163,33 @@ def mark_read(session_id, chatId):
 
 
 # The media route reads its body itself (size first, then content), so no @input describes it.
+RECIPIENT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 128,
+                    "pattern": RECIPIENT_PATTERN}
+# What no schema can say: checked on the bytes themselves (415 otherwise).
+FILE_RULE = ("the file's content must be of the type its extension names, and a declared "
+             "mimetype must agree")
 MEDIA_BODY = {
     "required": True,
     "content": {
         "multipart/form-data": {"schema": {
             "type": "object", "required": ["to", "file"],
-            "properties": {"to": {"type": "string", "maxLength": 128},
+            "properties": {"to": RECIPIENT_SCHEMA,
                            "caption": {"type": "string", "maxLength": 4096},
-                           "file": {"type": "string", "format": "binary"}}}},
+                           "file": {"type": "string", "format": "binary",
+                                    "description": FILE_RULE}}}},
         "application/json": {"schema": {
             "type": "object", "required": ["to", "media"], "additionalProperties": False,
             "properties": {
-                "to": {"type": "string", "maxLength": 128},
+                "to": RECIPIENT_SCHEMA,
                 "caption": {"type": "string", "maxLength": 4096},
                 "media": {"type": "object", "required": ["data", "filename"],
                           "additionalProperties": False,
                           "properties": {"data": {"type": "string", "format": "byte",
-                                                  "description": "base64 or a data: URL"},
-                                         "filename": {"type": "string", "maxLength": 255},
+                                                  "minLength": 1,
+                                                  "description": "base64 or a data: URL; "
+                                                                 + FILE_RULE},
+                                         "filename": {"type": "string", "minLength": 1,
+                                                      "maxLength": 255},
                                          "mimetype": {"type": "string", "maxLength": 128}}}}}},
     },
 }

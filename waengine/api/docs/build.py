@@ -44,6 +44,7 @@ def complete_spec(spec: dict, config) -> dict:
     from ...auth import open_route
 
     _merge_duplicate_schemas(spec)
+    _cross_field_rules(spec)
     ref = {"$ref": "#/components/schemas/Error"}
     spec["security"] = [{"ApiKeyAuth": []}, {"BearerAuth": []}]
     # Not the TAGS setting: with it apiflask stops tagging operations by their blueprint.
@@ -61,6 +62,7 @@ def complete_spec(spec: dict, config) -> dict:
                 codes |= {400, 413}
             if "requestBody" in op:
                 codes |= {415, 422}
+                op["requestBody"]["required"] = True  # no route takes an empty body
             params = op.get("parameters", [])
             if any(p.get("in") == "path" for p in params):
                 codes |= {404, 422}
@@ -75,8 +77,17 @@ def complete_spec(spec: dict, config) -> dict:
                         response.setdefault("headers", extra)
             for param in params:
                 if param.get("in") == "path":
-                    _bound_path_param(param)
+                    _bound_path_param(param, path)
     return spec
+
+
+def _cross_field_rules(spec: dict) -> None:
+    from ..schemas import CROSS_FIELD_RULES
+
+    schemas = spec.get("components", {}).get("schemas", {})
+    for name, rule in CROSS_FIELD_RULES.items():
+        if name in schemas:
+            schemas[name].update(rule)
 
 
 def _merge_duplicate_schemas(spec: dict) -> None:
@@ -103,7 +114,22 @@ def _merge_duplicate_schemas(spec: dict) -> None:
         walk(spec)
 
 
-def _bound_path_param(param: dict) -> None:
+def _id_pattern(name: str, path: str) -> str | None:
+    """The pattern the view checks this path parameter against (schemas.py), if any."""
+    from .. import schemas
+
+    if name == "chatId":
+        return rf"^ *(?:{schemas.WA_ID}|{schemas.PHONE}) *$"
+    if name in ("contactId", "phone"):
+        return rf"^ *(?:{schemas.PERSON_ID}|{schemas.PHONE}) *$"
+    if name == "groupId":
+        return schemas.GROUP_ID_PATTERN
+    if name == "messageId" and path.endswith("/reaction"):
+        return schemas.MESSAGE_KEY_PATTERN
+    return None
+
+
+def _bound_path_param(param: dict, path: str) -> None:
     if param["name"] == "session_id":
         param["schema"] = {"type": "string", "pattern": SESSION_ID.pattern,
                            "minLength": 1, "maxLength": 64}
@@ -115,7 +141,8 @@ def _bound_path_param(param: dict) -> None:
         if schema.get("type") == "string":
             schema.setdefault("minLength", 1)
             schema.setdefault("maxLength", PATH_PARAM_MAX)
-            schema.setdefault("pattern", r"^[^\x00-\x1f\x7f/]+$")
+            schema.setdefault("pattern", _id_pattern(param["name"], path)
+                              or r"^[^\x00-\x1f\x7f/]+$")
 
 
 def assets_blueprint(folder: Path = SWAGGER_UI_DIR) -> Blueprint:
