@@ -35,7 +35,8 @@ def create_app(test_config: dict | None = None, factory=None):
         COMPRESS_MIMETYPES=["application/json"],
         COMPRESS_ALGORITHM=["br", "gzip"],
         # Measured on 2,000 contacts (make bench, docs/performance.md): brotli's default 4 came
-        # out larger than gzip 6; 6 is 8 % smaller than gzip 6 in no more time. 9+ cost 4-75x.
+        # out larger than gzip 6; 6 is 8 % smaller in about gzip 6's time (5 ties with gzip on
+        # sparser lists; 9 and 11 cost 4x and 75x the time).
         COMPRESS_BR_LEVEL=6,
         COMPRESS_LEVEL=6,
         COMPRESS_MIN_SIZE=512,
