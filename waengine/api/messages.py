@@ -30,12 +30,6 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 # 201 once sent; 202 while the pacer still holds it (queued, never dropped); 429 at the daily cap.
 SENT = {**docs.responses(docs.Message, 201, errors=(429, *docs.BROWSER_ERRORS)),
         **docs.responses(docs.Queued, 202, description="Queued behind the session's pacing")}
-REACTION = {"type": "object", "required": ["messageId", "emoji", "result"],
-            "properties": {"messageId": {"type": "string"}, "emoji": {"type": "string"},
-                           "result": {"type": "string", "example": "OK"}}}
-READ = {"type": "object", "required": ["chatId", "unreadCount"],
-        "properties": {"chatId": {"type": "string"},
-                       "unreadCount": {"type": "integer", "description": "unread before"}}}
 
 
 def send(session_id: str, op: str, **args) -> tuple[dict, int]:
@@ -127,7 +121,7 @@ def send_location(session_id, body):
 @bp.input(ReactionIn, arg_name="body")
 @bp.doc(operation_id="reactToMessage",
         summary="React to a message (an empty emoji removes the reaction)",
-        responses=docs.responses(REACTION, errors=docs.BROWSER_ERRORS))
+        responses=docs.responses(docs.Reaction, errors=docs.BROWSER_ERRORS))
 def react(session_id, messageId, body):
     return manager().get(session_id).call("react", id=message_id(messageId), emoji=body["emoji"])
 
@@ -155,7 +149,7 @@ def chat_messages(session_id, chatId, query):
 @bp.post("/sessions/<session_id>/chats/<chatId>/read")
 @bp.doc(operation_id="markChatRead", tags=["Chats"],
         summary="Mark a chat as read (sends read receipts)",
-        responses=docs.responses(READ, errors=docs.BROWSER_ERRORS))
+        responses=docs.responses(docs.ReadReceipt, errors=docs.BROWSER_ERRORS))
 def mark_read(session_id, chatId):
     result = manager().get(session_id).call("markRead", chatId=chat_id(chatId, "chatId"))
     engine().cache.invalidate(session_id, "chats")  # its unread count changed

@@ -107,16 +107,11 @@ def get_qr(session_id):
     return {"qr": qr, "expiresAt": expires_at.replace("+00:00", "Z")}
 
 
-PACING = {"type": "object", "required": ["minInterval", "jitter", "dailyCap", "typing"],
-          "properties": {"minInterval": {"type": "number"}, "jitter": {"type": "number"},
-                         "dailyCap": {"type": "integer"}, "typing": {"type": "boolean"}}}
-
-
 @bp.put("/sessions/<session_id>/pacing")
 @bp.input(PacingIn, arg_name="body")
 @bp.doc(operation_id="setPacing",
         summary="Override the session's send pacing (interval, jitter, daily cap, typing)",
-        responses=docs.responses(PACING, errors=(404,)))
+        responses=docs.responses(docs.Pacing, errors=(404,)))
 def put_pacing(session_id, body):
     session = manager().get(session_id)
     session = manager().update_options(session_id, pacing={**session.options.get("pacing", {}),
@@ -126,7 +121,7 @@ def put_pacing(session_id, body):
 
 @bp.get("/sessions/<session_id>/pacing")
 @bp.doc(operation_id="getPacing",
-        summary="The session's send pacing in force", responses=docs.responses(PACING, errors=(404,)))
+        summary="The session's send pacing in force", responses=docs.responses(docs.Pacing, errors=(404,)))
 def get_pacing(session_id):
     return pacing_for(current_app.config, manager().get(session_id).options)
 

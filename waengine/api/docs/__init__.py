@@ -24,14 +24,26 @@ from .messages import (
     Participant,
     Queued,
     QueuedList,
+    Reaction,
+    ReadReceipt,
 )
 from .monitoring import Health, Performance, PerformanceFigures, SessionMemory
-from .sessions import BrowserInfo, Cleared, Me, PairingCode, QrCode, Session, SessionList
+from .sessions import (
+    BrowserInfo,
+    Cleared,
+    Me,
+    Pacing,
+    PairingCode,
+    QrCode,
+    Session,
+    SessionList,
+)
 
 __all__ = [
     "BROWSER_ERRORS", "ERRORS", "BrowserInfo", "Chat", "ChatList", "Cleared", "Contact",
     "ContactList", "Delivery", "DeliveryList", "Error", "ErrorDetail", "Event", "Exists", "Group",
-    "GroupList", "Health", "Location", "Me", "Message", "MessageList", "PairingCode",
+    "GroupList", "Health", "Location", "Me", "Message", "MessageList", "Pacing", "PairingCode",
     "Participant", "Performance", "PerformanceFigures", "QrCode", "Queued", "QueuedList",
-    "Retried", "Session", "SessionList", "SessionMemory", "Webhook", "init_app", "responses",
+    "Reaction", "ReadReceipt", "Retried", "Session", "SessionList", "SessionMemory", "Webhook",
+    "init_app", "responses",
 ]

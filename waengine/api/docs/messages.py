@@ -98,3 +98,14 @@ class Group(Out):
 class GroupList(Out):
     data = List(Nested(Group), required=True)
     cached = Boolean(required=True)
+
+
+class Reaction(Out):
+    messageId = String(required=True)
+    emoji = String(required=True)
+    result = String(required=True, metadata={"example": "OK"})
+
+
+class ReadReceipt(Out):
+    chatId = String(required=True)
+    unreadCount = Integer(required=True, metadata={"description": "unread before"})

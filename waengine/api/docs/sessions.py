@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apiflask.fields import Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
 from ...engine.manager import SESSION_ID
@@ -46,3 +46,12 @@ class PairingCode(Out):
 
 class Cleared(Out):
     cleared = Integer(required=True)
+
+
+class Pacing(Out):
+    """The send pacing in force for a session (its overrides on top of the configuration)."""
+
+    minInterval = Float(required=True, metadata={"description": "seconds"})
+    jitter = Float(required=True, metadata={"description": "seconds, random extra"})
+    dailyCap = Integer(required=True, metadata={"description": "0 = none"})
+    typing = Boolean(required=True)
