@@ -15,6 +15,10 @@ SWAGGER_UI_DIR = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
 SWAGGER_UI_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
                      "favicon-32x32.png")
 ASSETS_PATH = "/docs/assets"
+REQUEST_ID_HEADER = {"X-Request-ID": {
+    "schema": {"type": "string"},
+    "description": "the request's X-Request-ID if it was 1-128 of A-Z a-z 0-9 ._:/+=@- , else a "
+                   "generated one; every log line of the request carries it"}}
 # The groups of the document, in the order and with the names of the user docs (docs/api.md,
 # docs/webhooks.md): generated SDKs make one class per tag.
 TAGS = [
@@ -75,6 +79,7 @@ def complete_spec(spec: dict, config) -> dict:
                     extra = _error_response(int(code), ref).get("headers")
                     if extra:
                         response.setdefault("headers", extra)
+                response["headers"] = {**response.get("headers", {}), **REQUEST_ID_HEADER}
             for param in params:
                 if param.get("in") == "path":
                     _bound_path_param(param, path)
