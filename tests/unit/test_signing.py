@@ -86,3 +86,32 @@ def test_put_webhook_generates_a_secret_shown_once_and_refuses_bad_ones(client):
         bad = client.put("/sessions/s1/webhook", json={"url": "http://127.0.0.1:9/h", **body})
         assert bad.status_code == 422 and bad.json["error"]["code"] == "validation_error"
         assert field in str(bad.json["error"]["details"]), bad.json
+
+
+def test_a_retried_delivery_keeps_its_webhook_id_and_is_signed_anew(tmp_path):
+    from waengine.events.outbox import EventOutbox
+    from waengine.events.webhooks import WebhookSender
+    from waengine.store import Store
+
+    from ..receiver import Receiver
+
+    store, receiver = Store(tmp_path / "db.sqlite"), Receiver()
+    try:
+        secret = signing.generate_secret()
+        receiver.statuses = [503]
+        outbox = EventOutbox(store)
+        event = outbox.add("s1", "qr", {"qr": "x"}, None, [{"url": receiver.url, "secret": secret}])
+        sender = WebhookSender(outbox, {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.0,
+                                        "WEBHOOK_RETRY_MAX_DELAY": 0.0,
+                                        "WEBHOOK_RETRY_HORIZON": 60.0})
+        sender.run_once()
+        sender.run_once()
+        first, second = receiver.requests
+        assert first["status"] == 503 and second["status"] == 200
+        for req in (first, second):
+            headers = {k.lower(): v for k, v in req["headers"].items()}
+            assert headers["webhook-id"] == event["id"]
+            assert Webhook(secret).verify(req["body"], headers)["id"] == event["id"]
+    finally:
+        receiver.close()
+        store.close()

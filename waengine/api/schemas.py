@@ -162,14 +162,17 @@ class PacingIn(Schema):
 
 
 class SessionCreateIn(Schema):
-    id = String(required=True, validate=Pattern(SESSION_ID))
+    id = String(required=True, validate=Pattern(
+        SESSION_ID, error="1 to 64 of A-Z a-z 0-9 _ -."))
     webhook = Nested(WebhookIn)
     keepAlive = JSONBoolean()
     pacing = Nested(PacingIn)
 
 
 class PairingIn(Schema):
-    phone = String(required=True, validate=[Length(5, 64), Pattern(PHONE_PATTERN)],
+    phone = String(required=True, validate=[
+                       Length(5, 64),
+                       Pattern(PHONE_PATTERN, error="Not a phone number with country code.")],
                    metadata={"description": "the phone to link, with country code"})
 
 
@@ -180,7 +183,8 @@ class DeleteQuery(Schema):
 class TextMessageIn(Schema):
     to = String(required=True, validate=_RECIPIENT)
     text = String(required=True, validate=Length(1, 65536))
-    replyTo = String(validate=Pattern(MESSAGE_KEY_PATTERN),
+    replyTo = String(validate=Pattern(MESSAGE_KEY_PATTERN,
+                                      error="Not a message id (e.g. true_628…@c.us_3EB0…)."),
                      metadata={"description": "the id of the message to quote"})
     mentions = List(String(validate=_PERSON), validate=Length(max=256))
 
