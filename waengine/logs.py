@@ -2,8 +2,9 @@
 
 `LOG_FORMAT=json` makes every line (the app's, gunicorn's and its access log) one JSON object:
 `ts, level, logger, thread, session, event, requestId, message`, plus `method, path, status,
-durationMs` on access lines. The default stays human text. Either way, every line goes through
-`ContextFilter`, which adds the request and session ids and masks secrets.
+durationMs` on access lines. The default stays human text. Either way `ContextFilter` adds
+the request and session ids to every record, and both formatters mask secrets in what they
+print (the record itself is left alone: other handlers, e.g. pytest's, see it unchanged).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class _Secrets:
 
     def add(self, *values: str) -> None:
         with self.lock:
-            # Short values would mask ordinary words; keys this short are refused anyway.
+            # Masking values under 8 characters would garble ordinary words.
             self.values = self.values | {v for v in values if v and len(v) >= 8}
 
 
@@ -198,12 +199,12 @@ def configure(config: dict) -> None:
     """Set up the root logger for the app (unless gunicorn's logconfig_dict already did)."""
     SECRETS.add(*_secret_values(config))
     root = logging.getLogger()
-    if not root.handlers:
+    if not root.handlers:  # as logging.basicConfig: whoever set up logging first decides
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(formatter(config["LOG_FORMAT"]))
         handler.addFilter(ContextFilter())
         root.addHandler(handler)
-    root.setLevel(config["LOG_LEVEL"])
+        root.setLevel(config["LOG_LEVEL"])
     # Python warnings go to stderr as bare text; as log records they keep the line format.
     logging.captureWarnings(True)
 
@@ -212,7 +213,7 @@ def _secret_values(config: dict) -> list[str]:
     keys = config.get("API_KEYS") or []
     if isinstance(keys, str):
         keys = keys.split(",")
-    # A scoped key is written key:session,session (auth.py): the key is the part before ':'.
+    # A scoped key is written key:session|session (auth.py): the key is the part before ':'.
     values = [k.strip().split(":")[0] for k in keys]
     return [*values, config.get("WEBHOOK_SECRET") or ""]
 
