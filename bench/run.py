@@ -189,9 +189,33 @@ def contacts_bench(http, base: str) -> None:
     for enc in ("gzip", "br"):
         resp = http.get(url, headers={"Accept-Encoding": enc}, stream=True)
         wire = len(resp.raw.read(decode_content=False))
-        row(f"contacts JSON on the wire ({enc})", f"{wire / 1024:.0f} KB",
+        row(f"contacts JSON on the wire ({enc})", f"{wire / 1024:.1f} KB",
             f"{len(raw.content) / 1024:.0f} KB uncompressed", f"{len(raw.content) / wire:.1f}x smaller")
     assert json.loads(gzip.decompress(gzip.compress(raw.content)))  # the body is valid JSON
+    compression_levels(raw.content)
+
+
+def compression_levels(body: bytes) -> None:
+    """Size and time of each brotli and gzip level on the contacts body, against gzip's
+    default (6), to choose COMPRESS_BR_LEVEL and COMPRESS_LEVEL (docs/performance.md)."""
+    import brotli
+
+    def measure(compress) -> tuple[int, float]:
+        out = compress(body)
+        return len(out), statistics.median(timed(lambda: compress(body), 7))
+
+    gzip.compress(body)  # warm up, so the baseline is not the one cold measurement
+    base_size, base_time = measure(lambda b: gzip.compress(b, compresslevel=6, mtime=0))
+    for level in (1, 4, 6, 9):
+        size, took = measure(lambda b, lv=level: gzip.compress(b, compresslevel=lv, mtime=0))
+        row(f"  contacts gzip level {level}", f"{size / 1024:.1f} KB, {took * 1000:.1f} ms",
+            f"{base_size / 1024:.1f} KB, {base_time * 1000:.1f} ms gzip 6",
+            f"{size / base_size:.2f}x size, {took / base_time:.2f}x time")
+    for level in (4, 5, 6, 7, 9, 11):  # MODE_TEXT measured no smaller than the default
+        size, took = measure(lambda b, lv=level: brotli.compress(b, quality=lv))
+        row(f"  contacts br level {level}", f"{size / 1024:.1f} KB, {took * 1000:.1f} ms",
+            f"{base_size / 1024:.1f} KB, {base_time * 1000:.1f} ms gzip 6",
+            f"{size / base_size:.2f}x size, {took / base_time:.2f}x time")
 
 
 def media_bench(http, base: str, sb_url: str, app) -> None:

@@ -79,6 +79,7 @@ class Defaults:
     SESSION_IDLE_TIMEOUT = 86400.0  # the seed's sessionCleanupTimeout
     QR_SCAN_TIMEOUT = 300.0  # longest a session waits in SCAN_QR before FAILED qr_expired
     LOG_LEVEL = "INFO"
+    LOG_FORMAT = "text"  # or json: one JSON object per line (docs/operations.md)
     # Events (webhooks, SSE). A global default webhook applies to sessions without their own.
     WEBHOOK_URL = ""
     WEBHOOK_SECRET = ""
@@ -208,6 +209,12 @@ def validate(config: dict) -> None:
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
     _validate_media(config)
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {config['LOG_FORMAT']!r}")
+    from .events.signing import secret_problem
+
+    if secret_problem(config["WEBHOOK_SECRET"] or ""):
+        raise ConfigError(f"WEBHOOK_SECRET: {secret_problem(config['WEBHOOK_SECRET'])}")
     if isinstance(config["API_KEYS"], str):
         config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
     parse_api_keys(config["API_KEYS"])

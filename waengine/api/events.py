@@ -7,12 +7,13 @@ from flask import Response, g, request, stream_with_context
 
 from .. import auth
 from ..errors import NotFound, ValidationError
+from ..events.signing import generate_secret
 from ..store import iso_utc
 from . import docs
 from .context import engine, manager
-from .schemas import DeliveriesQuery, StreamQuery, WebhookIn, WebhookPatchIn
+from .schemas import DeliveriesQuery, StreamQuery, WebhookPatchIn, WebhookPutIn
 
-bp = APIBlueprint("events", __name__, tag="Events")
+bp = APIBlueprint("events", __name__, tag="Webhooks and events")
 
 
 def webhook_view(hook: dict | None) -> dict:
@@ -23,16 +24,22 @@ def webhook_view(hook: dict | None) -> dict:
 
 
 @bp.put("/sessions/<session_id>/webhook")
-@bp.input(WebhookIn, arg_name="body")
-@bp.doc(summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
+@bp.input(WebhookPutIn, arg_name="body")
+@bp.doc(operation_id="setWebhook",
+        summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
 def put_webhook(session_id, body):
+    generated = generate_secret() if body.pop("generateSecret", False) else None
+    if generated:
+        body["secret"] = generated
     session = manager().update_options(session_id, webhook=body)
-    return webhook_view(session.options.get("webhook"))
+    view = webhook_view(session.options.get("webhook"))
+    return {**view, "secret": generated} if generated else view
 
 
 @bp.patch("/sessions/<session_id>/webhook")
 @bp.input(WebhookPatchIn, arg_name="body")
-@bp.doc(summary="Change the session's webhook; fields left out (the secret) are kept",
+@bp.doc(operation_id="updateWebhook",
+        summary="Change the session's webhook; fields left out (the secret) are kept",
         responses=docs.responses(docs.Webhook, errors=(404,)))
 def patch_webhook(session_id, body):
     merged = {**(manager().get(session_id).options.get("webhook") or {}), **body}
@@ -43,13 +50,15 @@ def patch_webhook(session_id, body):
 
 
 @bp.get("/sessions/<session_id>/webhook")
-@bp.doc(summary="The session's webhook", responses=docs.responses(docs.Webhook))
+@bp.doc(operation_id="getWebhook",
+        summary="The session's webhook", responses=docs.responses(docs.Webhook))
 def get_webhook(session_id):
     return webhook_view(manager().get(session_id).options.get("webhook"))
 
 
 @bp.delete("/sessions/<session_id>/webhook")
-@bp.doc(summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
+@bp.doc(operation_id="deleteWebhook",
+        summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
 def delete_webhook(session_id):
     manager().update_options(session_id, webhook=None)
     return webhook_view(None)
@@ -57,7 +66,8 @@ def delete_webhook(session_id):
 
 @bp.get("/sessions/<session_id>/webhook/deliveries")
 @bp.input(DeliveriesQuery, location="query", arg_name="query")
-@bp.doc(summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
+@bp.doc(operation_id="listDeliveries",
+        summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
 def list_deliveries(session_id, query):
     manager().get(session_id)
     rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
@@ -65,7 +75,8 @@ def list_deliveries(session_id, query):
 
 
 @bp.post("/sessions/<session_id>/webhook/deliveries/<event_id>/retry")
-@bp.doc(summary="Deliver an event's failed webhook again now",
+@bp.doc(operation_id="retryDelivery",
+        summary="Deliver an event's failed webhook again now",
         responses=docs.responses(docs.Retried))
 def retry_delivery(session_id, event_id):
     manager().get(session_id)
@@ -76,7 +87,8 @@ def retry_delivery(session_id, event_id):
 
 
 @bp.get("/sessions/<session_id>/events")
-@bp.doc(summary="Server-Sent Events of the session (resume with Last-Event-ID)",
+@bp.doc(operation_id="streamEvents",
+        summary="Server-Sent Events of the session (resume with Last-Event-ID)",
         responses=docs.responses({"type": "string"}, content_type="text/event-stream",
                                  description="`id:` event id, `event:` type, `data:` an Event",
                                  errors=(422, 429)))
@@ -89,7 +101,8 @@ def stream_events(session_id):
 
 @bp.get("/events")
 @bp.input(StreamQuery, location="query", arg_name="query")
-@bp.doc(summary="Server-Sent Events of every session the key may see (resume with Last-Event-ID)",
+@bp.doc(operation_id="streamAllEvents",
+        summary="Server-Sent Events of every session the key may see (resume with Last-Event-ID)",
         responses=docs.responses({"type": "string"}, content_type="text/event-stream",
                                  description="`id:` event id, `event:` type, `data:` an Event",
                                  errors=(422, 429)))
@@ -107,7 +120,8 @@ def stream_all_events(query):
 
 
 @bp.post("/auth/stream-token")
-@bp.doc(summary="A token for ?token= on the event streams (EventSource cannot send headers)",
+@bp.doc(operation_id="createStreamToken",
+        summary="A token for ?token= on the event streams (EventSource cannot send headers)",
         responses=docs.responses(docs.StreamToken))
 def new_stream_token():
     token, expires = auth.stream_token(g.get("api_key"))

@@ -11,9 +11,10 @@ from . import docs
 from .context import engine, page
 from .schemas import message_id
 
-bp = APIBlueprint("media", __name__, tag="Media")
+bp = APIBlueprint("media", __name__, tag="Messages")
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-FILE = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+# The real type is the file's own (Content-Type); generated clients need a concrete one here.
+FILE = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 HEADERS = {"Content-Disposition": {"schema": {"type": "string"}, "description":
                                    "attachment; filename=\"…\"; filename*=UTF-8''…"}}
 DOWNLOAD = {
@@ -32,7 +33,8 @@ STORED = {200: {"description": "The stored file", "content": FILE, "headers": HE
 
 
 @bp.get("/sessions/<session_id>/messages/<messageId>/media")
-@bp.doc(summary="Download the file of a media message (incoming or sent)",
+@bp.doc(operation_id="downloadMedia",
+        summary="Download the file of a media message (incoming or sent)",
         description="Streamed as the page reads it (MEDIA_CHUNK_BYTES per chunk), at most "
                     "MEDIA_MAX_BYTES.", responses=DOWNLOAD)
 def download(session_id, messageId):
@@ -45,7 +47,8 @@ def download(session_id, messageId):
 
 
 @bp.get("/media/<session_id>/<name>")
-@bp.doc(summary="A file MEDIA_STORE=local kept (the `media.url` of a message event)",
+@bp.doc(operation_id="getStoredMedia",
+        summary="A file MEDIA_STORE=local kept (the `media.url` of a message event)",
         responses=STORED)
 def stored(session_id, name):
     store = engine().media_store

@@ -39,7 +39,8 @@ def unhealthy_reason(eng) -> str | None:
 
 
 @bp.get("/health")
-@bp.doc(summary="Whether the engine can serve (no auth; for load balancers)",
+@bp.doc(operation_id="getHealth",
+        summary="Whether the engine can serve (no auth; for load balancers)",
         responses={**docs.responses(docs.Health, description="The engine serves"),
                    **docs.responses(docs.Health, 503, description="It cannot; `reason` says why")})
 def health():
@@ -52,7 +53,8 @@ def health():
 
 
 @bp.get("/performance")
-@bp.doc(summary="Memory of the worker and of every browser, response times",
+@bp.doc(operation_id="getPerformance",
+        summary="Memory of the worker and of every browser, response times",
         responses=docs.responses(docs.Performance))
 def performance():
     eng = engine()
@@ -61,7 +63,8 @@ def performance():
 
 
 @bp.get("/performance/history")
-@bp.doc(summary="Memory and sessions over the last hour, one point per watchdog pass",
+@bp.doc(operation_id="getPerformanceHistory",
+        summary="Memory and sessions over the last hour, one point per watchdog pass",
         responses=docs.responses(docs.PerformanceHistory))
 def performance_history():
     eng = engine()
@@ -69,7 +72,8 @@ def performance_history():
 
 
 @bp.get("/metrics")
-@bp.doc(summary="Prometheus metrics",
+@bp.doc(operation_id="getMetrics",
+        summary="Prometheus metrics",
         responses=docs.responses({"type": "string"}, content_type="text/plain",
                                  description="Prometheus text exposition format 0.0.4"))
 def prometheus_metrics():

@@ -41,7 +41,8 @@ def shape(session, activity: dict | None = None) -> dict:
 
 @bp.post("/sessions")
 @bp.input(SessionCreateIn, arg_name="body")
-@bp.doc(summary="Create a session and start its browser",
+@bp.doc(operation_id="createSession",
+        summary="Create a session and start its browser",
         responses=docs.responses(docs.Session, 201, errors=(409, 503)))
 def create_session(body):
     auth.require_session(body["id"])
@@ -50,7 +51,8 @@ def create_session(body):
 
 
 @bp.get("/sessions")
-@bp.doc(summary="List sessions (a scoped API key sees its own)",
+@bp.doc(operation_id="listSessions",
+        summary="List sessions (a scoped API key sees its own)",
         responses=docs.responses(docs.SessionList))
 def list_manager():
     sessions = [s for s in manager().list() if auth.allowed(s.id)]
@@ -59,35 +61,40 @@ def list_manager():
 
 
 @bp.get("/sessions/<session_id>")
-@bp.doc(summary="Get a session", responses=docs.responses(docs.Session))
+@bp.doc(operation_id="getSession",
+        summary="Get a session", responses=docs.responses(docs.Session))
 def get_session(session_id):
     return shape(manager().get(session_id))
 
 
 @bp.delete("/sessions/<session_id>")
 @bp.input(DeleteQuery, location="query", arg_name="query")
-@bp.doc(summary="Stop a session (purge=true also deletes its stored login)",
+@bp.doc(operation_id="deleteSession",
+        summary="Stop a session (purge=true also deletes its stored login)",
         responses=docs.responses(docs.Session))
 def delete_session(session_id, query):
     return manager().delete(session_id, purge=query["purge"])
 
 
 @bp.post("/sessions/<session_id>/start")
-@bp.doc(summary="Start a STOPPED session from its stored login",
+@bp.doc(operation_id="startSession",
+        summary="Start a STOPPED session from its stored login",
         responses=docs.responses(docs.Session, 202, errors=(503,)))
 def start_session(session_id):
     return shape(manager().start(session_id)), 202
 
 
 @bp.post("/sessions/<session_id>/reconnect")
-@bp.doc(summary="Restart the session's browser, keeping the login",
+@bp.doc(operation_id="reconnectSession",
+        summary="Restart the session's browser, keeping the login",
         responses=docs.responses(docs.Session, 202, errors=(503,)))
 def reconnect_session(session_id):
     return shape(manager().reconnect(session_id)), 202
 
 
 @bp.post("/sessions/<session_id>/logout")
-@bp.doc(summary="Unlink the device; a new QR follows",
+@bp.doc(operation_id="logoutSession",
+        summary="Unlink the device; a new QR follows",
         responses=docs.responses(docs.Session, errors=docs.BROWSER_ERRORS))
 def logout_session(session_id):
     page(session_id).logout()
@@ -95,7 +102,8 @@ def logout_session(session_id):
 
 
 @bp.get("/sessions/<session_id>/qr")
-@bp.doc(summary="The QR to scan (Accept: image/png for a PNG)",
+@bp.doc(operation_id="getQr",
+        summary="The QR to scan (Accept: image/png for a PNG)",
         responses=docs.responses(docs.QrCode, errors=(409,),
                                  also={"image/png": {"type": "string", "format": "binary"}}))
 def get_qr(session_id):
@@ -112,15 +120,11 @@ def get_qr(session_id):
     return {"qr": qr, "expiresAt": iso_utc(expires)}
 
 
-PACING = {"type": "object", "required": ["minInterval", "jitter", "dailyCap", "typing"],
-          "properties": {"minInterval": {"type": "number"}, "jitter": {"type": "number"},
-                         "dailyCap": {"type": "integer"}, "typing": {"type": "boolean"}}}
-
-
 @bp.put("/sessions/<session_id>/pacing")
 @bp.input(PacingIn, arg_name="body")
-@bp.doc(summary="Override the session's send pacing (interval, jitter, daily cap, typing)",
-        responses=docs.responses(PACING, errors=(404,)))
+@bp.doc(operation_id="setPacing",
+        summary="Override the session's send pacing (interval, jitter, daily cap, typing)",
+        responses=docs.responses(docs.Pacing, errors=(404,)))
 def put_pacing(session_id, body):
     session = manager().get(session_id)
     session = manager().update_options(session_id, pacing={**session.options.get("pacing", {}),
@@ -129,14 +133,16 @@ def put_pacing(session_id, body):
 
 
 @bp.get("/sessions/<session_id>/pacing")
-@bp.doc(summary="The session's send pacing in force", responses=docs.responses(PACING, errors=(404,)))
+@bp.doc(operation_id="getPacing",
+        summary="The session's send pacing in force", responses=docs.responses(docs.Pacing, errors=(404,)))
 def get_pacing(session_id):
     return pacing_for(current_app.config, manager().get(session_id).options)
 
 
 @bp.put("/sessions/<session_id>/keep-alive")
 @bp.input(KeepAliveIn, arg_name="body")
-@bp.doc(summary="Whether the session is exempt from the idle reaper",
+@bp.doc(operation_id="setKeepAlive",
+        summary="Whether the session is exempt from the idle reaper",
         responses=docs.responses(docs.Session, errors=(404,)))
 def put_keep_alive(session_id, body):
     return shape(manager().update_options(session_id, keepAlive=body["keepAlive"] or None))
@@ -144,7 +150,8 @@ def put_keep_alive(session_id, body):
 
 @bp.post("/sessions/<session_id>/pairing-code")
 @bp.input(PairingIn, arg_name="body")
-@bp.doc(summary="Link by phone number instead of a QR: returns the code to type on the phone",
+@bp.doc(operation_id="requestPairingCode",
+        summary="Link by phone number instead of a QR: returns the code to type on the phone",
         responses=docs.responses(docs.PairingCode, errors=(409, 422, 502, 503, 504)))
 def pairing_code(session_id, body):
     session = manager().get(session_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import random
 import threading
@@ -13,15 +11,14 @@ import urllib.request
 
 from ..store import epoch
 from .outbox import EventOutbox
+from .signing import headers as signed_headers
+from .signing import legacy_signature
 
 log = logging.getLogger(__name__)
 USER_AGENT = "waengine-webhooks/1"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-WAEngine-Signature value: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+sign = legacy_signature  # the X-WAEngine-Signature value (signing.py has both conventions)
 
 
 def backoff(attempts: int, base: float, cap: float, rand=random.random) -> float:
@@ -102,10 +99,8 @@ class WebhookSender:
         body = row["body"].encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   "X-WAEngine-Event": row["type"], "X-WAEngine-Delivery": row["event_id"],
-                   "X-WAEngine-Timestamp": timestamp}
-        if row.get("secret"):
-            headers["X-WAEngine-Signature"] = sign(row["secret"], timestamp, body)
+                   **signed_headers(row["event_id"], row["type"], timestamp, body,
+                                    row.get("secret"))}
         status, error = None, ""
         try:
             req = urllib.request.Request(row["url"], data=body, headers=headers, method="POST")
