@@ -200,6 +200,18 @@ class Message(Out):
     mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
 
 
+class Deleted(Out):
+    id = String(required=True)
+    revoked = Boolean(required=True, metadata={"description": "deleted for everyone"})
+    deleted = Boolean(required=True)
+
+
+class Forwarded(Out):
+    id = String(required=True, metadata={"description": "the forwarded message"})
+    to = String(required=True)
+    forwarded = Boolean(required=True)
+
+
 class MessageList(Out):
     data = List(Nested(Message), required=True)
 

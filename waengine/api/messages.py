@@ -14,10 +14,13 @@ from . import docs
 from .context import cached_list, engine, manager, page
 from .schemas import (
     BulkIn,
+    EditIn,
+    ForwardIn,
     ListQuery,
     LocationIn,
     MediaFormIn,
     MediaJSONIn,
+    MessageDeleteQuery,
     MessagesQuery,
     ReactionIn,
     TextMessageIn,
@@ -125,6 +128,34 @@ def send_location(session_id, body):
         responses=docs.responses(REACTION, errors=docs.BROWSER_ERRORS))
 def react(session_id, messageId, body):
     return page(session_id).react(message_id(messageId), body["emoji"])
+
+
+@bp.delete("/sessions/<session_id>/messages/<messageId>")
+@bp.input(MessageDeleteQuery, location="query", arg_name="query")
+@bp.doc(summary="Delete a message here, or for everyone (forEveryone=true, own messages)",
+        description="422 `not_own_message` for someone else's message with forEveryone; "
+                    "a message.revoked event follows a delete for everyone.",
+        responses=docs.responses(docs.Deleted, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def delete_message(session_id, messageId, query):
+    return page(session_id).delete_message(message_id(messageId), query["forEveryone"])
+
+
+@bp.patch("/sessions/<session_id>/messages/<messageId>")
+@bp.input(EditIn, arg_name="body")
+@bp.doc(summary="Edit the text of an own message (WhatsApp allows 15 minutes)",
+        description="422 `not_own_message` for someone else's message, `message_not_editable` "
+                    "for a non-text or one too old. A message.edited event follows.",
+        responses=docs.responses(docs.Message, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def edit_message(session_id, messageId, body):
+    return shapes.message(page(session_id).edit_message(message_id(messageId), body["text"]))
+
+
+@bp.post("/sessions/<session_id>/messages/<messageId>/forward")
+@bp.input(ForwardIn, arg_name="body")
+@bp.doc(summary="Forward a message to another chat",
+        responses=docs.responses(docs.Forwarded, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def forward_message(session_id, messageId, body):
+    return page(session_id).forward_message(message_id(messageId), chat_id(body["to"]))
 
 
 @bp.get("/sessions/<session_id>/chats")

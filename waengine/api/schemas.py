@@ -207,6 +207,21 @@ def _emoji(value: str) -> None:
         raise SchemaError("Must be an emoji, or empty to remove the reaction.")
 
 
+class EditIn(Schema):
+    text = String(required=True, validate=Length(1, 65536), metadata={"example": "Fixed typo"})
+
+
+class ForwardIn(Schema):
+    to = String(required=True, validate=_RECIPIENT,
+                metadata={"description": "a phone number or a WhatsApp chat id"})
+
+
+class MessageDeleteQuery(Schema):
+    forEveryone = Boolean(load_default=False,
+                          metadata={"description": "revoke it for every participant (own "
+                                                   "messages only); else delete here only"})
+
+
 class ReactionIn(Schema):
     emoji = String(required=True, validate=[Length(max=16), _emoji],
                    metadata={"example": "👍", "description": "empty string removes"})

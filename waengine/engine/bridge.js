@@ -125,6 +125,13 @@
       push('message.revoked', {id: str(e.refId), revokeId: str(e.id), from: str(e.from),
                                to: str(e.to), author: str(e.author), type: e.type || null});
     }));
+    P.on('chat.msg_edited', safe(function (e) {
+      if (!e || !e.msg) return;
+      var json = msgJSON(e.msg);
+      json.editedAt = e.msg.latestEditSenderTimestampMs
+        ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null;
+      push('message.edited', json);
+    }));
     P.on('group.participant_changed', safe(function (e) {
       push('group.participants', {groupId: str(e.groupId), action: e.action,
                                   operation: e.operation || null,
@@ -324,6 +331,45 @@
       result = result && typeof result === 'object' ? result.messageSendResult : result;
       if (result && result !== 'OK') throw {code: 'reaction_failed', message: 'WhatsApp answered ' + result};
       return {messageId: a.id, emoji: a.emoji || '', result: result || 'OK'};
+    },
+    // Delete for me, or for everyone (revoke): wa-js silently falls back to "for me" on a
+    // message that is not ours, so that case is refused before anything is deleted.
+    deleteMessage: async function (P, a) {
+      var m = await P.chat.getMessageById(a.id);
+      if (a.forEveryone && !(m.id && m.id.fromMe)) {
+        throw {code: 'not_own_message', message: 'Only your own messages can be deleted for everyone'};
+      }
+      var r = await P.chat.deleteMessage(str(m.id.remote), a.id, false, a.forEveryone === true);
+      r = Array.isArray(r) ? r[0] : r;
+      if (a.forEveryone && !(r && r.isRevoked)) {
+        throw {code: 'revoke_failed', message: 'WhatsApp answered ' + (r && r.sendMsgResult)};
+      }
+      return {id: a.id, revoked: !!(r && r.isRevoked), deleted: !!(r && (r.isDeleted || r.isRevoked))};
+    },
+    editMessage: async function (P, a) {
+      var m = await P.chat.getMessageById(a.id);
+      if (!(m.id && m.id.fromMe)) {
+        throw {code: 'not_own_message', message: 'Only your own messages can be edited'};
+      }
+      try {
+        await P.chat.editMessage(a.id, a.text, {linkPreview: false});
+      } catch (e) {
+        if (e && e.code === 'edit_message_error') {
+          throw {code: 'message_not_editable',
+                 message: 'WhatsApp allows editing your own texts for 15 minutes only'};
+        }
+        throw e;
+      }
+      var json = msgJSON(await P.chat.getMessageById(a.id));
+      json.body = a.text.trim();  // the model may update after the edit's own ack
+      return json;
+    },
+    forwardMessage: async function (P, a) {
+      var to = await recipient(P, a.to);
+      await P.chat.getMessageById(a.id);  // msg_not_found before anything is sent
+      var ok = await P.chat.forwardMessage(to, a.id);
+      if (ok === false) throw {code: 'forward_failed', message: 'WhatsApp did not forward ' + a.id};
+      return {id: a.id, to: to, forwarded: true};
     },
     listChats: async function (P) {
       var chats = await P.chat.list({ignoreGroupMetadata: true});

@@ -52,6 +52,18 @@ class Page:
         """{messageId, emoji, result}; an empty emoji removes the reaction."""
         return self._run("react", id=message_id, emoji=emoji)
 
+    def delete_message(self, message_id: str, for_everyone: bool) -> dict:
+        """{id, revoked, deleted}; for everyone only for the account's own messages."""
+        return self._run("deleteMessage", id=message_id, forEveryone=for_everyone)
+
+    def edit_message(self, message_id: str, text: str) -> dict:
+        """The edited message (own texts, within WhatsApp's edit window)."""
+        return self._run("editMessage", id=message_id, text=text)
+
+    def forward_message(self, message_id: str, to: str) -> dict:
+        """{id, to, forwarded}: the message sent again to `to`, marked as forwarded."""
+        return self._run("forwardMessage", id=message_id, to=to)
+
     def get_messages(self, chat_id: str, limit: int) -> list[dict]:
         """The chat's newest `limit` messages, oldest first."""
         return self._run("getMessages", chatId=chat_id, limit=limit)

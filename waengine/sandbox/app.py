@@ -139,6 +139,11 @@ def revoke_message(msg_id):
     return network().revoke(msg_id)
 
 
+@control.post("/messages/<msg_id>/edit")
+def edit_message(msg_id):
+    return network().edit(msg_id, body().get("text"))
+
+
 @control.post("/messages/<msg_id>/expire")
 def expire_media(msg_id):
     return network().expire_media(msg_id)
@@ -253,6 +258,17 @@ def poll_events():
 @transport.post("/send")
 def device_send():
     return network().send_from_device(*device_auth(), body())
+
+
+@transport.post("/revoke")
+def device_revoke():
+    return network().revoke_from_device(*device_auth(), str(body().get("id") or ""))
+
+
+@transport.post("/edit")
+def device_edit():
+    data = body()
+    return network().edit_from_device(*device_auth(), str(data.get("id") or ""), data.get("body"))
 
 
 @transport.post("/read")

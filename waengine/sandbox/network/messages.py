@@ -7,6 +7,7 @@ import binascii
 import re
 
 from .model import (
+    EDIT_WINDOW,
     MEDIA_TYPES,
     MESSAGE_TYPES,
     Device,
@@ -107,7 +108,18 @@ class MessageOps:
         msg.mentions = [normalize_phone(m) for m in payload.get("mentions") or []]
         if kind in MEDIA_TYPES and payload.get("data") is not None:
             msg.data = decode_base64(payload["data"])  # the upload a sending page made
+        if payload.get("forwardOf"):
+            self._forward_from(device, msg, str(payload["forwardOf"]))
         return msg
+
+    def _forward_from(self, device: Device, msg: Message, original_id: str) -> None:
+        """A forward re-sends what the account sees; the media server reuses the file."""
+        original = self._messages.get(original_id)
+        if original is None or device.phone not in (original.sender, *original.recipients):
+            raise SandboxError(404, "msg_not_found", f"Message {original_id} not found")
+        msg.forwarded = True
+        if original.type in MEDIA_TYPES and msg.data is None:
+            msg.data, msg.expired = original.data, original.expired
 
     def _check_group_sender(self, target: str, sender: str) -> None:
         if not is_group_id(target):
@@ -257,14 +269,66 @@ class MessageOps:
             msg = self._require_message(msg_id)
             if msg.revoked:
                 raise SandboxError(409, "already_revoked", "Message already revoked")
-            msg.revoked = True
-            revoke_id = new_message_id("3A")
-            for phone in [*msg.recipients, msg.sender]:
-                kind = "sender_revoke" if phone == msg.sender else "revoke"
-                self._push_phone(phone, "revoke",
-                                 lambda a, k=kind: self._revoke_event(msg, a, revoke_id, k))
-            self._cond.notify_all()
+            self._revoke(msg, skip=None)
             return self._control_view(msg)
+
+    def revoke_from_device(self, device_id: str, token: str, msg_id: str) -> dict:
+        """A page deletes its own message for everyone; returns the revoke's id for that page
+        (which applies the revoke itself, so its own device gets no event)."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._require_message(msg_id)
+            if device.phone not in (msg.sender, *msg.recipients):
+                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+            if msg.sender != device.phone:
+                raise SandboxError(403, "not_sender", "Only the sender can delete for everyone")
+            if msg.revoked:
+                raise SandboxError(409, "already_revoked", "Message already revoked")
+            revoke_id = self._revoke(msg, skip=device.id)
+            return {"revokeId": revoke_id}
+
+    def _revoke(self, msg: Message, skip: str | None) -> str:
+        msg.revoked = True
+        revoke_id = new_message_id("3A")
+        for phone in [*msg.recipients, msg.sender]:
+            kind = "sender_revoke" if phone == msg.sender else "revoke"
+            self._push_phone(phone, "revoke",
+                             lambda a, k=kind: self._revoke_event(msg, a, revoke_id, k),
+                             skip=skip if phone == msg.sender else None)
+        self._cond.notify_all()
+        return revoke_id
+
+    def edit(self, msg_id: str, text) -> dict:
+        """Control API: the (simulated) phone that sent a text edits it."""
+        with self._cond:
+            msg = self._require_message(msg_id)
+            self._edit(msg, msg.sender, text, skip=None)
+            return self._control_view(msg)
+
+    def edit_from_device(self, device_id: str, token: str, msg_id: str, text) -> dict:
+        """A page edits its own text; the message as that page sees it afterwards."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._require_message(msg_id)
+            if device.phone not in (msg.sender, *msg.recipients):
+                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+            return self._edit(msg, device.phone, text, skip=device.id)
+
+    def _edit(self, msg: Message, editor: str, text, skip: str | None) -> dict:
+        # WhatsApp's canEditMsg: own, not revoked, a text, within the edit window.
+        if msg.sender != editor:
+            raise SandboxError(403, "edit_message_error", "Only the sender can edit a message")
+        if msg.revoked or msg.type != "chat" or self._clock() - msg.t > EDIT_WINDOW:
+            raise SandboxError(422, "edit_message_error", "Cannot edit this message")
+        body = str(text or "").strip()
+        if not body:
+            raise SandboxError(400, "validation_error", "The new text is empty")
+        msg.body, msg.edited_at = body, int(self._clock())
+        for phone in msg.recipients:
+            self._push_phone(phone, "edit", lambda a: {"msg": self._msg_view(msg, a)})
+        self._push_phone(msg.sender, "edit", lambda a: {"msg": self._msg_view(msg, a)}, skip=skip)
+        self._cond.notify_all()
+        return self._msg_view(msg, self._phones[editor])
 
     def _revoke_event(self, msg: Message, viewer: Phone, revoke_id: str, kind: str) -> dict:
         view = self._msg_view(msg, viewer)
@@ -346,6 +410,8 @@ class MessageOps:
             "ack": msg.ack,
             "recipients": list(msg.recipients),
             "revoked": msg.revoked,
+            "editedAt": msg.edited_at,
+            "forwarded": msg.forwarded,
             "readBy": sorted(msg.read_by),
             "mediaExpired": msg.expired if msg.type in MEDIA_TYPES else None,
         }
@@ -388,7 +454,10 @@ class MessageOps:
             "notifyName": sender.name if sender else "",
             "self": "out" if from_me else "in",
             "mentionedJidList": [user_wid(m) for m in msg.mentions],
+            "isForwarded": msg.forwarded,
         }
+        if msg.edited_at is not None and not msg.revoked:
+            view["editedAt"] = msg.edited_at
         for name in ("caption", "filename", "mimetype", "size", "lat", "lng", "loc"):
             value = getattr(msg, name)
             if value is not None and not msg.revoked:

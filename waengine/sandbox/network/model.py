@@ -15,6 +15,7 @@ RECENT_MESSAGES_PER_CHAT = 50  # history sync: newest messages per chat
 DEVICE_QUEUE_MAX = 20000  # bound for a device whose page never comes back
 EVENTS_PER_POLL = 500
 TOMBSTONES_MAX = 1000
+EDIT_WINDOW = 15 * 60  # WhatsApp lets the sender edit a text for 15 minutes
 GROUP_SERVER = "g.us"
 MEDIA_TYPES = ("image", "video", "audio", "ptt", "sticker", "document")
 MESSAGE_TYPES = ("chat", "location", "reaction", "vcard") + MEDIA_TYPES
@@ -142,6 +143,8 @@ class Message:
     read_by: set = field(default_factory=set)
     data: bytes | None = None  # a media message's file, as the media server keeps it
     expired: bool = False  # the media server no longer has the file (POST …/expire)
+    edited_at: int | None = None  # when the sender last edited the text
+    forwarded: bool = False
 
 
 @dataclass

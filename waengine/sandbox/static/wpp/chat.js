@@ -8,7 +8,7 @@ import { MsgKey, assertWid, createWid } from './ids.js';
 import { MsgModel } from './models.js';
 import { state } from './state.js';
 import { findMessage, msgFromView, newLocalChat, setQuoted, store, storeMessage } from './stores.js';
-import { asyncApi, http } from './transport.js';
+import { asWPPError, asyncApi, http } from './transport.js';
 import { $, render } from './ui.js';
 
 export const defaultSendMessageOptions = {
@@ -131,6 +131,7 @@ export async function sendMessage(chatId, attrs, options, extra, upload) {
     notifyName: state.me.name, author: chat.id.isGroup() ? from : undefined,
   }, attrs));
   if (quoted) setQuoted(msg, quoted.id);
+  if (options.forwardOf) msg.__forwardOf = options.forwardOf; // the server reuses its media
   storeMessage(msg);
   chat.t = msg.t;
   ev.emit('chat.new_message', msg);
@@ -162,6 +163,7 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
     loc: msg.loc,
     quotedId: quoted ? quoted.id.id : null,
     mentions: mentions.map((w) => w.user),
+    forwardOf: msg.__forwardOf || null,
   };
   if (upload) payload.data = bytesToBase64(upload);
   try {
@@ -321,6 +323,95 @@ export async function downloadMedia(id) {
   return response.blob();
 }
 
+/**
+ * chat.deleteMessage (wa-js 4.6.0): with revoke, an own message is deleted for everyone;
+ * otherwise (or someone else's message) it is deleted on this device only.
+ */
+export async function deleteMessage(chatId, ids, deleteMediaInDevice, revoke) {
+  const chatModel = assertGetChat(chatId);
+  const single = !Array.isArray(ids);
+  const msgs = await getMessageById(single ? [ids] : ids);
+  const out = [];
+  for (const msg of msgs) {
+    const result = { id: msg.id._serialized, sendMsgResult: 'OK', isRevoked: false,
+      isDeleted: false, isSentByMe: msg.id.fromMe };
+    if (revoke && msg.type === 'revoked') {
+      Object.assign(result, { sendMsgResult: 'ERROR_UNKNOWN', isRevoked: true });
+    } else if (revoke && msg.id.fromMe) {
+      let answer;
+      try {
+        answer = await http('POST', '/revoke', { body: { id: msg.id.id }, auth: true, retries: 3 });
+      } catch (err) {
+        throw asWPPError(err);
+      }
+      const key = new MsgKey({ fromMe: true, remote: msg.id.remote, id: answer.revokeId,
+        participant: msg.id.participant });
+      applyRevoke(msg, { id: key, refId: msg.id, from: msg.from, to: msg.to, type: 'sender_revoke',
+        author: msg.author });
+      result.isRevoked = true;
+    } else {
+      chatModel.msgs.remove(msg.id._serialized);
+      store.msgs.delete(msg.id._serialized);
+      result.isDeleted = true;
+    }
+    out.push(result);
+  }
+  render();
+  return single ? out[0] : out;
+}
+
+/** A revoked message keeps its place in the chat with no content (as WhatsApp shows it). */
+export function applyRevoke(msg, payload) {
+  if (msg) {
+    msg.type = 'revoked';
+    msg.body = '';
+    for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) delete msg[name];
+  }
+  ev.emit('chat.msg_revoke', payload);
+}
+
+/** chat.editMessage: only the sender's own texts, within WhatsApp's edit window (server side). */
+export async function editMessage(msgId, newText) {
+  const msg = await getOneMessage(msgId);
+  if (!msg.id.fromMe || msg.type !== 'chat') {
+    throw new WPPError('edit_message_error', 'Cannot edit this message');
+  }
+  let view;
+  try {
+    view = await http('POST', '/edit', { body: { id: msg.id.id, body: String(newText).trim() },
+      auth: true, retries: 3 });
+  } catch (err) {
+    throw asWPPError(err);
+  }
+  const editKey = new MsgKey({ fromMe: true, remote: msg.id.remote, id: newMessageId(),
+    participant: msg.id.participant });
+  applyEdit(msg, view, editKey);
+  return { id: editKey._serialized, ack: 1, from: String(msg.from), to: String(msg.to),
+    sendMsgResult: { messageSendResult: 'OK' } };
+}
+
+export function applyEdit(msg, view, editKey) {
+  msg.body = view.body;
+  msg.latestEditMsgKey = editKey;
+  msg.latestEditSenderTimestampMs = (view.editedAt || unixTime()) * 1000;
+  ev.emit('chat.msg_edited', { chat: msg.to, id: msg.id._serialized, msg });
+  render();
+}
+
+/** chat.forwardMessage: the message sent again to another chat, marked as forwarded. */
+export async function forwardMessage(toChatId, msgId, options = {}) {
+  const target = await findChat(toChatId);
+  const msg = await getOneMessage(msgId);
+  const attrs = { type: msg.type, body: msg.body, isForwarded: true };
+  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
+    if (msg[name] !== undefined) attrs[name] = msg[name];
+  }
+  if (msg.isMedia && options.displayCaptionText === false) attrs.caption = msg.filename;
+  const result = await sendMessage(target.id, attrs, { forwardOf: msg.id.id });
+  const sendResult = result.sendMsgResult;
+  return !!sendResult && sendResult.messageSendResult === 'OK';
+}
+
 export const chat = {
   defaultSendMessageOptions,
   get: (chatId) => {
@@ -412,6 +503,12 @@ export const chat = {
     if (duration) await sleep(duration);
   }),
   downloadMedia: asyncApi('chat.downloadMedia', (id) => downloadMedia(id)),
+  deleteMessage: asyncApi('chat.deleteMessage', (chatId, ids, deleteMediaInDevice = false,
+    revoke = false) => deleteMessage(chatId, ids, deleteMediaInDevice, revoke)),
+  editMessage: asyncApi('chat.editMessage', (msgId, newText, options) =>
+    editMessage(msgId, newText, options)),
+  forwardMessage: asyncApi('chat.forwardMessage', (toChatId, msgId, options) =>
+    forwardMessage(toChatId, msgId, options)),
   generateMessageID: asyncApi('chat.generateMessageID', async (chatId) =>
     newOwnKey(await findChat(chatId))),
 };

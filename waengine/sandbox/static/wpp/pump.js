@@ -1,7 +1,7 @@
 /* The event pump: long-polls the server and applies what arrives. */
 
-import { POLL_SECONDS, clientId, log, sleep } from './base.js';
-import { chat } from './chat.js';
+import { POLL_SECONDS, clientId, log, newMessageId, sleep } from './base.js';
+import { applyEdit, applyRevoke, chat } from './chat.js';
 import { ev } from './events.js';
 import { MsgKey, createWid, keyFromView } from './ids.js';
 import { handleLogout } from './logout.js';
@@ -83,11 +83,6 @@ export const eventHandlers = {
   },
   revoke(event) {
     const refId = keyFromView(event.refId);
-    const msg = store.msgs.get(refId._serialized);
-    if (msg) {
-      msg.type = 'revoked';
-      msg.body = '';
-    }
     const payload = {
       id: keyFromView(event.id),
       refId,
@@ -96,8 +91,17 @@ export const eventHandlers = {
       type: event.revokeType,
     };
     if (event.author) payload.author = createWid(event.author);
-    ev.emit('chat.msg_revoke', payload);
+    applyRevoke(store.msgs.get(refId._serialized), payload);
     render();
+  },
+  edit(event) {
+    const view = event.msg;
+    const key = keyFromView(view.key);
+    let msg = store.msgs.get(key._serialized);
+    if (!msg) msg = storeMessage(msgFromView(view, false));
+    const editKey = new MsgKey({ fromMe: key.fromMe, remote: key.remote, id: newMessageId(),
+      participant: key.participant });
+    applyEdit(msg, view, editKey);
   },
   chat(event) {
     upsertChat(event.chat);

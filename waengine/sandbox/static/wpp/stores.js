@@ -103,12 +103,13 @@ export function msgFromView(view, isNew) {
     self: view.self,
     isNewMsg: !!isNew,
     star: false,
-    isForwarded: false,
+    isForwarded: view.isForwarded === true,
     mentionedJidList: (view.mentionedJidList || []).map(createWid),
   };
   for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
     if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
   }
+  if (view.editedAt) attrs.latestEditSenderTimestampMs = view.editedAt * 1000;
   const msg = new MsgModel(attrs);
   if (view.quotedKey) setQuoted(msg, keyFromView(view.quotedKey));
   return msg;

@@ -1,0 +1,166 @@
+"""Message actions end to end (issue 12): delete for everyone, edit, forward, with their events.
+
+HTTP → real Chromium → the sandbox's WPP.chat functions → the sandbox network → the phones.
+One linked session serves the module; each test talks to its own peer phones.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from ..conftest import wait_for
+from .conftest import Sandbox, linked_gateway
+
+SID = "act"
+ALICE = "6281400000001"  # the session's phone
+BUDI, CITRA, DEWI, EKO = (f"62814000000{n:02d}" for n in range(2, 6))
+
+
+@pytest.fixture(scope="module")
+def sandbox(sandbox_url) -> Sandbox:
+    box = Sandbox(sandbox_url)
+    for phone, name in ((BUDI, "Budi"), (CITRA, "Citra"), (DEWI, "Dewi"), (EKO, "Eko")):
+        box.phone(phone, name)
+    box.phone(ALICE, "Alice", contacts=[{"phone": BUDI, "name": "Budi"},
+                                        {"phone": CITRA, "name": "Citra"}])
+    return box
+
+
+@pytest.fixture(scope="module")
+def gw(sandbox, tmp_path_factory):
+    with linked_gateway(sandbox, tmp_path_factory.mktemp("actions"), SID, ALICE) as gateway:
+        yield gateway
+
+
+def send_text(gw, to: str, text: str) -> dict:
+    resp = gw.client.post(f"/sessions/{SID}/messages", json={"to": to, "text": text})
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+def incoming(gw, sandbox, sender: str, text: str) -> dict:
+    """A phone sends the session a text; return it as the session's chat shows it."""
+    sandbox.post("/_sandbox/messages", **{"from": sender, "to": ALICE, "text": text})
+    return wait_for(lambda: next((m for m in gw.client.get(
+        f"/sessions/{SID}/chats/{sender}/messages").json.get("data", []) if m["body"] == text),
+        None), message=f"{text!r} in the session")
+
+
+def on_phone(sandbox, to: str | None = None, sender: str | None = None) -> list[dict]:
+    """What the sandbox network holds: messages to / from a phone."""
+    query = {"to": to, "from": sender}
+    return requests.get(f"{sandbox.url}/_sandbox/messages", params=query, timeout=10).json()["data"]
+
+
+def events(gw, type_: str) -> list[dict]:
+    rows = gw.engine.events.outbox.since(SID, 0, limit=5000)
+    return [json.loads(r["body"])["data"] for r in rows if r["type"] == type_]
+
+
+def error_code(resp) -> str:
+    return resp.json["error"]["code"]
+
+
+# ---- delete ----
+
+def test_delete_for_everyone_revokes_it_on_the_phone_and_emits_message_revoked(gw, sandbox):
+    sent = send_text(gw, BUDI, "Oops, wrong chat")
+    resp = gw.client.delete(f"/sessions/{SID}/messages/{sent['id']}?forEveryone=true")
+    assert resp.status_code == 200, resp.json
+    assert resp.json == {"id": sent["id"], "revoked": True, "deleted": True}
+    phone_copy = next(m for m in on_phone(sandbox, to=BUDI) if m["key"] == sent["id"])
+    assert phone_copy["revoked"] is True
+    revoked = wait_for(lambda: [e for e in events(gw, "message.revoked") if e["id"] == sent["id"]],
+                       message="message.revoked event")
+    assert revoked[0]["type"] == "sender_revoke"
+    chat = gw.client.get(f"/sessions/{SID}/chats/{BUDI}/messages").json["data"]
+    assert next(m for m in chat if m["id"] == sent["id"])["type"] == "revoked"
+
+
+def test_delete_for_everyone_of_someone_elses_message_is_422_and_keeps_it(gw, sandbox):
+    theirs = incoming(gw, sandbox, CITRA, "Not yours to delete")
+    resp = gw.client.delete(f"/sessions/{SID}/messages/{theirs['id']}?forEveryone=true")
+    assert resp.status_code == 422 and error_code(resp) == "not_own_message"
+    chat = gw.client.get(f"/sessions/{SID}/chats/{CITRA}/messages").json["data"]
+    assert next(m for m in chat if m["id"] == theirs["id"])["body"] == "Not yours to delete"
+    assert not next(m for m in on_phone(sandbox, sender=CITRA) if m["text"] ==
+                    "Not yours to delete")["revoked"]
+
+
+def test_delete_for_me_removes_it_from_the_session_only(gw, sandbox):
+    theirs = incoming(gw, sandbox, CITRA, "Delete me here only")
+    resp = gw.client.delete(f"/sessions/{SID}/messages/{theirs['id']}")
+    assert resp.status_code == 200 and resp.json["revoked"] is False and resp.json["deleted"]
+    chat = gw.client.get(f"/sessions/{SID}/chats/{CITRA}/messages").json["data"]
+    assert theirs["id"] not in [m["id"] for m in chat]
+    assert not next(m for m in on_phone(sandbox, to=ALICE) if m["text"] ==
+                    "Delete me here only")["revoked"]
+
+
+def test_acting_on_an_unknown_message_is_404_and_a_bad_id_422(gw):
+    unknown = f"true_{BUDI}@c.us_3EB0AAAAAAAAAAAAAAAA"
+    assert gw.client.delete(f"/sessions/{SID}/messages/{unknown}").status_code == 404
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{unknown}", json={"text": "x"})
+    assert resp.status_code == 404
+    resp = gw.client.post(f"/sessions/{SID}/messages/{unknown}/forward", json={"to": CITRA})
+    assert resp.status_code == 404
+    resp = gw.client.patch(f"/sessions/{SID}/messages/nonsense", json={"text": "x"})
+    assert resp.status_code == 422 and resp.json["error"]["details"]["field"] == "messageId"
+    sent = send_text(gw, BUDI, "valid id, bad body")
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{sent['id']}", json={"text": ""})
+    assert resp.status_code == 422 and error_code(resp) == "validation_error"
+
+
+# ---- edit ----
+
+def test_edit_shows_the_new_text_on_the_phone_and_emits_message_edited(gw, sandbox):
+    sent = send_text(gw, DEWI, "Meeting at 10")
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{sent['id']}", json={"text": "Meeting at 11"})
+    assert resp.status_code == 200, resp.json
+    assert resp.json["id"] == sent["id"] and resp.json["body"] == "Meeting at 11"
+    phone_copy = next(m for m in on_phone(sandbox, to=DEWI) if m["key"] == sent["id"])
+    assert phone_copy["text"] == "Meeting at 11" and phone_copy["editedAt"]
+    edited = wait_for(lambda: [e for e in events(gw, "message.edited") if e["id"] == sent["id"]],
+                      message="message.edited event")
+    assert edited[-1]["body"] == "Meeting at 11" and edited[-1]["fromMe"] is True
+
+
+def test_editing_someone_elses_message_is_422(gw, sandbox):
+    theirs = incoming(gw, sandbox, DEWI, "Their words")
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{theirs['id']}", json={"text": "Mine now"})
+    assert resp.status_code == 422 and error_code(resp) == "not_own_message"
+    assert next(m for m in on_phone(sandbox, sender=DEWI) if m["text"] == "Their words")
+
+
+def test_a_phone_editing_its_message_reaches_the_session_as_message_edited(gw, sandbox):
+    theirs = incoming(gw, sandbox, EKO, "See you at 7")
+    phone_msg = next(m for m in on_phone(sandbox, sender=EKO) if m["text"] == "See you at 7")
+    sandbox.post(f"/_sandbox/messages/{phone_msg['id']}/edit", text="See you at 8")
+    edited = wait_for(lambda: [e for e in events(gw, "message.edited") if e["id"] == theirs["id"]],
+                      message="message.edited event")
+    assert edited[-1]["body"] == "See you at 8" and edited[-1]["fromMe"] is False
+    chat = gw.client.get(f"/sessions/{SID}/chats/{EKO}/messages").json["data"]
+    assert next(m for m in chat if m["id"] == theirs["id"])["body"] == "See you at 8"
+
+
+# ---- forward ----
+
+def test_forward_arrives_at_the_other_phone_marked_forwarded(gw, sandbox):
+    theirs = incoming(gw, sandbox, BUDI, "Please pass this on")
+    resp = gw.client.post(f"/sessions/{SID}/messages/{theirs['id']}/forward", json={"to": EKO})
+    assert resp.status_code == 200, resp.json
+    assert resp.json == {"id": theirs["id"], "to": f"{EKO}@c.us", "forwarded": True}
+    arrived = wait_for(lambda: [m for m in on_phone(sandbox, to=EKO)
+                                if m["text"] == "Please pass this on" and m["from"] == ALICE],
+                       message="the forward on Eko's phone")
+    assert arrived[0]["forwarded"] is True
+
+
+def test_forward_to_a_number_not_on_whatsapp_is_422(gw, sandbox):
+    theirs = incoming(gw, sandbox, BUDI, "Forward me nowhere")
+    resp = gw.client.post(f"/sessions/{SID}/messages/{theirs['id']}/forward",
+                          json={"to": "6281499999999"})
+    assert resp.status_code == 422 and error_code(resp) == "recipient_not_on_whatsapp"
