@@ -72,6 +72,10 @@ class MessageNotEditable(ValidationError):
     code, message = "message_not_editable", "This message can no longer be edited"
 
 
+class MessageNotPinnable(ValidationError):
+    code, message = "message_not_pinnable", "This message cannot be pinned or unpinned now"
+
+
 class NotGroupAdmin(Forbidden):
     code, message = "not_group_admin", "The session's account is not an admin of this group"
 
@@ -143,6 +147,7 @@ _WA_CODE_MAP = {
     "not_own_message": NotOwnMessage,
     "message_not_editable": MessageNotEditable,
     "edit_message_error": MessageNotEditable,
+    "message_not_pinnable": MessageNotPinnable,
 }
 
 

@@ -164,3 +164,34 @@ def test_forward_to_a_number_not_on_whatsapp_is_422(gw, sandbox):
     resp = gw.client.post(f"/sessions/{SID}/messages/{theirs['id']}/forward",
                           json={"to": "6281499999999"})
     assert resp.status_code == 422 and error_code(resp) == "recipient_not_on_whatsapp"
+
+
+# ---- star and pin ----
+
+def test_star_and_unstar_reach_the_account_s_phone(gw, sandbox):
+    theirs = incoming(gw, sandbox, CITRA, "Keep this address")
+    resp = gw.client.post(f"/sessions/{SID}/messages/{theirs['id']}/star", json={})
+    assert resp.status_code == 200 and resp.json == {"id": theirs["id"], "star": True}
+    phone_copy = next(m for m in on_phone(sandbox, sender=CITRA) if m["text"] == "Keep this address")
+    assert phone_copy["starredBy"] == [ALICE]
+    resp = gw.client.post(f"/sessions/{SID}/messages/{theirs['id']}/star", json={"star": False})
+    assert resp.status_code == 200 and resp.json["star"] is False
+    phone_copy = next(m for m in on_phone(sandbox, sender=CITRA) if m["text"] == "Keep this address")
+    assert phone_copy["starredBy"] == []
+
+
+def test_pin_shows_on_both_phones_for_its_duration_and_twice_is_422(gw, sandbox):
+    sent = send_text(gw, CITRA, "Agenda for Monday")
+    path = f"/sessions/{SID}/messages/{sent['id']}/pin"
+    resp = gw.client.post(path, json={"duration": "OneDay"})
+    assert resp.status_code == 200, resp.json
+    assert resp.json == {"id": sent["id"], "pinned": True, "duration": "OneDay"}
+    phone_copy = next(m for m in on_phone(sandbox, to=CITRA) if m["key"] == sent["id"])
+    assert 86400 - 60 <= phone_copy["pinnedUntil"] - phone_copy["timestamp"] <= 86400 + 60
+    again = gw.client.post(path, json={})
+    assert again.status_code == 422 and error_code(again) == "message_not_pinnable"
+    assert gw.client.post(path, json={"duration": "Forever"}).status_code == 422
+    resp = gw.client.post(path, json={"pin": False})
+    assert resp.status_code == 200 and resp.json["pinned"] is False
+    assert next(m for m in on_phone(sandbox, to=CITRA) if m["key"] == sent["id"])[
+        "pinnedUntil"] is None

@@ -212,6 +212,17 @@ class Forwarded(Out):
     forwarded = Boolean(required=True)
 
 
+class Starred(Out):
+    id = String(required=True)
+    star = Boolean(required=True)
+
+
+class Pinned(Out):
+    id = String(required=True)
+    pinned = Boolean(required=True)
+    duration = String(required=True, allow_none=True)
+
+
 class MessageList(Out):
     data = List(Nested(Message), required=True)
 

@@ -22,7 +22,9 @@ from .schemas import (
     MediaJSONIn,
     MessageDeleteQuery,
     MessagesQuery,
+    PinIn,
     ReactionIn,
+    StarIn,
     TextMessageIn,
     chat_id,
     message_id,
@@ -156,6 +158,24 @@ def edit_message(session_id, messageId, body):
         responses=docs.responses(docs.Forwarded, errors=(404, 422, *docs.BROWSER_ERRORS)))
 def forward_message(session_id, messageId, body):
     return page(session_id).forward_message(message_id(messageId), chat_id(body["to"]))
+
+
+@bp.post("/sessions/<session_id>/messages/<messageId>/star")
+@bp.input(StarIn, arg_name="body")
+@bp.doc(summary="Star or unstar a message (for this account)",
+        responses=docs.responses(docs.Starred, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def star_message(session_id, messageId, body):
+    return page(session_id).star_message(message_id(messageId), body["star"])
+
+
+@bp.post("/sessions/<session_id>/messages/<messageId>/pin")
+@bp.input(PinIn, arg_name="body")
+@bp.doc(summary="Pin a message in its chat for everyone in it (OneDay, SevenDays, ThirtyDays)",
+        description="422 `message_not_pinnable`: already pinned / not pinned, a revoked "
+                    "message, or a group where only admins may pin.",
+        responses=docs.responses(docs.Pinned, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def pin_message(session_id, messageId, body):
+    return page(session_id).pin_message(message_id(messageId), body["pin"], body["duration"])
 
 
 @bp.get("/sessions/<session_id>/chats")

@@ -216,6 +216,17 @@ class ForwardIn(Schema):
                 metadata={"description": "a phone number or a WhatsApp chat id"})
 
 
+class StarIn(Schema):
+    star = Boolean(load_default=True, metadata={"description": "false unstars"})
+
+
+class PinIn(Schema):
+    pin = Boolean(load_default=True, metadata={"description": "false unpins"})
+    duration = String(load_default="SevenDays",
+                      validate=OneOf(("OneDay", "SevenDays", "ThirtyDays")),
+                      metadata={"description": "how long it stays pinned"})
+
+
 class MessageDeleteQuery(Schema):
     forEveryone = Boolean(load_default=False,
                           metadata={"description": "revoke it for every participant (own "

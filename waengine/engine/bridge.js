@@ -371,6 +371,22 @@
       if (ok === false) throw {code: 'forward_failed', message: 'WhatsApp did not forward ' + a.id};
       return {id: a.id, to: to, forwarded: true};
     },
+    starMessage: async function (P, a) {
+      await P.chat.starMessage(a.id, a.star);  // answers the state before: not returned
+      return {id: a.id, star: a.star};
+    },
+    // duration: a wa-js PinExpiryDurationOption name (OneDay, SevenDays, ThirtyDays)
+    pinMessage: async function (P, a) {
+      try {
+        await P.chat.pinMsg(a.id, a.pin, a.pin ? a.duration : undefined);
+      } catch (e) {
+        if (e && (e.code === 'pin_error' || e.code === 'unpin_error')) {
+          throw {code: 'message_not_pinnable', message: e.message || String(e.code)};
+        }
+        throw e;
+      }
+      return {id: a.id, pinned: a.pin, duration: a.pin ? a.duration : null};
+    },
     listChats: async function (P) {
       var chats = await P.chat.list({ignoreGroupMetadata: true});
       return chats.filter(Boolean).map(chatJSON);

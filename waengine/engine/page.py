@@ -64,6 +64,14 @@ class Page:
         """{id, to, forwarded}: the message sent again to `to`, marked as forwarded."""
         return self._run("forwardMessage", id=message_id, to=to)
 
+    def star_message(self, message_id: str, star: bool) -> dict:
+        """{id, star}: starred for this account (its phone and other devices follow)."""
+        return self._run("starMessage", id=message_id, star=star)
+
+    def pin_message(self, message_id: str, pin: bool, duration: str) -> dict:
+        """{id, pinned, duration}: pinned in its chat for everyone in it, or unpinned."""
+        return self._run("pinMessage", id=message_id, pin=pin, duration=duration)
+
     def get_messages(self, chat_id: str, limit: int) -> list[dict]:
         """The chat's newest `limit` messages, oldest first."""
         return self._run("getMessages", chatId=chat_id, limit=limit)

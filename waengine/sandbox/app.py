@@ -271,6 +271,20 @@ def device_edit():
     return network().edit_from_device(*device_auth(), str(data.get("id") or ""), data.get("body"))
 
 
+@transport.post("/star")
+def device_star():
+    data = body()
+    return network().star_from_device(*device_auth(), data.get("ids") or [],
+                                      data.get("star") is not False)
+
+
+@transport.post("/pin")
+def device_pin():
+    data = body()
+    return network().pin_from_device(*device_auth(), str(data.get("id") or ""),
+                                     data.get("pin") is not False, data.get("duration"))
+
+
 @transport.post("/read")
 def device_read():
     return {"unreadCount": network().mark_read(*device_auth(), str(body().get("chat", "")))}

@@ -10,6 +10,7 @@ from .model import (
     EDIT_WINDOW,
     MEDIA_TYPES,
     MESSAGE_TYPES,
+    PIN_SECONDS,
     Device,
     Message,
     Phone,
@@ -338,6 +339,48 @@ class MessageOps:
         return {"id": key, "refId": view["key"], "from": view["from"], "to": view["to"],
                 "author": view["author"], "revokeType": kind}
 
+    def _visible(self, device: Device, msg_id: str) -> Message:
+        msg = self._messages.get(str(msg_id))
+        if msg is None or device.phone not in (msg.sender, *msg.recipients):
+            raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+        return msg
+
+    def star_from_device(self, device_id: str, token: str, ids, star: bool) -> dict:
+        """A page stars (or unstars) messages: the account's other devices follow."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msgs = [self._visible(device, i) for i in ids or ()]
+            account = self._phones[device.phone]
+            for msg in msgs:
+                (account.starred.add if star else account.starred.discard)(msg.id)
+            self._push_phone(account.phone, "star", lambda a: {
+                "ids": [self._msg_view(m, a)["key"]["_serialized"] for m in msgs], "star": star},
+                skip=device.id)
+            self._cond.notify_all()
+            return {"ids": [m.id for m in msgs], "star": star}
+
+    def pin_from_device(self, device_id: str, token: str, msg_id: str, pin: bool,
+                        duration: str | None) -> dict:
+        """A page pins a message in its chat (both parties see it) or unpins it."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._visible(device, msg_id)
+            verb = "pin" if pin else "unpin"
+            if msg.revoked or msg.type == "reaction":
+                raise SandboxError(422, f"{verb}_error", f"The msg {msg_id} not can be pinned")
+            now = int(self._clock())
+            pinned = msg.pinned_until is not None and msg.pinned_until > now
+            if pinned == pin:
+                raise SandboxError(409, f"{verb}_error",
+                                   f"The msg {msg_id} is already {verb}ned")
+            msg.pinned_until = now + PIN_SECONDS.get(duration or "", PIN_SECONDS["SevenDays"]) \
+                if pin else None
+            for phone in {msg.sender, *msg.recipients}:
+                self._push_phone(phone, "pin", lambda a: {"msg": self._msg_view(msg, a)},
+                                 skip=device.id)
+            self._cond.notify_all()
+            return self._msg_view(msg, self._phones[device.phone])
+
     def get_message_for_device(self, device_id: str, token: str, msg_id: str) -> dict:
         with self._cond:
             device = self._auth(device_id, token)
@@ -412,9 +455,16 @@ class MessageOps:
             "revoked": msg.revoked,
             "editedAt": msg.edited_at,
             "forwarded": msg.forwarded,
+            "pinnedUntil": self._pinned_until(msg),
+            "starredBy": sorted(p for p, a in self._phones.items() if msg.id in a.starred),
             "readBy": sorted(msg.read_by),
             "mediaExpired": msg.expired if msg.type in MEDIA_TYPES else None,
         }
+
+    def _pinned_until(self, msg: Message) -> int | None:
+        if msg.pinned_until is None or msg.pinned_until <= self._clock():
+            return None
+        return msg.pinned_until
 
     @staticmethod
     def _recipient_key(msg: Message) -> str:
@@ -458,6 +508,9 @@ class MessageOps:
         }
         if msg.edited_at is not None and not msg.revoked:
             view["editedAt"] = msg.edited_at
+        view["star"] = msg.id in viewer.starred
+        if self._pinned_until(msg):
+            view["pinnedUntil"] = msg.pinned_until
         for name in ("caption", "filename", "mimetype", "size", "lat", "lng", "loc"):
             value = getattr(msg, name)
             if value is not None and not msg.revoked:

@@ -412,6 +412,48 @@ export async function forwardMessage(toChatId, msgId, options = {}) {
   return !!sendResult && sendResult.messageSendResult === 'OK';
 }
 
+/** chat.starMessage: like wa-js 4.6.0, each result's `star` is the state before the call. */
+export async function starMessage(ids, star = true) {
+  const single = !Array.isArray(ids);
+  const msgs = await getMessageById(single ? [ids] : ids);
+  const out = msgs.map((m) => ({ id: m.id._serialized, star: m.star || false }));
+  try {
+    await http('POST', '/star', { body: { ids: msgs.map((m) => m.id.id), star: star !== false },
+      auth: true, retries: 3 });
+  } catch (err) {
+    throw asWPPError(err);
+  }
+  for (const m of msgs) m.star = star !== false;
+  render();
+  return single ? out[0] : out;
+}
+
+export const PIN_DURATIONS = ['FiveSeconds', 'FifteenSeconds', 'OneMinute', 'OneDay', 'SevenDays',
+  'ThirtyDays'];
+
+/** chat.pinMsg: numbers and unknown durations fall back to SevenDays, as in wa-js 4.6.0. */
+export async function pinMsg(msgId, pin = true, duration = 'SevenDays') {
+  if (typeof pin !== 'boolean') {
+    throw new WPPError('invalid_pin_parameter', `The 'pin' parameter must be a boolean. Received: ${typeof pin}`);
+  }
+  const option = PIN_DURATIONS.includes(duration) ? duration : 'SevenDays';
+  const msg = await getOneMessage(msgId);
+  const verb = pin ? 'pin' : 'unpin';
+  if (msg.type === 'revoked' || (msg.ack || 0) < 1) {
+    throw new WPPError(`${verb}_error`, `The msg ${msgId} not can be pinned`);
+  }
+  let view;
+  try {
+    view = await http('POST', '/pin', { body: { id: msg.id.id, pin, duration: option }, auth: true,
+      retries: 3 });
+  } catch (err) {
+    throw asWPPError(err);
+  }
+  msg.__pinnedUntil = view.pinnedUntil || null;
+  render();
+  return { message: msg, pinned: true, result: 'OK' };
+}
+
 export const chat = {
   defaultSendMessageOptions,
   get: (chatId) => {
@@ -507,6 +549,9 @@ export const chat = {
     revoke = false) => deleteMessage(chatId, ids, deleteMediaInDevice, revoke)),
   editMessage: asyncApi('chat.editMessage', (msgId, newText, options) =>
     editMessage(msgId, newText, options)),
+  starMessage: asyncApi('chat.starMessage', (ids, star) => starMessage(ids, star)),
+  pinMsg: asyncApi('chat.pinMsg', (msgId, pin, duration) => pinMsg(msgId, pin, duration)),
+  unpinMsg: asyncApi('chat.unpinMsg', (msgId) => pinMsg(msgId, false)),
   forwardMessage: asyncApi('chat.forwardMessage', (toChatId, msgId, options) =>
     forwardMessage(toChatId, msgId, options)),
   generateMessageID: asyncApi('chat.generateMessageID', async (chatId) =>

@@ -103,6 +103,18 @@ export const eventHandlers = {
       participant: key.participant });
     applyEdit(msg, view, editKey);
   },
+  star(event) {
+    for (const id of event.ids) {
+      const msg = store.msgs.get(id);
+      if (msg) msg.star = event.star;
+    }
+    render();
+  },
+  pin(event) {
+    const msg = store.msgs.get(keyFromView(event.msg.key)._serialized);
+    if (msg) msg.__pinnedUntil = event.msg.pinnedUntil || null;
+    render();
+  },
   chat(event) {
     upsertChat(event.chat);
     render();

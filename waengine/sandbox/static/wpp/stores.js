@@ -102,7 +102,7 @@ export function msgFromView(view, isNew) {
     notifyName: view.notifyName,
     self: view.self,
     isNewMsg: !!isNew,
-    star: false,
+    star: view.star === true,
     isForwarded: view.isForwarded === true,
     mentionedJidList: (view.mentionedJidList || []).map(createWid),
   };
@@ -111,6 +111,7 @@ export function msgFromView(view, isNew) {
   }
   if (view.editedAt) attrs.latestEditSenderTimestampMs = view.editedAt * 1000;
   const msg = new MsgModel(attrs);
+  msg.__pinnedUntil = view.pinnedUntil || null; // WhatsApp keeps pins in PinInChatStore
   if (view.quotedKey) setQuoted(msg, keyFromView(view.quotedKey));
   return msg;
 }
