@@ -195,3 +195,36 @@ def test_pin_shows_on_both_phones_for_its_duration_and_twice_is_422(gw, sandbox)
     assert resp.status_code == 200 and resp.json["pinned"] is False
     assert next(m for m in on_phone(sandbox, to=CITRA) if m["key"] == sent["id"])[
         "pinnedUntil"] is None
+
+
+# ---- polls ----
+
+def test_a_poll_reaches_the_phone_and_its_votes_come_back_as_poll_vote(gw, sandbox):
+    resp = gw.client.post(f"/sessions/{SID}/messages/poll", json={
+        "to": EKO, "name": "Lunch?", "options": ["Nasi goreng", "Sate", "Soto"],
+        "selectableCount": 1})
+    assert resp.status_code == 201, resp.json
+    sent = resp.json
+    assert sent["type"] == "poll_creation" and sent["body"] == "Lunch?"
+    assert sent["poll"] == {"name": "Lunch?", "options": ["Nasi goreng", "Sate", "Soto"],
+                            "selectableCount": 1}
+    phone_copy = next(m for m in on_phone(sandbox, to=EKO) if m["key"] == sent["id"])
+    assert phone_copy["poll"]["options"] == ["Nasi goreng", "Sate", "Soto"]
+    sandbox.post(f"/_sandbox/messages/{phone_copy['id']}/vote", **{"from": EKO, "options": ["Sate"]})
+    sandbox.post(f"/_sandbox/messages/{phone_copy['id']}/vote", **{"from": EKO, "options": ["Soto"]})
+    votes = wait_for(lambda: (v := [e for e in events(gw, "poll.vote")
+                                    if e["messageId"] == sent["id"]]) and len(v) == 2 and v,
+                     message="two poll.vote events")
+    assert [v["options"] for v in votes] == [["Sate"], ["Soto"]]
+    assert votes[0]["voter"] == f"{EKO}@c.us" and votes[0]["chatId"] == f"{EKO}@c.us"
+    too_many = requests.post(f"{sandbox.url}/_sandbox/messages/{phone_copy['id']}/vote",
+                             json={"from": EKO, "options": ["Sate", "Soto"]}, timeout=10)
+    assert too_many.status_code == 400 and too_many.json()["error"]["code"] == "invalid_vote"
+
+
+def test_a_poll_with_too_few_or_repeated_options_is_422(gw):
+    for body in ({"to": EKO, "name": "One?", "options": ["Only"]},
+                 {"to": EKO, "name": "Same?", "options": ["A", "A"]},
+                 {"to": EKO, "name": "Pick 3", "options": ["A", "B"], "selectableCount": 3}):
+        resp = gw.client.post(f"/sessions/{SID}/messages/poll", json=body)
+        assert resp.status_code == 422 and error_code(resp) == "validation_error", body

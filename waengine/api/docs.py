@@ -198,6 +198,8 @@ class Message(Out):
                                               "each where WhatsApp gave it"})
     media = Nested(StoredMedia, metadata={"description": "message events with MEDIA_STORE"})
     mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
+    poll = Dict(metadata={"description": "a poll (type poll_creation): {name, options, "
+                                         "selectableCount}"})
 
 
 class Deleted(Out):

@@ -8,7 +8,7 @@ from apiflask import APIBlueprint
 from flask import current_app, request
 
 from .. import shapes, uploads
-from ..engine.page import Page, SendOp, file_args, location_args, text_args
+from ..engine.page import Page, SendOp, file_args, location_args, poll_args, text_args
 from ..errors import NotFound, ValidationError, rebuild_error
 from . import docs
 from .context import cached_list, engine, manager, page
@@ -23,6 +23,7 @@ from .schemas import (
     MessageDeleteQuery,
     MessagesQuery,
     PinIn,
+    PollIn,
     ReactionIn,
     StarIn,
     TextMessageIn,
@@ -122,6 +123,15 @@ def get_send(session_id, messageId):
 @bp.doc(summary="Send a location", responses=SENT)
 def send_location(session_id, body):
     return send(session_id, SendOp.LOCATION, location_args(**{**body, "to": chat_id(body["to"])}))
+
+
+@bp.post("/sessions/<session_id>/messages/poll")
+@bp.input(PollIn, arg_name="body")
+@bp.doc(summary="Send a poll (2 to 12 options); votes arrive as poll.vote events",
+        responses=SENT)
+def send_poll(session_id, body):
+    return send(session_id, SendOp.POLL, poll_args(chat_id(body["to"]), body["name"],
+                                                   body["options"], body["selectableCount"]))
 
 
 @bp.post("/sessions/<session_id>/messages/<messageId>/reaction")

@@ -216,6 +216,22 @@ class ForwardIn(Schema):
                 metadata={"description": "a phone number or a WhatsApp chat id"})
 
 
+class PollIn(Schema):
+    to = String(required=True, validate=_RECIPIENT)
+    name = String(required=True, validate=Length(1, 255), metadata={"example": "Lunch?"})
+    options = List(String(validate=Length(1, 100)), required=True, validate=Length(2, 12),
+                   metadata={"example": ["Nasi goreng", "Sate"]})
+    selectableCount = Integer(load_default=0, validate=Range(0, 12),
+                              metadata={"description": "how many a voter may pick; 0 = any"})
+
+    @validates_schema
+    def _options(self, data, **kwargs):
+        if len(set(data.get("options", []))) != len(data.get("options", [])):
+            raise SchemaError("The options must differ", "options")
+        if data.get("selectableCount", 0) > len(data.get("options", [])):
+            raise SchemaError("More than the number of options", "selectableCount")
+
+
 class StarIn(Schema):
     star = Boolean(load_default=True, metadata={"description": "false unstars"})
 

@@ -53,7 +53,14 @@
     var key = m.id || {};
     var type = m.type || 'chat';
     var body = MEDIA[type] ? (m.caption || '') : (type === 'location' ? (m.loc || '') : (m.body || ''));
+    var poll = null;
+    if (type === 'poll_creation') {
+      body = m.pollName || '';
+      poll = {name: m.pollName || '', selectableCount: m.pollSelectableOptionsCount || 0,
+              options: (m.pollOptions || []).map(function (o) { return o && o.name; })};
+    }
     return {
+      poll: poll,
       id: str(key), chatId: str(key.remote), fromMe: key.fromMe === true,
       from: str(m.from), to: str(m.to), author: str(m.author), type: type,
       subtype: m.subtype || null, body: body, caption: m.caption || null,
@@ -131,6 +138,15 @@
       json.editedAt = e.msg.latestEditSenderTimestampMs
         ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null;
       push('message.edited', json);
+    }));
+    // selectedOptions: wa-js puts the option objects at their localId (a sparse array)
+    P.on('chat.poll_response', safe(function (e) {
+      var chosen = Array.prototype.filter.call(e.selectedOptions || [], function (o) {
+        return o !== undefined && o !== null;
+      });
+      push('poll.vote', {messageId: str(e.msgId), chatId: str(e.chatId), voter: str(e.sender),
+                         options: chosen.map(function (o) { return typeof o === 'object' ? o.name : o; }),
+                         timestamp: e.timestamp || null});
     }));
     P.on('group.participant_changed', safe(function (e) {
       push('group.participants', {groupId: str(e.groupId), action: e.action,
@@ -324,6 +340,11 @@
       if (a.name) opts.name = a.name;
       if (a.address) opts.address = a.address;
       return sent(P, await P.chat.sendLocationMessage(to, opts), to);
+    },
+    sendPoll: async function (P, a) {
+      var to = await recipient(P, a.to);
+      var opts = Object.assign({}, SEND, {selectableCount: a.selectableCount || 0});
+      return sent(P, await P.chat.sendCreatePollMessage(to, a.name, a.options, opts), to);
     },
     react: async function (P, a) {
       var r = await P.chat.sendReactionToMessage(a.id, a.emoji || false);

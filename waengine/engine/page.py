@@ -17,6 +17,7 @@ class SendOp(str, Enum):
     TEXT = "sendText"
     FILE = "sendFile"
     LOCATION = "sendLocation"
+    POLL = "sendPoll"
 
 
 class Page:
@@ -136,3 +137,8 @@ def location_args(to: str, latitude: float, longitude: float, name: str | None =
     """The stored arguments of a SendOp.LOCATION."""
     return {"to": to, "latitude": latitude, "longitude": longitude, "name": name,
             "address": address}
+
+
+def poll_args(to: str, name: str, options: list[str], selectable_count: int = 0) -> dict:
+    """The stored arguments of a SendOp.POLL (selectable_count 0: any number of options)."""
+    return {"to": to, "name": name, "options": list(options), "selectableCount": selectable_count}

@@ -144,6 +144,14 @@ def edit_message(msg_id):
     return network().edit(msg_id, body().get("text"))
 
 
+@control.post("/messages/<msg_id>/vote")
+def vote(msg_id):
+    data = body()
+    if not data.get("from") or not isinstance(data.get("options"), list):
+        raise SandboxError(400, "validation_error", "'from' and 'options' (a list) are required")
+    return network().vote(msg_id, data["from"], data["options"])
+
+
 @control.post("/messages/<msg_id>/expire")
 def expire_media(msg_id):
     return network().expire_media(msg_id)

@@ -11,6 +11,7 @@ from .model import (
     MEDIA_TYPES,
     MESSAGE_TYPES,
     PIN_SECONDS,
+    POLL_OPTIONS_MAX,
     Device,
     Message,
     Phone,
@@ -109,9 +110,48 @@ class MessageOps:
         msg.mentions = [normalize_phone(m) for m in payload.get("mentions") or []]
         if kind in MEDIA_TYPES and payload.get("data") is not None:
             msg.data = decode_base64(payload["data"])  # the upload a sending page made
+        if kind == "poll_creation":
+            self._poll_from_payload(msg, payload)
         if payload.get("forwardOf"):
             self._forward_from(device, msg, str(payload["forwardOf"]))
         return msg
+
+    @staticmethod
+    def _poll_from_payload(msg: Message, payload: dict) -> None:
+        options = [str((o or {}).get("name") or "") if isinstance(o, dict) else str(o or "")
+                   for o in payload.get("pollOptions") or ()]
+        name = str(payload.get("pollName") or "").strip()
+        if not name or not 2 <= len(options) <= POLL_OPTIONS_MAX or not all(options) \
+                or len(set(options)) != len(options):
+            raise SandboxError(400, "invalid_poll",
+                               f"A poll needs a name and 2 to {POLL_OPTIONS_MAX} distinct options")
+        msg.poll_name, msg.poll_options = name, options
+        msg.poll_selectable = int(payload.get("pollSelectableOptionsCount") or 0)
+
+    def vote(self, msg_id: str, voter, options) -> dict:
+        """Control API: a phone in the poll's chat votes (its new vote replaces the old one)."""
+        digits = normalize_phone(voter)
+        with self._cond:
+            msg = self._require_message(msg_id)
+            if msg.type != "poll_creation" or msg.revoked:
+                raise SandboxError(409, "not_a_poll", f"Message {msg_id} is not a poll")
+            if digits not in (msg.sender, *msg.recipients):
+                raise SandboxError(409, "not_a_recipient", f"{digits} did not receive {msg_id}")
+            names = [str(o) for o in options or ()]
+            unknown = [n for n in names if n not in msg.poll_options]
+            if unknown or len(set(names)) != len(names):
+                raise SandboxError(400, "invalid_vote", f"Not options of this poll: {unknown}")
+            if msg.poll_selectable and len(names) > msg.poll_selectable:
+                raise SandboxError(400, "invalid_vote",
+                                   f"At most {msg.poll_selectable} option(s) may be chosen")
+            msg.votes[digits] = sorted(msg.poll_options.index(n) for n in names)
+            at_ms = int(self._clock() * 1000)
+            for phone in {msg.sender, *msg.recipients}:
+                self._push_phone(phone, "vote", lambda a: {
+                    "msg": self._msg_view(msg, a), "sender": user_wid(digits),
+                    "selectedOptionLocalIds": msg.votes[digits], "senderTimestampMs": at_ms})
+            self._cond.notify_all()
+            return self._control_view(msg)
 
     def _forward_from(self, device: Device, msg: Message, original_id: str) -> None:
         """A forward re-sends what the account sees; the media server reuses the file."""
@@ -456,6 +496,10 @@ class MessageOps:
             "editedAt": msg.edited_at,
             "forwarded": msg.forwarded,
             "pinnedUntil": self._pinned_until(msg),
+            "poll": None if msg.type != "poll_creation" else {
+                "name": msg.poll_name, "options": list(msg.poll_options),
+                "selectableCount": msg.poll_selectable,
+                "votes": {p: [msg.poll_options[i] for i in ids] for p, ids in msg.votes.items()}},
             "starredBy": sorted(p for p, a in self._phones.items() if msg.id in a.starred),
             "readBy": sorted(msg.read_by),
             "mediaExpired": msg.expired if msg.type in MEDIA_TYPES else None,
@@ -509,6 +553,10 @@ class MessageOps:
         if msg.edited_at is not None and not msg.revoked:
             view["editedAt"] = msg.edited_at
         view["star"] = msg.id in viewer.starred
+        if msg.type == "poll_creation" and not msg.revoked:
+            view["pollName"] = msg.poll_name
+            view["pollOptions"] = [{"name": n, "localId": i} for i, n in enumerate(msg.poll_options)]
+            view["pollSelectableOptionsCount"] = msg.poll_selectable
         if self._pinned_until(msg):
             view["pinnedUntil"] = msg.pinned_until
         for name in ("caption", "filename", "mimetype", "size", "lat", "lng", "loc"):

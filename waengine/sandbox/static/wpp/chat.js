@@ -164,6 +164,9 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
     quotedId: quoted ? quoted.id.id : null,
     mentions: mentions.map((w) => w.user),
     forwardOf: msg.__forwardOf || null,
+    pollName: msg.pollName,
+    pollOptions: msg.pollOptions,
+    pollSelectableOptionsCount: msg.pollSelectableOptionsCount,
   };
   if (upload) payload.data = bytesToBase64(upload);
   try {
@@ -549,6 +552,12 @@ export const chat = {
     revoke = false) => deleteMessage(chatId, ids, deleteMediaInDevice, revoke)),
   editMessage: asyncApi('chat.editMessage', (msgId, newText, options) =>
     editMessage(msgId, newText, options)),
+  sendCreatePollMessage: asyncApi('chat.sendCreatePollMessage',
+    async (chatId, name, choices, options = {}) => sendMessage(chatId, {
+      type: 'poll_creation', body: '', pollName: name,
+      pollOptions: choices.map((choice, localId) => ({ name: choice, localId })),
+      pollSelectableOptionsCount: options.selectableCount || 0,
+    }, options)),
   starMessage: asyncApi('chat.starMessage', (ids, star) => starMessage(ids, star)),
   pinMsg: asyncApi('chat.pinMsg', (msgId, pin, duration) => pinMsg(msgId, pin, duration)),
   unpinMsg: asyncApi('chat.unpinMsg', (msgId) => pinMsg(msgId, false)),

@@ -258,4 +258,5 @@ MsgModel.props = ['id', 'type', 'subtype', 'body', 'caption', 't', 'from', 'to',
   'notifyName', 'self', 'isNewMsg', 'local', 'star', 'isForwarded', 'isViewOnce', 'mimetype',
   'filename', 'size', 'duration', 'lat', 'lng', 'loc', 'clientUrl', 'quotedStanzaID',
   'quotedRemoteJid', 'quotedParticipant', 'mentionedJidList', 'isCaptionByUser',
-  'latestEditMsgKey', 'latestEditSenderTimestampMs'];
+  'latestEditMsgKey', 'latestEditSenderTimestampMs', 'pollName', 'pollOptions',
+  'pollSelectableOptionsCount'];

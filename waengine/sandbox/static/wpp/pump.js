@@ -115,6 +115,17 @@ export const eventHandlers = {
     if (msg) msg.__pinnedUntil = event.msg.pinnedUntil || null;
     render();
   },
+  // wa-js 4.6.0 builds selectedOptions as an array indexed by localId of the poll's options.
+  vote(event) {
+    let poll = store.msgs.get(keyFromView(event.msg.key)._serialized);
+    if (!poll) poll = storeMessage(msgFromView(event.msg, false));
+    const selectedOptions = [];
+    for (const id of event.selectedOptionLocalIds) {
+      selectedOptions[id] = (poll.pollOptions || []).filter((o) => o.localId === id)[0];
+    }
+    ev.emit('chat.poll_response', { msgId: poll.id, chatId: poll.id.remote, selectedOptions,
+      timestamp: event.senderTimestampMs, sender: createWid(event.sender) });
+  },
   chat(event) {
     upsertChat(event.chat);
     render();

@@ -106,7 +106,8 @@ export function msgFromView(view, isNew) {
     isForwarded: view.isForwarded === true,
     mentionedJidList: (view.mentionedJidList || []).map(createWid),
   };
-  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
+  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc', 'pollName',
+    'pollOptions', 'pollSelectableOptionsCount']) {
     if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
   }
   if (view.editedAt) attrs.latestEditSenderTimestampMs = view.editedAt * 1000;
