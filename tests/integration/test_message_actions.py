@@ -6,6 +6,8 @@ One linked session serves the module; each test talks to its own peer phones.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 
 import pytest
@@ -228,3 +230,51 @@ def test_a_poll_with_too_few_or_repeated_options_is_422(gw):
                  {"to": EKO, "name": "Pick 3", "options": ["A", "B"], "selectableCount": 3}):
         resp = gw.client.post(f"/sessions/{SID}/messages/poll", json=body)
         assert resp.status_code == 422 and error_code(resp) == "validation_error", body
+
+
+# ---- voice notes and stickers ----
+
+# An Ogg page (27-byte header, one segment) holding an OpusHead packet; a Vorbis one for contrast.
+OGG_OPUS = (b"OggS\x00\x02" + bytes(20) + b"\x01\x13" + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00"
+            + b"\x00\x00\x00" + b"OggS\x00\x00" + bytes(20) + b"\x01\x10" + b"OpusTags" + bytes(8))
+OGG_VORBIS = b"OggS\x00\x02" + bytes(20) + b"\x01\x1e" + b"\x01vorbis" + bytes(23)
+WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00" + bytes(24)
+
+
+def upload(gw, kind: str, to: str, filename: str, data: bytes):
+    return gw.client.post(f"/sessions/{SID}/messages/{kind}", data={
+        "to": to, "file": (io.BytesIO(data), filename)}, content_type="multipart/form-data")
+
+
+def test_a_voice_note_arrives_as_ptt_ogg_opus(gw, sandbox):
+    resp = upload(gw, "voice", DEWI, "note.ogg", OGG_OPUS)
+    assert resp.status_code == 201, resp.json
+    assert resp.json["type"] == "ptt" and resp.json["mimetype"].startswith("audio/ogg")
+    phone_copy = next(m for m in on_phone(sandbox, to=DEWI) if m["key"] == resp.json["id"])
+    assert phone_copy["type"] == "ptt" and phone_copy["size"] == len(OGG_OPUS)
+    assert phone_copy["caption"] is None
+    media = gw.client.get(f"/sessions/{SID}/messages/{resp.json['id']}/media")
+    assert media.status_code == 200 and media.data == OGG_OPUS
+
+
+def test_a_voice_note_must_be_ogg_opus_and_a_sticker_webp(gw):
+    vorbis = upload(gw, "voice", DEWI, "song.ogg", OGG_VORBIS)
+    assert vorbis.status_code == 415 and error_code(vorbis) == "unsupported_media_type"
+    mp3 = upload(gw, "voice", DEWI, "note.mp3", b"ID3\x03\x00" + bytes(64))
+    assert mp3.status_code == 415
+    renamed = upload(gw, "sticker", DEWI, "sticker.webp", OGG_OPUS)
+    assert renamed.status_code == 415 and "content" in renamed.json["error"]["message"]
+    png = upload(gw, "sticker", DEWI, "sticker.png", b"\x89PNG\r\n\x1a\n" + bytes(64))
+    assert png.status_code == 415
+    big = upload(gw, "sticker", DEWI, "big.webp", WEBP + bytes(1024 * 1024))
+    assert big.status_code == 413
+
+
+def test_a_sticker_arrives_as_a_sticker(gw, sandbox):
+    body = {"to": EKO, "media": {"data": base64.b64encode(WEBP).decode(),
+                                 "filename": "smile.webp"}}
+    resp = gw.client.post(f"/sessions/{SID}/messages/sticker", json=body)
+    assert resp.status_code == 201, resp.json
+    assert resp.json["type"] == "sticker" and resp.json["mimetype"] == "image/webp"
+    phone_copy = next(m for m in on_phone(sandbox, to=EKO) if m["key"] == resp.json["id"])
+    assert phone_copy["type"] == "sticker" and phone_copy["size"] == len(WEBP)

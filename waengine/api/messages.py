@@ -92,6 +92,33 @@ def send_media(session_id):
         media.file_type.kind, media.fields.get("caption")))
 
 
+@bp.post("/sessions/<session_id>/messages/voice")
+@bp.doc(summary="Send a voice note: an Ogg/Opus .ogg file (multipart or JSON base64)",
+        description="Checked by extension and content (Ogg with an Opus stream); queued and "
+                    "paced like other sends. A caption is ignored: voice notes have none.",
+        responses={**SENT, **docs.responses(docs.Message, 201,
+                                            errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
+def send_voice(session_id):
+    manager().get(session_id).check_ready()
+    media = uploads.read_voice(request, current_app.config, MediaFormIn(), MediaJSONIn())
+    return send(session_id, SendOp.FILE, file_args(
+        chat_id(media.fields["to"]), media.data_url(), media.filename,
+        "audio/ogg; codecs=opus", "ptt"))
+
+
+@bp.post("/sessions/<session_id>/messages/sticker")
+@bp.doc(summary="Send a sticker: a .webp file of at most 1 MB (multipart or JSON base64)",
+        description="Checked by extension and content (RIFF/WEBP); queued and paced like other "
+                    "sends. A caption is ignored: stickers have none.",
+        responses={**SENT, **docs.responses(docs.Message, 201,
+                                            errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
+def send_sticker(session_id):
+    manager().get(session_id).check_ready()
+    media = uploads.read_sticker(request, current_app.config, MediaFormIn(), MediaJSONIn())
+    return send(session_id, SendOp.FILE, file_args(
+        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype, "sticker"))
+
+
 @bp.post("/sessions/<session_id>/messages/bulk")
 @bp.input(BulkIn, arg_name="body")
 @bp.doc(summary="Queue texts to many recipients through the session's pacer",
@@ -239,9 +266,10 @@ MEDIA_BODY = {
 
 
 def document_media(spec: dict) -> dict:
-    op = spec.get("paths", {}).get("/sessions/{session_id}/messages/media", {}).get("post")
-    if op is not None:
-        op["requestBody"] = MEDIA_BODY
+    for kind in ("media", "voice", "sticker"):
+        op = spec.get("paths", {}).get(f"/sessions/{{session_id}}/messages/{kind}", {}).get("post")
+        if op is not None:
+            op["requestBody"] = MEDIA_BODY
     return spec
 
 

@@ -329,8 +329,10 @@
     // a.data is a data: URL (the gateway checked type and size); a.kind image|video|audio|document
     sendFile: async function (P, a) {
       var to = await recipient(P, a.to);
-      var opts = Object.assign({}, SEND, {type: a.kind || 'auto-detect', filename: a.filename,
-                                          mimetype: a.mimetype});
+      // kind ptt: a voice note, sent as audio with isPtt; kind sticker: a WebP sticker
+      var opts = Object.assign({}, SEND, {type: a.kind === 'ptt' ? 'audio' : (a.kind || 'auto-detect'),
+                                          filename: a.filename, mimetype: a.mimetype});
+      if (a.kind === 'ptt') opts.isPtt = true;
       if (a.caption) opts.caption = a.caption;
       return sent(P, await P.chat.sendFileMessage(to, a.data, opts), to);
     },

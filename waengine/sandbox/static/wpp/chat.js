@@ -285,7 +285,8 @@ export async function sendFile(chatId, content, options) {
   const attrs = {
     type,
     body: '',
-    caption: byUser ? options.caption : filename,
+    // voice notes and stickers carry no caption in WhatsApp
+    caption: byUser ? options.caption : (type === 'ptt' || type === 'sticker' ? undefined : filename),
     isCaptionByUser: byUser,
     filename,
     mimetype,
