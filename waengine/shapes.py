@@ -27,7 +27,7 @@ def message(m: dict) -> dict:
     for src, dst in (("caption", "caption"), ("mimetype", "mimetype"), ("filename", "filename"),
                      ("size", "size"), ("quotedId", "quotedId"), ("author", "author"),
                      ("mentions", "mentions"), ("media", "media"), ("mediaError", "mediaError"),
-                     ("poll", "poll")):
+                     ("poll", "poll"), ("contacts", "contacts")):
         if m.get(src):
             out[dst] = m[src]
     if m.get("type") == "location":

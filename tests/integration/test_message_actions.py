@@ -278,3 +278,30 @@ def test_a_sticker_arrives_as_a_sticker(gw, sandbox):
     assert resp.json["type"] == "sticker" and resp.json["mimetype"] == "image/webp"
     phone_copy = next(m for m in on_phone(sandbox, to=EKO) if m["key"] == resp.json["id"])
     assert phone_copy["type"] == "sticker" and phone_copy["size"] == len(WEBP)
+
+
+# ---- contact cards ----
+
+def test_a_contact_card_arrives_as_a_vcard_and_several_as_multi_vcard(gw, sandbox):
+    resp = gw.client.post(f"/sessions/{SID}/messages/contact", json={
+        "to": DEWI, "contacts": [{"id": BUDI, "name": "Budi Santoso"}]})
+    assert resp.status_code == 201, resp.json
+    assert resp.json["type"] == "vcard"
+    [card] = resp.json["contacts"]
+    assert card["name"] == "Budi Santoso" and f"waid={BUDI}:+{BUDI}" in card["vcard"]
+    phone_copy = next(m for m in on_phone(sandbox, to=DEWI) if m["key"] == resp.json["id"])
+    assert phone_copy["type"] == "vcard" and "FN:Budi Santoso" in phone_copy["vcards"][0]["vcard"]
+    resp = gw.client.post(f"/sessions/{SID}/messages/contact", json={
+        "to": DEWI, "contacts": [{"id": BUDI}, {"id": f"{CITRA}@c.us", "name": "Citra"}]})
+    assert resp.status_code == 201, resp.json
+    assert resp.json["type"] == "multi_vcard"
+    assert [c["name"] for c in resp.json["contacts"]] == ["Budi", "Citra"]  # Budi: Alice's book
+    phone_copy = next(m for m in on_phone(sandbox, to=DEWI) if m["key"] == resp.json["id"])
+    assert [c["displayName"] for c in phone_copy["vcards"]] == ["Budi", "Citra"]
+
+
+def test_a_contact_card_needs_a_person(gw):
+    for contacts in ([], [{"id": "120363000000000001@g.us"}], [{"name": "No number"}]):
+        resp = gw.client.post(f"/sessions/{SID}/messages/contact",
+                              json={"to": DEWI, "contacts": contacts})
+        assert resp.status_code == 422 and error_code(resp) == "validation_error", contacts

@@ -200,6 +200,8 @@ class Message(Out):
     mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
     poll = Dict(metadata={"description": "a poll (type poll_creation): {name, options, "
                                          "selectableCount}"})
+    contacts = List(Dict(), metadata={"description": "contact cards (type vcard or "
+                                                     "multi_vcard): [{name, vcard}]"})
 
 
 class Deleted(Out):

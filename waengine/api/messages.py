@@ -8,12 +8,21 @@ from apiflask import APIBlueprint
 from flask import current_app, request
 
 from .. import shapes, uploads
-from ..engine.page import Page, SendOp, file_args, location_args, poll_args, text_args
+from ..engine.page import (
+    Page,
+    SendOp,
+    contact_args,
+    file_args,
+    location_args,
+    poll_args,
+    text_args,
+)
 from ..errors import NotFound, ValidationError, rebuild_error
 from . import docs
 from .context import cached_list, engine, manager, page
 from .schemas import (
     BulkIn,
+    ContactIn,
     EditIn,
     ForwardIn,
     ListQuery,
@@ -150,6 +159,14 @@ def get_send(session_id, messageId):
 @bp.doc(summary="Send a location", responses=SENT)
 def send_location(session_id, body):
     return send(session_id, SendOp.LOCATION, location_args(**{**body, "to": chat_id(body["to"])}))
+
+
+@bp.post("/sessions/<session_id>/messages/contact")
+@bp.input(ContactIn, arg_name="body")
+@bp.doc(summary="Send contact cards (vCards): one, or up to 20 in one message", responses=SENT)
+def send_contact(session_id, body):
+    cards = [{**c, "id": user_id(c["id"], "contacts")} for c in body["contacts"]]
+    return send(session_id, SendOp.CONTACT, contact_args(chat_id(body["to"]), cards))
 
 
 @bp.post("/sessions/<session_id>/messages/poll")

@@ -216,6 +216,17 @@ class ForwardIn(Schema):
                 metadata={"description": "a phone number or a WhatsApp chat id"})
 
 
+class ContactCardIn(Schema):
+    id = String(required=True, validate=_RECIPIENT,
+                metadata={"description": "the contact's phone number or …@c.us id"})
+    name = String(validate=Length(1, 256), metadata={"description": "shown on the card"})
+
+
+class ContactIn(Schema):
+    to = String(required=True, validate=_RECIPIENT)
+    contacts = List(Nested(ContactCardIn), required=True, validate=Length(1, 20))
+
+
 class PollIn(Schema):
     to = String(required=True, validate=_RECIPIENT)
     name = String(required=True, validate=Length(1, 255), metadata={"example": "Lunch?"})

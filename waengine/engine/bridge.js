@@ -59,8 +59,13 @@
       poll = {name: m.pollName || '', selectableCount: m.pollSelectableOptionsCount || 0,
               options: (m.pollOptions || []).map(function (o) { return o && o.name; })};
     }
+    var cards = null;
+    if (type === 'vcard') cards = [{name: m.vcardFormattedName || null, vcard: m.body || ''}];
+    if (type === 'multi_vcard') {
+      cards = (m.vcardList || []).map(function (v) { return {name: v.displayName || null, vcard: v.vcard || ''}; });
+    }
     return {
-      poll: poll,
+      poll: poll, contacts: cards,
       id: str(key), chatId: str(key.remote), fromMe: key.fromMe === true,
       from: str(m.from), to: str(m.to), author: str(m.author), type: type,
       subtype: m.subtype || null, body: body, caption: m.caption || null,
@@ -342,6 +347,13 @@
       if (a.name) opts.name = a.name;
       if (a.address) opts.address = a.address;
       return sent(P, await P.chat.sendLocationMessage(to, opts), to);
+    },
+    // a.contacts: [{id, name}] (id a WhatsApp user id): one card, or a multi_vcard for several
+    sendContact: async function (P, a) {
+      var to = await recipient(P, a.to);
+      var cards = a.contacts.map(function (c) { return c.name ? {id: c.id, name: c.name} : c.id; });
+      return sent(P, await P.chat.sendVCardContactMessage(to, cards.length === 1 ? cards[0] : cards,
+                                                          Object.assign({}, SEND)), to);
     },
     sendPoll: async function (P, a) {
       var to = await recipient(P, a.to);

@@ -18,6 +18,7 @@ class SendOp(str, Enum):
     FILE = "sendFile"
     LOCATION = "sendLocation"
     POLL = "sendPoll"
+    CONTACT = "sendContact"
 
 
 class Page:
@@ -142,3 +143,8 @@ def location_args(to: str, latitude: float, longitude: float, name: str | None =
 def poll_args(to: str, name: str, options: list[str], selectable_count: int = 0) -> dict:
     """The stored arguments of a SendOp.POLL (selectable_count 0: any number of options)."""
     return {"to": to, "name": name, "options": list(options), "selectableCount": selectable_count}
+
+
+def contact_args(to: str, contacts: list[dict]) -> dict:
+    """The stored arguments of a SendOp.CONTACT: contacts as [{id: …@c.us, name or None}]."""
+    return {"to": to, "contacts": [{"id": c["id"], "name": c.get("name")} for c in contacts]}

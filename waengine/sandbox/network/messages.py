@@ -112,6 +112,8 @@ class MessageOps:
             msg.data = decode_base64(payload["data"])  # the upload a sending page made
         if kind == "poll_creation":
             self._poll_from_payload(msg, payload)
+        if kind in ("vcard", "multi_vcard"):
+            msg.vcards = vcards_from_payload(kind, payload)
         if payload.get("forwardOf"):
             self._forward_from(device, msg, str(payload["forwardOf"]))
         return msg
@@ -496,6 +498,7 @@ class MessageOps:
             "editedAt": msg.edited_at,
             "forwarded": msg.forwarded,
             "pinnedUntil": self._pinned_until(msg),
+            "vcards": [dict(v) for v in msg.vcards] or None,
             "poll": None if msg.type != "poll_creation" else {
                 "name": msg.poll_name, "options": list(msg.poll_options),
                 "selectableCount": msg.poll_selectable,
@@ -553,6 +556,10 @@ class MessageOps:
         if msg.edited_at is not None and not msg.revoked:
             view["editedAt"] = msg.edited_at
         view["star"] = msg.id in viewer.starred
+        if msg.type == "vcard" and msg.vcards and not msg.revoked:
+            view["vcardFormattedName"] = msg.vcards[0]["displayName"]
+        if msg.type == "multi_vcard" and not msg.revoked:
+            view["vcardList"] = [dict(v) for v in msg.vcards]
         if msg.type == "poll_creation" and not msg.revoked:
             view["pollName"] = msg.poll_name
             view["pollOptions"] = [{"name": n, "localId": i} for i, n in enumerate(msg.poll_options)]
@@ -570,6 +577,23 @@ class MessageOps:
         if msg.type == "reaction" and quoted is not None:
             view["reactionParentKey"] = view.get("quotedKey")
         return view
+
+
+def vcards_from_payload(kind: str, payload: dict) -> list[dict]:
+    """[{displayName, vcard}] of a contact card message (one, or several for multi_vcard)."""
+    if kind == "vcard":
+        cards = [{"displayName": payload.get("vcardFormattedName"), "vcard": payload.get("body")}]
+    else:
+        cards = payload.get("vcardList") or []
+    out = []
+    for card in cards:
+        text = str((card or {}).get("vcard") or "")
+        if not text.startswith("BEGIN:VCARD") or "END:VCARD" not in text:
+            raise SandboxError(400, "invalid_vcard", "A contact card must be a vCard")
+        out.append({"displayName": str(card.get("displayName") or ""), "vcard": text})
+    if not out:
+        raise SandboxError(400, "invalid_vcard", "No contact card")
+    return out
 
 
 def decode_base64(text) -> bytes:

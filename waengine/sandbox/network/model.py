@@ -21,7 +21,8 @@ PIN_SECONDS = {"FiveSeconds": 5, "FifteenSeconds": 15, "OneMinute": 60, "OneDay"
 EDIT_WINDOW = 15 * 60  # WhatsApp lets the sender edit a text for 15 minutes
 GROUP_SERVER = "g.us"
 MEDIA_TYPES = ("image", "video", "audio", "ptt", "sticker", "document")
-MESSAGE_TYPES = ("chat", "location", "reaction", "vcard", "poll_creation") + MEDIA_TYPES
+MESSAGE_TYPES = ("chat", "location", "reaction", "vcard", "multi_vcard", "poll_creation") \
+    + MEDIA_TYPES
 POLL_OPTIONS_MAX = 12  # WhatsApp's limit on a poll's options
 
 
@@ -149,6 +150,7 @@ class Message:
     data: bytes | None = None  # a media message's file, as the media server keeps it
     expired: bool = False  # the media server no longer has the file (POST …/expire)
     edited_at: int | None = None  # when the sender last edited the text
+    vcards: list = field(default_factory=list)  # contact cards: [{displayName, vcard}]
     poll_name: str | None = None
     poll_options: list = field(default_factory=list)  # option names; localId = index
     poll_selectable: int = 0  # how many options a voter may pick; 0 = any number

@@ -167,6 +167,8 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
     pollName: msg.pollName,
     pollOptions: msg.pollOptions,
     pollSelectableOptionsCount: msg.pollSelectableOptionsCount,
+    vcardFormattedName: msg.vcardFormattedName,
+    vcardList: msg.vcardList,
   };
   if (upload) payload.data = bytesToBase64(upload);
   try {
@@ -432,6 +434,29 @@ export async function starMessage(ids, star = true) {
   return single ? out[0] : out;
 }
 
+/** WhatsApp's vCard of a contact: the waid parameter makes the number tappable. */
+export function vcardOf(wid, name) {
+  const digits = wid.user;
+  return ['BEGIN:VCARD', 'VERSION:3.0', `N:;${name};;;`, `FN:${name}`,
+    `item1.TEL;waid=${digits}:+${digits}`, 'item1.X-ABLabel:Mobile', 'END:VCARD'].join('\n');
+}
+
+/** chat.sendVCardContactMessage: one card (type vcard) or several (multi_vcard). */
+export async function sendVCards(chatId, contacts, options = {}) {
+  const list = Array.isArray(contacts) ? contacts : [contacts];
+  const cards = list.map((c) => {
+    const named = typeof c === 'object' && c !== null && 'name' in c;
+    const wid = assertWid(named ? String(c.id) : String(c));
+    const known = store.contacts && store.contacts.get(wid._serialized);
+    const name = (named && c.name) || (known && (known.name || known.pushname)) || wid.user;
+    return { displayName: name, vcard: vcardOf(wid, name) };
+  });
+  const attrs = cards.length === 1
+    ? { type: 'vcard', body: cards[0].vcard, vcardFormattedName: cards[0].displayName }
+    : { type: 'multi_vcard', body: '', vcardList: cards };
+  return sendMessage(chatId, attrs, options);
+}
+
 export const PIN_DURATIONS = ['FiveSeconds', 'FifteenSeconds', 'OneMinute', 'OneDay', 'SevenDays',
   'ThirtyDays'];
 
@@ -559,6 +584,8 @@ export const chat = {
       pollOptions: choices.map((choice, localId) => ({ name: choice, localId })),
       pollSelectableOptionsCount: options.selectableCount || 0,
     }, options)),
+  sendVCardContactMessage: asyncApi('chat.sendVCardContactMessage',
+    (chatId, contacts, options) => sendVCards(chatId, contacts, options)),
   starMessage: asyncApi('chat.starMessage', (ids, star) => starMessage(ids, star)),
   pinMsg: asyncApi('chat.pinMsg', (msgId, pin, duration) => pinMsg(msgId, pin, duration)),
   unpinMsg: asyncApi('chat.unpinMsg', (msgId) => pinMsg(msgId, false)),

@@ -107,7 +107,7 @@ export function msgFromView(view, isNew) {
     mentionedJidList: (view.mentionedJidList || []).map(createWid),
   };
   for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc', 'pollName',
-    'pollOptions', 'pollSelectableOptionsCount']) {
+    'pollOptions', 'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList']) {
     if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
   }
   if (view.editedAt) attrs.latestEditSenderTimestampMs = view.editedAt * 1000;
