@@ -64,6 +64,18 @@ class RecipientNotFound(ValidationError):
     code, message = "recipient_not_on_whatsapp", "The recipient is not on WhatsApp"
 
 
+class NotOwnMessage(ValidationError):
+    code, message = "not_own_message", "Only your own messages can be changed so"
+
+
+class MessageNotEditable(ValidationError):
+    code, message = "message_not_editable", "This message can no longer be edited"
+
+
+class MessageNotPinnable(ValidationError):
+    code, message = "message_not_pinnable", "This message cannot be pinned or unpinned now"
+
+
 class NotGroupAdmin(Forbidden):
     code, message = "not_group_admin", "The session's account is not an admin of this group"
 
@@ -132,6 +144,10 @@ _WA_CODE_MAP = {
     "message_not_contains_media": NotFound,
     "media_not_found": MediaExpired,
     "media_too_large": MediaTooLarge,
+    "not_own_message": NotOwnMessage,
+    "message_not_editable": MessageNotEditable,
+    "edit_message_error": MessageNotEditable,
+    "message_not_pinnable": MessageNotPinnable,
 }
 
 

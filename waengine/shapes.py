@@ -26,7 +26,8 @@ def message(m: dict) -> dict:
            "timestamp": m.get("timestamp"), "ack": ack_name(m.get("ack"))}
     for src, dst in (("caption", "caption"), ("mimetype", "mimetype"), ("filename", "filename"),
                      ("size", "size"), ("quotedId", "quotedId"), ("author", "author"),
-                     ("mentions", "mentions"), ("media", "media"), ("mediaError", "mediaError")):
+                     ("mentions", "mentions"), ("media", "media"), ("mediaError", "mediaError"),
+                     ("poll", "poll"), ("contacts", "contacts")):
         if m.get(src):
             out[dst] = m[src]
     if m.get("type") == "location":

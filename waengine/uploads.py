@@ -288,8 +288,40 @@ def _load(schema, data: dict, location: str) -> dict:
         raise ValidationError(details={location: e.messages}) from None
 
 
-def read_media(request, config: dict, form_schema, json_schema) -> Media:
-    """Read the one file of a media request (multipart or JSON base64) and check it."""
+STICKER_MAX_BYTES = 1 * MB  # WhatsApp Web's upload limit for stickers (wa-js, the sandbox)
+
+
+def is_ogg_opus(data: bytes) -> bool:
+    """An Ogg stream whose first packet is an Opus header: what WhatsApp plays as a voice note
+    (an Ogg/Vorbis file is a valid .ogg but not a voice note)."""
+    if len(data) < 28 or data[:4] != b"OggS":
+        return False
+    start = 27 + data[26]  # the page header, then its segment table
+    return data[start:start + 8] == b"OpusHead"
+
+
+def read_voice(request, config: dict, form_schema, json_schema) -> Media:
+    """A voice note upload: an .ogg file whose content is Ogg/Opus (415 otherwise)."""
+    media = read_media(request, config, form_schema, json_schema, allowed=("ogg",))
+    if not is_ogg_opus(media.data):
+        raise UnsupportedMediaType(
+            f"{media.filename!r} is Ogg but not Opus: voice notes must be Ogg/Opus",
+            details={"filename": media.filename, "detected": "ogg (not opus)"})
+    return media
+
+
+def read_sticker(request, config: dict, form_schema, json_schema) -> Media:
+    """A sticker upload: a .webp file whose content is WebP, at most 1 MB (413 otherwise)."""
+    media = read_media(request, config, form_schema, json_schema, allowed=("webp",))
+    if len(media.data) > STICKER_MAX_BYTES:
+        raise too_large(STICKER_MAX_BYTES)
+    return media
+
+
+def read_media(request, config: dict, form_schema, json_schema,
+               allowed: tuple[str, ...] | None = None) -> Media:
+    """Read the one file of a media request (multipart or JSON base64) and check it against
+    `allowed` extensions (by default UPLOAD_TYPES)."""
     limit = int(config["UPLOAD_MAX_BYTES"])
     if request.mimetype == "multipart/form-data":
         fields, filename, data, declared = _from_form(request, limit, form_schema)
@@ -301,7 +333,8 @@ def read_media(request, config: dict, form_schema, json_schema) -> Media:
             "'media.data'", details={"contentType": request.mimetype})
     if len(data) > limit:
         raise too_large(limit)
-    name, file_type = check_file(filename, data, declared, tuple(config["UPLOAD_TYPES"]))
+    name, file_type = check_file(filename, data, declared,
+                                 tuple(allowed or config["UPLOAD_TYPES"]))
     return Media(fields, name, file_type, data)
 
 

@@ -182,3 +182,13 @@ def test_event_hub_stream_refuses_past_the_cap_and_frees_its_slot_when_closed(tm
     stream.close()
     next(hub.stream(read, hub.resume_point(added["id"])))  # the slot is free again
     store.close()
+
+
+def test_an_edit_is_a_message_edited_event_once_per_new_text():
+    edited = {**msg("true_62811@c.us_AA"), "body": "new text", "editedAt": 1_800_000_000}
+    [(kind, data, key)] = translate("message.edited", edited)
+    assert kind == "message.edited" and data["body"] == "new text"
+    assert data["editedAt"] == 1_800_000_000 and data["id"] == "true_62811@c.us_AA"
+    [(_, _, again)] = translate("message.edited", dict(edited))
+    [(_, _, other)] = translate("message.edited", {**edited, "body": "newer", "editedAt": 1_800_000_060})
+    assert again == key and other != key

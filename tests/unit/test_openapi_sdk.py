@@ -49,6 +49,15 @@ OPERATION_IDS = {
     ("get", "/performance/history"): "getPerformanceHistory",
     ("get", "/sessions/{session_id}/messages/{messageId}/media"): "downloadMedia",
     ("get", "/media/{session_id}/{name}"): "getStoredMedia",
+    ("post", "/sessions/{session_id}/messages/voice"): "sendVoice",
+    ("post", "/sessions/{session_id}/messages/sticker"): "sendSticker",
+    ("post", "/sessions/{session_id}/messages/contact"): "sendContactCards",
+    ("post", "/sessions/{session_id}/messages/poll"): "sendPoll",
+    ("delete", "/sessions/{session_id}/messages/{messageId}"): "deleteMessage",
+    ("patch", "/sessions/{session_id}/messages/{messageId}"): "editMessage",
+    ("post", "/sessions/{session_id}/messages/{messageId}/forward"): "forwardMessage",
+    ("post", "/sessions/{session_id}/messages/{messageId}/star"): "starMessage",
+    ("post", "/sessions/{session_id}/messages/{messageId}/pin"): "pinMessage",
 }
 TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
         "Monitoring"]

@@ -433,3 +433,59 @@ def test_media_the_control_api_cannot_send_or_expire_is_refused(net):
     with pytest.raises(SandboxError) as err:
         net.expire_media(text["id"])
     assert (err.value.status, err.value.code) == (409, "not_media")
+
+
+# --------------------------------------------------------------------------- message actions
+
+
+def test_only_the_sender_edits_and_only_within_fifteen_minutes(net, clock):
+    alice = linked_device(net, ALICE)
+    budi = linked_device(net, BUDI, client="budi-page")
+    sent = net.send_from_phone(BUDI, ALICE, "at 10")
+    acked = poll(net, alice)["events"][-1]["seq"]
+    with pytest.raises(SandboxError) as err:  # Alice received it: not hers to edit
+        net.edit_from_device(alice["device"], alice["token"], sent["id"], "mine")
+    assert (err.value.status, err.value.code) == (403, "edit_message_error")
+    view = net.edit_from_device(budi["device"], budi["token"], sent["id"], " at 11 ")
+    assert view["body"] == "at 11" and view["editedAt"] == int(clock.now)
+    edit = poll(net, alice, ack=acked)["events"][0]
+    assert edit["type"] == "edit" and edit["msg"]["body"] == "at 11"
+    assert edit["msg"]["key"]["id"] == sent["id"]
+    clock.advance(15 * 60 + 1)
+    with pytest.raises(SandboxError) as err:
+        net.edit_from_device(budi["device"], budi["token"], sent["id"], "at 12")
+    assert (err.value.status, err.value.code) == (422, "edit_message_error")
+    assert net.list_messages(from_=BUDI)[-1]["text"] == "at 11"
+
+
+def test_a_page_revokes_only_its_own_message_and_its_device_gets_no_echo(net):
+    alice = linked_device(net, ALICE)
+    budi = linked_device(net, BUDI, client="budi-page")
+    theirs = net.send_from_phone(BUDI, ALICE, "from budi")
+    with pytest.raises(SandboxError) as err:
+        net.revoke_from_device(alice["device"], alice["token"], theirs["id"])
+    assert err.value.code == "not_sender"
+    acked = poll(net, budi, client="budi-page")["events"][-1]["seq"]
+    answer = net.revoke_from_device(budi["device"], budi["token"], theirs["id"])
+    assert answer["revokeId"] != theirs["id"]
+    revokes = [e for e in poll(net, alice)["events"] if e["type"] == "revoke"]
+    assert revokes[0]["id"]["id"] == answer["revokeId"]
+    assert poll(net, budi, ack=acked, client="budi-page")["events"] == []
+    assert net.list_messages(from_=BUDI)[-1]["revoked"] is True
+
+
+def test_a_forward_is_marked_and_reuses_the_media_file(net):
+    alice = linked_device(net, ALICE)
+    photo = net.send_from_phone(BUDI, ALICE, "", media={
+        "data": "iVBORw0KGgo=", "filename": "a.png", "mimetype": "image/png"})
+    payload = {"id": "3EB0FFFFFFFFFFFFFFF1", "to": CITRA, "type": "image", "caption": "a.png",
+               "mimetype": "image/png", "filename": "a.png", "forwardOf": photo["id"]}
+    net.send_from_device(alice["device"], alice["token"], payload)
+    forwarded = net.list_messages(to=CITRA)[-1]
+    assert forwarded["forwarded"] is True and forwarded["from"] == ALICE
+    assert net.media_for_device(alice["device"], alice["token"], payload["id"]).data == \
+        net.media_for_device(alice["device"], alice["token"], photo["id"]).data
+    with pytest.raises(SandboxError) as err:
+        net.send_from_device(alice["device"], alice["token"],
+                             {**payload, "id": "3EB0FFFFFFFFFFFFFFF2", "forwardOf": "3EB0NOPE"})
+    assert err.value.code == "msg_not_found"

@@ -356,3 +356,13 @@ def test_upload_settings_are_checked_when_the_app_is_built(make_app):
     config = load_config({"ENV": "testing"}, environ={"WAENGINE_UPLOAD_TYPES": "pdf, png",
                                                        "WAENGINE_UPLOAD_MAX_BYTES": "1048576"})
     assert config["UPLOAD_TYPES"] == ["pdf", "png"] and config["UPLOAD_MAX_BYTES"] == 2**20
+
+
+def test_only_ogg_with_an_opus_stream_is_a_voice_note():
+    from waengine.uploads import is_ogg_opus
+
+    page = b"OggS\x00\x02" + bytes(20)
+    assert is_ogg_opus(page + b"\x01\x13OpusHead" + bytes(11))
+    assert is_ogg_opus(page + b"\x02\x13\x01" + b"OpusHead" + bytes(11))  # two segments
+    assert not is_ogg_opus(page + b"\x01\x1e\x01vorbis" + bytes(23))
+    assert not is_ogg_opus(b"ID3\x03" + bytes(64)) and not is_ogg_opus(b"OggS")

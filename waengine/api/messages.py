@@ -8,19 +8,34 @@ from apiflask import APIBlueprint
 from flask import current_app, request
 
 from .. import shapes, uploads
-from ..engine.page import Page, SendOp, file_args, location_args, text_args
+from ..engine.page import (
+    Page,
+    SendOp,
+    contact_args,
+    file_args,
+    location_args,
+    poll_args,
+    text_args,
+)
 from ..errors import NotFound, ValidationError, rebuild_error
 from . import docs
 from .context import cached_list, engine, manager, page
 from .schemas import (
     RECIPIENT_PATTERN,
     BulkIn,
+    ContactIn,
+    EditIn,
+    ForwardIn,
     ListQuery,
     LocationIn,
     MediaFormIn,
     MediaJSONIn,
+    MessageDeleteQuery,
     MessagesQuery,
+    PinIn,
+    PollIn,
     ReactionIn,
+    StarIn,
     TextMessageIn,
     chat_id,
     message_id,
@@ -83,6 +98,35 @@ def send_media(session_id):
         media.file_type.kind, media.fields.get("caption")))
 
 
+@bp.post("/sessions/<session_id>/messages/voice")
+@bp.doc(operation_id="sendVoice",
+        summary="Send a voice note: an Ogg/Opus .ogg file (multipart or JSON base64)",
+        description="Checked by extension and content (Ogg with an Opus stream); queued and "
+                    "paced like other sends. A caption is ignored: voice notes have none.",
+        responses={**SENT, **docs.responses(docs.Message, 201,
+                                            errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
+def send_voice(session_id):
+    manager().get(session_id).check_ready()
+    media = uploads.read_voice(request, current_app.config, MediaFormIn(), MediaJSONIn())
+    return send(session_id, SendOp.FILE, file_args(
+        chat_id(media.fields["to"]), media.data_url(), media.filename,
+        "audio/ogg; codecs=opus", "ptt"))
+
+
+@bp.post("/sessions/<session_id>/messages/sticker")
+@bp.doc(operation_id="sendSticker",
+        summary="Send a sticker: a .webp file of at most 1 MB (multipart or JSON base64)",
+        description="Checked by extension and content (RIFF/WEBP); queued and paced like other "
+                    "sends. A caption is ignored: stickers have none.",
+        responses={**SENT, **docs.responses(docs.Message, 201,
+                                            errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
+def send_sticker(session_id):
+    manager().get(session_id).check_ready()
+    media = uploads.read_sticker(request, current_app.config, MediaFormIn(), MediaJSONIn())
+    return send(session_id, SendOp.FILE, file_args(
+        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype, "sticker"))
+
+
 @bp.post("/sessions/<session_id>/messages/bulk")
 @bp.input(BulkIn, arg_name="body")
 @bp.doc(operation_id="sendBulk",
@@ -119,6 +163,25 @@ def send_location(session_id, body):
     return send(session_id, SendOp.LOCATION, location_args(**{**body, "to": chat_id(body["to"])}))
 
 
+@bp.post("/sessions/<session_id>/messages/contact")
+@bp.input(ContactIn, arg_name="body")
+@bp.doc(operation_id="sendContactCards",
+        summary="Send contact cards (vCards): one, or up to 20 in one message", responses=SENT)
+def send_contact(session_id, body):
+    cards = [{**c, "id": user_id(c["id"], "contacts")} for c in body["contacts"]]
+    return send(session_id, SendOp.CONTACT, contact_args(chat_id(body["to"]), cards))
+
+
+@bp.post("/sessions/<session_id>/messages/poll")
+@bp.input(PollIn, arg_name="body")
+@bp.doc(operation_id="sendPoll",
+        summary="Send a poll (2 to 12 options); votes arrive as poll.vote events",
+        responses=SENT)
+def send_poll(session_id, body):
+    return send(session_id, SendOp.POLL, poll_args(chat_id(body["to"]), body["name"],
+                                                   body["options"], body["selectableCount"]))
+
+
 @bp.post("/sessions/<session_id>/messages/<messageId>/reaction")
 @bp.input(ReactionIn, arg_name="body")
 @bp.doc(operation_id="reactToMessage",
@@ -126,6 +189,57 @@ def send_location(session_id, body):
         responses=docs.responses(docs.Reaction, errors=docs.BROWSER_ERRORS))
 def react(session_id, messageId, body):
     return page(session_id).react(message_id(messageId), body["emoji"])
+
+
+@bp.delete("/sessions/<session_id>/messages/<messageId>")
+@bp.input(MessageDeleteQuery, location="query", arg_name="query")
+@bp.doc(operation_id="deleteMessage",
+        summary="Delete a message here, or for everyone (forEveryone=true, own messages)",
+        description="422 `not_own_message` for someone else's message with forEveryone; "
+                    "a message.revoked event follows a delete for everyone.",
+        responses=docs.responses(docs.Deleted, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def delete_message(session_id, messageId, query):
+    return page(session_id).delete_message(message_id(messageId), query["forEveryone"])
+
+
+@bp.patch("/sessions/<session_id>/messages/<messageId>")
+@bp.input(EditIn, arg_name="body")
+@bp.doc(operation_id="editMessage",
+        summary="Edit the text of an own message (WhatsApp allows 15 minutes)",
+        description="422 `not_own_message` for someone else's message, `message_not_editable` "
+                    "for a non-text or one too old. A message.edited event follows.",
+        responses=docs.responses(docs.Message, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def edit_message(session_id, messageId, body):
+    return shapes.message(page(session_id).edit_message(message_id(messageId), body["text"]))
+
+
+@bp.post("/sessions/<session_id>/messages/<messageId>/forward")
+@bp.input(ForwardIn, arg_name="body")
+@bp.doc(operation_id="forwardMessage",
+        summary="Forward a message to another chat",
+        responses=docs.responses(docs.Forwarded, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def forward_message(session_id, messageId, body):
+    return page(session_id).forward_message(message_id(messageId), chat_id(body["to"]))
+
+
+@bp.post("/sessions/<session_id>/messages/<messageId>/star")
+@bp.input(StarIn, arg_name="body")
+@bp.doc(operation_id="starMessage",
+        summary="Star or unstar a message (for this account)",
+        responses=docs.responses(docs.Starred, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def star_message(session_id, messageId, body):
+    return page(session_id).star_message(message_id(messageId), body["star"])
+
+
+@bp.post("/sessions/<session_id>/messages/<messageId>/pin")
+@bp.input(PinIn, arg_name="body")
+@bp.doc(operation_id="pinMessage",
+        summary="Pin a message in its chat for everyone in it (OneDay, SevenDays, ThirtyDays)",
+        description="422 `message_not_pinnable`: already pinned / not pinned, a revoked "
+                    "message, or a group where only admins may pin.",
+        responses=docs.responses(docs.Pinned, errors=(404, 422, *docs.BROWSER_ERRORS)))
+def pin_message(session_id, messageId, body):
+    return page(session_id).pin_message(message_id(messageId), body["pin"], body["duration"])
 
 
 @bp.get("/sessions/<session_id>/chats")
@@ -191,9 +305,10 @@ MEDIA_BODY = {
 
 
 def document_media(spec: dict) -> dict:
-    op = spec.get("paths", {}).get("/sessions/{session_id}/messages/media", {}).get("post")
-    if op is not None:
-        op["requestBody"] = MEDIA_BODY
+    for kind in ("media", "voice", "sticker"):
+        op = spec.get("paths", {}).get(f"/sessions/{{session_id}}/messages/{kind}", {}).get("post")
+        if op is not None:
+            op["requestBody"] = MEDIA_BODY
     return spec
 
 

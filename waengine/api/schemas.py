@@ -275,6 +275,59 @@ class MediaFormIn(Schema):
     caption = String(validate=_CAPTION)
 
 
+class EditIn(Schema):
+    text = String(required=True, validate=Length(1, 65536), metadata={"example": "Fixed typo"})
+
+
+class ForwardIn(Schema):
+    to = String(required=True, validate=_RECIPIENT,
+                metadata={"description": "a phone number or a WhatsApp chat id"})
+
+
+class ContactCardIn(Schema):
+    id = String(required=True, validate=_RECIPIENT,
+                metadata={"description": "the contact's phone number or …@c.us id"})
+    name = String(validate=Length(1, 256), metadata={"description": "shown on the card"})
+
+
+class ContactIn(Schema):
+    to = String(required=True, validate=_RECIPIENT)
+    contacts = List(Nested(ContactCardIn), required=True, validate=Length(1, 20))
+
+
+class PollIn(Schema):
+    to = String(required=True, validate=_RECIPIENT)
+    name = String(required=True, validate=Length(1, 255), metadata={"example": "Lunch?"})
+    options = List(String(validate=Length(1, 100)), required=True, validate=Length(2, 12),
+                   metadata={"example": ["Nasi goreng", "Sate"], "uniqueItems": True})
+    selectableCount = JSONInteger(load_default=0, validate=Range(0, 12),
+                              metadata={"description": "how many a voter may pick; 0 = any"})
+
+    @validates_schema
+    def _options(self, data, **kwargs):
+        if len(set(data.get("options", []))) != len(data.get("options", [])):
+            raise SchemaError("The options must differ", "options")
+        if data.get("selectableCount", 0) > len(data.get("options", [])):
+            raise SchemaError("More than the number of options", "selectableCount")
+
+
+class StarIn(Schema):
+    star = JSONBoolean(load_default=True, metadata={"description": "false unstars"})
+
+
+class PinIn(Schema):
+    pin = JSONBoolean(load_default=True, metadata={"description": "false unpins"})
+    duration = String(load_default="SevenDays",
+                      validate=OneOf(("OneDay", "SevenDays", "ThirtyDays")),
+                      metadata={"description": "how long it stays pinned"})
+
+
+class MessageDeleteQuery(Schema):
+    forEveryone = Boolean(load_default=False,
+                          metadata={"description": "revoke it for every participant (own "
+                                                   "messages only); else delete here only"})
+
+
 class ReactionIn(Schema):
     emoji = String(required=True, validate=[Length(max=16), Pattern(
                        EMOJI_PATTERN, error="Must be an emoji, or empty to remove the reaction.")],

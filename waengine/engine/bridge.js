@@ -53,7 +53,19 @@
     var key = m.id || {};
     var type = m.type || 'chat';
     var body = MEDIA[type] ? (m.caption || '') : (type === 'location' ? (m.loc || '') : (m.body || ''));
+    var poll = null;
+    if (type === 'poll_creation') {
+      body = m.pollName || '';
+      poll = {name: m.pollName || '', selectableCount: m.pollSelectableOptionsCount || 0,
+              options: (m.pollOptions || []).map(function (o) { return o && o.name; })};
+    }
+    var cards = null;
+    if (type === 'vcard') cards = [{name: m.vcardFormattedName || null, vcard: m.body || ''}];
+    if (type === 'multi_vcard') {
+      cards = (m.vcardList || []).map(function (v) { return {name: v.displayName || null, vcard: v.vcard || ''}; });
+    }
     return {
+      poll: poll, contacts: cards,
       id: str(key), chatId: str(key.remote), fromMe: key.fromMe === true,
       from: str(m.from), to: str(m.to), author: str(m.author), type: type,
       subtype: m.subtype || null, body: body, caption: m.caption || null,
@@ -124,6 +136,22 @@
     P.on('chat.msg_revoke', safe(function (e) {
       push('message.revoked', {id: str(e.refId), revokeId: str(e.id), from: str(e.from),
                                to: str(e.to), author: str(e.author), type: e.type || null});
+    }));
+    P.on('chat.msg_edited', safe(function (e) {
+      if (!e || !e.msg) return;
+      var json = msgJSON(e.msg);
+      json.editedAt = e.msg.latestEditSenderTimestampMs
+        ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null;
+      push('message.edited', json);
+    }));
+    // selectedOptions: wa-js puts the option objects at their localId (a sparse array)
+    P.on('chat.poll_response', safe(function (e) {
+      var chosen = Array.prototype.filter.call(e.selectedOptions || [], function (o) {
+        return o !== undefined && o !== null;
+      });
+      push('poll.vote', {messageId: str(e.msgId), chatId: str(e.chatId), voter: str(e.sender),
+                         options: chosen.map(function (o) { return typeof o === 'object' ? o.name : o; }),
+                         timestamp: e.timestamp || null});
     }));
     P.on('group.participant_changed', safe(function (e) {
       push('group.participants', {groupId: str(e.groupId), action: e.action,
@@ -306,8 +334,10 @@
     // a.data is a data: URL (the gateway checked type and size); a.kind image|video|audio|document
     sendFile: async function (P, a) {
       var to = await recipient(P, a.to);
-      var opts = Object.assign({}, SEND, {type: a.kind || 'auto-detect', filename: a.filename,
-                                          mimetype: a.mimetype});
+      // kind ptt: a voice note, sent as audio with isPtt; kind sticker: a WebP sticker
+      var opts = Object.assign({}, SEND, {type: a.kind === 'ptt' ? 'audio' : (a.kind || 'auto-detect'),
+                                          filename: a.filename, mimetype: a.mimetype});
+      if (a.kind === 'ptt') opts.isPtt = true;
       if (a.caption) opts.caption = a.caption;
       return sent(P, await P.chat.sendFileMessage(to, a.data, opts), to);
     },
@@ -318,12 +348,79 @@
       if (a.address) opts.address = a.address;
       return sent(P, await P.chat.sendLocationMessage(to, opts), to);
     },
+    // a.contacts: [{id, name}] (id a WhatsApp user id): one card, or a multi_vcard for several
+    sendContact: async function (P, a) {
+      var to = await recipient(P, a.to);
+      var cards = a.contacts.map(function (c) { return c.name ? {id: c.id, name: c.name} : c.id; });
+      return sent(P, await P.chat.sendVCardContactMessage(to, cards.length === 1 ? cards[0] : cards,
+                                                          Object.assign({}, SEND)), to);
+    },
+    sendPoll: async function (P, a) {
+      var to = await recipient(P, a.to);
+      var opts = Object.assign({}, SEND, {selectableCount: a.selectableCount || 0});
+      return sent(P, await P.chat.sendCreatePollMessage(to, a.name, a.options, opts), to);
+    },
     react: async function (P, a) {
       var r = await P.chat.sendReactionToMessage(a.id, a.emoji || false);
       var result = r && r.sendMsgResult;
       result = result && typeof result === 'object' ? result.messageSendResult : result;
       if (result && result !== 'OK') throw {code: 'reaction_failed', message: 'WhatsApp answered ' + result};
       return {messageId: a.id, emoji: a.emoji || '', result: result || 'OK'};
+    },
+    // Delete for me, or for everyone (revoke): wa-js silently falls back to "for me" on a
+    // message that is not ours, so that case is refused before anything is deleted.
+    deleteMessage: async function (P, a) {
+      var m = await P.chat.getMessageById(a.id);
+      if (a.forEveryone && !(m.id && m.id.fromMe)) {
+        throw {code: 'not_own_message', message: 'Only your own messages can be deleted for everyone'};
+      }
+      var r = await P.chat.deleteMessage(str(m.id.remote), a.id, false, a.forEveryone === true);
+      r = Array.isArray(r) ? r[0] : r;
+      if (a.forEveryone && !(r && r.isRevoked)) {
+        throw {code: 'revoke_failed', message: 'WhatsApp answered ' + (r && r.sendMsgResult)};
+      }
+      return {id: a.id, revoked: !!(r && r.isRevoked), deleted: !!(r && (r.isDeleted || r.isRevoked))};
+    },
+    editMessage: async function (P, a) {
+      var m = await P.chat.getMessageById(a.id);
+      if (!(m.id && m.id.fromMe)) {
+        throw {code: 'not_own_message', message: 'Only your own messages can be edited'};
+      }
+      try {
+        await P.chat.editMessage(a.id, a.text, {linkPreview: false});
+      } catch (e) {
+        if (e && e.code === 'edit_message_error') {
+          throw {code: 'message_not_editable',
+                 message: 'WhatsApp allows editing your own texts for 15 minutes only'};
+        }
+        throw e;
+      }
+      var json = msgJSON(await P.chat.getMessageById(a.id));
+      json.body = a.text.trim();  // the model may update after the edit's own ack
+      return json;
+    },
+    forwardMessage: async function (P, a) {
+      var to = await recipient(P, a.to);
+      await P.chat.getMessageById(a.id);  // msg_not_found before anything is sent
+      var ok = await P.chat.forwardMessage(to, a.id);
+      if (ok === false) throw {code: 'forward_failed', message: 'WhatsApp did not forward ' + a.id};
+      return {id: a.id, to: to, forwarded: true};
+    },
+    starMessage: async function (P, a) {
+      await P.chat.starMessage(a.id, a.star);  // answers the state before: not returned
+      return {id: a.id, star: a.star};
+    },
+    // duration: a wa-js PinExpiryDurationOption name (OneDay, SevenDays, ThirtyDays)
+    pinMessage: async function (P, a) {
+      try {
+        await P.chat.pinMsg(a.id, a.pin, a.pin ? a.duration : undefined);
+      } catch (e) {
+        if (e && (e.code === 'pin_error' || e.code === 'unpin_error')) {
+          throw {code: 'message_not_pinnable', message: e.message || String(e.code)};
+        }
+        throw e;
+      }
+      return {id: a.id, pinned: a.pin, duration: a.pin ? a.duration : null};
     },
     listChats: async function (P) {
       var chats = await P.chat.list({ignoreGroupMetadata: true});

@@ -17,6 +17,8 @@ class SendOp(str, Enum):
     TEXT = "sendText"
     FILE = "sendFile"
     LOCATION = "sendLocation"
+    POLL = "sendPoll"
+    CONTACT = "sendContact"
 
 
 class Page:
@@ -51,6 +53,26 @@ class Page:
     def react(self, message_id: str, emoji: str) -> dict:
         """{messageId, emoji, result}; an empty emoji removes the reaction."""
         return self._run("react", id=message_id, emoji=emoji)
+
+    def delete_message(self, message_id: str, for_everyone: bool) -> dict:
+        """{id, revoked, deleted}; for everyone only for the account's own messages."""
+        return self._run("deleteMessage", id=message_id, forEveryone=for_everyone)
+
+    def edit_message(self, message_id: str, text: str) -> dict:
+        """The edited message (own texts, within WhatsApp's edit window)."""
+        return self._run("editMessage", id=message_id, text=text)
+
+    def forward_message(self, message_id: str, to: str) -> dict:
+        """{id, to, forwarded}: the message sent again to `to`, marked as forwarded."""
+        return self._run("forwardMessage", id=message_id, to=to)
+
+    def star_message(self, message_id: str, star: bool) -> dict:
+        """{id, star}: starred for this account (its phone and other devices follow)."""
+        return self._run("starMessage", id=message_id, star=star)
+
+    def pin_message(self, message_id: str, pin: bool, duration: str) -> dict:
+        """{id, pinned, duration}: pinned in its chat for everyone in it, or unpinned."""
+        return self._run("pinMessage", id=message_id, pin=pin, duration=duration)
 
     def get_messages(self, chat_id: str, limit: int) -> list[dict]:
         """The chat's newest `limit` messages, oldest first."""
@@ -116,3 +138,13 @@ def location_args(to: str, latitude: float, longitude: float, name: str | None =
     """The stored arguments of a SendOp.LOCATION."""
     return {"to": to, "latitude": latitude, "longitude": longitude, "name": name,
             "address": address}
+
+
+def poll_args(to: str, name: str, options: list[str], selectable_count: int = 0) -> dict:
+    """The stored arguments of a SendOp.POLL (selectable_count 0: any number of options)."""
+    return {"to": to, "name": name, "options": list(options), "selectableCount": selectable_count}
+
+
+def contact_args(to: str, contacts: list[dict]) -> dict:
+    """The stored arguments of a SendOp.CONTACT: contacts as [{id: …@c.us, name or None}]."""
+    return {"to": to, "contacts": [{"id": c["id"], "name": c.get("name")} for c in contacts]}

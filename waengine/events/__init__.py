@@ -95,6 +95,12 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
                 for mid in data.get("ids") or ()]
     if kind == "message.revoked":
         return [("message.revoked", data, f"revoked:{data.get('id')}")]
+    if kind == "message.edited":  # the new text: an edit by this account or by the sender
+        msg = {**message(data), "editedAt": data.get("editedAt")}
+        return [("message.edited", msg, f"edited:{msg['id']}:{msg['editedAt']}:{msg['body']}")]
+    if kind == "poll.vote":  # a vote replaces the voter's previous one: each is an event
+        key = f"vote:{data.get('messageId')}:{data.get('voter')}:{data.get('timestamp')}"
+        return [("poll.vote", data, key)]
     if kind == "group.participants":
         return [("group.participants", data, None)]
     if kind == "qr":

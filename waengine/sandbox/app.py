@@ -139,6 +139,19 @@ def revoke_message(msg_id):
     return network().revoke(msg_id)
 
 
+@control.post("/messages/<msg_id>/edit")
+def edit_message(msg_id):
+    return network().edit(msg_id, body().get("text"))
+
+
+@control.post("/messages/<msg_id>/vote")
+def vote(msg_id):
+    data = body()
+    if not data.get("from") or not isinstance(data.get("options"), list):
+        raise SandboxError(400, "validation_error", "'from' and 'options' (a list) are required")
+    return network().vote(msg_id, data["from"], data["options"])
+
+
 @control.post("/messages/<msg_id>/expire")
 def expire_media(msg_id):
     return network().expire_media(msg_id)
@@ -253,6 +266,31 @@ def poll_events():
 @transport.post("/send")
 def device_send():
     return network().send_from_device(*device_auth(), body())
+
+
+@transport.post("/revoke")
+def device_revoke():
+    return network().revoke_from_device(*device_auth(), str(body().get("id") or ""))
+
+
+@transport.post("/edit")
+def device_edit():
+    data = body()
+    return network().edit_from_device(*device_auth(), str(data.get("id") or ""), data.get("body"))
+
+
+@transport.post("/star")
+def device_star():
+    data = body()
+    return network().star_from_device(*device_auth(), data.get("ids") or [],
+                                      data.get("star") is not False)
+
+
+@transport.post("/pin")
+def device_pin():
+    data = body()
+    return network().pin_from_device(*device_auth(), str(data.get("id") or ""),
+                                     data.get("pin") is not False, data.get("duration"))
 
 
 @transport.post("/read")

@@ -43,6 +43,33 @@ class Message(Out):
     mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
     queueId = String(metadata={"description": "in the answer to a send: its id in the session's "
                                               "queue, for GET …/messages/{messageId}"})
+    poll = Dict(metadata={"description": "a poll (type poll_creation): {name, options, "
+                                         "selectableCount}"})
+    contacts = List(Dict(), metadata={"description": "contact cards (type vcard or "
+                                                     "multi_vcard): [{name, vcard}]"})
+
+
+class Deleted(Out):
+    id = String(required=True)
+    revoked = Boolean(required=True, metadata={"description": "deleted for everyone"})
+    deleted = Boolean(required=True)
+
+
+class Forwarded(Out):
+    id = String(required=True, metadata={"description": "the forwarded message"})
+    to = String(required=True)
+    forwarded = Boolean(required=True)
+
+
+class Starred(Out):
+    id = String(required=True)
+    star = Boolean(required=True)
+
+
+class Pinned(Out):
+    id = String(required=True)
+    pinned = Boolean(required=True)
+    duration = String(required=True, allow_none=True)
 
 
 class MessageList(Out):

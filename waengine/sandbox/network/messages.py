@@ -7,8 +7,11 @@ import binascii
 import re
 
 from .model import (
+    EDIT_WINDOW,
     MEDIA_TYPES,
     MESSAGE_TYPES,
+    PIN_SECONDS,
+    POLL_OPTIONS_MAX,
     Device,
     Message,
     Phone,
@@ -107,7 +110,59 @@ class MessageOps:
         msg.mentions = [normalize_phone(m) for m in payload.get("mentions") or []]
         if kind in MEDIA_TYPES and payload.get("data") is not None:
             msg.data = decode_base64(payload["data"])  # the upload a sending page made
+        if kind == "poll_creation":
+            self._poll_from_payload(msg, payload)
+        if kind in ("vcard", "multi_vcard"):
+            msg.vcards = vcards_from_payload(kind, payload)
+        if payload.get("forwardOf"):
+            self._forward_from(device, msg, str(payload["forwardOf"]))
         return msg
+
+    @staticmethod
+    def _poll_from_payload(msg: Message, payload: dict) -> None:
+        options = [str((o or {}).get("name") or "") if isinstance(o, dict) else str(o or "")
+                   for o in payload.get("pollOptions") or ()]
+        name = str(payload.get("pollName") or "").strip()
+        if not name or not 2 <= len(options) <= POLL_OPTIONS_MAX or not all(options) \
+                or len(set(options)) != len(options):
+            raise SandboxError(400, "invalid_poll",
+                               f"A poll needs a name and 2 to {POLL_OPTIONS_MAX} distinct options")
+        msg.poll_name, msg.poll_options = name, options
+        msg.poll_selectable = int(payload.get("pollSelectableOptionsCount") or 0)
+
+    def vote(self, msg_id: str, voter, options) -> dict:
+        """Control API: a phone in the poll's chat votes (its new vote replaces the old one)."""
+        digits = normalize_phone(voter)
+        with self._cond:
+            msg = self._require_message(msg_id)
+            if msg.type != "poll_creation" or msg.revoked:
+                raise SandboxError(409, "not_a_poll", f"Message {msg_id} is not a poll")
+            if digits not in (msg.sender, *msg.recipients):
+                raise SandboxError(409, "not_a_recipient", f"{digits} did not receive {msg_id}")
+            names = [str(o) for o in options or ()]
+            unknown = [n for n in names if n not in msg.poll_options]
+            if unknown or len(set(names)) != len(names):
+                raise SandboxError(400, "invalid_vote", f"Not options of this poll: {unknown}")
+            if msg.poll_selectable and len(names) > msg.poll_selectable:
+                raise SandboxError(400, "invalid_vote",
+                                   f"At most {msg.poll_selectable} option(s) may be chosen")
+            msg.votes[digits] = sorted(msg.poll_options.index(n) for n in names)
+            at_ms = int(self._clock() * 1000)
+            for phone in {msg.sender, *msg.recipients}:
+                self._push_phone(phone, "vote", lambda a: {
+                    "msg": self._msg_view(msg, a), "sender": user_wid(digits),
+                    "selectedOptionLocalIds": msg.votes[digits], "senderTimestampMs": at_ms})
+            self._cond.notify_all()
+            return self._control_view(msg)
+
+    def _forward_from(self, device: Device, msg: Message, original_id: str) -> None:
+        """A forward re-sends what the account sees; the media server reuses the file."""
+        original = self._messages.get(original_id)
+        if original is None or device.phone not in (original.sender, *original.recipients):
+            raise SandboxError(404, "msg_not_found", f"Message {original_id} not found")
+        msg.forwarded = True
+        if original.type in MEDIA_TYPES and msg.data is None:
+            msg.data, msg.expired = original.data, original.expired
 
     def _check_group_sender(self, target: str, sender: str) -> None:
         if not is_group_id(target):
@@ -257,14 +312,66 @@ class MessageOps:
             msg = self._require_message(msg_id)
             if msg.revoked:
                 raise SandboxError(409, "already_revoked", "Message already revoked")
-            msg.revoked = True
-            revoke_id = new_message_id("3A")
-            for phone in [*msg.recipients, msg.sender]:
-                kind = "sender_revoke" if phone == msg.sender else "revoke"
-                self._push_phone(phone, "revoke",
-                                 lambda a, k=kind: self._revoke_event(msg, a, revoke_id, k))
-            self._cond.notify_all()
+            self._revoke(msg, skip=None)
             return self._control_view(msg)
+
+    def revoke_from_device(self, device_id: str, token: str, msg_id: str) -> dict:
+        """A page deletes its own message for everyone; returns the revoke's id for that page
+        (which applies the revoke itself, so its own device gets no event)."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._require_message(msg_id)
+            if device.phone not in (msg.sender, *msg.recipients):
+                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+            if msg.sender != device.phone:
+                raise SandboxError(403, "not_sender", "Only the sender can delete for everyone")
+            if msg.revoked:
+                raise SandboxError(409, "already_revoked", "Message already revoked")
+            revoke_id = self._revoke(msg, skip=device.id)
+            return {"revokeId": revoke_id}
+
+    def _revoke(self, msg: Message, skip: str | None) -> str:
+        msg.revoked = True
+        revoke_id = new_message_id("3A")
+        for phone in [*msg.recipients, msg.sender]:
+            kind = "sender_revoke" if phone == msg.sender else "revoke"
+            self._push_phone(phone, "revoke",
+                             lambda a, k=kind: self._revoke_event(msg, a, revoke_id, k),
+                             skip=skip if phone == msg.sender else None)
+        self._cond.notify_all()
+        return revoke_id
+
+    def edit(self, msg_id: str, text) -> dict:
+        """Control API: the (simulated) phone that sent a text edits it."""
+        with self._cond:
+            msg = self._require_message(msg_id)
+            self._edit(msg, msg.sender, text, skip=None)
+            return self._control_view(msg)
+
+    def edit_from_device(self, device_id: str, token: str, msg_id: str, text) -> dict:
+        """A page edits its own text; the message as that page sees it afterwards."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._require_message(msg_id)
+            if device.phone not in (msg.sender, *msg.recipients):
+                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+            return self._edit(msg, device.phone, text, skip=device.id)
+
+    def _edit(self, msg: Message, editor: str, text, skip: str | None) -> dict:
+        # WhatsApp's canEditMsg: own, not revoked, a text, within the edit window.
+        if msg.sender != editor:
+            raise SandboxError(403, "edit_message_error", "Only the sender can edit a message")
+        if msg.revoked or msg.type != "chat" or self._clock() - msg.t > EDIT_WINDOW:
+            raise SandboxError(422, "edit_message_error", "Cannot edit this message")
+        body = str(text or "").strip()
+        if not body:
+            raise SandboxError(400, "validation_error", "The new text is empty")
+        msg.body, msg.edited_at = body, int(self._clock())
+        for phone in msg.recipients:
+            self._push_phone(phone, "edit", lambda a: {"msg": self._msg_view(msg, a)})
+        self._push_phone(msg.sender, "edit", lambda a: {"msg": self._msg_view(msg, a)}, skip=skip)
+        self._cond.notify_all()
+        return self._msg_view(msg, self._phones[editor])
 
     def _revoke_event(self, msg: Message, viewer: Phone, revoke_id: str, kind: str) -> dict:
         view = self._msg_view(msg, viewer)
@@ -273,6 +380,48 @@ class MessageOps:
         key["_serialized"] = key_string(key)
         return {"id": key, "refId": view["key"], "from": view["from"], "to": view["to"],
                 "author": view["author"], "revokeType": kind}
+
+    def _visible(self, device: Device, msg_id: str) -> Message:
+        msg = self._messages.get(str(msg_id))
+        if msg is None or device.phone not in (msg.sender, *msg.recipients):
+            raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+        return msg
+
+    def star_from_device(self, device_id: str, token: str, ids, star: bool) -> dict:
+        """A page stars (or unstars) messages: the account's other devices follow."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msgs = [self._visible(device, i) for i in ids or ()]
+            account = self._phones[device.phone]
+            for msg in msgs:
+                (account.starred.add if star else account.starred.discard)(msg.id)
+            self._push_phone(account.phone, "star", lambda a: {
+                "ids": [self._msg_view(m, a)["key"]["_serialized"] for m in msgs], "star": star},
+                skip=device.id)
+            self._cond.notify_all()
+            return {"ids": [m.id for m in msgs], "star": star}
+
+    def pin_from_device(self, device_id: str, token: str, msg_id: str, pin: bool,
+                        duration: str | None) -> dict:
+        """A page pins a message in its chat (both parties see it) or unpins it."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._visible(device, msg_id)
+            verb = "pin" if pin else "unpin"
+            if msg.revoked or msg.type == "reaction":
+                raise SandboxError(422, f"{verb}_error", f"The msg {msg_id} not can be pinned")
+            now = int(self._clock())
+            pinned = msg.pinned_until is not None and msg.pinned_until > now
+            if pinned == pin:
+                raise SandboxError(409, f"{verb}_error",
+                                   f"The msg {msg_id} is already {verb}ned")
+            msg.pinned_until = now + PIN_SECONDS.get(duration or "", PIN_SECONDS["SevenDays"]) \
+                if pin else None
+            for phone in {msg.sender, *msg.recipients}:
+                self._push_phone(phone, "pin", lambda a: {"msg": self._msg_view(msg, a)},
+                                 skip=device.id)
+            self._cond.notify_all()
+            return self._msg_view(msg, self._phones[device.phone])
 
     def get_message_for_device(self, device_id: str, token: str, msg_id: str) -> dict:
         with self._cond:
@@ -346,9 +495,23 @@ class MessageOps:
             "ack": msg.ack,
             "recipients": list(msg.recipients),
             "revoked": msg.revoked,
+            "editedAt": msg.edited_at,
+            "forwarded": msg.forwarded,
+            "pinnedUntil": self._pinned_until(msg),
+            "vcards": [dict(v) for v in msg.vcards] or None,
+            "poll": None if msg.type != "poll_creation" else {
+                "name": msg.poll_name, "options": list(msg.poll_options),
+                "selectableCount": msg.poll_selectable,
+                "votes": {p: [msg.poll_options[i] for i in ids] for p, ids in msg.votes.items()}},
+            "starredBy": sorted(p for p, a in self._phones.items() if msg.id in a.starred),
             "readBy": sorted(msg.read_by),
             "mediaExpired": msg.expired if msg.type in MEDIA_TYPES else None,
         }
+
+    def _pinned_until(self, msg: Message) -> int | None:
+        if msg.pinned_until is None or msg.pinned_until <= self._clock():
+            return None
+        return msg.pinned_until
 
     @staticmethod
     def _recipient_key(msg: Message) -> str:
@@ -388,7 +551,21 @@ class MessageOps:
             "notifyName": sender.name if sender else "",
             "self": "out" if from_me else "in",
             "mentionedJidList": [user_wid(m) for m in msg.mentions],
+            "isForwarded": msg.forwarded,
         }
+        if msg.edited_at is not None and not msg.revoked:
+            view["editedAt"] = msg.edited_at
+        view["star"] = msg.id in viewer.starred
+        if msg.type == "vcard" and msg.vcards and not msg.revoked:
+            view["vcardFormattedName"] = msg.vcards[0]["displayName"]
+        if msg.type == "multi_vcard" and not msg.revoked:
+            view["vcardList"] = [dict(v) for v in msg.vcards]
+        if msg.type == "poll_creation" and not msg.revoked:
+            view["pollName"] = msg.poll_name
+            view["pollOptions"] = [{"name": n, "localId": i} for i, n in enumerate(msg.poll_options)]
+            view["pollSelectableOptionsCount"] = msg.poll_selectable
+        if self._pinned_until(msg):
+            view["pinnedUntil"] = msg.pinned_until
         for name in ("caption", "filename", "mimetype", "size", "lat", "lng", "loc"):
             value = getattr(msg, name)
             if value is not None and not msg.revoked:
@@ -400,6 +577,23 @@ class MessageOps:
         if msg.type == "reaction" and quoted is not None:
             view["reactionParentKey"] = view.get("quotedKey")
         return view
+
+
+def vcards_from_payload(kind: str, payload: dict) -> list[dict]:
+    """[{displayName, vcard}] of a contact card message (one, or several for multi_vcard)."""
+    if kind == "vcard":
+        cards = [{"displayName": payload.get("vcardFormattedName"), "vcard": payload.get("body")}]
+    else:
+        cards = payload.get("vcardList") or []
+    out = []
+    for card in cards:
+        text = str((card or {}).get("vcard") or "")
+        if not text.startswith("BEGIN:VCARD") or "END:VCARD" not in text:
+            raise SandboxError(400, "invalid_vcard", "A contact card must be a vCard")
+        out.append({"displayName": str(card.get("displayName") or ""), "vcard": text})
+    if not out:
+        raise SandboxError(400, "invalid_vcard", "No contact card")
+    return out
 
 
 def decode_base64(text) -> bytes:

@@ -15,9 +15,15 @@ RECENT_MESSAGES_PER_CHAT = 50  # history sync: newest messages per chat
 DEVICE_QUEUE_MAX = 20000  # bound for a device whose page never comes back
 EVENTS_PER_POLL = 500
 TOMBSTONES_MAX = 1000
+# WhatsApp's pin durations (wa-js PinExpiryDurationOption), in seconds
+PIN_SECONDS = {"FiveSeconds": 5, "FifteenSeconds": 15, "OneMinute": 60, "OneDay": 86400,
+               "SevenDays": 7 * 86400, "ThirtyDays": 30 * 86400}
+EDIT_WINDOW = 15 * 60  # WhatsApp lets the sender edit a text for 15 minutes
 GROUP_SERVER = "g.us"
 MEDIA_TYPES = ("image", "video", "audio", "ptt", "sticker", "document")
-MESSAGE_TYPES = ("chat", "location", "reaction", "vcard") + MEDIA_TYPES
+MESSAGE_TYPES = ("chat", "location", "reaction", "vcard", "multi_vcard", "poll_creation") \
+    + MEDIA_TYPES
+POLL_OPTIONS_MAX = 12  # WhatsApp's limit on a poll's options
 
 
 class SandboxError(Exception):
@@ -106,6 +112,7 @@ class Phone:
     chats: dict = field(default_factory=dict)  # chat id -> ChatState
     devices: list = field(default_factory=list)  # linked device ids
     seeded: bool = False
+    starred: set = field(default_factory=set)  # message ids this account starred
 
 
 @dataclass
@@ -142,6 +149,14 @@ class Message:
     read_by: set = field(default_factory=set)
     data: bytes | None = None  # a media message's file, as the media server keeps it
     expired: bool = False  # the media server no longer has the file (POST …/expire)
+    edited_at: int | None = None  # when the sender last edited the text
+    vcards: list = field(default_factory=list)  # contact cards: [{displayName, vcard}]
+    poll_name: str | None = None
+    poll_options: list = field(default_factory=list)  # option names; localId = index
+    poll_selectable: int = 0  # how many options a voter may pick; 0 = any number
+    votes: dict = field(default_factory=dict)  # voter phone -> [localId]
+    pinned_until: int | None = None  # pinned in its chat (for both parties) until then
+    forwarded: bool = False
 
 
 @dataclass

@@ -8,7 +8,7 @@ import { MsgKey, assertWid, createWid } from './ids.js';
 import { MsgModel } from './models.js';
 import { state } from './state.js';
 import { findMessage, msgFromView, newLocalChat, setQuoted, store, storeMessage } from './stores.js';
-import { asyncApi, http } from './transport.js';
+import { asWPPError, asyncApi, http } from './transport.js';
 import { $, render } from './ui.js';
 
 export const defaultSendMessageOptions = {
@@ -131,6 +131,7 @@ export async function sendMessage(chatId, attrs, options, extra, upload) {
     notifyName: state.me.name, author: chat.id.isGroup() ? from : undefined,
   }, attrs));
   if (quoted) setQuoted(msg, quoted.id);
+  if (options.forwardOf) msg.__forwardOf = options.forwardOf; // the server reuses its media
   storeMessage(msg);
   chat.t = msg.t;
   ev.emit('chat.new_message', msg);
@@ -162,6 +163,12 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
     loc: msg.loc,
     quotedId: quoted ? quoted.id.id : null,
     mentions: mentions.map((w) => w.user),
+    forwardOf: msg.__forwardOf || null,
+    pollName: msg.pollName,
+    pollOptions: msg.pollOptions,
+    pollSelectableOptionsCount: msg.pollSelectableOptionsCount,
+    vcardFormattedName: msg.vcardFormattedName,
+    vcardList: msg.vcardList,
   };
   if (upload) payload.data = bytesToBase64(upload);
   try {
@@ -280,7 +287,8 @@ export async function sendFile(chatId, content, options) {
   const attrs = {
     type,
     body: '',
-    caption: byUser ? options.caption : filename,
+    // voice notes and stickers carry no caption in WhatsApp
+    caption: byUser ? options.caption : (type === 'ptt' || type === 'sticker' ? undefined : filename),
     isCaptionByUser: byUser,
     filename,
     mimetype,
@@ -319,6 +327,160 @@ export async function downloadMedia(id) {
   // Not a WPPError: wa-js throws this plain object when nothing could be fetched.
   if (!response || !response.ok) throw { error: true, code: 'media_not_found', message: 'Media not found' };
   return response.blob();
+}
+
+/**
+ * chat.deleteMessage (wa-js 4.6.0): with revoke, an own message is deleted for everyone;
+ * otherwise (or someone else's message) it is deleted on this device only.
+ */
+export async function deleteMessage(chatId, ids, deleteMediaInDevice, revoke) {
+  const chatModel = assertGetChat(chatId);
+  const single = !Array.isArray(ids);
+  const msgs = await getMessageById(single ? [ids] : ids);
+  const out = [];
+  for (const msg of msgs) {
+    const result = { id: msg.id._serialized, sendMsgResult: 'OK', isRevoked: false,
+      isDeleted: false, isSentByMe: msg.id.fromMe };
+    if (revoke && msg.type === 'revoked') {
+      Object.assign(result, { sendMsgResult: 'ERROR_UNKNOWN', isRevoked: true });
+    } else if (revoke && msg.id.fromMe) {
+      let answer;
+      try {
+        answer = await http('POST', '/revoke', { body: { id: msg.id.id }, auth: true, retries: 3 });
+      } catch (err) {
+        throw asWPPError(err);
+      }
+      const key = new MsgKey({ fromMe: true, remote: msg.id.remote, id: answer.revokeId,
+        participant: msg.id.participant });
+      applyRevoke(msg, { id: key, refId: msg.id, from: msg.from, to: msg.to, type: 'sender_revoke',
+        author: msg.author });
+      result.isRevoked = true;
+    } else {
+      chatModel.msgs.remove(msg.id._serialized);
+      store.msgs.delete(msg.id._serialized);
+      result.isDeleted = true;
+    }
+    out.push(result);
+  }
+  render();
+  return single ? out[0] : out;
+}
+
+/** A revoked message keeps its place in the chat with no content (as WhatsApp shows it). */
+export function applyRevoke(msg, payload) {
+  if (msg) {
+    msg.type = 'revoked';
+    msg.body = '';
+    for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) delete msg[name];
+  }
+  ev.emit('chat.msg_revoke', payload);
+}
+
+/** chat.editMessage: only the sender's own texts, within WhatsApp's edit window (server side). */
+export async function editMessage(msgId, newText) {
+  const msg = await getOneMessage(msgId);
+  if (!msg.id.fromMe || msg.type !== 'chat') {
+    throw new WPPError('edit_message_error', 'Cannot edit this message');
+  }
+  let view;
+  try {
+    view = await http('POST', '/edit', { body: { id: msg.id.id, body: String(newText).trim() },
+      auth: true, retries: 3 });
+  } catch (err) {
+    throw asWPPError(err);
+  }
+  const editKey = new MsgKey({ fromMe: true, remote: msg.id.remote, id: newMessageId(),
+    participant: msg.id.participant });
+  applyEdit(msg, view, editKey);
+  return { id: editKey._serialized, ack: 1, from: String(msg.from), to: String(msg.to),
+    sendMsgResult: { messageSendResult: 'OK' } };
+}
+
+export function applyEdit(msg, view, editKey) {
+  msg.body = view.body;
+  msg.latestEditMsgKey = editKey;
+  msg.latestEditSenderTimestampMs = (view.editedAt || unixTime()) * 1000;
+  ev.emit('chat.msg_edited', { chat: msg.to, id: msg.id._serialized, msg });
+  render();
+}
+
+/** chat.forwardMessage: the message sent again to another chat, marked as forwarded. */
+export async function forwardMessage(toChatId, msgId, options = {}) {
+  const target = await findChat(toChatId);
+  const msg = await getOneMessage(msgId);
+  const attrs = { type: msg.type, body: msg.body, isForwarded: true };
+  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
+    if (msg[name] !== undefined) attrs[name] = msg[name];
+  }
+  if (msg.isMedia && options.displayCaptionText === false) attrs.caption = msg.filename;
+  const result = await sendMessage(target.id, attrs, { forwardOf: msg.id.id });
+  const sendResult = result.sendMsgResult;
+  return !!sendResult && sendResult.messageSendResult === 'OK';
+}
+
+/** chat.starMessage: like wa-js 4.6.0, each result's `star` is the state before the call. */
+export async function starMessage(ids, star = true) {
+  const single = !Array.isArray(ids);
+  const msgs = await getMessageById(single ? [ids] : ids);
+  const out = msgs.map((m) => ({ id: m.id._serialized, star: m.star || false }));
+  try {
+    await http('POST', '/star', { body: { ids: msgs.map((m) => m.id.id), star: star !== false },
+      auth: true, retries: 3 });
+  } catch (err) {
+    throw asWPPError(err);
+  }
+  for (const m of msgs) m.star = star !== false;
+  render();
+  return single ? out[0] : out;
+}
+
+/** WhatsApp's vCard of a contact: the waid parameter makes the number tappable. */
+export function vcardOf(wid, name) {
+  const digits = wid.user;
+  return ['BEGIN:VCARD', 'VERSION:3.0', `N:;${name};;;`, `FN:${name}`,
+    `item1.TEL;waid=${digits}:+${digits}`, 'item1.X-ABLabel:Mobile', 'END:VCARD'].join('\n');
+}
+
+/** chat.sendVCardContactMessage: one card (type vcard) or several (multi_vcard). */
+export async function sendVCards(chatId, contacts, options = {}) {
+  const list = Array.isArray(contacts) ? contacts : [contacts];
+  const cards = list.map((c) => {
+    const named = typeof c === 'object' && c !== null && 'name' in c;
+    const wid = assertWid(named ? String(c.id) : String(c));
+    const known = store.contacts && store.contacts.get(wid._serialized);
+    const name = (named && c.name) || (known && (known.name || known.pushname)) || wid.user;
+    return { displayName: name, vcard: vcardOf(wid, name) };
+  });
+  const attrs = cards.length === 1
+    ? { type: 'vcard', body: cards[0].vcard, vcardFormattedName: cards[0].displayName }
+    : { type: 'multi_vcard', body: '', vcardList: cards };
+  return sendMessage(chatId, attrs, options);
+}
+
+export const PIN_DURATIONS = ['FiveSeconds', 'FifteenSeconds', 'OneMinute', 'OneDay', 'SevenDays',
+  'ThirtyDays'];
+
+/** chat.pinMsg: numbers and unknown durations fall back to SevenDays, as in wa-js 4.6.0. */
+export async function pinMsg(msgId, pin = true, duration = 'SevenDays') {
+  if (typeof pin !== 'boolean') {
+    throw new WPPError('invalid_pin_parameter', `The 'pin' parameter must be a boolean. Received: ${typeof pin}`);
+  }
+  const option = PIN_DURATIONS.includes(duration) ? duration : 'SevenDays';
+  const msg = await getOneMessage(msgId);
+  const verb = pin ? 'pin' : 'unpin';
+  if (msg.type === 'revoked' || (msg.ack || 0) < 1) {
+    throw new WPPError(`${verb}_error`, `The msg ${msgId} not can be pinned`);
+  }
+  let view;
+  try {
+    view = await http('POST', '/pin', { body: { id: msg.id.id, pin, duration: option }, auth: true,
+      retries: 3 });
+  } catch (err) {
+    throw asWPPError(err);
+  }
+  msg.__pinnedUntil = view.pinnedUntil || null;
+  render();
+  return { message: msg, pinned: true, result: 'OK' };
 }
 
 export const chat = {
@@ -412,6 +574,23 @@ export const chat = {
     if (duration) await sleep(duration);
   }),
   downloadMedia: asyncApi('chat.downloadMedia', (id) => downloadMedia(id)),
+  deleteMessage: asyncApi('chat.deleteMessage', (chatId, ids, deleteMediaInDevice = false,
+    revoke = false) => deleteMessage(chatId, ids, deleteMediaInDevice, revoke)),
+  editMessage: asyncApi('chat.editMessage', (msgId, newText, options) =>
+    editMessage(msgId, newText, options)),
+  sendCreatePollMessage: asyncApi('chat.sendCreatePollMessage',
+    async (chatId, name, choices, options = {}) => sendMessage(chatId, {
+      type: 'poll_creation', body: '', pollName: name,
+      pollOptions: choices.map((choice, localId) => ({ name: choice, localId })),
+      pollSelectableOptionsCount: options.selectableCount || 0,
+    }, options)),
+  sendVCardContactMessage: asyncApi('chat.sendVCardContactMessage',
+    (chatId, contacts, options) => sendVCards(chatId, contacts, options)),
+  starMessage: asyncApi('chat.starMessage', (ids, star) => starMessage(ids, star)),
+  pinMsg: asyncApi('chat.pinMsg', (msgId, pin, duration) => pinMsg(msgId, pin, duration)),
+  unpinMsg: asyncApi('chat.unpinMsg', (msgId) => pinMsg(msgId, false)),
+  forwardMessage: asyncApi('chat.forwardMessage', (toChatId, msgId, options) =>
+    forwardMessage(toChatId, msgId, options)),
   generateMessageID: asyncApi('chat.generateMessageID', async (chatId) =>
     newOwnKey(await findChat(chatId))),
 };

@@ -257,4 +257,6 @@ export class MsgModel extends Model {
 MsgModel.props = ['id', 'type', 'subtype', 'body', 'caption', 't', 'from', 'to', 'author', 'ack',
   'notifyName', 'self', 'isNewMsg', 'local', 'star', 'isForwarded', 'isViewOnce', 'mimetype',
   'filename', 'size', 'duration', 'lat', 'lng', 'loc', 'clientUrl', 'quotedStanzaID',
-  'quotedRemoteJid', 'quotedParticipant', 'mentionedJidList', 'isCaptionByUser'];
+  'quotedRemoteJid', 'quotedParticipant', 'mentionedJidList', 'isCaptionByUser',
+  'latestEditMsgKey', 'latestEditSenderTimestampMs', 'pollName', 'pollOptions',
+  'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList'];

@@ -1,7 +1,7 @@
 /* The event pump: long-polls the server and applies what arrives. */
 
-import { POLL_SECONDS, clientId, log, sleep } from './base.js';
-import { chat } from './chat.js';
+import { POLL_SECONDS, clientId, log, newMessageId, sleep } from './base.js';
+import { applyEdit, applyRevoke, chat } from './chat.js';
 import { ev } from './events.js';
 import { MsgKey, createWid, keyFromView } from './ids.js';
 import { handleLogout } from './logout.js';
@@ -83,11 +83,6 @@ export const eventHandlers = {
   },
   revoke(event) {
     const refId = keyFromView(event.refId);
-    const msg = store.msgs.get(refId._serialized);
-    if (msg) {
-      msg.type = 'revoked';
-      msg.body = '';
-    }
     const payload = {
       id: keyFromView(event.id),
       refId,
@@ -96,8 +91,40 @@ export const eventHandlers = {
       type: event.revokeType,
     };
     if (event.author) payload.author = createWid(event.author);
-    ev.emit('chat.msg_revoke', payload);
+    applyRevoke(store.msgs.get(refId._serialized), payload);
     render();
+  },
+  edit(event) {
+    const view = event.msg;
+    const key = keyFromView(view.key);
+    let msg = store.msgs.get(key._serialized);
+    if (!msg) msg = storeMessage(msgFromView(view, false));
+    const editKey = new MsgKey({ fromMe: key.fromMe, remote: key.remote, id: newMessageId(),
+      participant: key.participant });
+    applyEdit(msg, view, editKey);
+  },
+  star(event) {
+    for (const id of event.ids) {
+      const msg = store.msgs.get(id);
+      if (msg) msg.star = event.star;
+    }
+    render();
+  },
+  pin(event) {
+    const msg = store.msgs.get(keyFromView(event.msg.key)._serialized);
+    if (msg) msg.__pinnedUntil = event.msg.pinnedUntil || null;
+    render();
+  },
+  // wa-js 4.6.0 builds selectedOptions as an array indexed by localId of the poll's options.
+  vote(event) {
+    let poll = store.msgs.get(keyFromView(event.msg.key)._serialized);
+    if (!poll) poll = storeMessage(msgFromView(event.msg, false));
+    const selectedOptions = [];
+    for (const id of event.selectedOptionLocalIds) {
+      selectedOptions[id] = (poll.pollOptions || []).filter((o) => o.localId === id)[0];
+    }
+    ev.emit('chat.poll_response', { msgId: poll.id, chatId: poll.id.remote, selectedOptions,
+      timestamp: event.senderTimestampMs, sender: createWid(event.sender) });
   },
   chat(event) {
     upsertChat(event.chat);

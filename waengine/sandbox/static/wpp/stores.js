@@ -102,14 +102,17 @@ export function msgFromView(view, isNew) {
     notifyName: view.notifyName,
     self: view.self,
     isNewMsg: !!isNew,
-    star: false,
-    isForwarded: false,
+    star: view.star === true,
+    isForwarded: view.isForwarded === true,
     mentionedJidList: (view.mentionedJidList || []).map(createWid),
   };
-  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
+  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc', 'pollName',
+    'pollOptions', 'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList']) {
     if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
   }
+  if (view.editedAt) attrs.latestEditSenderTimestampMs = view.editedAt * 1000;
   const msg = new MsgModel(attrs);
+  msg.__pinnedUntil = view.pinnedUntil || null; // WhatsApp keeps pins in PinInChatStore
   if (view.quotedKey) setQuoted(msg, keyFromView(view.quotedKey));
   return msg;
 }
