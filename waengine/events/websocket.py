@@ -1,0 +1,234 @@
+"""WebSocket event streams: the outbox's events to one client, one text frame each.
+
+simple-websocket takes the request's socket from the WSGI environ (werkzeug's dev server and
+gunicorn's gthread worker both expose it), so a connection holds its worker thread the way an
+SSE stream does and counts against the same cap (SSE_MAX_STREAMS). Close codes are listed in
+docs/api.md; `CLOSE_*` below.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from simple_websocket import ConnectionClosed, Server
+from werkzeug.wrappers import Response
+from wsproto.events import Ping
+
+from ..errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY = 1001  # the server is stopping: reconnect with lastEventId
+CLOSE_PING_TIMEOUT = 1008  # a ping went unanswered for WS_PING_INTERVAL
+CLOSE_BAD_FRAME = 4400  # the first frame is not {"lastEventId": ...}
+CLOSE_SLOW_CONSUMER = 4008  # more than WS_SEND_BUFFER events waited to be sent
+CLOSE_UNKNOWN_EVENT = 4422  # the first frame's lastEventId is not a stored event
+# A client may send {"lastEventId": "evt_…"} (or {} to start now) as its first frame: events are
+# held this long for it. Events stored meanwhile are not lost: they follow the resume point.
+HELLO_WAIT = 2.0
+# How long a closing connection may take to send what is queued and its close frame; past it
+# the socket is shut (the client then sees 1006): a stuck client cannot hold a thread.
+CLOSE_WAIT = 5.0
+# The kernel's send buffer for the socket: small, so a client that stops reading is noticed
+# after WS_SEND_BUFFER events plus this, not after megabytes of autotuned buffer.
+SOCKET_SEND_BUFFER = 64 * 1024
+# Clients only send the resume frame (and pongs): anything large is a mistake.
+MAX_CLIENT_FRAME = 4096
+_numbers = itertools.count(1)
+
+
+def serve(hub, environ: dict, read: Callable[[int], list[dict]], after: int,
+          resume: Callable[[str], int], visible: Callable[[dict], bool] = lambda row: True,
+          ) -> Response:
+    """Upgrade the request and stream the visible rows read(after) gives until either side ends.
+
+    Refuses before the upgrade, with a JSON error, when no stream place is left (429).
+    `resume(last_event_id)` turns the client's first frame into a new starting point.
+    """
+    hub.open_stream()
+    try:
+        connection = EventSocket(hub, environ)
+        connection.run(read, after, resume, visible)
+    finally:
+        hub.release()
+    return _Upgraded(connection.ws.mode)
+
+
+class _Upgraded(Response):
+    """What the view returns once the socket is the WebSocket's: the server must not answer."""
+
+    def __init__(self, mode: str):
+        super().__init__(status=101)
+        self.mode = mode
+
+    def __call__(self, environ, start_response):
+        # As flask-sock does: gunicorn takes StopIteration as "close the connection", werkzeug
+        # takes ConnectionError as a dropped client; neither writes on the upgraded socket.
+        if self.mode == "gunicorn":
+            raise StopIteration()
+        if self.mode == "werkzeug":
+            raise ConnectionError()
+        return []
+
+
+class EventSocket:
+    """One client: this (request) thread reads the outbox; a writer thread owns the socket.
+
+    The writer is the only thread that sends data frames, pings and the close frame, so frames
+    never interleave; simple-websocket's reader thread answers the client's pings and close.
+    """
+
+    def __init__(self, hub, environ: dict):
+        self.hub = hub
+        self.limit = hub.config["WS_SEND_BUFFER"]
+        self.ping_interval = hub.config["WS_PING_INTERVAL"]
+        self.ws = Server(environ, max_message_size=MAX_CLIENT_FRAME)
+        self.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
+        self.pending: deque[str] = deque()
+        self.ready = threading.Condition()
+        self.close_with: tuple[int, str] | None = None  # sent once `pending` is empty
+        self.quit = False  # the client is gone: stop without a close frame
+        self.finished = threading.Event()
+        self.writer = threading.Thread(target=self._write, daemon=True,
+                                       name=f"wa-ws-send-{next(_numbers)}")
+
+    def run(self, read, after: int, resume, visible) -> None:
+        """Stream until the client leaves, falls behind, or the hub closes."""
+        hub = self.hub
+        hub.sockets.add(self)
+        try:
+            after = self._hello(after, resume)
+            self.writer.start()
+            if self.close_with is None and not self.quit:
+                self._pump(read, after, visible)
+            self._finish()
+        finally:
+            hub.sockets.discard(self)
+
+    def _hello(self, after: int, resume) -> int:
+        try:
+            frame = self.ws.receive(timeout=HELLO_WAIT)
+        except ConnectionClosed:
+            self.quit = True
+            return after
+        if frame is None:
+            return after
+        try:
+            hello = json.loads(frame)
+        except ValueError:
+            hello = None
+        last_id = hello.get("lastEventId") if isinstance(hello, dict) else 0
+        if not isinstance(last_id, (str, type(None))):
+            self.close_with = (CLOSE_BAD_FRAME,
+                               'The first frame must be {"lastEventId": "evt_…"} or {}')
+            return after
+        if not last_id:
+            return after
+        try:
+            return resume(last_id)
+        except ValidationError as e:
+            self.close_with = (CLOSE_UNKNOWN_EVENT, e.message[:120])
+            return after
+
+    def _pump(self, read, after: int, visible) -> None:
+        # `idle` bounds how late a client that left (or a failed writer) is noticed.
+        for rows in self.hub.follow(read, after, visible, idle=1.0):
+            if self.finished.is_set() or not self.ws.connected:
+                self.quit = True
+                return
+            self._drain_input()
+            if not self._queue([row["body"] for row in rows]):
+                return
+        self._close(CLOSE_GOING_AWAY, "The server is shutting down: reconnect with lastEventId")
+
+    def _queue(self, bodies: list[str]) -> bool:
+        with self.ready:
+            self.pending.extend(bodies)
+            if len(self.pending) > self.limit:
+                log.warning("closing a WebSocket client %d events behind (WS_SEND_BUFFER %d)",
+                            len(self.pending), self.limit)
+                self.pending.clear()  # the client resumes from the last event it got
+                self.close_with = (CLOSE_SLOW_CONSUMER,
+                                   f"Slow consumer: more than {self.limit} events unsent")
+            self.ready.notify()
+            return self.close_with is None
+
+    def _close(self, code: int, reason: str) -> None:
+        with self.ready:
+            self.close_with = self.close_with or (code, reason)
+            self.ready.notify()
+
+    def _drain_input(self) -> None:
+        # Frames after the first mean nothing; read them so they do not pile up.
+        try:
+            while self.ws.receive(timeout=0) is not None:
+                pass
+        except ConnectionClosed:
+            self.quit = True
+
+    def _finish(self) -> None:
+        with self.ready:
+            if self.quit:
+                self.pending.clear()
+            self.ready.notify()
+        if not self.finished.wait(CLOSE_WAIT):
+            # The writer is stuck in send() to a client that stopped reading: unblock it.
+            log.warning("WebSocket client did not take its close frame in %.0f s", CLOSE_WAIT)
+            self._shut()
+            self.finished.wait(CLOSE_WAIT)
+        # Wait for the client's answering close frame, so its unread data is not reset away.
+        self.ws.thread.join(CLOSE_WAIT)
+        if self.ws.thread.is_alive():
+            self._shut()
+
+    def _shut(self) -> None:
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the client or simple-websocket
+
+    def _next(self, deadline: float) -> str | tuple[int, str] | None:
+        """The next frame to send, the close to send, or None when a ping is due."""
+        with self.ready:
+            while not self.pending and self.close_with is None and not self.quit:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.ready.wait(left)
+            if self.pending:
+                return self.pending.popleft()
+            return self.close_with if not self.quit else (0, "")
+
+    def _write(self) -> None:
+        ws = self.ws
+        deadline = time.monotonic() + self.ping_interval
+        try:
+            while True:
+                item = self._next(deadline)
+                if isinstance(item, str):
+                    ws.send(item)
+                elif item is None:
+                    if not ws.pong_received:
+                        self._close(CLOSE_PING_TIMEOUT, "Ping timeout")
+                        continue
+                    # simple-websocket's own pinger writes from its reader thread: pinging here
+                    # keeps one writer, so a ping never lands inside a half-sent frame.
+                    ws.pong_received = False
+                    ws.sock.send(ws.ws.send(Ping()))
+                    deadline = time.monotonic() + self.ping_interval
+                else:
+                    code, reason = item
+                    if code and ws.connected:
+                        ws.close(code, reason)
+                    return
+        except (ConnectionClosed, OSError):
+            self.quit = True
+        finally:
+            self.finished.set()
