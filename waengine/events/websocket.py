@@ -28,11 +28,14 @@ log = logging.getLogger(__name__)
 CLOSE_GOING_AWAY = 1001  # the server is stopping: reconnect with lastEventId
 CLOSE_PING_TIMEOUT = 1008  # a ping went unanswered for WS_PING_INTERVAL
 CLOSE_BAD_FRAME = 4400  # the first frame is not {"lastEventId": ...}
-CLOSE_SLOW_CONSUMER = 4008  # more than WS_SEND_BUFFER events waited to be sent
+CLOSE_SLOW_CONSUMER = 4008  # WS_SEND_BUFFER events waited SLOW_WAIT seconds, none taken
 CLOSE_UNKNOWN_EVENT = 4422  # the first frame's lastEventId is not a stored event
 # A client may send {"lastEventId": "evt_…"} (or {} to start now) as its first frame: events are
 # held this long for it. Events stored meanwhile are not lost: they follow the resume point.
 HELLO_WAIT = 2.0
+# A connection whose WS_SEND_BUFFER is full and stays full this long (the client took no frame)
+# is a slow consumer: closed with 4008. It resumes with the last event it got.
+SLOW_WAIT = 5.0
 # How long a closing connection may take to send what is queued and its close frame; past it
 # the socket is shut (the client then sees 1006): a stuck client cannot hold a thread.
 CLOSE_WAIT = 5.0
@@ -138,32 +141,42 @@ class EventSocket:
             return after
 
     def _pump(self, read, after: int, visible) -> None:
+        def page(after: int) -> list[dict]:
+            # Read no more than the buffer has room for: a resume of any length streams at the
+            # client's pace, while the outbox (durable) holds the rest.
+            room = self._room()
+            return read(after)[:room] if room else []
+
         # `idle` bounds how late a client that left (or a failed writer) is noticed.
-        for rows in self.hub.follow(read, after, visible, idle=1.0):
+        for rows in self.hub.follow(page, after, visible, idle=1.0):
+            if self.close_with is not None:
+                return
             if self.finished.is_set() or not self.ws.connected:
                 self.quit = True
                 return
             self._drain_input()
-            if not self._queue([row["body"] for row in rows]):
-                return
+            with self.ready:
+                self.pending.extend(row["body"] for row in rows)
+                self.ready.notify_all()
         self._close(CLOSE_GOING_AWAY, "The server is shutting down: reconnect with lastEventId")
 
-    def _queue(self, bodies: list[str]) -> bool:
+    def _room(self) -> int:
+        """Free places in the send buffer; 0 (and closing 4008) if it stayed full SLOW_WAIT."""
         with self.ready:
-            self.pending.extend(bodies)
-            if len(self.pending) > self.limit:
-                log.warning("closing a WebSocket client %d events behind (WS_SEND_BUFFER %d)",
-                            len(self.pending), self.limit)
-                self.pending.clear()  # the client resumes from the last event it got
-                self.close_with = (CLOSE_SLOW_CONSUMER,
-                                   f"Slow consumer: more than {self.limit} events unsent")
-            self.ready.notify()
-            return self.close_with is None
+            if self.ready.wait_for(lambda: len(self.pending) < self.limit or self.quit, SLOW_WAIT):
+                return self.limit - len(self.pending)
+            log.warning("closing a WebSocket client that took no event in %.0f s with %d waiting",
+                        SLOW_WAIT, len(self.pending))
+            self.pending.clear()  # the client resumes from the last event it got
+            self.close_with = (CLOSE_SLOW_CONSUMER,
+                               f"Slow consumer: {self.limit} events unsent for {SLOW_WAIT:.0f} s")
+            self.ready.notify_all()
+            return 0
 
     def _close(self, code: int, reason: str) -> None:
         with self.ready:
             self.close_with = self.close_with or (code, reason)
-            self.ready.notify()
+            self.ready.notify_all()
 
     def _drain_input(self) -> None:
         # Frames after the first mean nothing; read them so they do not pile up.
@@ -177,7 +190,7 @@ class EventSocket:
         with self.ready:
             if self.quit:
                 self.pending.clear()
-            self.ready.notify()
+            self.ready.notify_all()
         if not self.finished.wait(CLOSE_WAIT):
             # The writer is stuck in send() to a client that stopped reading: unblock it.
             log.warning("WebSocket client did not take its close frame in %.0f s", CLOSE_WAIT)
@@ -203,6 +216,7 @@ class EventSocket:
                     return None
                 self.ready.wait(left)
             if self.pending:
+                self.ready.notify_all()  # room for the pump
                 return self.pending.popleft()
             return self.close_with if not self.quit else (0, "")
 
@@ -216,7 +230,10 @@ class EventSocket:
                     ws.send(item)
                 elif item is None:
                     if not ws.pong_received:
-                        self._close(CLOSE_PING_TIMEOUT, "Ping timeout")
+                        with self.ready:
+                            self.pending.clear()
+                            self.close_with = self.close_with or (CLOSE_PING_TIMEOUT,
+                                                                  "Ping timeout")
                         continue
                     # simple-websocket's own pinger writes from its reader thread: pinging here
                     # keeps one writer, so a ping never lands inside a half-sent frame.
