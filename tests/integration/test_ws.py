@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import struct
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,7 +17,7 @@ import websocket
 from werkzeug.serving import make_server
 
 from ..conftest import wait_for
-from .test_gunicorn import Gunicorn
+from .test_gunicorn import Gunicorn, free_port
 
 ALICE, BUDI = "6281400000001", "6281400000002"
 KEY = "ws-test-key-0123456789abcdef"
@@ -207,3 +210,69 @@ def test_gunicorn_streams_over_ws_and_sigterm_closes_it_1001(servers, sandbox, t
     server.proc.send_signal(signal.SIGTERM)
     assert closed(ws)[0] == 1001
     assert server.proc.wait(60) == 0
+
+
+def docs_nginx_ws_location() -> str:
+    """The WebSocket location block docs/deployment.md tells users to put in nginx."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
+    return re.search(r"\n( *location ~ \^/\(sessions.*?\)\?ws\$ \{.*?\n *\})", text, re.S).group(1)
+
+
+class Nginx:
+    """A real nginx in front of the gateway, with the documented WebSocket location."""
+
+    def __init__(self, folder: Path, upstream_port: int):
+        folder.mkdir()
+        self.port = free_port()
+        conf = folder / "nginx.conf"
+        conf.write_text(f"""
+worker_processes 1;
+error_log {folder}/error.log;
+pid {folder}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body; proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi; uwsgi_temp_path {folder}/uwsgi; scgi_temp_path {folder}/scgi;
+    upstream waengine {{ server 127.0.0.1:{upstream_port}; }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        location / {{ proxy_pass http://waengine; }}
+{docs_nginx_ws_location()}
+    }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(conf),
+                                      "-g", "daemon off;"], stderr=subprocess.STDOUT,
+                                     stdout=(folder / "nginx.out").open("wb"))
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for(lambda: _answers(self.url), message="nginx up")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _answers(url) -> bool:
+    try:
+        return requests.get(url + "/health", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def test_ws_through_nginx_with_the_documented_location(served, servers, sandbox, tmp_path):
+    gateway, server = served()
+    nginx = Nginx(tmp_path / "nginx", server.server.server_port)
+    servers.append(nginx)
+    assert requests.get(nginx.url + "/ws", headers={"X-API-Key": KEY}, timeout=10).status_code == 426
+    ws = connect(nginx.url.replace("http://", "ws://") + "/ws?sessions=nx", hello={})
+    assert gateway.client.post("/sessions", json={"id": "nx"}).status_code == 201
+    seen = []
+    while "SCAN_QR" not in seen:  # the real browser's status events, through the proxy
+        kind, event = frame(ws)
+        assert kind == "text" and event["session"] == "nx"
+        seen.append(event["data"].get("status"))
+    ws.close()
