@@ -122,6 +122,9 @@ def main() -> int:
     try:
         print("benchmarking (about 2 minutes)…", file=sys.stderr)
         bench_http(base)
+        ws_bench(base, engine.events)
+        if sys.argv[1:] == ["ws"]:  # `python bench/run.py ws`: the event streams only
+            return 0
         bare = bare_chromium(tmp)
 
         t = time.perf_counter()
@@ -174,6 +177,59 @@ def main() -> int:
         sb.shutdown()
     print_table()
     return 0
+
+
+def ws_bench(base: str, hub) -> None:
+    """Events over WebSocket against the same events over SSE (the baseline), same server."""
+    import websocket
+
+    def sse_reader():
+        resp = requests.get(base + "/events", stream=True, timeout=60, headers=sse_headers)
+        lines = resp.iter_lines(decode_unicode=True)
+        return resp, lambda: next(line for line in lines if line.startswith("data: "))
+
+    def live(recv) -> list[float]:
+        out = []
+        for i in range(200):
+            t0 = time.perf_counter()
+            sent = hub.outbox.add("wsbench", "message", {"body": f"l{i}"}, None, [])["id"]
+            while sent not in recv():  # this event itself, not one a buffer held back
+                pass
+            out.append(time.perf_counter() - t0)
+        return out
+
+    ws_url = base.replace("http://", "ws://") + "/ws"
+    # skip_utf8_validation: websocket-client checks UTF-8 in pure Python, which costs more than
+    # the server's whole path; with it on, the client is what gets measured.
+    sse_headers: dict = {}
+    ws = websocket.create_connection(ws_url, timeout=60, skip_utf8_validation=True)
+    ws.send("{}")
+    resp, sse_next = sse_reader()
+    ws_live, sse_live = live(ws.recv), None
+    ws.close()
+    sse_live = live(sse_next)
+    resp.close()
+    row("event stored → received, WebSocket", ms(ws_live), ms(sse_live) + " SSE",
+        f"{statistics.median(ws_live) / statistics.median(sse_live):.2f}x")
+    first = hub.outbox.add("wsbench", "message", {"body": "start"}, None, [])["id"]
+    for i in range(5000):
+        hub.outbox.add("wsbench", "message", {"body": f"r{i}", "pad": "x" * 200}, None, [])
+    t0 = time.perf_counter()
+    ws = websocket.create_connection(ws_url, timeout=60, skip_utf8_validation=True)
+    ws.send(json.dumps({"lastEventId": first}))
+    for _ in range(5000):
+        ws.recv()
+    ws_resume = time.perf_counter() - t0
+    ws.close()
+    sse_headers = {"Last-Event-ID": first}
+    t0 = time.perf_counter()
+    resp, sse_next = sse_reader()
+    for _ in range(5000):
+        sse_next()
+    sse_resume = time.perf_counter() - t0
+    resp.close()
+    row("resume 5000 stored events, WebSocket", f"{5000 / ws_resume:.0f} events/s",
+        f"{5000 / sse_resume:.0f} events/s SSE", f"{sse_resume / ws_resume:.2f}x the rate")
 
 
 def contacts_bench(http, base: str) -> None:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 from simple_websocket import ConnectionClosed, Server
 from werkzeug.wrappers import Response
-from wsproto.events import Ping
+from wsproto.events import Ping, TextMessage
+from wsproto.utilities import LocalProtocolError
 
 from ..errors import ValidationError
 
@@ -42,6 +43,8 @@ CLOSE_WAIT = 5.0
 # The kernel's send buffer for the socket: small, so a client that stops reading is noticed
 # after WS_SEND_BUFFER events plus this, not after megabytes of autotuned buffer.
 SOCKET_SEND_BUFFER = 64 * 1024
+# Frames sent in one write at most (a resume's backlog; live events come one or two at a time).
+BATCH = 32
 # Clients only send the resume frame (and pongs): anything large is a mistake.
 MAX_CLIENT_FRAME = 4096
 _numbers = itertools.count(1)
@@ -207,8 +210,8 @@ class EventSocket:
         except OSError:
             pass  # already closed by the client or simple-websocket
 
-    def _next(self, deadline: float) -> str | tuple[int, str] | None:
-        """The next frame to send, the close to send, or None when a ping is due."""
+    def _next(self, deadline: float) -> list[str] | tuple[int, str] | None:
+        """The next frames to send, the close to send, or None when a ping is due."""
         with self.ready:
             while not self.pending and self.close_with is None and not self.quit:
                 left = deadline - time.monotonic()
@@ -217,7 +220,7 @@ class EventSocket:
                 self.ready.wait(left)
             if self.pending:
                 self.ready.notify_all()  # room for the pump
-                return self.pending.popleft()
+                return [self.pending.popleft() for _ in range(min(len(self.pending), BATCH))]
             return self.close_with if not self.quit else (0, "")
 
     def _write(self) -> None:
@@ -226,8 +229,9 @@ class EventSocket:
         try:
             while True:
                 item = self._next(deadline)
-                if isinstance(item, str):
-                    ws.send(item)
+                if isinstance(item, list):
+                    # One write for a batch of frames: a resume is not a syscall per event.
+                    ws.sock.sendall(b"".join(ws.ws.send(TextMessage(data=text)) for text in item))
                 elif item is None:
                     if not ws.pong_received:
                         with self.ready:
@@ -245,7 +249,7 @@ class EventSocket:
                     if code and ws.connected:
                         ws.close(code, reason)
                     return
-        except (ConnectionClosed, OSError):
+        except (ConnectionClosed, LocalProtocolError, OSError):  # the client closed first
             self.quit = True
         finally:
             self.finished.set()
