@@ -8,6 +8,7 @@ docs/api.md; `CLOSE_*` below.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -95,7 +96,9 @@ class EventSocket:
         self.hub = hub
         self.limit = hub.config["WS_SEND_BUFFER"]
         self.ping_interval = hub.config["WS_PING_INTERVAL"]
-        self.ws = Server(environ, max_message_size=MAX_CLIENT_FRAME)
+        number = next(_numbers)
+        reader = functools.partial(threading.Thread, name=f"wa-ws-read-{number}", daemon=True)
+        self.ws = Server(environ, max_message_size=MAX_CLIENT_FRAME, thread_class=reader)
         self.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
         self.pending: deque[str] = deque()
         self.ready = threading.Condition()
@@ -103,7 +106,7 @@ class EventSocket:
         self.quit = False  # the client is gone: stop without a close frame
         self.finished = threading.Event()
         self.writer = threading.Thread(target=self._write, daemon=True,
-                                       name=f"wa-ws-send-{next(_numbers)}")
+                                       name=f"wa-ws-send-{number}")
 
     def run(self, read, after: int, resume, visible) -> None:
         """Stream until the client leaves, falls behind, or the hub closes."""
@@ -140,7 +143,7 @@ class EventSocket:
         try:
             return resume(last_id)
         except ValidationError as e:
-            self.close_with = (CLOSE_UNKNOWN_EVENT, e.message[:120])
+            self.close_with = (CLOSE_UNKNOWN_EVENT, e.message)
             return after
 
     def _pump(self, read, after: int, visible) -> None:
@@ -247,7 +250,8 @@ class EventSocket:
                 else:
                     code, reason = item
                     if code and ws.connected:
-                        ws.close(code, reason)
+                        # A close frame's reason is at most 123 bytes of UTF-8.
+                        ws.close(code, reason.encode()[:123].decode(errors="ignore"))
                     return
         except (ConnectionClosed, LocalProtocolError, OSError):  # the client closed first
             self.quit = True
