@@ -276,3 +276,11 @@ def test_ws_through_nginx_with_the_documented_location(served, servers, sandbox,
         assert kind == "text" and event["session"] == "nx"
         seen.append(event["data"].get("status"))
     ws.close()
+
+
+def test_stopping_the_engine_closes_open_websockets_1001(served):
+    gateway, server = served()
+    ws = connect(f"{server.ws}/ws", hello={})
+    wait_for(lambda: gateway.engine.events.sockets, message="socket open")
+    gateway.engine.close()
+    assert closed(ws) == (1001, "The server is shutting down: reconnect with lastEventId")
