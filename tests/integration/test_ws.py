@@ -284,3 +284,15 @@ def test_stopping_the_engine_closes_open_websockets_1001(served):
     wait_for(lambda: gateway.engine.events.sockets, message="socket open")
     gateway.engine.close()
     assert closed(ws) == (1001, "The server is shutting down: reconnect with lastEventId")
+
+
+def test_without_a_first_frame_the_stream_starts_at_connect_time_and_loses_nothing(served):
+    gateway, server = served()
+    outbox = gateway.engine.events.outbox
+    before = outbox.add("quiet", "message", {"body": "before"}, None, [])
+    ws = connect(f"{server.ws}/ws?sessions=quiet")  # no first frame: the server waits for one
+    wait_for(lambda: gateway.engine.events.sockets, message="socket open")
+    during = outbox.add("quiet", "message", {"body": "during"}, None, [])  # within the wait
+    [got] = events(ws, 1)
+    assert got["id"] == during["id"] != before["id"]
+    ws.close()
