@@ -171,6 +171,8 @@ class EventSocket:
         with self.ready:
             if self.ready.wait_for(lambda: len(self.pending) < self.limit or self.quit, SLOW_WAIT):
                 return self.limit - len(self.pending)
+            if self.hub.closing.is_set():
+                return 0  # stopping anyway: close 1001, not 4008
             log.warning("closing a WebSocket client that took no event in %.0f s with %d waiting",
                         SLOW_WAIT, len(self.pending))
             self.pending.clear()  # the client resumes from the last event it got
