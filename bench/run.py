@@ -112,7 +112,9 @@ def main() -> int:
     threading.Thread(target=sb.serve_forever, daemon=True).start()
     sb_url = f"http://127.0.0.1:{sb.server_port}"
     app = create_app({"ENV": "testing", "DATA_DIR": str(tmp / "data"), "WA_URL": sb_url + "/",
-                      "API_KEYS": [], "LOG_LEVEL": "WARNING"})
+                      "API_KEYS": [], "LOG_LEVEL": "WARNING",
+                      # A closed SSE client is noticed at the next keep-alive: free slots soon.
+                      "SSE_KEEPALIVE": 1.0})
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     engine = engine_of(app)
     engine.start()
@@ -230,6 +232,41 @@ def ws_bench(base: str, hub) -> None:
     resp.close()
     row("resume 5000 stored events, WebSocket", f"{5000 / ws_resume:.0f} events/s",
         f"{5000 / sse_resume:.0f} events/s SSE", f"{sse_resume / ws_resume:.2f}x the rate")
+    stream_memory(base, ws_url, hub)
+
+
+def stream_memory(base: str, ws_url: str, hub) -> None:
+    """Python memory an open stream holds (8 open, the default cap), WebSocket against SSE."""
+    import tracemalloc
+
+    import websocket
+
+    cap = hub.config["SSE_MAX_STREAMS"]
+    all_open = lambda: hub.streams._value == 0  # noqa: E731
+    all_closed = lambda: hub.streams._value == cap  # noqa: E731
+
+    def held(open_one, close) -> float:
+        wait_for(all_closed, 30)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        streams = [open_one() for _ in range(cap)]
+        wait_for(all_open, 10)
+        used = (tracemalloc.get_traced_memory()[0] - before) / cap
+        tracemalloc.stop()
+        for stream in streams:
+            close(stream)
+        return used
+
+    def open_ws():
+        ws = websocket.create_connection(ws_url, timeout=10)
+        ws.send("{}")
+        return ws
+
+    ws_kb = held(open_ws, lambda ws: ws.close()) / 1024
+    sse_kb = held(lambda: requests.get(base + "/events", stream=True, timeout=10),
+                  lambda resp: resp.close()) / 1024
+    row("Python memory per open stream (client and server)", f"{ws_kb:.0f} KiB WebSocket",
+        f"{sse_kb:.0f} KiB SSE", f"{ws_kb / sse_kb:.2f}x")
 
 
 def contacts_bench(http, base: str) -> None:
