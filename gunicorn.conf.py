@@ -4,6 +4,7 @@ Threads and bind come from waengine's configuration (WAENGINE_THREADS, WAENGINE_
 config/<env>.py); a `-b` on the command line still wins. docs/operations.md explains each value.
 """
 
+import signal
 import sys
 
 from waengine.config import ConfigError, load_config
@@ -59,7 +60,17 @@ def post_worker_init(worker):
     and the reaper."""
     from waengine import engine_of
 
-    engine_of(worker.wsgi).start()
+    engine = engine_of(worker.wsgi)
+    engine.start()
+    graceful_stop = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        # Open event streams (SSE, WebSocket: close 1001) end now; else the graceful stop would
+        # wait graceful_timeout for clients that never hang up, before worker_exit runs.
+        engine.events.close_streams()
+        graceful_stop(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)
 
 
 def worker_exit(server, worker):

@@ -112,7 +112,9 @@ def main() -> int:
     threading.Thread(target=sb.serve_forever, daemon=True).start()
     sb_url = f"http://127.0.0.1:{sb.server_port}"
     app = create_app({"ENV": "testing", "DATA_DIR": str(tmp / "data"), "WA_URL": sb_url + "/",
-                      "API_KEYS": [], "LOG_LEVEL": "WARNING"})
+                      "API_KEYS": [], "LOG_LEVEL": "WARNING",
+                      # A closed SSE client is noticed at the next keep-alive: free slots soon.
+                      "SSE_KEEPALIVE": 1.0})
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     engine = engine_of(app)
     engine.start()
@@ -122,6 +124,9 @@ def main() -> int:
     try:
         print("benchmarking (about 2 minutes)…", file=sys.stderr)
         bench_http(base)
+        ws_bench(base, engine.events)
+        if sys.argv[1:] == ["ws"]:  # `python bench/run.py ws`: the event streams only
+            return 0
         bare = bare_chromium(tmp)
 
         t = time.perf_counter()
@@ -174,6 +179,94 @@ def main() -> int:
         sb.shutdown()
     print_table()
     return 0
+
+
+def ws_bench(base: str, hub) -> None:
+    """Events over WebSocket against the same events over SSE (the baseline), same server."""
+    import websocket
+
+    def sse_reader():
+        resp = requests.get(base + "/events", stream=True, timeout=60, headers=sse_headers)
+        lines = resp.iter_lines(decode_unicode=True)
+        return resp, lambda: next(line for line in lines if line.startswith("data: "))
+
+    def live(recv) -> list[float]:
+        out = []
+        for i in range(200):
+            t0 = time.perf_counter()
+            sent = hub.outbox.add("wsbench", "message", {"body": f"l{i}"}, None, [])["id"]
+            while sent not in recv():  # this event itself, not one a buffer held back
+                pass
+            out.append(time.perf_counter() - t0)
+        return out
+
+    ws_url = base.replace("http://", "ws://") + "/ws"
+    # skip_utf8_validation: websocket-client checks UTF-8 in pure Python, which costs more than
+    # the server's whole path; with it on, the client is what gets measured.
+    sse_headers: dict = {}
+    ws = websocket.create_connection(ws_url, timeout=60, skip_utf8_validation=True)
+    ws.send("{}")
+    resp, sse_next = sse_reader()
+    ws_live, sse_live = live(ws.recv), None
+    ws.close()
+    sse_live = live(sse_next)
+    resp.close()
+    row("event stored → received, WebSocket", ms(ws_live), ms(sse_live) + " SSE",
+        f"{statistics.median(ws_live) / statistics.median(sse_live):.2f}x")
+    first = hub.outbox.add("wsbench", "message", {"body": "start"}, None, [])["id"]
+    for i in range(5000):
+        hub.outbox.add("wsbench", "message", {"body": f"r{i}", "pad": "x" * 200}, None, [])
+    t0 = time.perf_counter()
+    ws = websocket.create_connection(ws_url, timeout=60, skip_utf8_validation=True)
+    ws.send(json.dumps({"lastEventId": first}))
+    for _ in range(5000):
+        ws.recv()
+    ws_resume = time.perf_counter() - t0
+    ws.close()
+    sse_headers = {"Last-Event-ID": first}
+    t0 = time.perf_counter()
+    resp, sse_next = sse_reader()
+    for _ in range(5000):
+        sse_next()
+    sse_resume = time.perf_counter() - t0
+    resp.close()
+    row("resume 5000 stored events, WebSocket", f"{5000 / ws_resume:.0f} events/s",
+        f"{5000 / sse_resume:.0f} events/s SSE", f"{sse_resume / ws_resume:.2f}x the rate")
+    stream_memory(base, ws_url, hub)
+
+
+def stream_memory(base: str, ws_url: str, hub) -> None:
+    """Python memory an open stream holds (8 open, the default cap), WebSocket against SSE."""
+    import tracemalloc
+
+    import websocket
+
+    cap = hub.config["SSE_MAX_STREAMS"]
+    all_open = lambda: hub.streams._value == 0  # noqa: E731
+    all_closed = lambda: hub.streams._value == cap  # noqa: E731
+
+    def held(open_one, close) -> float:
+        wait_for(all_closed, 30)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        streams = [open_one() for _ in range(cap)]
+        wait_for(all_open, 10)
+        used = (tracemalloc.get_traced_memory()[0] - before) / cap
+        tracemalloc.stop()
+        for stream in streams:
+            close(stream)
+        return used
+
+    def open_ws():
+        ws = websocket.create_connection(ws_url, timeout=10)
+        ws.send("{}")
+        return ws
+
+    ws_kb = held(open_ws, lambda ws: ws.close()) / 1024
+    sse_kb = held(lambda: requests.get(base + "/events", stream=True, timeout=10),
+                  lambda resp: resp.close()) / 1024
+    row("Python memory per open stream (client and server)", f"{ws_kb:.0f} KiB WebSocket",
+        f"{sse_kb:.0f} KiB SSE", f"{ws_kb / sse_kb:.2f}x")
 
 
 def contacts_bench(http, base: str) -> None:

@@ -20,10 +20,11 @@ from .apikeys import RECOMMENDED_KEY_LENGTH, ApiKey, digest, parse_api_keys
 from .errors import Forbidden, Unauthorized
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="waengine"'}
-# EventSource cannot send headers: event streams also take `?token=`, a short-lived token made
-# by POST /auth/stream-token, so the API key itself never appears in a URL (or a proxy's log).
+# EventSource and browser WebSockets cannot send headers: event streams also take `?token=`, a
+# short-lived token made by POST /auth/stream-token, so the API key itself never appears in a URL
+# (or a proxy's log).
 STREAM_TOKEN_TTL = 60
-STREAM_ROUTES = ("/events",)
+STREAM_ROUTES = ("/events", "/ws")
 
 
 def presented_key() -> str | None:
@@ -74,8 +75,9 @@ def match_token(token: str, keys: list[ApiKey], now: float | None = None) -> Api
 
 
 def is_stream(path: str) -> bool:
-    """Event streams (SSE) a browser opens with EventSource: these accept a stream token."""
-    return path in STREAM_ROUTES or (path.startswith("/sessions/") and path.endswith("/events"))
+    """Event streams a browser opens (EventSource, WebSocket): these accept a stream token."""
+    return path in STREAM_ROUTES or (path.startswith("/sessions/")
+                                     and path.endswith(("/events", "/ws")))
 
 
 def allowed(session_id: str) -> bool:
@@ -115,7 +117,7 @@ def _is_docs(path: str) -> bool:
     return path in ("/openapi.json", "/docs") or path.startswith("/docs/")
 
 
-SCOPED_ROUTES = ("/sessions", "/events", "/auth/stream-token")
+SCOPED_ROUTES = ("/sessions", "/events", "/ws", "/auth/stream-token")
 
 
 def _check_scope(key: ApiKey) -> None:
@@ -126,7 +128,7 @@ def _check_scope(key: ApiKey) -> None:
         require_session(session_id)
     elif request.url_rule is not None and request.url_rule.rule not in SCOPED_ROUTES:
         # /sessions lists only the key's sessions and creates only ids in its scope (the views),
-        # /events streams only theirs; other routes (/performance, /metrics) show every
+        # /events and /ws stream only theirs; other routes (/performance, /metrics) show every
         # session, so are not for scoped keys.
         raise Forbidden("This API key is scoped to sessions and may not use this route")
 

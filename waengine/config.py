@@ -91,6 +91,11 @@ class Defaults:
     EVENT_RETENTION = 7 * 86400.0
     SSE_MAX_STREAMS = 8
     SSE_KEEPALIVE = 15.0
+    # WebSocket event streams (GET /ws, /sessions/{id}/ws) share SSE_MAX_STREAMS. A client more
+    # than WS_SEND_BUFFER events behind is closed (4008); one that misses a ping's pong for
+    # WS_PING_INTERVAL seconds is closed (1008).
+    WS_SEND_BUFFER = 256
+    WS_PING_INTERVAL = 25.0
     # Send pacing (anti-ban): every send of a session waits at least SEND_MIN_INTERVAL plus up
     # to SEND_JITTER seconds after the previous one; SEND_DAILY_CAP (0 = none) per rolling 24 h;
     # SEND_TYPING shows "typing…" for len(text) / SEND_TYPING_CPS seconds (at most 5) first.
@@ -185,10 +190,10 @@ def validate(config: dict) -> None:
     """Raise ConfigError naming the first setting that cannot work."""
     for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL",
                 "WATCHDOG_INTERVAL", "REAPER_INTERVAL", "POLL_TIMEOUT", "SESSION_IDLE_TIMEOUT",
-                "QR_SCAN_TIMEOUT"):
+                "QR_SCAN_TIMEOUT", "WS_PING_INTERVAL"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
-    for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS"):
+    for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS", "WS_SEND_BUFFER"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
     if config["STUCK_TIMEOUT"] <= config["COMMAND_TIMEOUT"]:

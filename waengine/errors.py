@@ -96,6 +96,10 @@ class UnsupportedMediaType(WAEngineError):
     status, code, message = 415, "unsupported_media_type", "This media type is not accepted"
 
 
+class UpgradeRequired(WAEngineError):
+    status, code, message = 426, "upgrade_required", "This route is a WebSocket: send Upgrade: websocket"
+
+
 class TooManyRequests(WAEngineError):
     status, code, message = 429, "too_many_requests", "Too many requests"
 

@@ -22,6 +22,8 @@ def test_precedence_defaults_env_file_environment_overrides():
     ({"WAENGINE_COMMAND_TIMEOUT": "0"}, "COMMAND_TIMEOUT must be positive"),
     ({"WAENGINE_WA_URL": "web.whatsapp.com"}, "WA_URL must be an http(s) URL"),
     ({"WAENGINE_ENV": "production"}, "production needs WAENGINE_API_KEYS"),
+    ({"WAENGINE_WS_SEND_BUFFER": "0"}, "WS_SEND_BUFFER must be at least 1"),
+    ({"WAENGINE_WS_PING_INTERVAL": "0"}, "WS_PING_INTERVAL must be positive"),
 ])
 def test_bad_configuration_names_the_setting_in_one_line(environ, message):
     with pytest.raises(ConfigError) as caught:

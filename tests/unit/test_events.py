@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import socket
+import threading
 
 import pytest
 
@@ -192,3 +193,21 @@ def test_an_edit_is_a_message_edited_event_once_per_new_text():
     [(_, _, again)] = translate("message.edited", dict(edited))
     [(_, _, other)] = translate("message.edited", {**edited, "body": "newer", "editedAt": 1_800_000_060})
     assert again == key and other != key
+
+
+def test_closing_the_hub_ends_open_streams_at_once_and_frees_their_slots(tmp_path):
+    from waengine.events import EventHub
+
+    store = Store(tmp_path / "db.sqlite")
+    # A keep-alive far away: only close_streams() can end the stream's wait.
+    hub = EventHub(store, {"SSE_MAX_STREAMS": 1, "SSE_KEEPALIVE": 3600.0, "WEBHOOK_URL": None,
+                           **CONFIG})
+    stream = hub.stream(lambda after: hub.outbox.since("s1", after), hub.resume_point(None))
+    assert next(stream) == "retry: 2000\n\n"
+    ended = threading.Event()
+    reader = threading.Thread(target=lambda: (list(stream), ended.set()), name="test-reader")
+    reader.start()
+    hub.close_streams()
+    reader.join(10)
+    assert ended.is_set() and hub.streams.acquire(blocking=False)
+    store.close()

@@ -58,6 +58,8 @@ OPERATION_IDS = {
     ("post", "/sessions/{session_id}/messages/{messageId}/forward"): "forwardMessage",
     ("post", "/sessions/{session_id}/messages/{messageId}/star"): "starMessage",
     ("post", "/sessions/{session_id}/messages/{messageId}/pin"): "pinMessage",
+    ("get", "/sessions/{session_id}/ws"): "streamEventsWebSocket",
+    ("get", "/ws"): "streamAllEventsWebSocket",
 }
 TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
         "Monitoring"]

@@ -95,7 +95,7 @@ def retry_delivery(session_id, event_id):
 def stream_events(session_id):
     manager().get(session_id).touch()
     hub = engine().events
-    after = hub.resume_point(_last_event_id())
+    after = hub.resume_point(last_event_id())
     return _sse(hub.stream(lambda after: hub.outbox.since(session_id, after), after))
 
 
@@ -107,16 +107,24 @@ def stream_events(session_id):
                                  description="`id:` event id, `event:` type, `data:` an Event",
                                  errors=(422, 429)))
 def stream_all_events(query):
+    hub = engine().events
+    read, resume, visible = all_sessions(query)
+    return _sse(hub.stream(read, resume(last_event_id()), visible))
+
+
+def all_sessions(query: dict):
+    """For a stream of every session the key may see (`?sessions=` narrows it, `?tail=` starts
+    earlier): the reader of rows after a seq, resume(last_event_id) -> seq, and the row filter."""
     wanted = query.get("sessions")
     for session_id in wanted or ():
         auth.require_session(session_id)
     key = g.get("api_key")
     scoped = key is not None and key.scope is not None
     among = wanted or ([s.id for s in manager().list() if key.allows(s.id)] if scoped else None)
-    hub = engine().events
-    after = hub.resume_point(_last_event_id(), tail=query.get("tail"), among=among)
-    return _sse(hub.stream(lambda after: hub.outbox.since_any(wanted, after), after,
-                           visible=lambda row: key is None or key.allows(row["session"])))
+    outbox = engine().events.outbox
+    return (lambda after: outbox.since_any(wanted, after),
+            lambda last_id: engine().events.resume_point(last_id, query.get("tail"), among),
+            lambda row: key is None or key.allows(row["session"]))
 
 
 @bp.post("/auth/stream-token")
@@ -128,7 +136,7 @@ def new_stream_token():
     return {"token": token, "expiresAt": iso_utc(expires), "ttlSeconds": auth.STREAM_TOKEN_TTL}
 
 
-def _last_event_id() -> str | None:
+def last_event_id() -> str | None:
     return request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
 
 

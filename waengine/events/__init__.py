@@ -20,13 +20,26 @@ class EventHub:
         self.config = config
         self.outbox = EventOutbox(store)
         self.sender = WebhookSender(self.outbox, config)
+        # SSE streams and WebSockets together: each holds a gthread worker thread.
         self.streams = threading.BoundedSemaphore(config["SSE_MAX_STREAMS"])
+        # Set when the engine stops (or gunicorn's SIGTERM arrives): open streams end now, so
+        # a graceful stop does not wait graceful_timeout for clients that never leave.
+        self.closing = threading.Event()
+        self.sockets: set = set()  # open WebSocket connections (events/websocket.py)
 
     def start(self) -> None:
+        self.closing.clear()
         self.sender.start()
 
     def stop(self) -> None:
+        self.close_streams()
         self.sender.stop()
+
+    def close_streams(self) -> None:
+        """End every open event stream (SSE, WebSocket) now; new ones end at once too."""
+        self.closing.set()
+        with self.outbox.changed:
+            self.outbox.changed.notify_all()
 
     def webhooks_for(self, session, type_: str) -> list[dict]:
         """The session's own webhook, else the global default, if it wants this event type."""
@@ -56,26 +69,53 @@ class EventHub:
         Checks the stream cap first (429), so the caller can still answer with an error;
         the stream then runs until the client goes away.
         """
+        self.open_stream()
+        return self._stream(read, after, visible)
+
+    def open_stream(self) -> None:
+        """Take a place among the SSE_MAX_STREAMS open streams (429 if none); release() it."""
         # Each stream holds a gthread worker thread: cap them so API calls always find one.
         if not self.streams.acquire(blocking=False):
             raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
-        return self._stream(read, after, visible)
+
+    def release(self) -> None:
+        self.streams.release()
 
     def _stream(self, read, after: int, visible) -> Iterator[str]:
-        outbox, keepalive = self.outbox, self.config["SSE_KEEPALIVE"]
         try:
             yield "retry: 2000\n\n"
-            while True:
-                seen = outbox.last_seq
-                rows = read(after)
+            for rows in self.follow(read, after, visible, self.config["SSE_KEEPALIVE"]):
                 for row in rows:
-                    after = row["seq"]
-                    if visible(row):
-                        yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
-                if not rows and not outbox.wait(seen, keepalive):
+                    yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
+                if not rows:
                     yield ": keepalive\n\n"  # also how a closed client is noticed
         finally:
-            self.streams.release()
+            self.release()
+
+    def follow(self, read: Callable[[int], list[dict]], after: int,
+               visible: Callable[[dict], bool], idle: float) -> Iterator[list[dict]]:
+        """The visible rows read(after_seq) returns, batch by batch as they are stored.
+
+        Yields [] after `idle` quiet seconds (time for a keepalive, or to check the client),
+        and ends when the hub closes. Shared by the SSE and WebSocket streams.
+        """
+        outbox = self.outbox
+        while not self.closing.is_set():
+            seen = outbox.last_seq
+            rows = read(after)
+            if rows:
+                after = rows[-1]["seq"]
+                shown = [row for row in rows if visible(row)]
+                if shown:
+                    yield shown
+            elif not self._wait(seen, idle):
+                yield []
+
+    def _wait(self, seen: int, timeout: float) -> bool:
+        """Block until an event newer than `seen` is stored or the hub closes (True), or timeout."""
+        with self.outbox.changed:
+            return self.outbox.changed.wait_for(
+                lambda: self.outbox.last_seq > seen or self.closing.is_set(), timeout)
 
     def publish(self, session, kind: str, data: dict) -> None:
         """The engine's event callback: translate, dedupe, commit (before the page is acked)."""

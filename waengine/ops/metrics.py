@@ -161,7 +161,9 @@ def init_app(app) -> None:
         if started is not None:
             elapsed = time.perf_counter() - started
             HTTP_LATENCY.labels(request.method, route, status).observe(elapsed)
-            if route not in _UNTIMED and response.mimetype != "text/event-stream":
+            # Streams (SSE, a WebSocket's 101) last as long as the client stays: not a latency.
+            if (route not in _UNTIMED and response.mimetype != "text/event-stream"
+                    and response.status_code != 101):
                 times.add(elapsed * 1000)
         return response
 

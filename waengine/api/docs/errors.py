@@ -27,6 +27,7 @@ ERRORS = {
     413: "`payload_too_large`: the body is over MAX_CONTENT_LENGTH",
     415: "`unsupported_media_type`: a body of a type this route does not take",
     422: "`validation_error`: a field, query or path parameter is not valid",
+    426: "`upgrade_required`: a WebSocket route called without `Upgrade: websocket`",
     429: "`too_many_requests` (`Retry-After`)",
     500: "`internal_error`",
     502: "`whatsapp_error`: WhatsApp Web returned an error",
