@@ -12,6 +12,7 @@ from ..ops.reaper import SessionReaper
 from ..ops.watchdog import MemoryWatchdog
 from ..store import Store
 from . import browser as chromium
+from . import catchup
 from .manager import ChromiumFactory, SessionManager
 from .outgoing import Dispatcher, OutgoingQueue
 
@@ -43,6 +44,8 @@ class Engine:
         self.watchdog = MemoryWatchdog(self)
         self.reaper = SessionReaper(self)
         self.manager.memory_guard = self.watchdog.admission_refusal
+        self.manager.on_connected = lambda session, bridge: catchup.run(
+            session, bridge, self.events.outbox, self._on_event)
         self.started = False
         self._lock = threading.Lock()
 

@@ -279,6 +279,7 @@
     sendText: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND);
+      if (a.messageId) opts.messageId = a.messageId;
       if (a.replyTo) opts.quotedMsg = await quoted(P, a.replyTo);
       if (a.mentions && a.mentions.length) opts.mentionedList = await recipients(P, a.mentions);
       return sent(P, await P.chat.sendTextMessage(to, a.text, opts), to);
@@ -288,12 +289,14 @@
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND, {type: a.kind || 'auto-detect', filename: a.filename,
                                           mimetype: a.mimetype});
+      if (a.messageId) opts.messageId = a.messageId;
       if (a.caption) opts.caption = a.caption;
       return sent(P, await P.chat.sendFileMessage(to, a.data, opts), to);
     },
     sendLocation: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND, {lat: a.latitude, lng: a.longitude});
+      if (a.messageId) opts.messageId = a.messageId;
       if (a.name) opts.name = a.name;
       if (a.address) opts.address = a.address;
       return sent(P, await P.chat.sendLocationMessage(to, opts), to);
@@ -357,6 +360,38 @@
     // The alternative to the QR: the phone types this code under "Link with phone number".
     pairingCode: async function (P, a) {
       return String(await P.conn.genLinkDeviceCodeForPhoneNumber(a.phone, true));
+    },
+    // Messages the page may have received while the gateway was not draining it (a crash, a
+    // restart): every chat active since a.since, its newest a.perChat incoming messages.
+    catchUp: async function (P, a) {
+      var chats = await P.chat.list({});
+      var out = [];
+      for (var i = 0; i < chats.length; i++) {
+        var c = chats[i];
+        var id = c && str(c.id);
+        if (!id || id === 'status@broadcast' || (typeof c.t === 'number' && c.t < a.since)) continue;
+        var msgs = await P.chat.getMessages(id, {count: a.perChat});
+        for (var j = 0; j < msgs.length; j++) {
+          var m = msgs[j];
+          if (!m || !m.id || m.type === 'ciphertext' || (m.t || 0) < a.since) continue;
+          var json = msgJSON(m);
+          if (!json.fromMe) out.push(json);
+        }
+      }
+      return out.sort(byTime);
+    },
+    // The id a send will carry, chosen before it is attempted: after a crash mid-send the
+    // gateway looks for it in the chat instead of sending blind a second time.
+    newMessageId: async function (P, a) {
+      var to = await recipient(P, a.to);
+      return str(await P.chat.generateMessageID(to));
+    },
+    // A send of ours by its pre-assigned id: null when WhatsApp never got it.
+    findSent: async function (P, a) {
+      var m = null;
+      try { m = await P.chat.getMessageById(a.id); } catch (e) { return null; }
+      if (!m || (typeof m.ack === 'number' && m.ack < 1)) return null;
+      return msgJSON(m);
     },
     queryExists: async function (P, a) {
       var r = await P.contact.queryExists(a.id);

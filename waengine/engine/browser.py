@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import psutil
+import urllib3
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
@@ -412,8 +413,9 @@ def profiles_memory(profiles_dir: Path) -> dict[str, dict]:
 def is_browser_gone(error: BaseException) -> bool:
     """True when a Selenium error means the browser (or chromedriver) is dead, not a page error."""
     if not isinstance(error, WebDriverException):
-        # urllib3's MaxRetryError / connection errors when chromedriver itself died
-        return isinstance(error, (OSError, ConnectionError)) or "MaxRetryError" in type(error).__name__
+        # chromedriver itself died: urllib3's ProtocolError (connection reset mid-answer),
+        # MaxRetryError (refused), or a plain connection error
+        return isinstance(error, (OSError, ConnectionError, urllib3.exceptions.HTTPError))
     text = (error.msg or "").lower()
     name = type(error).__name__
     return name in ("InvalidSessionIdException", "NoSuchWindowException") or any(

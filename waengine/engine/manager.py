@@ -61,10 +61,18 @@ class SessionManager:
         self._slots = threading.Semaphore(config["LAUNCH_CONCURRENCY"])
         # Set by the engine to the watchdog's check: why one more browser would not fit, or None.
         self.memory_guard: Callable[[], str | None] | None = None
+        # Set by the engine: the catch-up a worker runs after each (re)connect (catchup.py).
+        self.on_connected: Callable[[Session, object], None] | None = None
 
     def _build(self, record: dict) -> Session:
-        return Session(record, self.config, self.factory, self._slots,
-                       on_change=self._persist, on_event=self._emit)
+        session = Session(record, self.config, self.factory, self._slots,
+                          on_change=self._persist, on_event=self._emit)
+        session.on_connected = self._connected
+        return session
+
+    def _connected(self, session: Session, bridge) -> None:
+        if self.on_connected is not None:
+            self.on_connected(session, bridge)
 
     def _persist(self, session: Session) -> None:
         me = session.me or {}

@@ -28,12 +28,14 @@ CREATE TABLE IF NOT EXISTS outgoing (
     op TEXT NOT NULL,
     args TEXT NOT NULL,
     idempotency_key TEXT,
-    status TEXT NOT NULL DEFAULT 'queued',  -- queued | sent | failed
+    status TEXT NOT NULL DEFAULT 'queued',  -- queued | unknown | sent | failed
     attempts INTEGER NOT NULL DEFAULT 0,
     message TEXT,
     error TEXT,
     created_at TEXT NOT NULL,
     sent_at REAL,
+    -- the WhatsApp message id chosen before the first attempt, to look for after a crash
+    wa_id TEXT,
     UNIQUE (session, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
@@ -41,6 +43,9 @@ CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
 
 # Not sent for sure: the command never reached the page, so trying again cannot duplicate.
 RETRYABLE = (SessionNotReady, BrowserUnavailable)
+# Still to be sent, or its outcome is still being found out ("unknown": the browser died
+# while the send was in the page; it is looked for in the chat before any second attempt).
+PENDING = ("queued", "unknown")
 
 
 def pacing_for(config: dict, options: dict) -> dict:
@@ -63,6 +68,8 @@ class OutgoingQueue:
         self.config = config
         self.clock = clock
         store.script(SCHEMA)
+        if "wa_id" not in {r["name"] for r in store.execute("PRAGMA table_info(outgoing)")}:
+            store.execute("ALTER TABLE outgoing ADD COLUMN wa_id TEXT")  # a database from 0.x
         self.changed = threading.Condition()
 
     # ---- submitting ----
@@ -95,7 +102,8 @@ class OutgoingQueue:
         since = self.clock() - 86400
         rows = self.store.execute(
             "SELECT COUNT(*) AS n, MIN(sent_at) AS first FROM outgoing WHERE session = ?"
-            " AND ((status = 'sent' AND sent_at > ?) OR status = 'queued')", (session.id, since))
+            " AND ((status = 'sent' AND sent_at > ?) OR status IN ('queued', 'unknown'))",
+            (session.id, since))
         if rows[0]["n"] >= cap:
             first = rows[0]["first"] or self.clock()
             retry_after = max(1, int(first + 86400 - self.clock()) + 1)
@@ -104,13 +112,13 @@ class OutgoingQueue:
                                   headers={"Retry-After": str(retry_after)})
 
     def wait(self, session_id: str, row_id: str, timeout: float) -> dict:
-        """Block until the row is no longer queued, or the timeout passes; return it."""
+        """Block until the row is sent or failed, or the timeout passes; return it."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
                 row = self.get(session_id, row_id)
                 remaining = deadline - time.monotonic()
-                if row["status"] != "queued" or remaining <= 0:
+                if row["status"] not in PENDING or remaining <= 0:
                     return row
                 self.changed.wait(remaining)
 
@@ -128,13 +136,15 @@ class OutgoingQueue:
 
     def next_queued(self, session_id: str) -> dict | None:
         rows = self.store.execute(
-            "SELECT * FROM outgoing WHERE session = ? AND status = 'queued' ORDER BY seq LIMIT 1",
+            "SELECT * FROM outgoing WHERE session = ? AND status IN ('queued', 'unknown')"
+            " ORDER BY seq LIMIT 1",
             (session_id,))
         return _row(rows[0]) if rows else None
 
     def position(self, session_id: str, seq: int) -> int:
         rows = self.store.execute(
-            "SELECT COUNT(*) AS n FROM outgoing WHERE session = ? AND status = 'queued' AND seq < ?",
+            "SELECT COUNT(*) AS n FROM outgoing WHERE session = ? AND status IN ('queued', 'unknown')"
+            " AND seq < ?",
             (session_id, seq))
         return rows[0]["n"]
 
@@ -162,6 +172,25 @@ class OutgoingQueue:
 
     def retry_later(self, row_id: str) -> None:
         self.store.execute("UPDATE outgoing SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+
+    def assign_id(self, row_id: str, wa_id: str) -> None:
+        """Record the WhatsApp id a send will carry, before it is attempted."""
+        self.store.execute("UPDATE outgoing SET wa_id = ? WHERE id = ?", (wa_id, row_id))
+
+    def mark_unknown(self, row_id: str, error: WAEngineError) -> None:
+        """The browser died during the send: it may or may not have reached WhatsApp."""
+        err = {"status": error.status, "code": error.code, "message": error.message,
+               "details": error.details}
+        self.store.execute(
+            "UPDATE outgoing SET status = 'unknown', attempts = attempts + 1, error = ?"
+            " WHERE id = ?", (json.dumps(err), row_id))
+        self._notify()
+
+    def requeue(self, row_id: str) -> None:
+        """Not found in the chat after the crash: send it again (with the same WhatsApp id)."""
+        self.store.execute("UPDATE outgoing SET status = 'queued', error = NULL WHERE id = ?",
+                           (row_id,))
+        self._notify()
 
     def forget_session(self, session_id: str) -> None:
         self.store.execute("DELETE FROM outgoing WHERE session = ?", (session_id,))
@@ -233,20 +262,35 @@ class Sender:
         return last + gap - self.queue.clock()
 
     def _send(self, row: dict) -> None:
+        if row["status"] == "unknown":
+            self._resolve(row)
+            return
         pacing = pacing_for(self.config, self.session.options)
         args = row["args"]
         try:
+            self.session.check_ready()
+        except RETRYABLE as e:  # refused before anything reached the page
+            log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
+            self.queue.retry_later(row["id"])
+            self._stop.wait(1.0)
+            return
+        wa_id = row.get("wa_id")
+        try:
+            wa_id = wa_id or self._assign_id(row)
             if pacing["typing"]:
                 ms = typing_ms(args.get("text") or args.get("caption"),
                                self.config["SEND_TYPING_CPS"])
                 if ms:
                     self.session.call("typing", to=args["to"], ms=ms)
-            message = self.session.call(row["op"], **args)
+            message = self.session.call(row["op"], **args, messageId=wa_id)
         except RETRYABLE as e:
-            log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
-            self.queue.retry_later(row["id"])
-            self._stop.wait(1.0)
-            return
+            if wa_id is None or isinstance(e, SessionNotReady):
+                self.queue.retry_later(row["id"])  # nothing of it reached WhatsApp yet
+                self._stop.wait(1.0)
+                return
+            log.warning("send %s of %s: outcome unknown (%s); it is looked for after the "
+                        "relaunch", row["id"], self.session.id, e.message)
+            self.queue.mark_unknown(row["id"], e)
         except CommandTimeout as e:
             # The page may or may not have sent it: report, never send twice.
             self.queue.finish(row["id"], None, e)
@@ -258,6 +302,28 @@ class Sender:
         else:
             self.queue.finish(row["id"], message, None)
         self.on_result(self.session, self.queue.get(self.session.id, row["id"]))
+
+    def _assign_id(self, row: dict) -> str:
+        wa_id = self.session.call("newMessageId", to=row["args"]["to"])
+        self.queue.assign_id(row["id"], wa_id)
+        return wa_id
+
+    def _resolve(self, row: dict) -> None:
+        """Find out whether a send whose browser died reached WhatsApp; resend only if not."""
+        try:
+            found = self.session.call("findSent", id=row["wa_id"])
+        except (RETRYABLE + (CommandTimeout,)) as e:
+            log.info("send %s of %s: still unknown (%s)", row["id"], self.session.id, e.message)
+            self._stop.wait(1.0)
+            return
+        if found:
+            log.info("send %s of %s was sent before the crash", row["id"], self.session.id)
+            self.queue.finish(row["id"], found, None)
+            self.on_result(self.session, self.queue.get(self.session.id, row["id"]))
+        else:
+            log.info("send %s of %s never reached WhatsApp; sending it again", row["id"],
+                     self.session.id)
+            self.queue.requeue(row["id"])
 
 
 class Dispatcher:

@@ -18,12 +18,14 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Protocol
 
-from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady
+from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, WAEngineError
 from ..ops import metrics
 from ..store import utcnow
 from .bridge import BrowserGone
 
 log = logging.getLogger(__name__)
+# Polls in a row a failing catch-up is tried on before it is given up (and logged as an error).
+CATCH_UP_TRIES = 20
 
 
 class Status(str, Enum):
@@ -115,6 +117,11 @@ class Session:
         self._gone_reason: str | None = None
         self._poll_timeouts = 0
         self._doc: str | None = None
+        # Set by the manager: reads the messages a dead browser never handed over (catchup.py),
+        # run by the worker after every launch that reaches CONNECTED.
+        self.on_connected: Callable[[Session, object], None] | None = None
+        self._catch_up_due = False
+        self._catch_up_tries = 0
 
     # ---- public, called from HTTP threads ----
     @property
@@ -387,9 +394,27 @@ class Session:
             reason = self.reason  # keep "logged_out" while the QR rotates
         if status == Status.CONNECTED and state.get("me"):
             self.me = state["me"]
+        if status == Status.CONNECTED and self.status != Status.CONNECTED:
+            self._catch_up_due = True
         self._set(status, reason)
+        if self._catch_up_due and status == Status.CONNECTED:
+            self._catch_up()
         if status == Status.SCAN_QR:
             self._update_qr(state.get("qr"))
+
+    def _catch_up(self) -> None:
+        if self.on_connected is not None:
+            try:
+                with self._busy():
+                    self.on_connected(self, self._bridge)
+            except WAEngineError as e:  # the page is still syncing, a timeout: next poll again
+                self._catch_up_tries += 1
+                if self._catch_up_tries < CATCH_UP_TRIES:
+                    log.warning("session %s: catch-up failed, retried: %s", self.id, e.message)
+                    return
+                log.error("session %s: catch-up gave up after %d tries: %s", self.id,
+                          self._catch_up_tries, e.message)
+        self._catch_up_due, self._catch_up_tries = False, 0
 
     def _update_qr(self, qr: str | None) -> None:
         if not qr or qr == self.qr:

@@ -47,6 +47,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     """Engine/page events as (API event type, data, dedupe key) triples; [] for internal ones."""
     if kind == "message":
         msg = message(data)
+        if data.get("catchUp"):
+            msg["catchUp"] = True  # read from history after a reconnect (engine/catchup.py)
         return [("message", msg, f"message:{msg['id']}")]
     if kind == "message.ack":
         ack = ack_name(data.get("ack"))
@@ -62,8 +64,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("qr", {"qr": data["qr"],
                         "expiresAt": expires.isoformat(timespec="seconds").replace("+00:00", "Z")},
                  None)]
-    if kind == "message.status":  # a queued send ended (sent or failed for good)
-        return [("message.status", outgoing_view(data), f"status:{data['id']}")]
+    if kind == "message.status":  # a queued send ended, or its outcome became unknown
+        return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
     if kind == "session.status":
         return [("session.status", data, None)]
     if kind == "bridge.error":

@@ -100,6 +100,21 @@ class EventOutbox:
             " ORDER BY seq LIMIT ?", (session, after_seq, limit))
         return [dict(r) for r in rows]
 
+    def newest_message_time(self, session: str) -> float | None:
+        """WhatsApp timestamp of the newest incoming message stored for the session."""
+        rows = self.store.execute(
+            "SELECT MAX(json_extract(body, '$.data.timestamp')) AS t FROM events"
+            " WHERE session = ? AND type = 'message'", (session,))
+        return rows[0]["t"]
+
+    def first_connected_at(self, session: str) -> str | None:
+        """When the session was first CONNECTED before the current connection, if ever."""
+        rows = self.store.execute(
+            "SELECT created_at FROM events WHERE session = ? AND type = 'session.status'"
+            " AND json_extract(body, '$.data.status') = 'CONNECTED' ORDER BY seq LIMIT 2",
+            (session,))
+        return rows[0]["created_at"] if len(rows) == 2 else None
+
     def seq_of(self, event_id: str) -> int | None:
         rows = self.store.execute("SELECT seq FROM events WHERE id = ?", (event_id,))
         return rows[0]["seq"] if rows else None

@@ -1,0 +1,44 @@
+"""Catch-up after a (re)connect: incoming messages the gateway never drained, read from history.
+
+Events the page received but the gateway had not yet committed die with the browser (its
+queue lives in the page), and messages that arrived while no browser ran were never events at
+all. Both are in the chats' history, so after every launch that reaches CONNECTED the worker
+reads the messages of every chat active since the newest message the outbox holds, and hands
+them to the event sink marked `catchUp`; the outbox's dedupe (one event per message id) drops
+the ones it already has.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..store import epoch
+
+log = logging.getLogger(__name__)
+
+# Seconds before the newest stored message to read again: messages of other chats that were
+# still in the dead page's queue are older than the last one committed, by a few seconds.
+MARGIN = 120
+# Newest messages read per active chat; a chat busier than this during one outage loses the rest.
+PER_CHAT = 100
+
+
+def since(outbox, session_id: str) -> float | None:
+    """WhatsApp time to catch up from, or None for a first link (no history is owed then)."""
+    newest = outbox.newest_message_time(session_id)
+    if newest is not None:
+        return newest - MARGIN
+    first = outbox.first_connected_at(session_id)
+    return epoch(first) - MARGIN if first else None
+
+
+def run(session, bridge, outbox, on_event) -> int:
+    """Read missed incoming messages and hand them to on_event; return how many were read."""
+    start = since(outbox, session.id)
+    if start is None:
+        return 0
+    found = bridge.call("catchUp", since=int(start), perChat=PER_CHAT)
+    for msg in found:
+        on_event(session, "message", {**msg, "catchUp": True})
+    log.info("session %s: caught up %d message(s) since %d", session.id, len(found), start)
+    return len(found)
