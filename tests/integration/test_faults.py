@@ -7,6 +7,7 @@ was sent twice, no process was left behind, and the API still answers.
 from __future__ import annotations
 
 import os
+import sqlite3
 import signal
 import threading
 from collections import Counter
@@ -15,6 +16,7 @@ import pytest
 
 from ..conftest import wait_for
 from ..receiver import Receiver
+from .conftest import browser_processes
 
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
@@ -119,3 +121,50 @@ def test_a_send_whose_browser_dies_after_whatsapp_took_it_is_found_not_sent_twic
                            headers={"Idempotency-Key": f"once-{victim}"})
     assert again.status_code == 201 and again.json["id"] == row["message"]["id"]
     assert [m["text"] for m in sandbox.inbox(P["friend"])].count(text) == 1
+
+
+def test_racing_creates_and_purging_deletes_leave_no_orphan(make_gateway, tmp_path):
+    gw = make_gateway()
+    # Flask's test client is not thread-safe: one per thread, all on the same app.
+
+    def cycle():
+        client = gw.app.test_client()
+        for _ in range(3):
+            client.post("/sessions", json={"id": "cyc"})
+            client.delete("/sessions/cyc?purge=true")
+
+    threads = [threading.Thread(target=cycle, name=f"test-cycle-{i}") for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(240)
+    if gw.client.get("/sessions/cyc").status_code == 200:
+        assert gw.client.delete("/sessions/cyc?purge=true").status_code == 200
+    assert gw.client.get("/sessions/cyc").status_code == 404
+    profile = gw.engine.profiles / "cyc"
+    # A worker that outlived its delete would relaunch within its backoff: give it the time.
+    wait_for(lambda: not any(t.name == "wa-session-cyc" and t.is_alive()
+                             for t in threading.enumerate()), timeout=60, message="workers end")
+    assert not browser_processes(profile), "a deleted session's browser is alive"
+    assert not profile.exists(), "a purged session's profile came back"
+    db = sqlite3.connect(gw.engine.data_dir / "waengine.db")
+    assert db.execute("SELECT COUNT(*) FROM sessions WHERE id = 'cyc'").fetchone()[0] == 0
+
+
+def test_purge_leaves_nothing_of_the_session_in_the_database(make_gateway, sandbox, receiver):
+    gw = make_gateway(WEBHOOK_URL=receiver.url, WEBHOOK_RETRY_BASE=30.0)
+    gw.link(sandbox, "purge", P["purge"])
+    receiver.stop()  # its deliveries stay pending
+    sandbox.post("/_sandbox/messages", **{"from": P["friend"], "to": P["purge"], "text": "hi"})
+    assert gw.client.post("/sessions/purge/messages",
+                          json={"to": P["friend"], "text": "out"}).status_code == 201
+    pending = lambda: gw.client.get(  # noqa: E731
+        "/sessions/purge/webhook/deliveries?status=pending").json["data"]
+    wait_for(lambda: any(d["type"] == "message" for d in pending()), timeout=20,
+             message="a pending message delivery")
+    assert gw.client.delete("/sessions/purge?purge=true").status_code == 200
+    db = sqlite3.connect(gw.engine.data_dir / "waengine.db")
+    for table, column in (("sessions", "id"), ("events", "session"),
+                          ("deliveries", "session"), ("outgoing", "session")):
+        left = db.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} = 'purge'").fetchone()[0]
+        assert left == 0, f"{left} row(s) of the purged session left in {table}"

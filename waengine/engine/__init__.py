@@ -37,6 +37,9 @@ class Engine:
         self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
         self.manager.on_delete.append(
             lambda sid, purged: self.senders.drop(sid, forget=purged))
+        # Purge means nothing of the session remains: its events and pending deliveries too.
+        self.manager.on_delete.append(
+            lambda sid, purged: self.events.outbox.forget_session(sid) if purged else None)
         # A stopped session keeps nothing cached (its status event clears it too; this covers
         # a session that was already STOPPED or FAILED, and purges).
         self.manager.on_delete.append(

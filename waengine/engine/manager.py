@@ -17,6 +17,9 @@ from .session import Session, Status
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Seconds a delete waits for the session's worker (a launch in progress ends within
+# COMMAND_TIMEOUT + 30 s in the worst case; it checks for the stop between steps).
+DELETE_WAIT = 120.0
 
 
 def check_session_id(session_id: str) -> str:
@@ -58,11 +61,19 @@ class SessionManager:
         # Called as hook(session_id, purged) after DELETE: caches, send queues let go of it.
         self.on_delete: list[Callable[[str, bool], None]] = []
         self._lock = threading.RLock()
+        # One lock per session id: create, start, stop, reconnect and delete of one session
+        # run one at a time, so a delete never races a create into an orphaned browser.
+        self._lifecycle: dict[str, threading.RLock] = {}
         self._slots = threading.Semaphore(config["LAUNCH_CONCURRENCY"])
         # Set by the engine to the watchdog's check: why one more browser would not fit, or None.
         self.memory_guard: Callable[[], str | None] | None = None
         # Set by the engine: the catch-up a worker runs after each (re)connect (catchup.py).
         self.on_connected: Callable[[Session, object], None] | None = None
+
+    def lifecycle(self, session_id: str) -> threading.RLock:
+        """The lock that serializes lifecycle operations on this session id."""
+        with self._lock:
+            return self._lifecycle.setdefault(session_id, threading.RLock())
 
     def _build(self, record: dict) -> Session:
         session = Session(record, self.config, self.factory, self._slots,
@@ -128,6 +139,10 @@ class SessionManager:
 
     def create(self, session_id: str, options: dict | None = None) -> Session:
         check_session_id(session_id)
+        with self.lifecycle(session_id):
+            return self._create(session_id, options)
+
+    def _create(self, session_id: str, options: dict | None) -> Session:
         with self._lock:
             if session_id in self._sessions:
                 raise SessionExists(f"Session {session_id!r} exists")
@@ -142,6 +157,10 @@ class SessionManager:
         return session
 
     def start(self, session_id: str) -> Session:
+        with self.lifecycle(session_id):
+            return self._start(session_id)
+
+    def _start(self, session_id: str) -> Session:
         session = self.get(session_id)
         if not session.running:
             self._admit()
@@ -150,6 +169,10 @@ class SessionManager:
         return session
 
     def reconnect(self, session_id: str) -> Session:
+        with self.lifecycle(session_id):
+            return self._reconnect(session_id)
+
+    def _reconnect(self, session_id: str) -> Session:
         session = self.get(session_id)
         self.store.update_session(session_id, desired="running")
         session.restart("reconnect")
@@ -165,24 +188,33 @@ class SessionManager:
 
     def stop(self, session_id: str, reason: str) -> Session:
         """Stop a session and keep it stopped across restarts; the login stays in the profile."""
-        session = self.get(session_id)
-        self.store.update_session(session_id, desired="stopped")
-        session.stop(reason)
-        return session
+        with self.lifecycle(session_id):
+            session = self.get(session_id)
+            self.store.update_session(session_id, desired="stopped")
+            session.stop(reason)
+            return session
 
     def delete(self, session_id: str, purge: bool = False) -> dict:
-        session = self.get(session_id)
-        self.store.update_session(session_id, desired="stopped")
-        session.stop("deleted")
-        snapshot = session.snapshot()
-        if purge:
-            chromium.delete_profile(self.profiles / session_id)
-            with self._lock:
-                self._sessions.pop(session_id, None)
-            self.store.delete_session(session_id)
-        for hook in self.on_delete:
-            hook(session_id, purge)
-        return snapshot
+        """Stop the session and wait for its worker to end; purge removes every trace of it."""
+        with self.lifecycle(session_id):
+            session = self.get(session_id)
+            self.store.update_session(session_id, desired="stopped")
+            session.stop("deleted", timeout=DELETE_WAIT)
+            if session.running:  # a launch that outlived every timeout: its browser goes now
+                log.error("session %s: worker still running after %ss; killing its browser",
+                          session_id, DELETE_WAIT)
+                chromium.reap_profile(self.profiles / session_id)
+                session.stop("deleted", timeout=DELETE_WAIT)
+            snapshot = session.snapshot()
+            if purge:
+                chromium.delete_profile(self.profiles / session_id)
+                with self._lock:
+                    if self._sessions.get(session_id) is session:
+                        self._sessions.pop(session_id)
+                self.store.delete_session(session_id)
+            for hook in self.on_delete:
+                hook(session_id, purge)
+            return snapshot
 
     def shutdown(self) -> None:
         """Stop every worker in parallel (browsers quit, profiles flushed); keep them 'running'."""
