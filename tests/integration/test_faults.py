@@ -7,8 +7,8 @@ was sent twice, no process was left behind, and the API still answers.
 from __future__ import annotations
 
 import os
-import sqlite3
 import signal
+import sqlite3
 import threading
 from collections import Counter
 
