@@ -71,6 +71,8 @@ class Defaults:
     WEBHOOK_RETRY_MAX_DELAY = 600.0
     WEBHOOK_RETRY_HORIZON = 86400.0
     EVENT_RETENTION = 7 * 86400.0
+    # Seconds a write waits for another process's SQLite lock before 503 storage_unavailable.
+    STORE_BUSY_TIMEOUT = 5.0
     SSE_MAX_STREAMS = 8
     SSE_KEEPALIVE = 15.0
     # Send pacing (anti-ban): every send of a session waits at least SEND_MIN_INTERVAL plus up

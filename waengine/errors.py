@@ -87,6 +87,15 @@ class BrowserUnavailable(WAEngineError):
         super().__init__(message, details, {"Retry-After": str(retry_after)})
 
 
+class StorageUnavailable(WAEngineError):
+    """The database cannot be written now (locked, disk full, I/O error); it is retried."""
+
+    status, code, message = 503, "storage_unavailable", "The gateway's database is unavailable"
+
+    def __init__(self, message=None, details=None, retry_after: int = 5):
+        super().__init__(message, details, {"Retry-After": str(retry_after)})
+
+
 class CommandTimeout(WAEngineError):
     status, code, message = 504, "command_timeout", "The browser did not answer in time"
 

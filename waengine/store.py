@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import StorageUnavailable
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -41,12 +43,18 @@ def epoch(iso: str | None) -> float | None:
 
 
 class Store:
-    """One SQLite connection in WAL mode, serialized by a lock (writes are small and rare)."""
+    """One SQLite connection in WAL mode, serialized by a lock (writes are small and rare).
 
-    def __init__(self, path: Path):
+    A database that cannot be written for now (held lock, full disk, I/O error) raises
+    StorageUnavailable (503 with Retry-After); `failing` says why until a write succeeds again.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float = 5.0):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.failing: str | None = None
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                                   timeout=busy_timeout)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -56,27 +64,43 @@ class Store:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def _guard(self, writes: bool):
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            self.failing = str(e)
+            raise StorageUnavailable(f"The gateway's database is unavailable: {e}") from e
+        if writes:
+            self.failing = None
+
     def _exec(self, sql: str, args=()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._guard(not sql.lstrip().upper().startswith("SELECT")):
             return self._db.execute(sql, args).fetchall()
 
     execute = _exec
 
     def script(self, sql: str) -> None:
-        with self._lock:
+        with self._lock, self._guard(True):
             self._db.executescript(sql)
 
     @contextmanager
     def transaction(self):
         """Hold the lock for several statements that commit together (or not at all)."""
-        with self._lock:
+        with self._lock, self._guard(True):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError:
+                if self._db.in_transaction:  # a failed COMMIT (full disk) leaves it open
+                    self._db.execute("ROLLBACK")
+                raise
 
     def insert_session(self, session_id: str, status: str, options: dict) -> dict:
         now = utcnow()

@@ -168,3 +168,38 @@ def test_purge_leaves_nothing_of_the_session_in_the_database(make_gateway, sandb
                           ("deliveries", "session"), ("outgoing", "session")):
         left = db.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} = 'purge'").fetchone()[0]
         assert left == 0, f"{left} row(s) of the purged session left in {table}"
+
+
+def test_a_held_database_lock_is_a_503_and_a_wait_not_a_browser_crash(make_gateway, sandbox,
+                                                                      receiver):
+    gw = make_gateway(WEBHOOK_URL=receiver.url, WEBHOOK_EVENTS=["message"],
+                      STORE_BUSY_TIMEOUT=0.3)
+    gw.link(sandbox, "store", P["store"])
+    before = gw.session("store")
+    texts = [f"locked-{i}" for i in range(5)]
+    holder = sqlite3.connect(gw.engine.data_dir / "waengine.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        for text in texts:
+            sandbox.post("/_sandbox/messages", **{"from": P["friend"], "to": P["store"],
+                                                  "text": text})
+        health = wait_for(lambda: (h := gw.client.get("/health")).status_code == 503 and h,
+                          timeout=20, message="/health unhealthy")
+        assert "database" in health.json["reason"]
+        refused = gw.client.post("/sessions/store/messages",
+                                 json={"to": P["friend"], "text": "while locked"})
+        assert refused.status_code == 503, refused.json
+        assert refused.json["error"]["code"] == "storage_unavailable"
+        assert int(refused.headers["Retry-After"]) > 0
+        assert gw.session("store")["status"] == "CONNECTED"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    wait_for(lambda: len(incoming(receiver)) >= 5, timeout=60, message="5 message webhooks")
+    assert Counter(e["data"]["body"] for e in incoming(receiver)) == Counter(texts)
+    after = wait_for(lambda: (s := gw.session("store"))["status"] == "CONNECTED" and s)
+    assert after["restarts"] == before["restarts"], "a store error relaunched the browser"
+    assert after["browser"]["pid"] == before["browser"]["pid"]
+    wait_for(lambda: gw.client.get("/health").status_code == 200, timeout=20, message="healthy")
+    assert gw.client.post("/sessions/store/messages",
+                          json={"to": P["friend"], "text": "after"}).status_code == 201

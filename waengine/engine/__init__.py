@@ -24,7 +24,7 @@ class Engine:
         self.config = config
         self.data_dir = Path(config["DATA_DIR"]).resolve()
         self.profiles = self.data_dir / "profiles"
-        self.store = Store(self.data_dir / "waengine.db")
+        self.store = Store(self.data_dir / "waengine.db", config["STORE_BUSY_TIMEOUT"])
         self.driver_pidfile = self.data_dir / "chromedriver.pid"
         self.service = chromium.ChromeDriverService(config, pidfile=self.driver_pidfile)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)

@@ -8,7 +8,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import CapacityExceeded, SessionExists, SessionNotFound, ValidationError
+from ..errors import (
+    CapacityExceeded,
+    SessionExists,
+    SessionNotFound,
+    StorageUnavailable,
+    ValidationError,
+)
 from ..ops import metrics
 from ..store import Store
 from . import browser as chromium
@@ -87,10 +93,15 @@ class SessionManager:
 
     def _persist(self, session: Session) -> None:
         me = session.me or {}
-        self.store.update_session(
-            session.id, status=session.status.value, status_reason=session.reason,
-            me_id=me.get("id"), me_name=me.get("name"), restarts=session.restarts,
-            last_activity_at=session.last_activity_at)
+        try:
+            self.store.update_session(
+                session.id, status=session.status.value, status_reason=session.reason,
+                me_id=me.get("id"), me_name=me.get("name"), restarts=session.restarts,
+                last_activity_at=session.last_activity_at)
+        except StorageUnavailable as e:
+            # The live status is in memory; the next change writes it. A failed write must not
+            # fail the caller (a worker's failure handler, a stop).
+            log.warning("session %s: status not persisted: %s", session.id, e.message)
 
     def _emit(self, session: Session, type_: str, data: dict) -> None:
         self.on_event(session, type_, data)

@@ -15,7 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests, WAEngineError
+from ..errors import (
+    BrowserUnavailable,
+    CommandTimeout,
+    SessionNotReady,
+    StorageUnavailable,
+    TooManyRequests,
+    WAEngineError,
+)
 from ..store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -186,12 +193,6 @@ class OutgoingQueue:
             " WHERE id = ?", (json.dumps(err), row_id))
         self._notify()
 
-    def requeue(self, row_id: str) -> None:
-        """Not found in the chat after the crash: send it again (with the same WhatsApp id)."""
-        self.store.execute("UPDATE outgoing SET status = 'queued', error = NULL WHERE id = ?",
-                           (row_id,))
-        self._notify()
-
     def forget_session(self, session_id: str) -> None:
         self.store.execute("DELETE FROM outgoing WHERE session = ?", (session_id,))
         self._notify()
@@ -239,19 +240,31 @@ class Sender:
         return not self._stop.is_set()
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
-            row = self.queue.next_queued(self.session.id)
-            if row is None:
-                self._idle(5.0)
-                continue
-            if self.session.status.value != "CONNECTED":
-                self._idle(1.0)  # queued sends wait for the session, they are never dropped
-                continue
-            delay = self._pacing_delay()
-            if delay > 0:
+            try:
+                self._step()
+                failures = 0
+            except StorageUnavailable as e:  # nothing is dropped: the row waits in the store
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                log.warning("sender of %s: %s; retrying in %.1fs", self.session.id, e.message,
+                            delay)
                 self._stop.wait(delay)
-                continue
-            self._send(row)
+
+    def _step(self) -> None:
+        row = self.queue.next_queued(self.session.id)
+        if row is None:
+            self._idle(5.0)
+            return
+        if self.session.status.value != "CONNECTED":
+            self._idle(1.0)  # queued sends wait for the session, they are never dropped
+            return
+        delay = self._pacing_delay()
+        if delay > 0:
+            self._stop.wait(delay)
+            return
+        self._send(row)
 
     def _pacing_delay(self) -> float:
         pacing = pacing_for(self.config, self.session.options)
@@ -262,9 +275,6 @@ class Sender:
         return last + gap - self.queue.clock()
 
     def _send(self, row: dict) -> None:
-        if row["status"] == "unknown":
-            self._resolve(row)
-            return
         pacing = pacing_for(self.config, self.session.options)
         args = row["args"]
         try:
@@ -276,7 +286,17 @@ class Sender:
             return
         wa_id = row.get("wa_id")
         try:
-            wa_id = wa_id or self._assign_id(row)
+            if wa_id:
+                # An attempt with this id may have reached WhatsApp before a browser or the
+                # gateway died: look for it, and send only if it is not there.
+                found = self.session.call("findSent", id=wa_id)
+                if found:
+                    log.info("send %s of %s had been sent already", row["id"], self.session.id)
+                    self._record(lambda: self.queue.finish(row["id"], found, None))
+                    self._ended(row)
+                    return
+            else:
+                wa_id = self._assign_id(row)
             if pacing["typing"]:
                 ms = typing_ms(args.get("text") or args.get("caption"),
                                self.config["SEND_TYPING_CPS"])
@@ -284,46 +304,48 @@ class Sender:
                     self.session.call("typing", to=args["to"], ms=ms)
             message = self.session.call(row["op"], **args, messageId=wa_id)
         except RETRYABLE as e:
-            if wa_id is None or isinstance(e, SessionNotReady):
-                self.queue.retry_later(row["id"])  # nothing of it reached WhatsApp yet
+            if wa_id is None or isinstance(e, SessionNotReady) or row["status"] == "unknown":
+                self.queue.retry_later(row["id"])  # nothing new reached WhatsApp
                 self._stop.wait(1.0)
                 return
             log.warning("send %s of %s: outcome unknown (%s); it is looked for after the "
                         "relaunch", row["id"], self.session.id, e.message)
-            self.queue.mark_unknown(row["id"], e)
+            self._record(lambda err=e: self.queue.mark_unknown(row["id"], err))
         except CommandTimeout as e:
             # The page may or may not have sent it: report, never send twice.
-            self.queue.finish(row["id"], None, e)
+            self._record(lambda err=e: self.queue.finish(row["id"], None, err))
         except WAEngineError as e:
-            self.queue.finish(row["id"], None, e)
+            self._record(lambda err=e: self.queue.finish(row["id"], None, err))
         except Exception:
             log.exception("send %s of %s failed unexpectedly", row["id"], self.session.id)
-            self.queue.finish(row["id"], None, WAEngineError())
+            self._record(lambda: self.queue.finish(row["id"], None, WAEngineError()))
         else:
-            self.queue.finish(row["id"], message, None)
+            self._record(lambda: self.queue.finish(row["id"], message, None))
+        self._ended(row)
+
+    def _ended(self, row: dict) -> None:
         self.on_result(self.session, self.queue.get(self.session.id, row["id"]))
+
+    def _record(self, write: Callable[[], None]) -> None:
+        """Store a send's outcome, retrying while the store is down (a sent message that is
+        not recorded would be looked up again, but never reported)."""
+        failures = 0
+        while True:
+            try:
+                write()
+                return
+            except StorageUnavailable as e:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                log.warning("send result of %s kept for %.1fs: %s", self.session.id, delay,
+                            e.message)
+                if self._stop.wait(delay):
+                    return
 
     def _assign_id(self, row: dict) -> str:
         wa_id = self.session.call("newMessageId", to=row["args"]["to"])
         self.queue.assign_id(row["id"], wa_id)
         return wa_id
-
-    def _resolve(self, row: dict) -> None:
-        """Find out whether a send whose browser died reached WhatsApp; resend only if not."""
-        try:
-            found = self.session.call("findSent", id=row["wa_id"])
-        except (RETRYABLE + (CommandTimeout,)) as e:
-            log.info("send %s of %s: still unknown (%s)", row["id"], self.session.id, e.message)
-            self._stop.wait(1.0)
-            return
-        if found:
-            log.info("send %s of %s was sent before the crash", row["id"], self.session.id)
-            self.queue.finish(row["id"], found, None)
-            self.on_result(self.session, self.queue.get(self.session.id, row["id"]))
-        else:
-            log.info("send %s of %s never reached WhatsApp; sending it again", row["id"],
-                     self.session.id)
-            self.queue.requeue(row["id"])
 
 
 class Dispatcher:

@@ -18,7 +18,13 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Protocol
 
-from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, WAEngineError
+from ..errors import (
+    BrowserUnavailable,
+    CommandTimeout,
+    SessionNotReady,
+    StorageUnavailable,
+    WAEngineError,
+)
 from ..ops import metrics
 from ..store import utcnow
 from .bridge import BrowserGone
@@ -69,6 +75,10 @@ class _Restart(Exception):
         super().__init__(reason)
         self.reason = reason
         self.counts_as_failure = counts_as_failure
+
+
+class _LaunchFailed(Exception):
+    """The browser could not be started (chromedriver refused, Chromium exited at once)."""
 
 
 class _Fail(Exception):
@@ -122,6 +132,9 @@ class Session:
         self.on_connected: Callable[[Session, object], None] | None = None
         self._catch_up_due = False
         self._catch_up_tries = 0
+        # Events the store refused (locked, full disk): committed by the worker once it can.
+        self._unsaved: list[tuple[str, dict]] = []
+        self._store_failures: deque[float] = deque()
 
     # ---- public, called from HTTP threads ----
     @property
@@ -232,8 +245,12 @@ class Session:
             self.qr, self.qr_expires_at, self._qr_count = None, None, 0
         log.info("session %s: %s -> %s (%s)", self.id, previous.value, status.value, reason)
         self._on_change(self)
-        self._on_event(self, "session.status",
-                       {"status": status.value, "previous": previous.value, "reason": reason})
+        data = {"status": status.value, "previous": previous.value, "reason": reason}
+        try:
+            self._on_event(self, "session.status", data)
+        except StorageUnavailable as e:  # never lost: the worker commits it when it can
+            log.warning("session %s: status event kept for later: %s", self.id, e.message)
+            self._unsaved.append(("session.status", data))
 
     def _run(self) -> None:
         failures: deque[float] = deque()
@@ -241,9 +258,15 @@ class Session:
         try:
             while not self._stopping.is_set():
                 try:
-                    self._launch()
+                    if self.browser is None:
+                        self._launch()
                     self._serve()
                     break
+                except StorageUnavailable as e:
+                    # The database, not the browser: keep the browser (its events stay queued
+                    # in the page until committed) and try again with backoff.
+                    if not self._wait_for_store(e):
+                        break
                 except _Fail as fail:
                     final = (Status.FAILED, fail.reason)
                     break
@@ -262,10 +285,15 @@ class Session:
                     self._close_browser()
                     if not self._note_failure(failures, reason):
                         break
-                except Exception:
+                except _LaunchFailed:
                     log.exception("session %s: browser could not be started", self.id)
                     self._close_browser()
                     if not self._note_failure(failures, "browser_launch_failed"):
+                        break
+                except Exception:  # a bug, not the browser's fault; the session carries on
+                    log.exception("session %s: unexpected error; relaunching", self.id)
+                    self._close_browser()
+                    if not self._note_failure(failures, "internal_error"):
                         break
         finally:
             # Close first: a client that sees FAILED or STOPPED finds no browser left.
@@ -294,12 +322,27 @@ class Session:
                  self._config["RESTART_WINDOW"])
         return not self._stopping.wait(delay)
 
+    def _wait_for_store(self, error: StorageUnavailable) -> bool:
+        """Back off after a store error (0.5 s doubling to 30 s); False when stopping."""
+        now = time.monotonic()
+        self._store_failures.append(now)
+        while self._store_failures and now - self._store_failures[0] > 60:
+            self._store_failures.popleft()
+        delay = min(30.0, 0.5 * 2 ** (len(self._store_failures) - 1))
+        log.warning("session %s: %s; retrying in %.1fs", self.id, error.message, delay)
+        return not self._stopping.wait(delay)
+
     def _launch(self) -> None:
         with self._slots:  # staggered: parallel launches on 2 cores are slower than serial ones
             if self._stopping.is_set():
                 return
             with self._busy():
-                self.browser, self._bridge = self._factory.open(self.id)
+                try:
+                    self.browser, self._bridge = self._factory.open(self.id)
+                except (BrowserGone, StorageUnavailable):
+                    raise
+                except Exception as e:
+                    raise _LaunchFailed(str(e)) from e
         self._ack = []
         self._poll_timeouts, self._doc, self._gone_reason = 0, None, None
         self._load_deadline = time.monotonic() + self._config["WA_LOAD_TIMEOUT"]
@@ -377,6 +420,9 @@ class Session:
             self._doc = doc
 
     def _apply(self, state: dict) -> None:
+        while self._unsaved:  # raises StorageUnavailable while the store is still down
+            self._on_event(self, *self._unsaved[0])
+            self._unsaved.pop(0)
         derived = derive_status(state, self.status)
         now = time.monotonic()
         if derived is None:
