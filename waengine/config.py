@@ -66,7 +66,10 @@ class Defaults:
     WEBHOOK_URL = ""
     WEBHOOK_SECRET = ""
     WEBHOOK_EVENTS: list[str] = []
+    # Seconds for a whole webhook attempt (connect, send, the full answer), not one read.
     WEBHOOK_TIMEOUT = 5.0
+    # Deliveries in flight at once (at most half of them to one URL; one per session and URL).
+    WEBHOOK_CONCURRENCY = 8
     WEBHOOK_RETRY_BASE = 1.0
     WEBHOOK_RETRY_MAX_DELAY = 600.0
     WEBHOOK_RETRY_HORIZON = 86400.0

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import threading
 from collections import Counter
 
 import pytest
+
+from waengine.config import load_config
+from waengine.events import EventOutbox, WebhookSender
+from waengine.store import Store
 
 from ..conftest import wait_for
 from ..receiver import Receiver
@@ -203,3 +208,65 @@ def test_a_held_database_lock_is_a_503_and_a_wait_not_a_browser_crash(make_gatew
     wait_for(lambda: gw.client.get("/health").status_code == 200, timeout=20, message="healthy")
     assert gw.client.post("/sessions/store/messages",
                           json={"to": P["friend"], "text": "after"}).status_code == 201
+
+
+class TricklingReceiver:
+    """Takes a request, then answers one byte every `every` seconds (a very slow receiver)."""
+
+    def __init__(self, every: float = 2.0):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/slow"
+        self.every = every
+        self.accepted = 0
+        self.closed = threading.Event()
+        threading.Thread(target=self._serve, name="test-trickler", daemon=True).start()
+
+    def _serve(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn):
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                if self.closed.wait(self.every):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return  # the gateway gave up on us: its deadline
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+
+
+def test_a_trickling_webhook_receiver_does_not_hold_other_sessions_events(tmp_path, receiver):
+    store = Store(tmp_path / "hooks.db")
+    outbox = EventOutbox(store)
+    config = load_config({"ENV": "testing", "DATA_DIR": str(tmp_path), "WEBHOOK_TIMEOUT": 3.0,
+                          "WEBHOOK_RETRY_BASE": 60.0})
+    trickler = TricklingReceiver(every=2.0)
+    sender = WebhookSender(outbox, config)
+    sender.start()
+    try:
+        outbox.add("slow", "message", {"n": 0}, None, [{"url": trickler.url}])
+        wait_for(lambda: trickler.accepted == 1, timeout=10, message="the slow attempt began")
+        for i in range(30):
+            outbox.add("fast", "message", {"n": i}, None, [{"url": receiver.url}])
+        # All 30 arrive while the slow receiver is still trickling its first answer.
+        wait_for(lambda: len(receiver.delivered()) == 30, timeout=10, message="30 deliveries")
+        assert [e["data"]["n"] for e in receiver.delivered()] == list(range(30))
+        slow = wait_for(lambda: (d := outbox.deliveries("slow", None, 1)) and d[0]["attempts"]
+                        and d[0], timeout=10, message="the slow attempt cut off")
+        # Cut at the 3 s deadline, long before its answer (76 bytes at 2 s each) would end.
+        assert slow["status"] == "pending" and "within 3s" in slow["lastError"], slow
+    finally:
+        sender.stop()
+        trickler.close()
+        store.close()
