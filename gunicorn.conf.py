@@ -4,6 +4,7 @@ Threads and bind come from waengine's configuration (WAENGINE_THREADS, WAENGINE_
 config/<env>.py); a `-b` on the command line still wins. docs/operations.md explains each value.
 """
 
+import signal
 import sys
 
 from waengine.config import ConfigError, load_config
@@ -54,7 +55,18 @@ def post_worker_init(worker):
     and the reaper."""
     from waengine import engine_of
 
-    engine_of(worker.wsgi).start()
+    engine = engine_of(worker.wsgi)
+    engine.start()
+    # gthread waits for open requests on SIGTERM: end the event streams first, or one open
+    # stream holds the worker for graceful_timeout and it is killed with its browsers.
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        engine.events.close_streams()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def worker_exit(server, worker):

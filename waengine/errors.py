@@ -87,6 +87,10 @@ class BrowserUnavailable(WAEngineError):
         super().__init__(message, details, {"Retry-After": str(retry_after)})
 
 
+class ServiceUnavailable(WAEngineError):
+    status, code, message = 503, "service_unavailable", "The gateway cannot serve this now"
+
+
 class StorageUnavailable(WAEngineError):
     """The database cannot be written now (locked, disk full, I/O error); it is retried."""
 

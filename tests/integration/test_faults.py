@@ -13,7 +13,9 @@ import sqlite3
 import threading
 from collections import Counter
 
+import psutil
 import pytest
+import requests
 
 from waengine.config import load_config
 from waengine.events import EventOutbox, WebhookSender
@@ -22,10 +24,11 @@ from waengine.store import Store
 from ..conftest import wait_for
 from ..receiver import Receiver
 from .conftest import browser_processes
+from .test_gunicorn import Gunicorn
 
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
-    ("in", "friend", "dup", "drv", "race", "purge", "store"))}
+    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9"))}
 
 
 @pytest.fixture(autouse=True)
@@ -270,3 +273,52 @@ def test_a_trickling_webhook_receiver_does_not_hold_other_sessions_events(tmp_pa
         sender.stop()
         trickler.close()
         store.close()
+
+
+def gateway_processes(tmp_path, driver_pids) -> list:
+    """Browsers under the test folder, plus the chromedrivers and guards that served them."""
+    alive = [p for p in driver_pids if psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    return browser_processes(tmp_path) + alive
+
+
+def started_gunicorn(tmp_path, sandbox, sid, phone, **kw) -> tuple[Gunicorn, list[int]]:
+    server = Gunicorn(tmp_path / "data", sandbox.url + "/", tmp_path / "gunicorn.log", **kw)
+    server.wait_healthy()
+    assert server.post("/sessions", json={"id": sid}).status_code == 201
+    server.wait_status(sid, "SCAN_QR")
+    sandbox.post("/_sandbox/link", qr=server.get(f"/sessions/{sid}/qr").json()["qr"], phone=phone)
+    server.wait_status(sid, "CONNECTED")
+    worker = psutil.Process(server.proc.pid).children()[0]
+    helpers = [p.pid for p in worker.children()]  # chromedriver and its guard
+    assert any(psutil.Process(p).name() == "chromedriver" for p in helpers)
+    return server, helpers
+
+
+def test_sigterm_with_an_event_stream_open_exits_at_once_and_leaves_nothing(
+        tmp_path, sandbox, servers):
+    server, helpers = started_gunicorn(tmp_path, sandbox, "term", P["term"])
+    servers.append(server)
+    lines = []
+    stream = requests.get(server.url + "/sessions/term/events", stream=True, timeout=30,
+                          headers={"X-API-Key": "k1"})
+    reader = threading.Thread(target=lambda: lines.extend(
+        stream.iter_lines(decode_unicode=True)), name="test-sse", daemon=True)
+    reader.start()
+    wait_for(lambda: lines, timeout=10, message="the stream is open")
+    server.proc.send_signal(signal.SIGTERM)
+    server.proc.wait(15)  # far inside graceful_timeout (60 s) and `docker stop`'s 10 s
+    reader.join(5)
+    assert "event: shutdown" in lines, lines[-5:]
+    wait_for(lambda: not gateway_processes(tmp_path, helpers), timeout=10,
+             message="no browser, chromedriver or guard left")
+
+
+def test_sigkill_of_the_whole_gunicorn_group_leaves_no_browser(tmp_path, sandbox, servers):
+    server, helpers = started_gunicorn(tmp_path, sandbox, "kill9", P["kill9"],
+                                       start_new_session=True)
+    servers.append(server)
+    os.killpg(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(10)
+    wait_for(lambda: not gateway_processes(tmp_path, helpers), timeout=10,
+             message="chromedriver and every Chromium died with the gateway")

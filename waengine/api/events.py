@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 
-from ..errors import NotFound, TooManyRequests, ValidationError
+from ..errors import NotFound, ServiceUnavailable, TooManyRequests, ValidationError
 from . import docs, engine, manager
 from .schemas import DeliveriesQuery, WebhookIn
 
@@ -73,6 +73,8 @@ def stream_events(session_id):
     after = outbox.seq_of(last_id) if last_id else outbox.last_seq
     if after is None:
         raise ValidationError(f"Unknown Last-Event-ID {last_id!r}", details={"field": "Last-Event-ID"})
+    if hub.closing.is_set():
+        raise ServiceUnavailable("The gateway is shutting down", headers={"Retry-After": "2"})
     # Each stream holds a gthread worker thread: cap them so API calls always find one.
     if not hub.streams.acquire(blocking=False):
         raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
@@ -81,14 +83,16 @@ def stream_events(session_id):
     def generate(after=after):
         try:
             yield "retry: 2000\n\n"
-            while True:
+            while not hub.closing.is_set():
                 seen = outbox.last_seq
                 rows = outbox.since(session_id, after)
                 for row in rows:
                     after = row["seq"]
                     yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
-                if not rows and not outbox.wait(seen, keepalive):
+                if not rows and not outbox.wait(seen, keepalive, hub.closing):
                     yield ": keepalive\n\n"  # also how a closed client is noticed
+            # Shutting down: say so, so the client reconnects (Last-Event-ID) elsewhere or later.
+            yield 'event: shutdown\ndata: {"reason":"shutdown","retryAfter":2}\n\n'
         finally:
             hub.streams.release()
 

@@ -13,9 +13,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +28,8 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.remote.client_config import ClientConfig
+
+from . import guard
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,10 @@ class ChromeDriverService:
         self._binary = config["CHROMEDRIVER"]
         self._remote = config["SELENIUM_REMOTE_URL"]
         self._proc: subprocess.Popen | None = None
+        self._guard: subprocess.Popen | None = None
+        # Children started from this long-lived thread: PR_SET_PDEATHSIG fires when the
+        # *thread* that forked them ends, and a session's worker thread ends with its session.
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="wa-chromedriver-spawn")
         self._url = self._remote or ""
         self._lock = threading.Lock()
         # A SIGKILLed gateway runs no cleanup: the next one reaps this pid's group (sweep).
@@ -127,11 +135,22 @@ class ChromeDriverService:
             if self._proc:
                 log.warning("chromedriver exited with %s; starting a new one", self._proc.returncode)
             port = _free_port()
-            # Its own session (process group) so a reaper can tell its children from ours.
-            self._proc = subprocess.Popen(
+            self._stop_guard()
+            # Its own session (process group) so a reaper can tell its children from ours;
+            # SIGKILLed when this process dies, and its guard kills the browsers it started.
+            self._proc = self._spawner.submit(
+                subprocess.Popen,
                 [self._binary, f"--port={port}", "--allowed-ips=127.0.0.1", "--log-level=SEVERE"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
+                preexec_fn=guard.die_with_parent,
+            ).result()
+            self._guard = self._spawner.submit(
+                subprocess.Popen,
+                [sys.executable, guard.__file__, str(self._proc.pid),
+                 str(os.getpid())],
+                stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=lambda: guard.die_with_parent(signal.SIGTERM),
+            ).result()
             self._url = f"http://127.0.0.1:{port}"
             record_pid(self._pidfile, self._proc.pid)
             self._wait_ready()
@@ -165,8 +184,20 @@ class ChromeDriverService:
                     self._proc.kill()
                     self._proc.wait(5)
             self._proc = None
+            self._stop_guard()
             if self._pidfile is not None:
                 self._pidfile.unlink(missing_ok=True)
+
+    def _stop_guard(self) -> None:
+        """End the guard of the current chromedriver (it kills what is left of its group)."""
+        if self._guard is not None:
+            self._guard.terminate()
+            try:
+                self._guard.wait(5)
+            except subprocess.TimeoutExpired:
+                self._guard.kill()
+                self._guard.wait(5)
+            self._guard = None
 
 
 @dataclass

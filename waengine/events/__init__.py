@@ -20,11 +20,21 @@ class EventHub:
         self.outbox = EventOutbox(store)
         self.sender = WebhookSender(self.outbox, config)
         self.streams = threading.BoundedSemaphore(config["SSE_MAX_STREAMS"])
+        # Set on shutdown: open streams end at once (with a final `shutdown` event) instead of
+        # holding the worker until gunicorn's graceful_timeout kills it and its browsers leak.
+        self.closing = threading.Event()
 
     def start(self) -> None:
+        self.closing.clear()
         self.sender.start()
 
+    def close_streams(self) -> None:
+        """End every open event stream now (safe from a signal handler: sets and notifies)."""
+        self.closing.set()
+        self.outbox.wake()
+
     def stop(self) -> None:
+        self.close_streams()
         self.sender.stop()
 
     def webhooks_for(self, session, type_: str) -> list[dict]:
