@@ -28,7 +28,7 @@ from .test_gunicorn import Gunicorn
 
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
-    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9"))}
+    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill"))}
 
 
 @pytest.fixture(autouse=True)
@@ -322,3 +322,20 @@ def test_sigkill_of_the_whole_gunicorn_group_leaves_no_browser(tmp_path, sandbox
     server.proc.wait(10)
     wait_for(lambda: not gateway_processes(tmp_path, helpers), timeout=10,
              message="chromedriver and every Chromium died with the gateway")
+
+
+def test_incoming_messages_survive_a_sigkilled_gunicorn_worker_once_each(
+        tmp_path, sandbox, servers, receiver):
+    server, _ = started_gunicorn(tmp_path, sandbox, "wkill", P["wkill"], extra_env={
+        "WAENGINE_WEBHOOK_URL": receiver.url, "WAENGINE_WEBHOOK_EVENTS": "message"})
+    servers.append(server)
+    texts = [f"worker-{i}" for i in range(30)]
+
+    def kill_worker():
+        os.kill(psutil.Process(server.proc.pid).children()[0].pid, signal.SIGKILL)
+
+    send_in_background(sandbox, P["wkill"], texts, 0.2, at={15: kill_worker}).join(120)
+    wait_for(lambda: len({e["data"]["body"] for e in incoming(receiver)}) == 30, timeout=120,
+             message="30 distinct message webhooks")
+    assert Counter(e["data"]["body"] for e in incoming(receiver)) == Counter(texts)
+    assert server.get("/health").status_code == 200
