@@ -339,3 +339,19 @@ def test_incoming_messages_survive_a_sigkilled_gunicorn_worker_once_each(
              message="30 distinct message webhooks")
     assert Counter(e["data"]["body"] for e in incoming(receiver)) == Counter(texts)
     assert server.get("/health").status_code == 200
+
+
+def test_a_flapping_chromedriver_does_not_fail_the_sessions_and_shows_on_health(
+        make_gateway, sandbox):
+    gw = make_gateway(RESTART_MAX=2)  # two counted browser failures would end it FAILED
+    gw.link(sandbox, "drv", P["drv"])
+    for crash in range(3):
+        os.kill(gw.engine.service.pid, signal.SIGKILL)
+        wait_for(lambda n=crash + 1: gw.session("drv")["restarts"] == n, timeout=30,
+                 message=f"relaunch {crash + 1}")
+        back = gw.wait_status("drv", "CONNECTED", "FAILED")
+        assert back["status"] == "CONNECTED", back
+    health = gw.client.get("/health")
+    assert health.status_code == 503 and "chromedriver crashed 3 times" in health.json["reason"]
+    assert gw.client.post("/sessions/drv/messages",
+                          json={"to": P["friend"], "text": "still here"}).status_code == 201

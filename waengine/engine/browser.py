@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +33,9 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from . import guard
 
 log = logging.getLogger(__name__)
+# chromedriver crashes within this many seconds that make /health report it flapping.
+DRIVER_CRASH_WINDOW = 600.0
+DRIVER_FLAPPING = 3
 
 # Without these Chromium keeps dialling Google's hosts, which this LAN (and CI) refuses.
 OFFLINE_FLAGS = (
@@ -118,6 +122,10 @@ class ChromeDriverService:
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="wa-chromedriver-spawn")
         self._url = self._remote or ""
         self._lock = threading.Lock()
+        # A crash of the shared chromedriver is the gateway's fault, not a session's: it is
+        # restarted with its own backoff, and sessions compare generations to tell the two apart.
+        self.generation = 0
+        self.crashes: deque[float] = deque()
         # A SIGKILLed gateway runs no cleanup: the next one reaps this pid's group (sweep).
         self._pidfile = pidfile
 
@@ -133,7 +141,7 @@ class ChromeDriverService:
             if self._proc and self._proc.poll() is None:
                 return self._url
             if self._proc:
-                log.warning("chromedriver exited with %s; starting a new one", self._proc.returncode)
+                self._backoff_after_crash()
             port = _free_port()
             self._stop_guard()
             # Its own session (process group) so a reaper can tell its children from ours;
@@ -151,11 +159,37 @@ class ChromeDriverService:
                 stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=lambda: guard.die_with_parent(signal.SIGTERM),
             ).result()
+            self.generation += 1
             self._url = f"http://127.0.0.1:{port}"
             record_pid(self._pidfile, self._proc.pid)
             self._wait_ready()
             log.info("chromedriver pid %s on %s", self._proc.pid, self._url)
             return self._url
+
+    def _backoff_after_crash(self) -> None:
+        now = time.monotonic()
+        self.crashes.append(now)
+        while self.crashes and now - self.crashes[0] > DRIVER_CRASH_WINDOW:
+            self.crashes.popleft()
+        delay = min(30.0, 0.25 * 2 ** (len(self.crashes) - 1))
+        log.warning("chromedriver exited with %s (%d crash(es) in %.0fs); a new one in %.2fs",
+                    self._proc.returncode, len(self.crashes), DRIVER_CRASH_WINDOW, delay)
+        time.sleep(delay)  # under the lock: every launch waits for the same new chromedriver
+
+    def live_generation(self) -> int | None:
+        """The running chromedriver's generation (None when it is dead or remote)."""
+        if self._remote:
+            return 0
+        proc = self._proc
+        return self.generation if proc is not None and proc.poll() is None else None
+
+    def flapping(self) -> str | None:
+        """Why chromedriver counts as unhealthy (it keeps dying), or None."""
+        now = time.monotonic()
+        recent = [t for t in self.crashes if now - t <= DRIVER_CRASH_WINDOW]
+        if len(recent) >= DRIVER_FLAPPING:
+            return f"chromedriver crashed {len(recent)} times in {DRIVER_CRASH_WINDOW:.0f}s"
+        return None
 
     def _wait_ready(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout

@@ -54,6 +54,10 @@ class ChromiumFactory:
             raise
         return browser, bridge
 
+    def driver_generation(self) -> int | None:
+        """Which chromedriver is running (None: it died); see Session._driver_fault."""
+        return self.service.live_generation()
+
 
 class SessionManager:
     def __init__(self, config: dict, store: Store, factory, profiles: Path,

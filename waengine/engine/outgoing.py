@@ -78,6 +78,9 @@ class OutgoingQueue:
         if "wa_id" not in {r["name"] for r in store.execute("PRAGMA table_info(outgoing)")}:
             store.execute("ALTER TABLE outgoing ADD COLUMN wa_id TEXT")  # a database from 0.x
         self.changed = threading.Condition()
+        # Bumped by every change: a sender that saw no work waits for a change after its look,
+        # so a send queued between its query and its wait is not left for the full timeout.
+        self.version = 0
 
     # ---- submitting ----
     def submit(self, session, op: str, args: dict, idempotency_key: str | None) -> dict:
@@ -199,6 +202,7 @@ class OutgoingQueue:
 
     def _notify(self) -> None:
         with self.changed:
+            self.version += 1
             self.changed.notify_all()
 
 
@@ -233,10 +237,13 @@ class Sender:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(10)
 
-    def _idle(self, seconds: float) -> bool:
-        """Wait for new work or the time to pass; False when stopping."""
+    def _idle(self, seconds: float, seen: int | None = None) -> bool:
+        """Wait for a change after version `seen` (new work) or the time to pass; False when
+        stopping."""
         with self.queue.changed:
-            self.queue.changed.wait(seconds)
+            self.queue.changed.wait_for(
+                lambda: self._stop.is_set() or (seen is not None and self.queue.version != seen),
+                seconds)
         return not self._stop.is_set()
 
     def _run(self) -> None:
@@ -253,9 +260,10 @@ class Sender:
                 self._stop.wait(delay)
 
     def _step(self) -> None:
+        seen = self.queue.version
         row = self.queue.next_queued(self.session.id)
         if row is None:
-            self._idle(5.0)
+            self._idle(5.0, seen)
             return
         if self.session.status.value != "CONNECTED":
             self._idle(1.0)  # queued sends wait for the session, they are never dropped

@@ -134,6 +134,7 @@ class Session:
         self._catch_up_tries = 0
         # Events the store refused (locked, full disk): committed by the worker once it can.
         self._unsaved: list[tuple[str, dict]] = []
+        self._driver_gen: int | None = None
         self._store_failures: deque[float] = deque()
 
     # ---- public, called from HTTP threads ----
@@ -283,6 +284,12 @@ class Session:
                     reason, self._gone_reason = self._gone_reason or "browser_crashed", None
                     log.warning("session %s: browser gone (%s): %s", self.id, reason, gone)
                     self._close_browser()
+                    if self._driver_fault():
+                        # The shared chromedriver died: not this session's failure to count.
+                        self.restarts += 1
+                        metrics.BROWSER_RESTARTS.labels("chromedriver_crashed").inc()
+                        self._set(Status.RECOVERING, "chromedriver_crashed")
+                        continue
                     if not self._note_failure(failures, reason):
                         break
                 except _LaunchFailed:
@@ -322,6 +329,12 @@ class Session:
                  self._config["RESTART_WINDOW"])
         return not self._stopping.wait(delay)
 
+    def _driver_fault(self) -> bool:
+        """True when the chromedriver this browser was launched through is gone."""
+        generation = getattr(self._factory, "driver_generation", None)
+        return generation is not None and self._driver_gen is not None and (
+            generation() != self._driver_gen)
+
     def _wait_for_store(self, error: StorageUnavailable) -> bool:
         """Back off after a store error (0.5 s doubling to 30 s); False when stopping."""
         now = time.monotonic()
@@ -339,6 +352,8 @@ class Session:
             with self._busy():
                 try:
                     self.browser, self._bridge = self._factory.open(self.id)
+                    generation = getattr(self._factory, "driver_generation", None)
+                    self._driver_gen = generation() if generation else None
                 except (BrowserGone, StorageUnavailable):
                     raise
                 except Exception as e:
