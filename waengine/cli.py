@@ -110,6 +110,30 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_arguments(p)
     p.set_defaults(func=sandbox)
     p = sub.add_parser("doctor", help="check chromium, chromedriver, wa-js and the data folder")
+    p.add_argument("--rebuild-registry", action="store_true",
+                   help="re-register sessions from their profile folders (damaged waengine.db)")
     p.set_defaults(func=doctor)
     args = parser.parse_args(argv)
+    if getattr(args, "rebuild_registry", False):
+        return rebuild_registry(args)
     return args.func(args)
+
+
+def rebuild_registry(args) -> int:
+    """Set a damaged waengine.db aside and re-register every session from its profile folder."""
+    from .config import ConfigError, load_config
+    from .store import rebuild_registry as rebuild
+
+    try:
+        data_dir = Path(load_config()["DATA_DIR"]).resolve()
+    except ConfigError as e:
+        print(f"waengine: {e}", file=sys.stderr)
+        return 2
+    moved, added = rebuild(data_dir)
+    if moved:
+        print(f"damaged database moved to {moved}")
+    print(f"registered {len(added)} session(s) from {data_dir / 'profiles'}: "
+          f"{', '.join(added) or '-'}")
+    print("start the gateway: each comes back from its login (no QR); webhooks and pending "
+          "sends that were only in the damaged file must be set again")
+    return 0

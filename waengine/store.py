@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .config import ConfigError
 from .errors import StorageUnavailable
 
 SCHEMA = """
@@ -40,6 +41,87 @@ def epoch(iso: str | None) -> float | None:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+class DatabaseDamaged(ConfigError):
+    """waengine.db is damaged or missing while logins are on disk: refuse to start."""
+
+
+REBUILD_HINT = ("stop the gateway and run `waengine doctor --rebuild-registry` to re-register "
+                "the sessions from their profile folders (the damaged file is kept aside)")
+
+
+def profile_folders(data_dir: Path) -> list[str]:
+    profiles = data_dir / "profiles"
+    return sorted(p.name for p in profiles.iterdir() if p.is_dir()) if profiles.is_dir() else []
+
+
+def check_database(data_dir: Path) -> None:
+    """Raise DatabaseDamaged (one line, with the way out) when the registry cannot be trusted.
+
+    A truncated or deleted waengine.db would otherwise start with zero sessions while their
+    logins (profile folders) are still on disk, and nobody would notice until a client does.
+    """
+    path = data_dir / "waengine.db"
+    folders = profile_folders(data_dir)
+    if not path.exists() or path.stat().st_size == 0:
+        if folders:
+            raise DatabaseDamaged(f"{path} is missing or empty but {len(folders)} session "
+                                  f"profile(s) exist under {data_dir / 'profiles'}: {REBUILD_HINT}")
+        return
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            result = db.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            count = db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] if (
+                "sessions" in tables) else 0
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise DatabaseDamaged(f"{path} is damaged ({e}): {REBUILD_HINT}") from None
+    if result != "ok":
+        raise DatabaseDamaged(f"{path} failed its integrity check ({result}): {REBUILD_HINT}")
+    if count == 0 and folders:
+        raise DatabaseDamaged(f"{path} has no sessions but {len(folders)} session profile(s) "
+                              f"exist under {data_dir / 'profiles'}: {REBUILD_HINT}")
+
+
+def rebuild_registry(data_dir: Path) -> tuple[str | None, list[str]]:
+    """Set a damaged waengine.db aside and register every profile folder that has no row.
+
+    Returns where the damaged file went (None if it was sound) and the sessions registered.
+    They come back STOPPED with desired 'running': the next start restores them from their
+    logins. Their events, webhooks and send queues were in the damaged file.
+    """
+    path = data_dir / "waengine.db"
+    moved = None
+    try:
+        check_database(data_dir)
+    except DatabaseDamaged:
+        if path.exists() and path.stat().st_size:
+            try:
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                sound = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+                db.close()
+            except sqlite3.DatabaseError:
+                sound = False
+            if not sound:
+                moved = str(path.with_name(f"waengine.db.damaged-{int(datetime.now().timestamp())}"))
+                path.rename(moved)
+                for suffix in ("-wal", "-shm"):
+                    Path(str(path) + suffix).unlink(missing_ok=True)
+    store = Store(path)
+    try:
+        known = {s["id"] for s in store.list_sessions()}
+        added = []
+        for name in profile_folders(data_dir):
+            if name not in known:
+                store.insert_session(name, "STOPPED", {})
+                added.append(name)
+    finally:
+        store.close()
+    return moved, added
 
 
 class Store:

@@ -10,6 +10,8 @@ import os
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections import Counter
 
@@ -17,9 +19,10 @@ import psutil
 import pytest
 import requests
 
+from waengine import create_app
 from waengine.config import load_config
 from waengine.events import EventOutbox, WebhookSender
-from waengine.store import Store
+from waengine.store import DatabaseDamaged, Store
 
 from ..conftest import wait_for
 from ..receiver import Receiver
@@ -28,7 +31,7 @@ from .test_gunicorn import Gunicorn
 
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
-    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill"))}
+    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg"))}
 
 
 @pytest.fixture(autouse=True)
@@ -355,3 +358,34 @@ def test_a_flapping_chromedriver_does_not_fail_the_sessions_and_shows_on_health(
     assert health.status_code == 503 and "chromedriver crashed 3 times" in health.json["reason"]
     assert gw.client.post("/sessions/drv/messages",
                           json={"to": P["friend"], "text": "still here"}).status_code == 201
+
+
+def test_a_truncated_database_refuses_to_start_and_doctor_rebuilds_the_registry(
+        make_gateway, sandbox, tmp_path):
+    data = tmp_path / "data"
+    first = make_gateway(data_dir=data)
+    first.link(sandbox, "reg", P["reg"])
+    first.engine.close()
+    db = data / "waengine.db"
+    with db.open("r+b") as f:  # a crash mid-copy, a full disk during a backup restore
+        f.truncate(db.stat().st_size // 2)
+
+    with pytest.raises(DatabaseDamaged, match="doctor --rebuild-registry"):
+        create_app({"ENV": "testing", "DATA_DIR": str(data), "API_KEYS": []})
+    log = tmp_path / "refused.log"
+    refused = Gunicorn(data, sandbox.url + "/", log)
+    assert refused.proc.wait(30) == 2
+    refused.log.close()
+    [line] = [ln for ln in log.read_text().splitlines() if ln.startswith("waengine:")]
+    assert "rebuild-registry" in line
+
+    env = {**os.environ, "WAENGINE_ENV": "testing", "WAENGINE_DATA_DIR": str(data)}
+    done = subprocess.run([sys.executable, "-m", "waengine", "doctor", "--rebuild-registry"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "registered 1 session(s)" in done.stdout and "reg" in done.stdout
+    assert list(data.glob("waengine.db.damaged-*")), "the damaged file is kept aside"
+
+    second = make_gateway(data_dir=data)
+    back = second.wait_status("reg", "CONNECTED", "SCAN_QR")
+    assert back["status"] == "CONNECTED", back  # the login came back from the profile

@@ -10,7 +10,7 @@ from ..cache import SessionCache
 from ..events import EventHub
 from ..ops.reaper import SessionReaper
 from ..ops.watchdog import MemoryWatchdog
-from ..store import Store
+from ..store import Store, check_database
 from . import browser as chromium
 from . import catchup
 from .manager import ChromiumFactory, SessionManager
@@ -24,6 +24,7 @@ class Engine:
         self.config = config
         self.data_dir = Path(config["DATA_DIR"]).resolve()
         self.profiles = self.data_dir / "profiles"
+        check_database(self.data_dir)
         self.store = Store(self.data_dir / "waengine.db", config["STORE_BUSY_TIMEOUT"])
         self.driver_pidfile = self.data_dir / "chromedriver.pid"
         self.service = chromium.ChromeDriverService(config, pidfile=self.driver_pidfile)
