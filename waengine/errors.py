@@ -56,6 +56,11 @@ class ValidationError(WAEngineError):
     status, code, message = 422, "validation_error", "The request is not valid"
 
 
+class IdempotencyKeyReused(ValidationError):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different request"
+
+
 class RecipientNotFound(ValidationError):
     code, message = "recipient_not_on_whatsapp", "The recipient is not on WhatsApp"
 

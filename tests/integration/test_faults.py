@@ -31,7 +31,7 @@ from .test_gunicorn import Gunicorn
 
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
-    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg"))}
+    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg", "small"))}
 
 
 @pytest.fixture(autouse=True)
@@ -389,3 +389,54 @@ def test_a_truncated_database_refuses_to_start_and_doctor_rebuilds_the_registry(
     second = make_gateway(data_dir=data)
     back = second.wait_status("reg", "CONNECTED", "SCAN_QR")
     assert back["status"] == "CONNECTED", back  # the login came back from the profile
+
+
+def test_smaller_leaks_and_lies(make_gateway, sandbox):
+    gw = make_gateway(API_KEYS=["admin-key-0123456789abcdef", "tenant-key-0123456789abcdef:small"])
+    admin = {"X-API-Key": "admin-key-0123456789abcdef"}
+    tenant = {"X-API-Key": "tenant-key-0123456789abcdef"}
+    with socket.socket() as s:  # a port nothing listens on: "connection refused"
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
+    assert gw.client.post("/sessions", headers=admin, json={
+        "id": "small", "webhook": {"url": closed, "secret": "s3cret-value"}}).status_code == 201
+    assert gw.client.post("/sessions", headers=admin, json={"id": "other"}).status_code == 201
+    gw.client.delete("/sessions/other", headers=admin)  # one event of another session
+    def status():
+        return gw.client.get("/sessions/small", headers=admin).json["status"]
+    wait_for(lambda: status() == "SCAN_QR", timeout=60, message="SCAN_QR")
+    qr = gw.client.get("/sessions/small/qr", headers=admin).json["qr"]
+    sandbox.post("/_sandbox/link", qr=qr, phone=P["small"])
+    wait_for(lambda: status() == "CONNECTED", timeout=60, message="CONNECTED")
+
+    # An Idempotency-Key reused for another request is refused, not answered with the first.
+    first = gw.client.post("/sessions/small/messages", headers={**admin, "Idempotency-Key": "k1"},
+                           json={"to": P["friend"], "text": "one"})
+    assert first.status_code == 201
+    other = gw.client.post("/sessions/small/messages", headers={**admin, "Idempotency-Key": "k1"},
+                           json={"to": P["friend"], "text": "two"})
+    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
+    same = gw.client.post("/sessions/small/messages", headers={**admin, "Idempotency-Key": "k1"},
+                          json={"to": P["friend"], "text": "one"})
+    assert same.status_code == 201 and same.json["id"] == first.json["id"]
+
+    # Another session's event id is as unknown as a made-up one.
+    outbox = gw.engine.events.outbox
+    foreign = outbox.since("other", 0)[0]["id"]
+    resp = gw.client.get("/sessions/small/events", headers={**admin, "Last-Event-ID": foreign})
+    assert resp.status_code == 422
+
+    # The secret is kept once, with the hook; deliveries hold none.
+    wait_for(lambda: any(d["attempts"] for d in gw.client.get(
+        "/sessions/small/webhook/deliveries", headers=admin).json["data"]), timeout=20,
+        message="a failed delivery attempt")
+    db = sqlite3.connect(gw.engine.data_dir / "waengine.db")
+    assert db.execute("SELECT COUNT(*) FROM deliveries WHERE secret IS NOT NULL").fetchone()[0] == 0
+    dump = "\n".join(db.iterdump())
+    assert dump.count("s3cret-value") == 1, "the secret is stored more than once"
+
+    # A tenant's key learns "connection failed", not which ports are open on the host.
+    mine = gw.client.get("/sessions/small/webhook/deliveries", headers=tenant).json["data"]
+    theirs = gw.client.get("/sessions/small/webhook/deliveries", headers=admin).json["data"]
+    assert {d["lastError"] for d in mine if d["attempts"]} == {"connection failed"}
+    assert any("refused" in (d["lastError"] or "").lower() for d in theirs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import Response, request, stream_with_context
+from flask import Response, g, request, stream_with_context
 
 from ..errors import NotFound, ServiceUnavailable, TooManyRequests, ValidationError
 from . import docs, engine, manager
@@ -46,7 +46,21 @@ def delete_webhook(session_id):
 def list_deliveries(session_id, query):
     manager().get(session_id)
     rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
+    if scoped_key():  # a connection error names hosts and ports: a port scanner for tenants
+        rows = [{**r, "lastError": public_error(r["lastError"])} for r in rows]
     return {"data": rows}
+
+
+def public_error(error: str | None) -> str | None:
+    """HTTP statuses as they are; any network error as one generic line."""
+    if not error or error.startswith("HTTP "):
+        return error
+    return "connection failed"
+
+
+def scoped_key() -> bool:
+    key = g.get("api_key")
+    return key is not None and key.scope is not None
 
 
 @bp.post("/sessions/<session_id>/webhook/deliveries/<event_id>/retry")
@@ -70,7 +84,7 @@ def stream_events(session_id):
     hub = engine().events
     outbox = hub.outbox
     last_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-    after = outbox.seq_of(last_id) if last_id else outbox.last_seq
+    after = outbox.seq_of(last_id, session_id) if last_id else outbox.last_seq
     if after is None:
         raise ValidationError(f"Unknown Last-Event-ID {last_id!r}", details={"field": "Last-Event-ID"})
     if hub.closing.is_set():

@@ -31,6 +31,7 @@ class Engine:
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
         self.events = EventHub(self.store, config)
         self.cache = SessionCache.from_config(config)
+        self.events.sender.secret_for = self._webhook_secret
         self.manager = SessionManager(config, self.store, factory, self.profiles,
                                       on_event=self._on_event)
         self.manager.load()
@@ -84,7 +85,8 @@ class Engine:
 
     def send(self, session, op: str, args: dict, idempotency_key: str | None = None) -> dict:
         """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
-        row = self.outgoing.by_key(session.id, idempotency_key) if idempotency_key else None
+        row = (self.outgoing.by_key(session.id, idempotency_key, op, args) if idempotency_key
+               else None)
         if row is None:  # a retried POST answers with its first send, whatever the session does
             session.check_ready()
             row = self.outgoing.submit(session, op, args, idempotency_key)
@@ -104,6 +106,10 @@ class Engine:
         self.senders.ensure(session)
         session.touch()
         return rows
+
+    def _webhook_secret(self, session_id: str, url: str) -> str | None:
+        session = next((s for s in self.manager.list() if s.id == session_id), None)
+        return self.events.secret(session, url)
 
     def _send_ended(self, session, row: dict) -> None:
         self.events.publish(session, "message.status", row)

@@ -7,6 +7,7 @@ sends (minimum interval plus jitter), enforces an optional daily cap and can sho
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from ..errors import (
     BrowserUnavailable,
     CommandTimeout,
+    IdempotencyKeyReused,
     SessionNotReady,
     StorageUnavailable,
     TooManyRequests,
@@ -43,6 +45,8 @@ CREATE TABLE IF NOT EXISTS outgoing (
     sent_at REAL,
     -- the WhatsApp message id chosen before the first attempt, to look for after a crash
     wa_id TEXT,
+    -- sha256 of op and args: an Idempotency-Key reused for another request is refused
+    fingerprint TEXT,
     UNIQUE (session, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
@@ -75,8 +79,10 @@ class OutgoingQueue:
         self.config = config
         self.clock = clock
         store.script(SCHEMA)
-        if "wa_id" not in {r["name"] for r in store.execute("PRAGMA table_info(outgoing)")}:
-            store.execute("ALTER TABLE outgoing ADD COLUMN wa_id TEXT")  # a database from 0.x
+        columns = {r["name"] for r in store.execute("PRAGMA table_info(outgoing)")}
+        for column in ("wa_id", "fingerprint"):  # a database from an older release
+            if column not in columns:
+                store.execute(f"ALTER TABLE outgoing ADD COLUMN {column} TEXT")
         self.changed = threading.Condition()
         # Bumped by every change: a sender that saw no work waits for a change after its look,
         # so a send queued between its query and its wait is not left for the full timeout.
@@ -86,7 +92,7 @@ class OutgoingQueue:
     def submit(self, session, op: str, args: dict, idempotency_key: str | None) -> dict:
         """Queue a send (or find the one this idempotency key already made); return its row."""
         if idempotency_key:
-            existing = self.by_key(session.id, idempotency_key)
+            existing = self.by_key(session.id, idempotency_key, op, args)
             if existing:
                 return existing
         self.check_cap(session)
@@ -96,11 +102,12 @@ class OutgoingQueue:
                              (session.id,)).fetchone()[0]
             cur = db.execute(
                 "INSERT OR IGNORE INTO outgoing (id, session, seq, op, args, idempotency_key,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow()))
+                " created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow(),
+                 fingerprint(op, args)))
             inserted = cur.rowcount == 1
         if not inserted:  # the same key raced in from another thread
-            return self.by_key(session.id, idempotency_key)
+            return self.by_key(session.id, idempotency_key, op, args)
         self._notify()
         return self.get(session.id, row_id)
 
@@ -139,10 +146,17 @@ class OutgoingQueue:
             (session_id, row_id, row_id))
         return _row(rows[0]) if rows else None
 
-    def by_key(self, session_id: str, key: str) -> dict | None:
+    def by_key(self, session_id: str, key: str, op: str | None = None,
+               args: dict | None = None) -> dict | None:
+        """The send this Idempotency-Key made; 422 when it was made for another request."""
         rows = self.store.execute(
             "SELECT * FROM outgoing WHERE session = ? AND idempotency_key = ?", (session_id, key))
-        return _row(rows[0]) if rows else None
+        if not rows:
+            return None
+        row = _row(rows[0])
+        if op is not None and row.get("fingerprint") and row["fingerprint"] != fingerprint(op, args):
+            raise IdempotencyKeyReused(details={"queueId": row["id"]})
+        return row
 
     def next_queued(self, session_id: str) -> dict | None:
         rows = self.store.execute(
@@ -204,6 +218,12 @@ class OutgoingQueue:
         with self.changed:
             self.version += 1
             self.changed.notify_all()
+
+
+def fingerprint(op: str, args: dict | None) -> str:
+    """What makes two sends the same request (the file's bytes included, as sent)."""
+    text = json.dumps([op, args or {}], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _row(row) -> dict:

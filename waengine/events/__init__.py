@@ -47,6 +47,14 @@ class EventHub:
             return []
         return [hook]
 
+    def secret(self, session, url: str) -> str | None:
+        """The secret of the hook (the session's own, else the global one) that has this URL."""
+        for hook in ((session.options or {}).get("webhook") if session else None,
+                     {"url": self.config["WEBHOOK_URL"], "secret": self.config["WEBHOOK_SECRET"]}):
+            if hook and hook.get("url") == url:
+                return hook.get("secret") or None
+        return None
+
     def publish(self, session, kind: str, data: dict) -> None:
         """The engine's event callback: translate, dedupe, commit (before the page is acked)."""
         for type_, payload, dedupe in translate(kind, data):

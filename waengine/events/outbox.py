@@ -56,6 +56,9 @@ class EventOutbox:
     def __init__(self, store: Store):
         self.store = store
         store.script(SCHEMA)
+        # Secrets are kept once, with the hook (session options, config), looked up at delivery
+        # time; older releases copied them into every delivery row.
+        store.execute("UPDATE deliveries SET secret = NULL WHERE secret IS NOT NULL")
         self.changed = threading.Condition()
         self._seq = self._max_seq()
         # Bumped by anything that may make a delivery due now (a new event, a manual retry).
@@ -84,8 +87,8 @@ class EventOutbox:
                 return None
             seq = cur.lastrowid
             for hook in webhooks:
-                db.execute("INSERT OR IGNORE INTO deliveries (event_seq, session, url, secret)"
-                           " VALUES (?, ?, ?, ?)", (seq, session, hook["url"], hook.get("secret")))
+                db.execute("INSERT OR IGNORE INTO deliveries (event_seq, session, url)"
+                           " VALUES (?, ?, ?)", (seq, session, hook["url"]))
         with self.changed:
             self._seq = max(self._seq, seq)
             self.version += 1
@@ -115,8 +118,10 @@ class EventOutbox:
             (session,))
         return rows[0]["created_at"] if len(rows) == 2 else None
 
-    def seq_of(self, event_id: str) -> int | None:
-        rows = self.store.execute("SELECT seq FROM events WHERE id = ?", (event_id,))
+    def seq_of(self, event_id: str, session: str) -> int | None:
+        """The sequence number of one of this session's events (None: not this session's)."""
+        rows = self.store.execute("SELECT seq FROM events WHERE id = ? AND session = ?",
+                                  (event_id, session))
         return rows[0]["seq"] if rows else None
 
     def wait(self, after_seq: int, timeout: float, stop: threading.Event | None = None) -> bool:

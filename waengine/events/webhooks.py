@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ..config import Defaults
@@ -102,6 +103,8 @@ class WebhookSender:
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, str]] = set()
         self._per_url: Counter = Counter()
+        # (session id, url) -> the hook's secret, looked up when sending (never stored per row).
+        self.secret_for: Callable[[str, str], str | None] | None = None
 
     def start(self) -> None:
         if self._thread and self._thread.is_alive():
@@ -155,6 +158,8 @@ class WebhookSender:
                     continue
                 self._in_flight.add(key)
                 self._per_url[row["url"]] += 1
+            if self.secret_for is not None:
+                row["secret"] = self.secret_for(row["session"], row["url"])
             if self._pool is None:  # not started (tests drive run_once by hand): inline
                 self._attempt_and_release(row, key)
             else:
