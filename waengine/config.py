@@ -76,7 +76,9 @@ class Defaults:
     EVENT_RETENTION = 7 * 86400.0
     # Seconds a write waits for another process's SQLite lock before 503 storage_unavailable.
     STORE_BUSY_TIMEOUT = 5.0
-    SSE_MAX_STREAMS = 8
+    # Long-lived streams (SSE) each hold a request thread for as long as they are open: at most
+    # half of THREADS, so API calls and /health always find one. 0 = THREADS // 4.
+    SSE_MAX_STREAMS = 0
     SSE_KEEPALIVE = 15.0
     # Send pacing (anti-ban): every send of a session waits at least SEND_MIN_INTERVAL plus up
     # to SEND_JITTER seconds after the previous one; SEND_DAILY_CAP (0 = none) per rolling 24 h;
@@ -152,6 +154,12 @@ def validate(config: dict) -> None:
     for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+    if not config["SSE_MAX_STREAMS"]:
+        config["SSE_MAX_STREAMS"] = max(1, int(config["THREADS"]) // 4)
+    if not 1 <= int(config["SSE_MAX_STREAMS"]) <= int(config["THREADS"]) // 2:
+        raise ConfigError(f"SSE_MAX_STREAMS ({config['SSE_MAX_STREAMS']}) must be between 1 and "
+                          f"half of THREADS ({config['THREADS']}): streams hold request threads, "
+                          "and API calls and /health need the rest")
     if config["STUCK_TIMEOUT"] <= config["COMMAND_TIMEOUT"]:
         # A command may legitimately run COMMAND_TIMEOUT; killing its browser sooner breaks it.
         raise ConfigError(f"STUCK_TIMEOUT ({config['STUCK_TIMEOUT']}) must be longer than "

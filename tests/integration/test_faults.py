@@ -31,7 +31,8 @@ from .test_gunicorn import Gunicorn
 
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
-    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg", "small"))}
+    ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg",
+     "small", "streams"))}
 
 
 @pytest.fixture(autouse=True)
@@ -440,3 +441,44 @@ def test_smaller_leaks_and_lies(make_gateway, sandbox):
     theirs = gw.client.get("/sessions/small/webhook/deliveries", headers=admin).json["data"]
     assert {d["lastError"] for d in mine if d["attempts"]} == {"connection failed"}
     assert any("refused" in (d["lastError"] or "").lower() for d in theirs)
+
+
+def test_health_answers_with_every_stream_open_and_ten_slow_clients(tmp_path, sandbox, servers):
+    # production's thread count; SSE_MAX_STREAMS is its default, a quarter of it
+    server = Gunicorn(tmp_path / "data", sandbox.url + "/", tmp_path / "gunicorn.log",
+                      extra_env={"WAENGINE_THREADS": "16"})
+    servers.append(server)
+    server.wait_healthy()
+    assert server.post("/sessions", json={"id": "streams"}).status_code == 201
+    streams = []
+    for _ in range(4):
+        resp = requests.get(server.url + "/sessions/streams/events", stream=True, timeout=30,
+                            headers={"X-API-Key": "k1"})
+        assert resp.status_code == 200
+        streams.append(resp)
+    refused = requests.get(server.url + "/sessions/streams/events", timeout=10,
+                           headers={"X-API-Key": "k1"})
+    assert refused.status_code == 429  # the cap, not a thread taken from the API
+    stop = threading.Event()
+    slow = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(10)]
+
+    def trickle(sock):  # headers at 1 byte a second: each holds a request thread meanwhile
+        sock.sendall(b"GET /sessions HTTP/1.1\r\nHost: x\r\n")
+        while not stop.wait(1.0):
+            try:
+                sock.sendall(b"X")
+            except OSError:
+                return
+
+    for sock in slow:
+        threading.Thread(target=trickle, args=(sock,), name="test-slowloris", daemon=True).start()
+    try:
+        for _ in range(5):
+            assert requests.get(server.url + "/health", timeout=5).status_code == 200
+            assert server.get("/sessions/streams").status_code == 200
+    finally:
+        stop.set()
+        for sock in slow:
+            sock.close()
+        for resp in streams:
+            resp.close()
