@@ -32,7 +32,7 @@ from .test_gunicorn import Gunicorn
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
     ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg",
-     "small", "streams"))}
+     "small", "streams", "frozen"))}
 
 
 @pytest.fixture(autouse=True)
@@ -482,3 +482,22 @@ def test_health_answers_with_every_stream_open_and_ten_slow_clients(tmp_path, sa
             sock.close()
         for resp in streams:
             resp.close()
+
+
+def test_a_frozen_renderer_shows_as_not_responding(make_gateway, sandbox):
+    # STUCK_TIMEOUT long enough to see the state before the watchdog relaunches the browser
+    gw = make_gateway(COMMAND_TIMEOUT=2.0, POLL_TIMEOUT=2.0, STUCK_TIMEOUT=30.0)
+    assert gw.link(sandbox, "frozen", P["frozen"])["responding"] is True
+    renderers = [p for p in browser_processes(gw.engine.profiles / "frozen")
+                 if "--type=renderer" in p.cmdline()]
+    assert renderers
+    for proc in renderers:
+        proc.suspend()  # SIGSTOP: the page stops answering, WebDriver's timeouts never fire
+    try:
+        frozen = wait_for(lambda: (s := gw.session("frozen"))["responding"] is False and s,
+                          timeout=20, message="responding: false")
+        assert frozen["status"] == "CONNECTED"  # the last thing the page said; now qualified
+    finally:
+        for proc in renderers:
+            proc.resume()
+    wait_for(lambda: gw.session("frozen")["responding"] is True, timeout=30, message="back")

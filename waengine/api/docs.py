@@ -72,6 +72,9 @@ class Session(Out):
     lastActivityAt = String(required=True, allow_none=True, metadata=TIME)
     restarts = Integer(required=True)
     browser = Nested(BrowserInfo, required=True, allow_none=True)
+    responding = Boolean(metadata={"description": "false while the page has been stuck in one "
+                                                  "call longer than COMMAND_TIMEOUT (a frozen "
+                                                  "renderer, until the watchdog relaunches it)"})
 
 
 class SessionList(Out):

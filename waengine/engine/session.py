@@ -230,10 +230,13 @@ class Session:
         browser = None
         if self.browser is not None:
             browser = {"pid": self.browser.pid}
+        # A page stuck in one call longer than any command may take is not answering, whatever
+        # the last status it reported (a frozen renderer: until the watchdog kills it).
+        stuck = self.busy_for() > self._config["COMMAND_TIMEOUT"]
         return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
                 "me": self.me, "createdAt": self.created_at,
                 "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
-                "browser": browser, "wa": dict(self.wa)}
+                "browser": browser, "wa": dict(self.wa), "responding": not stuck}
 
     # ---- the worker thread ----
     def _set(self, status: Status, reason: str | None) -> None:
