@@ -32,7 +32,7 @@ from .test_gunicorn import Gunicorn
 # Phones of this module only: the sandbox network is shared by the whole test run.
 P = {name: f"628140000{i:04d}" for i, name in enumerate(
     ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg",
-     "small", "streams", "frozen"))}
+     "small", "streams", "frozen", "disk"))}
 
 
 @pytest.fixture(autouse=True)
@@ -501,3 +501,57 @@ def test_a_frozen_renderer_shows_as_not_responding(make_gateway, sandbox):
         for proc in renderers:
             proc.resume()
     wait_for(lambda: gw.session("frozen")["responding"] is True, timeout=30, message="back")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 MB file system of its own (tmpfs) for the data folder, so it can really fill up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (root needed): {done.stderr.strip()}")
+    yield mount
+    for proc in browser_processes(mount):  # before unmounting: a browser holds files there
+        proc.kill()
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(path) -> None:
+    with path.open("wb") as f:
+        chunk = b"\0" * (1 << 20)
+        try:
+            while True:
+                f.write(chunk)
+                f.flush()
+        except OSError:
+            pass  # ENOSPC: the disk is full
+
+
+def test_a_full_disk_is_a_503_and_everything_carries_on_once_space_is_freed(
+        make_gateway, sandbox, receiver, small_disk):
+    gw = make_gateway(data_dir=small_disk / "data", WEBHOOK_URL=receiver.url,
+                      WEBHOOK_EVENTS=["message"])
+    gw.link(sandbox, "disk", P["disk"])
+    filler = small_disk / "filler"
+    fill(filler)
+    texts = [f"full-{i}" for i in range(3)]
+    try:
+        for text in texts:
+            sandbox.post("/_sandbox/messages", **{"from": P["friend"], "to": P["disk"],
+                                                  "text": text})
+        health = wait_for(lambda: (h := gw.client.get("/health")).status_code == 503 and h,
+                          timeout=30, message="/health unhealthy")
+        assert "full" in health.json["reason"] or "database" in health.json["reason"]
+        refused = gw.client.post("/sessions/disk/messages",
+                                 json={"to": P["friend"], "text": "no room"})
+        assert refused.status_code == 503, refused.json
+    finally:
+        filler.unlink()
+    wait_for(lambda: len(incoming(receiver)) >= 3, timeout=60, message="3 message webhooks")
+    assert Counter(e["data"]["body"] for e in incoming(receiver)) == Counter(texts)
+    gw.wait_status("disk", "CONNECTED")
+    wait_for(lambda: gw.client.get("/health").status_code == 200, timeout=30, message="healthy")
+    assert gw.client.post("/sessions/disk/messages",
+                          json={"to": P["friend"], "text": "room again"}).status_code == 201
