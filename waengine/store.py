@@ -43,6 +43,10 @@ def epoch(iso: str | None) -> float | None:
         return None
 
 
+# SQLite errors of a store that comes back by itself: a lock, a full disk, an I/O error.
+TRANSIENT = ("locked", "busy", "full", "disk i/o", "readonly", "unable to open")
+
+
 class DatabaseDamaged(ConfigError):
     """waengine.db is damaged or missing while logins are on disk: refuse to start."""
 
@@ -151,6 +155,8 @@ class Store:
         try:
             yield
         except sqlite3.OperationalError as e:
+            if not any(s in str(e).lower() for s in TRANSIENT):
+                raise  # a bug (no such column...), not a store that will come back
             self.failing = str(e)
             raise StorageUnavailable(f"The gateway's database is unavailable: {e}") from e
         if writes:

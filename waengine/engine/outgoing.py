@@ -331,6 +331,8 @@ class Sender:
                 if ms:
                     self.session.call("typing", to=args["to"], ms=ms)
             message = self.session.call(row["op"], **args, messageId=wa_id)
+        except StorageUnavailable:
+            raise  # our database, not the send: the sender backs off and tries the row again
         except RETRYABLE as e:
             if wa_id is None or isinstance(e, SessionNotReady) or row["status"] == "unknown":
                 self.queue.retry_later(row["id"])  # nothing new reached WhatsApp

@@ -471,6 +471,8 @@ class Session:
             try:
                 with self._busy():
                     self.on_connected(self, self._bridge)
+            except StorageUnavailable:
+                raise  # the worker backs off; the catch-up stays due
             except WAEngineError as e:  # the page is still syncing, a timeout: next poll again
                 self._catch_up_tries += 1
                 if self._catch_up_tries < CATCH_UP_TRIES:
