@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from flask import current_app
-
-
-def engine():
-    return current_app.extensions["waengine"]
-
-
-def manager():
-    return engine().manager
-
-
-def cached_list(session_id: str, kind: str, op: str, shape: Callable[[dict], dict],
-                refresh: bool = False) -> dict:
-    """`{"data": [...], "cached": bool}` of a list read through the session cache."""
-    session = manager().get(session_id)
-    session.touch()  # a client reading from the cache is still using the session (reaper)
-    data, cached = engine().cache.fetch(
-        session_id, kind, lambda: [shape(item) for item in session.call(op)], refresh)
-    return {"data": data, "cached": cached}
+from .. import uploads
+from . import contacts, events, media, messages, monitoring, sessions
 
 
 def register(app) -> None:
-    from .. import uploads
-    from . import contacts, events, messages, monitoring, sessions
-
     app.register_blueprint(sessions.bp)
     app.register_blueprint(messages.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(contacts.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(monitoring.bp)

@@ -1,7 +1,7 @@
 """Chromium: flags, the shared chromedriver, launching a browser per session, and reaping it.
 
 Nothing else in waengine knows a Chromium flag. Every flag here has a measured reason
-(docs/performance.md, ../shared/CHROMIUM-FACTS.md).
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.remote.client_config import ClientConfig
 
+from ..ops import memory
 from . import guard
 
 log = logging.getLogger(__name__)
@@ -150,14 +151,14 @@ class ChromeDriverService:
                 subprocess.Popen,
                 [self._binary, f"--port={port}", "--allowed-ips=127.0.0.1", "--log-level=SEVERE"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=guard.die_with_parent,
+                preexec_fn=die_with_parent(signal.SIGKILL),
             ).result()
             self._guard = self._spawner.submit(
                 subprocess.Popen,
                 [sys.executable, guard.__file__, str(self._proc.pid),
                  str(os.getpid())],
                 stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=lambda: guard.die_with_parent(signal.SIGTERM),
+                preexec_fn=die_with_parent(signal.SIGTERM),
             ).result()
             self.generation += 1
             self._url = f"http://127.0.0.1:{port}"
@@ -215,6 +216,8 @@ class ChromeDriverService:
                 try:
                     self._proc.wait(5)
                 except subprocess.TimeoutExpired:
+                    log.warning("chromedriver (pid %s) ignored SIGTERM for 5s: sending SIGKILL",
+                                self._proc.pid)
                     self._proc.kill()
                     self._proc.wait(5)
             self._proc = None
@@ -254,7 +257,9 @@ class BrowserProcess:
             done.set()
 
         threading.Thread(target=_quit, name=f"wa-quit-{self.profile.name}", daemon=True).start()
-        done.wait(timeout)
+        if not done.wait(timeout):
+            log.warning("browser %s did not quit within %.0fs: killing its processes",
+                        self.profile.name, timeout)
         reap_profile(self.profile)
 
     def kill(self) -> int:
@@ -411,68 +416,20 @@ def delete_profile(profile: Path) -> None:
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def tree_memory(pid: int | None, profile: Path) -> dict:
-    """RSS, PSS and process count of a browser's processes, in MB (PSS avoids double counting)."""
-    rss = pss = 0
-    procs = profile_processes(profile)
-    for proc in procs:
-        try:
-            mem = proc.memory_full_info()
-        except psutil.Error:
-            continue
-        rss += mem.rss
-        pss += getattr(mem, "pss", mem.rss)
-    return {"pid": pid, "rssMb": round(rss / 2**20, 1), "pssMb": round(pss / 2**20, 1),
-            "processes": len(procs)}
+PR_SET_PDEATHSIG = 1
 
 
-def _mb(value: float) -> float:
-    return round(value / 2**20, 1)
+def die_with_parent(sig: int):
+    """A preexec_fn: the child gets `sig` when the thread that forked it ends (Linux only).
 
+    The C library is loaded here, in the parent: loading it between fork and exec could hang."""
+    c = memory.libc() if sys.platform.startswith("linux") else None
 
-def process_memory(pid: int | None) -> dict | None:
-    """RSS, PSS and USS of one process in MB (None when it is gone)."""
-    if not pid:
-        return None
-    try:
-        mem = psutil.Process(pid).memory_full_info()
-    except psutil.Error:
-        return None
-    return {"rssMb": _mb(mem.rss), "pssMb": _mb(getattr(mem, "pss", mem.rss)),
-            "ussMb": _mb(mem.uss)}
+    def preexec() -> None:
+        if c is not None:
+            c.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
-
-def profiles_memory(profiles_dir: Path) -> dict[str, dict]:
-    """Memory of every browser under the profiles folder, by profile (session) name.
-
-    One walk of the process table for all sessions (tree_memory walks it once per session).
-    PSS is the fair share of pages shared between processes; summing RSS counts them ~5 times.
-    """
-    prefix = str(profiles_dir).rstrip("/") + "/"
-    found: dict[str, dict] = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or ()
-        name = None
-        for part in cmd:
-            if part.startswith("--") and prefix in part:
-                name = part.split(prefix, 1)[1].split("/", 1)[0]
-                break
-        if not name or proc.pid == os.getpid():
-            continue
-        try:
-            mem = proc.memory_full_info()
-        except psutil.Error:
-            continue
-        entry = found.setdefault(name, {"rssMb": 0.0, "pssMb": 0.0, "ussMb": 0.0,
-                                        "processes": 0})
-        entry["rssMb"] += mem.rss / 2**20
-        entry["pssMb"] += getattr(mem, "pss", mem.rss) / 2**20
-        entry["ussMb"] += mem.uss / 2**20
-        entry["processes"] += 1
-    for entry in found.values():
-        for key in ("rssMb", "pssMb", "ussMb"):
-            entry[key] = round(entry[key], 1)
-    return found
+    return preexec
 
 
 def is_browser_gone(error: BaseException) -> bool:
@@ -487,21 +444,3 @@ def is_browser_gone(error: BaseException) -> bool:
         s in text for s in ("tab crashed", "chrome not reachable", "disconnected",
                             "session deleted", "target window already closed", "no such window")
     )
-
-
-def browser_memory(pid: int | None) -> float | None:
-    """RSS of a browser's process tree in MB (cheap: walks only that tree)."""
-    if not pid:
-        return None
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return None
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return round(total / 2**20, 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from ..store import epoch
+from .page import Page
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def run(session, bridge, outbox, on_event) -> int:
     start = since(outbox, session.id)
     if start is None:
         return 0
-    found = bridge.call("catchUp", since=int(start), perChat=PER_CHAT)
+    found = Page.in_worker(bridge).catch_up(int(start), PER_CHAT)
     for msg in found:
         on_event(session, "message", {**msg, "catchUp": True})
     log.info("session %s: caught up %d message(s) since %d", session.id, len(found), start)

@@ -9,18 +9,9 @@ starts the guard) or, should that signal be missed, from its parent process id c
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """In a child between fork and exec: get `sig` when the parent thread dies (Linux only)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
 def watch(pgid: int, parent: int) -> None:

@@ -26,6 +26,8 @@ from ..errors import (
     WAEngineError,
 )
 from ..store import Store, utcnow
+from ..vocabulary import Status
+from .page import Page
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +167,6 @@ class OutgoingQueue:
             (session_id,))
         return _row(rows[0]) if rows else None
 
-    def position(self, session_id: str, seq: int) -> int:
-        rows = self.store.execute(
-            "SELECT COUNT(*) AS n FROM outgoing WHERE session = ? AND status IN ('queued', 'unknown')"
-            " AND seq < ?",
-            (session_id, seq))
-        return rows[0]["n"]
-
     def last_sent_at(self, session_id: str) -> float | None:
         rows = self.store.execute(
             "SELECT MAX(sent_at) AS t FROM outgoing WHERE session = ? AND status = 'sent'",
@@ -256,6 +251,8 @@ class Sender:
         self.queue._notify()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(10)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within 10s", self._thread.name)
 
     def _idle(self, seconds: float, seen: int | None = None) -> bool:
         """Wait for a change after version `seen` (new work) or the time to pass; False when
@@ -285,7 +282,7 @@ class Sender:
         if row is None:
             self._idle(5.0, seen)
             return
-        if self.session.status.value != "CONNECTED":
+        if self.session.status is not Status.CONNECTED:
             self._idle(1.0)  # queued sends wait for the session, they are never dropped
             return
         delay = self._pacing_delay()
@@ -317,7 +314,7 @@ class Sender:
             if wa_id:
                 # An attempt with this id may have reached WhatsApp before a browser or the
                 # gateway died: look for it, and send only if it is not there.
-                found = self.session.call("findSent", id=wa_id)
+                found = Page(self.session).find_sent(wa_id)
                 if found:
                     log.info("send %s of %s had been sent already", row["id"], self.session.id)
                     self._record(lambda: self.queue.finish(row["id"], found, None))
@@ -329,8 +326,8 @@ class Sender:
                 ms = typing_ms(args.get("text") or args.get("caption"),
                                self.config["SEND_TYPING_CPS"])
                 if ms:
-                    self.session.call("typing", to=args["to"], ms=ms)
-            message = self.session.call(row["op"], **args, messageId=wa_id)
+                    Page(self.session).typing(args["to"], ms)
+            message = Page(self.session).send(row["op"], args, message_id=wa_id)
         except StorageUnavailable:
             raise  # our database, not the send: the sender backs off and tries the row again
         except RETRYABLE as e:
@@ -373,7 +370,7 @@ class Sender:
                     return
 
     def _assign_id(self, row: dict) -> str:
-        wa_id = self.session.call("newMessageId", to=row["args"]["to"])
+        wa_id = Page(self.session).new_message_id(row["args"]["to"])
         self.queue.assign_id(row["id"], wa_id)
         return wa_id
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from enum import Enum
 from typing import Protocol
 
 from ..errors import (
@@ -27,20 +26,12 @@ from ..errors import (
 )
 from ..ops import metrics
 from ..store import utcnow
+from ..vocabulary import Status
 from .bridge import BrowserGone
 
 log = logging.getLogger(__name__)
 # Polls in a row a failing catch-up is tried on before it is given up (and logged as an error).
 CATCH_UP_TRIES = 20
-
-
-class Status(str, Enum):
-    STARTING = "STARTING"
-    SCAN_QR = "SCAN_QR"
-    CONNECTED = "CONNECTED"
-    RECOVERING = "RECOVERING"
-    STOPPED = "STOPPED"
-    FAILED = "FAILED"
 
 
 class Browser(Protocol):
@@ -163,6 +154,8 @@ class Session:
             self._queue.put(None)
         if thread and thread is not threading.current_thread():
             thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0fs", thread.name, timeout)
         if not self.running and self.status not in (Status.STOPPED, Status.FAILED):
             self._set(Status.STOPPED, reason)
 
@@ -205,9 +198,6 @@ class Session:
         except FutureTimeout:
             future.cancel()
             raise CommandTimeout(details={"timeoutSeconds": timeout}) from None
-
-    def call(self, op: str, **args):
-        return self.submit(lambda bridge: bridge.call(op, **args))
 
     def check_ready(self, need_connected: bool = True) -> None:
         status = self.status
@@ -421,7 +411,8 @@ class Session:
             self.wa = {"version": state["version"], "injected": bool(state.get("injected"))}
         for event in state.get("events") or ():
             # Delivered to the sink (outbox) first; acknowledged to the page on the next poll.
-            self._on_event(self, event["type"], event["data"])
+            if self._on_event(self, event["type"], event["data"]) is False:
+                break  # held (its media is being stored): offered again, in order, next poll
             self._ack.append(event["id"])
         if state.get("events"):
             self.touch()

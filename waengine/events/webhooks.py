@@ -8,8 +8,6 @@ socket read: a receiver that trickles its answer is cut off at the deadline.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import logging
 import random
@@ -24,15 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from ..config import Defaults
 from ..store import epoch
 from .outbox import EventOutbox
+from .signing import headers as signed_headers
+from .signing import legacy_signature
 
 log = logging.getLogger(__name__)
 USER_AGENT = "waengine-webhooks/1"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-WAEngine-Signature value: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+sign = legacy_signature  # the X-WAEngine-Signature value (signing.py has both conventions)
 
 
 def backoff(attempts: int, base: float, cap: float, rand=random.random) -> float:
@@ -44,8 +41,10 @@ class DeadlineExceeded(OSError):
     """The receiver did not answer in full within WEBHOOK_TIMEOUT."""
 
 
-def post(url: str, body: bytes, headers: dict, deadline: float) -> int:
-    """POST and return the status; the whole exchange must end within `deadline` seconds."""
+def post(url: str, body: bytes, headers: dict, deadline: float,
+         keep: int = 300) -> tuple[int, str]:
+    """POST and return the status and the start of the answer (up to `keep` bytes, text); the
+    whole exchange must end within `deadline` seconds."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
@@ -69,8 +68,8 @@ def post(url: str, body: bytes, headers: dict, deadline: float) -> int:
         path = parts.path or "/"
         conn.request("POST", path + (f"?{parts.query}" if parts.query else ""), body, headers)
         resp = conn.getresponse()
-        resp.read()
-        return resp.status
+        answer = resp.read()  # in full: the deadline, not the size, bounds a trickling answer
+        return resp.status, answer[:keep].decode("utf-8", "replace").strip()
     except (OSError, http.client.HTTPException) as e:
         if expired.is_set():
             raise DeadlineExceeded(f"no complete answer within {deadline:g}s") from e
@@ -120,6 +119,8 @@ class WebhookSender:
             self.outbox.changed.notify_all()
         if self._thread:
             self._thread.join(self.timeout + 5)
+            if self._thread.is_alive():
+                log.warning("wa-webhooks did not stop within %.0fs", self.timeout + 5)
         if self._pool:
             # Attempts in flight end by their deadline; their rows stay pending if cut short.
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -184,15 +185,14 @@ class WebhookSender:
         body = row["body"].encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   "X-WAEngine-Event": row["type"], "X-WAEngine-Delivery": row["event_id"],
-                   "X-WAEngine-Timestamp": timestamp}
-        if row.get("secret"):
-            headers["X-WAEngine-Signature"] = sign(row["secret"], timestamp, body)
+                   **signed_headers(row["event_id"], row["type"], timestamp, body,
+                                    row.get("secret"))}
         status, error = None, ""
         try:
-            status = post(row["url"], body, headers, self.timeout)
+            status, answer = post(row["url"], body, headers, self.timeout)
             if not 200 <= status < 300:
-                error = f"HTTP {status}"
+                # The start of the receiver's answer: what an operator needs to see why it failed.
+                error = f"HTTP {status}" + (f": {answer}" if answer else "")
         except (OSError, ValueError, http.client.HTTPException) as e:
             error = f"{type(e).__name__}: {e}"
         if status is not None and 200 <= status < 300:
