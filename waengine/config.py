@@ -36,8 +36,12 @@ class Defaults:
     HEADLESS = True
     WA_LOAD_TIMEOUT = 120.0
     COMMAND_TIMEOUT = 60.0
-    # How often an idle session worker polls its page for state and events.
+    # push: the page notifies the gateway over a DevTools channel (engine/channel.py) and an
+    # idle session polls only every SAFETY_POLL_INTERVAL; poll: every PUMP_INTERVAL (the old way,
+    # also used while a page loads and whenever a channel cannot be opened).
+    PUMP_MODE = "push"
     PUMP_INTERVAL = 0.25
+    SAFETY_POLL_INTERVAL = 5.0
     QR_FIRST_TTL = 60.0
     QR_TTL = 20.0
     MAX_SESSIONS = 50
@@ -141,7 +145,7 @@ def validate(config: dict) -> None:
     """Raise ConfigError naming the first setting that cannot work."""
     for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL",
                 "WATCHDOG_INTERVAL", "REAPER_INTERVAL", "POLL_TIMEOUT", "SESSION_IDLE_TIMEOUT",
-                "QR_SCAN_TIMEOUT"):
+                "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
     for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS"):
@@ -159,6 +163,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"CACHE must be simple, none or a redis:// URL, got {config['CACHE']!r}")
     if not str(config["WA_URL"]).startswith(("http://", "https://")):
         raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
+    if config["PUMP_MODE"] not in ("push", "poll"):
+        raise ConfigError(f"PUMP_MODE must be push or poll, got {config['PUMP_MODE']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
     if isinstance(config["API_KEYS"], str):
