@@ -64,3 +64,6 @@ bench: install
 
 clean:
 	rm -rf .make node_modules data .pytest_cache
+
+bench-scale: install  # N sessions next to bare Chromium, same run (bench/scale.py, docs/performance.md)
+	$(PYTHON) bench/scale.py $(or $(N),10)
