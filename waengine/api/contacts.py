@@ -14,7 +14,8 @@ bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
 @bp.get("/sessions/<session_id>/contacts")
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.doc(summary="List contacts (cached for CACHE_TTL_CONTACTS; refresh=true skips the cache)",
-        responses=docs.responses(docs.ContactList, errors=docs.BROWSER_ERRORS))
+        responses={**docs.responses(docs.ContactList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
 def list_contacts(session_id, query):
     return cached_list(session_id, "contacts", "listContacts", shapes.contact, query["refresh"])
 
@@ -39,7 +40,8 @@ def contact_exists(session_id, phone):
 @bp.get("/sessions/<session_id>/groups")
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.doc(summary="List the groups the account is in (cached; refresh=true skips the cache)",
-        responses=docs.responses(docs.GroupList, errors=docs.BROWSER_ERRORS))
+        responses={**docs.responses(docs.GroupList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
 def list_groups(session_id, query):
     return cached_list(session_id, "groups", "groups", shapes.group, query["refresh"])
 

@@ -128,7 +128,8 @@ def react(session_id, messageId, body):
 @bp.get("/sessions/<session_id>/chats")
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.doc(summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
-        responses=docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS))
+        responses={**docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
 def list_chats(session_id, query):
     return cached_list(session_id, "chats", "listChats", shapes.chat, query["refresh"])
 
