@@ -97,10 +97,25 @@ class LockedCache(BaseCache):
             return self.inner.clear()
 
 
+class _Kept:
+    """SimpleCache's serializer, minus the pickling: entries are immutable (bytes in a frozen
+    Body), so keeping the object itself is safe, and a hit copies no 100s of KB."""
+
+    @staticmethod
+    def dumps(value, protocol=None):
+        return value
+
+    @staticmethod
+    def loads(value):
+        return value
+
+
 def make_backend(url: str) -> BaseCache:
     """The cachelib backend for CACHE: "simple", "none", or a redis:// (rediss://, unix://) URL."""
     if url == "simple":
-        return LockedCache(SimpleCache(threshold=2000, default_timeout=0))
+        simple = SimpleCache(threshold=2000, default_timeout=0)
+        simple.serializer = _Kept()
+        return LockedCache(simple)
     if url == "none":
         return NullCache()
     if urlsplit(url).scheme in ("redis", "rediss", "unix"):
