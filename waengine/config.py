@@ -42,6 +42,10 @@ class Defaults:
     PUMP_MODE = "push"
     PUMP_INTERVAL = 0.25
     SAFETY_POLL_INTERVAL = 5.0
+    # Browsers launched ahead on fresh profiles, page loaded, for new sessions (engine/warm.py);
+    # a warm page older than WARM_MAX_AGE seconds is reloaded when a session takes it.
+    WARM_BROWSERS = 0
+    WARM_MAX_AGE = 30.0
     QR_FIRST_TTL = 60.0
     QR_TTL = 20.0
     MAX_SESSIONS = 50
@@ -148,6 +152,8 @@ def validate(config: dict) -> None:
                 "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
+    if int(config["WARM_BROWSERS"]) < 0 or config["WARM_MAX_AGE"] <= 0:
+        raise ConfigError("WARM_BROWSERS must be 0 or more and WARM_MAX_AGE positive")
     for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")

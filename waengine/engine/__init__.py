@@ -54,6 +54,8 @@ class Engine:
             self.started = True
             self.profiles.mkdir(parents=True, exist_ok=True)
             chromium.sweep(self.profiles, pidfile=self.driver_pidfile)
+            if hasattr(self.manager.factory, "start"):
+                self.manager.factory.start()  # the warm pool (WARM_BROWSERS), after the sweep
             self.events.start()
             restored = self.manager.restore()
             self.senders.resume(self.manager.list())
@@ -71,6 +73,8 @@ class Engine:
         self.reaper.stop()
         self.senders.stop()
         self.manager.shutdown()
+        if hasattr(self.manager.factory, "stop"):
+            self.manager.factory.stop()
         self.service.stop()
         self.events.stop()
         log.info("engine stopped")

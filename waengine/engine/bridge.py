@@ -103,6 +103,11 @@ class Bridge:
                     {"source": self.script})
         self._guard(self.driver.get, url)
 
+    def reload(self) -> None:
+        """Load the page again (the registered bridge installs itself in the new document)."""
+        self._timeout(self.config["COMMAND_TIMEOUT"])
+        self._guard(self.driver.refresh)
+
     def poll(self, ack_ids: list[str]) -> dict:
         """State of the page plus its queued events; acknowledges the events of the last poll."""
         # Short: a poll a navigation swallowed is waited out to the timeout by chromedriver.

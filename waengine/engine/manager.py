@@ -14,6 +14,7 @@ from ..store import Store
 from . import browser as chromium
 from .bridge import Bridge
 from .session import Session, Status
+from .warm import WarmPool
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -34,8 +35,20 @@ class ChromiumFactory:
         self.config = config
         self.service = service
         self.profiles = profiles
+        self.warm = WarmPool(config, service, profiles) if config["WARM_BROWSERS"] else None
+
+    def start(self) -> None:
+        if self.warm is not None:
+            self.warm.start()
+
+    def stop(self) -> None:
+        if self.warm is not None:
+            self.warm.stop()
 
     def open(self, session_id: str):
+        taken = self.warm.take(session_id) if self.warm is not None else None
+        if taken is not None:
+            return taken
         browser = chromium.launch(self.config, self.service, self.profiles / session_id)
         try:
             bridge = Bridge(browser.driver, self.config)

@@ -15,15 +15,27 @@ import psutil
 log = logging.getLogger(__name__)
 
 
+def _names(part: str, needles: tuple[str, ...]) -> bool:
+    """A flag naming the folder or something in it ("profiles/s1" is not "profiles/s10")."""
+    return part.startswith("--") and any(
+        part.endswith(needle) or needle + "/" in part for needle in needles)
+
+
 def profile_processes(profile: Path) -> list[psutil.Process]:
-    """Every process started with this profile folder (browser, renderers, crashpad)."""
-    needle = str(profile)
+    """Every process started with this profile folder (browser, renderers, crashpad).
+
+    A profile that is a symlink (a warm browser handed to its session, engine/warm.py) is
+    found under both names: the browser launched on the target, a relaunch on the link.
+    """
+    needles = (str(profile),)
+    if profile.is_symlink():
+        needles += (str(profile.resolve()),)
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or ()
         # Only flags count ("--user-data-dir=...", crashpad's "--database=..."), so a shell or
         # test runner that merely names the folder is never killed.
-        if any(part.startswith("--") and needle in part for part in cmd) and proc.pid != os.getpid():
+        if any(_names(part, needles) for part in cmd) and proc.pid != os.getpid():
             found.append(proc)
     return found
 
@@ -135,8 +147,11 @@ def clear_orphaned_locks(profile: Path) -> bool:
 
 
 def delete_profile(profile: Path) -> None:
+    target = profile.resolve() if profile.is_symlink() else profile
     reap_profile(profile)
-    shutil.rmtree(profile, ignore_errors=True)
+    if target != profile:
+        profile.unlink(missing_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
 
 
 def tree_memory(pid: int | None, profile: Path) -> dict:
@@ -177,13 +192,21 @@ def profiles_memory(profiles_dir: Path) -> dict[str, dict]:
     PSS is the fair share of pages shared between processes; summing RSS counts them ~5 times.
     """
     prefix = str(profiles_dir).rstrip("/") + "/"
+    # A warm browser handed to a session runs on .warm/<n>; its session's profile links there.
+    aliases = {}
+    if profiles_dir.is_dir():
+        aliases = {str(p.resolve().relative_to(profiles_dir.resolve())): p.name
+                   for p in profiles_dir.iterdir() if p.is_symlink()}
     found: dict[str, dict] = {}
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or ()
         name = None
         for part in cmd:
             if part.startswith("--") and prefix in part:
-                name = part.split(prefix, 1)[1].split("/", 1)[0]
+                rest = part.split(prefix, 1)[1].split("/")
+                name = rest[0]
+                if name == ".warm" and len(rest) > 1:
+                    name = aliases.get(f".warm/{rest[1]}", f".warm/{rest[1]}")
                 break
         if not name or proc.pid == os.getpid():
             continue
