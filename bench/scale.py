@@ -382,6 +382,11 @@ def main() -> int:
         else:
             poll_cpu = None
 
+        # 5b. the warm pool: create -> SCAN_QR with a browser launched ahead
+        warm_qr = warm_starts(tmp, sandbox_url, hooks.url, min(n, 5))
+        row("create → SCAN_QR, WARM_BROWSERS=1", sec(warm_qr), sec(bare_start) + " bare launch+load",
+            f"{statistics.median(warm_qr) / statistics.median(bare_start):.2f}x")
+
         # 6. bare Chromium on copies of the linked profiles
         copies = []
         for i in range(linked):
@@ -423,6 +428,39 @@ def main() -> int:
         browser.reap_profile(tmp)
     print_table(n)
     return 0
+
+
+def warm_ready(profiles: Path) -> bool:
+    """A warm browser no session took yet, with its page's renderer up (the pool's loaded)."""
+    warm = profiles / ".warm"
+    if not warm.is_dir():
+        return False
+    taken = {p.resolve() for p in profiles.iterdir() if p.is_symlink()}
+    for folder in warm.iterdir():
+        if folder.resolve() in taken:
+            continue
+        procs = browser.profile_processes(folder)
+        if any("--type=renderer" in " ".join(p.cmdline()) for p in procs if p.is_running()):
+            return True
+    return False
+
+
+def warm_starts(tmp: Path, sandbox_url: str, hook_url: str, count: int) -> list[float]:
+    data = tmp / "data-warm"
+    gw = Gateway(tmp, data, sandbox_url, hook_url, count + 1, "push", {"WAENGINE_WARM_BROWSERS": "1"})
+    times = []
+    try:
+        for i in range(count):
+            wait_for(lambda: warm_ready(data / "profiles"), timeout=120, interval=0.1,
+                     message="a warm browser")
+            time.sleep(1.0)  # the renderer is up; give the page its load (bench only)
+            t = time.perf_counter()
+            assert gw.http.post(gw.url + "/sessions", json={"id": f"w{i}"}).status_code == 201
+            wait_for(lambda i=i: gw.status(f"w{i}") == "SCAN_QR", timeout=120, interval=0.01)
+            times.append(time.perf_counter() - t)
+    finally:
+        gw.proc.stop()
+    return times
 
 
 def time_get(http: requests.Session, url: str) -> float:
