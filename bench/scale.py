@@ -251,7 +251,7 @@ def wrk(url: str, seconds: int, conns: int) -> tuple[float, str]:
                           "-H", "Accept-Encoding: gzip", url],
                          capture_output=True, text=True, timeout=seconds + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # of the latency distribution
     return rps, p99
 
 

@@ -342,13 +342,13 @@ class Session:
         now = time.monotonic()
         if self._config["PUMP_MODE"] != "push" or opener is None or now < self._channel_retry_at:
             return False
-        self._channel_retry_at = now + self._config["SAFETY_POLL_INTERVAL"]
         try:
             with self._busy():
                 self._channel = opener(f"wa-session-{self.id}", self._notified)
         except Exception as e:
             log.warning("session %s: no event channel, polling instead: %s", self.id, e)
             self._channel = None
+            self._channel_retry_at = now + self._config["SAFETY_POLL_INTERVAL"]
             return False
         self._wake_pending.clear()
         self._pump()  # what the page queued before the binding existed
