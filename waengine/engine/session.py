@@ -366,8 +366,11 @@ class Session:
                 self._wake_pending.set()
                 self._queue.put(_WAKE)
             return
-        events = json.loads(payload).get("events") or ()
-        done = [event["id"] for event in events if self._deliver(event) is not None]
+        done = []
+        for event in json.loads(payload).get("events") or ():
+            if self._deliver(event) is None:
+                break  # keep the order: this one and the rest stay queued in the page
+            done.append(event["id"])
         channel = self._channel
         if done and channel is not None:
             channel.evaluate(f"window.__waengine && window.__waengine.ack({json.dumps(done)})")
