@@ -321,7 +321,9 @@ def main() -> int:
             t = time.perf_counter()
             resp = gw.http.post(gw.url + "/sessions", json={"id": sid}, timeout=60)
             if resp.status_code != 201:
-                refused = f"session {i + 1}: {resp.status_code} {resp.json()['error']['code']}"
+                error = resp.json()["error"]
+                refused = (f"session {i + 1}: {resp.status_code} {error['code']} "
+                           f"({error['message']})")
                 break
             wait_for(lambda sid=sid: gw.status(sid) == "SCAN_QR", timeout=120, interval=0.02)
             to_qr.append(time.perf_counter() - t)
@@ -342,6 +344,12 @@ def main() -> int:
         # 3. idle
         time.sleep(args.settle)  # let pages finish their post-login work before measuring
         groups = kinds(gw.proc, data / "profiles")
+        worker = groups["worker"][0] if groups["worker"] else None
+        row(f"resources with {linked} sessions",
+            f"{psutil.virtual_memory().available / 2**30:.1f} GiB RAM available, "
+            f"worker {worker.num_fds() if worker else '?'} fds, "
+            f"{worker.num_threads() if worker else '?'} threads, "
+            f"{len(groups['chromium'])} Chromium processes, load {os.getloadavg()[0]:.1f}")
         push_cpu = idle_cpu(groups, args.idle)
         pss, procs = memory(data / "profiles")
 
