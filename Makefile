@@ -1,32 +1,43 @@
-# waengine: make run | make test | make install | make lint | make bench
-# Everything Python runs from a virtual environment: Debian's own python3 refuses
-# `pip install` outside one (PEP 668).
+# waengine: make run | make test | make install | make lint | make bench | make doctor
+# Everything Python runs from a virtual environment (.venv): Debian's own python3 refuses
+# `pip install` outside one (PEP 668). System packages come from apt, with sudo unless root.
 SYSTEM_PYTHON ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PORT ?= 8080
+# `make test PYTEST_ARGS='tests/unit -x'` runs a part of the suite.
+PYTEST_ARGS ?= tests
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
-
-.PHONY: install run sandbox test test-unit lint bench doctor clean
-
-.make/system: 
-	@mkdir -p .make
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-	    || ! command -v redis-server >/dev/null; then \
-	  echo "installing chromium, chromium-driver and redis-server (apt)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+APT_PACKAGES := chromium chromium-driver redis-server nodejs npm
+# Only the tests need nginx (tests/integration/test_nginx.py runs deploy/nginx.conf).
+APT_TEST_PACKAGES := nginx
+# apt-get as root, else through sudo; a user without sudo is told what to ask root for.
+APT = apt() { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "make: need root or sudo to run: apt-get install $$*" >&2; exit 1; fi; \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    chromium chromium-driver redis-server >/dev/null; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$$@" >/dev/null; \
+	}
+
+.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough bench-scale
+
+.make/system:
+	@mkdir -p .make
+	@$(APT); missing=; \
+	for cmd in chromium chromedriver redis-server npm; do command -v $$cmd >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then echo "installing $(APT_PACKAGES) (apt)"; apt $(APT_PACKAGES); fi
+	@touch $@
+
+.make/system-test: .make/system
+	@$(APT); if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  echo "installing $(APT_TEST_PACKAGES) (apt)"; apt $(APT_TEST_PACKAGES); \
 	fi
 	@touch $@
 
 $(PYTHON):
-	@if ! $(SYSTEM_PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
-	  echo "installing python3-venv (apt)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv >/dev/null; \
+	@$(APT); if ! $(SYSTEM_PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	  echo "installing python3-venv (apt)"; apt python3-venv; \
 	fi
 	$(SYSTEM_PYTHON) -m venv $(VENV)
 
@@ -36,7 +47,7 @@ $(PYTHON):
 	$(PYTHON) -m pip install -q -e '.[test]'
 	@touch $@
 
-node_modules/.package-lock.json: package.json package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json | .make/system
 	npm ci --no-audit --no-fund --loglevel=error
 
 install: .make/system .make/python node_modules/.package-lock.json
@@ -50,11 +61,11 @@ sandbox: install
 doctor: install
 	$(PYTHON) -m waengine doctor
 
-test: install
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+test: install .make/system-test
+	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: .make/python
-	$(PYTHON) -m pytest -q tests/unit
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
 
 lint: .make/python
 	$(PYTHON) -m ruff check waengine tests bench
@@ -62,8 +73,30 @@ lint: .make/python
 bench: install
 	$(PYTHON) bench/run.py
 
+# Not part of `make test`: a clean Debian 12 root (debootstrap), `make test` inside it as a
+# normal user with Chromium's sandbox on (docs/deployment.md). Needs root; takes a while.
+test-fresh:
+	scripts/test-fresh.sh
+
+# The container image (Dockerfile), built with podman on a base imported from that root.
+image:
+	scripts/build-image.sh
+
+# The README's sandbox walk-through against those images (gateway, nginx, sandbox containers).
+image-walkthrough:
+	scripts/image-walkthrough.sh
+
+# Never ./data: it holds the WhatsApp logins (browser profiles) and the event outbox.
 clean:
-	rm -rf .make node_modules data .pytest_cache
+	rm -rf .make $(VENV) node_modules .pytest_cache .ruff_cache build *.egg-info
+
+distclean: clean
+	@if [ "$(FORCE)" != 1 ]; then \
+	  printf 'delete ./data (every WhatsApp login and queued event)? type yes: '; \
+	  read answer </dev/tty 2>/dev/null || answer=; \
+	  [ "$$answer" = yes ] || { echo "kept ./data (FORCE=1 deletes it without asking)"; exit 1; }; \
+	fi
+	rm -rf data
 
 bench-scale: install  # N sessions next to bare Chromium, same run (bench/scale.py, docs/performance.md)
 	$(PYTHON) bench/scale.py $(or $(N),10)

@@ -7,6 +7,7 @@ config/<env>.py); a `-b` on the command line still wins. docs/operations.md expl
 import sys
 
 from waengine.config import ConfigError, load_config
+from waengine.logs import gunicorn_logconfig
 
 try:
     _config = load_config()
@@ -35,8 +36,12 @@ keepalive = 5
 limit_request_fields = 50
 limit_request_field_size = 8190
 accesslog = "-"
-# %(M)s: request time in milliseconds.
+# %(M)s: request time in milliseconds. (The request id is on every line already: logs.py.)
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# The error log, the access log and the app's own loggers in one format (LOG_FORMAT, text or
+# json), each line with its request id and session, secrets masked (waengine/logs.py).
+logconfig_dict = gunicorn_logconfig(_config["LOG_FORMAT"] if _config else "text",
+                                    _config["LOG_LEVEL"] if _config else "INFO")
 
 
 def on_starting(server):

@@ -37,6 +37,7 @@ from selenium import webdriver
 from tests.conftest import wait_for
 from waengine.config import load_config
 from waengine.engine import browser
+from waengine.ops.memory import browsers_memory
 
 VARIANTS = {
     "waengine's flags": [],
@@ -53,7 +54,7 @@ VARIANTS = {
 
 
 def pss(folder: Path) -> float:
-    per = browser.profiles_memory(folder)
+    per = browsers_memory(folder)
     return statistics.mean(e["pssMb"] for e in per.values()) if per else 0.0
 
 

@@ -83,6 +83,7 @@ def bare_chromium(tmp: Path) -> dict:
 
     from waengine.config import load_config
     from waengine.engine import browser
+    from waengine.ops.memory import browsers_memory
 
     config = load_config({"ENV": "testing"})
     profile = tmp / "bare-profile"
@@ -94,7 +95,7 @@ def bare_chromium(tmp: Path) -> dict:
     latency = timed(lambda: driver.execute_async_script(
         "arguments[arguments.length - 1](JSON.stringify({ok: true}))"), 200)
     time.sleep(1.0)  # let the renderer settle before reading memory, as for the session below
-    memory = browser.tree_memory(None, profile)
+    memory = browsers_memory(profile.parent, only=profile.name).get(profile.name) or {}
     driver.quit()
     browser.reap_profile(profile)
     return {"launch": launch, "latency": latency, "memory": memory}
@@ -104,7 +105,7 @@ def main() -> int:
     import logging
 
     from waengine import create_app, engine_of, sandbox
-    from waengine.engine import browser
+    from waengine.ops.memory import browsers_memory
 
     tmp = Path(tempfile.mkdtemp(prefix="waengine-bench-"))
     sb = sandbox.make_server("127.0.0.1", 0, ack_delivered_delay=0.05, ack_read_delay=0.1)
@@ -140,12 +141,13 @@ def main() -> int:
 
         session = engine.manager.get("bench")
         time.sleep(1.0)
-        mem = browser.tree_memory(session.browser.pid, session.browser.profile)
+        mem = browsers_memory(engine.profiles, only="bench")["bench"]
         row("browser memory per session (PSS)", f"{mem['pssMb']:.0f} MB, {mem['processes']} procs",
             f"{bare['memory']['pssMb']:.0f} MB, {bare['memory']['processes']} procs bare",
             f"{mem['pssMb'] / max(bare['memory']['pssMb'], 1):.2f}x")
 
-        call = timed(lambda: session.call("ping"), 200)
+        # The bridge's state read: the queue, the worker and the page, no WhatsApp work.
+        call = timed(lambda: session.submit(lambda bridge: bridge.poll([])), 200)
         row("engine command round trip (queue + worker + page)", ms(call),
             ms(bare["latency"]) + " bare execute_async_script",
             f"{statistics.median(call) / statistics.median(bare['latency']):.2f}x")
@@ -164,6 +166,7 @@ def main() -> int:
         row("incoming message → signed webhook received", ms(hook))
 
         contacts_bench(http, base)
+        media_bench(http, base, sb_url, app)
     finally:
         receiver.close()
         server.shutdown()
@@ -186,9 +189,95 @@ def contacts_bench(http, base: str) -> None:
     for enc in ("gzip", "br"):
         resp = http.get(url, headers={"Accept-Encoding": enc}, stream=True)
         wire = len(resp.raw.read(decode_content=False))
-        row(f"contacts JSON on the wire ({enc})", f"{wire / 1024:.0f} KB",
+        row(f"contacts JSON on the wire ({enc})", f"{wire / 1024:.1f} KB",
             f"{len(raw.content) / 1024:.0f} KB uncompressed", f"{len(raw.content) / wire:.1f}x smaller")
     assert json.loads(gzip.decompress(gzip.compress(raw.content)))  # the body is valid JSON
+    compression_levels(raw.content)
+
+
+def compression_levels(body: bytes) -> None:
+    """Size and time of each brotli and gzip level on the contacts body, against gzip's
+    default (6), to choose COMPRESS_BR_LEVEL and COMPRESS_LEVEL (docs/performance.md)."""
+    import brotli
+
+    def measure(compress) -> tuple[int, float]:
+        out = compress(body)
+        return len(out), statistics.median(timed(lambda: compress(body), 7))
+
+    gzip.compress(body)  # warm up, so the baseline is not the one cold measurement
+    base_size, base_time = measure(lambda b: gzip.compress(b, compresslevel=6, mtime=0))
+    for level in (1, 4, 6, 9):
+        size, took = measure(lambda b, lv=level: gzip.compress(b, compresslevel=lv, mtime=0))
+        row(f"  contacts gzip level {level}", f"{size / 1024:.1f} KB, {took * 1000:.1f} ms",
+            f"{base_size / 1024:.1f} KB, {base_time * 1000:.1f} ms gzip 6",
+            f"{size / base_size:.2f}x size, {took / base_time:.2f}x time")
+    for level in (4, 5, 6, 7, 9, 11):  # MODE_TEXT measured no smaller than the default
+        size, took = measure(lambda b, lv=level: brotli.compress(b, quality=lv))
+        row(f"  contacts br level {level}", f"{size / 1024:.1f} KB, {took * 1000:.1f} ms",
+            f"{base_size / 1024:.1f} KB, {base_time * 1000:.1f} ms gzip 6",
+            f"{size / base_size:.2f}x size, {took / base_time:.2f}x time")
+
+
+def media_bench(http, base: str, sb_url: str, app) -> None:
+    """An 8 MiB incoming file through the page in chunks, against the same bytes served bare."""
+    import base64
+    import io
+    import os
+
+    from flask import send_file
+
+    data = os.urandom(8 * 2**20)
+    sent = http.post(sb_url + "/_sandbox/messages", json={
+        "from": "6289900000002", "to": "6289900000001",
+        "media": {"data": base64.b64encode(data).decode(), "filename": "bench.bin",
+                  "mimetype": "application/zip"}}).json()
+    url = f"{base}/sessions/bench/messages/{sent['recipientKey']}/media"
+
+    def download():
+        resp = http.get(url)
+        assert resp.status_code == 200 and len(resp.content) == len(data), resp.status_code
+
+    wait_for(lambda: http.get(url, stream=True).status_code == 200, 30)
+    bare = Flask("bare-file")
+    bare.get("/file")(lambda: send_file(io.BytesIO(data), mimetype="application/zip"))
+    bare_url, bare_server = serve(bare)
+    plain = timed(lambda: http.get(bare_url + "/file").content, 10)
+    bare_server.shutdown()
+    for chunk in (64 * 2**10, 512 * 2**10, 2 * 2**20):
+        app.config["MEDIA_CHUNK_BYTES"] = chunk  # read per request, so it applies at once
+        got = timed(download, 5)
+        mb_s = len(data) / 2**20 / statistics.median(got)
+        row(f"GET …/media, 8 MiB, {chunk // 2**10} KiB chunks", f"{ms(got)}, {mb_s:.0f} MiB/s",
+            ms(plain) + " bare Flask send_file",
+            f"{statistics.median(got) / statistics.median(plain):.1f}x")
+    app.config["MEDIA_CHUNK_BYTES"] = 512 * 2**10
+    import tracemalloc
+
+    # Traced from the first chunk on: the open before it has the sandbox, in this process,
+    # serve the whole file to the page as WhatsApp's media servers would (not the gateway).
+    with http.get(url, stream=True) as resp:
+        for n, _ in enumerate(resp.iter_content(256 * 2**10)):
+            if n == 0:
+                tracemalloc.start()  # every thread here: gateway, session worker, client
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    row("Python memory peak while 8 MiB streams", f"{peak / 2**20:.1f} MiB",
+        f"{len(data) / 2**20:.0f} MiB file", f"{peak / len(data):.2f}x")
+    chats = base + "/sessions/bench/chats?refresh=true"
+    idle = timed(lambda: http.get(chats), 20)
+    stop = threading.Event()
+
+    def downloads():
+        with requests.Session() as other:
+            while not stop.is_set():
+                other.get(url).close()
+    loader = threading.Thread(target=downloads, name="bench-media", daemon=True)
+    loader.start()
+    busy = timed(lambda: http.get(chats), 20)
+    stop.set()
+    loader.join(60)
+    row("GET /chats (browser) while 8 MiB downloads run", ms(busy), ms(idle) + " idle",
+        f"{statistics.median(busy) / statistics.median(idle):.2f}x")
 
 
 def print_table() -> None:

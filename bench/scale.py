@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import wait_for  # noqa: E402
 from waengine.config import load_config  # noqa: E402
 from waengine.engine import browser  # noqa: E402
+from waengine.ops.memory import browsers_memory  # noqa: E402
 
 ROWS: list[tuple[str, str, str, str]] = []
 PEER = "6289800000000"
@@ -191,7 +192,7 @@ def idle_cpu(groups: dict[str, list[psutil.Process]], window: float) -> dict[str
 
 def memory(profiles: Path) -> tuple[float, float]:
     """Mean PSS (MB) and processes per browser under the folder."""
-    per = browser.profiles_memory(profiles)
+    per = browsers_memory(profiles)
     if not per:
         return 0.0, 0.0
     return (statistics.mean(e["pssMb"] for e in per.values()),

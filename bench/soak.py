@@ -23,6 +23,7 @@ from scale import PEER, Gateway, HookReceiver, Proc, free_port, phone, print_tab
 
 from tests.conftest import wait_for
 from waengine.engine import browser
+from waengine.ops.memory import browsers_memory
 
 
 def slope_per_hour(samples: list[tuple[float, float]]) -> float:
@@ -102,7 +103,7 @@ def main() -> int:
         while time.monotonic() - start < args.minutes * 60:
             at = time.monotonic() - start
             rss.append((at, worker_rss(gw)))
-            per = browser.profiles_memory(data / "profiles")
+            per = browsers_memory(data / "profiles")
             pss.append((at, statistics.mean(e["pssMb"] for e in per.values()) if per else 0.0))
             print(f"  {at / 60:5.1f} min: worker RSS {rss[-1][1]:.0f} MB, browser PSS "
                   f"{pss[-1][1]:.0f} MB/session, {counts}", file=sys.stderr, flush=True)

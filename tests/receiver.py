@@ -11,6 +11,7 @@ class Receiver:
     def __init__(self):
         self.requests: list[dict] = []
         self.statuses: list[int] = []  # answers to give, in order; then 200
+        self.verify = None  # verify(body, headers): raising answers 400 (a verifying receiver)
         self.lock = threading.Lock()
         receiver = self
 
@@ -19,6 +20,11 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    if receiver.verify and status == 200:
+                        try:
+                            receiver.verify(body, dict(self.headers))
+                        except Exception:
+                            status = 400
                     receiver.requests.append({"headers": dict(self.headers), "body": body,
                                               "status": status})
                 self.send_response(status)

@@ -1,11 +1,6 @@
 """API-key auth: X-API-Key or Authorization: Bearer, compared in constant time, optionally scoped.
 
-`API_KEYS` (WAENGINE_API_KEYS) is a comma-separated list of entries (docs/security.md):
-
-    adminkey                     a key that may use every route
-    salesbot:sales|support       a key that may act only on the sessions `sales` and `support`
-    acme:acme-*                  a key that may act only on sessions whose id starts with `acme-`
-
+Keys and their scopes are parsed by `apikeys` (the API_KEYS syntax is described there).
 A scoped key gets 403 `forbidden` for any other session, sees only its sessions in
 `GET /sessions`, may create only ids in its scope, and may use no route outside `/sessions`
 (`/performance` and `/metrics` show every session). Keys never appear in logs or error messages:
@@ -14,79 +9,21 @@ a key is named by its position in the list.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import re
-from dataclasses import dataclass
+import time
 
 from flask import g, request
 
-from .config import ConfigError
+from .apikeys import RECOMMENDED_KEY_LENGTH, ApiKey, digest, parse_api_keys
 from .errors import Forbidden, Unauthorized
 
-# What may appear in an HTTP header value, less the separators of the API_KEYS syntax.
-_KEY = re.compile(r"^[\x21-\x7e]+$")
-_SCOPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$|^[A-Za-z0-9_-]{0,63}\*$")
-# Shorter keys can be guessed; production warns at start-up (docs/security.md).
-RECOMMENDED_KEY_LENGTH = 24
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="waengine"'}
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A configured key: its SHA-256 (never the key itself) and the sessions it may act on."""
-
-    number: int  # 1-based position in API_KEYS: how logs and errors name a key
-    digest: bytes
-    scope: tuple[str, ...] | None  # None: every session and every route
-    short: bool = False  # shorter than RECOMMENDED_KEY_LENGTH
-
-    def allows(self, session_id: str) -> bool:
-        if self.scope is None:
-            return True
-        return any(session_id.startswith(p[:-1]) if p.endswith("*") else session_id == p
-                   for p in self.scope)
-
-
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
-
-
-def _entries(value) -> list[tuple[str, list[str] | None]]:
-    """(key, scope) pairs from a comma string, a list of entry strings, or a {key: scope} dict."""
-    if isinstance(value, dict):
-        return [(k, None if v is None else list(v)) for k, v in value.items()]
-    if isinstance(value, str):
-        value = value.split(",")
-    pairs = []
-    for entry in value or ():
-        entry = str(entry).strip()
-        if not entry:
-            continue
-        key, sep, scope = entry.partition(":")
-        pairs.append((key.strip(), [s.strip() for s in scope.split("|")] if sep else None))
-    return pairs
-
-
-def parse_api_keys(value) -> list[ApiKey]:
-    """Parse API_KEYS; raise ConfigError naming the entry by number (never showing the key)."""
-    keys: list[ApiKey] = []
-    seen: set[bytes] = set()
-    for number, (key, scope) in enumerate(_entries(value), start=1):
-        where = f"API_KEYS entry {number}"
-        if not _KEY.fullmatch(key) or any(c in key for c in ",:|"):
-            raise ConfigError(f"{where}: a key is printable ASCII without spaces, ',', ':' or '|'")
-        if scope is not None:
-            if not scope or not all(_SCOPE.fullmatch(s) for s in scope):
-                raise ConfigError(f"{where}: after ':' list session ids separated by '|' "
-                                  f"(an id may end in '*' to match a prefix)")
-        digest = _digest(key)
-        short = len(key) < RECOMMENDED_KEY_LENGTH
-        if digest in seen:
-            raise ConfigError(f"{where}: the same key is listed twice")
-        seen.add(digest)
-        keys.append(ApiKey(number, digest, tuple(scope) if scope is not None else None, short))
-    return keys
+# EventSource cannot send headers: event streams also take `?token=`, a short-lived token made
+# by POST /auth/stream-token, so the API key itself never appears in a URL (or a proxy's log).
+STREAM_TOKEN_TTL = 60
+STREAM_ROUTES = ("/events",)
 
 
 def presented_key() -> str | None:
@@ -102,12 +39,43 @@ def match_key(key: str, keys: list[ApiKey]) -> ApiKey | None:
     """The configured key equal to `key`, comparing with every one in constant time."""
     # Digests have one length, so compare_digest's time says nothing about the key's length,
     # and the loop never stops early, so it says nothing about which key nearly matched.
-    presented = _digest(key)
+    presented = digest(key)
     found = None
     for candidate in keys:
         if hmac.compare_digest(presented, candidate.digest):
             found = candidate
     return found
+
+
+def stream_token(key: ApiKey | None, now: float | None = None) -> tuple[str, int]:
+    """A token for the event streams, valid STREAM_TOKEN_TTL seconds with the key's scope."""
+    expires = int(now or time.time()) + STREAM_TOKEN_TTL
+    number = key.number if key else 0
+    return f"{number}.{expires}.{_token_mac(key, number, expires)}", expires
+
+
+def _token_mac(key: ApiKey | None, number: int, expires: int) -> str:
+    # Keyed by the key's digest: stateless (any worker, any restart) and dies with the key.
+    secret = key.digest if key else b"auth-disabled"
+    mac = hmac.new(secret, f"{number}.{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode()
+
+
+def match_token(token: str, keys: list[ApiKey], now: float | None = None) -> ApiKey | None:
+    """The key a valid, unexpired stream token was made for."""
+    number, _, rest = token.partition(".")
+    expires, _, mac = rest.partition(".")
+    if not (number.isdigit() and expires.isdigit()) or int(expires) < (now or time.time()):
+        return None
+    key = next((k for k in keys if k.number == int(number)), None)
+    if key is None or not hmac.compare_digest(mac, _token_mac(key, key.number, int(expires))):
+        return None
+    return key
+
+
+def is_stream(path: str) -> bool:
+    """Event streams (SSE) a browser opens with EventSource: these accept a stream token."""
+    return path in STREAM_ROUTES or (path.startswith("/sessions/") and path.endswith("/events"))
 
 
 def allowed(session_id: str) -> bool:
@@ -123,8 +91,14 @@ def require_session(session_id: str) -> None:
 
 
 def open_route(path: str, config) -> bool:
-    """Routes that need no key: /health always; /metrics and the docs by config switch."""
+    """Routes that need no key: /health always; /metrics and the docs by config switch.
+
+    The dashboard's page and assets hold no data: the page calls the API with the key the
+    operator types in, so it is open like the docs page.
+    """
     if path == "/health":
+        return True
+    if config.get("DASHBOARD") and _is_under(path, config["DASHBOARD_PATH"]):
         return True
     if path == "/metrics":
         return not config["METRICS_AUTH"]
@@ -133,8 +107,15 @@ def open_route(path: str, config) -> bool:
     return False
 
 
+def _is_under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
 def _is_docs(path: str) -> bool:
     return path in ("/openapi.json", "/docs") or path.startswith("/docs/")
+
+
+SCOPED_ROUTES = ("/sessions", "/events", "/auth/stream-token")
 
 
 def _check_scope(key: ApiKey) -> None:
@@ -143,9 +124,10 @@ def _check_scope(key: ApiKey) -> None:
     session_id = (request.view_args or {}).get("session_id")
     if session_id is not None:
         require_session(session_id)
-    elif request.url_rule is not None and request.url_rule.rule != "/sessions":
-        # /sessions lists only the key's sessions and creates only ids in its scope (the views);
-        # other routes (/performance, /metrics) show every session, so are not for scoped keys.
+    elif request.url_rule is not None and request.url_rule.rule not in SCOPED_ROUTES:
+        # /sessions lists only the key's sessions and creates only ids in its scope (the views),
+        # /events streams only theirs; other routes (/performance, /metrics) show every
+        # session, so are not for scoped keys.
         raise Forbidden("This API key is scoped to sessions and may not use this route")
 
 
@@ -165,6 +147,10 @@ def init_app(app) -> None:
             return None
         key = presented_key()
         matched = match_key(key, keys) if key else None
+        token = request.args.get("token")
+        if matched is None and token and request.method == "GET" and is_stream(request.path):
+            matched = match_token(token, keys)
+            key = key or token
         if matched is None:
             reason = "invalid" if key else "missing"
             raise Unauthorized(details={"reason": reason}, headers=CHALLENGE)

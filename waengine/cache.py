@@ -33,6 +33,7 @@ from cachelib import BaseCache, NullCache, SimpleCache
 
 from .config import ConfigError
 from .ops.metrics import CACHE_REQUESTS
+from .vocabulary import Status
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 KINDS = {"contacts": "CACHE_TTL_CONTACTS", "groups": "CACHE_TTL_GROUPS", "chats": "CACHE_TTL_CHATS"}
 KEY_PREFIX = "waengine:cache:"
 # A chat or a contact appearing, or the login changing, makes these lists stale.
-_CLEAR_ON_STATUS = ("STOPPED", "FAILED", "SCAN_QR")
+_CLEAR_ON_STATUS = (Status.STOPPED, Status.FAILED, Status.SCAN_QR)
 
 
 @dataclass(frozen=True)

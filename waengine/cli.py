@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import shutil
+import re
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
+
+# Chrome for Testing's metadata, where webdriver-manager looks chromedriver builds up (hard-coded
+# in it); WAENGINE_CHROMEDRIVER_MIRROR replaces this prefix with a mirror's.
+CFT_METADATA = "https://googlechromelabs.github.io/chrome-for-testing"
+# doctor's exit codes: 0 all good, 1 something to fix, 3 --fix could not download (offline?).
+EXIT_PROBLEMS, EXIT_OFFLINE = 1, 3
 
 
 def serve(args) -> int:
@@ -51,6 +61,56 @@ def _version(cmd: list[str]) -> str | None:
     return lines[-1].strip() if out.returncode == 0 and lines else None
 
 
+def version_number(banner: str | None) -> str | None:
+    """`Chromium 156.0.8078.114 built on Debian…` or `ChromeDriver 156.0.8078.114 (…)` → 156.0.8078.114."""
+    match = re.search(r"\b(\d+\.\d+\.\d+\.\d+)\b", banner or "")
+    return match.group(1) if match else None
+
+
+def check_reachable(url: str, timeout: float = 5.0) -> str | None:
+    """None when url's host resolves and accepts a TCP (and for https a TLS) connection, else
+    one line naming the step and the network error."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
+    except socket.gaierror as e:
+        return f"DNS lookup of {host} failed: {e.strerror or e}"
+    try:
+        sock = socket.create_connection((address[0], port), timeout=timeout)
+    except OSError as e:
+        return f"TCP connect to {host} ({address[0]}) port {port} failed: {e.strerror or e}"
+    try:
+        if parts.scheme == "https":
+            ssl.create_default_context().wrap_socket(sock, server_hostname=host).close()
+    except (ssl.SSLError, OSError) as e:
+        return f"TLS handshake with {host}:{port} failed: {e}"
+    finally:
+        sock.close()
+    return None
+
+
+def fetch_chromedriver(version: str, cache_dir: Path, metadata_url: str = CFT_METADATA) -> str:
+    """Download the chromedriver build for Chromium `version` with webdriver-manager into
+    cache_dir (reused when already there); returns the binary's path. Raises on network errors."""
+    from webdriver_manager.chrome import ChromeDriverManager
+    from webdriver_manager.core.download_manager import WDMDownloadManager
+    from webdriver_manager.core.driver_cache import DriverCacheManager
+    from webdriver_manager.core.http import WDMHttpClient
+    from webdriver_manager.core.os_manager import ChromeType
+
+    class Client(WDMHttpClient):
+        def get(self, url, **kwargs):
+            if url.startswith(CFT_METADATA):
+                url = metadata_url.rstrip("/") + url[len(CFT_METADATA):]
+            return super().get(url, timeout=30, **kwargs)
+
+    manager = ChromeDriverManager(driver_version=version, chrome_type=ChromeType.CHROMIUM,
+                                  download_manager=WDMDownloadManager(Client()),
+                                  cache_manager=DriverCacheManager(root_dir=str(cache_dir)))
+    return manager.install()
+
+
 def doctor(args) -> int:
     """Check what a session needs; print what is missing and how to fix it."""
     from .config import ConfigError, load_config
@@ -74,13 +134,37 @@ def doctor(args) -> int:
     driver = _version([config["CHROMEDRIVER"], "--version"])
     report(bool(driver), f"chromedriver: {driver or config['CHROMEDRIVER']}",
            "apt-get install chromium-driver (or set WAENGINE_CHROMEDRIVER)")
-    if chromium and driver:
-        same = chromium.split()[1].split(".")[0] == driver.split()[1].split(".")[0]
-        report(same, "chromium and chromedriver major versions match",
-               "install chromium and chromium-driver from the same release")
-    bundle = Path(config["WA_JS"])
-    report(bundle.is_file(), f"wa-js bundle: {bundle}", "run `npm ci` in the project folder")
+    browser_version, driver_version = version_number(chromium), version_number(driver)
     data = Path(config["DATA_DIR"]).resolve()
+    if browser_version and driver_version:
+        major, driver_major = browser_version.split(".")[0], driver_version.split(".")[0]
+        same = major == driver_major
+        report(same, f"chromium {major} and chromedriver {driver_major}: major versions "
+               + ("match" if same else "differ (sessions will not start)"),
+               "`waengine doctor --fix` fetches chromedriver " + browser_version + ", or install "
+               "chromium and chromium-driver from the same release (apt-get install --only-upgrade "
+               "chromium chromium-driver)")
+    if args.fix and browser_version and not (driver_version and same):
+        print(f"fetching chromedriver {browser_version} (webdriver-manager, "
+              f"{config['CHROMEDRIVER_MIRROR']}) into {data / 'cache'}", flush=True)
+        try:
+            fetched = fetch_chromedriver(browser_version, data / "cache", config["CHROMEDRIVER_MIRROR"])
+        except Exception as e:  # requests, HTTP status and archive errors alike: all say "not now"
+            print(f"[MISSING] could not fetch chromedriver {browser_version}: {e}\n        fix: "
+                  "check this host's internet access (or WAENGINE_CHROMEDRIVER_MIRROR), or "
+                  "install the chromium-driver package matching chromium from apt")
+            return EXIT_OFFLINE
+        got = version_number(_version([fetched, "--version"]))
+        ok = bool(got) and got.split(".")[0] == browser_version.split(".")[0]
+        report(ok, f"fetched chromedriver {got}: {fetched}",
+               "the download is not a working chromedriver for this chromium")
+        if ok:
+            problems -= 1  # the mismatch (or missing driver) reported above is fixed
+            print(f"        use it: WAENGINE_CHROMEDRIVER={fetched}")
+    bundle = Path(config["WA_JS"])
+    report(bundle.is_file(), f"wa-js bundle: {bundle}",
+           "run `npm ci` in the project folder, or set WAENGINE_ASSETS_DIR to a node_modules "
+           "folder holding @wppconnect/wa-js")
     try:
         data.mkdir(parents=True, exist_ok=True)
         writable = os.access(data, os.W_OK)
@@ -90,9 +174,13 @@ def doctor(args) -> int:
     if config["ENV"] == "production":
         report(bool(config["API_KEYS"]) or config["AUTH_DISABLED"], "API keys configured",
                "set WAENGINE_API_KEYS=key1,key2")
-    report(shutil.which("gunicorn") is not None, "gunicorn on PATH", "pip install -e .")
+    report(importlib.util.find_spec("gunicorn") is not None, "gunicorn installed",
+           "make install (or pip install . in the virtual environment)")
+    unreachable = check_reachable(config["WA_URL"])
+    report(not unreachable, f"WhatsApp URL reachable from this host: {config['WA_URL']}",
+           f"{unreachable}; check DNS, firewall and proxy, or WAENGINE_WA_URL")
     print("all good" if not problems else f"{problems} problem(s)")
-    return 1 if problems else 0
+    return EXIT_PROBLEMS if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
 
     sb.add_arguments(p)
     p.set_defaults(func=sandbox)
-    p = sub.add_parser("doctor", help="check chromium, chromedriver, wa-js and the data folder")
+    p = sub.add_parser("doctor", help="check chromium, chromedriver, wa-js, the data folder and "
+                       "the WhatsApp URL; exit 0 all good, 1 problems, 3 --fix offline")
+    p.add_argument("--fix", action="store_true",
+                   help="fetch the chromedriver matching chromium (webdriver-manager) into "
+                   "<data>/cache when it is missing or its major version differs")
     p.set_defaults(func=doctor)
     args = parser.parse_args(argv)
     return args.func(args)

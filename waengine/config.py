@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import shutil
+import sysconfig
 from pathlib import Path
+
+from .apikeys import parse_api_keys
+from .errors import ConfigError
+
+__all__ = ["PROJECT_ROOT", "ConfigError", "load_config", "validate"]  # ConfigError: re-exported
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "production", "testing")
-
-
-class ConfigError(Exception):
-    """Configuration that cannot work; the message is one line for the operator."""
+# A checkout keeps config/ and node_modules/ next to the package; an installed package (`pip
+# install .`, not editable) has them as data files under <prefix>/share/waengine (setup.cfg).
+CHECKOUT = (PROJECT_ROOT / "setup.cfg").is_file()
+SHARE_DIR = PROJECT_ROOT if CHECKOUT else Path(sysconfig.get_path("data")) / "share" / "waengine"
+WA_JS_IN_ASSETS = "@wppconnect/wa-js/dist/wppconnect-wa.js"
 
 
 class Defaults:
@@ -24,13 +32,22 @@ class Defaults:
     # Whether /metrics, and /openapi.json with /docs, need an API key like the API does.
     METRICS_AUTH = True
     DOCS_AUTH = False
+    # The operator dashboard (docs/dashboard.md): a static page on the public API.
+    DASHBOARD = True
+    DASHBOARD_PATH = "/dashboard"
     WA_URL = "https://web.whatsapp.com/"
-    WA_JS = str(PROJECT_ROOT / "node_modules/@wppconnect/wa-js/dist/wppconnect-wa.js")
+    # Where config/<env>.py live, and a node_modules-shaped folder with the wa-js bundle and
+    # swagger-ui-dist (/docs); WA_JS follows ASSETS_DIR unless set itself.
+    CONFIG_DIR = str(SHARE_DIR / "config")
+    ASSETS_DIR = str(SHARE_DIR / "node_modules")
+    WA_JS = str(SHARE_DIR / "node_modules" / WA_JS_IN_ASSETS)
     # auto: inject wa-js when the page has no WPP of its own (web.whatsapp.com); never: don't.
     WA_JS_INJECT = "auto"
     DEVICE_NAME = "waengine"
     CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
     CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    # Where `waengine doctor --fix` looks chromedriver builds up (Chrome for Testing's JSON).
+    CHROMEDRIVER_MIRROR = "https://googlechromelabs.github.io/chrome-for-testing"
     # A Selenium Grid (or any remote chromedriver) URL; empty means the engine runs its own.
     SELENIUM_REMOTE_URL = ""
     HEADLESS = True
@@ -70,6 +87,7 @@ class Defaults:
     SESSION_IDLE_TIMEOUT = 86400.0  # the seed's sessionCleanupTimeout
     QR_SCAN_TIMEOUT = 300.0  # longest a session waits in SCAN_QR before FAILED qr_expired
     LOG_LEVEL = "INFO"
+    LOG_FORMAT = "text"  # or json: one JSON object per line (docs/operations.md)
     # Events (webhooks, SSE). A global default webhook applies to sessions without their own.
     WEBHOOK_URL = ""
     WEBHOOK_SECRET = ""
@@ -100,6 +118,19 @@ class Defaults:
     UPLOAD_MAX_BYTES = 16 * 2**20
     UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "webp", "pdf", "doc", "docx", "xls",
                     "xlsx", "txt", "mp3", "ogg", "mp4"]
+    # Incoming media (docs/configuration.md). MEDIA_MAX_BYTES: the largest file downloaded
+    # (413 media_too_large above it); read out of the page MEDIA_CHUNK_BYTES at a time.
+    MEDIA_MAX_BYTES = 64 * 2**20
+    MEDIA_CHUNK_BYTES = 512 * 2**10
+    # Automatic download of each incoming media message: "" (off), "local" (DATA_DIR/media,
+    # at most MEDIA_LOCAL_MAX_BYTES, oldest evicted first) or "s3://bucket/prefix" (boto3;
+    # credentials from the AWS_* variables; MEDIA_S3_ENDPOINT for a non-AWS S3 API).
+    MEDIA_STORE = ""
+    MEDIA_LOCAL_MAX_BYTES = 2**30
+    MEDIA_S3_ENDPOINT = ""
+    MEDIA_URL_TTL = 3600  # seconds a presigned S3 URL in an event stays valid
+    MEDIA_PUBLIC_URL = ""  # prefix of local media URLs in events, e.g. https://wa.example.com
+    MEDIA_WORKERS = 2  # downloads at once (each holds its session's events until stored)
 
 
 def _coerce(name: str, raw: str, default):
@@ -119,10 +150,19 @@ def _coerce(name: str, raw: str, default):
     return raw
 
 
-def _env_file(env: str) -> dict:
-    path = PROJECT_ROOT / "config" / f"{env}.py"
-    if not path.exists():
-        return {}
+def assets_dir(environ=None) -> Path:
+    """The node_modules-shaped assets folder: WAENGINE_ASSETS_DIR, or the checkout's or the
+    installed package's. Read from the environment only, as module-level paths need it."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("WAENGINE_ASSETS_DIR") or Defaults.ASSETS_DIR)
+
+
+def _env_file(env: str, config_dir: str) -> dict:
+    path = Path(config_dir) / f"{env}.py"
+    if not path.is_file():
+        # A silent {} would run production with development's limits and no one would know.
+        raise ConfigError(f"WAENGINE_ENV={env}: {path} does not exist (set WAENGINE_CONFIG_DIR "
+                          "to the folder holding config/<env>.py)")
     return {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
 
 
@@ -134,13 +174,17 @@ def load_config(overrides: dict | None = None, environ=None) -> dict:
     if env not in ENVIRONMENTS:
         raise ConfigError(f"WAENGINE_ENV={env!r}: expected one of {', '.join(ENVIRONMENTS)}")
     config = {k: getattr(Defaults, k) for k in dir(Defaults) if k.isupper()}
-    config.update(_env_file(env))
+    config_dir = overrides.get("CONFIG_DIR") or environ.get("WAENGINE_CONFIG_DIR") or Defaults.CONFIG_DIR
+    config.update(_env_file(env, config_dir))
     for key, default in list(config.items()):
         raw = environ.get(f"WAENGINE_{key}")
         if raw is not None:
             config[key] = _coerce(key, raw, default)
     config.update(overrides)
     config["ENV"] = env
+    config["CONFIG_DIR"] = str(config_dir)
+    if config["WA_JS"] == Defaults.WA_JS:
+        config["WA_JS"] = str(Path(config["ASSETS_DIR"]) / WA_JS_IN_ASSETS)
     validate(config)
     return config
 
@@ -169,16 +213,40 @@ def validate(config: dict) -> None:
         raise ConfigError(f"CACHE must be simple, none or a redis:// URL, got {config['CACHE']!r}")
     if not str(config["WA_URL"]).startswith(("http://", "https://")):
         raise ConfigError(f"WA_URL must be an http(s) URL, got {config['WA_URL']!r}")
+    if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", str(config["DASHBOARD_PATH"])):
+        raise ConfigError(f"DASHBOARD_PATH must be a path like /dashboard, got "
+                          f"{config['DASHBOARD_PATH']!r}")
     if config["PUMP_MODE"] not in ("push", "poll"):
         raise ConfigError(f"PUMP_MODE must be push or poll, got {config['PUMP_MODE']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
+    _validate_media(config)
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {config['LOG_FORMAT']!r}")
+    from .events.signing import secret_problem
+
+    if secret_problem(config["WEBHOOK_SECRET"] or ""):
+        raise ConfigError(f"WEBHOOK_SECRET: {secret_problem(config['WEBHOOK_SECRET'])}")
     if isinstance(config["API_KEYS"], str):
         config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
-    from .auth import parse_api_keys
-
     parse_api_keys(config["API_KEYS"])
     if config["ENV"] == "production" and not config["API_KEYS"] and not config["AUTH_DISABLED"]:
         raise ConfigError(
             "production needs WAENGINE_API_KEYS (or WAENGINE_AUTH_DISABLED=1 to run without auth)"
         )
+
+
+def _validate_media(config: dict) -> None:
+    if int(config["MEDIA_MAX_BYTES"]) < 1 or int(config["MEDIA_WORKERS"]) < 1:
+        raise ConfigError("MEDIA_MAX_BYTES and MEDIA_WORKERS must be at least 1")
+    if not 1024 <= int(config["MEDIA_CHUNK_BYTES"]) <= 8 * 2**20:
+        # Each chunk is one WebDriver string (base64): big ones stall the session's queue.
+        raise ConfigError(f"MEDIA_CHUNK_BYTES must be 1024..8388608, got {config['MEDIA_CHUNK_BYTES']}")
+    store = str(config["MEDIA_STORE"] or "")
+    if store and store != "local" and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?",
+                                                       store):
+        raise ConfigError(f"MEDIA_STORE must be empty, local or s3://bucket/prefix, got {store!r}")
+    if store == "local" and int(config["MEDIA_LOCAL_MAX_BYTES"]) < int(config["MEDIA_MAX_BYTES"]):
+        raise ConfigError("MEDIA_LOCAL_MAX_BYTES must be at least MEDIA_MAX_BYTES")
+    if not 1 <= int(config["MEDIA_URL_TTL"]) <= 604800:  # S3 presigns at most 7 days
+        raise ConfigError(f"MEDIA_URL_TTL must be 1..604800 seconds, got {config['MEDIA_URL_TTL']}")

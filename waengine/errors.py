@@ -7,6 +7,10 @@ import logging
 log = logging.getLogger(__name__)
 
 
+class ConfigError(Exception):
+    """Configuration that cannot work; the message is one line for the operator (not HTTP)."""
+
+
 class WAEngineError(Exception):
     status = 500
     code = "internal_error"
@@ -68,6 +72,14 @@ class PayloadTooLarge(WAEngineError):
     status, code, message = 413, "payload_too_large", "The request body is too large"
 
 
+class MediaTooLarge(PayloadTooLarge):
+    code, message = "media_too_large", "The media file is larger than MEDIA_MAX_BYTES"
+
+
+class MediaExpired(WAEngineError):
+    status, code, message = 410, "media_expired", "The media is no longer available on WhatsApp"
+
+
 class UnsupportedMediaType(WAEngineError):
     status, code, message = 415, "unsupported_media_type", "This media type is not accepted"
 
@@ -117,6 +129,9 @@ _WA_CODE_MAP = {
     "mentioned_is_not_user": ValidationError,
     "invalid_quoted_msg": ValidationError,
     "quoted_msg_can_not_reply": ValidationError,
+    "message_not_contains_media": NotFound,
+    "media_not_found": MediaExpired,
+    "media_too_large": MediaTooLarge,
 }
 
 

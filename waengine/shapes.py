@@ -1,8 +1,8 @@
-"""Turn the bridge's JSON into the API's shapes (API.md): plain, stable, documented fields."""
+"""Turn the bridge's JSON into the API's shapes (docs/api.md): plain, stable, documented fields."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from .store import iso_utc
 
 ACK = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read", 5: "read"}
 
@@ -14,11 +14,10 @@ def ack_name(value) -> str:
 
 
 def iso(seconds) -> str | None:
-    """Unix seconds as ISO 8601 UTC (API.md: times in bodies are strings)."""
+    """Unix seconds as ISO 8601 UTC (docs/api.md: times in bodies are strings)."""
     if not isinstance(seconds, (int, float)) or seconds <= 0:
         return None
-    when = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
-    return when.replace("+00:00", "Z")
+    return iso_utc(seconds)
 
 
 def message(m: dict) -> dict:
@@ -27,7 +26,7 @@ def message(m: dict) -> dict:
            "timestamp": m.get("timestamp"), "ack": ack_name(m.get("ack"))}
     for src, dst in (("caption", "caption"), ("mimetype", "mimetype"), ("filename", "filename"),
                      ("size", "size"), ("quotedId", "quotedId"), ("author", "author"),
-                     ("mentions", "mentions")):
+                     ("mentions", "mentions"), ("media", "media"), ("mediaError", "mediaError")):
         if m.get(src):
             out[dst] = m[src]
     if m.get("type") == "location":
@@ -54,7 +53,7 @@ def sender_ids(m: dict) -> dict:
 
 
 def contact(c: dict) -> dict:
-    """contact = {id, phone, name, pushname, isMyContact, isBusiness} (API.md)."""
+    """contact = {id, phone, name, pushname, isMyContact, isBusiness} (docs/api.md)."""
     return {"id": c["id"], "phone": c.get("phone"), "name": c.get("name"),
             "pushname": c.get("pushname"), "isMyContact": bool(c.get("isMyContact")),
             "isBusiness": bool(c.get("isBusiness"))}
@@ -67,7 +66,7 @@ def chat(c: dict) -> dict:
 
 
 def group(g: dict) -> dict:
-    """group = {id, name, participants: [{id, isAdmin}], owner} (API.md), plus when known."""
+    """group = {id, name, participants: [{id, isAdmin}], owner} (docs/api.md), plus when known."""
     out = {"id": g["id"], "name": g.get("name"),
            "participants": [{"id": p["id"], "isAdmin": bool(p.get("isAdmin")),
                              "isSuperAdmin": bool(p.get("isSuperAdmin"))}

@@ -26,8 +26,16 @@ CREATE TABLE IF NOT EXISTS sessions (
 """
 
 
+def iso_utc(seconds: float | None = None, timespec: str = "seconds") -> str:
+    """Unix seconds (default: now) as ISO 8601 UTC ending in Z, how every time is written."""
+    when = datetime.now(timezone.utc) if seconds is None else \
+        datetime.fromtimestamp(seconds, timezone.utc)
+    return when.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now, to the millisecond: the store's timestamps (they sort as text)."""
+    return iso_utc(timespec="milliseconds")
 
 
 def epoch(iso: str | None) -> float | None:

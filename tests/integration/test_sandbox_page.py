@@ -181,7 +181,7 @@ def test_the_page_defines_wpp_at_once_and_becomes_ready_in_order(sandbox, launch
     assert {"conn.require_auth", "conn.main_ready"} <= set(names)
     assert page.events("conn.stream_mode_changed")[0]["args"] == ["QR"]
     assert page.value("conn.isAuthenticated") is False
-    assert page.value("conn.isMainReady") is True  # also on the QR screen (WPP-SURFACE 1.4)
+    assert page.value("conn.isMainReady") is True  # also on the QR screen (as in wa-js 4.6.0)
 
 
 def test_the_qr_screen_shows_a_four_part_auth_code(sandbox, launch):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from waengine.engine.processes import profiles_memory
+from waengine.ops.memory import browsers_memory
 
 from ..conftest import wait_for
 from .conftest import browser_processes
@@ -25,7 +25,8 @@ def test_a_new_session_takes_a_warm_browser_and_purge_leaves_nothing(make_gatewa
     assert (profiles / "hangat").is_symlink()
     assert (profiles / "hangat").resolve() == session.browser.profile.resolve()
     # The session's browser is found, measured and reaped under the session's own name.
-    assert "hangat" in profiles_memory(profiles)
+    assert "hangat" in browsers_memory(profiles)
+    assert browsers_memory(profiles, only="hangat")["hangat"]["processes"] > 0
     sent = gateway.client.post("/sessions/hangat/messages", json={"to": BUDI, "text": "cepat"})
     assert sent.status_code == 201
     wait_for(lambda: pool.ready == 1, timeout=60, message="the pool refilled")

@@ -8,7 +8,7 @@ from waengine.config import load_config
 from waengine.engine import browser
 from waengine.engine import flags as chromium_flags
 
-# Each turns off a protection WhatsApp Web does not need turned off (STYLE.md, issue 6).
+# Each turns off a protection WhatsApp Web does not need turned off (docs/security.md, "Chromium").
 FORBIDDEN = ("--disable-web-security", "--ignore-certificate-errors", "--disable-javascript",
              "--allow-running-insecure-content", "--disable-site-isolation-trials",
              "--remote-debugging-address", "--ignore-ssl-errors", "--disable-setuid-sandbox",

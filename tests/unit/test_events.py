@@ -158,3 +158,27 @@ def test_sse_streams_are_capped(make_app, factory):
     third = client.get("/sessions/s1/events", buffered=False)
     assert third.status_code == 200
     third.close()
+
+
+def test_event_hub_stream_refuses_past_the_cap_and_frees_its_slot_when_closed(tmp_path):
+    from waengine.errors import TooManyRequests, ValidationError
+    from waengine.events import EventHub
+
+    store = Store(tmp_path / "db.sqlite")
+    hub = EventHub(store, {"SSE_MAX_STREAMS": 1, "SSE_KEEPALIVE": 0.05, "WEBHOOK_URL": None,
+                           **CONFIG})
+    def read(after):
+        return hub.outbox.since("s1", after)
+
+    with pytest.raises(ValidationError):
+        hub.resume_point("evt_unknown")
+    stream = hub.stream(read, hub.resume_point(None))  # the one slot
+    assert next(stream) == "retry: 2000\n\n"
+    with pytest.raises(TooManyRequests):
+        hub.stream(read, hub.resume_point(None))
+    added = hub.outbox.add("s1", "qr", {"qr": "q"}, None, [])
+    assert next(stream).startswith(f"id: {added['id']}\nevent: qr\n")
+    assert next(stream) == ": keepalive\n\n"
+    stream.close()
+    next(hub.stream(read, hub.resume_point(added["id"])))  # the slot is free again
+    store.close()

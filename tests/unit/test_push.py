@@ -4,6 +4,7 @@ after the sink, the slow safety poll, and a state notification waking the worker
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -131,3 +132,33 @@ def test_a_lost_channel_is_reopened(pushed):
     first.closed = True
     bridge.notify("state")  # what the I/O thread does when a channel drops
     wait_for(lambda: len(bridge.channels) == 2 and session._channel is bridge.channels[-1])
+
+
+def test_a_held_event_keeps_later_pushes_behind_it_until_the_sink_takes_it(pushed):
+    """MEDIA_STORE's hold (the sink answers False): the event and every later one stay in the
+    page, unacknowledged, and reach the sink in the page's order once it takes the first."""
+    session, bridge, _ = pushed
+    stored, seen = threading.Event(), []
+
+    def sink(session, kind, data):
+        if kind != "message":
+            return True
+        if data["id"] == "m1" and not stored.is_set():
+            return False  # its media is still being stored
+        seen.append((kind, data))
+        return True
+    session._on_event = sink
+    with bridge.lock:
+        bridge.events += [event(1), event(2)]
+    bridge.notify(json.dumps({"events": [event(1)]}))
+    bridge.notify(json.dumps({"events": [event(2)]}))  # pushed behind the held one
+    assert seen == [] and bridge.channels[-1].evaluated == []
+    polls = bridge.polls
+    wait_for(lambda: bridge.polls > polls + 2, message="polls while it is held")
+    assert seen == [] and len(bridge.events) == 2
+    stored.set()
+    wait_for(lambda: [data["id"] for kind, data in seen] == ["m1", "m2"])
+    wait_for(lambda: bridge.events == [])
+    bridge.events.append(event(3))  # unblocked: a push goes straight to the sink again
+    bridge.notify(json.dumps({"events": [event(3)]}))
+    assert [data["id"] for kind, data in seen] == ["m1", "m2", "m3"]

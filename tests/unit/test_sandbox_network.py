@@ -399,3 +399,37 @@ def test_the_control_api_manages_groups_and_creates_missing_phones():
         sent.json["id"]]
     read = client.post(f"/_sandbox/messages/{sent.json['id']}/read", json={"by": CITRA})
     assert read.status_code == 200 and read.json["readBy"] == [CITRA]
+
+
+# --------------------------------------------------------------------------- media
+
+
+def test_a_phone_sends_a_file_that_the_linked_device_downloads_until_it_expires(net):
+    import base64
+
+    net.upsert_phone(ALICE, name="Alice")
+    login = linked_device(net, ALICE)
+    media = {"data": base64.b64encode(b"%PDF-1.4 x").decode(), "filename": "a.pdf",
+             "mimetype": "application/pdf"}
+    sent = net.send_from_phone(BUDI, ALICE, "", caption="invoice", media=media)
+    assert (sent["type"], sent["size"], sent["caption"], sent["text"]) == (
+        "document", 10, "invoice", "")
+    msg = net.media_for_device(login["device"], login["token"], sent["id"])
+    assert (msg.data, msg.mimetype, msg.filename) == (b"%PDF-1.4 x", "application/pdf", "a.pdf")
+    assert net.expire_media(sent["id"])["mediaExpired"] is True
+    with pytest.raises(SandboxError) as err:
+        net.media_for_device(login["device"], login["token"], sent["id"])
+    assert (err.value.status, err.value.code) == (404, "media_not_found")
+
+
+def test_media_the_control_api_cannot_send_or_expire_is_refused(net):
+    net.upsert_phone(ALICE, name="Alice")
+    for bad in ({"data": "not base64!"}, {"data": ""}, "x",
+                {"data": "QUJD", "mimetype": "text/html\r\nX: y"}):
+        with pytest.raises(SandboxError) as err:
+            net.send_from_phone(BUDI, ALICE, "", media=bad)
+        assert (err.value.status, err.value.code) == (400, "invalid_media")
+    text = net.send_from_phone(BUDI, ALICE, "plain")
+    with pytest.raises(SandboxError) as err:
+        net.expire_media(text["id"])
+    assert (err.value.status, err.value.code) == (409, "not_media")

@@ -1,4 +1,4 @@
-"""The API's shapes (API.md) from the bridge's JSON: plain fields, named acks, no raw models."""
+"""The API's shapes (docs/api.md) from the bridge's JSON: plain fields, named acks, no raw models."""
 
 import pytest
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import Response, request, stream_with_context
+from flask import Response, g, request, stream_with_context
 
-from ..errors import NotFound, TooManyRequests, ValidationError
-from . import docs, engine, manager
-from .schemas import DeliveriesQuery, WebhookIn
+from .. import auth
+from ..errors import NotFound, ValidationError
+from ..events.signing import generate_secret
+from ..store import iso_utc
+from . import docs
+from .context import engine, manager
+from .schemas import DeliveriesQuery, StreamQuery, WebhookPatchIn, WebhookPutIn
 
-bp = APIBlueprint("events", __name__, tag="Events")
+bp = APIBlueprint("events", __name__, tag="Webhooks and events")
 
 
 def webhook_view(hook: dict | None) -> dict:
@@ -20,21 +24,41 @@ def webhook_view(hook: dict | None) -> dict:
 
 
 @bp.put("/sessions/<session_id>/webhook")
-@bp.input(WebhookIn, arg_name="body")
-@bp.doc(summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
+@bp.input(WebhookPutIn, arg_name="body")
+@bp.doc(operation_id="setWebhook",
+        summary="Set the session's webhook", responses=docs.responses(docs.Webhook))
 def put_webhook(session_id, body):
+    generated = generate_secret() if body.pop("generateSecret", False) else None
+    if generated:
+        body["secret"] = generated
     session = manager().update_options(session_id, webhook=body)
-    return webhook_view(session.options.get("webhook"))
+    view = webhook_view(session.options.get("webhook"))
+    return {**view, "secret": generated} if generated else view
+
+
+@bp.patch("/sessions/<session_id>/webhook")
+@bp.input(WebhookPatchIn, arg_name="body")
+@bp.doc(operation_id="updateWebhook",
+        summary="Change the session's webhook; fields left out (the secret) are kept",
+        responses=docs.responses(docs.Webhook, errors=(404,)))
+def patch_webhook(session_id, body):
+    merged = {**(manager().get(session_id).options.get("webhook") or {}), **body}
+    if not merged.get("url"):
+        raise ValidationError("The session has no webhook yet: give its url",
+                              details={"field": "url"})
+    return webhook_view(manager().update_options(session_id, webhook=merged).options["webhook"])
 
 
 @bp.get("/sessions/<session_id>/webhook")
-@bp.doc(summary="The session's webhook", responses=docs.responses(docs.Webhook))
+@bp.doc(operation_id="getWebhook",
+        summary="The session's webhook", responses=docs.responses(docs.Webhook))
 def get_webhook(session_id):
     return webhook_view(manager().get(session_id).options.get("webhook"))
 
 
 @bp.delete("/sessions/<session_id>/webhook")
-@bp.doc(summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
+@bp.doc(operation_id="deleteWebhook",
+        summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
 def delete_webhook(session_id):
     manager().update_options(session_id, webhook=None)
     return webhook_view(None)
@@ -42,7 +66,8 @@ def delete_webhook(session_id):
 
 @bp.get("/sessions/<session_id>/webhook/deliveries")
 @bp.input(DeliveriesQuery, location="query", arg_name="query")
-@bp.doc(summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
+@bp.doc(operation_id="listDeliveries",
+        summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
 def list_deliveries(session_id, query):
     manager().get(session_id)
     rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
@@ -50,7 +75,8 @@ def list_deliveries(session_id, query):
 
 
 @bp.post("/sessions/<session_id>/webhook/deliveries/<event_id>/retry")
-@bp.doc(summary="Deliver an event's failed webhook again now",
+@bp.doc(operation_id="retryDelivery",
+        summary="Deliver an event's failed webhook again now",
         responses=docs.responses(docs.Retried))
 def retry_delivery(session_id, event_id):
     manager().get(session_id)
@@ -61,36 +87,51 @@ def retry_delivery(session_id, event_id):
 
 
 @bp.get("/sessions/<session_id>/events")
-@bp.doc(summary="Server-Sent Events of the session (resume with Last-Event-ID)",
+@bp.doc(operation_id="streamEvents",
+        summary="Server-Sent Events of the session (resume with Last-Event-ID)",
         responses=docs.responses({"type": "string"}, content_type="text/event-stream",
                                  description="`id:` event id, `event:` type, `data:` an Event",
                                  errors=(422, 429)))
 def stream_events(session_id):
     manager().get(session_id).touch()
     hub = engine().events
-    outbox = hub.outbox
-    last_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-    after = outbox.seq_of(last_id) if last_id else outbox.last_seq
-    if after is None:
-        raise ValidationError(f"Unknown Last-Event-ID {last_id!r}", details={"field": "Last-Event-ID"})
-    # Each stream holds a gthread worker thread: cap them so API calls always find one.
-    if not hub.streams.acquire(blocking=False):
-        raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
-    keepalive = engine().config["SSE_KEEPALIVE"]
+    after = hub.resume_point(_last_event_id())
+    return _sse(hub.stream(lambda after: hub.outbox.since(session_id, after), after))
 
-    def generate(after=after):
-        try:
-            yield "retry: 2000\n\n"
-            while True:
-                seen = outbox.last_seq
-                rows = outbox.since(session_id, after)
-                for row in rows:
-                    after = row["seq"]
-                    yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
-                if not rows and not outbox.wait(seen, keepalive):
-                    yield ": keepalive\n\n"  # also how a closed client is noticed
-        finally:
-            hub.streams.release()
 
-    return Response(stream_with_context(generate()), mimetype="text/event-stream",
+@bp.get("/events")
+@bp.input(StreamQuery, location="query", arg_name="query")
+@bp.doc(operation_id="streamAllEvents",
+        summary="Server-Sent Events of every session the key may see (resume with Last-Event-ID)",
+        responses=docs.responses({"type": "string"}, content_type="text/event-stream",
+                                 description="`id:` event id, `event:` type, `data:` an Event",
+                                 errors=(422, 429)))
+def stream_all_events(query):
+    wanted = query.get("sessions")
+    for session_id in wanted or ():
+        auth.require_session(session_id)
+    key = g.get("api_key")
+    scoped = key is not None and key.scope is not None
+    among = wanted or ([s.id for s in manager().list() if key.allows(s.id)] if scoped else None)
+    hub = engine().events
+    after = hub.resume_point(_last_event_id(), tail=query.get("tail"), among=among)
+    return _sse(hub.stream(lambda after: hub.outbox.since_any(wanted, after), after,
+                           visible=lambda row: key is None or key.allows(row["session"])))
+
+
+@bp.post("/auth/stream-token")
+@bp.doc(operation_id="createStreamToken",
+        summary="A token for ?token= on the event streams (EventSource cannot send headers)",
+        responses=docs.responses(docs.StreamToken))
+def new_stream_token():
+    token, expires = auth.stream_token(g.get("api_key"))
+    return {"token": token, "expiresAt": iso_utc(expires), "ttlSeconds": auth.STREAM_TOKEN_TTL}
+
+
+def _last_event_id() -> str | None:
+    return request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
+
+
+def _sse(chunks) -> Response:
+    return Response(stream_with_context(chunks), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

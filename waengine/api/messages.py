@@ -8,9 +8,12 @@ from apiflask import APIBlueprint
 from flask import current_app, request
 
 from .. import shapes, uploads
+from ..engine.page import Page, SendOp, file_args, location_args, text_args
 from ..errors import NotFound, ValidationError, rebuild_error
-from . import cached_list, docs, engine, manager
+from . import docs
+from .context import cached_list, engine, manager, page
 from .schemas import (
+    RECIPIENT_PATTERN,
     BulkIn,
     ListQuery,
     LocationIn,
@@ -29,15 +32,9 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 # 201 once sent; 202 while the pacer still holds it (queued, never dropped); 429 at the daily cap.
 SENT = {**docs.responses(docs.Message, 201, errors=(429, *docs.BROWSER_ERRORS)),
         **docs.responses(docs.Queued, 202, description="Queued behind the session's pacing")}
-REACTION = {"type": "object", "required": ["messageId", "emoji", "result"],
-            "properties": {"messageId": {"type": "string"}, "emoji": {"type": "string"},
-                           "result": {"type": "string", "example": "OK"}}}
-READ = {"type": "object", "required": ["chatId", "unreadCount"],
-        "properties": {"chatId": {"type": "string"},
-                       "unreadCount": {"type": "integer", "description": "unread before"}}}
 
 
-def send(session_id: str, op: str, **args) -> tuple[dict, int]:
+def send(session_id: str, op: SendOp, args: dict) -> tuple[dict, int]:
     """Send through the session's paced queue: 201 with the message once WhatsApp stored it,
     202 with the queue entry while pacing still holds it back (it is never dropped)."""
     key = idempotency_key()
@@ -63,15 +60,17 @@ def queued_response(row: dict) -> tuple[dict, int]:
 
 @bp.post("/sessions/<session_id>/messages")
 @bp.input(TextMessageIn, arg_name="body")
-@bp.doc(summary="Send a text (optionally a reply, with mentions)", responses=SENT)
+@bp.doc(operation_id="sendText",
+        summary="Send a text (optionally a reply, with mentions)", responses=SENT)
 def send_text(session_id, body):
     mentions = [user_id(m, "mentions") for m in body.get("mentions", [])]
-    return send(session_id, "sendText", to=chat_id(body["to"]), text=body["text"],
-                replyTo=body.get("replyTo"), mentions=mentions)
+    return send(session_id, SendOp.TEXT, text_args(chat_id(body["to"]), body["text"],
+                                                   body.get("replyTo"), mentions))
 
 
 @bp.post("/sessions/<session_id>/messages/media")
-@bp.doc(summary="Send a file: multipart (to, caption, file) or JSON with base64 media",
+@bp.doc(operation_id="sendMedia",
+        summary="Send a file: multipart (to, caption, file) or JSON with base64 media",
         description="At most UPLOAD_MAX_BYTES (16 MB); jpg jpeg png gif bmp webp pdf doc docx "
                     "xls xlsx txt mp3 ogg mp4, checked by extension and by content.",
         responses={**SENT, **docs.responses(docs.Message, 201,
@@ -79,27 +78,29 @@ def send_text(session_id, body):
 def send_media(session_id):
     manager().get(session_id).check_ready()  # 404/409 before a 16 MB body is read
     media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, "sendFile", to=chat_id(media.fields["to"]), data=media.data_url(),
-                filename=media.filename, mimetype=media.mimetype, kind=media.file_type.kind,
-                caption=media.fields.get("caption"))
+    return send(session_id, SendOp.FILE, file_args(
+        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype,
+        media.file_type.kind, media.fields.get("caption")))
 
 
 @bp.post("/sessions/<session_id>/messages/bulk")
 @bp.input(BulkIn, arg_name="body")
-@bp.doc(summary="Queue texts to many recipients through the session's pacer",
+@bp.doc(operation_id="sendBulk",
+        summary="Queue texts to many recipients through the session's pacer",
         description="Each send is stored before this answers (202) and survives a restart; "
                     "follow each with GET …/messages/{id} or the message.status event.",
         responses=docs.responses(docs.QueuedList, 202, errors=(429, *docs.BROWSER_ERRORS)))
 def send_bulk(session_id, body):
     session = manager().get(session_id)
     session.check_ready()
-    rows = engine().queue_many(session, "sendText", [
-        {"to": chat_id(m["to"]), "text": m["text"]} for m in body["messages"]])
+    rows = engine().queue_many(session, SendOp.TEXT, [
+        text_args(chat_id(m["to"]), m["text"]) for m in body["messages"]])
     return {"data": [shapes.outgoing_view(r) for r in rows]}, 202
 
 
 @bp.get("/sessions/<session_id>/messages/<messageId>")
-@bp.doc(summary="Where a send is: queued, sent (with the message) or failed (with the error)",
+@bp.doc(operation_id="getSendStatus",
+        summary="Where a send is: queued, sent (with the message) or failed (with the error)",
         description="By the queue id (out_…) the send answered with, or the WhatsApp message id.",
         responses=docs.responses(docs.Queued, errors=(404,)))
 def get_send(session_id, messageId):
@@ -112,66 +113,79 @@ def get_send(session_id, messageId):
 
 @bp.post("/sessions/<session_id>/messages/location")
 @bp.input(LocationIn, arg_name="body")
-@bp.doc(summary="Send a location", responses=SENT)
+@bp.doc(operation_id="sendLocation",
+        summary="Send a location", responses=SENT)
 def send_location(session_id, body):
-    return send(session_id, "sendLocation", **{**body, "to": chat_id(body["to"])})
+    return send(session_id, SendOp.LOCATION, location_args(**{**body, "to": chat_id(body["to"])}))
 
 
 @bp.post("/sessions/<session_id>/messages/<messageId>/reaction")
 @bp.input(ReactionIn, arg_name="body")
-@bp.doc(summary="React to a message (an empty emoji removes the reaction)",
-        responses=docs.responses(REACTION, errors=docs.BROWSER_ERRORS))
+@bp.doc(operation_id="reactToMessage",
+        summary="React to a message (an empty emoji removes the reaction)",
+        responses=docs.responses(docs.Reaction, errors=docs.BROWSER_ERRORS))
 def react(session_id, messageId, body):
-    return manager().get(session_id).call("react", id=message_id(messageId), emoji=body["emoji"])
+    return page(session_id).react(message_id(messageId), body["emoji"])
 
 
 @bp.get("/sessions/<session_id>/chats")
 @bp.input(ListQuery, location="query", arg_name="query")
-@bp.doc(summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
+@bp.doc(operation_id="listChats", tags=["Chats"],
+        summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
         responses={**docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS),
                    **docs.NOT_MODIFIED})
 def list_chats(session_id, query):
-    return cached_list(session_id, "chats", "listChats", shapes.chat, query["refresh"])
+    return cached_list(session_id, "chats", Page.list_chats, shapes.chat, query["refresh"])
 
 
 @bp.get("/sessions/<session_id>/chats/<chatId>/messages")
 @bp.input(MessagesQuery, location="query", arg_name="query")
-@bp.doc(summary="A chat's newest messages, oldest first",
+@bp.doc(operation_id="listChatMessages", tags=["Chats"],
+        summary="A chat's newest messages, oldest first",
         responses=docs.responses(docs.MessageList, errors=docs.BROWSER_ERRORS))
 def chat_messages(session_id, chatId, query):
-    found = manager().get(session_id).call("getMessages", chatId=chat_id(chatId, "chatId"),
-                                           limit=query["limit"])
+    found = page(session_id).get_messages(chat_id(chatId, "chatId"), query["limit"])
     return {"data": [shapes.message(m) for m in found]}
 
 
 @bp.post("/sessions/<session_id>/chats/<chatId>/read")
-@bp.doc(summary="Mark a chat as read (sends read receipts)",
-        responses=docs.responses(READ, errors=docs.BROWSER_ERRORS))
+@bp.doc(operation_id="markChatRead", tags=["Chats"],
+        summary="Mark a chat as read (sends read receipts)",
+        responses=docs.responses(docs.ReadReceipt, errors=docs.BROWSER_ERRORS))
 def mark_read(session_id, chatId):
-    result = manager().get(session_id).call("markRead", chatId=chat_id(chatId, "chatId"))
+    result = page(session_id).mark_read(chat_id(chatId, "chatId"))
     engine().cache.invalidate(session_id, "chats")  # its unread count changed
     return result
 
 
 # The media route reads its body itself (size first, then content), so no @input describes it.
+RECIPIENT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 128,
+                    "pattern": RECIPIENT_PATTERN}
+# What no schema can say: checked on the bytes themselves (415 otherwise).
+FILE_RULE = ("the file's content must be of the type its extension names, and a declared "
+             "mimetype must agree")
 MEDIA_BODY = {
     "required": True,
     "content": {
         "multipart/form-data": {"schema": {
             "type": "object", "required": ["to", "file"],
-            "properties": {"to": {"type": "string", "maxLength": 128},
+            "properties": {"to": RECIPIENT_SCHEMA,
                            "caption": {"type": "string", "maxLength": 4096},
-                           "file": {"type": "string", "format": "binary"}}}},
+                           "file": {"type": "string", "format": "binary",
+                                    "description": FILE_RULE}}}},
         "application/json": {"schema": {
             "type": "object", "required": ["to", "media"], "additionalProperties": False,
             "properties": {
-                "to": {"type": "string", "maxLength": 128},
+                "to": RECIPIENT_SCHEMA,
                 "caption": {"type": "string", "maxLength": 4096},
                 "media": {"type": "object", "required": ["data", "filename"],
                           "additionalProperties": False,
                           "properties": {"data": {"type": "string", "format": "byte",
-                                                  "description": "base64 or a data: URL"},
-                                         "filename": {"type": "string", "maxLength": 255},
+                                                  "minLength": 1,
+                                                  "description": "base64 or a data: URL; "
+                                                                 + FILE_RULE},
+                                         "filename": {"type": "string", "minLength": 1,
+                                                      "maxLength": 255},
                                          "mimetype": {"type": "string", "maxLength": 128}}}}}},
     },
 }

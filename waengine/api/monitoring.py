@@ -12,8 +12,10 @@ from apiflask import APIBlueprint
 from flask import Response, current_app
 
 from ..ops import metrics
+from ..ops.history import capacity
 from ..ops.watchdog import measure
-from . import docs, engine
+from . import docs
+from .context import engine
 
 bp = APIBlueprint("monitoring", __name__, tag="Monitoring")
 MIN_FREE_BYTES = 1 << 20  # SQLite cannot commit an event on a full disk
@@ -37,7 +39,8 @@ def unhealthy_reason(eng) -> str | None:
 
 
 @bp.get("/health")
-@bp.doc(summary="Whether the engine can serve (no auth; for load balancers)",
+@bp.doc(operation_id="getHealth",
+        summary="Whether the engine can serve (no auth; for load balancers)",
         responses={**docs.responses(docs.Health, description="The engine serves"),
                    **docs.responses(docs.Health, 503, description="It cannot; `reason` says why")})
 def health():
@@ -50,16 +53,27 @@ def health():
 
 
 @bp.get("/performance")
-@bp.doc(summary="Memory of the worker and of every browser, response times",
+@bp.doc(operation_id="getPerformance",
+        summary="Memory of the worker and of every browser, response times",
         responses=docs.responses(docs.Performance))
 def performance():
     eng = engine()
     sample = eng.watchdog.last_sample or measure(eng)  # before the first pass: measure now
-    return metrics.performance_report(current_app, sample)
+    return {**metrics.performance_report(current_app, sample), "capacity": capacity(eng, sample)}
+
+
+@bp.get("/performance/history")
+@bp.doc(operation_id="getPerformanceHistory",
+        summary="Memory and sessions over the last hour, one point per watchdog pass",
+        responses=docs.responses(docs.PerformanceHistory))
+def performance_history():
+    eng = engine()
+    return {"intervalSeconds": eng.watchdog.interval, "data": eng.watchdog.history.points()}
 
 
 @bp.get("/metrics")
-@bp.doc(summary="Prometheus metrics",
+@bp.doc(operation_id="getMetrics",
+        summary="Prometheus metrics",
         responses=docs.responses({"type": "string"}, content_type="text/plain",
                                  description="Prometheus text exposition format 0.0.4"))
 def prometheus_metrics():

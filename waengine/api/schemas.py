@@ -12,8 +12,10 @@ from marshmallow import validates_schema
 
 from ..errors import ValidationError
 from ..events.outbox import EVENT_TYPES
+from ..events.signing import WHSEC_PATTERN, secret_problem
+from ..vocabulary import SESSION_ID as SESSION_ID_RE
 
-SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+SESSION_ID = SESSION_ID_RE.pattern
 
 
 # JSON bodies take JSON types only (the document says so): marshmallow's fields also take
@@ -33,26 +35,62 @@ class JSONNumber(Float):
 
 
 class JSONInteger(Integer):
-    def __init__(self, **kwargs):
-        super().__init__(strict=True, **kwargs)
-_WA_ID = re.compile(r"^[0-9A-Za-z._:-]{1,64}@(c\.us|g\.us|lid|broadcast|newsletter)$")
-_PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-]{5,32}$")
-_GROUP_ID = re.compile(r"^[0-9]{1,32}(-[0-9]{1,16})?@g\.us$")
-_MSG_KEY = re.compile(r"^(true|false)_[0-9A-Za-z._:-]{1,64}@(c\.us|g\.us|lid|broadcast|newsletter)"
-                      r"_[0-9A-Za-z]{4,64}(_[0-9A-Za-z._:-]{1,64}@(c\.us|lid))?$")
+    """An integer as JSON Schema means it: 3 and 3.0 are the same number; "3" and 3.5 are not."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+# The documented patterns are the checks themselves (one source): a client generated from the
+# document never sends an id the API refuses, and the fuzz test holds both to it.
+WA_ID = r"[0-9A-Za-z._:-]{1,64}@(?:c\.us|g\.us|lid|broadcast|newsletter)"
+PERSON_ID = r"[0-9A-Za-z._:-]{1,64}@(?:c\.us|lid)"
+# A phone number with country code, 5 to 20 digits, spelled as people do: +62 (822) 1234-5678.
+PHONE = r"\+?\(?[1-9](?:[ ().-]{0,3}[0-9]){4,19}"
+RECIPIENT_PATTERN = rf"^\s*(?:{WA_ID}|{PHONE})\s*$"
+PERSON_PATTERN = rf"^\s*(?:{PERSON_ID}|{PHONE})\s*$"
+PHONE_PATTERN = rf"^\s*{PHONE}\s*$"
+GROUP_ID_PATTERN = r"^[0-9]{1,32}(?:-[0-9]{1,16})?@g\.us$"
+MESSAGE_KEY_PATTERN = (r"^(?:true|false)_[0-9A-Za-z._:-]{1,64}@(?:c\.us|g\.us|lid|broadcast|newsletter)"
+                       r"_[0-9A-Za-z]{4,64}(?:_[0-9A-Za-z._:-]{1,64}@(?:c\.us|lid))?$")
+# One emoji, possibly with modifiers and joiners, or "" to remove: text is not a reaction.
+EMOJI_PATTERN = r"^[^\sA-Za-z0-9]{0,16}$"
+_WA_ID = re.compile(WA_ID, re.ASCII)
+_PHONE = re.compile(PHONE, re.ASCII)
+_GROUP_ID = re.compile(GROUP_ID_PATTERN, re.ASCII)
+_MSG_KEY = re.compile(MESSAGE_KEY_PATTERN, re.ASCII)
+_SPACE = " \t\n\r\f\v"  # what \s is to JSON Schema (ECMA-262) validators, and to re.ASCII
+
+
+class Pattern(Regexp):
+    """The whole value matches, read as JSON Schema validators read the documented pattern:
+    ASCII classes, and a closing `$` that is the end of the string (not before a newline)."""
+
+    def __init__(self, pattern: str, error: str | None = None):
+        super().__init__(re.compile(pattern, re.ASCII), error=error)
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise SchemaError(self._format_error(value))
+        return value
+
+
+_RECIPIENT = [Length(1, 128), Pattern(RECIPIENT_PATTERN, error="Not a phone number with "
+                                      "country code or a WhatsApp id.")]
+_PERSON = [Length(1, 128), Pattern(PERSON_PATTERN, error="Not a person's phone number or id.")]
 
 
 def chat_id(value: str, field: str = "to") -> str:
     """Normalize a recipient: WhatsApp ids pass through, phone numbers become <digits>@c.us."""
-    value = (value or "").strip()
+    value = (value or "").strip(_SPACE)
     if "@" in value:
         if _WA_ID.fullmatch(value):
             return value
         raise ValidationError(f"{value!r} is not a WhatsApp id", details={"field": field})
-    if _PHONE_CHARS.fullmatch(value):
-        digits = re.sub(r"\D", "", value)
-        if 5 <= len(digits) <= 20 and not digits.startswith("0"):
-            return f"{digits}@c.us"
+    if _PHONE.fullmatch(value):
+        return re.sub(r"\D", "", value) + "@c.us"
     raise ValidationError(f"{value!r} is not a phone number with country code or a WhatsApp id",
                           details={"field": field})
 
@@ -80,11 +118,46 @@ def message_id(value: str) -> str:
     return value
 
 
+def _secret(value: str) -> None:
+    problem = secret_problem(value)
+    if problem:
+        raise SchemaError(problem[0].upper() + problem[1:] + ".")
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = (rf"(?:{_LABEL}(?:\.{_LABEL})*\.[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])|{_LABEL}"
+         r"|(?:[0-9]{1,3}\.){3}[0-9]{1,3})")
+# http(s), a host name or IPv4 address, a port, a path and a query; no user:password@ (urllib
+# would not send it). Every URL it matches also passes marshmallow's URL check (tested).
+WEBHOOK_URL_PATTERN = (rf"^https?://{_HOST}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*"
+                       r"(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]+)?$")
+
+
 class WebhookIn(Schema):
     url = URL(required=True, schemes={"http", "https"}, require_tld=False,
-              validate=Length(max=2048))
+              validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
     events = List(String(validate=OneOf(EVENT_TYPES)), validate=Length(max=len(EVENT_TYPES)))
-    secret = String(validate=Length(max=256))
+    secret = String(validate=[Length(max=256), _secret], metadata={
+        "description": "signs every delivery: a Standard Webhooks `whsec_<base64>` secret "
+                       "(24 to 64 bytes), or any other string (its UTF-8 bytes are the key)",
+        "anyOf": [{"not": {"pattern": "^whsec_"}}, {"pattern": WHSEC_PATTERN}]})
+
+
+class WebhookPutIn(WebhookIn):
+    generateSecret = JSONBoolean(metadata={
+        "description": "true: waengine makes a new whsec_ secret, returned once in `secret`"})
+
+    @validates_schema
+    def _one_secret(self, data, **kwargs):
+        if data.get("generateSecret") and data.get("secret"):
+            raise SchemaError("Give 'secret' or 'generateSecret', not both.")
+
+
+class WebhookPatchIn(WebhookIn):
+    """PATCH: what is left out (the secret above all) is kept."""
+
+    url = URL(schemes={"http", "https"}, require_tld=False,
+              validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
 
 
 class PacingIn(Schema):
@@ -97,14 +170,21 @@ class PacingIn(Schema):
 
 
 class SessionCreateIn(Schema):
-    id = String(required=True, validate=Regexp(SESSION_ID))
+    id = String(required=True, validate=Pattern(
+        SESSION_ID, error="1 to 64 of A-Z a-z 0-9 _ -."))
     webhook = Nested(WebhookIn)
     keepAlive = JSONBoolean()
     pacing = Nested(PacingIn)
 
 
+class KeepAliveIn(Schema):
+    keepAlive = JSONBoolean(required=True)
+
+
 class PairingIn(Schema):
-    phone = String(required=True, validate=Length(5, 32),
+    phone = String(required=True, validate=[
+                       Length(5, 64),
+                       Pattern(PHONE_PATTERN, error="Not a phone number with country code.")],
                    metadata={"description": "the phone to link, with country code"})
 
 
@@ -113,14 +193,16 @@ class DeleteQuery(Schema):
 
 
 class TextMessageIn(Schema):
-    to = String(required=True, validate=Length(1, 128))
+    to = String(required=True, validate=_RECIPIENT)
     text = String(required=True, validate=Length(1, 65536))
-    replyTo = String(validate=Length(1, 256))
-    mentions = List(String(validate=Length(1, 128)), validate=Length(max=256))
+    replyTo = String(validate=Pattern(MESSAGE_KEY_PATTERN,
+                                      error="Not a message id (e.g. true_628…@c.us_3EB0…)."),
+                     metadata={"description": "the id of the message to quote"})
+    mentions = List(String(validate=_PERSON), validate=Length(max=256))
 
 
 class BulkItem(Schema):
-    to = String(required=True, validate=Length(1, 128))
+    to = String(required=True, validate=_RECIPIENT)
     text = String(required=True, validate=Length(1, 65536))
 
 
@@ -133,7 +215,27 @@ class DeliveriesQuery(Schema):
     limit = Integer(load_default=100, validate=Range(1, 1000))
 
 
-_RECIPIENT = Length(1, 128)
+class SessionIdList(String):
+    """A comma-separated list of session ids in a query string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        ids = [part.strip() for part in super()._deserialize(value, attr, data, **kwargs)
+               .split(",") if part.strip()]
+        if not ids or len(ids) > 1000 or not all(re.fullmatch(SESSION_ID, i) for i in ids):
+            raise SchemaError("Not a comma-separated list of session ids")
+        return ids
+
+
+class StreamQuery(Schema):
+    sessions = SessionIdList(metadata={"description": "only these sessions, comma-separated"})
+    tail = Integer(validate=Range(1, 500),
+                   metadata={"description": "start with the last N stored events"})
+    lastEventId = String(validate=Length(1, 64),
+                         metadata={"description": "resume after this event (as Last-Event-ID)"})
+    token = String(validate=Length(1, 200),
+                   metadata={"description": "a POST /auth/stream-token token, for EventSource"})
+
+
 _CAPTION = Length(max=4096)
 
 
@@ -173,27 +275,32 @@ class MediaFormIn(Schema):
     caption = String(validate=_CAPTION)
 
 
-def _emoji(value: str) -> None:
-    # One emoji, possibly with modifiers and joiners; text is not a reaction.
-    if re.search(r"[\sA-Za-z0-9]", value):
-        raise SchemaError("Must be an emoji, or empty to remove the reaction.")
-
-
 class ReactionIn(Schema):
-    emoji = String(required=True, validate=[Length(max=16), _emoji],
+    emoji = String(required=True, validate=[Length(max=16), Pattern(
+                       EMOJI_PATTERN, error="Must be an emoji, or empty to remove the reaction.")],
                    metadata={"example": "👍", "description": "empty string removes"})
 
 
 class GroupCreateIn(Schema):
     name = String(required=True, validate=Length(1, 100))
-    participants = List(String(validate=_RECIPIENT), required=True, validate=Length(1, 256))
+    participants = List(String(validate=_PERSON), required=True, validate=Length(1, 256))
 
 
 class ParticipantsIn(Schema):
-    add = List(String(validate=_RECIPIENT), validate=Length(1, 256))
-    remove = List(String(validate=_RECIPIENT), validate=Length(1, 256))
+    add = List(String(validate=_PERSON), validate=Length(1, 256))
+    remove = List(String(validate=_PERSON), validate=Length(1, 256))
 
     @validates_schema
     def _one_of(self, data, **kwargs):
         if not data.get("add") and not data.get("remove"):
             raise SchemaError("Give 'add' or 'remove' (a list of phone numbers or ids).")
+
+
+# What the @validates_schema checks above enforce across fields, stated in the document
+# (docs/build.py adds them to the component schemas).
+CROSS_FIELD_RULES = {
+    "ParticipantsIn": {"anyOf": [{"required": ["add"]}, {"required": ["remove"]}]},
+    "WebhookPutIn": {"not": {"required": ["generateSecret", "secret"],
+                             "properties": {"generateSecret": {"const": True},
+                                            "secret": {"minLength": 1}}}},
+}

@@ -15,7 +15,8 @@
   var CONFIG = __WAENGINE_CONFIG__;
   var QUEUE_KEY = 'waengine.queue';
   var w = {doc: Math.random().toString(36).slice(2), attached: false, injected: false,
-           queue: [], seq: 0, seen: [], authCode: null, me: null, keepAlive: false};
+           queue: [], seq: 0, seen: [], authCode: null, me: null, keepAlive: false,
+           media: {}, mediaSeq: 0};
   window.__waengine = w;
   if (CONFIG.wppConfig) window.WPPConfig = CONFIG.wppConfig;
 
@@ -52,7 +53,7 @@
     persist();
   };
 
-  // ---- serializers: read explicit fields only (WPP-SURFACE.md section 4) ----
+  // ---- serializers: read explicit fields only (wa-js 4.6.0 models; docs/sandbox.md) ----
   function str(x) {
     if (x === null || x === undefined) return null;
     if (typeof x === 'object' && x._serialized) return String(x._serialized);
@@ -289,6 +290,26 @@
 
   function byTime(a, b) { return (a.timestamp || 0) - (b.timestamp || 0); }
 
+  // Downloads the gateway opened and did not close (a client that went away): dropped when idle.
+  var MEDIA_IDLE_MS = 120000;
+  function pruneMedia() {
+    var now = Date.now();
+    Object.keys(w.media).forEach(function (h) {
+      if (now - w.media[h].at > MEDIA_IDLE_MS) delete w.media[h];
+    });
+  }
+  function tooLarge(size, max) {
+    return {code: 'media_too_large', message: 'The file is ' + size + ' bytes, more than ' + max};
+  }
+  function readBase64(blob) {
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () { var r = String(reader.result); resolve(r.slice(r.indexOf(',') + 1)); };
+      reader.onerror = function () { reject({code: 'media_read_failed', message: String(reader.error)}); };
+      reader.readAsDataURL(blob);
+    });
+  }
+
   var ops = {
     // "typing…" before a paced send; a chat that does not exist yet has nobody to show it to.
     typing: async function (P, a) {
@@ -297,7 +318,6 @@
       }
       return null;
     },
-    ping: async function (P) { return {version: P.version || null, doc: w.doc}; },
     sendText: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND);
@@ -375,6 +395,29 @@
       if (a.remove && a.remove.length) await P.group.removeParticipants(a.groupId, a.remove);
       return groupOf(P, a.groupId, results);
     },
+    // A media file in three steps, so a multi-MB file never travels as one WebDriver string and
+    // the session's other commands run between chunks: open (download into a page-side map),
+    // read base64 chunks by offset, close.
+    mediaOpen: async function (P, a) {
+      var m = await P.chat.getMessageById(a.id);
+      if (!m || !MEDIA[m.type]) throw {code: 'message_not_contains_media', message: 'Message ' + a.id + ' has no media'};
+      if (a.maxBytes && m.size > a.maxBytes) throw tooLarge(m.size, a.maxBytes);
+      var blob = await P.chat.downloadMedia(a.id);
+      if (a.maxBytes && blob.size > a.maxBytes) throw tooLarge(blob.size, a.maxBytes);
+      pruneMedia();
+      w.mediaSeq += 1;
+      var handle = w.doc + ':' + w.mediaSeq;
+      w.media[handle] = {blob: blob, at: Date.now()};
+      return {handle: handle, size: blob.size, mimetype: m.mimetype || blob.type || null,
+              filename: m.filename || null, type: m.type};
+    },
+    mediaRead: async function (P, a) {
+      var entry = w.media[a.handle];
+      if (!entry) throw {code: 'media_handle_gone', message: 'The download is gone (page reloaded or idle)'};
+      entry.at = Date.now();
+      return await readBase64(entry.blob.slice(a.offset, a.offset + a.length));
+    },
+    mediaClose: async function (P, a) { delete w.media[a.handle]; return null; },
     logout: async function (P) { return await P.conn.logout(); },
     // The alternative to the QR: the phone types this code under "Link with phone number".
     pairingCode: async function (P, a) {

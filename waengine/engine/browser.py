@@ -1,7 +1,7 @@
 """Chromium per session: launching it on its profile through the shared chromedriver.
 
 The rest lives beside it, by concern: flags.py (the command line), driver.py (the shared
-chromedriver), processes.py (finding, reaping and measuring browser processes). Their names
+chromedriver), processes.py (finding and reaping browser processes; ops/memory.py measures them). Their names
 are re-exported here, so `browser.X` keeps working for every caller.
 """
 
@@ -28,20 +28,15 @@ from .flags import (  # noqa: F401
     user_agent,
 )
 from .processes import (  # noqa: F401
-    _mb,
-    browser_memory,
     clear_orphaned_locks,
     clear_stale_locks,
     delete_profile,
     kill_all,
-    process_memory,
     profile_processes,
-    profiles_memory,
     reap_profile,
     reap_recorded,
     record_pid,
     sweep,
-    tree_memory,
     wait_dead,
 )
 
@@ -68,7 +63,9 @@ class BrowserProcess:
             done.set()
 
         threading.Thread(target=_quit, name=f"wa-quit-{self.profile.name}", daemon=True).start()
-        done.wait(timeout)
+        if not done.wait(timeout):
+            log.warning("browser %s did not quit within %.0fs: killing its processes",
+                        self.profile.name, timeout)
         reap_profile(self.profile)
 
     def kill(self) -> int:

@@ -86,6 +86,8 @@ class ChromeDriverService:
                 try:
                     self._proc.wait(5)
                 except subprocess.TimeoutExpired:
+                    log.warning("chromedriver (pid %s) ignored SIGTERM for 5s: sending SIGKILL",
+                                self._proc.pid)
                     self._proc.kill()
                     self._proc.wait(5)
             self._proc = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,19 +10,19 @@ from pathlib import Path
 from ..errors import CapacityExceeded, SessionExists, SessionNotFound, ValidationError
 from ..ops import metrics
 from ..store import Store
+from ..vocabulary import SESSION_ID, Status
 from . import browser as chromium
 from .bridge import Bridge
-from .session import Session, Status
+from .session import Session
 from .warm import WarmPool
 
 log = logging.getLogger(__name__)
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def check_session_id(session_id: str) -> str:
     """Reject ids that could reach outside the data folder before any file-system use."""
     if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-        raise ValidationError("Session id must match ^[A-Za-z0-9_-]{1,64}$",
+        raise ValidationError(f"Session id must match {SESSION_ID.pattern}",
                               details={"field": "id"})
     return session_id
 
@@ -61,7 +60,7 @@ class ChromiumFactory:
 
 class SessionManager:
     def __init__(self, config: dict, store: Store, factory, profiles: Path,
-                 on_event: Callable[[Session, str, dict], None] | None = None):
+                 on_event: Callable[[Session, str, dict], bool | None] | None = None):
         self.config = config
         self.store = store
         self.factory = factory
@@ -86,8 +85,8 @@ class SessionManager:
             me_id=me.get("id"), me_name=me.get("name"), restarts=session.restarts,
             last_activity_at=session.last_activity_at)
 
-    def _emit(self, session: Session, type_: str, data: dict) -> None:
-        self.on_event(session, type_, data)
+    def _emit(self, session: Session, type_: str, data: dict) -> bool | None:
+        return self.on_event(session, type_, data)  # False holds a page event (media store)
 
     def load(self) -> None:
         """Read the registry; sessions that should run are started by restore()."""
@@ -191,9 +190,12 @@ class SessionManager:
 
     def shutdown(self) -> None:
         """Stop every worker in parallel (browsers quit, profiles flushed); keep them 'running'."""
-        threads = [threading.Thread(target=s.stop, args=("shutdown",), daemon=True)
+        threads = [threading.Thread(target=s.stop, args=("shutdown",), name=f"wa-stop-{s.id}",
+                                    daemon=True)
                    for s in self.list() if s.running]
         for t in threads:
             t.start()
         for t in threads:
             t.join(40)
+            if t.is_alive():
+                log.warning("%s did not finish within 40s", t.name)

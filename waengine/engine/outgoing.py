@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests, WAEngineError
 from ..store import Store, utcnow
+from ..vocabulary import Status
+from .page import Page
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +134,6 @@ class OutgoingQueue:
             (session_id,))
         return _row(rows[0]) if rows else None
 
-    def position(self, session_id: str, seq: int) -> int:
-        rows = self.store.execute(
-            "SELECT COUNT(*) AS n FROM outgoing WHERE session = ? AND status = 'queued' AND seq < ?",
-            (session_id, seq))
-        return rows[0]["n"]
-
     def last_sent_at(self, session_id: str) -> float | None:
         rows = self.store.execute(
             "SELECT MAX(sent_at) AS t FROM outgoing WHERE session = ? AND status = 'sent'",
@@ -202,6 +198,8 @@ class Sender:
         self.queue._notify()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(10)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within 10s", self._thread.name)
 
     def _idle(self, seconds: float) -> bool:
         """Wait for new work or the time to pass; False when stopping."""
@@ -215,7 +213,7 @@ class Sender:
             if row is None:
                 self._idle(5.0)
                 continue
-            if self.session.status.value != "CONNECTED":
+            if self.session.status is not Status.CONNECTED:
                 self._idle(1.0)  # queued sends wait for the session, they are never dropped
                 continue
             delay = self._pacing_delay()
@@ -240,8 +238,8 @@ class Sender:
                 ms = typing_ms(args.get("text") or args.get("caption"),
                                self.config["SEND_TYPING_CPS"])
                 if ms:
-                    self.session.call("typing", to=args["to"], ms=ms)
-            message = self.session.call(row["op"], **args)
+                    Page(self.session).typing(args["to"], ms)
+            message = Page(self.session).send(row["op"], args)
         except RETRYABLE as e:
             log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
             self.queue.retry_later(row["id"])

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from enum import Enum
 from typing import Protocol
 
 from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady
 from ..ops import metrics
 from ..store import utcnow
+from ..vocabulary import Status
 from .bridge import BrowserGone
 
 log = logging.getLogger(__name__)
@@ -33,15 +33,6 @@ log = logging.getLogger(__name__)
 _WAKE = object()
 # Ids of delivered page events remembered to skip the copy a poll or a re-push brings back.
 _DELIVERED_MEMORY = 4096
-
-
-class Status(str, Enum):
-    STARTING = "STARTING"
-    SCAN_QR = "SCAN_QR"
-    CONNECTED = "CONNECTED"
-    RECOVERING = "RECOVERING"
-    STOPPED = "STOPPED"
-    FAILED = "FAILED"
 
 
 class Browser(Protocol):
@@ -130,6 +121,11 @@ class Session:
         self._deliver_lock = threading.Lock()
         self._delivered: deque[str] = deque()
         self._delivered_ids: set[str] = set()
+        # The first page event not delivered (held until its media is stored, or the sink
+        # failed): a push of a later event waits behind it, so the outbox keeps the page's order.
+        self._blocked: str | None = None
+        self._held = False  # ... because the sink held it: poll every PUMP_INTERVAL till it takes it
+        self._skipped_push = False
 
     # ---- public, called from HTTP threads ----
     @property
@@ -157,6 +153,8 @@ class Session:
             self._queue.put(None)
         if thread and thread is not threading.current_thread():
             thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0fs", thread.name, timeout)
         if not self.running and self.status not in (Status.STOPPED, Status.FAILED):
             self._set(Status.STOPPED, reason)
 
@@ -199,9 +197,6 @@ class Session:
         except FutureTimeout:
             future.cancel()
             raise CommandTimeout(details={"timeoutSeconds": timeout}) from None
-
-    def call(self, op: str, **args):
-        return self.submit(lambda bridge: bridge.call(op, **args))
 
     def check_ready(self, need_connected: bool = True) -> None:
         status = self.status
@@ -318,7 +313,7 @@ class Session:
             pushed = self._ensure_channel()
             loading = self.status in (Status.STARTING, Status.RECOVERING)
             interval = self._config["SAFETY_POLL_INTERVAL" if pushed and not loading
-                                     else "PUMP_INTERVAL"]
+                                     and not self._held else "PUMP_INTERVAL"]
             try:
                 item = self._queue.get(timeout=interval)
             except queue.Empty:
@@ -354,6 +349,20 @@ class Session:
         self._pump()  # what the page queued before the binding existed
         return True
 
+    def _unblock(self) -> None:
+        """A poll delivered all the page had: pushes go straight to the sink again."""
+        with self._deliver_lock:
+            self._blocked, self._held = None, False
+            skipped, self._skipped_push = self._skipped_push, False
+        if skipped:  # pushed after that poll's read
+            self._wake()
+
+    def _wake(self) -> None:
+        """Have the worker read the page now (once, however many ask before it does)."""
+        if not self._wake_pending.is_set():
+            self._wake_pending.set()
+            self._queue.put(_WAKE)
+
     def _close_channel(self) -> None:
         channel, self._channel = self._channel, None
         if channel is not None and self._bridge is not None:
@@ -362,30 +371,43 @@ class Session:
     def _notified(self, payload: str) -> None:
         """On the channel's I/O thread: events are committed, then acked on the channel."""
         if payload == "state":
-            if not self._wake_pending.is_set():
-                self._wake_pending.set()
-                self._queue.put(_WAKE)
+            self._wake()
             return
         done = []
         for event in json.loads(payload).get("events") or ():
-            if self._deliver(event) is None:
+            if self._deliver(event, in_order=False) is None:
                 break  # keep the order: this one and the rest stay queued in the page
             done.append(event["id"])
         channel = self._channel
         if done and channel is not None:
             channel.evaluate(f"window.__waengine && window.__waengine.ack({json.dumps(done)})")
 
-    def _deliver(self, event: dict) -> bool | None:
+    def _deliver(self, event: dict, in_order: bool) -> bool | None:
         """Hand a page event to the sink (the outbox) once: True if now, False if already,
-        None if the sink failed (the page keeps it for the next try)."""
+        None if not (the page keeps it for the next try): the sink failed, or held it (False:
+        its media is being stored, MEDIA_STORE), or an earlier event is still undelivered.
+
+        `in_order`: the events come from the front of the page's queue (a poll), so none
+        can overtake an undelivered one; a push brings only the newest.
+        """
         with self._deliver_lock:
             if event["id"] in self._delivered_ids:
                 return False
+            if not in_order and self._blocked not in (None, event["id"]):
+                self._skipped_push = True  # the poll that takes the blocked one brings it
+                return None
             try:
-                self._on_event(self, event["type"], event["data"])
+                taken = self._on_event(self, event["type"], event["data"]) is not False
             except Exception:
                 log.exception("session %s: event %s not delivered", self.id, event["id"])
+                taken = None
+            if not taken:
+                self._blocked, self._held = event["id"], taken is False
+                if self._held and not in_order:
+                    self._wake()  # a worker asleep for a safety interval: poll it back now
                 return None
+            if self._blocked == event["id"]:
+                self._blocked, self._held = None, False
             self._delivered.append(event["id"])
             self._delivered_ids.add(event["id"])
             if len(self._delivered) > _DELIVERED_MEMORY:
@@ -435,9 +457,11 @@ class Session:
             self.wa = {"version": state["version"], "injected": bool(state.get("injected"))}
         for event in state.get("events") or ():
             # Delivered to the sink (outbox) first; acknowledged to the page on the next poll.
-            if self._deliver(event) is None:
-                break  # keep the order: this one and the rest stay queued in the page
+            if self._deliver(event, in_order=True) is None:
+                break  # held or failed: this one and the rest stay queued in the page, in order
             self._ack.append(event["id"])
+        else:
+            self._unblock()  # every event the page had is delivered
         self._apply(state)
 
     def _note_document(self, doc: str | None) -> None:

@@ -10,9 +10,8 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 
-from ..store import Store, utcnow
+from ..store import Store, iso_utc, utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -100,6 +99,23 @@ class EventOutbox:
             " ORDER BY seq LIMIT ?", (session, after_seq, limit))
         return [dict(r) for r in rows]
 
+    def since_any(self, sessions: list[str] | None, after_seq: int, limit: int = 500) -> list[dict]:
+        """Events of these sessions (None: all) after a sequence number, oldest first."""
+        where, args = _among(sessions)
+        rows = self.store.execute(
+            f"SELECT seq, id, session, type, body FROM events WHERE seq > ?{where}"
+            " ORDER BY seq LIMIT ?", (after_seq, *args, limit))
+        return [dict(r) for r in rows]
+
+    def seq_before_last(self, sessions: list[str] | None, count: int) -> int:
+        """The sequence number to stream after so the last `count` events come first."""
+        where, args = _among(sessions)
+        rows = self.store.execute(
+            f"SELECT MIN(seq) AS s FROM (SELECT seq FROM events WHERE 1{where}"
+            " ORDER BY seq DESC LIMIT ?)", (*args, count))
+        first = rows[0]["s"]
+        return first - 1 if first is not None else self.last_seq
+
     def seq_of(self, event_id: str) -> int | None:
         rows = self.store.execute("SELECT seq FROM events WHERE id = ?", (event_id,))
         return rows[0]["seq"] if rows else None
@@ -167,8 +183,7 @@ class EventOutbox:
 
     def purge_delivered(self, older_than_seconds: float) -> int:
         """Drop events older than the retention whose deliveries are all done."""
-        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
+        cutoff = iso_utc(time.time() - older_than_seconds, "milliseconds")
         with self.store.transaction() as db:
             db.execute("""DELETE FROM deliveries WHERE event_seq IN (
                 SELECT seq FROM events WHERE created_at < ?) AND status = 'delivered'""", (cutoff,))
@@ -182,10 +197,15 @@ class EventOutbox:
             db.execute("DELETE FROM events WHERE session = ?", (session,))
 
 
+def _among(sessions: list[str] | None) -> tuple[str, tuple]:
+    if sessions is None:
+        return "", ()
+    return f" AND session IN ({','.join('?' * len(sessions))})", tuple(sessions)
+
+
 def _delivery(row: dict) -> dict:
     nxt = row.pop("next_attempt_at")
-    row["nextAttemptAt"] = (datetime.fromtimestamp(nxt, timezone.utc).isoformat(timespec="seconds")
-                            .replace("+00:00", "Z") if row["status"] == "pending" and nxt else None)
+    row["nextAttemptAt"] = iso_utc(nxt) if row["status"] == "pending" and nxt else None
     return {"eventId": row["event_id"], "type": row["type"], "createdAt": row["created_at"],
             "status": row["status"], "url": row["url"], "attempts": row["attempts"],
             "nextAttemptAt": row["nextAttemptAt"], "lastError": row["last_error"],

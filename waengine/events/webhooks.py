@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import random
 import threading
@@ -13,15 +11,14 @@ import urllib.request
 
 from ..store import epoch
 from .outbox import EventOutbox
+from .signing import headers as signed_headers
+from .signing import legacy_signature
 
 log = logging.getLogger(__name__)
 USER_AGENT = "waengine-webhooks/1"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-WAEngine-Signature value: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+sign = legacy_signature  # the X-WAEngine-Signature value (signing.py has both conventions)
 
 
 def backoff(attempts: int, base: float, cap: float, rand=random.random) -> float:
@@ -32,6 +29,13 @@ def backoff(attempts: int, base: float, cap: float, rand=random.random) -> float
 def retryable(status: int | None) -> bool:
     """Network errors and 5xx, 408 and 429 are worth retrying; other 4xx will not get better."""
     return status is None or status >= 500 or status in (408, 429)
+
+
+def _answer(error: urllib.error.HTTPError, limit: int = 300) -> str:
+    try:
+        return error.read(limit).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
 
 
 class WebhookSender:
@@ -59,6 +63,8 @@ class WebhookSender:
             self.outbox.changed.notify_all()
         if self._thread:
             self._thread.join(self.timeout + 5)
+            if self._thread.is_alive():
+                log.warning("wa-webhooks did not stop within %.0fs", self.timeout + 5)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -93,17 +99,17 @@ class WebhookSender:
         body = row["body"].encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   "X-WAEngine-Event": row["type"], "X-WAEngine-Delivery": row["event_id"],
-                   "X-WAEngine-Timestamp": timestamp}
-        if row.get("secret"):
-            headers["X-WAEngine-Signature"] = sign(row["secret"], timestamp, body)
+                   **signed_headers(row["event_id"], row["type"], timestamp, body,
+                                    row.get("secret"))}
         status, error = None, ""
         try:
             req = urllib.request.Request(row["url"], data=body, headers=headers, method="POST")
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 status = resp.status
         except urllib.error.HTTPError as e:
-            status, error = e.code, f"HTTP {e.code}"
+            # The start of the receiver's answer: what an operator needs to see why it failed.
+            answer = _answer(e)
+            status, error = e.code, f"HTTP {e.code}" + (f": {answer}" if answer else "")
         except (OSError, ValueError) as e:
             error = f"{type(e).__name__}: {e}"
         if status is not None and 200 <= status < 300:

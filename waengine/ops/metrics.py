@@ -10,7 +10,6 @@ register the same series twice.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 import time
 from collections import deque
@@ -24,6 +23,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from ..vocabulary import STATUSES
+from .memory import libc
 
 CACHE_REQUESTS = Counter("waengine_cache_requests_total",
                          "Cache lookups by kind (contacts, groups, chats...) and result (hit|miss)",
@@ -53,7 +55,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Monitoring calls would drown the average a client sees (a load balancer probes every second).
 _UNTIMED = ("/health", "/metrics", "/performance")
 _PROCESS_STARTED = time.time()  # this module is imported while the worker boots
-STATUSES = ("STARTING", "SCAN_QR", "CONNECTED", "RECOVERING", "STOPPED", "FAILED")
 
 
 def cache_hit_rate() -> float | None:
@@ -177,12 +178,11 @@ class _MallInfo2(ctypes.Structure):
 
 def c_heap() -> tuple[float, float] | None:
     """(used, total) MB of glibc's malloc heap (mallinfo2); None where it does not exist."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallinfo2.restype = _MallInfo2
-        info = libc.mallinfo2()
-    except (OSError, AttributeError):
+    c = libc()
+    if c is None or not hasattr(c, "mallinfo2"):  # musl, or glibc before 2.33
         return None
+    c.mallinfo2.restype = _MallInfo2
+    info = c.mallinfo2()
     return ((info.uordblks + info.hblkhd) / 2**20, (info.arena + info.hblkhd) / 2**20)
 
 

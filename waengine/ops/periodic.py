@@ -35,6 +35,8 @@ class PeriodicThread:
         self._stop.set()
         if self._thread and self._thread is not threading.current_thread():
             self._thread.join(self.join_timeout)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within %gs", self.thread_name, self.join_timeout)
 
     @property
     def alive(self) -> bool:

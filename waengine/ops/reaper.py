@@ -18,8 +18,8 @@ import logging
 import time
 
 from ..engine import browser as chromium
-from ..engine.session import Status
 from ..store import epoch
+from ..vocabulary import Status
 from . import metrics
 from .periodic import PeriodicThread
 

@@ -13,10 +13,9 @@ says one more would not fit. Each action is logged and counted (waengine_watchdo
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from dataclasses import dataclass, field
 import psutil
 
 from ..engine import browser as chromium
-from ..engine.session import Status
-from . import metrics
+from ..vocabulary import Status
+from . import memory, metrics
+from .history import MemoryHistory
 from .periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
@@ -54,25 +54,21 @@ class MemorySample:
 
 
 def worker_memory() -> dict:
-    mem = psutil.Process().memory_full_info()
-    return {"rssMb": round(mem.rss / 2**20, 1), "ussMb": round(mem.uss / 2**20, 1)}
+    return memory.process_memory(os.getpid())
 
 
 def measure(engine) -> MemorySample:
     """Sample the worker, every browser under the profiles folder, chromedriver, free RAM."""
     return MemorySample(at=time.monotonic(), worker=worker_memory(),
-                        browsers=chromium.profiles_memory(engine.profiles),
-                        driver=chromium.process_memory(engine.service.pid),
+                        browsers=memory.browsers_memory(engine.profiles),
+                        driver=memory.process_memory(engine.service.pid),
                         available_mb=round(psutil.virtual_memory().available / 2**20, 1))
 
 
 def malloc_trim() -> bool:
     """Hand freed C-heap pages back to the OS (glibc); gc.collect alone rarely lowers RSS."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+    c = memory.libc()
+    return bool(c is not None and hasattr(c, "malloc_trim") and c.malloc_trim(0))
 
 
 class MemoryWatchdog(PeriodicThread):
@@ -88,6 +84,7 @@ class MemoryWatchdog(PeriodicThread):
         # Callables that drop cached data when the worker is over its limit (caches add theirs).
         self.trimmers: list[Callable[[], object]] = []
         self.last_sample: MemorySample | None = None
+        self.history = MemoryHistory()  # the dashboard's chart: GET /performance/history
         self.last_run: float | None = None
         self.started_at: float | None = None
         self._recycled: dict[str, float] = {}
@@ -110,6 +107,13 @@ class MemoryWatchdog(PeriodicThread):
             return limit
         return float(round(psutil.virtual_memory().total / 2**20 * AUTO_TOTAL_SHARE))
 
+    def browser_memory(self, session_id: str) -> dict | None:
+        """The session's browser in the last sample (what /performance shows), else measured now."""
+        sample = self.last_sample
+        if sample is not None and session_id in sample.browsers:
+            return sample.browsers[session_id]
+        return memory.browsers_memory(self.engine.profiles, only=session_id).get(session_id)
+
     def run_once(self) -> list[str]:
         """Measure and act once; return the actions taken (gc, recycle, unstick...)."""
         actions: list[str] = []
@@ -120,6 +124,7 @@ class MemoryWatchdog(PeriodicThread):
         recycled = self._recycle_over_limit(sample, sessions, actions)
         self._recycle_fattest(sample, sessions, recycled, actions)
         self.last_sample = sample
+        self.history.add(sample, sessions.values())
         self.last_run = self._clock()
         return actions
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 
 from flask import Flask
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -16,7 +17,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from .app import build_app
 from .network import OPTION_NAMES, Network, Options
 
-__all__ = ["add_arguments", "create_app", "make_server", "options_from_args", "serve"]
+__all__ = ["add_arguments", "create_app", "make_server", "serve"]
 
 
 def _network(options: dict) -> Network:
@@ -47,6 +48,11 @@ class SandboxServer(ThreadedWSGIServer):
         self.app = app
         self.network: Network = app.extensions["sandbox_network"]
         self._serving = False
+
+    def process_request_thread(self, request, client_address) -> None:
+        # socketserver starts each request's thread unnamed; name it so a stack dump reads.
+        threading.current_thread().name = f"sandbox-http-{client_address[1]}"
+        super().process_request_thread(request, client_address)
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self._serving = True
@@ -103,8 +109,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="generated groups for every new phone")
     group.add_argument("--seed", type=int, default=defaults.seed,
                        help="seed of the generated contacts and groups")
-
-
-def options_from_args(args: argparse.Namespace) -> dict:
-    """Pick the sandbox options out of parsed arguments."""
-    return {name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)}

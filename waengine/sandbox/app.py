@@ -1,8 +1,9 @@
 """Flask routes of the sandbox: the page, its transport API and the control API.
 
-- `/` and `/static/*`: the WhatsApp-Web-like page (wpp.js defines window.WPP).
+- `/` and `/static/*`: the WhatsApp-Web-like page (wpp.js and its modules in wpp/ define window.WPP).
 - `/_sandbox/api/*`: the page's own transport (same-origin HTTP long-polling).
-- `/_sandbox/*`: the control API used by tests and people (API.md, "The sandbox").
+- `/_sandbox/*`: the control API used by tests and people (docs/sandbox.md), and
+  `/_sandbox/phone`, a page that drives it like a phone (link, write, inbox).
 Every error is JSON `{"error": {"code", "message"}}`, never an HTML page.
 """
 
@@ -61,6 +62,12 @@ def index():
     return response
 
 
+@page.get("/_sandbox/phone")
+def phone_page():
+    """A simulated phone for people: link a device by code or QR text, write, read an inbox."""
+    return render_template("phone.html")
+
+
 @page.get("/favicon.ico")
 def favicon():
     return "", 204
@@ -109,6 +116,7 @@ def send_message():
     message = network().send_from_phone(
         data["from"], data["to"], data.get("text", ""),
         quoted_id=data.get("quotedId"), mentions=data.get("mentions"),
+        caption=data.get("caption"), media=data.get("media"),
     )
     return message, 201
 
@@ -129,6 +137,11 @@ def read_message(msg_id):
 @control.post("/messages/<msg_id>/revoke")
 def revoke_message(msg_id):
     return network().revoke(msg_id)
+
+
+@control.post("/messages/<msg_id>/expire")
+def expire_media(msg_id):
+    return network().expire_media(msg_id)
 
 
 @control.post("/groups")
@@ -261,6 +274,12 @@ def exists():
 @transport.get("/message/<msg_id>")
 def device_message(msg_id):
     return network().get_message_for_device(*device_auth(), msg_id)
+
+
+@transport.get("/media/<msg_id>")
+def device_media(msg_id):
+    msg = network().media_for_device(*device_auth(), msg_id)
+    return send_file(io.BytesIO(msg.data), mimetype=msg.mimetype, download_name=msg.filename)
 
 
 @transport.get("/history")

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make image: build the gateway and nginx images with podman where base images cannot be
+# pulled: a Debian 12 root made with debootstrap is imported as the base (docs/deployment.md).
+#   IMAGE_BASE_ROOT  a debootstrapped bookworm root (default: test-fresh's, made if missing)
+#   FRESH_MIRROR     Debian mirror (default: the first one this host's apt uses)
+#   PODMAN_BUILD_OPTS  extra `podman build` options, e.g. on a host with hybrid cgroups that
+#                    crun refuses: "--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=8192:8192"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FRESH_DIR=${FRESH_DIR:-/var/tmp/waengine-fresh}
+IMAGE_BASE_ROOT=${IMAGE_BASE_ROOT:-$FRESH_DIR/base}
+BASE=localhost/waengine-base:bookworm
+mirror() {
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+    2>/dev/null | grep -oE '^(URIs:|deb)[[:space:]]+https?://[^ ]+/debian/?$' \
+    | awk '{print $2}' | head -n1 || true
+}
+FRESH_MIRROR=${FRESH_MIRROR:-$(mirror)}
+FRESH_MIRROR=${FRESH_MIRROR%/}
+if [ ! -x "$IMAGE_BASE_ROOT/usr/bin/apt-get" ]; then
+  debootstrap --variant=minbase bookworm "$IMAGE_BASE_ROOT" "$FRESH_MIRROR"
+fi
+
+# The base: that root with Debian's sources (security included) and the host's site CA, if it
+# has one, so apt, npm and pip inside the build trust the same TLS as the host.
+work=$(mktemp -d /var/tmp/waengine-base.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -a "$IMAGE_BASE_ROOT" "$work/root"
+cat > "$work/root/etc/apt/sources.list" <<SOURCES
+deb $FRESH_MIRROR bookworm main
+deb $FRESH_MIRROR bookworm-updates main
+deb ${FRESH_MIRROR}-security bookworm-security main
+SOURCES
+rm -rf "$work/root/home/"* "$work/root/var/cache/apt/archives/"*.deb
+changes=(--change 'CMD ["/bin/bash"]')
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  cp /usr/local/share/ca-certificates/*.crt "$work/root/usr/local/share/ca-certificates/"
+  chroot "$work/root" update-ca-certificates >/dev/null
+  changes+=(--change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt'
+            --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt')
+fi
+tar -C "$work/root" -c . | podman import "${changes[@]}" - "$BASE"
+
+read -r -a opts <<<"${PODMAN_BUILD_OPTS:-}"
+podman build "${opts[@]}" --format docker --build-arg BASE="$BASE" -t localhost/waengine:latest .
+podman build "${opts[@]}" --format docker --build-arg BASE="$BASE" -f deploy/nginx.Dockerfile \
+  -t localhost/waengine-nginx:latest .
+podman images --filter reference='localhost/waengine*'

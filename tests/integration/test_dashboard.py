@@ -1,0 +1,375 @@
+"""The dashboard as an operator uses it: real Chromium (Selenium) on a real HTTP gateway + sandbox.
+
+One gateway, one sandbox and one dashboard browser serve the module (each test leaves the state
+the next one expects: sign in, link, send, stop/start, webhooks, scoped key). Set
+WAENGINE_SCREENSHOTS=docs/img to save the screenshots the docs show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from werkzeug.serving import make_server
+
+from waengine import create_app, engine_of
+from waengine.config import Defaults
+from waengine.sandbox import make_server as make_sandbox
+
+from ..conftest import wait_for
+from ..receiver import Receiver
+from .conftest import assert_no_browsers
+
+pytestmark = pytest.mark.browser
+
+ADMIN = "admin-key-0123456789abcdefghij"
+SCOPED = "acme-key-0123456789abcdefghijk"
+OWNER, BUDI = "6281300000001", "6281300000002"
+CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage "
+                "--disable-background-networking --disable-component-update --disable-sync "
+                "--no-first-run --disable-quic").split()
+LAPTOP, PHONE = (1280, 800), (390, 844)
+SHOTS = os.environ.get("WAENGINE_SCREENSHOTS")
+
+
+class Stack:
+    """Sandbox, gateway over real HTTP, webhook receiver and the operator's browser."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        # Slower QR rotation than the shared sandbox: a person (and this test) has time to look.
+        self.sandbox_server = make_sandbox("127.0.0.1", 0, qr_first_ttl=8.0, qr_ttl=5.0,
+                                           qr_max=40, ack_delivered_delay=0.2, ack_read_delay=0.5)
+        self.sandbox = f"http://127.0.0.1:{self.sandbox_server.server_port}"
+        threading.Thread(target=self.sandbox_server.serve_forever, name="sandbox",
+                         daemon=True).start()
+        self.app = create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
+                               "WA_URL": self.sandbox + "/", "QR_FIRST_TTL": 8.0,
+                               "QR_TTL": 5.0, "QR_SCAN_TIMEOUT": 30.0,
+                               "API_KEYS": [ADMIN, f"{SCOPED}:acme-*"]})
+        self.engine = engine_of(self.app)
+        self.engine.start()
+        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.http.server_port}"
+        threading.Thread(target=self.http.serve_forever, name="gateway-http", daemon=True).start()
+        self.receiver = Receiver()
+        options = webdriver.ChromeOptions()
+        for flag in CHROME_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={root / 'operator-profile'}")
+        options.add_argument(f"--window-size={LAPTOP[0]},{LAPTOP[1]}")
+        options.binary_location = Defaults.CHROMIUM
+        service = Service(Defaults.CHROMEDRIVER, log_output=str(root / "operator-driver.log"))
+        self.driver = webdriver.Chrome(options=options, service=service)
+        self.driver.implicitly_wait(0)
+        self.viewport(LAPTOP)
+
+    def close(self) -> None:
+        self.driver.quit()
+        self.http.shutdown()
+        self.engine.close()
+        self.receiver.close()
+        self.sandbox_server.shutdown()
+
+    # ---- REST, as a script next to the operator would ----
+    def api(self, method: str, path: str, key: str = ADMIN, **kw):
+        return requests.request(method, self.url + path, headers={"X-API-Key": key},
+                                timeout=30, **kw)
+
+    def sandbox_post(self, path: str, **body) -> dict:
+        resp = requests.post(self.sandbox + path, json=body, timeout=10)
+        assert resp.status_code < 300, resp.text
+        return resp.json()
+
+    def inbox(self, phone: str) -> list[dict]:
+        return requests.get(self.sandbox + "/_sandbox/messages", params={"to": phone},
+                            timeout=10).json()["data"]
+
+    # ---- the page ----
+    def find(self, css: str):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def text(self, css: str) -> str:
+        try:
+            return self.find(css).text
+        except (NoSuchElementException, StaleElementReferenceException):
+            return ""
+
+    def shown(self, css: str) -> bool:
+        try:
+            return self.find(css).is_displayed()
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+
+    def wait_text(self, css: str, needle: str, timeout: float = 30.0) -> str:
+        return wait_for(lambda: needle in (t := self.text(css)) and t, timeout=timeout,
+                        message=f"{needle!r} in {css} (now {self.text(css)!r})")
+
+    def type(self, css: str, value: str) -> None:
+        field = self.find(css)
+        field.clear()
+        field.send_keys(value)
+
+    def sign_in(self, key: str) -> None:
+        self.driver.get(self.url + "/dashboard")
+        wait_for(lambda: self.shown("#login") or self.shown("#view-sessions"), message="page")
+        if self.shown("#signout"):
+            self.find("#signout").click()
+        self.type("#login-key", key)
+        self.find("#login-key").send_keys(Keys.ENTER)
+        wait_for(lambda: self.shown("#view-sessions"), message="sessions view")
+
+    def row(self, sid: str) -> str:
+        return self.text(f'#sessions-body tr[data-id="{sid}"]')
+
+    def shot(self, name: str, size=LAPTOP) -> None:
+        if not SHOTS:
+            return
+        self.viewport(size)
+        # Let the layout settle at the new width before the capture (two frames).
+        self.driver.execute_async_script("requestAnimationFrame(() => requestAnimationFrame("
+                                         "arguments[arguments.length - 1]))")
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        self.driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+        self.viewport(LAPTOP)
+
+    def viewport(self, size) -> None:
+        """The page's exact size (a phone's is a mobile viewport), whatever the window is."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": size[0], "height": size[1], "deviceScaleFactor": 1,
+            "mobile": size == PHONE})
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dashboard")
+    made = Stack(root)
+    yield made
+    made.close()
+    assert_no_browsers(root)
+
+
+def test_a_wrong_key_shows_an_error_and_a_right_key_signs_in(stack):
+    stack.driver.get(stack.url + "/dashboard")
+    wait_for(lambda: stack.shown("#login"), message="login form")
+    stack.shot("login")
+    stack.type("#login-key", "not-a-key")
+    stack.find("#login-form button[type=submit]").click()
+    stack.wait_text("#login-error", "not valid")
+    assert not stack.shown("#view-sessions")
+    assert stack.driver.execute_script("return sessionStorage.length") == 0
+
+    stack.type("#login-key", ADMIN)
+    stack.find("#login-key").send_keys(Keys.ENTER)
+    wait_for(lambda: stack.shown("#view-sessions"), message="sessions view")
+    assert stack.driver.execute_script("return sessionStorage.getItem('waengine.apiKey')") == ADMIN
+    assert stack.driver.get_cookies() == []  # the key lives in the tab, not in a cookie
+    stack.wait_text("#live", "live")
+
+
+def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
+    stack.sandbox_post("/_sandbox/phones", phone=OWNER, name="Sales Phone")
+    stack.sandbox_post("/_sandbox/phones", phone=BUDI, name="Budi")
+    stack.driver.execute_script("window.__sameDocument = true")  # gone if the page reloads
+    stack.find("#new-session").click()
+    stack.type("#create-id", "sales")
+    stack.find("#create-form button[type=submit]").click()
+
+    wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="QR shown")
+    first = stack.find("#qr-img").get_attribute("data-expires-at")
+    stack.wait_text("#qr-countdown", "Expires in")
+    stack.wait_text("#facts", "processes")  # the browser's PSS, from the watchdog
+    stack.shot("link-qr")
+    stack.shot("link-qr-phone", PHONE)
+    # The sandbox rotates the QR; the page shows the new one without being asked.
+    wait_for(lambda: stack.find("#qr-img").get_attribute("data-expires-at") != first,
+             timeout=20, message="QR rotated in the page")
+
+    def scan():  # the QR may rotate between reading and scanning: scan the current one
+        qr = stack.api("GET", "/sessions/sales/qr").json().get("qr")
+        return qr and requests.post(stack.sandbox + "/_sandbox/link",
+                                    json={"qr": qr, "phone": OWNER}, timeout=10).ok
+    wait_for(scan, timeout=20, message="phone scanned the QR")
+    stack.wait_text("#detail-status", "CONNECTED", timeout=60)
+    stack.wait_text("#detail-notice", "CONNECTED")
+    assert stack.driver.execute_script("return window.__sameDocument") is True
+
+    stack.type("#send-to", "+62 813-0000-0002")
+    stack.type("#send-text", "Halo Budi, from the dashboard")
+    stack.find("#send-form button[type=submit]").click()
+    stack.wait_text("#send-result", "Sent to")
+    wait_for(lambda: any(m.get("text") == "Halo Budi, from the dashboard"
+                         for m in stack.inbox(BUDI)), message="Budi's inbox")
+    stack.sandbox_post("/_sandbox/messages", **{"from": BUDI, "to": OWNER, "text": "Terima kasih!"})
+    stack.wait_text("#event-log", "Terima kasih!")
+    activity = wait_for(lambda: (a := stack.api("GET", "/sessions/sales").json()["activity"])
+                        ["sentToday"] == 1 and a["receivedToday"] == 1 and a, message="counted")
+    assert activity["queued"] == 0 and activity["lastEventAt"]
+    stack.wait_text("#facts", "1 sent · 1 received")
+    stack.shot("session")
+
+    stack.find("a.back").click()
+    wait_for(lambda: "CONNECTED" in stack.row("sales") and "+6281300000001" in stack.row("sales"),
+             message="row CONNECTED with the number")
+    assert stack.driver.execute_script("return window.__sameDocument") is True
+
+
+def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
+    stack.api("POST", "/sessions", json={"id": "support"})
+    wait_for(lambda: "SCAN QR" in stack.row("support"), timeout=60, message="support in the table")
+    stack.find('#sessions-body tr[data-id="support"] a').click()
+    wait_for(lambda: stack.shown("#qr-img"), timeout=30, message="support's QR")
+    stack.find("#pairing summary").click()
+    stack.type("#pairing-phone", "+62 813-0000-0003")
+    stack.find("#pairing-form button[type=submit]").click()
+    wait_for(lambda: stack.shown("#pairing-code"), message="pairing code shown")
+    code = stack.text("#pairing-code")
+    assert len(code) == 9 and code[4] == "-", code
+    stack.shot("link-pairing")
+
+    stack.find("a.back").click()
+    wait_for(lambda: stack.shown("#view-sessions"), message="back at the table")
+    stack.driver.execute_script("window.__sameDocument = true")
+    dashboard = stack.driver.current_window_handle
+    # The sandbox's phone page, in another tab: the operator types the code on "the phone".
+    stack.driver.switch_to.new_window("tab")
+    stack.driver.get(stack.sandbox + "/_sandbox/phone")
+    stack.type("#link-phone", "6281300000003")
+    stack.type("#link-name", "Support Phone")
+    stack.type("#link-code", code)
+    stack.find("#link-form button[type=submit]").click()
+    stack.wait_text("#link-out", "Linked")
+    stack.type("#send-from", BUDI)
+    stack.type("#send-to", "6281300000003")
+    stack.type("#send-text", "Halo support")
+    stack.find("#send-form button[type=submit]").click()
+    stack.wait_text("#send-out", "Sent")
+    stack.type("#inbox-phone", BUDI)
+    stack.wait_text("#inbox", "Halo Budi, from the dashboard")  # test 2's message
+    stack.driver.close()
+    stack.driver.switch_to.window(dashboard)
+    wait_for(lambda: "CONNECTED" in (r := stack.row("support")) and "+6281300000003" in r,
+             timeout=60, message="row CONNECTED with the number")
+    wait_for(lambda: stack.api("GET", "/sessions/support").json()["activity"]["receivedToday"],
+             message="support received Budi's message")
+    assert stack.driver.execute_script("return window.__sameDocument") is True
+    stack.type("#filter", "support")
+    wait_for(lambda: not stack.row("sales") and stack.row("support"), message="filtered")
+    stack.find("#filter").clear()
+    stack.find("#filter").send_keys(Keys.BACKSPACE)
+    wait_for(lambda: stack.row("sales"), message="filter cleared")
+
+
+def test_stop_and_start_from_the_session_page(stack):
+    stack.driver.get(stack.url + "/dashboard#session/sales")
+    stack.wait_text("#detail-status", "CONNECTED")
+    stack.find('[data-action="stop"]').click()
+    stack.wait_text("#detail-status", "STOPPED")
+    assert stack.api("GET", "/sessions/sales").json()["status"] == "STOPPED"
+    stack.find('[data-action="start"]').click()
+    stack.wait_text("#detail-status", "CONNECTED", timeout=60)  # the stored login: no QR
+
+
+def test_a_failed_webhook_delivery_is_shown_with_its_answer_and_retried(stack):
+    receiver = stack.receiver
+    stack.driver.get(stack.url + "/dashboard#session/sales")
+    stack.wait_text("#detail-status", "CONNECTED")
+    stack.type("#webhook-url", receiver.url)
+    stack.find('#webhook-events input[value="message"]').click()
+    stack.find("#webhook-new-secret").click()
+    stack.find("#webhook-form button[type=submit]").click()
+    wait_for(lambda: stack.shown("#secret-once"), message="secret shown once")
+    secret = stack.find("#secret-value").get_attribute("value")
+    assert len(secret) == 48
+    hook = stack.api("GET", "/sessions/sales/webhook").json()
+    assert hook == {"url": receiver.url, "events": ["message"], "hasSecret": True}
+
+    receiver.statuses = [410]  # gone: not worth retrying, so dead at once
+    stack.sandbox_post("/_sandbox/messages", **{"from": BUDI, "to": OWNER, "text": "are you there?"})
+    wait_for(lambda: stack.api("GET", "/sessions/sales/webhook/deliveries?status=failed")
+             .json()["data"], timeout=30, message="a dead delivery")
+    stack.find('#nav a[data-view="deliveries"]').click()
+    stack.wait_text("#deliveries-body", "HTTP 410")
+    assert "dead" in stack.text("#deliveries-body")
+    stack.shot("deliveries")
+
+    stack.find("#deliveries-body button.retry").click()
+    wait_for(lambda: receiver.delivered(), timeout=30, message="delivered after the retry")
+    wait_for(lambda: stack.shown("#deliveries-empty"), message="no failed delivery left")
+    request = next(r for r in receiver.requests if r["status"] == 200)
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    signed = headers["x-waengine-timestamp"].encode() + b"." + request["body"]
+    assert headers["x-waengine-signature"] == (
+        "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest())
+    assert json.loads(request["body"])["data"]["body"] == "are you there?"
+
+
+def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):
+    stack.find('#nav a[data-view="gateway"]').click()
+    stack.wait_text("#gateway-figures", "More sessions fit")
+    wait_for(lambda: stack.driver.find_elements(By.CSS_SELECTOR, "#chart polyline"),
+             timeout=30, message="the chart")
+    figures = stack.text("#gateway-figures")
+    assert "Browsers" in figures and " MB" in figures
+    history = stack.api("GET", "/performance/history").json()["data"]
+    assert history[-1]["activeSessions"] == 2 and history[-1]["browsersMb"] > 0
+    stack.shot("gateway")
+    stack.find('#nav a[data-view="sessions"]').click()
+    wait_for(lambda: "MB" in stack.row("sales"), message="memory in the row")
+    stack.shot("sessions")
+    stack.shot("sessions-phone", PHONE)
+
+
+def test_delete_with_purge_asks_first_then_forgets_the_session(stack):
+    stack.driver.get(stack.url + "/dashboard#session/support")
+    stack.wait_text("#detail-status", "CONNECTED")
+    stack.find('[data-action="delete"]').click()
+    wait_for(lambda: stack.shown("#delete-dialog"), message="confirmation")
+    stack.find("#delete-cancel").click()  # changed my mind: nothing happens
+    assert stack.api("GET", "/sessions/support").json()["status"] == "CONNECTED"
+    stack.find('[data-action="delete"]').click()
+    stack.find("#delete-purge").click()
+    stack.find("#delete-form button[type=submit]").click()
+    wait_for(lambda: stack.shown("#view-sessions") and not stack.row("support"),
+             timeout=30, message="back at the table without support")
+    assert stack.api("GET", "/sessions/support").status_code == 404
+    assert stack.row("sales")
+
+
+def test_an_expired_qr_offers_a_new_one(stack):
+    stack.api("POST", "/sessions", json={"id": "late"})
+    stack.driver.get(stack.url + "/dashboard#session/late")
+    wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="late's QR")
+    # Nobody scans: after QR_SCAN_TIMEOUT the gateway gives up, and the page says so.
+    stack.wait_text("#detail-status", "FAILED", timeout=60)
+    stack.wait_text("#qr-countdown", "nobody scanned it")
+    assert not stack.shown("#qr-img") and stack.shown("#qr-renew")
+    stack.find("#qr-renew").click()
+    wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="a new QR")
+    assert "SCAN QR" in stack.text("#detail-status")
+    assert stack.api("DELETE", "/sessions/late?purge=true").status_code == 200
+
+
+def test_a_scoped_key_sees_only_its_sessions(stack):
+    assert stack.api("POST", "/sessions", json={"id": "acme-1"}).status_code == 201
+    assert stack.api("DELETE", "/sessions/acme-1").status_code == 200  # kept, STOPPED
+    stack.sign_in(SCOPED)
+    wait_for(lambda: "acme-1" in stack.row("acme-1"), message="acme-1 listed")
+    assert not stack.row("sales") and not stack.row("support")
+    assert stack.text("#session-count") == "(1)"
+    stack.find('#nav a[data-view="gateway"]').click()
+    stack.wait_text("#gateway-error", "scoped")
+    stack.find("#signout").click()
+    wait_for(lambda: stack.shown("#login"), message="signed out")
+    assert stack.driver.execute_script("return sessionStorage.length") == 0

@@ -1,0 +1,107 @@
+"""A Python client generated from the live /openapi.json by openapi-python-client drives a
+sandbox-backed gateway: a spec change that breaks generated clients fails here.
+
+The generated code goes to a tmp folder and is imported from there (never committed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import threading
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from ..conftest import wait_for
+
+KEY = "sdk-test-key-0123456789abcdef"
+ALICE, BUDI = "6281300000021", "6281300000022"
+PACKAGE = "waengine_sdk_under_test"
+
+
+@pytest.fixture
+def live(make_gateway):
+    """The gateway behind a real HTTP server (threaded werkzeug), as a generated client needs."""
+    gateway = make_gateway(API_KEYS=[KEY])
+    server = make_server("127.0.0.1", 0, gateway.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="sdk-gateway", daemon=True)
+    thread.start()
+    yield gateway, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture
+def sdk(live, tmp_path):
+    """Generate the client from the served document, offline, and import it."""
+    _, url = live
+    spec = tmp_path / "openapi.json"
+    spec.write_bytes(requests.get(url + "/openapi.json", timeout=10,
+                                  headers={"X-API-Key": KEY}).content)
+    config = tmp_path / "generator.yml"
+    config.write_text(f"post_hooks: []\npackage_name_override: {PACKAGE}\n")
+    out = tmp_path / "client" / PACKAGE
+    done = subprocess.run([sys.executable, "-m", "openapi_python_client", "generate",
+                           "--path", str(spec), "--meta", "none", "--output-path", str(out),
+                           "--config", str(config)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Warning" not in done.stdout + done.stderr, (
+        done.stdout + done.stderr)
+    sys.path.insert(0, str(out.parent))
+    try:
+        yield lambda name: importlib.import_module(f"{PACKAGE}.{name}")
+    finally:
+        sys.path.remove(str(out.parent))
+        for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
+            del sys.modules[name]
+
+
+def test_a_generated_client_links_a_session_sends_and_reads(live, sdk, sandbox):
+    _, url = live
+    models = sdk("models")
+    create_session, get_session, get_qr = (sdk(f"api.sessions.{name}") for name in
+                                           ("create_session", "get_session", "get_qr"))
+    send_text, get_send_status = (sdk(f"api.messages.{name}") for name in
+                                  ("send_text", "get_send_status"))
+    list_contacts = sdk("api.contacts_and_groups.list_contacts")
+    client = sdk("client").AuthenticatedClient(base_url=url, token=KEY,
+                                               raise_on_unexpected_status=True)
+    created = create_session.sync_detailed(client=client,
+                                                    body=models.SessionCreateIn(id="sdk"))
+    assert created.status_code == 201 and isinstance(created.parsed, models.Session)
+
+    # A second create is a typed 409, not an exception or a dict.
+    again = create_session.sync_detailed(client=client,
+                                                  body=models.SessionCreateIn(id="sdk"))
+    assert again.status_code == 409 and isinstance(again.parsed, models.Error)
+    assert again.parsed.error.code == "session_exists"
+
+    sandbox.phone(BUDI, "Budi")
+    sandbox.phone(ALICE, "Alice", contacts=[{"phone": BUDI, "name": "Budi Kantor"}])
+    wait_for(lambda: get_session.sync(session_id="sdk", client=client).status
+             == models.SessionStatus.SCAN_QR, timeout=60, message="SCAN_QR")
+    qr = get_qr.sync(session_id="sdk", client=client)
+    assert isinstance(qr, models.QrCode)
+    sandbox.post("/_sandbox/link", qr=qr.qr, phone=ALICE)
+    wait_for(lambda: get_session.sync(session_id="sdk", client=client).status
+             == models.SessionStatus.CONNECTED, timeout=60, message="CONNECTED")
+
+    sent = send_text.sync_detailed(session_id="sdk", client=client,
+                                            body=models.TextMessageIn(to=BUDI, text="dari SDK"))
+    assert sent.status_code in (201, 202), sent.content
+    queue_id = sent.parsed.queue_id if sent.status_code == 201 else sent.parsed.id
+    status = wait_for(lambda: (s := get_send_status.sync(
+        session_id="sdk", message_id=queue_id, client=client)).status == models.QueuedStatus.SENT
+        and s, timeout=30, message="the send's status: sent")
+    assert status.message.body == "dari SDK" and status.message.to == f"{BUDI}@c.us"
+
+    found = list_contacts.sync(session_id="sdk", client=client)
+    assert isinstance(found, models.ContactList)
+    assert [c.name for c in found.data if c.id == f"{BUDI}@c.us"] == ["Budi Kantor"]
+
+    refused = send_text.sync_detailed(session_id="sdk", client=client,
+                                               body=models.TextMessageIn(to="no phone", text="x"))
+    assert refused.status_code == 422 and isinstance(refused.parsed, models.Error)
+    assert refused.parsed.error.code == "validation_error"

@@ -1,0 +1,115 @@
+"""The shipped deployment files hold together: the Dockerfile copies only what exists and the
+build context carries, runs as a non-root user under tini with a /health check; compose.yaml
+puts nginx (deploy/nginx.conf) in the gateway's network namespace; make clean keeps ./data."""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def instructions(path: Path) -> list[tuple[str, str, str]]:
+    """(stage, INSTRUCTION, arguments) with continuation lines joined."""
+    text = path.read_text().replace("\\\n", " ")
+    out, stage = [], ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        if word.upper() == "FROM":
+            stage = rest.split(" AS ")[-1] if " AS " in rest else "final"
+        out.append((stage, word.upper(), rest.strip()))
+    return out
+
+
+def in_context(rel: str) -> bool:
+    """Whether .dockerignore lets `rel` into the build context (last matching rule wins)."""
+    keep = True
+    for rule in (ROOT / ".dockerignore").read_text().splitlines():
+        rule = rule.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        negate, pattern = rule.startswith("!"), rule.lstrip("!").rstrip("/")
+        if fnmatch.fnmatch(rel, pattern) or rel.startswith(pattern + "/"):
+            keep = negate
+    return keep
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "deploy/nginx.Dockerfile"])
+def test_every_copy_source_exists_and_is_in_the_build_context(dockerfile):
+    copies = [rest for _, word, rest in instructions(ROOT / dockerfile)
+              if word == "COPY" and "--from=" not in rest]
+    assert copies
+    for rest in copies:
+        for src in rest.split()[:-1]:
+            assert (ROOT / src).exists(), f"{dockerfile}: COPY {src} does not exist"
+            assert in_context(src.rstrip("/")), f"{dockerfile}: {src} is excluded by .dockerignore"
+    for secret in ("data", ".venv", "node_modules", ".git"):
+        assert not in_context(secret), f"{secret} would be sent to the image build"
+
+
+def test_the_image_runs_gunicorn_as_a_user_under_tini_with_a_health_check():
+    steps = instructions(ROOT / "Dockerfile")
+    final = [(word, rest) for stage, word, rest in steps if stage == "final"]
+    assert [rest for stage, word, rest in steps if word == "FROM"][0] == "${BASE} AS assets"
+    assert "ARG BASE=docker.io/library/debian:12-slim" in (ROOT / "Dockerfile").read_text()
+    users = [rest for word, rest in final if word == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert ("ENTRYPOINT", '["/usr/bin/tini", "--"]') in final
+    assert ("VOLUME", "/data") in final
+    assert any(word == "HEALTHCHECK" and "/health" in rest for word, rest in final)
+    runs = " ".join(rest for word, rest in final if word == "RUN")
+    assert "chromium chromium-driver" in runs and "tini" in runs and "nodejs" not in runs
+    env = " ".join(rest for word, rest in final if word == "ENV")
+    assert "WAENGINE_DATA_DIR=/data" in env and "WAENGINE_ENV=production" in env
+    cmd = [rest for word, rest in final if word == "CMD"][-1]
+    assert "/opt/waengine/share/waengine/gunicorn.conf.py" in cmd
+
+
+def test_compose_puts_nginx_in_front_with_the_shipped_config():
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    gateway, nginx = compose["services"]["waengine"], compose["services"]["nginx"]
+    assert gateway["environment"]["WAENGINE_BIND"] == "127.0.0.1:8080"
+    assert "${WAENGINE_API_KEYS:?" in gateway["environment"]["WAENGINE_API_KEYS"]
+    assert any(v.endswith(":/data") for v in gateway["volumes"])
+    assert gateway["ports"] == ["8080:80"]
+    assert nginx["network_mode"] == "service:waengine"
+    assert nginx["depends_on"]["waengine"]["condition"] == "service_healthy"
+    assert nginx["build"]["dockerfile"] == "deploy/nginx.Dockerfile"
+    nginx_steps = instructions(ROOT / "deploy/nginx.Dockerfile")
+    assert ("final", "COPY", "deploy/nginx.conf /etc/nginx/nginx.conf") in nginx_steps
+    assert "server 127.0.0.1:8080;" in (ROOT / "deploy/nginx.conf").read_text()
+
+
+@pytest.fixture
+def project(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    for folder in ("data/profiles", ".make", "node_modules/x", ".venv/bin"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "data" / "waengine.db").write_text("logins")
+    return tmp_path
+
+
+def make(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", *args], cwd=folder, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, start_new_session=True, timeout=60)
+
+
+@pytest.mark.skipif(not shutil.which("make"), reason="make not installed")
+def test_clean_keeps_data_and_distclean_needs_a_yes_or_force(project):
+    assert make(project, "clean").returncode == 0
+    assert (project / "data" / "waengine.db").read_text() == "logins"
+    assert not (project / ".make").exists() and not (project / "node_modules").exists()
+    refused = make(project, "distclean")  # no terminal to answer: nothing is deleted
+    assert refused.returncode != 0 and "kept ./data" in refused.stdout
+    assert (project / "data" / "waengine.db").exists()
+    assert make(project, "distclean", "FORCE=1").returncode == 0
+    assert not (project / "data").exists()

@@ -1,0 +1,95 @@
+"""What makes a good generated SDK: stable readable operationIds, tags grouped as the docs."""
+
+import re
+
+from .test_openapi import client, operations, spec  # noqa: F401  (fixtures)
+
+# Renaming one breaks every generated client's method name: change only on purpose.
+OPERATION_IDS = {
+    ("get", "/health"): "getHealth",
+    ("get", "/metrics"): "getMetrics",
+    ("get", "/performance"): "getPerformance",
+    ("get", "/sessions"): "listSessions",
+    ("post", "/sessions"): "createSession",
+    ("get", "/sessions/{session_id}"): "getSession",
+    ("delete", "/sessions/{session_id}"): "deleteSession",
+    ("post", "/sessions/{session_id}/start"): "startSession",
+    ("post", "/sessions/{session_id}/reconnect"): "reconnectSession",
+    ("post", "/sessions/{session_id}/logout"): "logoutSession",
+    ("get", "/sessions/{session_id}/qr"): "getQr",
+    ("post", "/sessions/{session_id}/pairing-code"): "requestPairingCode",
+    ("get", "/sessions/{session_id}/pacing"): "getPacing",
+    ("put", "/sessions/{session_id}/pacing"): "setPacing",
+    ("post", "/sessions/{session_id}/messages"): "sendText",
+    ("post", "/sessions/{session_id}/messages/media"): "sendMedia",
+    ("post", "/sessions/{session_id}/messages/location"): "sendLocation",
+    ("post", "/sessions/{session_id}/messages/bulk"): "sendBulk",
+    ("get", "/sessions/{session_id}/messages/{messageId}"): "getSendStatus",
+    ("post", "/sessions/{session_id}/messages/{messageId}/reaction"): "reactToMessage",
+    ("get", "/sessions/{session_id}/chats"): "listChats",
+    ("get", "/sessions/{session_id}/chats/{chatId}/messages"): "listChatMessages",
+    ("post", "/sessions/{session_id}/chats/{chatId}/read"): "markChatRead",
+    ("get", "/sessions/{session_id}/contacts"): "listContacts",
+    ("get", "/sessions/{session_id}/contacts/{contactId}"): "getContact",
+    ("get", "/sessions/{session_id}/contacts/{phone}/exists"): "checkContactExists",
+    ("get", "/sessions/{session_id}/groups"): "listGroups",
+    ("post", "/sessions/{session_id}/groups"): "createGroup",
+    ("post", "/sessions/{session_id}/groups/{groupId}/participants"): "changeParticipants",
+    ("delete", "/sessions/{session_id}/cache"): "clearCache",
+    ("get", "/sessions/{session_id}/webhook"): "getWebhook",
+    ("put", "/sessions/{session_id}/webhook"): "setWebhook",
+    ("delete", "/sessions/{session_id}/webhook"): "deleteWebhook",
+    ("get", "/sessions/{session_id}/webhook/deliveries"): "listDeliveries",
+    ("post", "/sessions/{session_id}/webhook/deliveries/{event_id}/retry"): "retryDelivery",
+    ("get", "/sessions/{session_id}/events"): "streamEvents",
+    ("patch", "/sessions/{session_id}/webhook"): "updateWebhook",
+    ("put", "/sessions/{session_id}/keep-alive"): "setKeepAlive",
+    ("get", "/events"): "streamAllEvents",
+    ("post", "/auth/stream-token"): "createStreamToken",
+    ("get", "/performance/history"): "getPerformanceHistory",
+    ("get", "/sessions/{session_id}/messages/{messageId}/media"): "downloadMedia",
+    ("get", "/media/{session_id}/{name}"): "getStoredMedia",
+}
+TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
+        "Monitoring"]
+
+
+def test_every_operation_has_its_stable_camel_case_operation_id(spec):  # noqa: F811
+    found = {(method, path): op.get("operationId") for path, method, op in operations(spec)}
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z]+)*", oid or "") for oid in found.values())
+    assert len(set(found.values())) == len(found)
+    # A new route must add its id here; an old one must keep its name.
+    assert found == OPERATION_IDS
+
+
+def test_operations_are_grouped_by_the_tags_of_the_docs(spec):  # noqa: F811
+    assert [t["name"] for t in spec["tags"]] == TAGS
+    assert all(t.get("description") for t in spec["tags"])
+    for path, method, op in operations(spec):
+        assert len(op["tags"]) == 1 and op["tags"][0] in TAGS, (method, path)
+    chats = {path for path, _, op in operations(spec) if op["tags"] == ["Chats"]}
+    assert chats == {p for p in spec["paths"] if "/chats" in p}
+
+
+
+def test_brotli_at_the_chosen_level_beats_gzip_on_a_contacts_list(app):
+    """The issue's case: 2,000 contacts (the sandbox's generator) larger in br than in gzip."""
+    import random
+
+    from waengine.sandbox.network.seeding import _seed_number, _seed_person
+
+    rng = random.Random("contacts")
+    contacts = []
+    for _ in range(2000):
+        phone, (name, business) = _seed_number(rng), _seed_person(rng)
+        contacts.append({"id": f"{phone}@c.us", "phone": phone, "name": name, "pushname": name,
+                         "isMyContact": rng.random() > 0.15, "isBusiness": business})
+    app.add_url_rule("/_contacts", "contacts_sample",
+                     lambda: {"data": contacts, "cached": True})
+    http = app.test_client()
+    sizes = {}
+    for encoding in ("br", "gzip"):
+        resp = http.get("/_contacts", headers={"Accept-Encoding": encoding})
+        assert resp.headers["Content-Encoding"] == encoding
+        sizes[encoding] = len(resp.get_data())
+    assert sizes["br"] < sizes["gzip"] * 0.98, sizes

@@ -1,0 +1,62 @@
+"""The OpenAPI document: response schemas, the error envelope, the auth scheme, offline /docs.
+
+Request schemas (schemas.py) validate input and describe it; the schemas here only describe
+what views return, so views keep returning plain dicts (no @output filtering). Routes name
+their success schema and their own error statuses with `responses()`; what every route shares
+(401/403, malformed bodies, the envelope, path parameter patterns) is added once, in
+`complete_spec`, so a new route is documented consistently without repeating it.
+"""
+
+from .build import init_app
+from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
+from .events import Delivery, DeliveryList, Event, Retried, StreamToken, Webhook
+from .messages import (
+    Chat,
+    ChatList,
+    Contact,
+    ContactList,
+    Exists,
+    Group,
+    GroupList,
+    Location,
+    Message,
+    MessageList,
+    Participant,
+    Queued,
+    QueuedList,
+    Reaction,
+    ReadReceipt,
+    StoredMedia,
+)
+from .monitoring import (
+    Capacity,
+    Health,
+    HistoryPoint,
+    Performance,
+    PerformanceFigures,
+    PerformanceHistory,
+    SessionMemory,
+)
+from .sessions import (
+    Activity,
+    BrowserInfo,
+    Cleared,
+    Me,
+    Pacing,
+    PacingOut,
+    PairingCode,
+    QrCode,
+    Session,
+    SessionList,
+    WebhookSummary,
+)
+
+__all__ = [
+    "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
+    "Contact", "ContactList", "Delivery", "DeliveryList", "ERRORS", "Error", "ErrorDetail",
+    "Event", "Exists", "Group", "GroupList", "Health", "HistoryPoint", "Location", "Me", "Message",
+    "MessageList", "NOT_MODIFIED", "Pacing", "PacingOut", "PairingCode", "Participant", "Performance",
+    "PerformanceFigures", "PerformanceHistory", "QrCode", "Queued", "QueuedList", "Reaction",
+    "ReadReceipt", "Retried", "Session", "SessionList", "SessionMemory", "StoredMedia",
+    "StreamToken", "Webhook", "WebhookSummary", "init_app", "responses",
+]

@@ -1,0 +1,54 @@
+"""Response schemas of the webhook and event routes, and the event itself."""
+
+from __future__ import annotations
+
+from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
+from apiflask.validators import OneOf
+
+from ...events.outbox import EVENT_TYPES
+from .out import TIME, Out
+
+
+class Webhook(Out):
+    url = String(required=True, allow_none=True)
+    events = List(String(validate=OneOf(EVENT_TYPES)), required=True)
+    hasSecret = Boolean(required=True)
+    secret = String(metadata={"description": "only in the answer to `generateSecret`: the new "
+                                              "whsec_ secret, shown this once"})
+
+
+class Delivery(Out):
+    eventId = String(required=True)
+    type = String(required=True)
+    createdAt = String(required=True, metadata=TIME)
+    status = String(required=True, validate=OneOf(("pending", "delivered", "failed")))
+    url = String(required=True)
+    attempts = Integer(required=True)
+    nextAttemptAt = String(allow_none=True, metadata=TIME)
+    lastError = String(allow_none=True)
+    lastStatus = Integer(allow_none=True)
+    deliveredAt = String(allow_none=True, metadata=TIME)
+
+
+class DeliveryList(Out):
+    data = List(Nested(Delivery), required=True)
+
+
+class StreamToken(Out):
+    token = String(required=True, metadata={"description": "pass as ?token= to an event stream"})
+    expiresAt = String(required=True, metadata=TIME)
+    ttlSeconds = Integer(required=True)
+
+
+class Retried(Out):
+    retried = Integer(required=True)
+
+
+class Event(Out):
+    """A webhook body, and the `data:` of an SSE event."""
+
+    id = String(required=True, metadata={"example": "evt_018f2a3b4c5d1a2b3c4d5e"})
+    session = String(required=True)
+    type = String(required=True, validate=OneOf(EVENT_TYPES))
+    timestamp = String(required=True, metadata=TIME)
+    data = Dict(required=True)

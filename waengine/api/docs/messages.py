@@ -1,0 +1,122 @@
+"""Response schemas of the message, chat, contact and group routes."""
+
+from __future__ import annotations
+
+from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
+from apiflask.validators import OneOf
+
+from .errors import ErrorDetail
+from .out import ACKS, TIME, Out
+
+
+class Location(Out):
+    latitude = Float(allow_none=True)
+    longitude = Float(allow_none=True)
+
+
+class StoredMedia(Out):
+    url = String(required=True, metadata={"description": "/media/… (local, same API key) or a "
+                                                         "presigned S3 URL"})
+    mimetype = String(required=True)
+    size = Integer(required=True)
+    sha256 = String(required=True, allow_none=True)
+
+
+class Message(Out):
+    id = String(required=True)
+    chatId = String(required=True)
+    to = String(required=True, allow_none=True)
+    fromMe = Boolean(required=True)
+    type = String(required=True, allow_none=True)
+    body = String(required=True)
+    timestamp = Integer(required=True, allow_none=True, metadata={"description": "unix seconds"})
+    ack = String(required=True, validate=OneOf(ACKS))
+    caption = String()
+    mimetype = String()
+    filename = String()
+    quotedId = String()
+    location = Nested(Location)
+    from_ = String(required=True, allow_none=True, data_key="from")
+    senderIds = Dict(metadata={"description": "the sender as {phone: …@c.us, lid: …@lid}, "
+                                              "each where WhatsApp gave it"})
+    media = Nested(StoredMedia, metadata={"description": "message events with MEDIA_STORE"})
+    mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
+    queueId = String(metadata={"description": "in the answer to a send: its id in the session's "
+                                              "queue, for GET …/messages/{messageId}"})
+
+
+class MessageList(Out):
+    data = List(Nested(Message), required=True)
+
+
+class Queued(Out):
+    """A send in the session's paced queue (and, once sent, the message it became)."""
+
+    id = String(required=True, metadata={"example": "out_0194c1f2a3b4c5d6e7f8a9"})
+    status = String(required=True, validate=OneOf(("queued", "sent", "failed")))
+    to = String(required=True, allow_none=True)
+    attempts = Integer(required=True)
+    createdAt = String(required=True, metadata=TIME)
+    message = Nested(Message, allow_none=True)
+    error = Dict(allow_none=True)
+
+
+class QueuedList(Out):
+    data = List(Nested(Queued), required=True)
+
+
+class Chat(Out):
+    id = String(required=True)
+    name = String(allow_none=True)
+
+
+class ChatList(Out):
+    data = List(Nested(Chat), required=True)
+    cached = Boolean(required=True)
+
+
+class Contact(Out):
+    id = String(required=True)
+    phone = String(allow_none=True)
+    name = String(allow_none=True)
+    pushname = String(allow_none=True)
+    isMyContact = Boolean(allow_none=True)
+    isBusiness = Boolean(allow_none=True)
+
+
+class ContactList(Out):
+    data = List(Nested(Contact), required=True)
+    cached = Boolean(required=True)
+
+
+class Exists(Out):
+    exists = Boolean(required=True)
+    id = String(required=True, allow_none=True)
+
+
+class Participant(Out):
+    id = String(required=True)
+    isAdmin = Boolean()
+
+
+class Group(Out):
+    id = String(required=True)
+    name = String(allow_none=True)
+    participants = List(Nested(Participant), required=True)
+    owner = String(allow_none=True)
+
+
+class GroupList(Out):
+    data = List(Nested(Group), required=True)
+    cached = Boolean(required=True)
+
+
+class Reaction(Out):
+    messageId = String(required=True)
+    emoji = String(required=True)
+    result = String(required=True, metadata={"example": "OK"})
+
+
+class ReadReceipt(Out):
+    chatId = String(required=True)
+    unreadCount = Integer(required=True, metadata={"description": "unread before"})

@@ -1,0 +1,64 @@
+"""Response schemas of /health and /performance."""
+
+from __future__ import annotations
+
+from apiflask.fields import Dict, Float, Integer, List, Nested, String
+from apiflask.validators import OneOf
+
+from .out import STATUSES, Out
+
+
+class Health(Out):
+    """Not the error envelope even at 503: load balancers read `status`."""
+
+    status = String(required=True, validate=OneOf(("ok", "unhealthy")))
+    sessions = Dict(keys=String(), values=Integer(), required=True,
+                    metadata={"example": {"CONNECTED": 3}})
+    reason = String(metadata={"description": "why the engine cannot serve (503 only)"})
+
+
+class PerformanceFigures(Out):
+    activeSessions = Integer(required=True)
+    cacheHitRate = Float(required=True, allow_none=True)
+    averageResponseTime = Float(required=True, allow_none=True, metadata={"description": "ms"})
+
+
+class SessionMemory(Out):
+    id = String(required=True)
+    status = String(required=True, validate=OneOf(STATUSES))
+    browserRssMb = Float(required=True, allow_none=True)
+    browserPssMb = Float(required=True, allow_none=True)
+    processes = Integer(required=True)
+
+
+class Capacity(Out):
+    sessionsThatFit = Integer(required=True, metadata={
+        "description": "more sessions that fit now (memory limit, reserve, MAX_SESSIONS)"})
+    perSessionMb = Float(required=True, metadata={"description": "mean browser PSS (or the "
+                                                  "estimate before any is measured)"})
+    availableMb = Float(required=True)
+    maxSessions = Integer(required=True)
+
+
+class Performance(Out):
+    memoryUsage = Dict(required=True, metadata={
+        "description": "rss, heapUsed, browsers, total as MB strings (the seed's shape), "
+                       "and the same as numbers in rssMb, heapUsedMb, browsersMb, totalMb"})
+    performance = Nested(PerformanceFigures, required=True)
+    sessions = List(Nested(SessionMemory), required=True)
+    capacity = Nested(Capacity, required=True)
+
+
+class HistoryPoint(Out):
+    at = Float(required=True, metadata={"description": "unix seconds"})
+    workerMb = Float(required=True)
+    browsersMb = Float(required=True)
+    totalMb = Float(required=True)
+    availableMb = Float(required=True)
+    activeSessions = Integer(required=True)
+    connectedSessions = Integer(required=True)
+
+
+class PerformanceHistory(Out):
+    intervalSeconds = Float(required=True)
+    data = List(Nested(HistoryPoint), required=True, metadata={"description": "oldest first"})

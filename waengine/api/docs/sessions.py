@@ -1,0 +1,88 @@
+"""Response schemas of the session routes."""
+
+from __future__ import annotations
+
+from apiflask.fields import Boolean, Float, Integer, List, Nested, String
+from apiflask.validators import OneOf
+
+from ...vocabulary import SESSION_ID
+from .out import STATUSES, TIME, Out
+
+
+class Me(Out):
+    id = String(required=True, metadata={"example": "6281234567890@c.us"})
+    name = String(allow_none=True)
+
+
+class BrowserInfo(Out):
+    pid = Integer(required=True)
+    rssMb = Float(allow_none=True)
+    pssMb = Float(allow_none=True, metadata={
+        "description": "the browser tree's PSS at the watchdog's last pass (null until then)"})
+    processes = Integer(allow_none=True, metadata={"description": "processes in the tree"})
+
+
+class Activity(Out):
+    sentToday = Integer(required=True, metadata={"description": "sends that went out (UTC day)"})
+    receivedToday = Integer(required=True, metadata={"description": "`message` events"})
+    failedToday = Integer(required=True, metadata={"description": "sends that failed for good"})
+    queued = Integer(required=True, metadata={"description": "sends waiting in the pacer"})
+    lastEventAt = String(required=True, allow_none=True, metadata=TIME)
+
+
+class PacingOut(Out):
+    minInterval = Float(required=True)
+    jitter = Float(required=True)
+    dailyCap = Integer(required=True)
+    typing = Boolean(required=True)
+
+
+class WebhookSummary(Out):
+    url = String(required=True, allow_none=True)
+    events = List(String(), required=True)
+    hasSecret = Boolean(required=True)
+
+
+class Session(Out):
+    id = String(required=True, metadata={"pattern": SESSION_ID.pattern})
+    status = String(required=True, validate=OneOf(STATUSES))
+    statusReason = String(required=True, allow_none=True,
+                          metadata={"example": "qr_expired"})
+    me = Nested(Me, required=True, allow_none=True)
+    createdAt = String(required=True, metadata=TIME)
+    lastActivityAt = String(required=True, allow_none=True, metadata=TIME)
+    restarts = Integer(required=True)
+    browser = Nested(BrowserInfo, required=True, allow_none=True)
+    # The live fields below are in GET /sessions and GET /sessions/{id}, not in a DELETE's answer.
+    statusSince = String(metadata={**TIME, "description": "when it entered this status "
+                                   "(at most since this process started)"})
+    activity = Nested(Activity)
+    pacing = Nested(PacingOut)
+    keepAlive = Boolean(metadata={"description": "never stopped for idleness"})
+    webhook = Nested(WebhookSummary)
+
+
+class SessionList(Out):
+    data = List(Nested(Session), required=True)
+
+
+class QrCode(Out):
+    qr = String(required=True, metadata={"description": "the string the phone scans"})
+    expiresAt = String(required=True, metadata=TIME)
+
+
+class PairingCode(Out):
+    code = String(required=True, metadata={"example": "ABCD-EFGH"})
+
+
+class Cleared(Out):
+    cleared = Integer(required=True)
+
+
+class Pacing(Out):
+    """The send pacing in force for a session (its overrides on top of the configuration)."""
+
+    minInterval = Float(required=True, metadata={"description": "seconds"})
+    jitter = Float(required=True, metadata={"description": "seconds, random extra"})
+    dailyCap = Integer(required=True, metadata={"description": "0 = none"})
+    typing = Boolean(required=True)

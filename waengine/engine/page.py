@@ -1,0 +1,118 @@
+"""The in-page API (bridge.js `ops`) as typed methods: the only Python code that names an op.
+
+`Page(session)` is used from any thread (HTTP handlers, the paced sender): each method runs its
+op on the session's worker thread, the one thread that drives the browser, and waits for it.
+Page errors arrive as waengine errors (bridge.py translates them).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class SendOp(str, Enum):
+    """The ops a queued send runs; stored by value in the outgoing queue, so never renamed."""
+
+    TEXT = "sendText"
+    FILE = "sendFile"
+    LOCATION = "sendLocation"
+
+
+class Page:
+    """WhatsApp Web in a session's browser, one method per bridge.js op."""
+
+    def __init__(self, session, need_connected: bool = True):
+        self._session = session
+        self._need_connected = need_connected
+
+    def _run(self, op: str, **args) -> Any:
+        return self._session.submit(lambda bridge: bridge.call(op, **args),
+                                    need_connected=self._need_connected)
+
+    # ---- account ----
+    def logout(self) -> None:
+        """Unlink this device (WhatsApp Web shows a new QR)."""
+        self._run("logout")
+
+    def pairing_code(self, phone: str) -> str:
+        """The code to type on the phone (phone: digits with country code) instead of a QR."""
+        return self._run("pairingCode", phone=phone)
+
+    # ---- messages ----
+    def send(self, op: SendOp | str, args: dict) -> dict:
+        """Run a queued send (the outgoing queue stores its op and args); return the message."""
+        return self._run(SendOp(op).value, **args)
+
+    def typing(self, to: str, ms: int) -> None:
+        """Show "typing…" in the chat for ms milliseconds (nothing when the chat does not exist)."""
+        self._run("typing", to=to, ms=ms)
+
+    def react(self, message_id: str, emoji: str) -> dict:
+        """{messageId, emoji, result}; an empty emoji removes the reaction."""
+        return self._run("react", id=message_id, emoji=emoji)
+
+    def get_messages(self, chat_id: str, limit: int) -> list[dict]:
+        """The chat's newest `limit` messages, oldest first."""
+        return self._run("getMessages", chatId=chat_id, limit=limit)
+
+    def mark_read(self, chat_id: str) -> dict:
+        """{chatId, unreadCount} (the count before marking)."""
+        return self._run("markRead", chatId=chat_id)
+
+    # ---- media (chunked: see waengine/media.py) ----
+    def media_open(self, message_id: str, max_bytes: int) -> dict:
+        """Download a media message into the page: {handle, size, mimetype, filename, type}."""
+        return self._run("mediaOpen", id=message_id, maxBytes=max_bytes)
+
+    def media_read(self, handle: str, offset: int, length: int) -> str:
+        """Base64 of bytes [offset, offset + length) of an opened download."""
+        return self._run("mediaRead", handle=handle, offset=offset, length=length)
+
+    def media_close(self, handle: str) -> None:
+        self._run("mediaClose", handle=handle)
+
+    # ---- lists ----
+    def list_chats(self) -> list[dict]:
+        return self._run("listChats")
+
+    def list_contacts(self) -> list[dict]:
+        return self._run("listContacts")
+
+    def list_groups(self) -> list[dict]:
+        return self._run("groups")
+
+    # ---- contacts and groups ----
+    def get_contact(self, contact_id: str) -> dict:
+        """A contact, or a number on WhatsApp that is not in the contacts (404 otherwise)."""
+        return self._run("getContact", id=contact_id)
+
+    def query_exists(self, number_id: str) -> dict | None:
+        """{id, lid, isBusiness} when the number is on WhatsApp, else None."""
+        return self._run("queryExists", id=number_id)
+
+    def create_group(self, name: str, participants: list[str]) -> dict:
+        return self._run("createGroup", name=name, participants=participants)
+
+    def change_participants(self, group_id: str, add: list[str], remove: list[str]) -> dict:
+        return self._run("changeParticipants", groupId=group_id, add=add, remove=remove)
+
+
+def text_args(to: str, text: str, reply_to: str | None = None,
+              mentions: list[str] | None = None) -> dict:
+    """The stored arguments of a SendOp.TEXT."""
+    return {"to": to, "text": text, "replyTo": reply_to, "mentions": list(mentions or ())}
+
+
+def file_args(to: str, data_url: str, filename: str, mimetype: str, kind: str,
+              caption: str | None = None) -> dict:
+    """The stored arguments of a SendOp.FILE (data_url: the checked upload as a data: URL)."""
+    return {"to": to, "data": data_url, "filename": filename, "mimetype": mimetype, "kind": kind,
+            "caption": caption}
+
+
+def location_args(to: str, latitude: float, longitude: float, name: str | None = None,
+                  address: str | None = None) -> dict:
+    """The stored arguments of a SendOp.LOCATION."""
+    return {"to": to, "latitude": latitude, "longitude": longitude, "name": name,
+            "address": address}

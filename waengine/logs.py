@@ -1,0 +1,233 @@
+"""Logs an operator's tools can read: request ids, session ids, secrets masked, optional JSON.
+
+`LOG_FORMAT=json` makes every line (the app's, gunicorn's and its access log) one JSON object:
+`ts, level, logger, thread, session, event, requestId, message`, plus `method, path, status,
+durationMs` on access lines. The default stays human text. Either way `ContextFilter` adds
+the request and session ids to every record, and both formatters mask secrets in what they
+print (the record itself is left alone: other handlers, e.g. pytest's, see it unchanged).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import sys
+import threading
+import uuid
+
+from flask import g, has_request_context, request
+
+from .store import iso_utc
+from .vocabulary import SESSION_ID
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's id is kept if it is short and plain (it is echoed in a header and in logs).
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+_SESSION_PATH = re.compile(rf"^/sessions/({SESSION_ID.pattern.strip('^$')})(?:/|$)")
+_SESSION_THREAD = re.compile(r"^wa-session-(.+)$")
+# The engine's lines about one session start "session <id>:" (engine/session.py, manager.py).
+_SESSION_MESSAGE = re.compile(rf"^session ({SESSION_ID.pattern.strip('^$')}):")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(threadName)s [%(requestId)s %(session)s]: %(message)s"
+_MASKS = (
+    # http://user:password@host: a proxy or webhook URL with credentials
+    (re.compile(r"(?<=://)([^/\s:@\"']+):([^/\s@\"']+)@"), r"\1:***@"),
+    (re.compile(r"whsec_[A-Za-z0-9+/=]{4,}"), "whsec_***"),
+    # secret=…, "apiKey": "…", token=…, Authorization: Bearer …
+    (re.compile(r"(?i)\b(api[-_]?keys?|token|secret|password|passwd|authorization|x-api-key)"
+                r"(\"?'?\s*[:=]\s*\"?'?)(?:bearer\s+)?[^\s\"',&}\]]+"), r"\1\2***"),
+)
+
+
+class _Secrets:
+    """Values that must never be printed (API keys, the global webhook secret)."""
+
+    def __init__(self):
+        self.values: frozenset[str] = frozenset()
+        self.lock = threading.Lock()
+
+    def add(self, *values: str) -> None:
+        with self.lock:
+            # Masking values under 8 characters would garble ordinary words.
+            self.values = self.values | {v for v in values if v and len(v) >= 8}
+
+
+SECRETS = _Secrets()
+
+
+def redact(text: str) -> str:
+    """The text with secrets, credentials in URLs and key=value secrets masked."""
+    for value in SECRETS.values:
+        if value in text:
+            text = text.replace(value, "***")
+    for pattern, repl in _MASKS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+class ContextFilter(logging.Filter):
+    """Add `requestId`, `session` and `event` to every record (and lift gunicorn's access
+    fields); it only adds attributes, so other handlers still see the record as it was."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _is_access(record):
+            _access_fields(record)
+        if not getattr(record, "requestId", None):
+            record.requestId = current_request_id()
+        if not getattr(record, "session", None):
+            record.session = _session_of(record)
+        record.event = getattr(record, "event", None)
+        return True
+
+
+def _is_access(record: logging.LogRecord) -> bool:
+    return record.name == "gunicorn.access" and isinstance(record.args, dict)
+
+
+def _session_of(record: logging.LogRecord) -> str | None:
+    if has_request_context():
+        session = (request.view_args or {}).get("session_id")
+        if session:
+            return session
+    match = (_SESSION_THREAD.match(record.threadName or "")
+             or _SESSION_MESSAGE.match(record.getMessage()))
+    return match.group(1) if match else None
+
+
+def _access_fields(record: logging.LogRecord) -> None:
+    """gunicorn's access record carries its atoms (a dict) as args: lift the useful ones."""
+    atoms = record.args
+    record.method = atoms.get("m")
+    record.path = redact(atoms.get("U") or "")
+    record.status = int(atoms["s"]) if str(atoms.get("s", "")).isdigit() else atoms.get("s")
+    record.durationMs = int(atoms["M"]) if str(atoms.get("M", "")).isdigit() else None
+    record.requestId = atoms.get("{x-request-id}o") or None
+    match = _SESSION_PATH.match(atoms.get("U") or "")
+    record.session = match.group(1) if match else None
+    record.event = "http.request"
+
+
+class _Atoms(dict):
+    """gunicorn's SafeAtoms lookups: `-` for what is missing, header names in any case."""
+
+    def __missing__(self, key):
+        return dict.get(self, key.lower(), "-")
+
+
+def message_of(record: logging.LogRecord) -> str:
+    """The record's message with secrets masked (access lines: each atom masked first)."""
+    if _is_access(record):
+        atoms = _Atoms({k: (redact(v) if isinstance(v, str) else v)
+                        for k, v in record.args.items()})
+        return record.msg % atoms
+    return redact(record.getMessage())
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": iso_utc(record.created, timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "thread": record.threadName,
+            "session": getattr(record, "session", None),
+            "event": getattr(record, "event", None),
+            "requestId": getattr(record, "requestId", None),
+            "message": message_of(record),
+        }
+        if _is_access(record):
+            out.update(method=getattr(record, "method", None), path=getattr(record, "path", None),
+                       status=getattr(record, "status", None),
+                       durationMs=getattr(record, "durationMs", None))
+        if record.exc_info:
+            out["exception"] = redact(self.formatException(record.exc_info))
+        elif record.stack_info:
+            out["stack"] = redact(record.stack_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The human format; `-` where a line has no request or session."""
+
+    def __init__(self):
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        shown = copy.copy(record)  # other handlers keep the record as it was
+        shown.msg, shown.args = message_of(record), None
+        shown.requestId = getattr(record, "requestId", None) or "-"
+        shown.session = getattr(record, "session", None) or "-"
+        if record.exc_info:
+            shown.exc_info, shown.exc_text = None, redact(self.formatException(record.exc_info))
+        return super().format(shown)
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+def gunicorn_logconfig(log_format: str, level: str = "INFO") -> dict:
+    """gunicorn's `logconfig_dict`: its error and access logs and the root logger, one format."""
+    fmt = {"()": "waengine.logs.JsonFormatter"} if log_format == "json" else {
+        "()": "waengine.logs.TextFormatter"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "waengine.logs.ContextFilter"}},
+        "formatters": {"main": fmt},
+        "handlers": {
+            "error_console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                              "formatter": "main", "filters": ["context"]},
+            "console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                        "formatter": "main", "filters": ["context"]},
+        },
+        "root": {"level": level, "handlers": ["error_console"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }
+
+
+def configure(config: dict) -> None:
+    """Set up the root logger for the app (unless gunicorn's logconfig_dict already did)."""
+    SECRETS.add(*_secret_values(config))
+    root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig: whoever set up logging first decides
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter(config["LOG_FORMAT"]))
+        handler.addFilter(ContextFilter())
+        root.addHandler(handler)
+        root.setLevel(config["LOG_LEVEL"])
+    # Python warnings go to stderr as bare text; as log records they keep the line format.
+    logging.captureWarnings(True)
+
+
+def _secret_values(config: dict) -> list[str]:
+    keys = config.get("API_KEYS") or []
+    if isinstance(keys, str):
+        keys = keys.split(",")
+    # A scoped key is written key:session|session (auth.py): the key is the part before ':'.
+    values = [k.strip().split(":")[0] for k in keys]
+    return [*values, config.get("WEBHOOK_SECRET") or ""]
+
+
+def init_app(app) -> None:
+    """Take or make each request's id, answer it in X-Request-ID (first, so every line has it)."""
+
+    @app.before_request
+    def _request_id():
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = given if _CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers[REQUEST_ID_HEADER] = current_request_id() or uuid.uuid4().hex
+        return response

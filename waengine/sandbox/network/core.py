@@ -1,0 +1,120 @@
+"""The simulated WhatsApp network behind the sandbox page.
+
+Pure Python, no Flask. One lock (a Condition) guards everything: the state is small and
+the operations are short, and a single Condition lets long-polls wait for "anything new"
+without sleep loops. Times come from an injectable clock and delayed work (acks) goes
+through an injectable scheduler, so unit tests can run the network on a fake clock.
+
+Vocabulary:
+- phone: an account on the network (digits, e.g. "6281234567890").
+- device: a linked browser (WhatsApp Web). Its undelivered events stay queued on the
+  server until a page holding that login acknowledges them (nothing is lost).
+- pairing: a page that shows a QR (refs rotating on the clock) or a pairing code."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+from .clock import ThreadScheduler
+from .contacts import ContactOps
+from .devices import DeviceOps
+from .groups import GroupOps
+from .messages import MessageOps
+from .model import (
+    POLL_TIMEOUT_MAX,
+    Device,
+    Group,
+    Message,
+    Options,
+    Pairing,
+    Phone,
+)
+from .pairing import PairingOps
+from .phones import PhoneOps
+from .seeding import SeedOps
+
+
+class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps):
+    """The whole simulated network. Every public method is thread-safe."""
+
+    def __init__(
+        self,
+        options: Options | None = None,
+        clock: Callable[[], float] = time.time,
+        scheduler=None,
+    ):
+        self.options = options or Options()
+        self._clock = clock
+        self._scheduler = scheduler or ThreadScheduler()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._reset_state()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def _reset_state(self) -> None:
+        self._generation = getattr(self, "_generation", 0) + 1
+        self._phones: dict[str, Phone] = {}
+        self._groups: dict[str, Group] = {}
+        self._messages: dict[str, Message] = {}
+        self._message_order: list[str] = []
+        self._devices: dict[str, Device] = {}
+        self._tombstones: dict[str, str] = {}  # unlinked device id -> logout reason
+        self._pairings: dict[str, Pairing] = {}
+        self._refs: dict[str, str] = {}  # every ref ever issued -> pairing id
+        self._codes: dict[str, str] = {}  # pairing code -> pairing id
+        self._stalls: dict[str, float] = {}
+        self._group_counter = itertools.count(1)
+
+    def reset(self) -> None:
+        """Forget everything (tests); waiting pages learn their login is gone."""
+        with self._cond:
+            self._reset_state()
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake every waiter and refuse to wait again (server shutdown)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        close = getattr(self._scheduler, "close", None)
+        if close:
+            close()
+
+    def _later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run fn(under the lock) after delay, unless the network was reset meanwhile."""
+        generation = self._generation
+
+        def run():
+            with self._cond:
+                if self._generation == generation and not self._closed:
+                    fn()
+                    self._cond.notify_all()
+
+        self._scheduler.call_later(delay, run)
+
+    def _wait(self, predicate: Callable[[], bool], timeout: float) -> None:
+        """Wait (lock held) until predicate() or timeout; bounded, wakes on changes."""
+        deadline = time.monotonic() + max(0.0, min(timeout, POLL_TIMEOUT_MAX))
+        while not self._closed and not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
+
+    # ----------------------------------------------------------------- stalls
+
+    def set_stall(self, fn: str, seconds: float) -> dict:
+        with self._cond:
+            if seconds and seconds > 0:
+                self._stalls[str(fn)] = float(seconds)
+            else:
+                self._stalls.pop(str(fn), None)
+            return dict(self._stalls)
+
+    def get_stall(self, fn: str) -> float:
+        with self._cond:
+            return self._stalls.get(str(fn), 0.0)

@@ -1,0 +1,163 @@
+"""Linked devices (WhatsApp Web pages): their event queues, polls and logout."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable
+
+from .model import (
+    DEVICE_QUEUE_MAX,
+    EVENTS_PER_POLL,
+    RECENT_MESSAGES_PER_CHAT,
+    TOMBSTONES_MAX,
+    Device,
+    Phone,
+    SandboxError,
+    normalize_phone,
+    user_wid,
+)
+
+
+class DeviceOps:
+    """Part of Network (core.py), which holds the state and the one lock."""
+
+    def _new_device(self, account: Phone, name: str) -> Device:
+        device = Device(
+            id="d" + secrets.token_hex(6),
+            phone=account.phone,
+            token=secrets.token_urlsafe(24),
+            name=name,
+            linked_at=self._clock(),
+        )
+        self._devices[device.id] = device
+        account.devices.append(device.id)
+        return device
+
+    def _auth(self, device_id: str, token: str) -> Device:
+        device = self._devices.get(device_id)
+        if device is None or not secrets.compare_digest(device.token, str(token or "")):
+            reason = self._tombstones.get(device_id, "unknown_device")
+            raise SandboxError(401, "device_unlinked", reason)
+        return device
+
+    def hello(self, device_id: str, token: str, client: str) -> dict:
+        """A page with a stored login connects; it becomes the device's active page."""
+        with self._cond:
+            try:
+                device = self._auth(device_id, token)
+            except SandboxError as err:
+                return {"loggedIn": False, "reason": err.message}
+            device.client = str(client)
+            self._cond.notify_all()  # an older page of this login sees the conflict
+            return {"loggedIn": True, "me": self._me_view(device)}
+
+    def _me_view(self, device: Device) -> dict:
+        account = self._phones[device.phone]
+        return {
+            "phone": account.phone,
+            "name": account.name,
+            "id": user_wid(account.phone),
+            "lid": account.lid + "@lid",
+            "device": device.id,
+            "deviceName": device.name,
+            "isBusiness": account.business,
+        }
+
+    def sync(self, device_id: str, token: str) -> dict:
+        """History sync for a freshly loaded page: contacts, chats, recent messages."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            account = self._phones[device.phone]
+            chats = sorted(account.chats.values(), key=lambda c: c.t, reverse=True)
+            messages = []
+            for chat in chats:
+                for mid in chat.msg_ids[-RECENT_MESSAGES_PER_CHAT:]:
+                    messages.append(self._msg_view(self._messages[mid], account))
+            return {
+                "me": self._me_view(device),
+                "contacts": [
+                    self._contact_view(account, n) for n in self._contact_numbers(account)
+                ],
+                "chats": [self._chat_view(account, c) for c in chats],
+                "messages": messages,
+            }
+
+    def poll_events(
+        self, device_id: str, token: str, client: str, ack: int, timeout: float
+    ) -> dict:
+        """Drop events up to `ack` (the page emitted them), then wait for newer ones."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            self._drop_acked(device, int(ack or 0))
+
+            def ready():
+                # Every event still queued is newer than `ack` (older ones were dropped).
+                return device.id not in self._devices or device.client != client or bool(
+                    device.events
+                )
+
+            self._wait(ready, timeout)
+            if device.id not in self._devices:
+                reason = self._tombstones.get(device.id, "user_initiated")
+                return {"loggedOut": True, "reason": reason, "events": []}
+            if device.client != client:
+                return {"conflict": True, "events": []}
+            batch = itertools.islice(device.events, EVENTS_PER_POLL)
+            return {"events": [event for _, event in batch]}
+
+    @staticmethod
+    def _drop_acked(device: Device, ack: int) -> None:
+        while device.events and device.events[0][0] <= ack:
+            device.events.popleft()
+
+    def _push(self, device: Device, kind: str, data: dict) -> None:
+        seq = device.next_seq
+        device.next_seq += 1
+        device.events.append((seq, {"seq": seq, "type": kind, **data}))
+        if len(device.events) > DEVICE_QUEUE_MAX:
+            device.events.popleft()
+
+    def _push_phone(self, phone: str, kind: str, make: Callable[[Phone], dict], skip=None):
+        """Queue an event for every linked device of a phone (built once per phone)."""
+        account = self._phones.get(phone)
+        if not account or not account.devices:
+            return
+        data = make(account)
+        for device_id in account.devices:
+            if device_id != skip:
+                self._push(self._devices[device_id], kind, data)
+
+    def logout_device(self, device_id: str, token: str, reason: str = "user_initiated") -> None:
+        """The page logs itself out (WPP.conn.logout)."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            self._unlink(device, reason)
+            self._cond.notify_all()
+
+    def unlink_phone(self, phone, device_id: str | None = None, reason=None) -> dict:
+        """The phone removes its linked device(s) (Settings > Linked devices > Log out)."""
+        digits = normalize_phone(phone)
+        with self._cond:
+            account = self._require_phone(digits)
+            targets = [d for d in account.devices if device_id in (None, d)]
+            if device_id and not targets:
+                raise SandboxError(404, "device_not_found", f"No linked device {device_id}")
+            for target in targets:
+                self._unlink(self._devices[target], str(reason or "user_initiated"))
+            self._cond.notify_all()
+            return {"phone": digits, "unlinked": targets}
+
+    def _unlink(self, device: Device, reason: str) -> None:
+        self._devices.pop(device.id, None)
+        account = self._phones.get(device.phone)
+        if account and device.id in account.devices:
+            account.devices.remove(device.id)
+        self._tombstones[device.id] = reason
+        while len(self._tombstones) > TOMBSTONES_MAX:
+            self._tombstones.pop(next(iter(self._tombstones)))
+
+
+    def device_phone(self, device_id: str, token: str) -> str:
+        with self._cond:
+            return self._auth(device_id, token).phone

@@ -1,0 +1,422 @@
+"""Sending, acks, reactions, revokes, history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from .model import (
+    MEDIA_TYPES,
+    MESSAGE_TYPES,
+    Device,
+    Message,
+    Phone,
+    SandboxError,
+    is_group_id,
+    key_string,
+    new_message_id,
+    normalize_phone,
+    user_wid,
+)
+
+
+class MessageOps:
+    """Part of Network (core.py), which holds the state and the one lock."""
+
+    def send_from_phone(self, sender, to, text, quoted_id=None, mentions=None, caption=None,
+                        media=None) -> dict:
+        """The control API: a (simulated) phone sends a text, or a file when `media` is given."""
+        sender_digits = normalize_phone(sender)
+        target = self._target(to)
+        file = media_file(media) if media is not None else None
+        with self._cond:
+            self._ensure_phone(sender_digits)
+            self._check_group_sender(target, sender_digits)
+            msg = Message(
+                id=new_message_id("3A"),
+                sender=sender_digits,
+                to=target,
+                type="chat",
+                t=int(self._clock()),
+                body=str(text or ""),
+                quoted_id=quoted_id or None,
+                mentions=[normalize_phone(m) for m in mentions or []],
+            )
+            if file is not None:
+                msg.type, msg.data, msg.filename, msg.mimetype = file
+                msg.size, msg.body = len(msg.data), ""
+                msg.caption = str(caption or text or "") or None  # a file's text is its caption
+            self._deliver(msg)
+            return self._control_view(msg)
+
+    def media_for_device(self, device_id: str, token: str, msg_id: str) -> Message:
+        """The page downloads a media message's file (404 media_not_found once expired)."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg = self._messages.get(msg_id)
+            if msg is None or device.phone not in (msg.sender, *msg.recipients):
+                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+            if msg.type not in MEDIA_TYPES:
+                raise SandboxError(400, "message_not_contains_media", "Message has no media")
+            if msg.data is None or msg.expired:
+                raise SandboxError(404, "media_not_found", "Media not found")
+            return msg
+
+    def expire_media(self, msg_id: str) -> dict:
+        """Control API: the media server drops the file (WhatsApp keeps media for a while only)."""
+        with self._cond:
+            msg = self._require_message(msg_id)
+            if msg.type not in MEDIA_TYPES:
+                raise SandboxError(409, "not_media", f"Message {msg_id} has no media")
+            msg.expired = True
+            return self._control_view(msg)
+
+    def send_from_device(self, device_id: str, token: str, payload: dict) -> dict:
+        """A page sends a message; idempotent on the message id (safe to retry)."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            msg_id = str(payload.get("id") or "")
+            if not re.fullmatch(r"[0-9A-F]{16,32}", msg_id):
+                raise SandboxError(400, "invalid_message_id", "Message ids are uppercase hex")
+            existing = self._messages.get(msg_id)
+            if existing is not None:
+                if existing.sender != device.phone:
+                    raise SandboxError(409, "message_id_taken", "Message id already used")
+                return self._send_result(existing, self._phones[device.phone])
+            msg = self._message_from_payload(device, msg_id, payload)
+            self._deliver(msg)
+            return self._send_result(msg, self._phones[device.phone])
+
+    def _message_from_payload(self, device: Device, msg_id: str, payload: dict) -> Message:
+        kind = str(payload.get("type") or "chat")
+        if kind not in MESSAGE_TYPES:
+            raise SandboxError(400, "invalid_type", f"Unsupported message type {kind!r}")
+        target = self._target(payload.get("to"))
+        self._check_group_sender(target, device.phone)
+        msg = Message(id=msg_id, sender=device.phone, to=target, type=kind,
+                      t=int(self._clock()), origin_device=device.id)
+        msg.body = str(payload.get("body") or "")
+        for name in ("caption", "filename", "mimetype", "loc"):
+            value = payload.get(name)
+            setattr(msg, name, None if value is None else str(value))
+        msg.size = int(payload["size"]) if payload.get("size") is not None else None
+        msg.lat = float(payload["lat"]) if payload.get("lat") is not None else None
+        msg.lng = float(payload["lng"]) if payload.get("lng") is not None else None
+        msg.quoted_id = payload.get("quotedId") or None
+        msg.mentions = [normalize_phone(m) for m in payload.get("mentions") or []]
+        if kind in MEDIA_TYPES and payload.get("data") is not None:
+            msg.data = decode_base64(payload["data"])  # the upload a sending page made
+        return msg
+
+    def _check_group_sender(self, target: str, sender: str) -> None:
+        if not is_group_id(target):
+            return
+        group = self._groups.get(target)
+        if group is None:
+            raise SandboxError(404, "group_not_found", f"No group {target}")
+        if sender not in group.participants:
+            raise SandboxError(403, "not_a_participant", f"{sender} is not in {target}")
+
+    def _target(self, to) -> str:
+        text = str(to or "").strip()
+        if is_group_id(text):
+            if not re.fullmatch(r"[\d-]+@g\.us", text):
+                raise SandboxError(400, "invalid_wid", f"Invalid group id {to!r}")
+            return text
+        if text.endswith("@lid"):
+            lid = text[:-4]
+            for account in self._phones.values():
+                if account.lid == lid:
+                    return account.phone
+            raise SandboxError(404, "lid_not_found", f"Unknown LID {to!r}")
+        return normalize_phone(text)
+
+    def _deliver(self, msg: Message) -> None:
+        """Store a message, update every party's chats, queue device events, plan acks."""
+        sender = self._phones[msg.sender]
+        self._messages[msg.id] = msg
+        self._message_order.append(msg.id)
+        msg.recipients = self._recipients(msg)
+        reaction = msg.type == "reaction"
+        kind = "reaction" if reaction else "message"
+        if not reaction:
+            self._file_message(sender, msg, incoming=False)
+        for phone in msg.recipients:
+            account = self._phones[phone]
+            if msg.sender not in account.book:
+                account.known.add(msg.sender)
+            if not reaction:
+                self._file_message(account, msg, incoming=True)
+            self._push_phone(phone, kind, lambda a: self._message_event(msg, a))
+        self._push_phone(msg.sender, kind, lambda a: self._message_event(msg, a),
+                         skip=msg.origin_device)
+        self._cond.notify_all()
+        if msg.recipients and not reaction:
+            self._plan_acks(msg)
+
+    def _recipients(self, msg: Message) -> list[str]:
+        if is_group_id(msg.to):
+            group = self._groups.get(msg.to)
+            members = group.participants if group else {}
+            return [p for p in members if p != msg.sender]
+        return [msg.to] if msg.to in self._phones and msg.to != msg.sender else []
+
+    def _file_message(self, account: Phone, msg: Message, incoming: bool) -> None:
+        chat = self._chat(account, self._chat_id_for(msg, account.phone))
+        chat.msg_ids.append(msg.id)
+        chat.t = msg.t
+        if incoming:
+            chat.unread += 1
+
+    @staticmethod
+    def _chat_id_for(msg: Message, viewer: str) -> str:
+        if is_group_id(msg.to):
+            return msg.to
+        return user_wid(msg.to if msg.sender == viewer else msg.sender)
+
+    def _message_event(self, msg: Message, viewer: Phone) -> dict:
+        data = {
+            "msg": self._msg_view(msg, viewer),
+            "contact": self._contact_view(viewer, msg.sender),
+        }
+        chat = viewer.chats.get(self._chat_id_for(msg, viewer.phone))
+        if chat is not None:
+            data["chat"] = self._chat_view(viewer, chat)
+        return data
+
+    def _plan_acks(self, msg: Message) -> None:
+        delivered, read = self.options.ack_delivered_delay, self.options.ack_read_delay
+        if delivered is not None and delivered >= 0:
+            self._later(delivered, lambda: self._set_ack(msg.id, 2))
+        if read is not None and read >= 0:
+            self._later(max(read, delivered or 0), lambda: self._set_ack(msg.id, 3))
+
+    def _set_ack(self, msg_id: str, ack: int, by: str | None = None) -> bool:
+        """Raise a message's ack and tell the sender's devices (chat.msg_ack_change)."""
+        msg = self._messages.get(msg_id)
+        if msg is None or msg.revoked:
+            return False
+        group = is_group_id(msg.to)
+        if by is not None and group:
+            msg.read_by.add(by)
+            # In groups each reader's receipt is an event; the message is READ when all read.
+            if msg.ack < 3 and not set(msg.recipients) - msg.read_by:
+                msg.ack = 3
+        elif msg.ack >= ack:
+            return False
+        else:
+            msg.ack = ack
+
+        def make(account: Phone) -> dict:
+            view = self._msg_view(msg, account)
+            event = {"ack": ack, "chat": view["key"]["remote"], "ids": [view["key"]["_serialized"]]}
+            if group and by:
+                event["sender"] = user_wid(by)
+            return event
+
+        self._push_phone(msg.sender, "ack", make)
+        return True
+
+    def mark_read(self, device_id: str, token: str, chat_id: str) -> int:
+        """The page reads a chat: reset unread and send read receipts; return unread before."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            account = self._phones[device.phone]
+            chat = account.chats.get(chat_id)
+            if chat is None:
+                return 0
+            before = chat.unread
+            if before > 0:
+                incoming = [m for m in chat.msg_ids if self._messages[m].sender != account.phone]
+                for mid in incoming[-before:]:
+                    self._set_ack(mid, 3, by=account.phone)
+            chat.unread = 0
+            self._push_phone(account.phone, "chat", lambda a: {"chat": self._chat_view(a, chat)},
+                             skip=device.id)
+            self._cond.notify_all()
+            return before
+
+    def read_receipt(self, msg_id: str, by) -> dict:
+        """Control API: phone `by` reads a message (blue ticks for the sender)."""
+        digits = normalize_phone(by)
+        with self._cond:
+            msg = self._require_message(msg_id)
+            if digits not in msg.recipients:
+                raise SandboxError(409, "not_a_recipient", f"{digits} did not receive {msg_id}")
+            self._set_ack(msg.id, 3, by=digits)
+            chat = self._phones[digits].chats.get(self._chat_id_for(msg, digits))
+            if chat is not None and chat.unread:
+                chat.unread = max(0, chat.unread - 1)
+            self._cond.notify_all()
+            return self._control_view(msg)
+
+    def revoke(self, msg_id: str) -> dict:
+        """Control API: the sender deletes a message for everyone."""
+        with self._cond:
+            msg = self._require_message(msg_id)
+            if msg.revoked:
+                raise SandboxError(409, "already_revoked", "Message already revoked")
+            msg.revoked = True
+            revoke_id = new_message_id("3A")
+            for phone in [*msg.recipients, msg.sender]:
+                kind = "sender_revoke" if phone == msg.sender else "revoke"
+                self._push_phone(phone, "revoke",
+                                 lambda a, k=kind: self._revoke_event(msg, a, revoke_id, k))
+            self._cond.notify_all()
+            return self._control_view(msg)
+
+    def _revoke_event(self, msg: Message, viewer: Phone, revoke_id: str, kind: str) -> dict:
+        view = self._msg_view(msg, viewer)
+        key = dict(view["key"])
+        key["id"] = revoke_id
+        key["_serialized"] = key_string(key)
+        return {"id": key, "refId": view["key"], "from": view["from"], "to": view["to"],
+                "author": view["author"], "revokeType": kind}
+
+    def get_message_for_device(self, device_id: str, token: str, msg_id: str) -> dict:
+        with self._cond:
+            device = self._auth(device_id, token)
+            account = self._phones[device.phone]
+            msg = self._messages.get(msg_id)
+            if msg is None or account.phone not in (msg.sender, *msg.recipients):
+                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+            return self._msg_view(msg, account)
+
+    def history(self, device_id: str, token: str, chat_id: str, before: str | None,
+                count: int) -> list[dict]:
+        """Older messages of a chat (the page asks when its local store runs out)."""
+        with self._cond:
+            device = self._auth(device_id, token)
+            account = self._phones[device.phone]
+            chat = account.chats.get(chat_id)
+            if chat is None:
+                return []
+            ids = chat.msg_ids
+            if before and before in ids:
+                ids = ids[: ids.index(before)]
+            ids = ids if count < 0 else ids[-count:] if count else []
+            return [self._msg_view(self._messages[m], account) for m in ids]
+
+    def _require_message(self, msg_id: str) -> Message:
+        key = str(msg_id)
+        if "_" in key:  # a full key string was given: take its random part
+            key = key.split("_")[2]
+        msg = self._messages.get(key)
+        if msg is None:
+            raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
+        return msg
+
+    def list_messages(self, to=None, from_=None) -> list[dict]:
+        """Control API: messages delivered to / sent by a phone, oldest first."""
+        to_digits = (to if is_group_id(to) else normalize_phone(to)) if to else None
+        from_digits = normalize_phone(from_) if from_ else None
+        with self._cond:
+            result = []
+            for mid in self._message_order:
+                msg = self._messages[mid]
+                if to_digits and to_digits != msg.to and to_digits not in msg.recipients:
+                    continue
+                if from_digits and from_digits != msg.sender:
+                    continue
+                result.append(self._control_view(msg))
+            return result
+
+    def _control_view(self, msg: Message) -> dict:
+        sender_view = self._msg_view(msg, self._phones[msg.sender])
+        return {
+            "id": msg.id,
+            "key": sender_view["key"]["_serialized"],  # as the sending session knows it
+            "recipientKey": self._recipient_key(msg),  # as a receiving session knows it
+            "from": msg.sender,
+            "to": msg.to,
+            "chatId": msg.to if is_group_id(msg.to) else user_wid(msg.to),
+            "type": msg.type,
+            "text": msg.body,
+            "caption": msg.caption,
+            "filename": msg.filename,
+            "mimetype": msg.mimetype,
+            "size": msg.size,
+            "lat": msg.lat,
+            "lng": msg.lng,
+            "loc": msg.loc,
+            "quotedId": msg.quoted_id,
+            "mentions": list(msg.mentions),
+            "timestamp": msg.t,
+            "ack": msg.ack,
+            "recipients": list(msg.recipients),
+            "revoked": msg.revoked,
+            "readBy": sorted(msg.read_by),
+            "mediaExpired": msg.expired if msg.type in MEDIA_TYPES else None,
+        }
+
+    @staticmethod
+    def _recipient_key(msg: Message) -> str:
+        if is_group_id(msg.to):
+            return f"false_{msg.to}_{msg.id}_{user_wid(msg.sender)}"
+        return f"false_{user_wid(msg.sender)}_{msg.id}"
+
+    def _send_result(self, msg: Message, sender: Phone) -> dict:
+        view = self._msg_view(msg, sender)
+        return {"key": view["key"], "from": view["from"], "to": view["to"], "t": msg.t,
+                "ack": msg.ack}
+
+    def _msg_view(self, msg: Message, viewer: Phone) -> dict:
+        """The message as the viewer's WhatsApp Web sees it (wa-js 4.6.0 shapes)."""
+        from_me = msg.sender == viewer.phone
+        sender = self._phones.get(msg.sender)
+        if is_group_id(msg.to):
+            remote = msg.to
+            participant = f"{viewer.lid}@lid" if from_me else user_wid(msg.sender)
+            frm, to, author = (participant, remote, participant) if from_me else (
+                remote, user_wid(viewer.phone), participant)
+        else:
+            remote = user_wid(msg.to if from_me else msg.sender)
+            participant, author = None, None
+            frm, to = user_wid(msg.sender), user_wid(msg.to)
+        key = {"fromMe": from_me, "remote": remote, "id": msg.id, "participant": participant}
+        key["_serialized"] = key_string(key)
+        view = {
+            "key": key,
+            "from": frm,
+            "to": to,
+            "author": author,
+            "type": "revoked" if msg.revoked else msg.type,
+            "body": "" if msg.revoked else msg.body,
+            "t": msg.t,
+            "ack": msg.ack if from_me else 1,
+            "notifyName": sender.name if sender else "",
+            "self": "out" if from_me else "in",
+            "mentionedJidList": [user_wid(m) for m in msg.mentions],
+        }
+        for name in ("caption", "filename", "mimetype", "size", "lat", "lng", "loc"):
+            value = getattr(msg, name)
+            if value is not None and not msg.revoked:
+                view[name] = value
+        quoted = self._messages.get(msg.quoted_id) if msg.quoted_id else None
+        if quoted is not None:
+            quoted_view_key = self._msg_view(quoted, viewer)["key"]
+            view["quotedKey"] = quoted_view_key
+        if msg.type == "reaction" and quoted is not None:
+            view["reactionParentKey"] = view.get("quotedKey")
+        return view
+
+
+def decode_base64(text) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise SandboxError(400, "invalid_media", "media.data is not base64") from None
+
+
+def media_file(media) -> tuple[str, bytes, str, str]:
+    """(type, bytes, filename, mimetype) of a control-API `media` object; the type from the MIME."""
+    if not isinstance(media, dict) or not media.get("data"):
+        raise SandboxError(400, "invalid_media", "media needs data (base64), filename, mimetype")
+    data = decode_base64(media["data"])
+    mimetype = str(media.get("mimetype") or "application/octet-stream")
+    if not re.fullmatch(r"[\w.+-]+/[\w.+-]+", mimetype):
+        raise SandboxError(400, "invalid_media", f"Not a MIME type: {mimetype!r}")
+    major = mimetype.split("/")[0]
+    kind = major if major in ("image", "video", "audio") else "document"
+    return kind, data, str(media.get("filename") or "file"), mimetype

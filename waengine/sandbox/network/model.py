@@ -1,0 +1,203 @@
+"""The sandbox network's vocabulary: limits, options, ids, and the state it keeps."""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+
+POLL_TIMEOUT_MAX = 30.0
+PAIRING_STALE_AFTER = 90.0  # a QR page that has not polled this long is gone
+RECENT_MESSAGES_PER_CHAT = 50  # history sync: newest messages per chat
+DEVICE_QUEUE_MAX = 20000  # bound for a device whose page never comes back
+EVENTS_PER_POLL = 500
+TOMBSTONES_MAX = 1000
+GROUP_SERVER = "g.us"
+MEDIA_TYPES = ("image", "video", "audio", "ptt", "sticker", "document")
+MESSAGE_TYPES = ("chat", "location", "reaction", "vcard") + MEDIA_TYPES
+
+
+class SandboxError(Exception):
+    """An error with an HTTP status and a stable code, turned into JSON by the app."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Options:
+    qr_first_ttl: float = 60.0
+    qr_ttl: float = 20.0
+    qr_max: int = 6
+    ack_delivered_delay: float = 0.3
+    ack_read_delay: float = 1.0
+    reload_after_scan: bool = True
+    seed_contacts: int = 0
+    seed_groups: int = 0
+    seed: int = 1
+
+
+OPTION_NAMES = tuple(Options.__dataclass_fields__)
+
+
+
+
+def normalize_phone(value) -> str:
+    """Return the digits of a phone number written in any common spelling."""
+    text = str(value or "").strip()
+    text = re.sub(r"@(c\.us|s\.whatsapp\.net)$", "", text)
+    if not re.fullmatch(r"[\d\s+().-]+", text or "x"):
+        raise SandboxError(400, "invalid_phone", f"Not a phone number: {value!r}")
+    digits = re.sub(r"\D", "", text)
+    if not 5 <= len(digits) <= 20:
+        raise SandboxError(400, "invalid_phone", f"Not a phone number: {value!r}")
+    return digits
+
+
+def user_wid(phone: str) -> str:
+    return f"{phone}@c.us"
+
+
+def is_group_id(value: str) -> bool:
+    return str(value).endswith("@" + GROUP_SERVER)
+
+
+def new_message_id(prefix: str = "3EB0") -> str:
+    """Return a 20-hex-char uppercase message id like WhatsApp Web's."""
+    return (prefix + secrets.token_hex(10)).upper()[:20]
+
+
+def b64_token(nbytes: int) -> str:
+    return base64.b64encode(secrets.token_bytes(nbytes)).decode()
+
+
+def lid_for(phone: str) -> str:
+    # Deterministic, 15 digits, never equal to a phone number of the network in practice.
+    rng = random.Random("lid:" + phone)
+    return str(rng.randrange(10**14, 10**15))
+
+
+
+
+@dataclass
+class ChatState:
+    id: str  # the chat as this phone sees it: "<peer>@c.us" or "<gid>@g.us"
+    t: int = 0
+    unread: int = 0
+    archive: bool = False
+    pin: int = 0
+    msg_ids: list = field(default_factory=list)
+
+
+@dataclass
+class Phone:
+    phone: str
+    name: str
+    lid: str
+    business: bool = False
+    book: dict = field(default_factory=dict)  # saved contacts: phone -> name
+    known: set = field(default_factory=set)  # known, not saved (isMyContact false)
+    chats: dict = field(default_factory=dict)  # chat id -> ChatState
+    devices: list = field(default_factory=list)  # linked device ids
+    seeded: bool = False
+
+
+@dataclass
+class Group:
+    id: str
+    subject: str
+    owner: str
+    creation: int
+    participants: dict  # phone -> "superadmin" | "admin" | "member"
+    desc: str = ""
+
+
+@dataclass
+class Message:
+    id: str
+    sender: str
+    to: str  # phone digits or group id
+    type: str
+    t: int
+    body: str = ""
+    caption: str | None = None
+    filename: str | None = None
+    mimetype: str | None = None
+    size: int | None = None
+    lat: float | None = None
+    lng: float | None = None
+    loc: str | None = None
+    quoted_id: str | None = None
+    mentions: list = field(default_factory=list)  # phones
+    recipients: list = field(default_factory=list)  # phones that received it
+    ack: int = 1
+    origin_device: str | None = None
+    revoked: bool = False
+    read_by: set = field(default_factory=set)
+    data: bytes | None = None  # a media message's file, as the media server keeps it
+    expired: bool = False  # the media server no longer has the file (POST …/expire)
+
+
+@dataclass
+class Device:
+    id: str
+    phone: str
+    token: str
+    name: str
+    linked_at: float
+    events: deque = field(default_factory=deque)  # (seq, event) not yet acknowledged
+    next_seq: int = 1
+    client: str | None = None  # the page currently holding this login
+
+
+@dataclass
+class AuthRef:
+    ref: str
+    static_key: str
+    identity_key: str
+    secret_key: str
+    expires_at: float
+
+    def auth_code(self) -> dict:
+        parts = [self.ref, self.static_key, self.identity_key, self.secret_key]
+        return {
+            "type": "multidevice",
+            "ref": self.ref,
+            "staticKeyPair": self.static_key,
+            "identityKeyPair": self.identity_key,
+            "secretKey": self.secret_key,
+            "fullCode": ",".join(parts),
+        }
+
+
+@dataclass
+class Pairing:
+    id: str
+    device_name: str
+    last_seen: float
+    refs: list = field(default_factory=list)  # AuthRef, oldest first
+    issued: int = 0  # refs issued since the last (re)start, for qr_max
+    idle: bool = False
+    linked: dict | None = None
+    code: str | None = None
+    code_phone: str | None = None
+    closed: bool = False
+
+    @property
+    def current(self) -> AuthRef | None:
+        if self.idle or self.linked or not self.refs:
+            return None
+        return self.refs[-1]
+
+
+
+
+def key_string(key: dict) -> str:
+    text = f"{'true' if key['fromMe'] else 'false'}_{key['remote']}_{key['id']}"
+    return text + (f"_{key['participant']}" if key.get("participant") else "")

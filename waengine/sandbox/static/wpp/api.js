@@ -1,0 +1,57 @@
+/* The WPP object: the wa-js 4.6.0 surface the gateway uses, assembled from the modules. */
+
+import { chat } from './chat.js';
+import { conn } from './conn.js';
+import { contact } from './contact.js';
+import { ev } from './events.js';
+import { group } from './group.js';
+import { MsgKey, Wid, assertWid } from './ids.js';
+import { state } from './state.js';
+import { util } from './util.js';
+
+export const WPP = {
+  __sandbox: true,
+  version: '4.6.0',
+  supportedWhatsappWeb: '>=2.3000.1038792969-alpha',
+  license: 'Apache-2.0',
+  dev: undefined,
+  ev,
+  conn,
+  chat,
+  contact,
+  group,
+  util,
+  loader: {
+    loaderType: 'meta',
+    onInjected: futureOnly('loader.injected'),
+    onReady: futureOnly('loader.ready'),
+    onFullReady: futureOnly('loader.full_ready'),
+    get isInjected() { return state.injected; },
+    get isReady() { return state.ready; },
+    get isFullReady() { return state.fullReady; },
+  },
+  whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) } },
+};
+for (const name of ['blocklist', 'call', 'cart', 'catalog', 'community', 'indexdb', 'labels',
+  'lists', 'newsletter', 'order', 'privacy', 'status']) {
+  WPP[name] = {};
+}
+WPP.profile = {
+  getMyProfileName: () => (state.loggedIn && state.me ? state.me.name : undefined),
+};
+for (const name of ['on', 'off', 'once', 'many', 'onAny', 'offAny', 'emit', 'waitFor',
+  'removeAllListeners', 'listeners', 'listenerCount', 'eventNames', 'prependListener']) {
+  WPP[name] = ev[name].bind(ev);
+}
+WPP.addListener = WPP.on;
+WPP.removeListener = WPP.off;
+Object.defineProperty(WPP, 'isInjected', { get: () => state.injected, enumerable: true });
+Object.defineProperty(WPP, 'isReady', { get: () => state.ready, enumerable: true });
+Object.defineProperty(WPP, 'isFullReady', { get: () => state.fullReady, enumerable: true });
+
+/** loader.onX(listener, delay): future events only, as in wa-js. */
+export function futureOnly(eventName) {
+  return (listener, delay = 0) => {
+    ev.once(eventName, () => setTimeout(listener, delay));
+  };
+}

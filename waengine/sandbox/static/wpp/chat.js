@@ -1,0 +1,427 @@
+/* WPP.chat: chats and messages (send text, files, locations, reactions; read). */
+
+import { API, log, newMessageId, sleep, unixTime } from './base.js';
+import { InvalidChat, WPPError } from './errors.js';
+import { ev } from './events.js';
+import { group } from './group.js';
+import { MsgKey, assertWid, createWid } from './ids.js';
+import { MsgModel } from './models.js';
+import { state } from './state.js';
+import { findMessage, msgFromView, newLocalChat, setQuoted, store, storeMessage } from './stores.js';
+import { asyncApi, http } from './transport.js';
+import { $, render } from './ui.js';
+
+export const defaultSendMessageOptions = {
+  detectMentioned: true,
+  linkPreview: true,
+  markIsRead: true,
+  waitForAck: true,
+  delay: 0,
+};
+
+/** assertGetChat: the chat must already be in the local store (chat_not_found). */
+export function assertGetChat(chatId) {
+  const wid = assertWid(chatId);
+  const chat = store.chats.get(resolveLid(wid)._serialized);
+  if (!chat) throw new InvalidChat(wid);
+  return chat;
+}
+
+export function resolveLid(wid) {
+  const phone = wid.isLid() ? store.lids.get(wid._serialized) : undefined;
+  return phone ? createWid(phone) : wid;
+}
+
+export async function findChat(chatId) {
+  const wid = assertWid(chatId);
+  const target = resolveLid(wid);
+  const chat = state.loggedIn ? store.chats.get(target._serialized) : undefined;
+  if (chat) return chat;
+  if (!state.loggedIn || target.isGroup() || target.isLid() || target.server !== 'c.us') {
+    throw new Error(`Failed to find or create chat for ${wid}`);
+  }
+  return newLocalChat(target);
+}
+
+export function ensureGroupChat(groupId, needAdmin) {
+  const chat = assertGetChat(groupId);
+  if (!chat.id.isGroup()) throw new WPPError('not_a_group', `Chat ${chat.id._serialized} is not a group`);
+  const meta = chat.groupMetadata;
+  if (needAdmin && !(meta && meta.participants.iAmAdmin())) {
+    throw new WPPError('group_you_are_not_admin', `You are not admin in ${chat.id._serialized}`);
+  }
+  return chat;
+}
+
+export async function getMessageById(ids) {
+  if (Array.isArray(ids)) return Promise.all(ids.map((id) => getOneMessage(id)));
+  return getOneMessage(ids);
+}
+
+export async function getOneMessage(id) {
+  const text = String(id && id._serialized ? id._serialized : id);
+  const local = findMessage(text);
+  if (local) return local;
+  const random = text.includes('_') ? text.split('_')[2] : text;
+  try {
+    const view = await http('GET', '/message/' + encodeURIComponent(random), { auth: true });
+    return storeMessage(msgFromView(view, false));
+  } catch (err) {
+    throw new WPPError('msg_not_found', `Message ${text} not found`, { id: text });
+  }
+}
+
+export function mentionsFor(chat, text, options) {
+  if (options.mentionedList !== undefined) {
+    if (!Array.isArray(options.mentionedList)) {
+      throw new WPPError('mentioned_list_is_not_array', 'The option mentionedList is not an array');
+    }
+    return options.mentionedList.map((id) => {
+      const wid = assertWid(id);
+      if (!wid.isUser()) throw new WPPError('mentioned_is_not_user', `Mentioned ${wid} is not an user`, { id });
+      return resolveLid(wid);
+    });
+  }
+  if (!options.detectMentioned || !chat.id.isGroup() || !chat.groupMetadata || !text) return [];
+  const participants = chat.groupMetadata.participants.getModelsArray();
+  if (/(^|\s)@all\b/.test(text)) return participants.map((p) => p.id);
+  const found = [];
+  for (const match of String(text).matchAll(/@(\d{5,})/g)) {
+    const p = participants.find((x) => x.id.user === match[1]);
+    if (p && !found.some((w) => w.equals(p.id))) found.push(p.id);
+  }
+  return found;
+}
+
+export function newOwnKey(chat, messageId) {
+  if (messageId) {
+    const key = typeof messageId === 'string' ? MsgKey.fromString(messageId) : messageId;
+    if (!key.fromMe) throw new WPPError('message_key_is_not_from_me', 'Message key is not from me');
+    if (!chat.id.equals(key.remote)) {
+      throw new WPPError('message_key_remote_id_is_not_same_of_chat',
+        'Message key remote ID is not same of chat');
+    }
+    return new MsgKey({ fromMe: true, remote: chat.id, id: key.id,
+      participant: chat.id.isGroup() ? state.me.lid : undefined });
+  }
+  return new MsgKey({ fromMe: true, remote: chat.id, id: newMessageId(),
+    participant: chat.id.isGroup() ? state.me.lid : undefined });
+}
+
+/**
+ * The send pipeline shared by every send function: build the model, emit
+ * chat.new_message (ack 0), hand it to the server, emit ack 1, resolve per waitForAck.
+ */
+export async function sendMessage(chatId, attrs, options, extra, upload) {
+  options = Object.assign({}, defaultSendMessageOptions, options || {});
+  const chat = await findChat(chatId);
+  const key = newOwnKey(chat, options.messageId);
+  const quoted = options.quotedMsg
+    ? (options.quotedMsg instanceof MsgModel ? options.quotedMsg : await getMessageById(options.quotedMsg))
+    : null;
+  const mentions = mentionsFor(chat, attrs.body || attrs.caption, options);
+  if (options.markIsRead && chat.unreadCount > 0) await markChatRead(chat);
+  if (options.delay > 0) {
+    await sleep(options.delay); // "typing…" for that long (presence is not simulated)
+  }
+  const from = chat.id.isGroup() || chat.id.isLid() ? createWid(state.me.lid) : createWid(state.me.wid);
+  const msg = new MsgModel(Object.assign({
+    id: key, t: unixTime(), from, to: chat.id, self: 'out', isNewMsg: true, local: true,
+    ack: 0, star: false, isForwarded: false, mentionedJidList: mentions,
+    notifyName: state.me.name, author: chat.id.isGroup() ? from : undefined,
+  }, attrs));
+  if (quoted) setQuoted(msg, quoted.id);
+  storeMessage(msg);
+  chat.t = msg.t;
+  ev.emit('chat.new_message', msg);
+  render();
+  const delivery = deliver(msg, chat, quoted, mentions, upload);
+  if (!options.waitForAck) {
+    delivery.catch(() => {});
+    return Object.assign({ id: key._serialized, ack: 0 }, extra || { from: String(from), to: String(chat.id) },
+      { sendMsgResult: null });
+  }
+  const result = await delivery;
+  return Object.assign({ id: key._serialized, ack: msg.ack }, extra || { from: String(from), to: String(chat.id) },
+    { sendMsgResult: result });
+}
+
+/** upload: a media message's bytes, sent with it (the media server keeps them for downloads). */
+export async function deliver(msg, chat, quoted, mentions, upload) {
+  const payload = {
+    id: msg.id.id,
+    to: chat.id._serialized,
+    type: msg.type,
+    body: msg.body,
+    caption: msg.caption,
+    filename: msg.filename,
+    mimetype: msg.mimetype,
+    size: msg.size,
+    lat: msg.lat,
+    lng: msg.lng,
+    loc: msg.loc,
+    quotedId: quoted ? quoted.id.id : null,
+    mentions: mentions.map((w) => w.user),
+  };
+  if (upload) payload.data = bytesToBase64(upload);
+  try {
+    // Retrying is safe: the server treats a known message id as the same send.
+    const answer = await http('POST', '/send', { body: payload, auth: true, retries: 6 });
+    msg.t = answer.t;
+    setAck(msg, 1);
+    return { messageSendResult: 'OK', t: answer.t, count: null };
+  } catch (err) {
+    log('send failed', err);
+    setAck(msg, -1);
+    return { messageSendResult: err.status ? 'ERROR_UNKNOWN' : 'ERROR_NETWORK' };
+  }
+}
+
+export function setAck(msg, ack) {
+  msg.ack = ack;
+  if (state.fullReady) ev.emit('chat.msg_ack_change', { ack, chat: msg.id.remote, ids: [msg.id] });
+}
+
+export async function markChatRead(chat) {
+  const before = chat.unreadCount;
+  await http('POST', '/read', { body: { chat: chat.id._serialized }, auth: true, retries: 3 });
+  chat.unreadCount = 0;
+  render();
+  return before;
+}
+
+export const DATA_URL_RE = /^data:([^;,]*)((?:;[^;,]*)*?);base64,(.*)$/s;
+export const BASE64_RE = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+
+export function decodeBase64(text) {
+  if (!BASE64_RE.test(text)) throw 'invalid_data_url'; // the bare string, like wa-js
+  try {
+    const binary = atob(text.replace(/\s/g, ''));
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch (e) {
+    throw 'invalid_data_url';
+  }
+}
+
+export const SIGNATURES = [
+  [[0x89, 0x50, 0x4e, 0x47], 'image/png', 'png'],
+  [[0xff, 0xd8, 0xff], 'image/jpeg', 'jpg'],
+  [[0x47, 0x49, 0x46, 0x38], 'image/gif', 'gif'],
+  [[0x42, 0x4d], 'image/bmp', 'bmp'],
+  [[0x25, 0x50, 0x44, 0x46], 'application/pdf', 'pdf'],
+  [[0x4f, 0x67, 0x67, 0x53], 'audio/ogg', 'ogg'],
+  [[0x49, 0x44, 0x33], 'audio/mpeg', 'mp3'],
+  [[0x50, 0x4b, 0x03, 0x04], 'application/zip', 'zip'],
+];
+
+export function sniff(bytes) {
+  const starts = (sig, offset = 0) => sig.every((b, i) => bytes[offset + i] === b);
+  if (starts([0x52, 0x49, 0x46, 0x46]) && starts([0x57, 0x45, 0x42, 0x50], 8)) {
+    return { mime: 'image/webp', ext: 'webp' };
+  }
+  if (starts([0x66, 0x74, 0x79, 0x70], 4)) return { mime: 'video/mp4', ext: 'mp4' };
+  for (const [sig, mime, ext] of SIGNATURES) if (starts(sig)) return { mime, ext };
+  return null;
+}
+
+export const EXT_BY_MIME = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif',
+  'image/webp': 'webp', 'application/pdf': 'pdf', 'text/plain': 'txt', 'audio/ogg': 'ogg',
+  'audio/mpeg': 'mp3', 'video/mp4': 'mp4' };
+
+export async function contentBytes(content) {
+  if (typeof content === 'string') {
+    if (/^https?:\/\//.test(content)) {
+      const response = await fetch(content);
+      const blob = await response.blob();
+      return { bytes: new Uint8Array(await blob.arrayBuffer()), mime: blob.type || null };
+    }
+    const match = DATA_URL_RE.exec(content);
+    if (match) return { bytes: decodeBase64(match[3]), mime: match[1] || null };
+    return { bytes: decodeBase64(content), mime: null };
+  }
+  if (content instanceof Blob) {
+    return { bytes: new Uint8Array(await content.arrayBuffer()), mime: content.type || null,
+      name: content.name };
+  }
+  throw 'invalid_data_url';
+}
+
+export const UPLOAD_LIMITS = { image: 16, video: 16, audio: 16, ptt: 16, sticker: 1, document: 100 };
+
+export async function sendFile(chatId, content, options) {
+  options = options || {};
+  const file = await contentBytes(content);
+  const sniffed = sniff(file.bytes);
+  let filename = options.filename || file.name;
+  let mimetype = options.mimetype || file.mime;
+  if (!filename || !mimetype) {
+    if (sniffed) {
+      filename = filename || `${sniffed.mime.split('/')[0]}.${sniffed.ext}`;
+      mimetype = mimetype || sniffed.mime;
+    }
+    filename = filename || 'unknown';
+    mimetype = mimetype || 'application/octet-stream';
+  }
+  let type = options.type && options.type !== 'auto-detect' ? options.type : null;
+  if (!type) {
+    const major = mimetype.split('/')[0];
+    type = ['image', 'video', 'audio'].includes(major) ? major : 'document';
+  }
+  if (type === 'audio' && options.isPtt) type = 'ptt';
+  const limit = (UPLOAD_LIMITS[type] || 100) * 1024 * 1024;
+  if (file.bytes.length > limit) {
+    throw new WPPError('file_too_large',
+      `File size ${file.bytes.length} B exceeds the upload limit of ${limit} B for ${type} files`,
+      { fileSize: file.bytes.length, limit, mediaType: type });
+  }
+  const byUser = typeof options.caption === 'string' && options.caption !== '';
+  const attrs = {
+    type,
+    body: '',
+    caption: byUser ? options.caption : filename,
+    isCaptionByUser: byUser,
+    filename,
+    mimetype,
+    size: file.bytes.length,
+  };
+  if (!filename.includes('.') && EXT_BY_MIME[mimetype] && !options.filename) {
+    attrs.filename = `${filename}.${EXT_BY_MIME[mimetype]}`;
+  }
+  return sendMessage(chatId, attrs, options, {}, file.bytes);
+}
+
+export function bytesToBase64(bytes) {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** chat.downloadMedia: the file of a media message as a Blob (wa-js 4.6.0 errors). */
+export async function downloadMedia(id) {
+  const msg = await getMessageById(id);
+  const text = msg.id._serialized;
+  if (!msg.isMedia) throw new WPPError('message_not_contains_media', `Message ${text} not contains media`, { id: text });
+  const headers = {};
+  if (state.login) {
+    headers['X-Sandbox-Device'] = state.login.device;
+    headers['X-Sandbox-Token'] = state.login.token;
+  }
+  let response = null;
+  try {
+    response = await fetch(`${API}/media/${encodeURIComponent(msg.id.id)}`, { headers, cache: 'no-store' });
+  } catch (err) {
+    log('media download failed', err);
+  }
+  // Not a WPPError: wa-js throws this plain object when nothing could be fetched.
+  if (!response || !response.ok) throw { error: true, code: 'media_not_found', message: 'Media not found' };
+  return response.blob();
+}
+
+export const chat = {
+  defaultSendMessageOptions,
+  get: (chatId) => {
+    const wid = assertWid(chatId);
+    return store.chats.get(resolveLid(wid)._serialized);
+  },
+  find: asyncApi('chat.find', async (chatId) => findChat(chatId)),
+  list: asyncApi('chat.list', async (options = {}) => {
+    let chats = Array.from(store.chats.values()).sort((a, b) => (b.t || 0) - (a.t || 0));
+    if (options.onlyUsers) chats = chats.filter((c) => c.id.isUser());
+    if (options.onlyGroups) chats = chats.filter((c) => c.id.isGroup());
+    if (options.onlyWithUnreadMessage) chats = chats.filter((c) => c.unreadCount !== 0);
+    if (options.onlyArchived) chats = chats.filter((c) => c.archive);
+    if (options.onlyCommunities || options.onlyNewsletter) chats = [];
+    if (options.id) {
+      const index = chats.findIndex((c) => c.id.equals(String(options.id)));
+      chats = options.direction === 'before' ? chats.slice(0, Math.max(0, index))
+        : chats.slice(index + 1);
+    }
+    if (options.count !== undefined && options.count >= 0) chats = chats.slice(0, options.count);
+    return chats;
+  }),
+  getMessages: asyncApi('chat.getMessages', async (chatId, options = {}) => {
+    const chatModel = assertGetChat(chatId);
+    const count = options.count === undefined ? 20 : options.count;
+    const direction = options.direction === 'after' ? 'after' : 'before';
+    let list = chatModel.msgs.getModelsArray();
+    let anchor = list.length;
+    if (options.id) {
+      anchor = list.findIndex((m) => m.id._serialized === String(options.id));
+      if (anchor < 0) throw new WPPError('msg_not_found', `Message ${options.id} not found`, { id: options.id });
+    }
+    if (direction === 'before') {
+      const needed = count < 0 ? Infinity : count;
+      if (anchor < needed) {
+        await loadOlder(chatModel, list[0], count < 0 ? -1 : needed - anchor);
+        list = chatModel.msgs.getModelsArray();
+        anchor = options.id ? list.findIndex((m) => m.id._serialized === String(options.id)) : list.length;
+      }
+      list = list.slice(count < 0 ? 0 : Math.max(0, anchor - count), anchor);
+    } else {
+      list = list.slice(anchor + 1, count < 0 ? undefined : anchor + 1 + count);
+    }
+    if (options.onlyUnread) list = list.slice(-Math.max(0, chatModel.unreadCount));
+    if (options.media) list = list.filter((m) => m.isMedia);
+    return list;
+  }),
+  getMessageById: asyncApi('chat.getMessageById', (ids) => getMessageById(ids)),
+  sendTextMessage: asyncApi('chat.sendTextMessage', async (chatId, content, options = {}) =>
+    sendMessage(chatId, { type: 'chat', body: String(content) }, options)),
+  sendFileMessage: asyncApi('chat.sendFileMessage', (chatId, content, options) =>
+    sendFile(chatId, content, options)),
+  sendLocationMessage: asyncApi('chat.sendLocationMessage', async (chatId, options = {}) => {
+    const lat = parseFloat(options.lat);
+    const lng = parseFloat(options.lng);
+    const loc = [options.name, options.address].filter(Boolean).join('\n') || undefined;
+    return sendMessage(chatId, { type: 'location', body: '', lat, lng, loc, clientUrl: options.url },
+      options);
+  }),
+  sendReactionToMessage: asyncApi('chat.sendReactionToMessage', async (msgId, reaction) => {
+    const target = msgId instanceof MsgModel ? msgId : await getMessageById(msgId);
+    const text = reaction || '';
+    const remote = target.id.remote;
+    const participant = remote.isGroup() ? state.me.lid : undefined;
+    const key = new MsgKey({ fromMe: true, remote, id: newMessageId(), participant });
+    try {
+      await http('POST', '/send', { auth: true, retries: 6, body: {
+        id: key.id, to: remote._serialized, type: 'reaction', body: text, quotedId: target.id.id,
+      } });
+    } catch (err) {
+      return { sendMsgResult: 'ERROR_UNKNOWN' };
+    }
+    return { sendMsgResult: 'OK' };
+  }),
+  markIsRead: asyncApi('chat.markIsRead', async (chatId) => {
+    const chatModel = assertGetChat(chatId);
+    const before = await markChatRead(chatModel);
+    return { wid: chatModel.id, unreadCount: before };
+  }),
+  markIsComposing: asyncApi('chat.markIsComposing', async (chatId, duration) => {
+    assertGetChat(chatId);
+    if (duration) await sleep(duration);
+  }),
+  markIsPaused: asyncApi('chat.markIsPaused', async (chatId) => {
+    assertGetChat(chatId);
+  }),
+  markIsRecording: asyncApi('chat.markIsRecording', async (chatId, duration) => {
+    assertGetChat(chatId);
+    if (duration) await sleep(duration);
+  }),
+  downloadMedia: asyncApi('chat.downloadMedia', (id) => downloadMedia(id)),
+  generateMessageID: asyncApi('chat.generateMessageID', async (chatId) =>
+    newOwnKey(await findChat(chatId))),
+};
+
+export async function loadOlder(chatModel, oldest, count) {
+  const before = oldest ? `&before=${oldest.id.id}` : '';
+  const answer = await http('GET',
+    `/history?chat=${encodeURIComponent(chatModel.id._serialized)}&count=${count}${before}`,
+    { auth: true, retries: 3 });
+  for (const view of answer.messages) {
+    if (!store.msgs.has(view.key._serialized)) storeMessage(msgFromView(view, false));
+  }
+}

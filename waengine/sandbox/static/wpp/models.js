@@ -1,0 +1,260 @@
+/* Backbone-like models and collections: contacts, chats, groups, messages. */
+
+import { chat } from './chat.js';
+import { contact } from './contact.js';
+import { state } from './state.js';
+import { contactFor, store } from './stores.js';
+
+/** A list of models with WhatsApp's collection helpers. */
+export class Collection {
+  constructor(models) {
+    this._models = models ? models.slice() : [];
+  }
+
+  get length() {
+    return this._models.length;
+  }
+
+  getModelsArray() {
+    return this._models.slice();
+  }
+
+  toArray() {
+    return this._models.slice();
+  }
+
+  get(id) {
+    const text = String(id && id._serialized ? id._serialized : id);
+    return this._models.find((m) => String(m.id) === text);
+  }
+
+  add(model) {
+    this._models.push(model);
+  }
+
+  remove(id) {
+    const text = String(id);
+    this._models = this._models.filter((m) => String(m.id) !== text);
+  }
+
+  forEach(fn) {
+    this._models.forEach(fn);
+  }
+
+  map(fn) {
+    return this._models.map(fn);
+  }
+
+  filter(fn) {
+    return this._models.filter(fn);
+  }
+
+  [Symbol.iterator]() {
+    return this._models[Symbol.iterator]();
+  }
+}
+
+/** Backbone-ish model: props are plain properties; toJSON/serialize give props only. */
+export class Model {
+  constructor(attrs) {
+    for (const name of this.constructor.props) {
+      if (attrs && attrs[name] !== undefined) this[name] = attrs[name];
+    }
+  }
+
+  get(name) {
+    return this[name];
+  }
+
+  set(name, value) {
+    if (typeof name === 'object') Object.assign(this, name);
+    else this[name] = value;
+    return this;
+  }
+
+  toJSON() {
+    const out = {};
+    for (const name of this.constructor.props) {
+      if (this[name] !== undefined) out[name] = this[name];
+    }
+    return out;
+  }
+
+  serialize() {
+    return this.toJSON();
+  }
+}
+
+export function hidden(obj, name, value) {
+  Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+export class ContactModel extends Model {
+  get isMyContact() {
+    return !!this.__isMyContact;
+  }
+
+  get isMe() {
+    return !!(state.me && this.id && this.id.equals(state.me.wid));
+  }
+
+  get isWAContact() {
+    return true;
+  }
+
+  get formattedName() {
+    return this.name || this.pushname || (this.id ? '+' + this.id.user : '');
+  }
+
+  get displayName() {
+    return this.formattedName;
+  }
+
+  get notifyName() {
+    return this.pushname;
+  }
+
+  // wa-js 4.6.0 installs these as getters returning functions:
+  // callers must compute them from `id`, as the gateway does on real WhatsApp.
+  get isUser() {
+    return () => !!(this.id && this.id.isUser());
+  }
+
+  get isGroup() {
+    return () => !!(this.id && this.id.isGroup());
+  }
+
+  get isBroadcast() {
+    return () => !!(this.id && this.id.isBroadcast());
+  }
+
+  get isPSA() {
+    return () => !!(this.id && this.id.isPSA());
+  }
+}
+ContactModel.props = ['id', 'name', 'shortName', 'pushname', 'type', 'verifiedName',
+  'verifiedLevel', 'isBusiness', 'isEnterprise', 'labels', 'username'];
+
+export class ParticipantModel extends Model {
+  get contact() {
+    return contactFor(this.id);
+  }
+}
+ParticipantModel.props = ['id', 'isAdmin', 'isSuperAdmin'];
+
+export class ParticipantCollection extends Collection {
+  iAmAdmin() {
+    const me = state.me && this.get(state.me.wid);
+    return !!(me && me.isAdmin);
+  }
+
+  iAmSuperAdmin() {
+    const me = state.me && this.get(state.me.wid);
+    return !!(me && me.isSuperAdmin);
+  }
+
+  canRemove(wid) {
+    const p = this.get(wid);
+    return !!p && !p.isSuperAdmin;
+  }
+}
+
+export class GroupMetadataModel extends Model {}
+GroupMetadataModel.props = ['id', 'subject', 'desc', 'owner', 'creation', 'size', 'announce',
+  'restrict', 'isLidAddressingMode', 'memberAddMode'];
+
+export class ChatModel extends Model {
+  constructor(attrs) {
+    super(attrs);
+    hidden(this, 'msgs', new Collection());
+    hidden(this, 'groupMetadata', undefined);
+  }
+
+  get contact() {
+    return this.id.isUser() ? contactFor(this.id) : undefined;
+  }
+
+  get formattedTitle() {
+    if (this.id.isGroup()) return this.groupMetadata ? this.groupMetadata.subject : this.name;
+    return this.name || contactFor(this.id).formattedName;
+  }
+
+  get isGroup() {
+    return this.id.isGroup();
+  }
+
+  get isUser() {
+    return this.id.isUser();
+  }
+
+  get isNewsletter() {
+    return this.id.isNewsletter();
+  }
+
+  get isPSA() {
+    return this.id.isPSA();
+  }
+
+  get hasUnread() {
+    return this.unreadCount !== 0;
+  }
+
+  get kind() {
+    return this.id.isGroup() ? 'group' : 'chat';
+  }
+
+  get lastReceivedKey() {
+    const last = this.msgs._models[this.msgs._models.length - 1];
+    return last ? last.id : undefined;
+  }
+}
+ChatModel.props = ['id', 'name', 't', 'unreadCount', 'archive', 'pin', 'muteExpiration',
+  'isReadOnly', 'isAnnounceGrpRestrict', 'labels', 'notSpam', 'ephemeralDuration'];
+
+export const MEDIA_TYPES = ['image', 'video', 'audio', 'ptt', 'sticker', 'document'];
+
+export class MsgModel extends Model {
+  get senderObj() {
+    const sender = this.id.fromMe ? state.me && state.me.wid : this.author || this.from;
+    return sender ? contactFor(sender) : undefined;
+  }
+
+  get chat() {
+    return store.chats.get(String(this.id.remote));
+  }
+
+  get isGroupMsg() {
+    return this.id.remote.isGroup();
+  }
+
+  get isMedia() {
+    return MEDIA_TYPES.includes(this.type);
+  }
+
+  get isNotification() {
+    return ['notification', 'notification_template', 'gp2', 'e2e_notification',
+      'group_notification', 'call_log'].includes(this.type);
+  }
+
+  get isSentByMe() {
+    return this.id.fromMe;
+  }
+
+  get isStatusV3() {
+    return this.id.remote.isStatusV3();
+  }
+
+  get quotedMsgId() {
+    return this.__quotedKey;
+  }
+
+  get mediaData() {
+    if (!this.isMedia) return undefined;
+    return { type: this.type, mimetype: this.mimetype, size: this.size, filename: this.filename,
+      mediaStage: 'RESOLVED' };
+  }
+}
+MsgModel.props = ['id', 'type', 'subtype', 'body', 'caption', 't', 'from', 'to', 'author', 'ack',
+  'notifyName', 'self', 'isNewMsg', 'local', 'star', 'isForwarded', 'isViewOnce', 'mimetype',
+  'filename', 'size', 'duration', 'lat', 'lng', 'loc', 'clientUrl', 'quotedStanzaID',
+  'quotedRemoteJid', 'quotedParticipant', 'mentionedJidList', 'isCaptionByUser'];

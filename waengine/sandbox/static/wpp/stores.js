@@ -1,0 +1,151 @@
+/* The page's local copy of contacts, chats and messages, fed by sync and events. */
+
+import { unixTime } from './base.js';
+import { chat } from './chat.js';
+import { contact } from './contact.js';
+import { createWid, keyFromView } from './ids.js';
+import { ChatModel, ContactModel, GroupMetadataModel, MsgModel, ParticipantCollection, ParticipantModel, hidden } from './models.js';
+import { state } from './state.js';
+
+export const store = {
+  contacts: new Map(), // wid -> ContactModel
+  chats: new Map(), // wid -> ChatModel
+  msgs: new Map(), // key string -> MsgModel
+  msgsById: new Map(), // random id -> MsgModel
+  lids: new Map(), // lid wid -> phone wid
+};
+
+export function resetStores() {
+  for (const map of Object.values(store)) map.clear();
+}
+
+export function contactFor(wid) {
+  let text = String(wid);
+  if (store.lids.has(text)) text = store.lids.get(text);
+  return store.contacts.get(text) || new ContactModel({ id: createWid(text) });
+}
+
+export function upsertContact(view) {
+  let contact = store.contacts.get(view.id);
+  if (!contact) {
+    contact = new ContactModel({ id: createWid(view.id), type: 'in' });
+    store.contacts.set(view.id, contact);
+  }
+  contact.name = view.name || undefined;
+  contact.shortName = view.shortName || undefined;
+  contact.pushname = view.pushname || undefined;
+  contact.isBusiness = !!view.isBusiness;
+  contact.isEnterprise = false;
+  contact.verifiedName = view.verifiedName || undefined;
+  contact.labels = [];
+  hidden(contact, '__isMyContact', !!view.isMyContact);
+  if (view.lid) {
+    hidden(contact, '__lid', view.lid);
+    store.lids.set(view.lid, view.id);
+  }
+  return contact;
+}
+
+export function groupMetadataFrom(view) {
+  const meta = new GroupMetadataModel({
+    id: createWid(view.id),
+    subject: view.subject,
+    desc: view.desc || undefined,
+    owner: createWid(view.owner),
+    creation: view.creation,
+    size: view.participants.length,
+    announce: false,
+    restrict: false,
+    isLidAddressingMode: false,
+    memberAddMode: 'admin_add',
+  });
+  hidden(meta, 'participants', new ParticipantCollection(view.participants.map((p) =>
+    new ParticipantModel({ id: createWid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin }))));
+  return meta;
+}
+
+export function upsertChat(view) {
+  let chat = store.chats.get(view.id);
+  if (!chat) {
+    chat = new ChatModel({ id: createWid(view.id) });
+    store.chats.set(view.id, chat);
+  }
+  chat.name = view.name || undefined;
+  chat.t = view.t;
+  chat.unreadCount = view.unreadCount;
+  chat.archive = !!view.archive;
+  chat.pin = view.pin || 0;
+  chat.isReadOnly = !!view.isReadOnly;
+  chat.muteExpiration = 0;
+  chat.labels = [];
+  if (view.groupMetadata) chat.groupMetadata = groupMetadataFrom(view.groupMetadata);
+  return chat;
+}
+
+export function newLocalChat(wid) {
+  const chat = new ChatModel({ id: wid, t: unixTime(), unreadCount: 0, archive: false, pin: 0,
+    isReadOnly: false, muteExpiration: 0, labels: [] });
+  store.chats.set(wid._serialized, chat);
+  return chat;
+}
+
+export function msgFromView(view, isNew) {
+  const attrs = {
+    id: keyFromView(view.key),
+    type: view.type,
+    body: view.body,
+    t: view.t,
+    from: createWid(view.from),
+    to: createWid(view.to),
+    author: view.author ? createWid(view.author) : undefined,
+    ack: view.ack,
+    notifyName: view.notifyName,
+    self: view.self,
+    isNewMsg: !!isNew,
+    star: false,
+    isForwarded: false,
+    mentionedJidList: (view.mentionedJidList || []).map(createWid),
+  };
+  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
+    if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
+  }
+  const msg = new MsgModel(attrs);
+  if (view.quotedKey) setQuoted(msg, keyFromView(view.quotedKey));
+  return msg;
+}
+
+export function setQuoted(msg, key) {
+  msg.quotedStanzaID = key.id;
+  msg.quotedRemoteJid = key.remote;
+  msg.quotedParticipant = key.participant || (key.fromMe ? state.me.wid : key.remote);
+  hidden(msg, '__quotedKey', key);
+}
+
+/** Put a message in the stores (replacing an older copy); return the stored model. */
+export function storeMessage(msg) {
+  const text = msg.id._serialized;
+  const old = store.msgs.get(text);
+  const chatId = String(msg.id.remote);
+  let chat = store.chats.get(chatId);
+  if (!chat) chat = newLocalChat(msg.id.remote);
+  if (old) chat.msgs.remove(text);
+  store.msgs.set(text, msg);
+  store.msgsById.set(msg.id.id, msg);
+  const list = chat.msgs._models;
+  let index = list.length;
+  while (index > 0 && list[index - 1].t > msg.t) index--;
+  list.splice(index, 0, msg);
+  return msg;
+}
+
+export function findMessage(id) {
+  const text = String(id);
+  return store.msgs.get(text) || store.msgsById.get(text.includes('_') ? text.split('_')[2] : text);
+}
+
+export function applySnapshot(snapshot) {
+  resetStores();
+  for (const view of snapshot.contacts) upsertContact(view);
+  for (const view of snapshot.chats) upsertChat(view);
+  for (const view of snapshot.messages) storeMessage(msgFromView(view, false));
+}

@@ -1,0 +1,31 @@
+"""The words every layer shares, each defined once: session statuses and the session-id pattern.
+
+A leaf module (standard library only), so the API, the engine, the cache and the metrics all
+import the same definition and cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Status(str, Enum):
+    """A session's state (docs/api.md: the session state machine)."""
+
+    STARTING = "STARTING"
+    SCAN_QR = "SCAN_QR"
+    CONNECTED = "CONNECTED"
+    RECOVERING = "RECOVERING"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+
+
+STATUSES = tuple(s.value for s in Status)
+
+# A session id names a folder (its browser profile), so it is a safe path segment.
+SESSION_ID_CHARS = "A-Za-z0-9_-"
+SESSION_ID_MAX = 64
+SESSION_ID = re.compile(rf"^[{SESSION_ID_CHARS}]{{1,{SESSION_ID_MAX}}}$")
+# An API key's scope entry: a session id, or a prefix of one ending in '*'.
+SESSION_SCOPE = re.compile(rf"{SESSION_ID.pattern}|^[{SESSION_ID_CHARS}]{{0,{SESSION_ID_MAX - 1}}}\*$")

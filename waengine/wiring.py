@@ -1,0 +1,131 @@
+"""The wiring: `Engine` assembles store, chromedriver, sessions, events and ops.
+
+Built by create_app, started by a server hook. It sits above `engine/`, `events/` and `ops/`
+so none of them imports another through a package `__init__` (no import cycle).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from .cache import SessionCache
+from .engine import browser as chromium
+from .engine.manager import ChromiumFactory, SessionManager
+from .engine.outgoing import Dispatcher, OutgoingQueue
+from .engine.page import SendOp
+from .events import EventHub
+from .media import LocalMediaStore, MediaKeeper, store_from_config
+from .ops.reaper import SessionReaper
+from .ops.watchdog import MemoryWatchdog
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, config: dict, factory=None):
+        self.config = config
+        self.data_dir = Path(config["DATA_DIR"]).resolve()
+        self.profiles = self.data_dir / "profiles"
+        self.store = Store(self.data_dir / "waengine.db")
+        self.driver_pidfile = self.data_dir / "chromedriver.pid"
+        self.service = chromium.ChromeDriverService(config, pidfile=self.driver_pidfile)
+        factory = factory or ChromiumFactory(config, self.service, self.profiles)
+        self.events = EventHub(self.store, config)
+        self.cache = SessionCache.from_config(config)
+        self.media_store = store_from_config(config, self.data_dir)
+        self.media = MediaKeeper(self.media_store, config, self._publish) \
+            if self.media_store is not None else None
+        self.manager = SessionManager(config, self.store, factory, self.profiles,
+                                      on_event=self._on_event)
+        self.manager.load()
+        self.outgoing = OutgoingQueue(self.store, config)
+        self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
+        self.manager.on_delete.append(
+            lambda sid, purged: self.senders.drop(sid, forget=purged))
+        # A stopped session keeps nothing cached (its status event clears it too; this covers
+        # a session that was already STOPPED or FAILED, and purges).
+        self.manager.on_delete.append(
+            lambda sid, purged: self.cache.forget(sid) if purged else self.cache.clear(sid))
+        if isinstance(self.media_store, LocalMediaStore):  # a purge leaves no file behind
+            self.manager.on_delete.append(
+                lambda sid, purged: self.media_store.forget(sid) if purged else None)
+        self.watchdog = MemoryWatchdog(self)
+        self.reaper = SessionReaper(self)
+        self.manager.memory_guard = self.watchdog.admission_refusal
+        self.started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Reap browsers a dead process left behind, then restore the sessions that were running."""
+        with self._lock:
+            if self.started:
+                return
+            self.started = True
+            self.profiles.mkdir(parents=True, exist_ok=True)
+            chromium.sweep(self.profiles, pidfile=self.driver_pidfile)
+            if hasattr(self.manager.factory, "start"):
+                self.manager.factory.start()  # the warm pool (WARM_BROWSERS), after the sweep
+            self.events.start()
+            restored = self.manager.restore()
+            self.senders.resume(self.manager.list())
+            self.watchdog.start()
+            self.reaper.start()
+            log.info("engine started; restoring %d session(s)", restored)
+
+    def stop(self) -> None:
+        with self._lock:
+            if not self.started:
+                return
+            self.started = False
+        # First: neither may recycle or reap sessions that are being shut down.
+        self.watchdog.stop()
+        self.reaper.stop()
+        self.senders.stop()
+        self.manager.shutdown()
+        if hasattr(self.manager.factory, "stop"):
+            self.manager.factory.stop()  # the warm pool's browsers
+        if self.media is not None:
+            self.media.stop()  # after the sessions: what is left fails fast and still publishes
+        self.service.stop()
+        self.events.stop()
+        log.info("engine stopped")
+
+    def send(self, session, op: SendOp, args: dict, idempotency_key: str | None = None) -> dict:
+        """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
+        row = self.outgoing.by_key(session.id, idempotency_key) if idempotency_key else None
+        if row is None:  # a retried POST answers with its first send, whatever the session does
+            session.check_ready()
+            row = self.outgoing.submit(session, SendOp(op).value, args, idempotency_key)
+        self.senders.ensure(session)
+        session.touch()
+        # A little longer than the command itself may take, so a timeout is reported as one.
+        return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"] + 2.0)
+
+    def _on_event(self, session, kind: str, data: dict) -> bool:
+        """Every engine event; False holds a page event until its media is stored (MEDIA_STORE)."""
+        if kind == "message" and self.media is not None and self.media.wants(data):
+            return self.media.hold(session, data)
+        self._publish(session, kind, data)
+        return True
+
+    def _publish(self, session, kind: str, data: dict) -> None:
+        """The cache drops lists the event makes stale, then the outbox gets it."""
+        self.cache.on_event(session.id, kind, data)
+        self.events.publish(session, kind, data)
+
+    def queue_many(self, session, op: SendOp, items: list[dict]) -> list[dict]:
+        """Queue several sends (bulk); each is stored before this returns."""
+        rows = [self.outgoing.submit(session, SendOp(op).value, args, None) for args in items]
+        self.senders.ensure(session)
+        session.touch()
+        return rows
+
+    def _send_ended(self, session, row: dict) -> None:
+        self.events.publish(session, "message.status", row)
+
+    def close(self) -> None:
+        self.stop()
+        self.store.close()
