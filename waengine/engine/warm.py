@@ -60,6 +60,8 @@ class WarmPool:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(60)
+            if self._thread.is_alive():  # a launch or page load still running
+                log.warning("%s did not stop within 60s", self._thread.name)
         with self._lock:
             ready, self._ready = self._ready, []
         for browser, _bridge, _born in ready:
