@@ -57,10 +57,11 @@ class Body:
     def of(cls, value: list) -> Body:
         data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         identity = b'{"data":' + data + b',"cached":true}'
-        # Middling levels: a load pays them once; br 11 would cost ~1 s on 2,000 contacts.
+        # The levels the app compresses with (docs/performance.md "Compression levels"): a
+        # load pays them once; br 11 would cost ~1 s on 2,000 contacts.
         return cls(etag=hashlib.blake2b(data, digest_size=12).hexdigest(), identity=identity,
                    gzip=gzip.compress(identity, 6, mtime=0),
-                   br=brotli.compress(identity, quality=5))
+                   br=brotli.compress(identity, quality=6))
 
     def uncached(self) -> bytes:
         """The body of the response that loaded it (`"cached": false`)."""
