@@ -53,8 +53,16 @@ class Defaults:
     HEADLESS = True
     WA_LOAD_TIMEOUT = 120.0
     COMMAND_TIMEOUT = 60.0
-    # How often an idle session worker polls its page for state and events.
+    # push: the page notifies the gateway over a DevTools channel (engine/channel.py) and an
+    # idle session polls only every SAFETY_POLL_INTERVAL; poll: every PUMP_INTERVAL (the old way,
+    # also used while a page loads and whenever a channel cannot be opened).
+    PUMP_MODE = "push"
     PUMP_INTERVAL = 0.25
+    SAFETY_POLL_INTERVAL = 5.0
+    # Browsers launched ahead on fresh profiles, page loaded, for new sessions (engine/warm.py);
+    # a warm page older than WARM_MAX_AGE seconds is reloaded when a session takes it.
+    WARM_BROWSERS = 0
+    WARM_MAX_AGE = 30.0
     QR_FIRST_TTL = 60.0
     QR_TTL = 20.0
     MAX_SESSIONS = 50
@@ -192,9 +200,11 @@ def validate(config: dict) -> None:
     """Raise ConfigError naming the first setting that cannot work."""
     for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL",
                 "WATCHDOG_INTERVAL", "REAPER_INTERVAL", "POLL_TIMEOUT", "SESSION_IDLE_TIMEOUT",
-                "QR_SCAN_TIMEOUT"):
+                "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
+    if int(config["WARM_BROWSERS"]) < 0 or config["WARM_MAX_AGE"] <= 0:
+        raise ConfigError("WARM_BROWSERS must be 0 or more and WARM_MAX_AGE positive")
     for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
@@ -219,6 +229,8 @@ def validate(config: dict) -> None:
     if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", str(config["DASHBOARD_PATH"])):
         raise ConfigError(f"DASHBOARD_PATH must be a path like /dashboard, got "
                           f"{config['DASHBOARD_PATH']!r}")
+    if config["PUMP_MODE"] not in ("push", "poll"):
+        raise ConfigError(f"PUMP_MODE must be push or poll, got {config['PUMP_MODE']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
     _validate_media(config)

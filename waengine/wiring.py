@@ -74,6 +74,8 @@ class Engine:
             self.started = True
             self.profiles.mkdir(parents=True, exist_ok=True)
             chromium.sweep(self.profiles, pidfile=self.driver_pidfile)
+            if hasattr(self.manager.factory, "start"):
+                self.manager.factory.start()  # the warm pool (WARM_BROWSERS), after the sweep
             self.events.start()
             restored = self.manager.restore()
             self.senders.resume(self.manager.list())
@@ -91,6 +93,8 @@ class Engine:
         self.reaper.stop()
         self.senders.stop()
         self.manager.shutdown()
+        if hasattr(self.manager.factory, "stop"):
+            self.manager.factory.stop()  # the warm pool's browsers
         if self.media is not None:
             self.media.stop()  # after the sessions: what is left fails fast and still publishes
         self.service.stop()

@@ -5,7 +5,10 @@
 // - injects wa-js when the page has no WPP of its own (once per document),
 // - turns WPP models into plain JSON (never hand a model to WebDriver: circular, leaky),
 // - returns errors as data ({ok: false, code, message}), since WebDriver drops error codes,
-// - queues events in sessionStorage until the gateway acknowledges them, so a reload loses none.
+// - queues events in sessionStorage until the gateway acknowledges them, so a reload loses none,
+// - hands each event to the gateway the moment it is queued through the DevTools binding
+//   window.__waengineNotify (engine/channel.py) when there is one; the gateway's slow safety
+//   poll collects whatever a notification missed.
 (function () {
   'use strict';
   if (window.top !== window || window.__waengine) return;
@@ -26,11 +29,29 @@
     try { window.sessionStorage.setItem(QUEUE_KEY, JSON.stringify({queue: w.queue})); } catch (e) {}
   }
 
+  // The gateway's binding (absent when it polls instead): never throws into WPP's listeners.
+  function notify(payload) {
+    var f = window.__waengineNotify;
+    if (typeof f !== 'function') return;
+    try { f(payload); } catch (e) { /* the channel is gone: the safety poll collects */ }
+  }
+
   function push(type, data) {
     w.seq += 1;
-    w.queue.push({id: w.doc + ':' + w.seq, type: type, data: data, at: Date.now()});
-    persist();
+    var event = {id: w.doc + ':' + w.seq, type: type, data: data, at: Date.now()};
+    w.queue.push(event);
+    persist();  // first: the event survives a reload before the gateway has it
+    notify(JSON.stringify({events: [event]}));
   }
+
+  // The gateway committed these events to its outbox: forget them.
+  w.ack = function (ackIds) {
+    if (!ackIds || !ackIds.length) return;
+    var done = {};
+    ackIds.forEach(function (id) { done[id] = true; });
+    w.queue = w.queue.filter(function (e) { return !done[e.id]; });
+    persist();
+  };
 
   // ---- serializers: read explicit fields only (wa-js 4.6.0 models; docs/sandbox.md) ----
   function str(x) {
@@ -136,6 +157,12 @@
     }));
     P.on('conn.logout_reason', safe(function (r) { w.logoutReason = String(r); }));
     P.on('conn.logout', safe(function () { push('conn.logout', {reason: w.logoutReason || null}); }));
+    // Login state moved: the gateway polls once to derive its status (QR, CONNECTED, ...).
+    ['conn.auth_code_change', 'conn.authenticated', 'conn.main_ready', 'conn.main_loaded',
+     'conn.qrcode_idle', 'conn.require_auth', 'conn.logout', 'conn.stream_mode_changed',
+     'loader.ready', 'loader.full_ready'].forEach(function (name) {
+      P.on(name, function () { notify('state'); });
+    });
   }
 
   var current;
@@ -161,12 +188,7 @@
 
   // ---- the gateway's entry points ----
   w.poll = async function (ackIds) {
-    if (ackIds && ackIds.length) {
-      var done = {};
-      ackIds.forEach(function (id) { done[id] = true; });
-      w.queue = w.queue.filter(function (e) { return !done[e.id]; });
-      persist();
-    }
+    w.ack(ackIds);
     var P = currentWPP();
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,

@@ -24,18 +24,26 @@ MARGIN = 120
 PER_CHAT = 100
 
 
-def since(outbox, session_id: str) -> float | None:
-    """WhatsApp time to catch up from, or None for a first link (no history is owed then)."""
+def since(outbox, session_id: str, created_at: str | None = None) -> float | None:
+    """WhatsApp time to catch up from, or None for a first link (no history is owed then).
+
+    Never before the session was created (created_at): older messages are the history a new
+    link syncs (of the phone's chats, from before this session existed), not missed events."""
     newest = outbox.newest_message_time(session_id)
     if newest is not None:
-        return newest - MARGIN
-    first = outbox.first_connected_at(session_id)
-    return epoch(first) - MARGIN if first else None
+        start = newest - MARGIN
+    else:
+        first = outbox.first_connected_at(session_id)
+        if not first:
+            return None
+        start = epoch(first) - MARGIN
+    created = epoch(created_at)
+    return max(start, created) if created is not None else start
 
 
 def run(session, bridge, outbox, on_event) -> int:
     """Read missed incoming messages and hand them to on_event; return how many were read."""
-    start = since(outbox, session.id)
+    start = since(outbox, session.id, getattr(session, "created_at", None))
     if start is None:
         return 0
     found = Page.in_worker(bridge).catch_up(int(start), PER_CHAT)

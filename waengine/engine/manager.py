@@ -20,6 +20,7 @@ from ..vocabulary import SESSION_ID, Status
 from . import browser as chromium
 from .bridge import Bridge
 from .session import Session
+from .warm import WarmPool
 
 log = logging.getLogger(__name__)
 # Seconds a delete waits for the session's worker (a launch in progress ends within
@@ -42,8 +43,20 @@ class ChromiumFactory:
         self.config = config
         self.service = service
         self.profiles = profiles
+        self.warm = WarmPool(config, service, profiles) if config["WARM_BROWSERS"] else None
+
+    def start(self) -> None:
+        if self.warm is not None:
+            self.warm.start()
+
+    def stop(self) -> None:
+        if self.warm is not None:
+            self.warm.stop()
 
     def open(self, session_id: str):
+        taken = self.warm.take(session_id) if self.warm is not None else None
+        if taken is not None:
+            return taken
         browser = chromium.launch(self.config, self.service, self.profiles / session_id)
         try:
             bridge = Bridge(browser.driver, self.config)

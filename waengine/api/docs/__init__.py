@@ -8,7 +8,7 @@ their success schema and their own error statuses with `responses()`; what every
 """
 
 from .build import init_app
-from .errors import BROWSER_ERRORS, ERRORS, Error, ErrorDetail, responses
+from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
 from .events import Delivery, DeliveryList, Event, Retried, StreamToken, Webhook
 from .messages import (
     Chat,
@@ -55,7 +55,7 @@ __all__ = [
     "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
     "Contact", "ContactList", "Delivery", "DeliveryList", "ERRORS", "Error", "ErrorDetail",
     "Event", "Exists", "Group", "GroupList", "Health", "HistoryPoint", "Location", "Me", "Message",
-    "MessageList", "Pacing", "PacingOut", "PairingCode", "Participant", "Performance",
+    "MessageList", "NOT_MODIFIED", "Pacing", "PacingOut", "PairingCode", "Participant", "Performance",
     "PerformanceFigures", "PerformanceHistory", "QrCode", "Queued", "QueuedList", "Reaction",
     "ReadReceipt", "Retried", "Session", "SessionList", "SessionMemory", "StoredMedia",
     "StreamToken", "Webhook", "WebhookSummary", "init_app", "responses",
