@@ -20,7 +20,7 @@ APT = apt() { \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$$@" >/dev/null; \
 	}
 
-.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough
+.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough bench-scale
 
 .make/system:
 	@mkdir -p .make
@@ -97,3 +97,6 @@ distclean: clean
 	  [ "$$answer" = yes ] || { echo "kept ./data (FORCE=1 deletes it without asking)"; exit 1; }; \
 	fi
 	rm -rf data
+
+bench-scale: install  # N sessions next to bare Chromium, same run (bench/scale.py, docs/performance.md)
+	$(PYTHON) bench/scale.py $(or $(N),10)

@@ -46,10 +46,15 @@ logconfig_dict = gunicorn_logconfig(_config["LOG_FORMAT"] if _config else "text"
 
 
 def on_starting(server):
-    """Refuse to start on bad configuration, with a one-line reason instead of a boot loop."""
+    """Refuse to start on bad configuration or a damaged waengine.db, with a one-line reason
+    instead of a boot loop."""
+    from pathlib import Path
+
+    from waengine.store import check_database
+
     try:
-        load_config()
-    except ConfigError as e:
+        check_database(Path(load_config()["DATA_DIR"]).resolve())
+    except ConfigError as e:  # DatabaseDamaged too: a damaged registry, with the way out
         sys.stderr.write(f"waengine: {e}\n")
         raise SystemExit(2) from None
 

@@ -202,6 +202,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fix", action="store_true",
                    help="fetch the chromedriver matching chromium (webdriver-manager) into "
                    "<data>/cache when it is missing or its major version differs")
+    p.add_argument("--rebuild-registry", action="store_true",
+                   help="re-register sessions from their profile folders (damaged waengine.db)")
     p.set_defaults(func=doctor)
     args = parser.parse_args(argv)
+    if getattr(args, "rebuild_registry", False):
+        return rebuild_registry(args)
     return args.func(args)
+
+
+def rebuild_registry(args) -> int:
+    """Set a damaged waengine.db aside and re-register every session from its profile folder."""
+    from .config import ConfigError, load_config
+    from .store import rebuild_registry as rebuild
+
+    try:
+        data_dir = Path(load_config()["DATA_DIR"]).resolve()
+    except ConfigError as e:
+        print(f"waengine: {e}", file=sys.stderr)
+        return 2
+    moved, added = rebuild(data_dir)
+    if moved:
+        print(f"damaged database moved to {moved}")
+    print(f"registered {len(added)} session(s) from {data_dir / 'profiles'}: "
+          f"{', '.join(added) or '-'}")
+    print("start the gateway: each comes back from its login (no QR); webhooks and pending "
+          "sends that were only in the damaged file must be set again")
+    return 0

@@ -53,8 +53,16 @@ class Defaults:
     HEADLESS = True
     WA_LOAD_TIMEOUT = 120.0
     COMMAND_TIMEOUT = 60.0
-    # How often an idle session worker polls its page for state and events.
+    # push: the page notifies the gateway over a DevTools channel (engine/channel.py) and an
+    # idle session polls only every SAFETY_POLL_INTERVAL; poll: every PUMP_INTERVAL (the old way,
+    # also used while a page loads and whenever a channel cannot be opened).
+    PUMP_MODE = "push"
     PUMP_INTERVAL = 0.25
+    SAFETY_POLL_INTERVAL = 5.0
+    # Browsers launched ahead on fresh profiles, page loaded, for new sessions (engine/warm.py);
+    # a warm page older than WARM_MAX_AGE seconds is reloaded when a session takes it.
+    WARM_BROWSERS = 0
+    WARM_MAX_AGE = 30.0
     QR_FIRST_TTL = 60.0
     QR_TTL = 20.0
     MAX_SESSIONS = 50
@@ -84,12 +92,19 @@ class Defaults:
     WEBHOOK_URL = ""
     WEBHOOK_SECRET = ""
     WEBHOOK_EVENTS: list[str] = []
+    # Seconds for a whole webhook attempt (connect, send, the full answer), not one read.
     WEBHOOK_TIMEOUT = 5.0
+    # Deliveries in flight at once (at most half of them to one URL; one per session and URL).
+    WEBHOOK_CONCURRENCY = 8
     WEBHOOK_RETRY_BASE = 1.0
     WEBHOOK_RETRY_MAX_DELAY = 600.0
     WEBHOOK_RETRY_HORIZON = 86400.0
     EVENT_RETENTION = 7 * 86400.0
-    SSE_MAX_STREAMS = 8
+    # Seconds a write waits for another process's SQLite lock before 503 storage_unavailable.
+    STORE_BUSY_TIMEOUT = 5.0
+    # Long-lived streams (SSE) each hold a request thread for as long as they are open: at most
+    # half of THREADS, so API calls and /health always find one. 0 = THREADS // 4.
+    SSE_MAX_STREAMS = 0
     SSE_KEEPALIVE = 15.0
     # WebSocket event streams (GET /ws, /sessions/{id}/ws) share SSE_MAX_STREAMS. A client more
     # than WS_SEND_BUFFER events behind is closed (4008); one that misses a ping's pong for
@@ -190,12 +205,20 @@ def validate(config: dict) -> None:
     """Raise ConfigError naming the first setting that cannot work."""
     for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL",
                 "WATCHDOG_INTERVAL", "REAPER_INTERVAL", "POLL_TIMEOUT", "SESSION_IDLE_TIMEOUT",
-                "QR_SCAN_TIMEOUT", "WS_PING_INTERVAL"):
+                "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL", "WS_PING_INTERVAL"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
+    if int(config["WARM_BROWSERS"]) < 0 or config["WARM_MAX_AGE"] <= 0:
+        raise ConfigError("WARM_BROWSERS must be 0 or more and WARM_MAX_AGE positive")
     for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS", "WS_SEND_BUFFER"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+    if not config["SSE_MAX_STREAMS"]:
+        config["SSE_MAX_STREAMS"] = max(1, int(config["THREADS"]) // 4)
+    if not 1 <= int(config["SSE_MAX_STREAMS"]) <= int(config["THREADS"]) // 2:
+        raise ConfigError(f"SSE_MAX_STREAMS ({config['SSE_MAX_STREAMS']}) must be between 1 and "
+                          f"half of THREADS ({config['THREADS']}): streams hold request threads, "
+                          "and API calls and /health need the rest")
     if config["STUCK_TIMEOUT"] <= config["COMMAND_TIMEOUT"]:
         # A command may legitimately run COMMAND_TIMEOUT; killing its browser sooner breaks it.
         raise ConfigError(f"STUCK_TIMEOUT ({config['STUCK_TIMEOUT']}) must be longer than "
@@ -211,6 +234,8 @@ def validate(config: dict) -> None:
     if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", str(config["DASHBOARD_PATH"])):
         raise ConfigError(f"DASHBOARD_PATH must be a path like /dashboard, got "
                           f"{config['DASHBOARD_PATH']!r}")
+    if config["PUMP_MODE"] not in ("push", "poll"):
+        raise ConfigError(f"PUMP_MODE must be push or poll, got {config['PUMP_MODE']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
     _validate_media(config)

@@ -60,6 +60,11 @@ class ValidationError(WAEngineError):
     status, code, message = 422, "validation_error", "The request is not valid"
 
 
+class IdempotencyKeyReused(ValidationError):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different request"
+
+
 class RecipientNotFound(ValidationError):
     code, message = "recipient_not_on_whatsapp", "The recipient is not on WhatsApp"
 
@@ -110,6 +115,19 @@ class CapacityExceeded(WAEngineError):
 
 class BrowserUnavailable(WAEngineError):
     status, code, message = 503, "browser_unavailable", "The session's browser is restarting"
+
+    def __init__(self, message=None, details=None, retry_after: int = 5):
+        super().__init__(message, details, {"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(WAEngineError):
+    status, code, message = 503, "service_unavailable", "The gateway cannot serve this now"
+
+
+class StorageUnavailable(WAEngineError):
+    """The database cannot be written now (locked, disk full, I/O error); it is retried."""
+
+    status, code, message = 503, "storage_unavailable", "The gateway's database is unavailable"
 
     def __init__(self, message=None, details=None, retry_after: int = 5):
         super().__init__(message, details, {"Retry-After": str(retry_after)})

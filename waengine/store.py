@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import ConfigError, StorageUnavailable
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -48,13 +50,104 @@ def epoch(iso: str | None) -> float | None:
         return None
 
 
-class Store:
-    """One SQLite connection in WAL mode, serialized by a lock (writes are small and rare)."""
+# SQLite errors of a store that comes back by itself: a lock, a full disk, an I/O error.
+TRANSIENT = ("locked", "busy", "full", "disk i/o", "readonly", "unable to open")
 
-    def __init__(self, path: Path):
+
+class DatabaseDamaged(ConfigError):
+    """waengine.db is damaged or missing while logins are on disk: refuse to start."""
+
+
+REBUILD_HINT = ("stop the gateway and run `waengine doctor --rebuild-registry` to re-register "
+                "the sessions from their profile folders (the damaged file is kept aside)")
+
+
+def profile_folders(data_dir: Path) -> list[str]:
+    profiles = data_dir / "profiles"
+    return sorted(p.name for p in profiles.iterdir() if p.is_dir()) if profiles.is_dir() else []
+
+
+def check_database(data_dir: Path) -> None:
+    """Raise DatabaseDamaged (one line, with the way out) when the registry cannot be trusted.
+
+    A truncated or deleted waengine.db would otherwise start with zero sessions while their
+    logins (profile folders) are still on disk, and nobody would notice until a client does.
+    """
+    path = data_dir / "waengine.db"
+    folders = profile_folders(data_dir)
+    if not path.exists() or path.stat().st_size == 0:
+        if folders:
+            raise DatabaseDamaged(f"{path} is missing or empty but {len(folders)} session "
+                                  f"profile(s) exist under {data_dir / 'profiles'}: {REBUILD_HINT}")
+        return
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            result = db.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            count = db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] if (
+                "sessions" in tables) else 0
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise DatabaseDamaged(f"{path} is damaged ({e}): {REBUILD_HINT}") from None
+    if result != "ok":
+        raise DatabaseDamaged(f"{path} failed its integrity check ({result}): {REBUILD_HINT}")
+    if count == 0 and folders:
+        raise DatabaseDamaged(f"{path} has no sessions but {len(folders)} session profile(s) "
+                              f"exist under {data_dir / 'profiles'}: {REBUILD_HINT}")
+
+
+def rebuild_registry(data_dir: Path) -> tuple[str | None, list[str]]:
+    """Set a damaged waengine.db aside and register every profile folder that has no row.
+
+    Returns where the damaged file went (None if it was sound) and the sessions registered.
+    They come back STOPPED with desired 'running': the next start restores them from their
+    logins. Their events, webhooks and send queues were in the damaged file.
+    """
+    path = data_dir / "waengine.db"
+    moved = None
+    try:
+        check_database(data_dir)
+    except DatabaseDamaged:
+        if path.exists() and path.stat().st_size:
+            try:
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                sound = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+                db.close()
+            except sqlite3.DatabaseError:
+                sound = False
+            if not sound:
+                moved = str(path.with_name(f"waengine.db.damaged-{int(datetime.now().timestamp())}"))
+                path.rename(moved)
+                for suffix in ("-wal", "-shm"):
+                    Path(str(path) + suffix).unlink(missing_ok=True)
+    store = Store(path)
+    try:
+        known = {s["id"] for s in store.list_sessions()}
+        added = []
+        for name in profile_folders(data_dir):
+            if name not in known:
+                store.insert_session(name, "STOPPED", {})
+                added.append(name)
+    finally:
+        store.close()
+    return moved, added
+
+
+class Store:
+    """One SQLite connection in WAL mode, serialized by a lock (writes are small and rare).
+
+    A database that cannot be written for now (held lock, full disk, I/O error) raises
+    StorageUnavailable (503 with Retry-After); `failing` says why until a write succeeds again.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float = 5.0):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.failing: str | None = None
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                                   timeout=busy_timeout)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -64,27 +157,45 @@ class Store:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def _guard(self, writes: bool):
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if not any(s in str(e).lower() for s in TRANSIENT):
+                raise  # a bug (no such column...), not a store that will come back
+            self.failing = str(e)
+            raise StorageUnavailable(f"The gateway's database is unavailable: {e}") from e
+        if writes:
+            self.failing = None
+
     def _exec(self, sql: str, args=()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._guard(not sql.lstrip().upper().startswith("SELECT")):
             return self._db.execute(sql, args).fetchall()
 
     execute = _exec
 
     def script(self, sql: str) -> None:
-        with self._lock:
+        with self._lock, self._guard(True):
             self._db.executescript(sql)
 
     @contextmanager
     def transaction(self):
         """Hold the lock for several statements that commit together (or not at all)."""
-        with self._lock:
+        with self._lock, self._guard(True):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError:
+                if self._db.in_transaction:  # a failed COMMIT (full disk) leaves it open
+                    self._db.execute("ROLLBACK")
+                raise
 
     def insert_session(self, session_id: str, status: str, options: dict) -> dict:
         now = utcnow()

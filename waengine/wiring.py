@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .cache import SessionCache
 from .engine import browser as chromium
+from .engine import catchup
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue
 from .engine.page import SendOp
@@ -19,7 +20,7 @@ from .events import EventHub
 from .media import LocalMediaStore, MediaKeeper, store_from_config
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemoryWatchdog
-from .store import Store
+from .store import Store, check_database
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,14 @@ class Engine:
         self.config = config
         self.data_dir = Path(config["DATA_DIR"]).resolve()
         self.profiles = self.data_dir / "profiles"
-        self.store = Store(self.data_dir / "waengine.db")
+        check_database(self.data_dir)
+        self.store = Store(self.data_dir / "waengine.db", config["STORE_BUSY_TIMEOUT"])
         self.driver_pidfile = self.data_dir / "chromedriver.pid"
         self.service = chromium.ChromeDriverService(config, pidfile=self.driver_pidfile)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
         self.events = EventHub(self.store, config)
         self.cache = SessionCache.from_config(config)
+        self.events.sender.secret_for = self._webhook_secret
         self.media_store = store_from_config(config, self.data_dir)
         self.media = MediaKeeper(self.media_store, config, self._publish) \
             if self.media_store is not None else None
@@ -45,6 +48,9 @@ class Engine:
         self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
         self.manager.on_delete.append(
             lambda sid, purged: self.senders.drop(sid, forget=purged))
+        # Purge means nothing of the session remains: its events and pending deliveries too.
+        self.manager.on_delete.append(
+            lambda sid, purged: self.events.outbox.forget_session(sid) if purged else None)
         # A stopped session keeps nothing cached (its status event clears it too; this covers
         # a session that was already STOPPED or FAILED, and purges).
         self.manager.on_delete.append(
@@ -55,6 +61,8 @@ class Engine:
         self.watchdog = MemoryWatchdog(self)
         self.reaper = SessionReaper(self)
         self.manager.memory_guard = self.watchdog.admission_refusal
+        self.manager.on_connected = lambda session, bridge: catchup.run(
+            session, bridge, self.events.outbox, self._on_event)
         self.started = False
         self._lock = threading.Lock()
 
@@ -66,6 +74,8 @@ class Engine:
             self.started = True
             self.profiles.mkdir(parents=True, exist_ok=True)
             chromium.sweep(self.profiles, pidfile=self.driver_pidfile)
+            if hasattr(self.manager.factory, "start"):
+                self.manager.factory.start()  # the warm pool (WARM_BROWSERS), after the sweep
             self.events.start()
             restored = self.manager.restore()
             self.senders.resume(self.manager.list())
@@ -83,6 +93,8 @@ class Engine:
         self.reaper.stop()
         self.senders.stop()
         self.manager.shutdown()
+        if hasattr(self.manager.factory, "stop"):
+            self.manager.factory.stop()  # the warm pool's browsers
         if self.media is not None:
             self.media.stop()  # after the sessions: what is left fails fast and still publishes
         self.service.stop()
@@ -91,10 +103,12 @@ class Engine:
 
     def send(self, session, op: SendOp, args: dict, idempotency_key: str | None = None) -> dict:
         """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
-        row = self.outgoing.by_key(session.id, idempotency_key) if idempotency_key else None
+        op = SendOp(op).value
+        row = (self.outgoing.by_key(session.id, idempotency_key, op, args) if idempotency_key
+               else None)
         if row is None:  # a retried POST answers with its first send, whatever the session does
             session.check_ready()
-            row = self.outgoing.submit(session, SendOp(op).value, args, idempotency_key)
+            row = self.outgoing.submit(session, op, args, idempotency_key)
         self.senders.ensure(session)
         session.touch()
         # A little longer than the command itself may take, so a timeout is reported as one.
@@ -118,6 +132,10 @@ class Engine:
         self.senders.ensure(session)
         session.touch()
         return rows
+
+    def _webhook_secret(self, session_id: str, url: str) -> str | None:
+        session = next((s for s in self.manager.list() if s.id == session_id), None)
+        return self.events.secret(session, url)
 
     def _send_ended(self, session, row: dict) -> None:
         self.events.publish(session, "message.status", row)

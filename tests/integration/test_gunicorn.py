@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, data_dir: Path, wa_url: str, log: Path, extra_env: dict | None = None):
+    def __init__(self, data_dir: Path, wa_url: str, log: Path, extra_env: dict | None = None,
+                 start_new_session: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "WAENGINE_ENV": "testing", "WAENGINE_DATA_DIR": str(data_dir),
@@ -34,7 +35,8 @@ class Gunicorn:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
              "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=start_new_session)  # its own group: a test may SIGKILL it whole
 
     def get(self, path, **kw):
         return requests.get(self.url + path, headers={"X-API-Key": "k1"}, timeout=30, **kw)

@@ -34,7 +34,10 @@ class FakeBridge:
                       "idle": False, "me": None}
         self.events: list[dict] = []
         self.acked: list[str] = []
-        self.handlers = {}
+        # Every send first asks for the id it will carry; findSent answers "not in the chat".
+        self.ids = 0
+        self.handlers = {"newMessageId": self._new_id, "findSent": lambda id: None,
+                         "catchUp": lambda since, perChat: []}
         self.dead = False
         self.lock = threading.Lock()
         # frozen: poll() blocks until thawed, like a renderer that stopped (SIGSTOP, busy loop)
@@ -55,6 +58,10 @@ class FakeBridge:
             self.acked += ack_ids
             self.events = [e for e in self.events if e["id"] not in set(ack_ids)]
             return {**self.state, "events": list(self.events)}
+
+    def _new_id(self, to):
+        self.ids += 1
+        return f"true_{to}_3EB0{self.ids:016X}"
 
     def call(self, op, **args):
         if self.dead:

@@ -6,6 +6,7 @@ import pytest
 
 from waengine.config import load_config
 from waengine.engine import browser
+from waengine.engine import flags as chromium_flags
 
 # Each turns off a protection WhatsApp Web does not need turned off (docs/security.md, "Chromium").
 FORBIDDEN = ("--disable-web-security", "--ignore-certificate-errors", "--disable-javascript",
@@ -15,7 +16,7 @@ FORBIDDEN = ("--disable-web-security", "--ignore-certificate-errors", "--disable
 
 
 def flags(monkeypatch, euid, **overrides):
-    monkeypatch.setattr(browser.os, "geteuid", lambda: euid)
+    monkeypatch.setattr(chromium_flags.os, "geteuid", lambda: euid)
     config = load_config({"ENV": "testing", "CHROMIUM": "/nonexistent/chromium", **overrides},
                          environ={})
     return browser.chrome_options(config, Path("/data/profiles/s1")).arguments

@@ -76,6 +76,7 @@ def test_webhooks_arrive_signed_in_order_after_the_receiver_recovers(outbox, rec
     receiver.statuses = [500, 503, 500]
     events = [outbox.add("s1", "message", msg(f"m{i}"), f"message:m{i}", [hook]) for i in range(20)]
     sender = WebhookSender(outbox, CONFIG)
+    sender.secret_for = lambda session, url: hook["secret"]  # kept with the hook, not per row
     sender.start()
     try:
         wait_for(lambda: len(receiver.delivered()) == 20, timeout=20, message="20 deliveries")

@@ -51,7 +51,9 @@ def test_sends_are_spaced_by_the_minimum_interval_and_all_arrive_in_order(make_a
     assert [text for _, _, text in sent] == ["m0", "m1", "m2", "m3"]
     gaps = [b[0] - a[0] for a, b in zip(sent, sent[1:])]
     assert min(gaps) >= 0.3
-    assert all(engine.outgoing.get("s1", r["id"])["status"] == "sent" for r in rows)
+    # The page has answered a moment before the queue records it.
+    wait_for(lambda: all(engine.outgoing.get("s1", r["id"])["status"] == "sent" for r in rows),
+             message="every send recorded as sent")
 
 
 def test_the_daily_cap_answers_429_with_retry_after(make_app, factory):

@@ -104,6 +104,7 @@ def test_a_retried_delivery_keeps_its_webhook_id_and_is_signed_anew(tmp_path):
         sender = WebhookSender(outbox, {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.0,
                                         "WEBHOOK_RETRY_MAX_DELAY": 0.0,
                                         "WEBHOOK_RETRY_HORIZON": 60.0})
+        sender.secret_for = lambda session, url: secret  # kept with the hook, not per row
         sender.run_once()
         sender.run_once()
         first, second = receiver.requests

@@ -237,7 +237,9 @@ def test_the_page_gets_a_data_url_of_the_checked_type_and_a_clean_name(client, s
     assert resp.status_code == 201, resp.json
     assert sent == [{"to": "628112345678@c.us", "caption": "Mei", "filename": "laporan.pdf",
                      "mimetype": "application/pdf", "kind": "document",
-                     "data": "data:application/pdf;base64," + base64.b64encode(pdf).decode()}]
+                     "data": "data:application/pdf;base64," + base64.b64encode(pdf).decode(),
+                     # chosen before the send, so a crash mid-send is looked up, not resent
+                     "messageId": "true_628112345678@c.us_3EB00000000000000001"}]
     assert resp.json["type"] == "document" and resp.json["filename"] == "laporan.pdf"
 
 

@@ -17,7 +17,8 @@ bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.doc(operation_id="listContacts",
         summary="List contacts (cached for CACHE_TTL_CONTACTS; refresh=true skips the cache)",
-        responses=docs.responses(docs.ContactList, errors=docs.BROWSER_ERRORS))
+        responses={**docs.responses(docs.ContactList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
 def list_contacts(session_id, query):
     return cached_list(session_id, "contacts", Page.list_contacts, shapes.contact,
                        query["refresh"])
@@ -46,7 +47,8 @@ def contact_exists(session_id, phone):
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.doc(operation_id="listGroups",
         summary="List the groups the account is in (cached; refresh=true skips the cache)",
-        responses=docs.responses(docs.GroupList, errors=docs.BROWSER_ERRORS))
+        responses={**docs.responses(docs.GroupList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
 def list_groups(session_id, query):
     return cached_list(session_id, "groups", Page.list_groups, shapes.group, query["refresh"])
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import current_app
+from flask import Response, current_app, request
 
+from ..cache import Body
 from ..engine.page import Page
 
 
@@ -26,10 +27,27 @@ def page(session_id: str, need_connected: bool = True) -> Page:
 
 
 def cached_list(session_id: str, kind: str, read: Callable[[Page], list[dict]],
-                shape: Callable[[dict], dict], refresh: bool = False) -> dict:
+                shape: Callable[[dict], dict], refresh: bool = False) -> Response:
     """`{"data": [...], "cached": bool}` of a list read through the session cache."""
     session = manager().get(session_id)
     session.touch()  # a client reading from the cache is still using the session (reaper)
-    data, cached = engine().cache.fetch(
+    body, cached = engine().cache.fetch_body(
         session_id, kind, lambda: [shape(item) for item in read(Page(session))], refresh)
-    return {"data": data, "cached": cached}
+    return body_response(body, cached)
+
+
+def body_response(body: Body, cached: bool) -> Response:
+    """A stored body as it is: 304 when the client has it, else the bytes its encoding takes."""
+    if request.if_none_match.contains(body.etag):
+        response = Response(status=304)
+    elif not cached:  # the load's own response: flask-compress encodes it as usual
+        response = Response(body.uncached(), mimetype="application/json")
+    else:
+        encoding = next((e for e in ("br", "gzip") if request.accept_encodings[e]), None)
+        response = Response(body.encoded(encoding), mimetype="application/json")
+        if encoding:
+            response.headers["Content-Encoding"] = encoding
+    response.set_etag(body.etag)
+    response.headers["Cache-Control"] = "private, no-cache"  # revalidate: events change lists
+    response.vary.add("Accept-Encoding")
+    return response

@@ -71,7 +71,21 @@ def delete_webhook(session_id):
 def list_deliveries(session_id, query):
     manager().get(session_id)
     rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
+    if scoped_key():  # a connection error names hosts and ports: a port scanner for tenants
+        rows = [{**r, "lastError": public_error(r["lastError"])} for r in rows]
     return {"data": rows}
+
+
+def public_error(error: str | None) -> str | None:
+    """HTTP statuses as they are; any network error as one generic line."""
+    if not error or error.startswith("HTTP "):
+        return error
+    return "connection failed"
+
+
+def scoped_key() -> bool:
+    key = g.get("api_key")
+    return key is not None and key.scope is not None
 
 
 @bp.post("/sessions/<session_id>/webhook/deliveries/<event_id>/retry")
@@ -95,7 +109,7 @@ def retry_delivery(session_id, event_id):
 def stream_events(session_id):
     manager().get(session_id).touch()
     hub = engine().events
-    after = hub.resume_point(last_event_id())
+    after = hub.resume_point(last_event_id(), session=session_id)
     return _sse(hub.stream(lambda after: hub.outbox.since(session_id, after), after))
 
 

@@ -246,7 +246,8 @@ def pin_message(session_id, messageId, body):
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.doc(operation_id="listChats", tags=["Chats"],
         summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
-        responses=docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS))
+        responses={**docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
 def list_chats(session_id, query):
     return cached_list(session_id, "chats", Page.list_chats, shapes.chat, query["refresh"])
 

@@ -30,6 +30,11 @@ def unhealthy_reason(eng) -> str | None:
             return f"the {name} thread is not running"
     if eng.watchdog.overdue():
         return f"the watchdog has not run for 3 intervals ({eng.watchdog.interval:.0f}s each)"
+    flapping = eng.service.flapping()
+    if flapping:
+        return flapping
+    if eng.store.failing:
+        return f"the database cannot be written: {eng.store.failing}"
     if not os.access(eng.data_dir, os.W_OK):
         return f"data folder {eng.data_dir} is not writable"
     disk = os.statvfs(eng.data_dir)

@@ -5,7 +5,10 @@
 // - injects wa-js when the page has no WPP of its own (once per document),
 // - turns WPP models into plain JSON (never hand a model to WebDriver: circular, leaky),
 // - returns errors as data ({ok: false, code, message}), since WebDriver drops error codes,
-// - queues events in sessionStorage until the gateway acknowledges them, so a reload loses none.
+// - queues events in sessionStorage until the gateway acknowledges them, so a reload loses none,
+// - hands each event to the gateway the moment it is queued through the DevTools binding
+//   window.__waengineNotify (engine/channel.py) when there is one; the gateway's slow safety
+//   poll collects whatever a notification missed.
 (function () {
   'use strict';
   if (window.top !== window || window.__waengine) return;
@@ -26,11 +29,29 @@
     try { window.sessionStorage.setItem(QUEUE_KEY, JSON.stringify({queue: w.queue})); } catch (e) {}
   }
 
+  // The gateway's binding (absent when it polls instead): never throws into WPP's listeners.
+  function notify(payload) {
+    var f = window.__waengineNotify;
+    if (typeof f !== 'function') return;
+    try { f(payload); } catch (e) { /* the channel is gone: the safety poll collects */ }
+  }
+
   function push(type, data) {
     w.seq += 1;
-    w.queue.push({id: w.doc + ':' + w.seq, type: type, data: data, at: Date.now()});
-    persist();
+    var event = {id: w.doc + ':' + w.seq, type: type, data: data, at: Date.now()};
+    w.queue.push(event);
+    persist();  // first: the event survives a reload before the gateway has it
+    notify(JSON.stringify({events: [event]}));
   }
+
+  // The gateway committed these events to its outbox: forget them.
+  w.ack = function (ackIds) {
+    if (!ackIds || !ackIds.length) return;
+    var done = {};
+    ackIds.forEach(function (id) { done[id] = true; });
+    w.queue = w.queue.filter(function (e) { return !done[e.id]; });
+    persist();
+  };
 
   // ---- serializers: read explicit fields only (wa-js 4.6.0 models; docs/sandbox.md) ----
   function str(x) {
@@ -164,6 +185,12 @@
     }));
     P.on('conn.logout_reason', safe(function (r) { w.logoutReason = String(r); }));
     P.on('conn.logout', safe(function () { push('conn.logout', {reason: w.logoutReason || null}); }));
+    // Login state moved: the gateway polls once to derive its status (QR, CONNECTED, ...).
+    ['conn.auth_code_change', 'conn.authenticated', 'conn.main_ready', 'conn.main_loaded',
+     'conn.qrcode_idle', 'conn.require_auth', 'conn.logout', 'conn.stream_mode_changed',
+     'loader.ready', 'loader.full_ready'].forEach(function (name) {
+      P.on(name, function () { notify('state'); });
+    });
   }
 
   var current;
@@ -189,12 +216,7 @@
 
   // ---- the gateway's entry points ----
   w.poll = async function (ackIds) {
-    if (ackIds && ackIds.length) {
-      var done = {};
-      ackIds.forEach(function (id) { done[id] = true; });
-      w.queue = w.queue.filter(function (e) { return !done[e.id]; });
-      persist();
-    }
+    w.ack(ackIds);
     var P = currentWPP();
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
@@ -327,6 +349,7 @@
     sendText: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND);
+      if (a.messageId) opts.messageId = a.messageId;
       if (a.replyTo) opts.quotedMsg = await quoted(P, a.replyTo);
       if (a.mentions && a.mentions.length) opts.mentionedList = await recipients(P, a.mentions);
       return sent(P, await P.chat.sendTextMessage(to, a.text, opts), to);
@@ -338,12 +361,14 @@
       var opts = Object.assign({}, SEND, {type: a.kind === 'ptt' ? 'audio' : (a.kind || 'auto-detect'),
                                           filename: a.filename, mimetype: a.mimetype});
       if (a.kind === 'ptt') opts.isPtt = true;
+      if (a.messageId) opts.messageId = a.messageId;
       if (a.caption) opts.caption = a.caption;
       return sent(P, await P.chat.sendFileMessage(to, a.data, opts), to);
     },
     sendLocation: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND, {lat: a.latitude, lng: a.longitude});
+      if (a.messageId) opts.messageId = a.messageId;
       if (a.name) opts.name = a.name;
       if (a.address) opts.address = a.address;
       return sent(P, await P.chat.sendLocationMessage(to, opts), to);
@@ -352,12 +377,15 @@
     sendContact: async function (P, a) {
       var to = await recipient(P, a.to);
       var cards = a.contacts.map(function (c) { return c.name ? {id: c.id, name: c.name} : c.id; });
+      var opts = Object.assign({}, SEND);
+      if (a.messageId) opts.messageId = a.messageId;  // SendMessageOptions (chat/types.d.ts)
       return sent(P, await P.chat.sendVCardContactMessage(to, cards.length === 1 ? cards[0] : cards,
-                                                          Object.assign({}, SEND)), to);
+                                                          opts), to);
     },
     sendPoll: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND, {selectableCount: a.selectableCount || 0});
+      if (a.messageId) opts.messageId = a.messageId;
       return sent(P, await P.chat.sendCreatePollMessage(to, a.name, a.options, opts), to);
     },
     react: async function (P, a) {
@@ -497,6 +525,38 @@
     // The alternative to the QR: the phone types this code under "Link with phone number".
     pairingCode: async function (P, a) {
       return String(await P.conn.genLinkDeviceCodeForPhoneNumber(a.phone, true));
+    },
+    // Messages the page may have received while the gateway was not draining it (a crash, a
+    // restart): every chat active since a.since, its newest a.perChat incoming messages.
+    catchUp: async function (P, a) {
+      var chats = await P.chat.list({});
+      var out = [];
+      for (var i = 0; i < chats.length; i++) {
+        var c = chats[i];
+        var id = c && str(c.id);
+        if (!id || id === 'status@broadcast' || (typeof c.t === 'number' && c.t < a.since)) continue;
+        var msgs = await P.chat.getMessages(id, {count: a.perChat});
+        for (var j = 0; j < msgs.length; j++) {
+          var m = msgs[j];
+          if (!m || !m.id || m.type === 'ciphertext' || (m.t || 0) < a.since) continue;
+          var json = msgJSON(m);
+          if (!json.fromMe) out.push(json);
+        }
+      }
+      return out.sort(byTime);
+    },
+    // The id a send will carry, chosen before it is attempted: after a crash mid-send the
+    // gateway looks for it in the chat instead of sending blind a second time.
+    newMessageId: async function (P, a) {
+      var to = await recipient(P, a.to);
+      return str(await P.chat.generateMessageID(to));
+    },
+    // A send of ours by its pre-assigned id: null when WhatsApp never got it.
+    findSent: async function (P, a) {
+      var m = null;
+      try { m = await P.chat.getMessageById(a.id); } catch (e) { return null; }
+      if (!m || (typeof m.ack === 'number' && m.ack < 1)) return null;
+      return msgJSON(m);
     },
     queryExists: async function (P, a) {
       var r = await P.contact.queryExists(a.id);

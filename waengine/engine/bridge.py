@@ -13,6 +13,7 @@ from pathlib import Path
 from selenium.common.exceptions import JavascriptException, TimeoutException, WebDriverException
 
 from ..errors import BrowserUnavailable, CommandTimeout, WhatsAppError, from_page_error
+from . import channel as channels
 from .browser import is_browser_gone
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,11 @@ class Bridge:
                     {"source": self.script})
         self._guard(self.driver.get, url)
 
+    def reload(self) -> None:
+        """Load the page again (the registered bridge installs itself in the new document)."""
+        self._timeout(self.config["COMMAND_TIMEOUT"])
+        self._guard(self.driver.refresh)
+
     def poll(self, ack_ids: list[str]) -> dict:
         """State of the page plus its queued events; acknowledges the events of the last poll."""
         # Short: a poll a navigation swallowed is waited out to the timeout by chromedriver.
@@ -115,6 +121,14 @@ class Bridge:
         if "error" in state:
             log.debug("poll failed in page: %s", state["error"])
         return state
+
+    def open_channel(self, name: str, on_notify) -> channels.Channel:
+        """The page's push channel (engine/channel.py); ChannelError when there is none."""
+        url = channels.devtools_url(self.driver.capabilities)
+        return channels.hub().open(name, url, on_notify)
+
+    def close_channel(self, channel: channels.Channel) -> None:
+        channels.hub().close(channel)
 
     def call(self, op: str, **args):
         """Run an op of bridge.js and return its value; page errors become waengine errors."""

@@ -7,15 +7,25 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import CapacityExceeded, SessionExists, SessionNotFound, ValidationError
+from ..errors import (
+    CapacityExceeded,
+    SessionExists,
+    SessionNotFound,
+    StorageUnavailable,
+    ValidationError,
+)
 from ..ops import metrics
 from ..store import Store
 from ..vocabulary import SESSION_ID, Status
 from . import browser as chromium
 from .bridge import Bridge
 from .session import Session
+from .warm import WarmPool
 
 log = logging.getLogger(__name__)
+# Seconds a delete waits for the session's worker (a launch in progress ends within
+# COMMAND_TIMEOUT + 30 s in the worst case; it checks for the stop between steps).
+DELETE_WAIT = 120.0
 
 
 def check_session_id(session_id: str) -> str:
@@ -33,8 +43,20 @@ class ChromiumFactory:
         self.config = config
         self.service = service
         self.profiles = profiles
+        self.warm = WarmPool(config, service, profiles) if config["WARM_BROWSERS"] else None
+
+    def start(self) -> None:
+        if self.warm is not None:
+            self.warm.start()
+
+    def stop(self) -> None:
+        if self.warm is not None:
+            self.warm.stop()
 
     def open(self, session_id: str):
+        taken = self.warm.take(session_id) if self.warm is not None else None
+        if taken is not None:
+            return taken
         browser = chromium.launch(self.config, self.service, self.profiles / session_id)
         try:
             bridge = Bridge(browser.driver, self.config)
@@ -43,6 +65,10 @@ class ChromiumFactory:
             browser.quit()
             raise
         return browser, bridge
+
+    def driver_generation(self) -> int | None:
+        """Which chromedriver is running (None: it died); see Session._driver_fault."""
+        return self.service.live_generation()
 
 
 class SessionManager:
@@ -57,20 +83,41 @@ class SessionManager:
         # Called as hook(session_id, purged) after DELETE: caches, send queues let go of it.
         self.on_delete: list[Callable[[str, bool], None]] = []
         self._lock = threading.RLock()
+        # One lock per session id: create, start, stop, reconnect and delete of one session
+        # run one at a time, so a delete never races a create into an orphaned browser.
+        self._lifecycle: dict[str, threading.RLock] = {}
         self._slots = threading.Semaphore(config["LAUNCH_CONCURRENCY"])
         # Set by the engine to the watchdog's check: why one more browser would not fit, or None.
         self.memory_guard: Callable[[], str | None] | None = None
+        # Set by the engine: the catch-up a worker runs after each (re)connect (catchup.py).
+        self.on_connected: Callable[[Session, object], None] | None = None
+
+    def lifecycle(self, session_id: str) -> threading.RLock:
+        """The lock that serializes lifecycle operations on this session id."""
+        with self._lock:
+            return self._lifecycle.setdefault(session_id, threading.RLock())
 
     def _build(self, record: dict) -> Session:
-        return Session(record, self.config, self.factory, self._slots,
-                       on_change=self._persist, on_event=self._emit)
+        session = Session(record, self.config, self.factory, self._slots,
+                          on_change=self._persist, on_event=self._emit)
+        session.on_connected = self._connected
+        return session
+
+    def _connected(self, session: Session, bridge) -> None:
+        if self.on_connected is not None:
+            self.on_connected(session, bridge)
 
     def _persist(self, session: Session) -> None:
         me = session.me or {}
-        self.store.update_session(
-            session.id, status=session.status.value, status_reason=session.reason,
-            me_id=me.get("id"), me_name=me.get("name"), restarts=session.restarts,
-            last_activity_at=session.last_activity_at)
+        try:
+            self.store.update_session(
+                session.id, status=session.status.value, status_reason=session.reason,
+                me_id=me.get("id"), me_name=me.get("name"), restarts=session.restarts,
+                last_activity_at=session.last_activity_at)
+        except StorageUnavailable as e:
+            # The live status is in memory; the next change writes it. A failed write must not
+            # fail the caller (a worker's failure handler, a stop).
+            log.warning("session %s: status not persisted: %s", session.id, e.message)
 
     def _emit(self, session: Session, type_: str, data: dict) -> bool | None:
         return self.on_event(session, type_, data)  # False holds a page event (media store)
@@ -119,6 +166,10 @@ class SessionManager:
 
     def create(self, session_id: str, options: dict | None = None) -> Session:
         check_session_id(session_id)
+        with self.lifecycle(session_id):
+            return self._create(session_id, options)
+
+    def _create(self, session_id: str, options: dict | None) -> Session:
         with self._lock:
             if session_id in self._sessions:
                 raise SessionExists(f"Session {session_id!r} exists")
@@ -133,6 +184,10 @@ class SessionManager:
         return session
 
     def start(self, session_id: str) -> Session:
+        with self.lifecycle(session_id):
+            return self._start(session_id)
+
+    def _start(self, session_id: str) -> Session:
         session = self.get(session_id)
         if not session.running:
             self._admit()
@@ -141,6 +196,10 @@ class SessionManager:
         return session
 
     def reconnect(self, session_id: str) -> Session:
+        with self.lifecycle(session_id):
+            return self._reconnect(session_id)
+
+    def _reconnect(self, session_id: str) -> Session:
         session = self.get(session_id)
         self.store.update_session(session_id, desired="running")
         session.restart("reconnect")
@@ -156,24 +215,33 @@ class SessionManager:
 
     def stop(self, session_id: str, reason: str) -> Session:
         """Stop a session and keep it stopped across restarts; the login stays in the profile."""
-        session = self.get(session_id)
-        self.store.update_session(session_id, desired="stopped")
-        session.stop(reason)
-        return session
+        with self.lifecycle(session_id):
+            session = self.get(session_id)
+            self.store.update_session(session_id, desired="stopped")
+            session.stop(reason)
+            return session
 
     def delete(self, session_id: str, purge: bool = False) -> dict:
-        session = self.get(session_id)
-        self.store.update_session(session_id, desired="stopped")
-        session.stop("deleted")
-        snapshot = session.snapshot()
-        if purge:
-            chromium.delete_profile(self.profiles / session_id)
-            with self._lock:
-                self._sessions.pop(session_id, None)
-            self.store.delete_session(session_id)
-        for hook in self.on_delete:
-            hook(session_id, purge)
-        return snapshot
+        """Stop the session and wait for its worker to end; purge removes every trace of it."""
+        with self.lifecycle(session_id):
+            session = self.get(session_id)
+            self.store.update_session(session_id, desired="stopped")
+            session.stop("deleted", timeout=DELETE_WAIT)
+            if session.running:  # a launch that outlived every timeout: its browser goes now
+                log.error("session %s: worker still running after %ss; killing its browser",
+                          session_id, DELETE_WAIT)
+                chromium.reap_profile(self.profiles / session_id)
+                session.stop("deleted", timeout=DELETE_WAIT)
+            snapshot = session.snapshot()
+            if purge:
+                chromium.delete_profile(self.profiles / session_id)
+                with self._lock:
+                    if self._sessions.get(session_id) is session:
+                        self._sessions.pop(session_id)
+                self.store.delete_session(session_id)
+            for hook in self.on_delete:
+                hook(session_id, purge)
+            return snapshot
 
     def shutdown(self) -> None:
         """Stop every worker in parallel (browsers quit, profiles flushed); keep them 'running'."""

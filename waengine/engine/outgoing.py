@@ -7,6 +7,7 @@ sends (minimum interval plus jitter), enforces an optional daily cap and can sho
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -15,7 +16,15 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady, TooManyRequests, WAEngineError
+from ..errors import (
+    BrowserUnavailable,
+    CommandTimeout,
+    IdempotencyKeyReused,
+    SessionNotReady,
+    StorageUnavailable,
+    TooManyRequests,
+    WAEngineError,
+)
 from ..store import Store, utcnow
 from ..vocabulary import Status
 from .page import Page
@@ -30,12 +39,16 @@ CREATE TABLE IF NOT EXISTS outgoing (
     op TEXT NOT NULL,
     args TEXT NOT NULL,
     idempotency_key TEXT,
-    status TEXT NOT NULL DEFAULT 'queued',  -- queued | sent | failed
+    status TEXT NOT NULL DEFAULT 'queued',  -- queued | unknown | sent | failed
     attempts INTEGER NOT NULL DEFAULT 0,
     message TEXT,
     error TEXT,
     created_at TEXT NOT NULL,
     sent_at REAL,
+    -- the WhatsApp message id chosen before the first attempt, to look for after a crash
+    wa_id TEXT,
+    -- sha256 of op and args: an Idempotency-Key reused for another request is refused
+    fingerprint TEXT,
     UNIQUE (session, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
@@ -43,6 +56,9 @@ CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
 
 # Not sent for sure: the command never reached the page, so trying again cannot duplicate.
 RETRYABLE = (SessionNotReady, BrowserUnavailable)
+# Still to be sent, or its outcome is still being found out ("unknown": the browser died
+# while the send was in the page; it is looked for in the chat before any second attempt).
+PENDING = ("queued", "unknown")
 
 
 def pacing_for(config: dict, options: dict) -> dict:
@@ -65,13 +81,20 @@ class OutgoingQueue:
         self.config = config
         self.clock = clock
         store.script(SCHEMA)
+        columns = {r["name"] for r in store.execute("PRAGMA table_info(outgoing)")}
+        for column in ("wa_id", "fingerprint"):  # a database from an older release
+            if column not in columns:
+                store.execute(f"ALTER TABLE outgoing ADD COLUMN {column} TEXT")
         self.changed = threading.Condition()
+        # Bumped by every change: a sender that saw no work waits for a change after its look,
+        # so a send queued between its query and its wait is not left for the full timeout.
+        self.version = 0
 
     # ---- submitting ----
     def submit(self, session, op: str, args: dict, idempotency_key: str | None) -> dict:
         """Queue a send (or find the one this idempotency key already made); return its row."""
         if idempotency_key:
-            existing = self.by_key(session.id, idempotency_key)
+            existing = self.by_key(session.id, idempotency_key, op, args)
             if existing:
                 return existing
         self.check_cap(session)
@@ -81,11 +104,12 @@ class OutgoingQueue:
                              (session.id,)).fetchone()[0]
             cur = db.execute(
                 "INSERT OR IGNORE INTO outgoing (id, session, seq, op, args, idempotency_key,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow()))
+                " created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow(),
+                 fingerprint(op, args)))
             inserted = cur.rowcount == 1
         if not inserted:  # the same key raced in from another thread
-            return self.by_key(session.id, idempotency_key)
+            return self.by_key(session.id, idempotency_key, op, args)
         self._notify()
         return self.get(session.id, row_id)
 
@@ -97,7 +121,8 @@ class OutgoingQueue:
         since = self.clock() - 86400
         rows = self.store.execute(
             "SELECT COUNT(*) AS n, MIN(sent_at) AS first FROM outgoing WHERE session = ?"
-            " AND ((status = 'sent' AND sent_at > ?) OR status = 'queued')", (session.id, since))
+            " AND ((status = 'sent' AND sent_at > ?) OR status IN ('queued', 'unknown'))",
+            (session.id, since))
         if rows[0]["n"] >= cap:
             first = rows[0]["first"] or self.clock()
             retry_after = max(1, int(first + 86400 - self.clock()) + 1)
@@ -106,13 +131,13 @@ class OutgoingQueue:
                                   headers={"Retry-After": str(retry_after)})
 
     def wait(self, session_id: str, row_id: str, timeout: float) -> dict:
-        """Block until the row is no longer queued, or the timeout passes; return it."""
+        """Block until the row is sent or failed, or the timeout passes; return it."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
                 row = self.get(session_id, row_id)
                 remaining = deadline - time.monotonic()
-                if row["status"] != "queued" or remaining <= 0:
+                if row["status"] not in PENDING or remaining <= 0:
                     return row
                 self.changed.wait(remaining)
 
@@ -123,14 +148,22 @@ class OutgoingQueue:
             (session_id, row_id, row_id))
         return _row(rows[0]) if rows else None
 
-    def by_key(self, session_id: str, key: str) -> dict | None:
+    def by_key(self, session_id: str, key: str, op: str | None = None,
+               args: dict | None = None) -> dict | None:
+        """The send this Idempotency-Key made; 422 when it was made for another request."""
         rows = self.store.execute(
             "SELECT * FROM outgoing WHERE session = ? AND idempotency_key = ?", (session_id, key))
-        return _row(rows[0]) if rows else None
+        if not rows:
+            return None
+        row = _row(rows[0])
+        if op is not None and row.get("fingerprint") and row["fingerprint"] != fingerprint(op, args):
+            raise IdempotencyKeyReused(details={"queueId": row["id"]})
+        return row
 
     def next_queued(self, session_id: str) -> dict | None:
         rows = self.store.execute(
-            "SELECT * FROM outgoing WHERE session = ? AND status = 'queued' ORDER BY seq LIMIT 1",
+            "SELECT * FROM outgoing WHERE session = ? AND status IN ('queued', 'unknown')"
+            " ORDER BY seq LIMIT 1",
             (session_id,))
         return _row(rows[0]) if rows else None
 
@@ -159,13 +192,33 @@ class OutgoingQueue:
     def retry_later(self, row_id: str) -> None:
         self.store.execute("UPDATE outgoing SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
+    def assign_id(self, row_id: str, wa_id: str) -> None:
+        """Record the WhatsApp id a send will carry, before it is attempted."""
+        self.store.execute("UPDATE outgoing SET wa_id = ? WHERE id = ?", (wa_id, row_id))
+
+    def mark_unknown(self, row_id: str, error: WAEngineError) -> None:
+        """The browser died during the send: it may or may not have reached WhatsApp."""
+        err = {"status": error.status, "code": error.code, "message": error.message,
+               "details": error.details}
+        self.store.execute(
+            "UPDATE outgoing SET status = 'unknown', attempts = attempts + 1, error = ?"
+            " WHERE id = ?", (json.dumps(err), row_id))
+        self._notify()
+
     def forget_session(self, session_id: str) -> None:
         self.store.execute("DELETE FROM outgoing WHERE session = ?", (session_id,))
         self._notify()
 
     def _notify(self) -> None:
         with self.changed:
+            self.version += 1
             self.changed.notify_all()
+
+
+def fingerprint(op: str, args: dict | None) -> str:
+    """What makes two sends the same request (the file's bytes included, as sent)."""
+    text = json.dumps([op, args or {}], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _row(row) -> dict:
@@ -201,26 +254,42 @@ class Sender:
             if self._thread.is_alive():
                 log.warning("%s did not stop within 10s", self._thread.name)
 
-    def _idle(self, seconds: float) -> bool:
-        """Wait for new work or the time to pass; False when stopping."""
+    def _idle(self, seconds: float, seen: int | None = None) -> bool:
+        """Wait for a change after version `seen` (new work) or the time to pass; False when
+        stopping."""
         with self.queue.changed:
-            self.queue.changed.wait(seconds)
+            self.queue.changed.wait_for(
+                lambda: self._stop.is_set() or (seen is not None and self.queue.version != seen),
+                seconds)
         return not self._stop.is_set()
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
-            row = self.queue.next_queued(self.session.id)
-            if row is None:
-                self._idle(5.0)
-                continue
-            if self.session.status is not Status.CONNECTED:
-                self._idle(1.0)  # queued sends wait for the session, they are never dropped
-                continue
-            delay = self._pacing_delay()
-            if delay > 0:
+            try:
+                self._step()
+                failures = 0
+            except StorageUnavailable as e:  # nothing is dropped: the row waits in the store
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                log.warning("sender of %s: %s; retrying in %.1fs", self.session.id, e.message,
+                            delay)
                 self._stop.wait(delay)
-                continue
-            self._send(row)
+
+    def _step(self) -> None:
+        seen = self.queue.version
+        row = self.queue.next_queued(self.session.id)
+        if row is None:
+            self._idle(5.0, seen)
+            return
+        if self.session.status is not Status.CONNECTED:
+            self._idle(1.0)  # queued sends wait for the session, they are never dropped
+            return
+        delay = self._pacing_delay()
+        if delay > 0:
+            self._stop.wait(delay)
+            return
+        self._send(row)
 
     def _pacing_delay(self) -> float:
         pacing = pacing_for(self.config, self.session.options)
@@ -234,28 +303,76 @@ class Sender:
         pacing = pacing_for(self.config, self.session.options)
         args = row["args"]
         try:
+            self.session.check_ready()
+        except RETRYABLE as e:  # refused before anything reached the page
+            log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
+            self.queue.retry_later(row["id"])
+            self._stop.wait(1.0)
+            return
+        wa_id = row.get("wa_id")
+        try:
+            if wa_id:
+                # An attempt with this id may have reached WhatsApp before a browser or the
+                # gateway died: look for it, and send only if it is not there.
+                found = Page(self.session).find_sent(wa_id)
+                if found:
+                    log.info("send %s of %s had been sent already", row["id"], self.session.id)
+                    self._record(lambda: self.queue.finish(row["id"], found, None))
+                    self._ended(row)
+                    return
+            else:
+                wa_id = self._assign_id(row)
             if pacing["typing"]:
                 ms = typing_ms(args.get("text") or args.get("caption"),
                                self.config["SEND_TYPING_CPS"])
                 if ms:
                     Page(self.session).typing(args["to"], ms)
-            message = Page(self.session).send(row["op"], args)
+            message = Page(self.session).send(row["op"], args, message_id=wa_id)
+        except StorageUnavailable:
+            raise  # our database, not the send: the sender backs off and tries the row again
         except RETRYABLE as e:
-            log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
-            self.queue.retry_later(row["id"])
-            self._stop.wait(1.0)
-            return
+            if wa_id is None or isinstance(e, SessionNotReady) or row["status"] == "unknown":
+                self.queue.retry_later(row["id"])  # nothing new reached WhatsApp
+                self._stop.wait(1.0)
+                return
+            log.warning("send %s of %s: outcome unknown (%s); it is looked for after the "
+                        "relaunch", row["id"], self.session.id, e.message)
+            self._record(lambda err=e: self.queue.mark_unknown(row["id"], err))
         except CommandTimeout as e:
             # The page may or may not have sent it: report, never send twice.
-            self.queue.finish(row["id"], None, e)
+            self._record(lambda err=e: self.queue.finish(row["id"], None, err))
         except WAEngineError as e:
-            self.queue.finish(row["id"], None, e)
+            self._record(lambda err=e: self.queue.finish(row["id"], None, err))
         except Exception:
             log.exception("send %s of %s failed unexpectedly", row["id"], self.session.id)
-            self.queue.finish(row["id"], None, WAEngineError())
+            self._record(lambda: self.queue.finish(row["id"], None, WAEngineError()))
         else:
-            self.queue.finish(row["id"], message, None)
+            self._record(lambda: self.queue.finish(row["id"], message, None))
+        self._ended(row)
+
+    def _ended(self, row: dict) -> None:
         self.on_result(self.session, self.queue.get(self.session.id, row["id"]))
+
+    def _record(self, write: Callable[[], None]) -> None:
+        """Store a send's outcome, retrying while the store is down (a sent message that is
+        not recorded would be looked up again, but never reported)."""
+        failures = 0
+        while True:
+            try:
+                write()
+                return
+            except StorageUnavailable as e:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                log.warning("send result of %s kept for %.1fs: %s", self.session.id, delay,
+                            e.message)
+                if self._stop.wait(delay):
+                    return
+
+    def _assign_id(self, row: dict) -> str:
+        wa_id = Page(self.session).new_message_id(row["args"]["to"])
+        self.queue.assign_id(row["id"], wa_id)
+        return wa_id
 
 
 class Dispatcher:

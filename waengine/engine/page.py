@@ -21,12 +21,29 @@ class SendOp(str, Enum):
     CONTACT = "sendContact"
 
 
+class _Worker:
+    """The session's own worker thread, holding its bridge: runs an op at once (queueing it to
+    itself would wait forever)."""
+
+    def __init__(self, bridge):
+        self._bridge = bridge
+
+    def submit(self, fn, need_connected: bool = True) -> Any:
+        return fn(self._bridge)
+
+
 class Page:
     """WhatsApp Web in a session's browser, one method per bridge.js op."""
 
     def __init__(self, session, need_connected: bool = True):
         self._session = session
         self._need_connected = need_connected
+
+    @classmethod
+    def in_worker(cls, bridge) -> Page:
+        """The page as seen from the session's worker thread (e.g. the catch-up after a
+        (re)connect, engine/catchup.py), which runs ops on its bridge directly."""
+        return cls(_Worker(bridge))
 
     def _run(self, op: str, **args) -> Any:
         return self._session.submit(lambda bridge: bridge.call(op, **args),
@@ -42,9 +59,27 @@ class Page:
         return self._run("pairingCode", phone=phone)
 
     # ---- messages ----
-    def send(self, op: SendOp | str, args: dict) -> dict:
-        """Run a queued send (the outgoing queue stores its op and args); return the message."""
+    def send(self, op: SendOp | str, args: dict, message_id: str | None = None) -> dict:
+        """Run a queued send (the outgoing queue stores its op and args); return the message.
+
+        message_id: the WhatsApp id pre-assigned by new_message_id(), so that an attempt whose
+        outcome is unknown can be looked up (find_sent) instead of sent a second time."""
+        if message_id:
+            args = {**args, "messageId": message_id}
         return self._run(SendOp(op).value, **args)
+
+    def new_message_id(self, to: str) -> str:
+        """The id a send to `to` will carry, chosen before it is attempted."""
+        return self._run("newMessageId", to=to)
+
+    def find_sent(self, message_id: str) -> dict | None:
+        """A send of ours by its pre-assigned id, or None when WhatsApp never got it."""
+        return self._run("findSent", id=message_id)
+
+    def catch_up(self, since: int, per_chat: int) -> list[dict]:
+        """Incoming messages of every chat active since `since` (WhatsApp time, seconds), the
+        newest `per_chat` of each, oldest first."""
+        return self._run("catchUp", since=since, perChat=per_chat)
 
     def typing(self, to: str, ms: int) -> None:
         """Show "typing…" in the chat for ms milliseconds (nothing when the chat does not exist)."""

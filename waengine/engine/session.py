@@ -1,11 +1,16 @@
 """A session is an actor: one SessionWorker thread owns its browser and runs its commands.
 
-HTTP threads submit() a command and wait on a Future; between commands the worker polls the
-page for its state and events (one round trip), and relaunches a dead browser with backoff.
+HTTP threads submit() a command and wait on a Future; between commands the worker reads the
+page's state and events (one round trip) when the page says something changed (a push over
+its DevTools channel, engine/channel.py) or every SAFETY_POLL_INTERVAL (every PUMP_INTERVAL
+while the page loads, without a channel, or with PUMP_MODE=poll), and relaunches a dead
+browser with backoff. Events a page pushes are committed and acknowledged on the channel's
+I/O thread, so a long command does not hold them up.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -17,13 +22,25 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from typing import Protocol
 
-from ..errors import BrowserUnavailable, CommandTimeout, SessionNotReady
+from ..errors import (
+    BrowserUnavailable,
+    CommandTimeout,
+    SessionNotReady,
+    StorageUnavailable,
+    WAEngineError,
+)
 from ..ops import metrics
 from ..store import utcnow
 from ..vocabulary import Status
 from .bridge import BrowserGone
 
 log = logging.getLogger(__name__)
+# Polls in a row a failing catch-up is tried on before it is given up (and logged as an error).
+CATCH_UP_TRIES = 20
+# Put on a worker's queue by a "state" notification: read the page now.
+_WAKE = object()
+# Ids of delivered page events remembered to skip the copy a poll or a re-push brings back.
+_DELIVERED_MEMORY = 4096
 
 
 class Browser(Protocol):
@@ -58,6 +75,10 @@ class _Restart(Exception):
         super().__init__(reason)
         self.reason = reason
         self.counts_as_failure = counts_as_failure
+
+
+class _LaunchFailed(Exception):
+    """The browser could not be started (chromedriver refused, Chromium exited at once)."""
 
 
 class _Fail(Exception):
@@ -106,6 +127,26 @@ class Session:
         self._gone_reason: str | None = None
         self._poll_timeouts = 0
         self._doc: str | None = None
+        # Set by the manager: reads the messages a dead browser never handed over (catchup.py),
+        # run by the worker after every launch that reaches CONNECTED.
+        self.on_connected: Callable[[Session, object], None] | None = None
+        self._catch_up_due = False
+        self._catch_up_tries = 0
+        # Events the store refused (locked, full disk): committed by the worker once it can.
+        self._unsaved: list[tuple[str, dict]] = []
+        self._driver_gen: int | None = None
+        self._store_failures: deque[float] = deque()
+        self._channel = None
+        self._channel_retry_at = 0.0
+        self._wake_pending = threading.Event()
+        self._deliver_lock = threading.Lock()
+        self._delivered: deque[str] = deque()
+        self._delivered_ids: set[str] = set()
+        # The first page event not delivered (held until its media is stored, or the sink
+        # failed): a push of a later event waits behind it, so the outbox keeps the page's order.
+        self._blocked: str | None = None
+        self._held = False  # ... because the sink held it: poll every PUMP_INTERVAL till it takes it
+        self._skipped_push = False
 
     # ---- public, called from HTTP threads ----
     @property
@@ -199,10 +240,13 @@ class Session:
         browser = None
         if self.browser is not None:
             browser = {"pid": self.browser.pid}
+        # A page stuck in one call longer than any command may take is not answering, whatever
+        # the last status it reported (a frozen renderer: until the watchdog kills it).
+        stuck = self.busy_for() > self._config["COMMAND_TIMEOUT"]
         return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
                 "me": self.me, "createdAt": self.created_at,
                 "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
-                "browser": browser, "wa": dict(self.wa)}
+                "browser": browser, "wa": dict(self.wa), "responding": not stuck}
 
     # ---- the worker thread ----
     def _set(self, status: Status, reason: str | None) -> None:
@@ -215,8 +259,12 @@ class Session:
             self.qr, self.qr_expires_at, self._qr_count = None, None, 0
         log.info("session %s: %s -> %s (%s)", self.id, previous.value, status.value, reason)
         self._on_change(self)
-        self._on_event(self, "session.status",
-                       {"status": status.value, "previous": previous.value, "reason": reason})
+        data = {"status": status.value, "previous": previous.value, "reason": reason}
+        try:
+            self._on_event(self, "session.status", data)
+        except StorageUnavailable as e:  # never lost: the worker commits it when it can
+            log.warning("session %s: status event kept for later: %s", self.id, e.message)
+            self._unsaved.append(("session.status", data))
 
     def _run(self) -> None:
         failures: deque[float] = deque()
@@ -224,9 +272,15 @@ class Session:
         try:
             while not self._stopping.is_set():
                 try:
-                    self._launch()
+                    if self.browser is None:
+                        self._launch()
                     self._serve()
                     break
+                except StorageUnavailable as e:
+                    # The database, not the browser: keep the browser (its events stay queued
+                    # in the page until committed) and try again with backoff.
+                    if not self._wait_for_store(e):
+                        break
                 except _Fail as fail:
                     final = (Status.FAILED, fail.reason)
                     break
@@ -243,12 +297,23 @@ class Session:
                     reason, self._gone_reason = self._gone_reason or "browser_crashed", None
                     log.warning("session %s: browser gone (%s): %s", self.id, reason, gone)
                     self._close_browser()
+                    if self._driver_fault():
+                        # The shared chromedriver died: not this session's failure to count.
+                        self.restarts += 1
+                        metrics.BROWSER_RESTARTS.labels("chromedriver_crashed").inc()
+                        self._set(Status.RECOVERING, "chromedriver_crashed")
+                        continue
                     if not self._note_failure(failures, reason):
                         break
-                except Exception:
+                except _LaunchFailed:
                     log.exception("session %s: browser could not be started", self.id)
                     self._close_browser()
                     if not self._note_failure(failures, "browser_launch_failed"):
+                        break
+                except Exception:  # a bug, not the browser's fault; the session carries on
+                    log.exception("session %s: unexpected error; relaunching", self.id)
+                    self._close_browser()
+                    if not self._note_failure(failures, "internal_error"):
                         break
         finally:
             # Close first: a client that sees FAILED or STOPPED finds no browser left.
@@ -277,29 +342,157 @@ class Session:
                  self._config["RESTART_WINDOW"])
         return not self._stopping.wait(delay)
 
+    def _driver_fault(self) -> bool:
+        """True when the chromedriver this browser was launched through is gone."""
+        generation = getattr(self._factory, "driver_generation", None)
+        return generation is not None and self._driver_gen is not None and (
+            generation() != self._driver_gen)
+
+    def _wait_for_store(self, error: StorageUnavailable) -> bool:
+        """Back off after a store error (0.5 s doubling to 30 s); False when stopping."""
+        now = time.monotonic()
+        self._store_failures.append(now)
+        while self._store_failures and now - self._store_failures[0] > 60:
+            self._store_failures.popleft()
+        delay = min(30.0, 0.5 * 2 ** (len(self._store_failures) - 1))
+        log.warning("session %s: %s; retrying in %.1fs", self.id, error.message, delay)
+        return not self._stopping.wait(delay)
+
     def _launch(self) -> None:
         with self._slots:  # staggered: parallel launches on 2 cores are slower than serial ones
             if self._stopping.is_set():
                 return
             with self._busy():
-                self.browser, self._bridge = self._factory.open(self.id)
+                try:
+                    self.browser, self._bridge = self._factory.open(self.id)
+                    generation = getattr(self._factory, "driver_generation", None)
+                    self._driver_gen = generation() if generation else None
+                except (BrowserGone, StorageUnavailable):
+                    raise
+                except Exception as e:
+                    raise _LaunchFailed(str(e)) from e
         self._ack = []
         self._poll_timeouts, self._doc, self._gone_reason = 0, None, None
         self._load_deadline = time.monotonic() + self._config["WA_LOAD_TIMEOUT"]
         self._on_change(self)
 
     def _serve(self) -> None:
-        interval = self._config["PUMP_INTERVAL"]
         while not self._stopping.is_set():
+            pushed = self._ensure_channel()
+            loading = self.status in (Status.STARTING, Status.RECOVERING)
+            interval = self._config["SAFETY_POLL_INTERVAL" if pushed and not loading
+                                     and not self._held else "PUMP_INTERVAL"]
             try:
                 item = self._queue.get(timeout=interval)
             except queue.Empty:
                 item = False
             if item is None:
                 return
-            if item:
+            if item is _WAKE:
+                self._wake_pending.clear()
+            elif item:
                 self._execute(*item)
+                if pushed:
+                    continue  # what the command changed, the page pushes
             self._pump()
+
+    # ---- the push channel (engine/channel.py) ----
+    def _ensure_channel(self) -> bool:
+        """True when the page can push; (re)opens the channel, at most once a safety interval."""
+        if self._channel is not None and not self._channel.closed:
+            return True
+        opener = getattr(self._bridge, "open_channel", None)
+        now = time.monotonic()
+        if self._config["PUMP_MODE"] != "push" or opener is None or now < self._channel_retry_at:
+            return False
+        try:
+            with self._busy():
+                self._channel = opener(f"wa-session-{self.id}", self._notified)
+        except Exception as e:
+            log.warning("session %s: no event channel, polling instead: %s", self.id, e)
+            self._channel = None
+            self._channel_retry_at = now + self._config["SAFETY_POLL_INTERVAL"]
+            return False
+        self._wake_pending.clear()
+        self._pump()  # what the page queued before the binding existed
+        return True
+
+    def _unblock(self) -> None:
+        """A poll delivered all the page had: pushes go straight to the sink again."""
+        with self._deliver_lock:
+            self._blocked, self._held = None, False
+            skipped, self._skipped_push = self._skipped_push, False
+        if skipped:  # pushed after that poll's read
+            self._wake()
+
+    def _wake(self) -> None:
+        """Have the worker read the page now (once, however many ask before it does)."""
+        if not self._wake_pending.is_set():
+            self._wake_pending.set()
+            self._queue.put(_WAKE)
+
+    def _close_channel(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None and self._bridge is not None:
+            self._bridge.close_channel(channel)
+
+    def _notified(self, payload: str) -> None:
+        """On the channel's I/O thread: events are committed, then acked on the channel."""
+        if payload == "state":
+            self._wake()
+            return
+        done = []
+        for event in json.loads(payload).get("events") or ():
+            if self._deliver(event, in_order=False) is None:
+                break  # keep the order: this one and the rest stay queued in the page
+            done.append(event["id"])
+        channel = self._channel
+        if done and channel is not None:
+            channel.evaluate(f"window.__waengine && window.__waengine.ack({json.dumps(done)})")
+
+    def _deliver(self, event: dict, in_order: bool) -> bool | None:
+        """Hand a page event to the sink (the outbox) once: True if now, False if already,
+        None if not (the page keeps it for the next try): the sink failed, or held it (False:
+        its media is being stored, MEDIA_STORE), or an earlier event is still undelivered.
+
+        `in_order`: the events come from the front of the page's queue (a poll), so none
+        can overtake an undelivered one; a push brings only the newest.
+        """
+        with self._deliver_lock:
+            if event["id"] in self._delivered_ids:
+                return False
+            if not in_order and self._blocked not in (None, event["id"]):
+                self._skipped_push = True  # the poll that takes the blocked one brings it
+                return None
+            try:
+                taken = self._on_event(self, event["type"], event["data"]) is not False
+            except StorageUnavailable as e:
+                # Our database (locked, full disk), not the event: it stays queued in the page.
+                # A poll raises it to the worker, which keeps the browser and backs off (_run);
+                # a push wakes the worker so that it does.
+                self._blocked, self._held = event["id"], False
+                if in_order:
+                    raise
+                log.warning("session %s: event %s kept in the page: %s", self.id, event["id"],
+                            e.message)
+                self._wake()
+                return None
+            except Exception:
+                log.exception("session %s: event %s not delivered", self.id, event["id"])
+                taken = None
+            if not taken:
+                self._blocked, self._held = event["id"], taken is False
+                if self._held and not in_order:
+                    self._wake()  # a worker asleep for a safety interval: poll it back now
+                return None
+            if self._blocked == event["id"]:
+                self._blocked, self._held = None, False
+            self._delivered.append(event["id"])
+            self._delivered_ids.add(event["id"])
+            if len(self._delivered) > _DELIVERED_MEMORY:
+                self._delivered_ids.discard(self._delivered.popleft())
+        self.touch()
+        return True
 
     def _execute(self, fn: Callable, future: Future) -> None:
         if not future.set_running_or_notify_cancel():
@@ -343,11 +536,11 @@ class Session:
             self.wa = {"version": state["version"], "injected": bool(state.get("injected"))}
         for event in state.get("events") or ():
             # Delivered to the sink (outbox) first; acknowledged to the page on the next poll.
-            if self._on_event(self, event["type"], event["data"]) is False:
-                break  # held (its media is being stored): offered again, in order, next poll
+            if self._deliver(event, in_order=True) is None:
+                break  # held or failed: this one and the rest stay queued in the page, in order
             self._ack.append(event["id"])
-        if state.get("events"):
-            self.touch()
+        else:
+            self._unblock()  # every event the page had is delivered
         self._apply(state)
 
     def _note_document(self, doc: str | None) -> None:
@@ -361,6 +554,9 @@ class Session:
             self._doc = doc
 
     def _apply(self, state: dict) -> None:
+        while self._unsaved:  # raises StorageUnavailable while the store is still down
+            self._on_event(self, *self._unsaved[0])
+            self._unsaved.pop(0)
         derived = derive_status(state, self.status)
         now = time.monotonic()
         if derived is None:
@@ -378,9 +574,29 @@ class Session:
             reason = self.reason  # keep "logged_out" while the QR rotates
         if status == Status.CONNECTED and state.get("me"):
             self.me = state["me"]
+        if status == Status.CONNECTED and self.status != Status.CONNECTED:
+            self._catch_up_due = True
         self._set(status, reason)
+        if self._catch_up_due and status == Status.CONNECTED:
+            self._catch_up()
         if status == Status.SCAN_QR:
             self._update_qr(state.get("qr"))
+
+    def _catch_up(self) -> None:
+        if self.on_connected is not None:
+            try:
+                with self._busy():
+                    self.on_connected(self, self._bridge)
+            except StorageUnavailable:
+                raise  # the worker backs off; the catch-up stays due
+            except WAEngineError as e:  # the page is still syncing, a timeout: next poll again
+                self._catch_up_tries += 1
+                if self._catch_up_tries < CATCH_UP_TRIES:
+                    log.warning("session %s: catch-up failed, retried: %s", self.id, e.message)
+                    return
+                log.error("session %s: catch-up gave up after %d tries: %s", self.id,
+                          self._catch_up_tries, e.message)
+        self._catch_up_due, self._catch_up_tries = False, 0
 
     def _update_qr(self, qr: str | None) -> None:
         if not qr or qr == self.qr:
@@ -391,6 +607,7 @@ class Session:
         self._on_event(self, "qr", {"qr": qr, "expiresAt": self.qr_expires_at})
 
     def _close_browser(self) -> None:
+        self._close_channel()
         if self.browser is not None:
             self.browser.quit()
         self.browser, self._bridge = None, None
@@ -401,7 +618,7 @@ class Session:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item and item[1].set_running_or_notify_cancel():
+            if isinstance(item, tuple) and item[1].set_running_or_notify_cancel():
                 item[1].set_exception(SessionNotReady("The session stopped"))
 
 

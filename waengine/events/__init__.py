@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 
-from ..errors import TooManyRequests, ValidationError
+from ..errors import ServiceUnavailable, TooManyRequests, ValidationError
 from ..shapes import ack_name, message, outgoing_view
 from ..store import Store, iso_utc
 from .outbox import EVENT_TYPES, EventOutbox
@@ -31,15 +31,16 @@ class EventHub:
         self.closing.clear()
         self.sender.start()
 
+    def close_streams(self) -> None:
+        """End every open event stream (SSE, WebSocket) now; new ones are refused (503).
+
+        Safe from a signal handler: it sets a flag and notifies, never blocks for long."""
+        self.closing.set()
+        self.outbox.wake()
+
     def stop(self) -> None:
         self.close_streams()
         self.sender.stop()
-
-    def close_streams(self) -> None:
-        """End every open event stream (SSE, WebSocket) now; new ones end at once too."""
-        self.closing.set()
-        with self.outbox.changed:
-            self.outbox.changed.notify_all()
 
     def webhooks_for(self, session, type_: str) -> list[dict]:
         """The session's own webhook, else the global default, if it wants this event type."""
@@ -51,12 +52,23 @@ class EventHub:
             return []
         return [hook]
 
+    def secret(self, session, url: str) -> str | None:
+        """The secret of the hook (the session's own, else the global one) that has this URL."""
+        for hook in ((session.options or {}).get("webhook") if session else None,
+                     {"url": self.config["WEBHOOK_URL"], "secret": self.config["WEBHOOK_SECRET"]}):
+            if hook and hook.get("url") == url:
+                return hook.get("secret") or None
+        return None
+
     def resume_point(self, last_event_id: str | None, tail: int | None = None,
-                     among: list[str] | None = None) -> int:
-        """The outbox sequence a stream starts after: Last-Event-ID, the last `tail`, or now."""
+                     among: list[str] | None = None, session: str | None = None) -> int:
+        """The outbox sequence a stream starts after: Last-Event-ID, the last `tail`, or now.
+
+        session: a one-session stream, where another session's event id is unknown (it could
+        not have sent it); the all-sessions stream resumes from any event id."""
         if not last_event_id:
             return self.outbox.seq_before_last(among, tail) if tail else self.outbox.last_seq
-        after = self.outbox.seq_of(last_event_id)
+        after = self.outbox.seq_of(last_event_id, [session] if session else None)
         if after is None:
             raise ValidationError(f"Unknown Last-Event-ID {last_event_id!r}",
                                   details={"field": "Last-Event-ID"})
@@ -66,14 +78,17 @@ class EventHub:
                visible: Callable[[dict], bool] = lambda row: True) -> Iterator[str]:
         """Server-Sent Events of the visible rows read(after_seq) returns, as text chunks.
 
-        Checks the stream cap first (429), so the caller can still answer with an error;
-        the stream then runs until the client goes away.
+        Checks shutdown (503) and the stream cap (429) first, so the caller can still answer
+        with an error; the stream then runs until the client goes away or the gateway shuts
+        down (a final `shutdown` event).
         """
         self.open_stream()
         return self._stream(read, after, visible)
 
     def open_stream(self) -> None:
         """Take a place among the SSE_MAX_STREAMS open streams (429 if none); release() it."""
+        if self.closing.is_set():
+            raise ServiceUnavailable("The gateway is shutting down", headers={"Retry-After": "2"})
         # Each stream holds a gthread worker thread: cap them so API calls always find one.
         if not self.streams.acquire(blocking=False):
             raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
@@ -89,6 +104,8 @@ class EventHub:
                     yield f"id: {row['id']}\nevent: {row['type']}\ndata: {row['body']}\n\n"
                 if not rows:
                     yield ": keepalive\n\n"  # also how a closed client is noticed
+            # Shutting down: say so, so the client reconnects (Last-Event-ID) elsewhere or later.
+            yield 'event: shutdown\ndata: {"reason":"shutdown","retryAfter":2}\n\n'
         finally:
             self.release()
 
@@ -127,6 +144,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     """Engine/page events as (API event type, data, dedupe key) triples; [] for internal ones."""
     if kind == "message":
         msg = message(data)
+        if data.get("catchUp"):
+            msg["catchUp"] = True  # read from history after a reconnect (engine/catchup.py)
         return [("message", msg, f"message:{msg['id']}")]
     if kind == "message.ack":
         ack = ack_name(data.get("ack"))
@@ -145,8 +164,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("group.participants", data, None)]
     if kind == "qr":
         return [("qr", {"qr": data["qr"], "expiresAt": iso_utc(data["expiresAt"])}, None)]
-    if kind == "message.status":  # a queued send ended (sent or failed for good)
-        return [("message.status", outgoing_view(data), f"status:{data['id']}")]
+    if kind == "message.status":  # a queued send ended, or its outcome became unknown
+        return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
     if kind == "session.status":
         return [("session.status", data, None)]
     if kind == "bridge.error":

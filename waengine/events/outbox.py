@@ -12,6 +12,7 @@ import threading
 import time
 
 from ..store import Store, iso_utc, utcnow
+from ..vocabulary import Status
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -56,6 +57,9 @@ class EventOutbox:
     def __init__(self, store: Store):
         self.store = store
         store.script(SCHEMA)
+        # Secrets are kept once, with the hook (session options, config), looked up at delivery
+        # time; older releases copied them into every delivery row.
+        store.execute("UPDATE deliveries SET secret = NULL WHERE secret IS NOT NULL")
         self.changed = threading.Condition()
         self._seq = self._max_seq()
         # Bumped by anything that may make a delivery due now (a new event, a manual retry).
@@ -84,8 +88,8 @@ class EventOutbox:
                 return None
             seq = cur.lastrowid
             for hook in webhooks:
-                db.execute("INSERT OR IGNORE INTO deliveries (event_seq, session, url, secret)"
-                           " VALUES (?, ?, ?, ?)", (seq, session, hook["url"], hook.get("secret")))
+                db.execute("INSERT OR IGNORE INTO deliveries (event_seq, session, url)"
+                           " VALUES (?, ?, ?)", (seq, session, hook["url"]))
         with self.changed:
             self._seq = max(self._seq, seq)
             self.version += 1
@@ -99,6 +103,21 @@ class EventOutbox:
             "SELECT seq, id, type, body FROM events WHERE session = ? AND seq > ?"
             " ORDER BY seq LIMIT ?", (session, after_seq, limit))
         return [dict(r) for r in rows]
+
+    def newest_message_time(self, session: str) -> float | None:
+        """WhatsApp timestamp of the newest incoming message stored for the session."""
+        rows = self.store.execute(
+            "SELECT MAX(json_extract(body, '$.data.timestamp')) AS t FROM events"
+            " WHERE session = ? AND type = 'message'", (session,))
+        return rows[0]["t"]
+
+    def first_connected_at(self, session: str) -> str | None:
+        """When the session was first CONNECTED before the current connection, if ever."""
+        rows = self.store.execute(
+            "SELECT created_at FROM events WHERE session = ? AND type = 'session.status'"
+            " AND json_extract(body, '$.data.status') = ? ORDER BY seq LIMIT 2",
+            (session, Status.CONNECTED.value))
+        return rows[0]["created_at"] if len(rows) == 2 else None
 
     def since_any(self, sessions: list[str] | None, after_seq: int, limit: int = 500) -> list[dict]:
         """Events of these sessions (None: all) after a sequence number, oldest first."""
@@ -117,14 +136,28 @@ class EventOutbox:
         first = rows[0]["s"]
         return first - 1 if first is not None else self.last_seq
 
-    def seq_of(self, event_id: str) -> int | None:
-        rows = self.store.execute("SELECT seq FROM events WHERE id = ?", (event_id,))
+    def seq_of(self, event_id: str, sessions: list[str] | None = None) -> int | None:
+        """The sequence number of an event of these sessions (None: unknown, or another
+        session's: a stream never resumes from an event it could not have sent)."""
+        where, args = _among(sessions)
+        rows = self.store.execute(f"SELECT seq FROM events WHERE id = ?{where}",
+                                  (event_id, *args))
         return rows[0]["seq"] if rows else None
 
-    def wait(self, after_seq: int, timeout: float) -> bool:
-        """Block until an event newer than after_seq exists (True) or the timeout passes."""
+    def wait(self, after_seq: int, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Block until an event newer than after_seq exists (True), `stop` is set, or the
+        timeout passes."""
         with self.changed:
-            return self.changed.wait_for(lambda: self._seq > after_seq, timeout)
+            return self.changed.wait_for(
+                lambda: self._seq > after_seq or (stop is not None and stop.is_set()), timeout)
+
+    def wake(self) -> None:
+        """Wake every waiter (a stream's stop flag was set)."""
+        if self.changed.acquire(timeout=1.0):  # never block a signal handler for long
+            try:
+                self.changed.notify_all()
+            finally:
+                self.changed.release()
 
     # ---- deliveries ----
     def due(self, now: float, limit: int = 50) -> list[dict]:

@@ -1,14 +1,25 @@
-"""Webhook delivery: signed POSTs, in order per session, retried with backoff, then dead-lettered."""
+"""Webhook delivery: signed POSTs, in order per session, retried with backoff, then dead-lettered.
+
+Deliveries run on a bounded pool, one in flight per (session, URL) so each session's events
+stay in order, and at most PER_DESTINATION per URL so a slow receiver cannot take the pool.
+WEBHOOK_TIMEOUT bounds a whole attempt (connect, send, every byte of the answer), not one
+socket read: a receiver that trickles its answer is cut off at the deadline.
+"""
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
+import socket
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+from ..config import Defaults
 from ..store import epoch
 from .outbox import EventOutbox
 from .signing import headers as signed_headers
@@ -26,16 +37,51 @@ def backoff(attempts: int, base: float, cap: float, rand=random.random) -> float
     return min(cap, base * 2 ** max(attempts - 1, 0)) * (0.5 + rand())
 
 
+class DeadlineExceeded(OSError):
+    """The receiver did not answer in full within WEBHOOK_TIMEOUT."""
+
+
+def post(url: str, body: bytes, headers: dict, deadline: float,
+         keep: int = 300) -> tuple[int, str]:
+    """POST and return the status and the start of the answer (up to `keep` bytes, text); the
+    whole exchange must end within `deadline` seconds."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=deadline)
+    expired = threading.Event()
+
+    def cut():
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read at once
+            except OSError:
+                pass
+
+    timer = threading.Timer(deadline, cut)
+    timer.name, timer.daemon = "wa-webhook-deadline", True
+    timer.start()
+    try:
+        path = parts.path or "/"
+        conn.request("POST", path + (f"?{parts.query}" if parts.query else ""), body, headers)
+        resp = conn.getresponse()
+        answer = resp.read()  # in full: the deadline, not the size, bounds a trickling answer
+        return resp.status, answer[:keep].decode("utf-8", "replace").strip()
+    except (OSError, http.client.HTTPException) as e:
+        if expired.is_set():
+            raise DeadlineExceeded(f"no complete answer within {deadline:g}s") from e
+        raise
+    finally:
+        timer.cancel()
+        conn.close()
+
+
 def retryable(status: int | None) -> bool:
     """Network errors and 5xx, 408 and 429 are worth retrying; other 4xx will not get better."""
     return status is None or status >= 500 or status in (408, 429)
-
-
-def _answer(error: urllib.error.HTTPError, limit: int = 300) -> str:
-    try:
-        return error.read(limit).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
 
 
 class WebhookSender:
@@ -47,13 +93,23 @@ class WebhookSender:
         self.horizon = config["WEBHOOK_RETRY_HORIZON"]
         self.delivered = 0
         self.failed = 0
+        self.concurrency = int(config.get("WEBHOOK_CONCURRENCY", Defaults.WEBHOOK_CONCURRENCY))
+        # A slow receiver takes at most this many of the pool's threads.
+        self.per_destination = max(1, self.concurrency // 2)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._in_flight: set[tuple[str, str]] = set()
+        self._per_url: Counter = Counter()
+        # (session id, url) -> the hook's secret, looked up when sending (never stored per row).
+        self.secret_for: Callable[[str, str], str | None] | None = None
 
     def start(self) -> None:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wa-webhook")
         self._thread = threading.Thread(target=self._run, name="wa-webhooks", daemon=True)
         self._thread.start()
 
@@ -65,6 +121,9 @@ class WebhookSender:
             self._thread.join(self.timeout + 5)
             if self._thread.is_alive():
                 log.warning("wa-webhooks did not stop within %.0fs", self.timeout + 5)
+        if self._pool:
+            # Attempts in flight end by their deadline; their rows stay pending if cut short.
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -79,6 +138,8 @@ class WebhookSender:
     def _sleep(self) -> None:
         nxt = self.outbox.next_due_at()
         wait = 30.0 if nxt is None else max(0.0, min(30.0, nxt - time.time()))
+        if wait == 0 and self._in_flight:
+            wait = 1.0  # what is due is in flight: its end bumps the version
         version = self.outbox.version
         with self.outbox.changed:
             # Wakes at once for a new event or a manual retry; else when the next one is due.
@@ -87,13 +148,38 @@ class WebhookSender:
                 timeout=wait or 0.05)
 
     def run_once(self) -> bool:
-        """Attempt every delivery that is due now; True if there was any."""
-        due = self.outbox.due(time.time())
-        for row in due:
+        """Start every due delivery whose queue and destination have room; True if any."""
+        started = 0
+        for row in self.outbox.due(time.time(), limit=200):
             if self._stop.is_set():
                 break
+            key = (row["session"], row["url"])
+            with self._lock:
+                if key in self._in_flight or self._per_url[row["url"]] >= self.per_destination:
+                    continue
+                self._in_flight.add(key)
+                self._per_url[row["url"]] += 1
+            if self.secret_for is not None:
+                row["secret"] = self.secret_for(row["session"], row["url"])
+            if self._pool is None:  # not started (tests drive run_once by hand): inline
+                self._attempt_and_release(row, key)
+            else:
+                self._pool.submit(self._attempt_and_release, row, key)
+            started += 1
+        return started > 0
+
+    def _attempt_and_release(self, row: dict, key: tuple[str, str]) -> None:
+        try:
             self.attempt(row)
-        return bool(due)
+        except Exception:
+            log.exception("webhook %s for %s: attempt failed", row["event_id"], row["session"])
+        finally:
+            with self._lock:
+                self._in_flight.discard(key)
+                self._per_url[row["url"]] -= 1
+            with self.outbox.changed:  # the session's next event may go now
+                self.outbox.version += 1
+                self.outbox.changed.notify_all()
 
     def attempt(self, row: dict) -> None:
         body = row["body"].encode()
@@ -103,14 +189,11 @@ class WebhookSender:
                                     row.get("secret"))}
         status, error = None, ""
         try:
-            req = urllib.request.Request(row["url"], data=body, headers=headers, method="POST")
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                status = resp.status
-        except urllib.error.HTTPError as e:
-            # The start of the receiver's answer: what an operator needs to see why it failed.
-            answer = _answer(e)
-            status, error = e.code, f"HTTP {e.code}" + (f": {answer}" if answer else "")
-        except (OSError, ValueError) as e:
+            status, answer = post(row["url"], body, headers, self.timeout)
+            if not 200 <= status < 300:
+                # The start of the receiver's answer: what an operator needs to see why it failed.
+                error = f"HTTP {status}" + (f": {answer}" if answer else "")
+        except (OSError, ValueError, http.client.HTTPException) as e:
             error = f"{type(e).__name__}: {e}"
         if status is not None and 200 <= status < 300:
             self.outbox.mark_delivered(row["event_seq"], row["url"], status)

@@ -50,9 +50,10 @@ def browsers_memory(profiles_dir: Path, only: str | None = None) -> dict[str, di
     One walk of the process table for all sessions; `only` keeps one profile's entry.
     """
     prefix = str(profiles_dir).rstrip("/") + "/"
+    aliases = _warm_aliases(profiles_dir)
     found: dict[str, dict] = {}
     for proc in psutil.process_iter(["cmdline"]):
-        name = _profile_of(proc.info["cmdline"] or (), prefix)
+        name = _profile_of(proc.info["cmdline"] or (), prefix, aliases)
         if not name or (only is not None and name != only) or proc.pid == os.getpid():
             continue
         try:
@@ -71,8 +72,27 @@ def browsers_memory(profiles_dir: Path, only: str | None = None) -> dict[str, di
     return found
 
 
-def _profile_of(cmdline, prefix: str) -> str | None:
+def _warm_aliases(profiles_dir: Path) -> dict[str, str]:
+    """`.warm/<n>` -> session name: a warm browser handed to a session runs on .warm/<n>, and
+    its session's profile is a symlink there (engine/warm.py)."""
+    if not profiles_dir.is_dir():
+        return {}
+    root = profiles_dir.resolve()
+    aliases = {}
+    for path in profiles_dir.iterdir():
+        if path.is_symlink():
+            try:
+                aliases[str(path.resolve().relative_to(root))] = path.name
+            except ValueError:  # a link out of the profiles folder is no warm browser's
+                continue
+    return aliases
+
+
+def _profile_of(cmdline, prefix: str, aliases: dict[str, str] | None = None) -> str | None:
     for part in cmdline:
         if part.startswith("--") and prefix in part:
-            return part.split(prefix, 1)[1].split("/", 1)[0] or None
+            rest = part.split(prefix, 1)[1].split("/")
+            if rest[0] == ".warm" and len(rest) > 1:  # a warm browser: its session, if taken
+                return (aliases or {}).get(f".warm/{rest[1]}", f".warm/{rest[1]}")
+            return rest[0] or None
     return None

@@ -8,7 +8,7 @@ their success schema and their own error statuses with `responses()`; what every
 """
 
 from .build import init_app
-from .errors import BROWSER_ERRORS, ERRORS, Error, ErrorDetail, responses
+from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
 from .events import Delivery, DeliveryList, Event, Retried, StreamToken, Webhook
 from .messages import (
     Chat,
@@ -59,9 +59,9 @@ __all__ = [
     "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
     "ErrorDetail", "Event", "Exists", "Forwarded", "Group", "GroupList", "Health", "HistoryPoint",
-    "Location", "Me", "Message", "MessageList", "Pacing", "PacingOut", "PairingCode",
-    "Participant", "Performance", "PerformanceFigures", "PerformanceHistory", "Pinned", "QrCode",
-    "Queued", "QueuedList", "Reaction", "ReadReceipt", "Retried", "Session", "SessionList",
-    "SessionMemory", "Starred", "StoredMedia", "StreamToken", "Webhook", "WebhookSummary",
-    "init_app", "responses",
+    "Location", "Me", "Message", "MessageList", "NOT_MODIFIED", "Pacing", "PacingOut",
+    "PairingCode", "Participant", "Performance", "PerformanceFigures", "PerformanceHistory",
+    "Pinned", "QrCode", "Queued", "QueuedList", "Reaction", "ReadReceipt", "Retried", "Session",
+    "SessionList", "SessionMemory", "Starred", "StoredMedia", "StreamToken", "Webhook",
+    "WebhookSummary", "init_app", "responses",
 ]

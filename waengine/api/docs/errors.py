@@ -36,6 +36,9 @@ ERRORS = {
 }
 # A route that runs a command in the session's browser can meet these.
 BROWSER_ERRORS = (409, 502, 503, 504)
+# Cached list routes: the ETag of the list; If-None-Match with it answers 304.
+NOT_MODIFIED = {304: {"description": "Not Modified: the list still has the ETag sent in "
+                                     "If-None-Match (no body)"}}
 
 
 def responses(schema=None, status: int = 200, *, errors=(), description: str = "",

@@ -80,7 +80,7 @@ class Queued(Out):
     """A send in the session's paced queue (and, once sent, the message it became)."""
 
     id = String(required=True, metadata={"example": "out_0194c1f2a3b4c5d6e7f8a9"})
-    status = String(required=True, validate=OneOf(("queued", "sent", "failed")))
+    status = String(required=True, validate=OneOf(("queued", "unknown", "sent", "failed")))
     to = String(required=True, allow_none=True)
     attempts = Integer(required=True)
     createdAt = String(required=True, metadata=TIME)

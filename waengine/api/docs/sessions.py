@@ -53,6 +53,9 @@ class Session(Out):
     lastActivityAt = String(required=True, allow_none=True, metadata=TIME)
     restarts = Integer(required=True)
     browser = Nested(BrowserInfo, required=True, allow_none=True)
+    responding = Boolean(metadata={"description": "false while the page has been stuck in one "
+                                                  "call longer than COMMAND_TIMEOUT (a frozen "
+                                                  "renderer, until the watchdog relaunches it)"})
     # The live fields below are in GET /sessions and GET /sessions/{id}, not in a DELETE's answer.
     statusSince = String(metadata={**TIME, "description": "when it entered this status "
                                    "(at most since this process started)"})

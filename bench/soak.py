@@ -1,0 +1,135 @@
+"""Leak soak: steady traffic on S connected sessions, memory slopes after warm-up.
+
+python bench/soak.py --sessions 3 --minutes 60 (the issue's target: worker RSS slope
+< 5 MB/h, browser PSS slope per session < 10 MB/h after warm-up). Every second each session
+gets an incoming message, every 5 s it sends one, reads of the cached contacts run all along
+and an uncached read every 30 s. Worker RSS and per-session browser PSS are sampled every
+30 s; the slope is a least-squares fit over the samples after the warm-up (the first quarter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import requests
+from scale import PEER, Gateway, HookReceiver, Proc, free_port, phone, print_table, row, wait_http
+
+from tests.conftest import wait_for
+from waengine.engine import browser
+from waengine.ops.memory import browsers_memory
+
+
+def slope_per_hour(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MB) samples, in MB per hour."""
+    xs, ys = [s[0] for s in samples], [s[1] for s in samples]
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    den = sum((x - mx) ** 2 for x in xs) or 1.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den * 3600
+
+
+def worker_rss(gw: Gateway) -> float:
+    for child in psutil.Process(gw.proc.proc.pid).children():
+        if "chromedriver" not in child.name():
+            return child.memory_info().rss / 2**20
+    return 0.0
+
+
+def traffic(gw: Gateway, sandbox_url: str, n: int, stop: threading.Event, counts: dict) -> None:
+    http = requests.Session()
+    tick = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        for i in range(n):
+            http.post(f"{sandbox_url}/_sandbox/messages",
+                      json={"from": PEER, "to": phone(i), "text": f"soak-{tick}-{i}"})
+            counts["in"] += 1
+            if tick % 5 == 0:
+                ok = gw.http.post(f"{gw.url}/sessions/s{i}/messages", timeout=90,
+                                  json={"to": PEER, "text": f"out-{tick}"}).status_code == 201
+                counts["sent" if ok else "send_failed"] += 1
+            refresh = "?refresh=true" if tick % 30 == 0 else ""
+            for _ in range(5):
+                http.get(f"{gw.url}/sessions/s{i}/contacts{refresh}",
+                         headers={"Accept-Encoding": "gzip"}, timeout=60)
+                counts["reads"] += 1
+                refresh = ""
+        tick += 1
+        stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=3)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--sample", type=float, default=30.0)
+    args = parser.parse_args()
+    n = args.sessions
+    tmp = Path(tempfile.mkdtemp(prefix="waengine-soak-"))
+    sb_port = free_port()
+    sandbox_url = f"http://127.0.0.1:{sb_port}"
+    sandbox = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(sb_port)], {},
+                   tmp / "sandbox.log")
+    hooks = HookReceiver()
+    gw = None
+    stop = threading.Event()
+    try:
+        wait_http(sandbox_url + "/")
+        http = requests.Session()
+        for i in range(n):
+            http.post(f"{sandbox_url}/_sandbox/phones", json={
+                "phone": phone(i), "name": f"Soak {i}", "seedContacts": 2000})
+        http.post(f"{sandbox_url}/_sandbox/phones", json={"phone": PEER, "name": "Peer"})
+        data = tmp / "data"
+        gw = Gateway(tmp, data, sandbox_url, hooks.url, n, "push", {})
+        for i in range(n):
+            gw.http.post(gw.url + "/sessions", json={"id": f"s{i}"})
+            wait_for(lambda i=i: gw.status(f"s{i}") == "SCAN_QR", timeout=120)
+            qr = gw.http.get(f"{gw.url}/sessions/s{i}/qr").json()["qr"]
+            http.post(f"{sandbox_url}/_sandbox/link", json={"qr": qr, "phone": phone(i)})
+            wait_for(lambda i=i: gw.status(f"s{i}") == "CONNECTED", timeout=120)
+        counts = {"in": 0, "sent": 0, "send_failed": 0, "reads": 0}
+        thread = threading.Thread(target=traffic, args=(gw, sandbox_url, n, stop, counts),
+                                  name="soak-traffic", daemon=True)
+        thread.start()
+        start = time.monotonic()
+        rss, pss = [], []
+        while time.monotonic() - start < args.minutes * 60:
+            at = time.monotonic() - start
+            rss.append((at, worker_rss(gw)))
+            per = browsers_memory(data / "profiles")
+            pss.append((at, statistics.mean(e["pssMb"] for e in per.values()) if per else 0.0))
+            print(f"  {at / 60:5.1f} min: worker RSS {rss[-1][1]:.0f} MB, browser PSS "
+                  f"{pss[-1][1]:.0f} MB/session, {counts}", file=sys.stderr, flush=True)
+            stop.wait(args.sample)
+        stop.set()
+        thread.join(120)
+        warm = args.minutes * 60 / 4
+        after = lambda samples: [s for s in samples if s[0] >= warm] or samples  # noqa: E731
+        row(f"soak: {n} sessions, {args.minutes:.0f} min", f"{counts['in']} in, {counts['sent']} "
+            f"sent ({counts['send_failed']} failed), {counts['reads']} contact reads")
+        row("worker RSS slope after warm-up", f"{slope_per_hour(after(rss)):+.1f} MB/h",
+            f"{rss[0][1]:.0f} → {rss[-1][1]:.0f} MB")
+        row("browser PSS slope per session after warm-up", f"{slope_per_hour(after(pss)):+.1f} MB/h",
+            f"{pss[0][1]:.0f} → {pss[-1][1]:.0f} MB")
+        delivered = sum(1 for _, e in hooks.got if e.get("type") == "message")
+        row("incoming messages delivered by webhook", f"{delivered} of {counts['in']}")
+    finally:
+        stop.set()
+        if gw is not None:
+            gw.proc.stop()
+        sandbox.stop()
+        hooks.server.shutdown()
+        browser.reap_profile(tmp)
+    print_table(n)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

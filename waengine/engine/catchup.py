@@ -1,0 +1,53 @@
+"""Catch-up after a (re)connect: incoming messages the gateway never drained, read from history.
+
+Events the page received but the gateway had not yet committed die with the browser (its
+queue lives in the page), and messages that arrived while no browser ran were never events at
+all. Both are in the chats' history, so after every launch that reaches CONNECTED the worker
+reads the messages of every chat active since the newest message the outbox holds, and hands
+them to the event sink marked `catchUp`; the outbox's dedupe (one event per message id) drops
+the ones it already has.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..store import epoch
+from .page import Page
+
+log = logging.getLogger(__name__)
+
+# Seconds before the newest stored message to read again: messages of other chats that were
+# still in the dead page's queue are older than the last one committed, by a few seconds.
+MARGIN = 120
+# Newest messages read per active chat; a chat busier than this during one outage loses the rest.
+PER_CHAT = 100
+
+
+def since(outbox, session_id: str, created_at: str | None = None) -> float | None:
+    """WhatsApp time to catch up from, or None for a first link (no history is owed then).
+
+    Never before the session was created (created_at): older messages are the history a new
+    link syncs (of the phone's chats, from before this session existed), not missed events."""
+    newest = outbox.newest_message_time(session_id)
+    if newest is not None:
+        start = newest - MARGIN
+    else:
+        first = outbox.first_connected_at(session_id)
+        if not first:
+            return None
+        start = epoch(first) - MARGIN
+    created = epoch(created_at)
+    return max(start, created) if created is not None else start
+
+
+def run(session, bridge, outbox, on_event) -> int:
+    """Read missed incoming messages and hand them to on_event; return how many were read."""
+    start = since(outbox, session.id, getattr(session, "created_at", None))
+    if start is None:
+        return 0
+    found = Page.in_worker(bridge).catch_up(int(start), PER_CHAT)
+    for msg in found:
+        on_event(session, "message", {**msg, "catchUp": True})
+    log.info("session %s: caught up %d message(s) since %d", session.id, len(found), start)
+    return len(found)
