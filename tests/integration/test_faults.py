@@ -31,7 +31,7 @@ from .conftest import browser_processes
 from .test_gunicorn import Gunicorn
 
 # Phones of this module only: the sandbox network is shared by the whole test run.
-P = {name: f"628140000{i:04d}" for i, name in enumerate(
+P = {name: f"628160000{i:04d}" for i, name in enumerate(
     ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg",
      "small", "streams", "frozen", "disk"))}
 

@@ -17,8 +17,8 @@ from ..conftest import wait_for
 from .conftest import Sandbox, linked_gateway
 
 SID = "act"
-ALICE = "6281400000001"  # the session's phone
-BUDI, CITRA, DEWI, EKO = (f"62814000000{n:02d}" for n in range(2, 6))
+ALICE = "6281900000001"  # the session's phone (numbers of its own: the sandbox is shared)
+BUDI, CITRA, DEWI, EKO = (f"62819000000{n:02d}" for n in range(2, 6))
 
 
 @pytest.fixture(scope="module")

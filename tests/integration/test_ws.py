@@ -17,7 +17,7 @@ from ..conftest import wait_for
 from .test_gunicorn import Gunicorn
 from .test_nginx import Nginx
 
-ALICE, BUDI = "6281400000001", "6281400000002"
+ALICE, BUDI = "6281800000001", "6281800000002"  # numbers of its own: the sandbox is shared
 KEY = "ws-test-key-0123456789abcdef"
 
 
