@@ -57,11 +57,7 @@ class Stack:
         self.app = create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
                                "WA_URL": self.sandbox + "/", "QR_FIRST_TTL": 8.0,
                                "QR_TTL": 5.0, "QR_SCAN_TIMEOUT": 30.0,
-                               "API_KEYS": [ADMIN, f"{SCOPED}:acme-*"],
-                               # Two streams per tab, and a reloaded tab's old ones stay open
-                               # until their next keep-alive: half of testing's 8 THREADS, the
-                               # most SSE_MAX_STREAMS may be (the default is a quarter).
-                               "SSE_MAX_STREAMS": 4})
+                               "API_KEYS": [ADMIN, f"{SCOPED}:acme-*"]})
         self.engine = engine_of(self.app)
         self.engine.start()
         self.http = make_server("127.0.0.1", 0, self.app, threaded=True)

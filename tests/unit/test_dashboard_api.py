@@ -62,6 +62,27 @@ def test_the_all_sessions_stream_shows_only_what_the_key_may_see(keyed):
     assert {e["session"] for e in read_stream(only, last["id"])} == {"acme-1"}
 
 
+def test_recent_events_are_one_page_oldest_first_within_the_key_scope(keyed):
+    client = keyed.test_client()
+    outbox = engine_of(keyed).events.outbox
+    for sid in ("acme-1", "other"):
+        assert client.post("/sessions", json={"id": sid}, headers=as_key(ADMIN)).status_code == 201
+    before = len(client.get("/sessions/acme-1/events/recent?limit=500",
+                            headers=as_key(SCOPED)).json["data"])
+    added = [outbox.add("acme-1", "message", {"body": str(i)}, None, []) for i in range(5)]
+    outbox.add("other", "message", {"body": "not yours"}, None, [])
+    page = client.get("/sessions/acme-1/events/recent?limit=3", headers=as_key(SCOPED))
+    assert page.status_code == 200
+    assert [e["id"] for e in page.json["data"]] == [e["id"] for e in added[-3:]]
+    assert page.json["data"][-1]["data"] == {"body": "4"}
+    everything = client.get("/sessions/acme-1/events/recent?limit=500", headers=as_key(SCOPED))
+    assert len(everything.json["data"]) == before + 5
+    assert client.get("/sessions/other/events/recent", headers=as_key(SCOPED)).status_code == 403
+    assert client.get("/sessions/acme-1/events/recent?limit=0",
+                      headers=as_key(SCOPED)).status_code == 422
+    assert client.get("/sessions/nope/events/recent", headers=as_key(ADMIN)).status_code == 404
+
+
 def test_the_all_sessions_stream_refuses_what_it_cannot_serve(keyed):
     client = keyed.test_client()
     other = client.get("/events?sessions=other", headers=as_key(SCOPED))

@@ -42,6 +42,7 @@ OPERATION_IDS = {
     ("get", "/sessions/{session_id}/webhook/deliveries"): "listDeliveries",
     ("post", "/sessions/{session_id}/webhook/deliveries/{event_id}/retry"): "retryDelivery",
     ("get", "/sessions/{session_id}/events"): "streamEvents",
+    ("get", "/sessions/{session_id}/events/recent"): "listRecentEvents",
     ("patch", "/sessions/{session_id}/webhook"): "updateWebhook",
     ("put", "/sessions/{session_id}/keep-alive"): "setKeepAlive",
     ("get", "/events"): "streamAllEvents",

@@ -11,7 +11,7 @@ from ..events.signing import generate_secret
 from ..store import iso_utc
 from . import docs
 from .context import engine, manager
-from .schemas import DeliveriesQuery, StreamQuery, WebhookPatchIn, WebhookPutIn
+from .schemas import DeliveriesQuery, RecentQuery, StreamQuery, WebhookPatchIn, WebhookPutIn
 
 bp = APIBlueprint("events", __name__, tag="Webhooks and events")
 
@@ -111,6 +111,16 @@ def stream_events(session_id):
     hub = engine().events
     after = hub.resume_point(last_event_id(), session=session_id)
     return _sse(hub.stream(lambda after: hub.outbox.since(session_id, after), after))
+
+
+@bp.get("/sessions/<session_id>/events/recent")
+@bp.input(RecentQuery, location="query", arg_name="query")
+@bp.doc(operation_id="listRecentEvents",
+        summary="The session's newest stored events, oldest first (a page, not a stream)",
+        responses=docs.responses(docs.EventList))
+def recent_events(session_id, query):
+    manager().get(session_id)
+    return {"data": engine().events.outbox.recent(session_id, query["limit"])}
 
 
 @bp.get("/events")

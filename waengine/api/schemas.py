@@ -236,6 +236,11 @@ class StreamQuery(Schema):
                    metadata={"description": "a POST /auth/stream-token token, for EventSource"})
 
 
+class RecentQuery(Schema):
+    limit = Integer(load_default=100, validate=Range(1, 500),
+                    metadata={"description": "how many of the newest stored events"})
+
+
 _CAPTION = Length(max=4096)
 
 

@@ -104,6 +104,13 @@ class EventOutbox:
             " ORDER BY seq LIMIT ?", (session, after_seq, limit))
         return [dict(r) for r in rows]
 
+    def recent(self, session: str, limit: int) -> list[dict]:
+        """A session's newest `limit` events, oldest first, as they were published."""
+        rows = self.store.execute(
+            "SELECT body FROM (SELECT seq, body FROM events WHERE session = ?"
+            " ORDER BY seq DESC LIMIT ?) ORDER BY seq", (session, limit))
+        return [json.loads(r["body"]) for r in rows]
+
     def newest_message_time(self, session: str) -> float | None:
         """WhatsApp timestamp of the newest incoming message stored for the session."""
         rows = self.store.execute(

@@ -9,7 +9,7 @@ their success schema and their own error statuses with `responses()`; what every
 
 from .build import init_app
 from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
-from .events import Delivery, DeliveryList, Event, Retried, StreamToken, Webhook
+from .events import Delivery, DeliveryList, Event, EventList, Retried, StreamToken, Webhook
 from .messages import (
     Chat,
     ChatList,
@@ -58,7 +58,7 @@ from .sessions import (
 __all__ = [
     "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
-    "ErrorDetail", "Event", "Exists", "Forwarded", "Group", "GroupList", "Health", "HistoryPoint",
+    "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health", "HistoryPoint",
     "Location", "Me", "Message", "MessageList", "NOT_MODIFIED", "Pacing", "PacingOut",
     "PairingCode", "Participant", "Performance", "PerformanceFigures", "PerformanceHistory",
     "Pinned", "QrCode", "Queued", "QueuedList", "Reaction", "ReadReceipt", "Retried", "Session",

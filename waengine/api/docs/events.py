@@ -52,3 +52,7 @@ class Event(Out):
     type = String(required=True, validate=OneOf(EVENT_TYPES))
     timestamp = String(required=True, metadata=TIME)
     data = Dict(required=True)
+
+
+class EventList(Out):
+    data = List(Nested(Event), required=True, metadata={"description": "oldest first"})

@@ -16,7 +16,6 @@ const state = {
   detail: null, // the id shown in the session view
   qrExpires: null,
   feed: null, // the stream of every visible session
-  logFeed: null, // the detail view's stream
   timers: [],
 };
 
@@ -687,37 +686,24 @@ async function saveSettings(fn) {
 }
 
 // ---- the detail view's event log ----
-async function openLog(id, last = null, failures = 0) {
-  if (state.detail !== id) return;
-  let url;
+// The tab's one live stream (openFeed) already carries this session's events to onDetailEvent;
+// the history before it comes from one page of stored events, so a tab never holds two of the
+// gateway's SSE_MAX_STREAMS places.
+async function openLog(id) {
+  let page;
   try {
-    url = await streamUrl(last ? { sessions: id, lastEventId: last } : { sessions: id, tail: LOG_MAX });
+    page = await api('GET', `/sessions/${encodeURIComponent(id)}/events/recent?limit=${LOG_MAX}`);
   } catch (err) {
     return;
   }
   if (state.detail !== id) return;
-  if (state.logFeed) state.logFeed.close();
-  const feed = new EventSource(url);
-  state.logFeed = feed;
-  feed.onopen = () => { failures = 0; };
-  feed.onerror = () => {
-    if (state.logFeed !== feed) return;
-    feed.close();
-    // Reopen after the last event shown, with a fresh token (the first one may be stale).
-    setTimeout(() => { if (state.logFeed === feed) openLog(id, last, failures + 1); },
-      Math.min(30000, 1500 * 2 ** failures));
-  };
-  for (const type of EVENT_TYPES) {
-    feed.addEventListener(type, (msg) => {
-      last = msg.lastEventId;
-      if (state.detail === id) logEvent(JSON.parse(msg.data));
-    });
-  }
+  // Newest first on screen: what the live stream showed meanwhile is newer and stays on top.
+  for (const event of page.data.slice().reverse()) logEvent(event, true);
 }
 
 const seenInLog = new Set();
-function logEvent(event) {
-  // Both streams carry the detail session's events: show each once.
+function logEvent(event, older = false) {
+  // The stored page and the live stream may both carry an event: show each once.
   if (seenInLog.has(event.id)) return;
   seenInLog.add(event.id);
   if (seenInLog.size > 5000) seenInLog.clear();
@@ -729,15 +715,13 @@ function logEvent(event) {
         : event.type === 'message.status' ? `${data.status || ''} ${data.to || ''} ${data.reason || ''}`
           : event.type === 'qr' ? `new QR, expires ${clock(data.expiresAt)}`
             : JSON.stringify(data).slice(0, 160);
-  log.prepend(el('li', { 'data-type': event.type },
+  log[older ? 'append' : 'prepend'](el('li', { 'data-type': event.type },
     el('time', { dateTime: event.timestamp }, clock(event.timestamp)),
     el('span', { class: 'etype' }, event.type), el('span', { class: 'esum' }, summary)));
   while (log.children.length > LOG_MAX) log.lastChild.remove();
 }
 
 function closeLog() {
-  if (state.logFeed) state.logFeed.close();
-  state.logFeed = null;
   seenInLog.clear();
 }
 
