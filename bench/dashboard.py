@@ -21,7 +21,8 @@ from selenium.webdriver.chrome.service import Service
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import ms, row, serve, timed  # noqa: E402
+from bench.common import ms, print_table, row, timed  # noqa: E402
+from bench.run import serve  # noqa: E402
 from tests.conftest import wait_for  # noqa: E402
 from tests.unit.fakes import FakeFactory  # noqa: E402
 from waengine import create_app, engine_of  # noqa: E402
@@ -109,6 +110,7 @@ def main() -> int:
         driver.quit()
         server.shutdown()
         engine.close()
+    print_table(f"dashboard, {SESSIONS} sessions")
     return 0
 
 

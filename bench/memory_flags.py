@@ -20,20 +20,10 @@ import time
 from pathlib import Path
 
 import requests
-from scale import (
-    PEER,
-    Gateway,
-    HookReceiver,
-    Proc,
-    free_port,
-    phone,
-    print_table,
-    quit_all,
-    row,
-    wait_http,
-)
+from scale import PEER, Gateway, HookReceiver, phone, quit_all
 from selenium import webdriver
 
+from bench.common import Proc, free_port, print_table, row, wait_http
 from tests.conftest import wait_for
 from waengine.config import load_config
 from waengine.engine import browser
@@ -129,7 +119,7 @@ def main() -> int:
         sandbox.stop()
         hooks.server.shutdown()
         browser.reap_profile(tmp)
-    print_table(n)
+    print_table(f"N={n}")
     return 0
 
 

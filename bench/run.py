@@ -23,33 +23,9 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ms, print_table, row, timed  # noqa: E402
 from tests.conftest import wait_for  # noqa: E402
 from tests.receiver import Receiver  # noqa: E402
-
-ROWS: list[tuple[str, str, str, str]] = []
-
-
-def row(what: str, waengine: str, baseline: str = "", ratio: str = "") -> None:
-    ROWS.append((what, waengine, baseline, ratio))
-    print(f"  {what}: {waengine} (baseline {baseline or '-'}) {ratio}", file=sys.stderr, flush=True)
-
-
-def pct(samples: list[float], q: float) -> float:
-    samples = sorted(samples)
-    return samples[min(len(samples) - 1, int(q * len(samples)))]
-
-
-def ms(samples: list[float]) -> str:
-    return f"{statistics.median(samples) * 1000:.2f} ms (p99 {pct(samples, 0.99) * 1000:.2f})"
-
-
-def timed(fn, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def serve(app) -> tuple[str, object]:
@@ -177,7 +153,7 @@ def main() -> int:
         server.shutdown()
         engine.close()
         sb.shutdown()
-    print_table()
+    print_table("make bench")
     return 0
 
 
@@ -371,16 +347,6 @@ def media_bench(http, base: str, sb_url: str, app) -> None:
     loader.join(60)
     row("GET /chats (browser) while 8 MiB downloads run", ms(busy), ms(idle) + " idle",
         f"{statistics.median(busy) / statistics.median(idle):.2f}x")
-
-
-def print_table() -> None:
-    headers = ("measure", "waengine", "baseline (same run)", "ratio")
-    widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(headers)]
-    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths))
-    print(line)
-    print("-|-".join("-" * w for w in widths))
-    for r in ROWS:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, widths)))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,41 +37,25 @@ from pathlib import Path
 import psutil
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import (  # noqa: E402
+    Proc,
+    free_port,
+    gunicorn,
+    ms,
+    print_table,
+    row,
+    sec,
+    wait_http,
+)
 from tests.conftest import wait_for  # noqa: E402
 from waengine.config import load_config  # noqa: E402
 from waengine.engine import browser  # noqa: E402
 from waengine.ops.memory import browsers_memory  # noqa: E402
 
-ROWS: list[tuple[str, str, str, str]] = []
 PEER = "6289800000000"
 SECRET = "bench-secret"
-
-
-def row(what: str, value: str, baseline: str = "", ratio: str = "") -> None:
-    ROWS.append((what, value, baseline, ratio))
-    print(f"  {what}: {value} | {baseline or '-'} | {ratio}", file=sys.stderr, flush=True)
-
-
-def pct(samples: list[float], q: float) -> float:
-    samples = sorted(samples)
-    return samples[min(len(samples) - 1, int(q * len(samples)))]
-
-
-def ms(samples: list[float]) -> str:
-    return f"p50 {pct(samples, 0.5) * 1000:.1f} / p99 {pct(samples, 0.99) * 1000:.1f} ms"
-
-
-def sec(samples: list[float]) -> str:
-    return f"median {statistics.median(samples):.2f} s, max {max(samples):.2f} s"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def phone(i: int) -> str:
@@ -114,43 +96,6 @@ class HookReceiver:
             if event.get("type") == "message" and event["data"].get("body") == text:
                 return at
         return None
-
-
-class Proc:
-    """A server subprocess (gunicorn or the sandbox) in its own process group."""
-
-    def __init__(self, args: list[str], env: dict, log: Path):
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-
-    def stop(self, timeout: float = 120) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    def up():
-        try:
-            return requests.get(url, timeout=2).status_code < 500
-        except requests.ConnectionError:
-            return False
-    wait_for(up, timeout=timeout, interval=0.1, message=url)
-
-
-def gunicorn(port: int, app: str, env: dict, log: Path) -> Proc:
-    """The gateway with its gunicorn.conf.py; the bare app with the same worker settings."""
-    conf = (["-c", "gunicorn.conf.py"] if app == "wsgi:app" else
-            ["-c", "/dev/null", "-w", "1", "-k", "gthread", "--threads", "16",
-             "--keep-alive", "5"])
-    return Proc([sys.executable, "-m", "gunicorn", *conf, "-b", f"127.0.0.1:{port}",
-                 "--access-logfile", "/dev/null", "--no-control-socket", app], env, log)
 
 
 def kinds(gateway: Proc | None, profiles: Path) -> dict[str, list[psutil.Process]]:
@@ -266,7 +211,11 @@ class Gateway:
                "WAENGINE_PUMP_MODE": mode, "WAENGINE_MAX_SESSIONS": str(n),
                "WAENGINE_WEBHOOK_URL": hook_url, "WAENGINE_WEBHOOK_SECRET": SECRET,
                "WAENGINE_WEBHOOK_EVENTS": "message", "WAENGINE_SEND_MIN_INTERVAL": "0",
-               "WAENGINE_SEND_JITTER": "0", "WAENGINE_LOG_LEVEL": "WARNING", **extra}
+               "WAENGINE_SEND_JITTER": "0", "WAENGINE_LOG_LEVEL": "WARNING",
+               # Admission by the box (80 % of its RAM, 2 GB kept free), not by the
+               # development preset's 4 GB total: how many sessions this box holds.
+               "WAENGINE_TOTAL_MEMORY_LIMIT_MB": "0", "WAENGINE_MEMORY_RESERVE_MB": "2048",
+               **extra}
         self.proc = gunicorn(self.port, "wsgi:app", env, tmp / f"gateway-{mode}.log")
         self.http = requests.Session()
         wait_http(self.url + "/health")
@@ -447,7 +396,7 @@ def main() -> int:
         sandbox.stop()
         hooks.server.shutdown()
         browser.reap_profile(tmp)
-    print_table(n)
+    print_table(f"N={n}")
     return 0
 
 
@@ -530,17 +479,6 @@ def wrk_rows(gw: Gateway, tmp: Path, url: str) -> None:
                 f"{ours / base:.2f}x")
     finally:
         bare.stop()
-
-
-def print_table(n: int) -> None:
-    print(f"\n### N={n}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-          f"load {os.getloadavg()[0]:.1f}\n")
-    headers = ("measure", "waengine", "baseline (same run)", "ratio")
-    print("| " + " | ".join(headers) + " |")
-    print("|" + "---|" * len(headers))
-    for r in ROWS:
-        print("| " + " | ".join(r) + " |")
 
 
 if __name__ == "__main__":

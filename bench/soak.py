@@ -19,8 +19,9 @@ from pathlib import Path
 
 import psutil
 import requests
-from scale import PEER, Gateway, HookReceiver, Proc, free_port, phone, print_table, row, wait_http
+from scale import PEER, Gateway, HookReceiver, phone
 
+from bench.common import Proc, free_port, print_table, row, wait_http
 from tests.conftest import wait_for
 from waengine.engine import browser
 from waengine.ops.memory import browsers_memory
@@ -127,7 +128,7 @@ def main() -> int:
         sandbox.stop()
         hooks.server.shutdown()
         browser.reap_profile(tmp)
-    print_table(n)
+    print_table(f"N={n}")
     return 0
 
 

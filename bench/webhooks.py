@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import pct as p  # noqa: E402
 from tests.conftest import wait_for  # noqa: E402
 from waengine.config import load_config  # noqa: E402
 from waengine.events import EventOutbox, WebhookSender  # noqa: E402
@@ -113,9 +114,6 @@ def run(slow: bool) -> list[float]:
 
 def main() -> int:
     base, slow = run(False), run(True)
-
-    def p(samples, q):
-        return samples[min(len(samples) - 1, int(q * len(samples)))]
 
     print("| healthy receiver latency | alone (baseline) | beside 10 trickling receivers | ratio |")
     print("|---|---|---|---|")

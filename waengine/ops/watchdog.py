@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from .periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
 AUTO_TOTAL_SHARE = 0.8  # TOTAL_MEMORY_LIMIT_MB = 0: this share of the machine's RAM
+ADHOC_TTL = 2.0  # seconds one walk of the process table serves browsers not sampled yet
 
 
 @dataclass
@@ -89,6 +91,8 @@ class MemoryWatchdog(PeriodicThread):
         self.started_at: float | None = None
         self._recycled: dict[str, float] = {}
         self._killed: dict[str, float] = {}
+        self._adhoc: tuple[float, dict] = (float("-inf"), {})
+        self._adhoc_lock = threading.Lock()
 
     # ---- thread ----
     def starting(self) -> None:
@@ -112,7 +116,15 @@ class MemoryWatchdog(PeriodicThread):
         sample = self.last_sample
         if sample is not None and session_id in sample.browsers:
             return sample.browsers[session_id]
-        return memory.browsers_memory(self.engine.profiles, only=session_id).get(session_id)
+        # Not sampled yet (a browser that just started, or no browser at all): one walk of the
+        # process table serves every such session for a moment. A walk per session made
+        # GET /sessions cost sessions x processes (a second at 100 sessions on a busy box).
+        with self._adhoc_lock:
+            at, found = self._adhoc
+            if self._clock() - at > ADHOC_TTL:
+                found = memory.browsers_memory(self.engine.profiles)
+                self._adhoc = (self._clock(), found)
+        return found.get(session_id)
 
     def run_once(self) -> list[str]:
         """Measure and act once; return the actions taken (gc, recycle, unstick...)."""

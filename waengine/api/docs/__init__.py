@@ -58,7 +58,8 @@ from .sessions import (
 __all__ = [
     "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
-    "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health", "HistoryPoint",
+    "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health",
+    "HistoryPoint",
     "Location", "Me", "Message", "MessageList", "NOT_MODIFIED", "Pacing", "PacingOut",
     "PairingCode", "Participant", "Performance", "PerformanceFigures", "PerformanceHistory",
     "Pinned", "QrCode", "Queued", "QueuedList", "Reaction", "ReadReceipt", "Retried", "Session",

@@ -1,0 +1,113 @@
+"""What every benchmark here shares: the result table, percentiles, and server processes.
+
+Each bench script collects rows (measure, waengine, baseline measured in the same run, ratio)
+with row() and prints them with print_table(); servers it starts are Proc objects in their own
+process group, stopped (TERM, then KILL) when the script ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.conftest import wait_for  # noqa: E402
+
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def row(what: str, value: str, baseline: str = "", ratio: str = "") -> None:
+    """One line of the result table, also echoed to stderr as it is measured."""
+    ROWS.append((what, value, baseline, ratio))
+    print(f"  {what}: {value} | {baseline or '-'} | {ratio}", file=sys.stderr, flush=True)
+
+
+def pct(samples: list[float], q: float) -> float:
+    samples = sorted(samples)
+    return samples[min(len(samples) - 1, int(q * len(samples)))]
+
+
+def ms(samples: list[float]) -> str:
+    """Seconds samples as 'p50 x / p99 y ms'."""
+    return f"p50 {pct(samples, 0.5) * 1000:.1f} / p99 {pct(samples, 0.99) * 1000:.1f} ms"
+
+
+def sec(samples: list[float]) -> str:
+    return f"median {statistics.median(samples):.2f} s, max {max(samples):.2f} s"
+
+
+def timed(fn, n: int) -> list[float]:
+    """Seconds each of n sequential calls of fn took."""
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    """A server subprocess (gunicorn or the sandbox) in its own process group."""
+
+    def __init__(self, args: list[str], env: dict, log: Path):
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self, timeout: float = 120) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    def up():
+        try:
+            return requests.get(url, timeout=2).status_code < 500
+        except requests.RequestException:  # refused, or too slow to answer yet
+            return False
+    wait_for(up, timeout=timeout, interval=0.1, message=url)
+
+
+def gunicorn(port: int, app: str, env: dict, log: Path) -> Proc:
+    """The gateway with its gunicorn.conf.py; the bare app with the same worker settings."""
+    conf = (["-c", "gunicorn.conf.py"] if app == "wsgi:app" else
+            ["-c", "/dev/null", "-w", "1", "-k", "gthread", "--threads", "16",
+             "--keep-alive", "5"])
+    return Proc([sys.executable, "-m", "gunicorn", *conf, "-b", f"127.0.0.1:{port}",
+                 "--access-logfile", "/dev/null", "--no-control-socket", app], env, log)
+
+
+def print_table(title: str) -> None:
+    """The rows as a Markdown table under a heading with the date, machine and load."""
+    print(f"\n### {title}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+          f"load {os.getloadavg()[0]:.1f}\n")
+    headers = ("measure", "waengine", "baseline (same run)", "ratio")
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
+    for r in ROWS:
+        print("| " + " | ".join(r) + " |")
