@@ -179,3 +179,22 @@ def test_threads_are_named_daemons_started_once_and_stopped_with_the_engine(make
     assert all(t.daemon for t in threading.enumerate() if t.name in names)
     engine.stop()
     assert not engine.watchdog.alive and not engine.reaper.alive
+
+
+def test_browsers_not_sampled_yet_share_one_walk_of_the_process_table(make_app, monkeypatch):
+    app = make_app(**QUIET)
+    clock = [100.0]
+    dog = MemoryWatchdog(engine_of(app), measure=lambda _e: sample(), clock=lambda: clock[0])
+    walks = []
+
+    def walk(profiles, only=None):
+        walks.append(only)
+        return {"s1": {"rssMb": 3.0, "pssMb": 1.0, "ussMb": 0.8, "processes": 6}}
+
+    monkeypatch.setattr("waengine.ops.memory.browsers_memory", walk)
+    got = [dog.browser_memory(f"s{i}") for i in range(100)]  # GET /sessions, 100 sessions
+    assert walks == [None]
+    assert got[1]["pssMb"] == 1.0 and got[2] is None
+    clock[0] += 5.0  # later on, a new walk: a browser started since is seen
+    dog.browser_memory("s1")
+    assert len(walks) == 2
