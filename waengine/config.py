@@ -143,6 +143,16 @@ class Defaults:
     MEDIA_URL_TTL = 3600  # seconds a presigned S3 URL in an event stays valid
     MEDIA_PUBLIC_URL = ""  # prefix of local media URLs in events, e.g. https://wa.example.com
     MEDIA_WORKERS = 2  # downloads at once (each holds its session's events until stored)
+    # Non-chat events (docs/webhooks.md). SYNC_ALL_STATUS: receive other people's status posts
+    # (status.received); wa-js syncAllStatus. UNDECRYPTABLE_AFTER: seconds a message may stay
+    # "waiting for this message" (ciphertext) before message.undecryptable reports it.
+    SYNC_ALL_STATUS = False
+    UNDECRYPTABLE_AFTER = 60.0
+    # Incoming calls (call.received): REJECT_CALLS rejects them at once and, with CALL_REPLY
+    # set, answers the caller with that text (through the paced send queue). Defaults of the
+    # per-session `rejectCalls` and `callReply` fields (POST /sessions).
+    REJECT_CALLS = False
+    CALL_REPLY = ""
 
 
 def _coerce(name: str, raw: str, default):
@@ -208,6 +218,10 @@ def validate(config: dict) -> None:
                 "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL", "WS_PING_INTERVAL"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
+    if config["UNDECRYPTABLE_AFTER"] <= 0:
+        raise ConfigError(f"UNDECRYPTABLE_AFTER must be positive, got {config['UNDECRYPTABLE_AFTER']}")
+    if len(str(config["CALL_REPLY"])) > 4096:
+        raise ConfigError("CALL_REPLY must be at most 4096 characters")
     if int(config["WARM_BROWSERS"]) < 0 or config["WARM_MAX_AGE"] <= 0:
         raise ConfigError("WARM_BROWSERS must be 0 or more and WARM_MAX_AGE positive")
     for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS", "WS_SEND_BUFFER"):

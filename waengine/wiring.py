@@ -13,6 +13,7 @@ from pathlib import Path
 from .cache import SessionCache
 from .engine import browser as chromium
 from .engine import catchup
+from .engine.calls import CallRejecter
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue
 from .engine.page import SendOp
@@ -62,7 +63,8 @@ class Engine:
         self.reaper = SessionReaper(self)
         self.manager.memory_guard = self.watchdog.admission_refusal
         self.manager.on_connected = lambda session, bridge: catchup.run(
-            session, bridge, self.events.outbox, self._on_event)
+            session, bridge, self.events.outbox, self._on_event, config["UNDECRYPTABLE_AFTER"])
+        self.calls = CallRejecter(config, self._queue_reply)
         self.started = False
         self._lock = threading.Lock()
 
@@ -119,7 +121,14 @@ class Engine:
         if kind == "message" and self.media is not None and self.media.wants(data):
             return self.media.hold(session, data)
         self._publish(session, kind, data)
+        if kind == "call.received":  # after it is stored: the rejection follows the event
+            self.calls.on_call(session, data)
         return True
+
+    def _queue_reply(self, session, op: str, args: dict, idempotency_key: str) -> None:
+        """Queue a send the engine itself makes (a call's auto-reply): paced like any other."""
+        self.outgoing.submit(session, op, args, idempotency_key)
+        self.senders.ensure(session)
 
     def _publish(self, session, kind: str, data: dict) -> None:
         """The cache drops lists the event makes stale, then the outbox gets it."""

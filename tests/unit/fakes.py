@@ -37,7 +37,7 @@ class FakeBridge:
         # Every send first asks for the id it will carry; findSent answers "not in the chat".
         self.ids = 0
         self.handlers = {"newMessageId": self._new_id, "findSent": lambda id: None,
-                         "catchUp": lambda since, perChat: []}
+                         "catchUp": lambda since, perChat, undecryptableBefore=None: []}
         self.dead = False
         self.lock = threading.Lock()
         # frozen: poll() blocks until thawed, like a renderer that stopped (SIGSTOP, busy loop)

@@ -175,6 +175,10 @@ class SessionCreateIn(Schema):
     webhook = Nested(WebhookIn)
     keepAlive = JSONBoolean()
     pacing = Nested(PacingIn)
+    rejectCalls = JSONBoolean(metadata={
+        "description": "reject incoming calls at once (default: the REJECT_CALLS setting)"})
+    callReply = String(allow_none=True, validate=Length(1, 4096), metadata={
+        "description": "text sent to a rejected caller (default: the CALL_REPLY setting)"})
 
 
 class KeepAliveIn(Schema):

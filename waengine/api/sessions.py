@@ -10,6 +10,7 @@ from apiflask import APIBlueprint
 from flask import current_app, request, send_file
 
 from .. import auth
+from ..engine.calls import call_policy
 from ..engine.outgoing import pacing_for
 from ..errors import SessionNotReady, ValidationError
 from ..ops.activity import session_activity
@@ -36,6 +37,7 @@ def shape(session, activity: dict | None = None) -> dict:
     data["pacing"] = pacing_for(current_app.config, session.options)
     data["keepAlive"] = bool(session.options.get("keepAlive"))
     data["webhook"] = webhook_view(session.options.get("webhook"))
+    data.update(call_policy(current_app.config, session.options))
     return data
 
 

@@ -16,7 +16,7 @@
   var QUEUE_KEY = 'waengine.queue';
   var w = {doc: Math.random().toString(36).slice(2), attached: false, injected: false,
            queue: [], seq: 0, seen: [], authCode: null, me: null, keepAlive: false,
-           media: {}, mediaSeq: 0};
+           media: {}, mediaSeq: 0, watching: {}};
   window.__waengine = w;
   if (CONFIG.wppConfig) window.WPPConfig = CONFIG.wppConfig;
 
@@ -136,13 +136,45 @@
     };
   }
 
+  // What chat.new_message brings that is not a chat message (wa-js 4.6.0 emits it for every
+  // new MsgModel: chat/events/eventTypes.d.ts): dropped, documented in docs/webhooks.md.
+  // gp2 (group notifications) and status@broadcast posts have events of their own.
+  var NOTICE = {e2e_notification: 1, notification_template: 1, notification: 1, call_log: 1,
+                protocol: 1, broadcast_notification: 1, group_notification: 1, revoked: 1};
+  var STATUS_CHAT = 'status@broadcast';
+
   function onMessage(m) {
-    if (!m || !m.id || m.type === 'ciphertext') return;  // the decrypted copy follows, same id
+    if (!m || !m.id) return;
+    if (m.type === 'ciphertext') { watchCiphertext(m); return; }  // re-emitted once decrypted
     var json = msgJSON(m);
     if (w.seen.indexOf(json.id) !== -1) return;
     w.seen.push(json.id);
     if (w.seen.length > 2000) w.seen.splice(0, 1000);
-    push(json.fromMe ? 'message.sent' : 'message', json);
+    if (json.chatId === STATUS_CHAT) {
+      if (!json.fromMe) push('status.received', json);  // someone's status (story)
+    } else if (json.type === 'gp2') {
+      json.recipients = (m.recipients || []).map(str);
+      push('group.notification', json);
+    } else if (!NOTICE[json.type]) {
+      push(json.fromMe ? 'message.sent' : 'message', json);
+    }
+  }
+
+  // wa-js re-emits a ciphertext model when it decrypts (its "change:type" listener); one that
+  // is still ciphertext after CONFIG.undecryptableAfterMs is reported once, by its id.
+  function watchCiphertext(m) {
+    var id = str(m.id);
+    if (m.id.fromMe || w.watching[id]) return;
+    w.watching[id] = true;
+    setTimeout(safe(function () {
+      delete w.watching[id];
+      if (m.type === 'ciphertext') push('message.undecryptable', undecryptableJSON(m));
+    }), CONFIG.undecryptableAfterMs || 60000);
+  }
+
+  function undecryptableJSON(m) {
+    return {id: str(m.id), chatId: str(m.id.remote), from: str(m.from), author: str(m.author),
+            timestamp: typeof m.t === 'number' ? m.t : null};
   }
 
   function attach(P) {
@@ -179,6 +211,12 @@
                                   operation: e.operation || null,
                                   participants: (e.participants || []).map(str),
                                   author: str(e.author)});
+    }));
+    // call/events/eventTypes.d.ts: {id, isGroup, isVideo, offerTime, sender, peerJid}
+    P.on('call.incoming_call', safe(function (e) {
+      push('call.received', {id: str(e.id), from: str(e.sender), peerJid: str(e.peerJid),
+                             isVideo: e.isVideo === true, isGroup: e.isGroup === true,
+                             offerTime: typeof e.offerTime === 'number' ? e.offerTime : null});
     }));
     P.on('conn.auth_code_change', safe(function (code) {
       w.authCode = code && code.fullCode ? code.fullCode : null;
@@ -538,7 +576,15 @@
         var msgs = await P.chat.getMessages(id, {count: a.perChat});
         for (var j = 0; j < msgs.length; j++) {
           var m = msgs[j];
-          if (!m || !m.id || m.type === 'ciphertext' || (m.t || 0) < a.since) continue;
+          if (!m || !m.id || NOTICE[m.type] || m.type === 'gp2' || (m.t || 0) < a.since) continue;
+          if (m.type === 'ciphertext') {  // still not decrypted: past the wait, undecryptable
+            if (!m.id.fromMe && a.undecryptableBefore && (m.t || 0) < a.undecryptableBefore) {
+              var u = undecryptableJSON(m);
+              u.undecryptable = true;
+              out.push(u);
+            }
+            continue;
+          }
           var json = msgJSON(m);
           if (!json.fromMe) out.push(json);
         }
@@ -557,6 +603,11 @@
       try { m = await P.chat.getMessageById(a.id); } catch (e) { return null; }
       if (!m || (typeof m.ack === 'number' && m.ack < 1)) return null;
       return msgJSON(m);
+    },
+    // call/functions/reject.d.ts: reject(callId) resolves true, or throws call_not_found /
+    // call_is_not_incoming_ring (it stopped ringing).
+    rejectCall: async function (P, a) {
+      return {id: a.id, rejected: (await P.call.reject(a.id)) === true};
     },
     queryExists: async function (P, a) {
       var r = await P.contact.queryExists(a.id);

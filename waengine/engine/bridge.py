@@ -55,7 +55,11 @@ def build_script(config: dict) -> str:
         "inject": bundle is not None,
         # disableGoogleAnalytics: wa-js otherwise posts events to Google from every session.
         "wppConfig": {"deviceName": config["DEVICE_NAME"], "poweredBy": config["DEVICE_NAME"],
-                      "disableGoogleAnalytics": True, "linkPreviewApiServers": []},
+                      "disableGoogleAnalytics": True, "linkPreviewApiServers": [],
+                      # wa-js drops other people's status posts unless this is true
+                      # (config/WPPConfig.d.ts; the bundle's default is true).
+                      "syncAllStatus": bool(config.get("SYNC_ALL_STATUS", False))},
+        "undecryptableAfterMs": int(float(config.get("UNDECRYPTABLE_AFTER", 60.0)) * 1000),
     }
     parts = []
     if bundle is not None:

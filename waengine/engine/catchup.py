@@ -11,6 +11,7 @@ the ones it already has.
 from __future__ import annotations
 
 import logging
+import time
 
 from ..store import epoch
 from .page import Page
@@ -41,13 +42,17 @@ def since(outbox, session_id: str, created_at: str | None = None) -> float | Non
     return max(start, created) if created is not None else start
 
 
-def run(session, bridge, outbox, on_event) -> int:
+def run(session, bridge, outbox, on_event, undecryptable_after: float | None = None) -> int:
     """Read missed incoming messages and hand them to on_event; return how many were read."""
     start = since(outbox, session.id, getattr(session, "created_at", None))
     if start is None:
         return 0
-    found = Page.in_worker(bridge).catch_up(int(start), PER_CHAT)
+    # Still ciphertext this long after it arrived: it will not decrypt (bridge.js reports those
+    # of a live page; these are the ones a dead page never reported).
+    before = int(time.time() - undecryptable_after) if undecryptable_after else None
+    found = Page.in_worker(bridge).catch_up(int(start), PER_CHAT, before)
     for msg in found:
-        on_event(session, "message", {**msg, "catchUp": True})
+        kind = "message.undecryptable" if msg.get("undecryptable") else "message"
+        on_event(session, kind, {**msg, "catchUp": True})
     log.info("session %s: caught up %d message(s) since %d", session.id, len(found), start)
     return len(found)

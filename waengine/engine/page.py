@@ -76,10 +76,19 @@ class Page:
         """A send of ours by its pre-assigned id, or None when WhatsApp never got it."""
         return self._run("findSent", id=message_id)
 
-    def catch_up(self, since: int, per_chat: int) -> list[dict]:
+    def catch_up(self, since: int, per_chat: int,
+                 undecryptable_before: int | None = None) -> list[dict]:
         """Incoming messages of every chat active since `since` (WhatsApp time, seconds), the
-        newest `per_chat` of each, oldest first."""
-        return self._run("catchUp", since=since, perChat=per_chat)
+        newest `per_chat` of each, oldest first; chat messages only (no status posts or
+        notifications). Ciphertexts older than `undecryptable_before` come as
+        {id, chatId, from, author, timestamp, undecryptable: true}."""
+        return self._run("catchUp", since=since, perChat=per_chat,
+                         undecryptableBefore=undecryptable_before)
+
+    def reject_call(self, call_id: str) -> dict:
+        """{id, rejected}: the incoming call stops ringing (call_not_found, or
+        call_is_not_incoming_ring when it already stopped)."""
+        return self._run("rejectCall", id=call_id)
 
     def typing(self, to: str, ms: int) -> None:
         """Show "typing…" in the chat for ms milliseconds (nothing when the chat does not exist)."""

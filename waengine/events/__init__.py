@@ -160,6 +160,22 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     if kind == "poll.vote":  # a vote replaces the voter's previous one: each is an event
         key = f"vote:{data.get('messageId')}:{data.get('voter')}:{data.get('timestamp')}"
         return [("poll.vote", data, key)]
+    if kind == "status.received":  # someone's status (story): never a `message`
+        post = message(data)
+        return [("status.received", post, f"status:{post['id']}")]
+    if kind == "group.notification":  # gp2: members added/removed, subject changed...
+        note = {**message(data), "subtype": data.get("subtype"),
+                "participants": list(data.get("recipients") or ())}
+        return [("group.notification", note, f"gp2:{note['id']}")]
+    if kind == "message.undecryptable":  # still "waiting for this message": once per id
+        keys = ("id", "chatId", "from", "author", "timestamp")
+        body = {k: data.get(k) for k in keys}
+        if data.get("catchUp"):
+            body["catchUp"] = True
+        return [("message.undecryptable", body, f"undecryptable:{body['id']}")]
+    if kind == "call.received":
+        call = {k: data.get(k) for k in ("id", "from", "isVideo", "isGroup", "offerTime")}
+        return [("call.received", call, f"call:{call['id']}")]
     if kind == "group.participants":
         return [("group.participants", data, None)]
     if kind == "qr":

@@ -113,12 +113,52 @@ def send_message():
     data = body()
     if not data.get("from") or not data.get("to"):
         raise SandboxError(400, "validation_error", "'from' and 'to' are required")
+    if data.get("ciphertext") or data.get("decryptAfter") is not None:
+        return network().send_ciphertext(data["from"], data["to"], data.get("text", ""),
+                                         _decrypt_after(data)), 201
     message = network().send_from_phone(
         data["from"], data["to"], data.get("text", ""),
         quoted_id=data.get("quotedId"), mentions=data.get("mentions"),
         caption=data.get("caption"), media=data.get("media"),
     )
     return message, 201
+
+
+def _decrypt_after(data: dict) -> float | None:
+    """decryptAfter seconds (the message decrypts then), or None: it stays ciphertext."""
+    value = data.get("decryptAfter")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 600:
+        raise SandboxError(400, "validation_error", "'decryptAfter' must be 0..600 seconds")
+    return float(value)
+
+
+@control.post("/phones/<phone>/status")
+def post_status(phone):
+    return network().post_status(phone, body().get("text")), 201
+
+
+@control.post("/phones/<phone>/security-code")
+def change_security_code(phone):
+    return network().change_security_code(phone)
+
+
+@control.post("/calls")
+def start_call():
+    data = body()
+    if not data.get("from") or not data.get("to"):
+        raise SandboxError(400, "validation_error", "'from' and 'to' are required")
+    ring = data.get("ringSeconds")
+    if ring is not None and (isinstance(ring, bool) or not isinstance(ring, (int, float))):
+        raise SandboxError(400, "validation_error", "'ringSeconds' must be a number")
+    return network().start_call(data["from"], data["to"], video=data.get("video") is True,
+                                ring_seconds=ring), 201
+
+
+@control.get("/calls/<call_id>")
+def get_call(call_id):
+    return network().get_call(call_id)
 
 
 @control.get("/messages")
@@ -277,6 +317,11 @@ def device_revoke():
 def device_edit():
     data = body()
     return network().edit_from_device(*device_auth(), str(data.get("id") or ""), data.get("body"))
+
+
+@transport.post("/calls/<call_id>/reject")
+def device_reject_call(call_id):
+    return network().reject_call_from_device(*device_auth(), call_id)
 
 
 @transport.post("/star")

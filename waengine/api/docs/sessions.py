@@ -63,6 +63,9 @@ class Session(Out):
     pacing = Nested(PacingOut)
     keepAlive = Boolean(metadata={"description": "never stopped for idleness"})
     webhook = Nested(WebhookSummary)
+    rejectCalls = Boolean(metadata={"description": "incoming calls are rejected at once"})
+    callReply = String(allow_none=True, metadata={
+        "description": "the text a rejected caller receives (null: none)"})
 
 
 class SessionList(Out):

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .calls import CallOps
 from .clock import ThreadScheduler
 from .contacts import ContactOps
 from .devices import DeviceOps
@@ -32,12 +33,14 @@ from .model import (
     Pairing,
     Phone,
 )
+from .notices import NoticeOps
 from .pairing import PairingOps
 from .phones import PhoneOps
 from .seeding import SeedOps
 
 
-class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps):
+class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
+              MessageOps, GroupOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

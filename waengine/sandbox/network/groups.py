@@ -111,6 +111,7 @@ class GroupOps:
             for action, phones in (("add", added), ("remove", removed)):
                 if phones:
                     self._announce_participants(group, audience, action, phones, actor)
+                    self._group_notice(group, audience, action, phones, actor)  # notices.py
             self._cond.notify_all()
             return {"group": self._group_view(group), "results": results, "removed": removed}
 

@@ -28,7 +28,7 @@ class MessageOps:
     """Part of Network (core.py), which holds the state and the one lock."""
 
     def send_from_phone(self, sender, to, text, quoted_id=None, mentions=None, caption=None,
-                        media=None) -> dict:
+                        media=None, ciphertext=False) -> dict:
         """The control API: a (simulated) phone sends a text, or a file when `media` is given."""
         sender_digits = normalize_phone(sender)
         target = self._target(to)
@@ -50,6 +50,7 @@ class MessageOps:
                 msg.type, msg.data, msg.filename, msg.mimetype = file
                 msg.size, msg.body = len(msg.data), ""
                 msg.caption = str(caption or text or "") or None  # a file's text is its caption
+            msg.ciphertext = ciphertext  # notices.py: recipients cannot decrypt it (yet)
             self._deliver(msg)
             return self._control_view(msg)
 

@@ -157,6 +157,9 @@ class Message:
     votes: dict = field(default_factory=dict)  # voter phone -> [localId]
     pinned_until: int | None = None  # pinned in its chat (for both parties) until then
     forwarded: bool = False
+    subtype: str | None = None  # notifications: gp2 "add"/"remove", e2e "identity", call_log "miss"
+    ciphertext: bool = False  # recipients still see type "ciphertext" (not decrypted yet)
+    notice_recipients: list = field(default_factory=list)  # gp2: the phones added/removed
 
 
 @dataclass

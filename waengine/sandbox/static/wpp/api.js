@@ -1,5 +1,6 @@
 /* The WPP object: the wa-js 4.6.0 surface the gateway uses, assembled from the modules. */
 
+import { call } from './call.js';
 import { chat } from './chat.js';
 import { conn } from './conn.js';
 import { contact } from './contact.js';
@@ -16,6 +17,7 @@ export const WPP = {
   license: 'Apache-2.0',
   dev: undefined,
   ev,
+  call,
   conn,
   chat,
   contact,
@@ -32,7 +34,7 @@ export const WPP = {
   },
   whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) } },
 };
-for (const name of ['blocklist', 'call', 'cart', 'catalog', 'community', 'indexdb', 'labels',
+for (const name of ['blocklist', 'cart', 'catalog', 'community', 'indexdb', 'labels',
   'lists', 'newsletter', 'order', 'privacy', 'status']) {
   WPP[name] = {};
 }

@@ -1,11 +1,13 @@
 /* The event pump: long-polls the server and applies what arrives. */
 
 import { POLL_SECONDS, clientId, log, newMessageId, sleep } from './base.js';
+import { applyEnd, applyOffer } from './call.js';
 import { applyEdit, applyRevoke, chat } from './chat.js';
 import { ev } from './events.js';
 import { MsgKey, createWid, keyFromView } from './ids.js';
 import { handleLogout } from './logout.js';
 import { setStream, state } from './state.js';
+import { MsgModel } from './models.js';
 import { msgFromView, store, storeMessage, upsertChat, upsertContact } from './stores.js';
 import { http } from './transport.js';
 import { render } from './ui.js';
@@ -50,11 +52,34 @@ export async function pump() {
 
 export const eventHandlers = {
   message(event) {
+    // wa-js 4.6.0 wraps handleSingleMsg: with syncAllStatus false, other people's status
+    // posts are never processed (no store, no chat.new_message).
+    const key = event.msg.key;
+    if (key.remote === 'status@broadcast' && !syncAllStatus() && !key.fromMe) return;
     upsertContact(event.contact);
     if (event.chat) upsertChat(event.chat);
     const msg = storeMessage(msgFromView(event.msg, true));
     ev.emit('chat.new_message', msg);
     render();
+  },
+  // A ciphertext message decrypted: the model changes type, and wa-js 4.6.0 (its
+  // "change:type" listener) emits chat.new_message again with the same model.
+  decrypt(event) {
+    const fresh = msgFromView(event.msg, true);
+    const msg = store.msgs.get(fresh.id._serialized);
+    if (!msg) {
+      ev.emit('chat.new_message', storeMessage(fresh));
+    } else {
+      for (const name of MsgModel.props) if (fresh[name] !== undefined && name !== 'id') msg[name] = fresh[name];
+      if (msg.type !== 'ciphertext') ev.emit('chat.new_message', msg);
+    }
+    render();
+  },
+  call(event) {
+    applyOffer(event.call);
+  },
+  call_end(event) {
+    applyEnd(event);
   },
   reaction(event) {
     upsertContact(event.contact);
@@ -136,6 +161,11 @@ export const eventHandlers = {
     render();
   },
 };
+
+function syncAllStatus() {
+  const config = (window.WPP && window.WPP.config) || window.WPPConfig || {};
+  return config.syncAllStatus !== false;
+}
 
 export function applyEvent(event) {
   const handler = eventHandlers[event.type];

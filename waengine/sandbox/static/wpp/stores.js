@@ -110,6 +110,8 @@ export function msgFromView(view, isNew) {
     'pollOptions', 'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList']) {
     if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
   }
+  if (view.subtype) attrs.subtype = view.subtype; // notifications: gp2 add/remove, call_log miss
+  if (view.recipients) attrs.recipients = view.recipients.map(createWid); // gp2: who was added/removed
   if (view.editedAt) attrs.latestEditSenderTimestampMs = view.editedAt * 1000;
   const msg = new MsgModel(attrs);
   msg.__pinnedUntil = view.pinnedUntil || null; // WhatsApp keeps pins in PinInChatStore
