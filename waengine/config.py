@@ -119,6 +119,11 @@ class Defaults:
     SEND_DAILY_CAP = 0
     SEND_TYPING = False
     SEND_TYPING_CPS = 25.0
+    # A send WhatsApp refuses for a passing reason (ERROR_NETWORK, ERROR_UPLOAD) or whose
+    # recipient lookup got no answer is tried again up to SEND_RETRIES times, after
+    # SEND_RETRY_DELAY seconds, doubling (at most 60 s); then it fails.
+    SEND_RETRIES = 5
+    SEND_RETRY_DELAY = 2.0
     # List cache (contacts, groups, chats; docs/api.md): "simple" (this process), "none", or a
     # redis:// URL several gateway nodes share. TTLs in seconds; config/<env>.py tunes them
     # (the seed's table: 300 s in development, 3600 s in production). Chats change most.
@@ -222,6 +227,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"UNDECRYPTABLE_AFTER must be positive, got {config['UNDECRYPTABLE_AFTER']}")
     if len(str(config["CALL_REPLY"])) > 4096:
         raise ConfigError("CALL_REPLY must be at most 4096 characters")
+    if int(config["SEND_RETRIES"]) < 0 or config["SEND_RETRY_DELAY"] < 0:
+        raise ConfigError("SEND_RETRIES and SEND_RETRY_DELAY must be 0 or more")
     if int(config["WARM_BROWSERS"]) < 0 or config["WARM_MAX_AGE"] <= 0:
         raise ConfigError("WARM_BROWSERS must be 0 or more and WARM_MAX_AGE positive")
     for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS", "WS_SEND_BUFFER"):

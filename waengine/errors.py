@@ -120,6 +120,25 @@ class BrowserUnavailable(WAEngineError):
         super().__init__(message, details, {"Retry-After": str(retry_after)})
 
 
+class WhatsAppUnavailable(WAEngineError):
+    """WhatsApp did not answer (a number lookup that kept failing): not a "no", try later."""
+
+    status, code, message = 503, "whatsapp_unavailable", "WhatsApp did not answer; try again"
+
+    def __init__(self, message=None, details=None, retry_after: int = 15):
+        super().__init__(message, details, {"Retry-After": str(retry_after)})
+
+
+class SendFailed(WAEngineError):
+    """WhatsApp did not take a send (its SendMsgResult is in details.waCode)."""
+
+    status, code, message = 502, "send_failed", "WhatsApp did not take the message"
+
+
+class SendFailedTransient(SendFailed):
+    """A send WhatsApp refused for a passing reason (network, upload): tried again."""
+
+
 class ServiceUnavailable(WAEngineError):
     status, code, message = 503, "service_unavailable", "The gateway cannot serve this now"
 
@@ -170,6 +189,15 @@ _WA_CODE_MAP = {
     "message_not_editable": MessageNotEditable,
     "edit_message_error": MessageNotEditable,
     "message_not_pinnable": MessageNotPinnable,
+    "whatsapp_unavailable": WhatsAppUnavailable,
+    # bridge.js sent(): "send_" + the SendMsgResult (whatsapp/enums/SendMsgResult.d.ts).
+    # Transient: the connection (ERROR_NETWORK) or the media upload (ERROR_UPLOAD) failed;
+    # EXPIRED, CANCELLED and UNKNOWN would fail the same way again.
+    "send_error_network": SendFailedTransient,
+    "send_error_upload": SendFailedTransient,
+    "send_error_expired": SendFailed,
+    "send_error_cancelled": SendFailed,
+    "send_error_unknown": SendFailed,
 }
 
 

@@ -80,7 +80,14 @@ def group(g: dict) -> dict:
 
 def outgoing_view(row: dict) -> dict:
     """A queued send as the API shows it (GET …/messages/{id}, the message.status event)."""
-    return {"id": row["id"], "status": row["status"], "to": row["args"].get("to"),
-            "attempts": row["attempts"], "createdAt": row["created_at"],
-            "message": message(row["message"]) if row.get("message") else None,
-            "error": row.get("error")}
+    sent = message(row["message"]) if row.get("message") else None
+    error = row.get("error")
+    out = {"id": row["id"], "status": row["status"], "to": row["args"].get("to"),
+           "attempts": row["attempts"], "createdAt": row["created_at"], "message": sent,
+           "error": error,
+           # why it failed, or why it is being tried again (WhatsApp's SendMsgResult or a code)
+           "reason": (error.get("reason") or error.get("code")) if error else None,
+           "ack": sent["ack"] if sent else ("failed" if row["status"] == "failed" else "pending")}
+    if row.get("receipts") is not None:
+        out["receipts"] = row["receipts"]  # a group send: each member's delivery and read
+    return out

@@ -17,6 +17,7 @@ from .engine.calls import CallRejecter
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue
 from .engine.page import SendOp
+from .engine.receipts import Receipts, match_ack
 from .events import EventHub
 from .media import LocalMediaStore, MediaKeeper, store_from_config
 from .ops.reaper import SessionReaper
@@ -47,6 +48,9 @@ class Engine:
         self.manager.load()
         self.outgoing = OutgoingQueue(self.store, config)
         self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
+        self.receipts = Receipts(self.store, self.outgoing.clock)
+        self.manager.on_delete.append(
+            lambda sid, purged: self.receipts.forget_session(sid) if purged else None)
         self.manager.on_delete.append(
             lambda sid, purged: self.senders.drop(sid, forget=purged))
         # Purge means nothing of the session remains: its events and pending deliveries too.
@@ -120,6 +124,8 @@ class Engine:
         """Every engine event; False holds a page event until its media is stored (MEDIA_STORE)."""
         if kind == "message" and self.media is not None and self.media.wants(data):
             return self.media.hold(session, data)
+        if kind == "message.ack":  # named by the id the send answered with
+            data = match_ack(self.outgoing, self.receipts, session.id, data)
         self._publish(session, kind, data)
         if kind == "call.received":  # after it is stored: the rejection follows the event
             self.calls.on_call(session, data)
@@ -134,6 +140,13 @@ class Engine:
         """The cache drops lists the event makes stale, then the outbox gets it."""
         self.cache.on_event(session.id, kind, data)
         self.events.publish(session, kind, data)
+
+    def send_status(self, session_id: str, message_id: str) -> dict | None:
+        """A send by queue id or message id; a group send with its members' receipts."""
+        row = self.outgoing.get(session_id, message_id)
+        if row and (row["args"].get("to") or "").endswith("@g.us") and row.get("message"):
+            row["receipts"] = self.receipts.of(session_id, row["message"]["id"])
+        return row
 
     def queue_many(self, session, op: SendOp, items: list[dict]) -> list[dict]:
         """Queue several sends (bulk); each is stored before this returns."""

@@ -145,11 +145,12 @@ def send_bulk(session_id, body):
 @bp.get("/sessions/<session_id>/messages/<messageId>")
 @bp.doc(operation_id="getSendStatus",
         summary="Where a send is: queued, sent (with the message) or failed (with the error)",
-        description="By the queue id (out_…) the send answered with, or the WhatsApp message id.",
+        description="By the queue id (out_…) the send answered with, or the WhatsApp message "
+                    "id. A group send lists each member's receipt (delivered, read).",
         responses=docs.responses(docs.Queued, errors=(404,)))
 def get_send(session_id, messageId):
     manager().get(session_id)
-    row = engine().outgoing.get(session_id, messageId)
+    row = engine().send_status(session_id, messageId)
     if row is None:
         raise NotFound(f"No send {messageId!r} in this session")
     return shapes.outgoing_view(row)

@@ -293,13 +293,44 @@
 
   var SEND = {markIsRead: false, linkPreview: false, waitForAck: true};
 
-  async function sent(P, result, to) {
-    var m = null;
-    try { m = await P.chat.getMessageById(result.id); } catch (e) { /* fall back to the result */ }
-    if (m) return msgJSON(m);
-    return {id: str(result.id), chatId: str(result.to) || to, fromMe: true, from: str(result.from),
-            to: str(result.to) || to, type: 'chat', body: '', timestamp: Math.floor(Date.now() / 1000),
-            ack: result.ack || 0};
+  // A send resolves (never rejects) when WhatsApp refuses it: sendMsgResult.messageSendResult
+  // is ERROR_NETWORK, ERROR_UNKNOWN, ... and ack may be -1 (chat/types.d.ts SendMessageReturn,
+  // whatsapp/enums/SendMsgResult.d.ts). Such a send is an error named by that result; the
+  // gateway decides whether to try it again. The message is read back from the chat: a send
+  // that WhatsApp took is there (no invented stand-in).
+  async function sent(P, result) {
+    var r = result && result.sendMsgResult;
+    if (r && typeof r.then === 'function') r = await r;  // awaiting it keeps working
+    var outcome = r && typeof r === 'object' ? r.messageSendResult : r;
+    if ((outcome && outcome !== 'OK') || (result && typeof result.ack === 'number' && result.ack < 0)) {
+      var name = outcome && outcome !== 'OK' ? String(outcome) : 'ERROR_UNKNOWN';
+      throw {code: 'send_' + name.toLowerCase(),
+             message: 'WhatsApp did not take the message (' + name + ', ack ' + (result && result.ack) + ')'};
+    }
+    var m = await P.chat.getMessageById(result.id);
+    return msgJSON(m);
+  }
+
+  // contact.queryExists answers null both for "not on WhatsApp" and for any failed query (and
+  // keeps that miss for 15 s: contact/functions/queryWidExists, module 94349). On a null, ask
+  // WhatsApp's own lookup (whatsapp/functions/sendQueryExists.d.ts), which rejects when the
+  // query fails: only its null is a "no". A lookup that keeps failing is whatsapp_unavailable.
+  var LOOKUP_TRIES = 3;
+  async function lookUp(P, id) {
+    var r = await P.contact.queryExists(id);
+    if (r) return r;
+    var direct = P.whatsapp && P.whatsapp.functions && P.whatsapp.functions.queryWidExists;
+    if (typeof direct !== 'function') return null;
+    var wid = P.whatsapp.WidFactory.createWid(id);
+    var last = null;
+    for (var i = 0; i < LOOKUP_TRIES; i++) {
+      if (i) await new Promise(function (done) { setTimeout(done, 500 * i); });
+      try {
+        return (await direct(wid)) || null;
+      } catch (e) { last = e; }
+    }
+    throw {code: 'whatsapp_unavailable',
+           message: 'WhatsApp did not answer the number lookup (' + String((last && (last.code || last.message)) || last) + ')'};
   }
 
   // Sends never reject unknown numbers (wa-js creates the chat): ask WhatsApp first, once per
@@ -315,7 +346,7 @@
     var chat = null;
     try { chat = P.chat.get(to); } catch (e) { /* invalid_wid: queryExists says so below */ }
     if (chat) { known[to] = to; return to; }
-    var r = await P.contact.queryExists(to);
+    var r = await lookUp(P, to);
     if (!r) throw {code: 'recipient_not_on_whatsapp', message: to + ' is not on WhatsApp'};
     known[to] = str(r.wid) || to;
     return known[to];
@@ -390,7 +421,7 @@
       if (a.messageId) opts.messageId = a.messageId;
       if (a.replyTo) opts.quotedMsg = await quoted(P, a.replyTo);
       if (a.mentions && a.mentions.length) opts.mentionedList = await recipients(P, a.mentions);
-      return sent(P, await P.chat.sendTextMessage(to, a.text, opts), to);
+      return sent(P, await P.chat.sendTextMessage(to, a.text, opts));
     },
     // a.data is a data: URL (the gateway checked type and size); a.kind image|video|audio|document
     sendFile: async function (P, a) {
@@ -401,7 +432,7 @@
       if (a.kind === 'ptt') opts.isPtt = true;
       if (a.messageId) opts.messageId = a.messageId;
       if (a.caption) opts.caption = a.caption;
-      return sent(P, await P.chat.sendFileMessage(to, a.data, opts), to);
+      return sent(P, await P.chat.sendFileMessage(to, a.data, opts));
     },
     sendLocation: async function (P, a) {
       var to = await recipient(P, a.to);
@@ -409,7 +440,7 @@
       if (a.messageId) opts.messageId = a.messageId;
       if (a.name) opts.name = a.name;
       if (a.address) opts.address = a.address;
-      return sent(P, await P.chat.sendLocationMessage(to, opts), to);
+      return sent(P, await P.chat.sendLocationMessage(to, opts));
     },
     // a.contacts: [{id, name}] (id a WhatsApp user id): one card, or a multi_vcard for several
     sendContact: async function (P, a) {
@@ -418,13 +449,13 @@
       var opts = Object.assign({}, SEND);
       if (a.messageId) opts.messageId = a.messageId;  // SendMessageOptions (chat/types.d.ts)
       return sent(P, await P.chat.sendVCardContactMessage(to, cards.length === 1 ? cards[0] : cards,
-                                                          opts), to);
+                                                          opts));
     },
     sendPoll: async function (P, a) {
       var to = await recipient(P, a.to);
       var opts = Object.assign({}, SEND, {selectableCount: a.selectableCount || 0});
       if (a.messageId) opts.messageId = a.messageId;
-      return sent(P, await P.chat.sendCreatePollMessage(to, a.name, a.options, opts), to);
+      return sent(P, await P.chat.sendCreatePollMessage(to, a.name, a.options, opts));
     },
     react: async function (P, a) {
       var r = await P.chat.sendReactionToMessage(a.id, a.emoji || false);
@@ -610,7 +641,7 @@
       return {id: a.id, rejected: (await P.call.reject(a.id)) === true};
     },
     queryExists: async function (P, a) {
-      var r = await P.contact.queryExists(a.id);
+      var r = await lookUp(P, a.id);
       return r ? {id: str(r.wid), lid: str(r.lid), isBusiness: r.biz === true} : null;
     }
   };

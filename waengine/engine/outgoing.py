@@ -20,10 +20,12 @@ from ..errors import (
     BrowserUnavailable,
     CommandTimeout,
     IdempotencyKeyReused,
+    SendFailedTransient,
     SessionNotReady,
     StorageUnavailable,
     TooManyRequests,
     WAEngineError,
+    WhatsAppUnavailable,
 )
 from ..store import Store, utcnow
 from ..vocabulary import Status
@@ -49,6 +51,10 @@ CREATE TABLE IF NOT EXISTS outgoing (
     wa_id TEXT,
     -- sha256 of op and args: an Idempotency-Key reused for another request is refused
     fingerprint TEXT,
+    -- a send WhatsApp refused for a passing reason waits until then before its next attempt
+    retry_at REAL,
+    -- the random id part of wa_id: receipts name the message by it (engine/receipts.py)
+    key_id TEXT,
     UNIQUE (session, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
@@ -85,6 +91,11 @@ class OutgoingQueue:
         for column in ("wa_id", "fingerprint"):  # a database from an older release
             if column not in columns:
                 store.execute(f"ALTER TABLE outgoing ADD COLUMN {column} TEXT")
+        if "retry_at" not in columns:
+            store.execute("ALTER TABLE outgoing ADD COLUMN retry_at REAL")
+        if "key_id" not in columns:
+            store.execute("ALTER TABLE outgoing ADD COLUMN key_id TEXT")
+        store.execute("CREATE INDEX IF NOT EXISTS outgoing_key ON outgoing (session, key_id)")
         self.changed = threading.Condition()
         # Bumped by every change: a sender that saw no work waits for a change after its look,
         # so a send queued between its query and its wait is not left for the full timeout.
@@ -160,6 +171,13 @@ class OutgoingQueue:
             raise IdempotencyKeyReused(details={"queueId": row["id"]})
         return row
 
+    def by_key_id(self, session_id: str, key_id: str) -> dict | None:
+        """The send whose WhatsApp id has this random id part (what a receipt names)."""
+        rows = self.store.execute(
+            "SELECT * FROM outgoing WHERE session = ? AND key_id = ? LIMIT 1",
+            (session_id, key_id))
+        return _row(rows[0]) if rows else None
+
     def next_queued(self, session_id: str) -> dict | None:
         rows = self.store.execute(
             "SELECT * FROM outgoing WHERE session = ? AND status IN ('queued', 'unknown')"
@@ -182,11 +200,18 @@ class OutgoingQueue:
                 " sent_at = ?, error = NULL, args = json_remove(args, '$.data') WHERE id = ?",
                 (json.dumps(message), self.clock(), row_id))
         else:
-            err = {"status": error.status, "code": error.code, "message": error.message,
-                   "details": error.details}
             self.store.execute(
                 "UPDATE outgoing SET status = 'failed', attempts = attempts + 1, error = ?"
-                " WHERE id = ?", (json.dumps(err), row_id))
+                " WHERE id = ?", (json.dumps(error_record(error)), row_id))
+        self._notify()
+
+    def retry_after_failure(self, row_id: str, error: WAEngineError, delay: float) -> None:
+        """WhatsApp refused this attempt for a passing reason: queued again, not before
+        `delay` seconds (its id stays, so the next attempt first looks for it in the chat)."""
+        self.store.execute(
+            "UPDATE outgoing SET status = 'queued', attempts = attempts + 1, error = ?,"
+            " retry_at = ? WHERE id = ?",
+            (json.dumps(error_record(error)), self.clock() + delay, row_id))
         self._notify()
 
     def retry_later(self, row_id: str) -> None:
@@ -194,7 +219,9 @@ class OutgoingQueue:
 
     def assign_id(self, row_id: str, wa_id: str) -> None:
         """Record the WhatsApp id a send will carry, before it is attempted."""
-        self.store.execute("UPDATE outgoing SET wa_id = ? WHERE id = ?", (wa_id, row_id))
+        parts = wa_id.split("_")
+        self.store.execute("UPDATE outgoing SET wa_id = ?, key_id = ? WHERE id = ?",
+                           (wa_id, parts[2] if len(parts) >= 3 else None, row_id))
 
     def mark_unknown(self, row_id: str, error: WAEngineError) -> None:
         """The browser died during the send: it may or may not have reached WhatsApp."""
@@ -213,6 +240,14 @@ class OutgoingQueue:
         with self.changed:
             self.version += 1
             self.changed.notify_all()
+
+
+def error_record(error: WAEngineError) -> dict:
+    """A send's error as stored; `reason` is WhatsApp's SendMsgResult when it gave one."""
+    wa_code = (error.details or {}).get("waCode") or ""
+    reason = wa_code[len("send_"):].upper() if wa_code.startswith("send_error_") else error.code
+    return {"status": error.status, "code": error.code, "message": error.message,
+            "details": error.details, "reason": reason}
 
 
 def fingerprint(op: str, args: dict | None) -> str:
@@ -286,8 +321,10 @@ class Sender:
             self._idle(1.0)  # queued sends wait for the session, they are never dropped
             return
         delay = self._pacing_delay()
+        if row.get("retry_at"):  # an attempt WhatsApp refused: it waits, and so does the queue
+            delay = max(delay, row["retry_at"] - self.queue.clock())
         if delay > 0:
-            self._stop.wait(delay)
+            self._idle(delay)
             return
         self._send(row)
 
@@ -338,6 +375,11 @@ class Sender:
             log.warning("send %s of %s: outcome unknown (%s); it is looked for after the "
                         "relaunch", row["id"], self.session.id, e.message)
             self._record(lambda err=e: self.queue.mark_unknown(row["id"], err))
+        except (SendFailedTransient, WhatsAppUnavailable) as e:
+            # refused for a passing reason, or the recipient lookup got no answer (nothing
+            # was sent then): tried again under the pacer
+            if self._retry(row, e):
+                return
         except CommandTimeout as e:
             # The page may or may not have sent it: report, never send twice.
             self._record(lambda err=e: self.queue.finish(row["id"], None, err))
@@ -349,6 +391,20 @@ class Sender:
         else:
             self._record(lambda: self.queue.finish(row["id"], message, None))
         self._ended(row)
+
+    def _retry(self, row: dict, error: WAEngineError) -> bool:
+        """Queue a refused send again with a growing delay; False once it has had all its
+        tries (SEND_RETRIES), and it fails."""
+        tries = int(self.config["SEND_RETRIES"])
+        if row["attempts"] + 1 > tries:
+            self._record(lambda: self.queue.finish(row["id"], None, error))
+            return False
+        delay = min(60.0, self.config["SEND_RETRY_DELAY"] * 2 ** row["attempts"])
+        log.info("send %s of %s refused (%s): try %d of %d in %.1fs", row["id"],
+                 self.session.id, error.message, row["attempts"] + 2, tries + 1, delay)
+        self._record(lambda: self.queue.retry_after_failure(row["id"], error, delay))
+        self._ended(row)
+        return True
 
     def _ended(self, row: dict) -> None:
         self.on_result(self.session, self.queue.get(self.session.id, row["id"]))

@@ -148,9 +148,12 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
             msg["catchUp"] = True  # read from history after a reconnect (engine/catchup.py)
         return [("message", msg, f"message:{msg['id']}")]
     if kind == "message.ack":
-        ack = ack_name(data.get("ack"))
-        return [("message.ack", {"id": mid, "chatId": data.get("chatId"), "ack": ack,
-                                 "by": data.get("sender")}, f"ack:{mid}:{ack}")
+        if not isinstance(data.get("ack"), int) or data["ack"] < 1:
+            return []  # a failed send is a message.status event, never an ack
+        ack, by = ack_name(data.get("ack")), data.get("sender")
+        # A group's receipts come one per member: each is an event (`by` says whose).
+        return [("message.ack", {"id": mid, "chatId": data.get("chatId"), "ack": ack, "by": by},
+                 f"ack:{mid}:{ack}" + (f":{by}" if by else ""))
                 for mid in data.get("ids") or ()]
     if kind == "message.revoked":
         return [("message.revoked", data, f"revoked:{data.get('id')}")]

@@ -100,6 +100,17 @@ def unlink_phone(phone):
     return network().unlink_phone(phone, device_id=data.get("device"), reason=data.get("reason"))
 
 
+@control.post("/phones/<phone>/send-failures")
+def send_failures(phone):
+    data = body()
+    return network().set_send_failures(phone, data.get("count"), data.get("result"))
+
+
+@control.post("/phones/<phone>/query-failures")
+def query_failures(phone):
+    return network().set_query_failures(phone, body().get("count"))
+
+
 @control.post("/link")
 def link():
     data = body()
@@ -351,7 +362,10 @@ def device_logout():
 
 @transport.get("/exists")
 def exists():
-    return {"result": network().query_exists(request.args.get("phone", ""))}
+    phone = request.args.get("phone", "")
+    if request.headers.get("X-Sandbox-Device"):  # a linked page: injected failures apply
+        return {"result": network().query_exists_for_device(*device_auth(), phone)}
+    return {"result": network().query_exists(phone)}
 
 
 @transport.get("/message/<msg_id>")

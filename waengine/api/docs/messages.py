@@ -76,6 +76,12 @@ class MessageList(Out):
     data = List(Nested(Message), required=True)
 
 
+class Receipt(Out):
+    participant = String(required=True, metadata={"example": "6281234567890@c.us"})
+    ack = String(required=True, validate=OneOf(("delivered", "read")))
+    at = String(required=True, metadata=TIME)
+
+
 class Queued(Out):
     """A send in the session's paced queue (and, once sent, the message it became)."""
 
@@ -86,6 +92,13 @@ class Queued(Out):
     createdAt = String(required=True, metadata=TIME)
     message = Nested(Message, allow_none=True)
     error = Dict(allow_none=True)
+    reason = String(allow_none=True, metadata={
+        "description": "Why it failed or is tried again: WhatsApp's send result (ERROR_NETWORK, "
+                       "ERROR_UPLOAD, ERROR_EXPIRED, ERROR_CANCELLED, ERROR_UNKNOWN) or an "
+                       "error code", "example": "ERROR_NETWORK"})
+    ack = String(validate=OneOf(("failed", "pending", "sent", "delivered", "read")))
+    receipts = List(Nested(Receipt), metadata={
+        "description": "Group sends: each member's receipt, once it arrived"})
 
 
 class QueuedList(Out):

@@ -22,6 +22,7 @@ from .calls import CallOps
 from .clock import ThreadScheduler
 from .contacts import ContactOps
 from .devices import DeviceOps
+from .failures import FailureOps
 from .groups import GroupOps
 from .messages import MessageOps
 from .model import (
@@ -40,7 +41,7 @@ from .seeding import SeedOps
 
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
-              MessageOps, GroupOps):
+              MessageOps, GroupOps, FailureOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -70,6 +71,8 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, Not
         self._refs: dict[str, str] = {}  # every ref ever issued -> pairing id
         self._codes: dict[str, str] = {}  # pairing code -> pairing id
         self._stalls: dict[str, float] = {}
+        self._send_failures: dict[str, list[str]] = {}  # phone -> results of its next sends
+        self._query_failures: dict[str, int] = {}  # phone -> number lookups still to fail
         self._group_counter = itertools.count(1)
 
     def reset(self) -> None:

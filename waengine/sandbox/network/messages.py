@@ -88,6 +88,9 @@ class MessageOps:
                 if existing.sender != device.phone:
                     raise SandboxError(409, "message_id_taken", "Message id already used")
                 return self._send_result(existing, self._phones[device.phone])
+            failure = self._take_send_failure(device)
+            if failure:  # the server did not take it: nobody receives it (the page's result)
+                raise SandboxError(409, failure, f"Send failed (injected): {failure}")
             msg = self._message_from_payload(device, msg_id, payload)
             self._deliver(msg)
             return self._send_result(msg, self._phones[device.phone])
@@ -243,10 +246,15 @@ class MessageOps:
 
     def _plan_acks(self, msg: Message) -> None:
         delivered, read = self.options.ack_delivered_delay, self.options.ack_read_delay
+        # In a group every member's device sends its own receipt (one event each, `sender`).
+        readers = list(msg.recipients) if is_group_id(msg.to) else [None]
         if delivered is not None and delivered >= 0:
-            self._later(delivered, lambda: self._set_ack(msg.id, 2))
+            for by in readers:
+                self._later(delivered, lambda by=by: self._set_ack(msg.id, 2, by=by))
         if read is not None and read >= 0:
-            self._later(max(read, delivered or 0), lambda: self._set_ack(msg.id, 3))
+            for by in readers:
+                self._later(max(read, delivered or 0),
+                            lambda by=by: self._set_ack(msg.id, 3, by=by))
 
     def _set_ack(self, msg_id: str, ack: int, by: str | None = None) -> bool:
         """Raise a message's ack and tell the sender's devices (chat.msg_ack_change)."""
@@ -255,18 +263,35 @@ class MessageOps:
             return False
         group = is_group_id(msg.to)
         if by is not None and group:
-            msg.read_by.add(by)
-            # In groups each reader's receipt is an event; the message is READ when all read.
-            if msg.ack < 3 and not set(msg.recipients) - msg.read_by:
+            done = msg.read_by if ack >= 3 else msg.delivered_to
+            if by in done:
+                return False
+            done.add(by)
+            if ack < 3:
+                msg.delivered_to.add(by)
+            # In groups each member's receipt is an event; the message is DELIVERED / READ
+            # when all members are.
+            members = set(msg.recipients)
+            if msg.ack < 3 and not members - msg.read_by:
                 msg.ack = 3
+            elif msg.ack < 2 and not members - msg.delivered_to - msg.read_by:
+                msg.ack = 2
         elif msg.ack >= ack:
             return False
         else:
             msg.ack = ack
 
         def make(account: Phone) -> dict:
-            view = self._msg_view(msg, account)
-            event = {"ack": ack, "chat": view["key"]["remote"], "ids": [view["key"]["_serialized"]]}
+            # Like WhatsApp, the key is rebuilt from the receipt: remote = who sent the
+            # receipt (a 1:1 recipient by its LID), participant = the reader in a group.
+            if group:
+                key = {"fromMe": True, "remote": msg.to, "id": msg.id,
+                       "participant": user_wid(by) if by else None}
+            else:
+                reader = self._phones.get(msg.to)
+                remote = f"{reader.lid}@lid" if reader else user_wid(msg.to)
+                key = {"fromMe": True, "remote": remote, "id": msg.id, "participant": None}
+            event = {"ack": ack, "chat": key["remote"], "ids": [key_string(key)]}
             if group and by:
                 event["sender"] = user_wid(by)
             return event

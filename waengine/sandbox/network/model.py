@@ -147,6 +147,7 @@ class Message:
     origin_device: str | None = None
     revoked: bool = False
     read_by: set = field(default_factory=set)
+    delivered_to: set = field(default_factory=set)  # group members whose devices have it
     data: bytes | None = None  # a media message's file, as the media server keeps it
     expired: bool = False  # the media server no longer has the file (POST …/expire)
     edited_at: int | None = None  # when the sender last edited the text

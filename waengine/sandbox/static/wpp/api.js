@@ -3,7 +3,7 @@
 import { call } from './call.js';
 import { chat } from './chat.js';
 import { conn } from './conn.js';
-import { contact } from './contact.js';
+import { contact, serverQueryWidExists } from './contact.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
@@ -32,7 +32,8 @@ export const WPP = {
     get isReady() { return state.ready; },
     get isFullReady() { return state.fullReady; },
   },
-  whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) } },
+  whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) },
+    functions: { queryWidExists: serverQueryWidExists } },
 };
 for (const name of ['blocklist', 'cart', 'catalog', 'community', 'indexdb', 'labels',
   'lists', 'newsletter', 'order', 'privacy', 'status']) {

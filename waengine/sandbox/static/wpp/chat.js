@@ -180,13 +180,22 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
   } catch (err) {
     log('send failed', err);
     setAck(msg, -1);
-    return { messageSendResult: err.status ? 'ERROR_UNKNOWN' : 'ERROR_NETWORK' };
+    // The server names the result of an injected failure (409 with a SendMsgResult code).
+    const named = err.status === 409 && SEND_RESULTS.includes(err.code) ? err.code : null;
+    return { messageSendResult: named || (err.status ? 'ERROR_UNKNOWN' : 'ERROR_NETWORK') };
   }
 }
 
+// wa-js 4.6.0 whatsapp/enums/SendMsgResult.d.ts (OK aside)
+export const SEND_RESULTS = ['ERROR_NETWORK', 'ERROR_EXPIRED', 'ERROR_CANCELLED', 'ERROR_UPLOAD',
+  'ERROR_UNKNOWN'];
+
+/** A model's ack changes; like WhatsApp Web, no ack event below 1 and none before full-ready. */
 export function setAck(msg, ack) {
   msg.ack = ack;
-  if (state.fullReady) ev.emit('chat.msg_ack_change', { ack, chat: msg.id.remote, ids: [msg.id] });
+  if (state.fullReady && ack >= 1) {
+    ev.emit('chat.msg_ack_change', { ack, chat: msg.id.remote, ids: [msg.id] });
+  }
 }
 
 export async function markChatRead(chat) {

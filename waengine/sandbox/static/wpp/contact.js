@@ -5,6 +5,23 @@ import { assertWid, createWid } from './ids.js';
 import { store } from './stores.js';
 import { asyncApi, http } from './transport.js';
 
+/**
+ * WhatsApp's own number lookup (WPP.whatsapp.functions.queryWidExists, whatsapp/functions/
+ * sendQueryExists.d.ts): resolves null when the number is not on WhatsApp, rejects when the
+ * query itself fails.
+ */
+export async function serverQueryWidExists(wid) {
+  const target = assertWid(wid);
+  const answer = await http('GET', '/exists?phone=' + encodeURIComponent(target.user),
+    { auth: true });
+  const r = answer.result;
+  return r ? { wid: createWid(r.wid), biz: !!r.biz, lid: createWid(r.lid) } : null;
+}
+
+// wa-js 4.6.0 (module 94349) keeps each server answer as a promise: hits 5 min, misses and
+// errors 15 s, so a failed lookup answers null again until the miss expires.
+const lookups = new Map();
+
 export async function queryWidExists(contactId) {
   const wid = assertWid(contactId);
   const target = resolveLid(wid);
@@ -14,13 +31,16 @@ export async function queryWidExists(contactId) {
     return { wid: known.id, biz: !!known.isBusiness,
       lid: known.__lid ? createWid(known.__lid) : undefined };
   }
-  try {
-    const answer = await http('GET', '/exists?phone=' + encodeURIComponent(target.user));
-    const r = answer.result;
-    return r ? { wid: createWid(r.wid), biz: !!r.biz, lid: createWid(r.lid) } : null;
-  } catch (e) {
-    return null; // never rejects except for invalid_wid
-  }
+  const cacheKey = '+' + target._serialized;
+  if (lookups.has(cacheKey)) return lookups.get(cacheKey);
+  const pending = serverQueryWidExists(target)
+    .catch(() => null) // never rejects except for invalid_wid: any error is null
+    .then((r) => {
+      setTimeout(() => lookups.delete(cacheKey), r ? 300000 : 15000);
+      return r;
+    });
+  lookups.set(cacheKey, pending);
+  return pending;
 }
 
 export const contact = {

@@ -97,11 +97,16 @@ export const eventHandlers = {
     });
   },
   ack(event) {
+    // The receipt's keys are rebuilt from the receipt (remote = its sender, participant = the
+    // reader in a group): the stored model is found by the key's id, the event keeps them.
     const ids = event.ids.map((text) => {
-      const msg = store.msgs.get(text);
+      const key = MsgKey.fromString(text);
+      const byId = store.msgsById.get(key.id);
+      const msg = store.msgs.get(text) || (byId && byId.id.fromMe ? byId : null);
       if (msg && msg.ack < event.ack) msg.ack = event.ack;
-      return msg ? msg.id : MsgKey.fromString(text);
+      return key;
     });
+    if (!state.fullReady || event.ack < 1) return; // wa-js listens from full-ready on
     const payload = { ack: event.ack, chat: createWid(event.chat), ids };
     if (event.sender) payload.sender = createWid(event.sender);
     ev.emit('chat.msg_ack_change', payload);
@@ -172,3 +177,4 @@ export function applyEvent(event) {
   if (handler) handler(event);
   else log('unknown event', event.type);
 }
+
