@@ -134,7 +134,8 @@
     if (!c) return null;
     var id = str(c.id);
     return {id: id, phone: id && id.slice(-5) === '@c.us' ? id.split('@')[0] : null,
-            lid: id && id.slice(-4) === '@lid' ? id : null, name: c.name || null, shortName: c.shortName || null, pushname: c.pushname || null,
+            lid: id && id.slice(-4) === '@lid' ? id : null,
+            name: c.name || null, shortName: c.shortName || null, pushname: c.pushname || null,
             isMyContact: c.isMyContact === true, isBusiness: c.isBusiness === true};
   }
 
@@ -286,7 +287,9 @@
   // The queue's head up to the first event still waiting for its details.
   function handable(max) {
     var out = [];
-    for (var i = 0; i < w.queue.length && out.length < max && !w.queue[i].pending; i++) out.push(w.queue[i]);
+    for (var i = 0; i < w.queue.length && out.length < max && !w.queue[i].pending; i++) {
+      out.push(w.queue[i]);
+    }
     return out;
   }
 
