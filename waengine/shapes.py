@@ -45,17 +45,20 @@ def sender_ids(m: dict) -> dict:
     """Who sent it, as a phone-number id and as an @lid id, each where WhatsApp gave one.
 
     After WhatsApp's LID migration `from` (or `author` in groups) is often `…@lid` while the
-    sender's contact still carries the phone-number id, or the other way round.
+    sender's contact still carries the phone-number id, or the other way round. The page
+    resolves the other id with WhatsApp's own map (`senderIds`, contact.getPnLidEntry); what
+    the message itself says fills in where that map knows nothing.
     """
     candidates = (m.get("author") or m.get("from"), (m.get("sender") or {}).get("id"))
     phone = next((c for c in candidates if c and c.endswith("@c.us")), None)
     lid = next((c for c in candidates if c and c.endswith("@lid")), None)
-    return {"phone": phone, "lid": lid}
+    resolved = m.get("senderIds") or {}
+    return {"phone": resolved.get("phone") or phone, "lid": resolved.get("lid") or lid}
 
 
 def contact(c: dict) -> dict:
-    """contact = {id, phone, name, pushname, isMyContact, isBusiness} (docs/api.md)."""
-    return {"id": c["id"], "phone": c.get("phone"), "name": c.get("name"),
+    """contact = {id, phone, lid, name, pushname, isMyContact, isBusiness} (docs/api.md)."""
+    return {"id": c["id"], "phone": c.get("phone"), "lid": c.get("lid"), "name": c.get("name"),
             "pushname": c.get("pushname"), "isMyContact": bool(c.get("isMyContact")),
             "isBusiness": bool(c.get("isBusiness"))}
 

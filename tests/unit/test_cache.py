@@ -274,8 +274,9 @@ def connected(client, factory):
 def test_the_contacts_route_says_whether_it_was_cached(client, connected):
     first = client.get("/sessions/s1/contacts")
     assert first.status_code == 200
-    assert first.json == {"data": [{k: CONTACT[k] for k in ("id", "phone", "name", "pushname",
-                                                              "isMyContact", "isBusiness")}],
+    assert first.json == {"data": [{**{k: CONTACT[k] for k in ("id", "phone", "name", "pushname",
+                                                                 "isMyContact", "isBusiness")},
+                                    "lid": CONTACT.get("lid")}],
                           "cached": False}
     assert client.get("/sessions/s1/contacts").json == {**first.json, "cached": True}
     assert client.get("/sessions/s1/contacts?refresh=true").json["cached"] is False

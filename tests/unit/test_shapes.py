@@ -59,9 +59,11 @@ def test_an_incoming_group_message_names_its_sender():
 def test_a_contact_is_exactly_the_api_fields():
     raw = {"id": "6281@c.us", "phone": "6281", "name": "Budi", "shortName": "Budi",
            "pushname": "Budi S", "isMyContact": True, "isBusiness": None}
-    assert shapes.contact(raw) == {"id": "6281@c.us", "phone": "6281", "name": "Budi",
-                                   "pushname": "Budi S", "isMyContact": True,
+    assert shapes.contact(raw) == {"id": "6281@c.us", "phone": "6281", "lid": None,
+                                   "name": "Budi", "pushname": "Budi S", "isMyContact": True,
                                    "isBusiness": False}
+    both = shapes.contact({**raw, "lid": "123456789012345@lid"})
+    assert both["id"] == "6281@c.us" and both["lid"] == "123456789012345@lid"
 
 
 def test_a_group_has_participants_with_admin_flags_and_an_iso_creation_time():

@@ -35,12 +35,12 @@ def get_contact(session_id, contactId):
 
 @bp.get("/sessions/<session_id>/contacts/<phone>/exists")
 @bp.doc(operation_id="checkContactExists",
-        summary="Whether a phone number is on WhatsApp",
+        summary="Whether a phone number is on WhatsApp, and its @lid when WhatsApp gives one",
         responses=docs.responses(docs.Exists, errors=docs.BROWSER_ERRORS))
 def contact_exists(session_id, phone):
     found = page(session_id).query_exists(user_id(phone, "phone"))
     return {"exists": found is not None, "id": found and found["id"],
-            "isBusiness": bool(found and found.get("isBusiness"))}
+            "lid": found and found.get("lid"), "isBusiness": bool(found and found.get("isBusiness"))}
 
 
 @bp.get("/sessions/<session_id>/groups")

@@ -55,6 +55,11 @@ PHONE_PATTERN = rf"^\s*{PHONE}\s*$"
 GROUP_ID_PATTERN = r"^[0-9]{1,32}(?:-[0-9]{1,16})?@g\.us$"
 MESSAGE_KEY_PATTERN = (r"^(?:true|false)_[0-9A-Za-z._:-]{1,64}@(?:c\.us|g\.us|lid|broadcast|newsletter)"
                        r"_[0-9A-Za-z]{4,64}(?:_[0-9A-Za-z._:-]{1,64}@(?:c\.us|lid))?$")
+# WhatsApp parses a quoted message with MsgKey.fromString: the random id alone names no message.
+REPLY_TO_ERROR = ("replyTo must be a full message key as the API gives it in a message's `id`: "
+                  "true_<chat>_<id> for your own message or false_<chat>_<id>[_<participant>] "
+                  "for a received one (e.g. false_6281234567890@c.us_3A16F0E2B1C4D5A6B7C8 or "
+                  "false_120363…@g.us_3A16…_12345678901234@lid), not the bare id.")
 # One emoji, possibly with modifiers and joiners, or "" to remove: text is not a reaction.
 EMOJI_PATTERN = r"^[^\sA-Za-z0-9]{0,16}$"
 _WA_ID = re.compile(WA_ID, re.ASCII)
@@ -199,9 +204,10 @@ class DeleteQuery(Schema):
 class TextMessageIn(Schema):
     to = String(required=True, validate=_RECIPIENT)
     text = String(required=True, validate=Length(1, 65536))
-    replyTo = String(validate=Pattern(MESSAGE_KEY_PATTERN,
-                                      error="Not a message id (e.g. true_628…@c.us_3EB0…)."),
-                     metadata={"description": "the id of the message to quote"})
+    replyTo = String(validate=Pattern(MESSAGE_KEY_PATTERN, error=REPLY_TO_ERROR),
+                     metadata={"description": "the full key of the message to quote, as the API "
+                                              "gives it in a message's `id`: "
+                                              "`<fromMe>_<chat>_<id>[_<participant>]`"})
     mentions = List(String(validate=_PERSON), validate=Length(max=256))
 
 

@@ -22,7 +22,10 @@
 
   try {
     var saved = JSON.parse(window.sessionStorage.getItem(QUEUE_KEY) || 'null');
-    if (saved && Array.isArray(saved.queue)) { w.queue = saved.queue; }
+    if (saved && Array.isArray(saved.queue)) {
+      w.queue = saved.queue;
+      w.queue.forEach(function (e) { delete e.pending; });  // delivered as they were saved
+    }
   } catch (e) { /* opaque origins have no sessionStorage */ }
 
   function persist() {
@@ -36,12 +39,77 @@
     try { f(payload); } catch (e) { /* the channel is gone: the safety poll collects */ }
   }
 
-  function push(type, data) {
+  // Events waiting for an async detail (a message's sender ids): they and every event queued
+  // after them are handed over in order once it is in, so nothing overtakes a message.
+  var held = [];
+  function release() {
+    var out = [];
+    while (held.length && !held[0].pending) out.push(held.shift());
+    if (out.length) notify(JSON.stringify({events: out}));
+  }
+
+  // `detail`: an optional promise of fields to add to data before the gateway sees the event.
+  function push(type, data, detail) {
     w.seq += 1;
     var event = {id: w.doc + ':' + w.seq, type: type, data: data, at: Date.now()};
     w.queue.push(event);
     persist();  // first: the event survives a reload before the gateway has it
-    notify(JSON.stringify({events: [event]}));
+    if (detail) {
+      event.pending = true;
+      detail.then(function (extra) { Object.assign(data, extra || {}); }, function () {})
+        .then(function () { delete event.pending; persist(); release(); });
+    }
+    held.push(event);
+    release();
+  }
+
+  // ---- phone number <-> @lid (contact/functions/getPnLidEntry.d.ts, wa-js 4.6.0) ----
+  // WhatsApp addresses many people by an opaque @lid; every message and contact the gateway
+  // hands out carries both ids where WhatsApp knows both. Known pairs are kept (bounded: the
+  // oldest go first); a half-known pair is asked again, since WhatsApp may learn it later.
+  var PAIRS_MAX = 5000;
+  var LOOKUP_MS = 3000;  // a phone id may need a server query: an event never waits longer
+  w.pairs = new Map();
+  function pairCached(id) { return w.pairs.get(id) || null; }
+  function remember(pair) {
+    [pair.phone, pair.lid].forEach(function (id) {
+      w.pairs.delete(id);
+      w.pairs.set(id, pair);
+    });
+    while (w.pairs.size > PAIRS_MAX) w.pairs.delete(w.pairs.keys().next().value);
+  }
+  function isPerson(id) { return typeof id === 'string' && /@(c\.us|lid)$/.test(id); }
+  async function idsOf(P, id) {
+    var pair = {phone: null, lid: null};
+    if (!isPerson(id)) return pair;
+    var hit = pairCached(id);
+    if (hit) return hit;
+    pair[id.slice(-4) === '@lid' ? 'lid' : 'phone'] = id.replace(/:\d+@/, '@');  // no device part
+    if (!P.contact || typeof P.contact.getPnLidEntry !== 'function') return pair;
+    var entry = null;
+    try {
+      entry = await Promise.race([P.contact.getPnLidEntry(id), new Promise(function (resolve) {
+        setTimeout(resolve, LOOKUP_MS, null);
+      })]);
+    } catch (e) { /* invalid_wid or no answer: what the message says is all there is */ }
+    if (entry && entry.phoneNumber) pair.phone = str(entry.phoneNumber);
+    if (entry && entry.lid) pair.lid = str(entry.lid);
+    if (pair.phone && pair.lid) remember(pair);
+    return pair;
+  }
+  function bothIds(contact, pair) {
+    if (pair.phone && !contact.phone) contact.phone = pair.phone.split('@')[0];
+    if (pair.lid && !contact.lid) contact.lid = pair.lid;
+    return contact;
+  }
+  // Who sent a message: the group author, else `from` (yours when you sent it).
+  function senderOf(json) { return json.author || json.from; }
+  async function senderIds(P, json) {
+    return {senderIds: await idsOf(P, senderOf(json))};
+  }
+  async function withIds(P, json) {
+    if (json) Object.assign(json, await senderIds(P, json));
+    return json;
   }
 
   // The gateway committed these events to its outbox: forget them.
@@ -66,6 +134,7 @@
     if (!c) return null;
     var id = str(c.id);
     return {id: id, phone: id && id.slice(-5) === '@c.us' ? id.split('@')[0] : null,
+            lid: id && id.slice(-4) === '@lid' ? id : null,
             name: c.name || null, shortName: c.shortName || null, pushname: c.pushname || null,
             isMyContact: c.isMyContact === true, isBusiness: c.isBusiness === true};
   }
@@ -156,7 +225,7 @@
       json.recipients = (m.recipients || []).map(str);
       push('group.notification', json);
     } else if (!NOTICE[json.type]) {
-      push(json.fromMe ? 'message.sent' : 'message', json);
+      push(json.fromMe ? 'message.sent' : 'message', json, senderIds(currentWPP(), json));
     }
   }
 
@@ -195,7 +264,7 @@
       var json = msgJSON(e.msg);
       json.editedAt = e.msg.latestEditSenderTimestampMs
         ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null;
-      push('message.edited', json);
+      push('message.edited', json, senderIds(currentWPP(), json));
     }));
     // selectedOptions: wa-js puts the option objects at their localId (a sparse array)
     P.on('chat.poll_response', safe(function (e) {
@@ -253,12 +322,21 @@
   }
 
   // ---- the gateway's entry points ----
+  // The queue's head up to the first event still waiting for its details.
+  function handable(max) {
+    var out = [];
+    for (var i = 0; i < w.queue.length && out.length < max && !w.queue[i].pending; i++) {
+      out.push(w.queue[i]);
+    }
+    return out;
+  }
+
   w.poll = async function (ackIds) {
     w.ack(ackIds);
     var P = currentWPP();
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
-             mode: null, qr: null, idle: false, me: null, events: w.queue.slice(0, 200)};
+             mode: null, qr: null, idle: false, me: null, events: handable(200)};
     if (!P) return s;
     attach(P);
     s.ready = P.isReady === true;
@@ -308,7 +386,7 @@
              message: 'WhatsApp did not take the message (' + name + ', ack ' + (result && result.ack) + ')'};
     }
     var m = await P.chat.getMessageById(result.id);
-    return msgJSON(m);
+    return withIds(P, msgJSON(m));
   }
 
   // contact.queryExists answers null both for "not on WhatsApp" and for any failed query (and
@@ -346,6 +424,10 @@
     var chat = null;
     try { chat = P.chat.get(to); } catch (e) { /* invalid_wid: queryExists says so below */ }
     if (chat) { known[to] = to; return to; }
+    // chat.get is exact and WhatsApp keeps many 1:1 chats under the person's @lid: send there,
+    // or the message opens a second chat with the same person
+    var lid = (await idsOf(P, to)).lid;
+    if (lid && P.chat.get(lid)) { known[to] = lid; return lid; }
     var r = await lookUp(P, to);
     if (!r) throw {code: 'recipient_not_on_whatsapp', message: to + ' is not on WhatsApp'};
     known[to] = str(r.wid) || to;
@@ -355,6 +437,19 @@
   async function recipients(P, ids) {
     var out = [];
     for (var i = 0; i < (ids || []).length; i++) out.push(await recipient(P, ids[i]));
+    return out;
+  }
+
+  // mentionedList goes to WhatsApp unchanged (wa-js module 19211): a LID-addressed group
+  // (groupMetadata.isLidAddressingMode) knows its members by @lid only.
+  async function mentionIds(P, to, ids) {
+    var chat = to.slice(-5) === '@g.us' ? P.chat.get(to) : null;
+    var lidMode = !!(chat && chat.groupMetadata && chat.groupMetadata.isLidAddressingMode);
+    var out = [];
+    for (var i = 0; i < ids.length; i++) {
+      var lid = lidMode && ids[i].slice(-5) === '@c.us' ? (await idsOf(P, ids[i])).lid : null;
+      out.push(lid || await recipient(P, ids[i]));
+    }
     return out;
   }
 
@@ -420,7 +515,7 @@
       var opts = Object.assign({}, SEND);
       if (a.messageId) opts.messageId = a.messageId;
       if (a.replyTo) opts.quotedMsg = await quoted(P, a.replyTo);
-      if (a.mentions && a.mentions.length) opts.mentionedList = await recipients(P, a.mentions);
+      if (a.mentions && a.mentions.length) opts.mentionedList = await mentionIds(P, to, a.mentions);
       return sent(P, await P.chat.sendTextMessage(to, a.text, opts));
     },
     // a.data is a data: URL (the gateway checked type and size); a.kind image|video|audio|document
@@ -492,7 +587,7 @@
         }
         throw e;
       }
-      var json = msgJSON(await P.chat.getMessageById(a.id));
+      var json = await withIds(P, msgJSON(await P.chat.getMessageById(a.id)));
       json.body = a.text.trim();  // the model may update after the edit's own ack
       return json;
     },
@@ -525,7 +620,9 @@
     },
     getMessages: async function (P, a) {
       var msgs = await P.chat.getMessages(a.chatId, {count: a.limit});
-      return msgs.map(msgJSON).sort(byTime).slice(-a.limit);
+      var out = msgs.map(msgJSON).sort(byTime).slice(-a.limit);
+      for (var i = 0; i < out.length; i++) await withIds(P, out[i]);
+      return out;
     },
     markRead: async function (P, a) {
       var r = await P.chat.markIsRead(a.chatId);
@@ -539,16 +636,22 @@
         // ContactStore also holds groups, broadcasts and channels: people only
         if (id && (id.slice(-5) === '@c.us' || id.slice(-4) === '@lid')) out.push(contactJSON(contacts[i]));
       }
+      // an @lid contact's phone number comes from WhatsApp's local map (no server query), and a
+      // phone contact's @lid from the pairs this page already knows
+      for (var j = 0; j < out.length; j++) {
+        var pair = out[j].lid ? await idsOf(P, out[j].id) : pairCached(out[j].id);
+        if (pair) bothIds(out[j], pair);
+      }
       return out;
     },
     getContact: async function (P, a) {
       var c = await P.contact.get(a.id);
-      if (c) return contactJSON(c);
+      if (c) return bothIds(contactJSON(c), await idsOf(P, a.id));
       var r = a.id.slice(-5) === '@c.us' ? await P.contact.queryExists(a.id) : null;
       if (!r) throw {code: 'contact_not_found', message: 'No contact ' + a.id};
       var id = str(r.wid);  // on WhatsApp, not in this account's contacts
-      return {id: id, phone: id.split('@')[0], name: null, shortName: null, pushname: null,
-              isMyContact: false, isBusiness: r.biz === true};
+      return {id: id, phone: id.split('@')[0], lid: str(r.lid), name: null, shortName: null,
+              pushname: null, isMyContact: false, isBusiness: r.biz === true};
     },
     groups: async function (P) {
       var groups = await P.group.getAllGroups();
@@ -617,7 +720,7 @@
             continue;
           }
           var json = msgJSON(m);
-          if (!json.fromMe) out.push(json);
+          if (!json.fromMe) out.push(await withIds(P, json));
         }
       }
       return out.sort(byTime);
@@ -633,7 +736,7 @@
       var m = null;
       try { m = await P.chat.getMessageById(a.id); } catch (e) { return null; }
       if (!m || (typeof m.ack === 'number' && m.ack < 1)) return null;
-      return msgJSON(m);
+      return withIds(P, msgJSON(m));
     },
     // call/functions/reject.d.ts: reject(callId) resolves true, or throws call_not_found /
     // call_is_not_incoming_ring (it stopped ringing).
@@ -641,12 +744,14 @@
       return {id: a.id, rejected: (await P.call.reject(a.id)) === true};
     },
     queryExists: async function (P, a) {
-      var r = await lookUp(P, a.id);
-      return r ? {id: str(r.wid), lid: str(r.lid), isBusiness: r.biz === true} : null;
+      var r = await lookUp(P, a.id);  // contact/functions/queryWidExists.d.ts: lid?
+      if (!r) return null;
+      var lid = str(r.lid) || (await idsOf(P, str(r.wid))).lid;
+      return {id: str(r.wid), lid: lid, isBusiness: r.biz === true};
     }
   };
   w.ops = ops;
-  w.helpers = {str: str, msgJSON: msgJSON, chatJSON: chatJSON, groupJSON: groupJSON,
+  w.helpers = {str: str, msgJSON: msgJSON, idsOf: idsOf, withIds: withIds, chatJSON: chatJSON, groupJSON: groupJSON,
                contactJSON: contactJSON, sent: sent, SEND: SEND, recipient: recipient};
 
   function errorEnvelope(e) {

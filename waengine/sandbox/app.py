@@ -85,6 +85,7 @@ def create_phone():
         contacts=data.get("contacts"),
         seed_contacts=data.get("seedContacts"),
         seed_groups=data.get("seedGroups"),
+        addressing=data.get("addressing"),
     )
     return view, 201 if created else 200
 
@@ -214,7 +215,8 @@ def create_group():
     if not data.get("owner"):
         raise SandboxError(400, "validation_error", "'owner' (a phone) is required")
     group = network().create_group(data.get("name"), data.get("owner"),
-                                   data.get("participants") or [], create_missing=True)
+                                   data.get("participants") or [], create_missing=True,
+                                   addressing=data.get("addressing"))
     return group, 201
 
 

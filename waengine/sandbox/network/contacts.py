@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from .model import (
+    ADDRESSING,
     ChatState,
     Group,
     Phone,
+    SandboxError,
     is_group_id,
+    normalize_phone,
     user_wid,
 )
+
+
+def check_addressing(value) -> str:
+    if value not in ADDRESSING:
+        raise SandboxError(400, "validation_error",
+                           f"addressing must be one of {', '.join(ADDRESSING)}, not {value!r}")
+    return value
 
 
 class ContactOps:
@@ -18,6 +28,36 @@ class ContactOps:
         numbers = {n for n in account.book if n in self._phones} | account.known
         numbers.add(account.phone)
         return sorted(numbers)
+
+    def _peer_id(self, number: str) -> str:
+        """The id other accounts use for this phone in 1:1 chats (its @lid after migration)."""
+        peer = self._phones.get(number)
+        if peer is not None and peer.addressing == "lid":
+            return peer.lid + "@lid"
+        return user_wid(number)
+
+    def _member_id(self, group: Group | None, number: str) -> str:
+        """A member as a group shows it: @lid in LID-addressed groups, else the phone id."""
+        peer = self._phones.get(number)
+        if group is not None and group.addressing == "lid" and peer is not None:
+            return peer.lid + "@lid"
+        return user_wid(number)
+
+    def _sender_id(self, msg, number: str) -> str:
+        """A party of a message (author, voter, reader) as the chat of that message shows it."""
+        if is_group_id(msg.to):
+            return self._member_id(self._groups.get(msg.to), number)
+        return self._peer_id(number)
+
+    def _person(self, value) -> str:
+        """The phone digits of `…@c.us`, a phone number, or a known `…@lid`."""
+        text = str(value or "").strip()
+        if text.endswith("@lid"):
+            for account in self._phones.values():
+                if account.lid == text[:-4]:
+                    return account.phone
+            raise SandboxError(404, "lid_not_found", f"Unknown LID {value!r}")
+        return normalize_phone(text)
 
     def _contact_view(self, viewer: Phone, number: str) -> dict:
         peer = self._phones.get(number)
@@ -33,6 +73,8 @@ class ContactOps:
             "isMyContact": name is not None,
             "verifiedName": peer.name if peer and peer.business else None,
             "lid": peer.lid + "@lid" if peer else None,
+            # WhatsApp keeps a second contact under the @lid of a LID-addressed account
+            "lidAddressed": bool(peer and peer.addressing == "lid" and number != viewer.phone),
         }
 
     def _chat(self, account: Phone, chat_id: str) -> ChatState:
@@ -56,19 +98,21 @@ class ContactOps:
             view["groupMetadata"] = self._group_view(group) if group else None
             view["isReadOnly"] = not group or viewer.phone not in group.participants
         else:
-            view["name"] = viewer.book.get(chat.id.split("@")[0])
+            peer = self._person(chat.id) if chat.id.endswith("@lid") else chat.id.split("@")[0]
+            view["name"] = viewer.book.get(peer)
         return view
 
     def _group_view(self, group: Group) -> dict:
         return {
             "id": group.id,
             "subject": group.subject,
-            "owner": user_wid(group.owner),
+            "owner": self._member_id(group, group.owner),
             "creation": group.creation,
             "desc": group.desc,
+            "isLidAddressingMode": group.addressing == "lid",
             "participants": [
                 {
-                    "id": user_wid(p),
+                    "id": self._member_id(group, p),
                     "isAdmin": role in ("admin", "superadmin"),
                     "isSuperAdmin": role == "superadmin",
                 }

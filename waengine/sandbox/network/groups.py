@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from .contacts import check_addressing
 from .model import (
     Group,
     Phone,
@@ -16,18 +17,19 @@ from .model import (
 class GroupOps:
     """Part of Network (core.py), which holds the state and the one lock."""
 
-    def create_group(self, name: str, owner, participants: list, create_missing=False) -> dict:
+    def create_group(self, name: str, owner, participants: list, create_missing=False,
+                     addressing: str | None = None) -> dict:
         """Create a group owned by `owner`; members' devices learn it (a 'chat' event).
 
         Unknown participants fail with participant_not_exists (as wa-js does), unless
         `create_missing` (the control API, for convenience) puts them on the network.
         """
         owner_digits = normalize_phone(owner)
-        members = [normalize_phone(p) for p in participants or []]
         subject = str(name or "").strip()
         if not subject:
             raise SandboxError(400, "invalid_name", "A group needs a name")
         with self._cond:
+            members = [self._person(p) for p in participants or []]
             self._ensure_phone(owner_digits)
             missing = [p for p in members if p not in self._phones]
             if create_missing:
@@ -39,7 +41,8 @@ class GroupOps:
             gid = self._new_group_id()
             roles = {p: "member" for p in members if p != owner_digits}
             roles = {owner_digits: "superadmin", **roles}
-            group = Group(gid, subject, owner_digits, int(self._clock()), roles)
+            group = Group(gid, subject, owner_digits, int(self._clock()), roles,
+                          addressing=check_addressing(addressing or "pn"))
             self._groups[gid] = group
             for phone in roles:
                 self._chat(self._phones[phone], gid)
@@ -47,8 +50,8 @@ class GroupOps:
             self._cond.notify_all()
             result = self._group_view(group)
             result["participantResults"] = {
-                user_wid(p): {"wid": user_wid(p), "code": 200, "invite_code": None,
-                              "invite_code_exp": None}
+                self._member_id(group, p): {"wid": self._member_id(group, p), "code": 200,
+                                            "invite_code": None, "invite_code_exp": None}
                 for p in members if p != owner_digits
             }
             return result
@@ -83,9 +86,9 @@ class GroupOps:
         enforces that `by` is an admin (calls from a page); the control API acts with the
         owner's rights and may put unknown phones on the network (`create_missing`).
         """
-        adds = [normalize_phone(p) for p in add or []]
-        removes = [normalize_phone(p) for p in remove or []]
         with self._cond:
+            adds = [self._person(p) for p in add or []]
+            removes = [self._person(p) for p in remove or []]
             group = self._require_group(gid)
             actor = normalize_phone(by) if by else group.owner
             if as_admin and group.participants.get(actor) not in ("admin", "superadmin"):
@@ -121,8 +124,8 @@ class GroupOps:
             "groupId": group.id,
             "action": action,
             "operation": action,
-            "participants": [user_wid(p) for p in phones],
-            "author": user_wid(actor),
+            "participants": [self._member_id(group, p) for p in phones],
+            "author": self._member_id(group, actor),
             "authorPushName": author.name if author else None,
         }
         for phone in sorted(audience):

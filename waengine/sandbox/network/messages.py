@@ -36,6 +36,9 @@ class MessageOps:
         with self._cond:
             self._ensure_phone(sender_digits)
             self._check_group_sender(target, sender_digits)
+            group = self._groups.get(target)
+            # a phone mentions members as its group shows them (@lid in LID-addressed groups)
+            mention_ids = [self._member_id(group, self._person(m)) for m in mentions or []]
             msg = Message(
                 id=new_message_id("3A"),
                 sender=sender_digits,
@@ -44,8 +47,10 @@ class MessageOps:
                 t=int(self._clock()),
                 body=str(text or ""),
                 quoted_id=quoted_id or None,
-                mentions=[normalize_phone(m) for m in mentions or []],
+                mention_ids=mention_ids,
+                addressed=None if is_group_id(target) else self._peer_id(target),
             )
+            msg.mentions = self._mentioned_phones(msg)
             if file is not None:
                 msg.type, msg.data, msg.filename, msg.mimetype = file
                 msg.size, msg.body = len(msg.data), ""
@@ -111,7 +116,11 @@ class MessageOps:
         msg.lat = float(payload["lat"]) if payload.get("lat") is not None else None
         msg.lng = float(payload["lng"]) if payload.get("lng") is not None else None
         msg.quoted_id = payload.get("quotedId") or None
-        msg.mentions = [normalize_phone(m) for m in payload.get("mentions") or []]
+        if not is_group_id(target):
+            to = str(payload.get("to") or "").strip()
+            msg.addressed = to if to.endswith("@lid") else user_wid(target)
+        msg.mention_ids = [str(m) for m in payload.get("mentions") or []]
+        msg.mentions = self._mentioned_phones(msg)
         if kind in MEDIA_TYPES and payload.get("data") is not None:
             msg.data = decode_base64(payload["data"])  # the upload a sending page made
         if kind == "poll_creation":
@@ -154,7 +163,7 @@ class MessageOps:
             at_ms = int(self._clock() * 1000)
             for phone in {msg.sender, *msg.recipients}:
                 self._push_phone(phone, "vote", lambda a: {
-                    "msg": self._msg_view(msg, a), "sender": user_wid(digits),
+                    "msg": self._msg_view(msg, a), "sender": self._sender_id(msg, digits),
                     "selectedOptionLocalIds": msg.votes[digits], "senderTimestampMs": at_ms})
             self._cond.notify_all()
             return self._control_view(msg)
@@ -167,6 +176,25 @@ class MessageOps:
         msg.forwarded = True
         if original.type in MEDIA_TYPES and msg.data is None:
             msg.data, msg.expired = original.data, original.expired
+
+    def _mentioned_phones(self, msg: Message) -> list[str]:
+        """Who a message really mentions: an id the chat does not use for that person is no
+        mention (WhatsApp passes mentionedList through unchanged; in a LID-addressed group
+        only `@lid` ids match members)."""
+        group = self._groups.get(msg.to) if is_group_id(msg.to) else None
+        phones = []
+        for wid in msg.mention_ids:
+            if not wid.endswith(("@c.us", "@lid")):
+                wid = wid + "@c.us"  # a page sends full ids; a bare number is a phone
+            try:
+                phone = self._person(wid)
+            except SandboxError:
+                continue
+            if group is not None and self._member_id(group, phone) != wid:
+                continue
+            if phone not in phones:
+                phones.append(phone)
+        return phones
 
     def _check_group_sender(self, target: str, sender: str) -> None:
         if not is_group_id(target):
@@ -228,11 +256,14 @@ class MessageOps:
         if incoming:
             chat.unread += 1
 
-    @staticmethod
-    def _chat_id_for(msg: Message, viewer: str) -> str:
+    def _chat_id_for(self, msg: Message, viewer: str) -> str:
+        """The chat a message is in for one party: exact ids, as WhatsApp keeps them (a phone
+        id and an @lid id of one person are two different chats)."""
         if is_group_id(msg.to):
             return msg.to
-        return user_wid(msg.to if msg.sender == viewer else msg.sender)
+        if msg.sender == viewer:
+            return msg.addressed or user_wid(msg.to)
+        return self._peer_id(msg.sender)
 
     def _message_event(self, msg: Message, viewer: Phone) -> dict:
         data = {
@@ -293,7 +324,7 @@ class MessageOps:
                 key = {"fromMe": True, "remote": remote, "id": msg.id, "participant": None}
             event = {"ack": ack, "chat": key["remote"], "ids": [key_string(key)]}
             if group and by:
-                event["sender"] = user_wid(by)
+                event["sender"] = self._sender_id(msg, by)
             return event
 
         self._push_phone(msg.sender, "ack", make)
@@ -505,7 +536,7 @@ class MessageOps:
             "recipientKey": self._recipient_key(msg),  # as a receiving session knows it
             "from": msg.sender,
             "to": msg.to,
-            "chatId": msg.to if is_group_id(msg.to) else user_wid(msg.to),
+            "chatId": msg.to if is_group_id(msg.to) else msg.addressed or user_wid(msg.to),
             "type": msg.type,
             "text": msg.body,
             "caption": msg.caption,
@@ -517,6 +548,7 @@ class MessageOps:
             "loc": msg.loc,
             "quotedId": msg.quoted_id,
             "mentions": list(msg.mentions),
+            "mentionedIds": list(msg.mention_ids),  # as the sender's client sent them
             "timestamp": msg.t,
             "ack": msg.ack,
             "recipients": list(msg.recipients),
@@ -539,11 +571,10 @@ class MessageOps:
             return None
         return msg.pinned_until
 
-    @staticmethod
-    def _recipient_key(msg: Message) -> str:
+    def _recipient_key(self, msg: Message) -> str:
         if is_group_id(msg.to):
-            return f"false_{msg.to}_{msg.id}_{user_wid(msg.sender)}"
-        return f"false_{user_wid(msg.sender)}_{msg.id}"
+            return f"false_{msg.to}_{msg.id}_{self._sender_id(msg, msg.sender)}"
+        return f"false_{self._peer_id(msg.sender)}_{msg.id}"
 
     def _send_result(self, msg: Message, sender: Phone) -> dict:
         view = self._msg_view(msg, sender)
@@ -556,13 +587,15 @@ class MessageOps:
         sender = self._phones.get(msg.sender)
         if is_group_id(msg.to):
             remote = msg.to
-            participant = f"{viewer.lid}@lid" if from_me else user_wid(msg.sender)
+            participant = f"{viewer.lid}@lid" if from_me else self._sender_id(msg, msg.sender)
             frm, to, author = (participant, remote, participant) if from_me else (
-                remote, user_wid(viewer.phone), participant)
+                remote, self._sender_id(msg, viewer.phone), participant)
         else:
-            remote = user_wid(msg.to if from_me else msg.sender)
+            # in an @lid chat both sides appear as @lid (from = your @lid, wa-js 4.6.0)
+            remote = self._chat_id_for(msg, viewer.phone)
+            mine = f"{viewer.lid}@lid" if remote.endswith("@lid") else user_wid(viewer.phone)
             participant, author = None, None
-            frm, to = user_wid(msg.sender), user_wid(msg.to)
+            frm, to = (mine, remote) if from_me else (remote, mine)
         key = {"fromMe": from_me, "remote": remote, "id": msg.id, "participant": participant}
         key["_serialized"] = key_string(key)
         view = {
@@ -576,7 +609,7 @@ class MessageOps:
             "ack": msg.ack if from_me else 1,
             "notifyName": sender.name if sender else "",
             "self": "out" if from_me else "in",
-            "mentionedJidList": [user_wid(m) for m in msg.mentions],
+            "mentionedJidList": list(msg.mention_ids),
             "isForwarded": msg.forwarded,
         }
         if msg.edited_at is not None and not msg.revoked:

@@ -83,6 +83,9 @@ def b64_token(nbytes: int) -> str:
     return base64.b64encode(secrets.token_bytes(nbytes)).decode()
 
 
+ADDRESSING = ("pn", "lid")
+
+
 def lid_for(phone: str) -> str:
     # Deterministic, 15 digits, never equal to a phone number of the network in practice.
     rng = random.Random("lid:" + phone)
@@ -107,6 +110,7 @@ class Phone:
     name: str
     lid: str
     business: bool = False
+    addressing: str = "pn"  # "lid": other accounts see this one as <lid>@lid (LID migration)
     book: dict = field(default_factory=dict)  # saved contacts: phone -> name
     known: set = field(default_factory=set)  # known, not saved (isMyContact false)
     chats: dict = field(default_factory=dict)  # chat id -> ChatState
@@ -123,6 +127,7 @@ class Group:
     creation: int
     participants: dict  # phone -> "superadmin" | "admin" | "member"
     desc: str = ""
+    addressing: str = "pn"  # "lid": members and authors appear as @lid (isLidAddressingMode)
 
 
 @dataclass
@@ -142,6 +147,8 @@ class Message:
     loc: str | None = None
     quoted_id: str | None = None
     mentions: list = field(default_factory=list)  # phones
+    mention_ids: list = field(default_factory=list)  # the mentioned ids exactly as sent
+    addressed: str | None = None  # 1:1: the chat id the sender used ("…@c.us" or "…@lid")
     recipients: list = field(default_factory=list)  # phones that received it
     ack: int = 1
     origin_device: str | None = None

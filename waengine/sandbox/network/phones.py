@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .contacts import check_addressing
 from .model import (
     Device,
     Phone,
@@ -22,15 +23,23 @@ class PhoneOps:
         contacts: list | None = None,
         seed_contacts: int | None = None,
         seed_groups: int | None = None,
+        addressing: str | None = None,
     ) -> tuple[dict, bool]:
-        """Create or update a phone account; return (phone view, created)."""
+        """Create or update a phone account; return (phone view, created).
+
+        `addressing="lid"`: others see this account as `<lid>@lid` (1:1 chats, receipts), as
+        WhatsApp does for accounts it has moved to LIDs."""
         digits = normalize_phone(phone)
+        if addressing is not None:
+            check_addressing(addressing)
         book = [(normalize_phone(c.get("phone")), c.get("name")) for c in contacts or []]
         with self._cond:
             created = digits not in self._phones
             account = self._ensure_phone(digits, name)
             if name:
                 account.name = str(name)
+            if addressing is not None:
+                account.addressing = addressing
             for number, contact_name in book:
                 if number != digits:
                     account.book[number] = str(contact_name or "+" + number)
@@ -76,6 +85,7 @@ class PhoneOps:
             "name": account.name,
             "id": user_wid(account.phone),
             "lid": account.lid + "@lid",
+            "addressing": account.addressing,
             "isBusiness": account.business,
             "contacts": len(self._contact_numbers(account)),
             "savedContacts": len(account.book),

@@ -19,28 +19,33 @@ export const defaultSendMessageOptions = {
   delay: 0,
 };
 
-/** assertGetChat: the chat must already be in the local store (chat_not_found). */
+/** assertGetChat: the chat must already be in the local store (chat_not_found). The store
+ * lookup is exact, as WhatsApp's (wa-js 4.6.0 module 63829): a phone id does not find the
+ * person's @lid chat, nor the other way round. */
 export function assertGetChat(chatId) {
   const wid = assertWid(chatId);
-  const chat = store.chats.get(resolveLid(wid)._serialized);
+  const chat = store.chats.get(wid._serialized);
   if (!chat) throw new InvalidChat(wid);
   return chat;
 }
 
+/** The phone id of a known @lid (lidPnCache), else the id itself. */
 export function resolveLid(wid) {
   const phone = wid.isLid() ? store.lids.get(wid._serialized) : undefined;
   return phone ? createWid(phone) : wid;
 }
 
+/** chat.find: the exact chat, or a new one. A phone id gets a phone-id chat even when the
+ * person's chat is under their @lid ("may resolve" in wa-js: the sandbox never does). */
 export async function findChat(chatId) {
   const wid = assertWid(chatId);
-  const target = resolveLid(wid);
-  const chat = state.loggedIn ? store.chats.get(target._serialized) : undefined;
+  const chat = state.loggedIn ? store.chats.get(wid._serialized) : undefined;
   if (chat) return chat;
-  if (!state.loggedIn || target.isGroup() || target.isLid() || target.server !== 'c.us') {
+  const knownLid = wid.isLid() && store.lids.has(wid._serialized);
+  if (!state.loggedIn || !(wid.server === 'c.us' || knownLid)) {
     throw new Error(`Failed to find or create chat for ${wid}`);
   }
-  return newLocalChat(target);
+  return newLocalChat(wid);
 }
 
 export function ensureGroupChat(groupId, needAdmin) {
@@ -60,6 +65,8 @@ export async function getMessageById(ids) {
 
 export async function getOneMessage(id) {
   const text = String(id && id._serialized ? id._serialized : id);
+  // WhatsApp parses the argument with MsgKey.fromString (module 17530): a bare id is no key
+  if (text.split('_').length < 3) throw new WPPError('msg_not_found', `Message ${text} not found`, { id: text });
   const local = findMessage(text);
   if (local) return local;
   const random = text.includes('_') ? text.split('_')[2] : text;
@@ -79,7 +86,7 @@ export function mentionsFor(chat, text, options) {
     return options.mentionedList.map((id) => {
       const wid = assertWid(id);
       if (!wid.isUser()) throw new WPPError('mentioned_is_not_user', `Mentioned ${wid} is not an user`, { id });
-      return resolveLid(wid);
+      return wid; // passed through unchanged (wa-js 4.6.0 module 19211)
     });
   }
   if (!options.detectMentioned || !chat.id.isGroup() || !chat.groupMetadata || !text) return [];
@@ -162,7 +169,7 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
     lng: msg.lng,
     loc: msg.loc,
     quotedId: quoted ? quoted.id.id : null,
-    mentions: mentions.map((w) => w.user),
+    mentions: mentions.map((w) => w._serialized),
     forwardOf: msg.__forwardOf || null,
     pollName: msg.pollName,
     pollOptions: msg.pollOptions,
@@ -496,7 +503,7 @@ export const chat = {
   defaultSendMessageOptions,
   get: (chatId) => {
     const wid = assertWid(chatId);
-    return store.chats.get(resolveLid(wid)._serialized);
+    return store.chats.get(wid._serialized);
   },
   find: asyncApi('chat.find', async (chatId) => findChat(chatId)),
   list: asyncApi('chat.list', async (options = {}) => {

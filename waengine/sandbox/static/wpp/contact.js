@@ -1,6 +1,7 @@
 /* WPP.contact: contacts and number lookups. */
 
 import { resolveLid } from './chat.js';
+import { WPPError } from './errors.js';
 import { assertWid, createWid } from './ids.js';
 import { store } from './stores.js';
 import { asyncApi, http } from './transport.js';
@@ -43,6 +44,37 @@ export async function queryWidExists(contactId) {
   return pending;
 }
 
+function pnLidWid(wid) {
+  return wid ? { id: wid.user, server: wid.server, _serialized: wid._serialized } : undefined;
+}
+
+/** contact/functions/getPnLidEntry.d.ts (wa-js 4.6.0): a @lid maps through the local cache
+ * only; a phone id through the cache, else the server (queryExists). */
+export async function getPnLidEntry(contactId) {
+  const wid = assertWid(contactId);
+  if (wid.server !== 'c.us' && wid.server !== 'lid') {
+    throw new WPPError('invalid_wid',
+      `Invalid WID value for ${wid} - getPnLidEntry only supports @c.us and @lid.`, { id: wid });
+  }
+  let lid;
+  let pn;
+  if (wid.isLid()) {
+    lid = wid;
+    pn = createWid(store.lids.get(wid._serialized));
+  } else {
+    pn = wid;
+    lid = createWid(store.pns.get(wid._serialized));
+    if (!lid) {
+      const r = await queryWidExists(wid);
+      lid = r && r.lid ? createWid(r.lid) : undefined;
+    }
+  }
+  const c = store.contacts.get(String(lid || pn || wid));
+  const info = c ? { name: c.name, shortName: c.shortName, pushname: c.pushname, type: c.type,
+    verifiedName: c.verifiedName, isBusiness: c.isBusiness, isEnterprise: c.isEnterprise } : undefined;
+  return { lid: pnLidWid(lid), phoneNumber: pnLidWid(pn), contact: info };
+}
+
 export const contact = {
   list: asyncApi('contact.list', async (options = {}) => {
     let contacts = Array.from(store.contacts.values());
@@ -50,9 +82,10 @@ export const contact = {
     return contacts;
   }),
   get: asyncApi('contact.get', async (contactId) => {
-    const wid = resolveLid(assertWid(contactId));
+    const wid = assertWid(contactId); // exact, as ContactStore.get (wa-js module 93037)
     return store.contacts.get(wid._serialized);
   }),
+  getPnLidEntry: asyncApi('contact.getPnLidEntry', getPnLidEntry),
   queryWidExists: asyncApi('contact.queryWidExists', queryWidExists),
   queryExists: asyncApi('contact.queryExists', queryWidExists),
 };

@@ -21,9 +21,15 @@ export function groupChatFromView(view) {
   return upsertChat({
     id: view.id, name: view.subject, t: existing ? existing.t : view.creation,
     unreadCount: existing ? existing.unreadCount : 0, archive: false, pin: 0,
-    isReadOnly: !view.participants.some((p) => state.me.wid.equals(p.id)),
+    isReadOnly: !view.participants.some((p) => state.me.wid.equals(p.id) || state.me.lid.equals(p.id)),
     groupMetadata: view,
   });
+}
+
+/** A member's id as the group lists it, from its phone id or its @lid. */
+function memberWid(members, wid) {
+  const other = wid.isLid() ? resolveLid(wid) : createWid(store.pns.get(wid._serialized));
+  return other && members.get(other) ? other : wid;
 }
 
 export const group = {
@@ -36,7 +42,7 @@ export const group = {
     const wids = [];
     for (const wid of list) {
       if (me.equals(wid)) continue;
-      const known = store.contacts.get(resolveLid(wid)._serialized);
+      const known = store.contacts.get(wid._serialized);
       if (known) {
         wids.push(known.id);
         continue;
@@ -48,7 +54,7 @@ export const group = {
     let view;
     try {
       view = await http('POST', '/groups', { auth: true, body: {
-        name, participants: wids.map((w) => w.user), parentGroup: parentGroup ? String(parentGroup) : null,
+        name, participants: wids.map((w) => w._serialized), parentGroup: parentGroup ? String(parentGroup) : null,
       } });
     } catch (err) {
       throw asWPPError(err);
@@ -59,12 +65,11 @@ export const group = {
   }),
   addParticipants: asyncApi('group.addParticipants', async (groupId, participants) => {
     const groupChat = ensureGroupChat(groupId, true);
-    const wids = (Array.isArray(participants) ? participants : [participants]).map(assertWid)
-      .map(resolveLid);
+    const wids = (Array.isArray(participants) ? participants : [participants]).map(assertWid);
     let answer;
     try {
       answer = await http('POST', `/groups/${groupChat.id._serialized}/participants`,
-        { auth: true, body: { add: wids.map((w) => w.user) } });
+        { auth: true, body: { add: wids.map((w) => w._serialized) } });
     } catch (err) {
       throw new WPPError('group_add_participant_error', 'Failed to add participants to the group',
         { groupId, participantsIds: participants });
@@ -79,9 +84,10 @@ export const group = {
   }),
   removeParticipants: asyncApi('group.removeParticipants', async (groupId, participants) => {
     const groupChat = ensureGroupChat(groupId, true);
-    const wids = (Array.isArray(participants) ? participants : [participants]).map(assertWid)
-      .map(resolveLid);
     const members = groupChat.groupMetadata.participants;
+    // membership helpers accept a phone id or an @lid and translate (wa-js group functions)
+    const wids = (Array.isArray(participants) ? participants : [participants]).map(assertWid)
+      .map((w) => (members.get(w) ? w : memberWid(members, w)));
     const valid = wids.filter((w) => members.get(w));
     if (!valid.length) {
       throw new WPPError('not_valid_group_participants',
@@ -92,7 +98,7 @@ export const group = {
         `Group ${groupChat.id._serialized}: Participant can not be removed`);
     }
     const answer = await http('POST', `/groups/${groupChat.id._serialized}/participants`,
-      { auth: true, body: { remove: valid.map((w) => w.user) } }).catch((err) => {
+      { auth: true, body: { remove: valid.map((w) => w._serialized) } }).catch((err) => {
       throw asWPPError(err);
     });
     groupChatFromView(answer.group);

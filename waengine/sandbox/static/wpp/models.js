@@ -143,13 +143,18 @@ export class ParticipantModel extends Model {
 ParticipantModel.props = ['id', 'isAdmin', 'isSuperAdmin'];
 
 export class ParticipantCollection extends Collection {
+  // in a LID-addressed group the account is listed by its @lid
+  mine() {
+    return state.me && (this.get(state.me.wid) || this.get(state.me.lid));
+  }
+
   iAmAdmin() {
-    const me = state.me && this.get(state.me.wid);
+    const me = this.mine();
     return !!(me && me.isAdmin);
   }
 
   iAmSuperAdmin() {
-    const me = state.me && this.get(state.me.wid);
+    const me = this.mine();
     return !!(me && me.isSuperAdmin);
   }
 

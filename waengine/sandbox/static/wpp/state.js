@@ -43,4 +43,5 @@ export function setStream(mode, info) {
 export function setMe(me) {
   state.me = { wid: createWid(me.id), lid: createWid(me.lid), name: me.name, device: me.device };
   store.lids.set(me.lid, me.id);
+  store.pns.set(me.id, me.lid);
 }

@@ -12,24 +12,36 @@ export const store = {
   chats: new Map(), // wid -> ChatModel
   msgs: new Map(), // key string -> MsgModel
   msgsById: new Map(), // random id -> MsgModel
-  lids: new Map(), // lid wid -> phone wid
+  lids: new Map(), // lid wid -> phone wid (WhatsApp's lidPnCache)
+  pns: new Map(), // phone wid -> lid wid
 };
 
 export function resetStores() {
   for (const map of Object.values(store)) map.clear();
 }
 
+/** ContactStore.get is exact: an @lid id finds the @lid contact, never the phone's. */
 export function contactFor(wid) {
-  let text = String(wid);
-  if (store.lids.has(text)) text = store.lids.get(text);
+  const text = String(wid);
   return store.contacts.get(text) || new ContactModel({ id: createWid(text) });
 }
 
 export function upsertContact(view) {
-  let contact = store.contacts.get(view.id);
+  const contact = upsertOneContact(view.id, view);
+  if (view.lid) {
+    store.lids.set(view.lid, view.id);
+    store.pns.set(view.id, view.lid);
+    // a LID-addressed account is in the ContactStore twice: as its phone id and its @lid
+    if (view.lidAddressed) upsertOneContact(view.lid, view);
+  }
+  return contact;
+}
+
+function upsertOneContact(id, view) {
+  let contact = store.contacts.get(id);
   if (!contact) {
-    contact = new ContactModel({ id: createWid(view.id), type: 'in' });
-    store.contacts.set(view.id, contact);
+    contact = new ContactModel({ id: createWid(id), type: 'in' });
+    store.contacts.set(id, contact);
   }
   contact.name = view.name || undefined;
   contact.shortName = view.shortName || undefined;
@@ -39,10 +51,7 @@ export function upsertContact(view) {
   contact.verifiedName = view.verifiedName || undefined;
   contact.labels = [];
   hidden(contact, '__isMyContact', !!view.isMyContact);
-  if (view.lid) {
-    hidden(contact, '__lid', view.lid);
-    store.lids.set(view.lid, view.id);
-  }
+  if (view.lid) hidden(contact, '__lid', view.lid);
   return contact;
 }
 
@@ -56,7 +65,7 @@ export function groupMetadataFrom(view) {
     size: view.participants.length,
     announce: false,
     restrict: false,
-    isLidAddressingMode: false,
+    isLidAddressingMode: view.isLidAddressingMode === true,
     memberAddMode: 'admin_add',
   });
   hidden(meta, 'participants', new ParticipantCollection(view.participants.map((p) =>
