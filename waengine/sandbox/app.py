@@ -182,6 +182,11 @@ def change_participants(gid):
     return {**result["group"], "results": result["results"]}
 
 
+@control.post("/phones/<phone>/mode")
+def set_mode(phone):
+    return network().set_mode(phone, body().get("mode"))
+
+
 @control.post("/stall")
 def stall():
     data = body()
@@ -260,7 +265,8 @@ def poll_events():
         ack = int(request.args.get("ack", 0))
     except ValueError as err:
         raise SandboxError(400, "invalid_ack", "ack must be an integer") from err
-    return network().poll_events(*device_auth(), request.args.get("client", ""), ack, _timeout())
+    return network().poll_events(*device_auth(), request.args.get("client", ""), ack, _timeout(),
+                                 stream=request.args.get("stream") or None)
 
 
 @transport.post("/send")
@@ -296,6 +302,11 @@ def device_pin():
 @transport.post("/read")
 def device_read():
     return {"unreadCount": network().mark_read(*device_auth(), str(body().get("chat", "")))}
+
+
+@transport.post("/takeover")
+def device_takeover():
+    return network().takeover(*device_auth(), str(body().get("client") or ""))
 
 
 @transport.post("/logout")

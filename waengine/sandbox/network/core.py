@@ -35,9 +35,11 @@ from .model import (
 from .pairing import PairingOps
 from .phones import PhoneOps
 from .seeding import SeedOps
+from .streams import StreamOps
 
 
-class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps):
+class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps,
+              StreamOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

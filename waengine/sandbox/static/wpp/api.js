@@ -6,6 +6,7 @@ import { contact } from './contact.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
+import { takeover } from './pump.js';
 import { state } from './state.js';
 import { util } from './util.js';
 
@@ -30,7 +31,8 @@ export const WPP = {
     get isReady() { return state.ready; },
     get isFullReady() { return state.fullReady; },
   },
-  whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) } },
+  whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) },
+    Socket: { takeover: () => takeover() } },
 };
 for (const name of ['blocklist', 'call', 'cart', 'catalog', 'community', 'indexdb', 'labels',
   'lists', 'newsletter', 'order', 'privacy', 'status']) {
