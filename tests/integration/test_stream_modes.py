@@ -176,3 +176,34 @@ def test_takeover_on_conflict_takes_the_account_back_by_itself(make_gateway, san
     wait_for(lambda: [e["status"] for e in statuses(gw, "insist")][-2:] == ["CONFLICT", "CONNECTED"],
              message="CONFLICT, then CONNECTED again without a request")
     assert gw.session("insist")["status"] == "CONNECTED"
+
+
+# ---- the page's Content-Security-Policy ----
+
+def test_the_sandbox_page_refuses_inline_scripts_while_the_gateway_works(gw, sandbox):
+    csp = requests.get(sandbox.url + "/", timeout=10).headers["Content-Security-Policy"]
+    script_src = next(d for d in csp.split("; ") if d.startswith("script-src"))
+    assert script_src == "script-src 'self'"  # no 'unsafe-inline', no eval, no other origin
+
+    def inject_inline(bridge):
+        # What a gateway that injects with a <script> element would do: CSP must refuse it.
+        return bridge.driver.execute_async_script("""
+            var done = arguments[arguments.length - 1], violations = [];
+            document.addEventListener('securitypolicyviolation', function (e) {
+              violations.push(e.violatedDirective);
+            });
+            var s = document.createElement('script');
+            s.textContent = 'window.__inlineRan = true;';
+            document.head.appendChild(s);
+            setTimeout(function () {
+              done({ran: window.__inlineRan === true, violations: violations,
+                    bridge: !!window.__waengine, wpp: !!window.WPP});
+            }, 200);
+        """)
+
+    seen = gw.engine.manager.get(SID).submit(inject_inline)
+    assert seen["ran"] is False
+    assert any(v.startswith("script-src") for v in seen["violations"])
+    assert seen["bridge"] and seen["wpp"]  # the gateway's own script (DevTools) is in the page
+    assert send(gw, SID, BUDI, "under a strict CSP").status_code == 201
+    assert "under a strict CSP" in texts_to(sandbox, BUDI)

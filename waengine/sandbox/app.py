@@ -21,6 +21,22 @@ control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 transport = Blueprint("sandbox_transport", __name__, url_prefix="/_sandbox/api")
 page = Blueprint("sandbox_page", __name__)
 
+# The page's Content-Security-Policy, strict like web.whatsapp.com's: scripts only from the
+# page's own origin (no 'unsafe-inline', no eval, not the gateway's origin), so a gateway that
+# injected an inline <script> or loaded its script from its own server would fail here as it
+# would on WhatsApp Web; scripts added over the DevTools protocol at document start are exempt.
+PAGE_CSP = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
 LONG_POLL_SECONDS = 25.0  # below common proxy idle timeouts; the page re-polls at once
 QR_DATA_MAX = 2048
 
@@ -59,6 +75,7 @@ def index():
     page_options = {"reloadAfterScan": opts.reload_after_scan}
     response = current_app.make_response(render_template("index.html", options=page_options))
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 
 
