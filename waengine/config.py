@@ -65,6 +65,9 @@ class Defaults:
     WARM_MAX_AGE = 30.0
     QR_FIRST_TTL = 60.0
     QR_TTL = 20.0
+    # WhatsApp opened for the account in another window (status CONFLICT): take it back
+    # ("Use here") by itself, at most once per 30 s, instead of waiting for POST …/takeover.
+    TAKEOVER_ON_CONFLICT = False
     MAX_SESSIONS = 50
     LAUNCH_CONCURRENCY = 1
     RESTART_MAX = 5

@@ -16,12 +16,19 @@ class Status(str, Enum):
     STARTING = "STARTING"
     SCAN_QR = "SCAN_QR"
     CONNECTED = "CONNECTED"
+    # WhatsApp is open for this account in another window: nothing flows until a takeover.
+    CONFLICT = "CONFLICT"
     RECOVERING = "RECOVERING"
     STOPPED = "STOPPED"
     FAILED = "FAILED"
 
 
 STATUSES = tuple(s.value for s in Status)
+
+# What a CONNECTED session's `detail` may say: linked, but the stream is not up (yet). Sends
+# made then wait in the queue until it is (wa-js StreamMode OFFLINE / SYNCING, StreamInfo
+# RESUMING: whatsapp/enums/StreamMode.d.ts, StreamInfo.d.ts).
+CONNECTED_DETAILS = ("OFFLINE", "SYNCING", "RESUMING")
 
 # A session id names a folder (its browser profile), so it is a safe path segment.
 SESSION_ID_CHARS = "A-Za-z0-9_-"

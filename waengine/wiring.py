@@ -117,6 +117,8 @@ class Engine:
             row = self.outgoing.submit(session, op, args, idempotency_key)
         self.senders.ensure(session)
         session.touch()
+        if session.detail:  # the stream is down: queued (202) until it is back, not a wait
+            return row
         # A little longer than the command itself may take, so a timeout is reported as one.
         return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"] + 2.0)
 

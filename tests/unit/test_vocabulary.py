@@ -36,7 +36,8 @@ def test_no_module_spells_out_a_status_or_the_session_id_pattern_again():
 
 
 def test_status_names_are_what_the_document_and_the_metrics_list():
-    assert STATUSES == ("STARTING", "SCAN_QR", "CONNECTED", "RECOVERING", "STOPPED", "FAILED")
+    assert STATUSES == ("STARTING", "SCAN_QR", "CONNECTED", "CONFLICT", "RECOVERING", "STOPPED",
+                        "FAILED")
     assert set(docs.Session().fields["status"].validate.choices) == set(STATUSES)
     assert Status("SCAN_QR") is Status.SCAN_QR and Status.SCAN_QR == "SCAN_QR"
 

@@ -103,6 +103,21 @@ def logout_session(session_id):
     return shape(manager().get(session_id))
 
 
+@bp.post("/sessions/<session_id>/takeover")
+@bp.doc(operation_id="takeoverSession",
+        summary="Use WhatsApp here again after it was opened in another window (CONFLICT)",
+        description="Only in status CONFLICT (else 409 session_not_ready). The session returns "
+                    "to CONNECTED once WhatsApp confirms (a session.status event).",
+        responses=docs.responses(docs.Session, 202, errors=docs.BROWSER_ERRORS))
+def takeover_session(session_id):
+    session = manager().get(session_id)
+    if session.status is not Status.CONFLICT:
+        raise SessionNotReady(f"Session is {session.status.value}; only CONFLICT takes over",
+                              details={"status": session.status.value})
+    page(session_id, need_connected=False).takeover()
+    return shape(manager().get(session_id)), 202
+
+
 @bp.get("/sessions/<session_id>/qr")
 @bp.doc(operation_id="getQr",
         summary="The QR to scan (Accept: image/png for a PNG)",

@@ -295,6 +295,7 @@
     // Login state moved: the gateway polls once to derive its status (QR, CONNECTED, ...).
     ['conn.auth_code_change', 'conn.authenticated', 'conn.main_ready', 'conn.main_loaded',
      'conn.qrcode_idle', 'conn.require_auth', 'conn.logout', 'conn.stream_mode_changed',
+     'conn.stream_info_changed', 'conn.needs_update',
      'loader.ready', 'loader.full_ready'].forEach(function (name) {
       P.on(name, function () { notify('state'); });
     });
@@ -336,7 +337,8 @@
     var P = currentWPP();
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
-             mode: null, qr: null, idle: false, me: null, events: handable(200)};
+             mode: null, info: null, needsUpdate: false, waVersion: null, qr: null, idle: false,
+             me: null, events: handable(200)};
     if (!P) return s;
     attach(P);
     s.ready = P.isReady === true;
@@ -345,6 +347,12 @@
     s.auth = P.conn.isAuthenticated() === true;
     var stream = P.conn.getStreamData ? P.conn.getStreamData() : null;
     s.mode = stream ? stream.mode : null;
+    // StreamMode / StreamInfo names: whatsapp/enums/StreamMode.d.ts, StreamInfo.d.ts (4.6.0)
+    s.info = stream && stream.info ? stream.info : null;
+    s.needsUpdate = P.conn.needsUpdate ? P.conn.needsUpdate() === true : false;
+    if (s.needsUpdate || s.mode === 'DEPRECATED_VERSION') {
+      try { s.waVersion = P.conn.getBuildConstants().VERSION_STR || null; } catch (e) { /* unknown */ }
+    }
     s.idle = P.conn.isIdle ? P.conn.isIdle() === true : false;
     if (!s.auth) {
       w.me = null;
@@ -694,6 +702,16 @@
     },
     mediaClose: async function (P, a) { delete w.media[a.handle]; return null; },
     logout: async function (P) { return await P.conn.logout(); },
+    // "Use here": WhatsApp is open for this account in another window (stream mode CONFLICT).
+    // WPP.whatsapp.Socket is the SocketModel (whatsapp/misc/Socket.d.ts, models/SocketModel.d.ts).
+    takeover: async function (P) {
+      var socket = P.whatsapp && P.whatsapp.Socket;
+      if (!socket || typeof socket.takeover !== 'function') {
+        throw {code: 'takeover_unavailable', message: 'WPP.whatsapp.Socket.takeover is missing'};
+      }
+      await socket.takeover();
+      return null;
+    },
     // The alternative to the QR: the phone types this code under "Link with phone number".
     pairingCode: async function (P, a) {
       return String(await P.conn.genLinkDeviceCodeForPhoneNumber(a.phone, true));

@@ -320,6 +320,9 @@ class Sender:
         if self.session.status is not Status.CONNECTED:
             self._idle(1.0)  # queued sends wait for the session, they are never dropped
             return
+        if getattr(self.session, "detail", None):
+            self._idle(1.0)  # CONNECTED but the stream is down (OFFLINE, SYNCING): hold them
+            return
         delay = self._pacing_delay()
         if row.get("retry_at"):  # an attempt WhatsApp refused: it waits, and so does the queue
             delay = max(delay, row["retry_at"] - self.queue.clock())

@@ -58,6 +58,10 @@ class Page:
         """The code to type on the phone (phone: digits with country code) instead of a QR."""
         return self._run("pairingCode", phone=phone)
 
+    def takeover(self) -> None:
+        """Use WhatsApp in this window again after it was opened in another (stream CONFLICT)."""
+        self._run("takeover")
+
     # ---- messages ----
     def send(self, op: SendOp | str, args: dict, message_id: str | None = None) -> dict:
         """Run a queued send (the outgoing queue stores its op and args); return the message.

@@ -33,6 +33,7 @@ from ..ops import metrics
 from ..store import utcnow
 from ..vocabulary import Status
 from .bridge import BrowserGone
+from .page import Page
 
 log = logging.getLogger(__name__)
 # Polls in a row a failing catch-up is tried on before it is given up (and logged as an error).
@@ -54,18 +55,47 @@ class BrowserFactory(Protocol):
         """Launch a browser for the session and load the page; return it and its Bridge."""
 
 
+# Stream modes that end the session (wa-js 4.6.0 whatsapp/enums/StreamMode.d.ts): FAILED with
+# this reason. WhatsApp Web shows a blocking screen for each; no relaunch changes it.
+FAILING_MODES = {"DEPRECATED_VERSION": "wa_update_required", "TOS_BLOCK": "banned",
+                 "SMB_TOS_BLOCK": "banned", "PROXYBLOCK": "proxy_blocked"}
+
+
 def derive_status(state: dict, current: Status) -> tuple[Status, str | None] | None:
     """The status a polled page state means, or None when it says nothing new (still loading)."""
     if not state.get("fullReady"):
         return None
+    mode = state.get("mode")
+    if state.get("needsUpdate"):  # conn.needsUpdate(): WhatsApp asks for a newer client
+        return Status.FAILED, "wa_update_required"
+    if mode in FAILING_MODES:
+        return Status.FAILED, FAILING_MODES[mode]
     if state.get("auth"):
-        return (Status.CONNECTED, None) if state.get("mode") == "MAIN" else None
+        if mode == "CONFLICT":
+            return Status.CONFLICT, None
+        if mode == "MAIN":
+            return Status.CONNECTED, None
+        # OFFLINE / SYNCING of a session that was up (stream_detail says which). Just after a
+        # scan the page syncs the history first: the link is done when MAIN comes.
+        if stream_detail(state) and current != Status.SCAN_QR:
+            return Status.CONNECTED, None
+        return None
     if state.get("idle"):
         return Status.FAILED, "qr_expired"
     if not state.get("qr"):
         return None  # logged out but no QR yet: a client in SCAN_QR can always fetch one
     reason = "logged_out" if current == Status.CONNECTED else None
     return Status.SCAN_QR, reason
+
+
+def stream_detail(state: dict) -> str | None:
+    """A CONNECTED session's `detail`: why its stream does not carry messages right now."""
+    mode = state.get("mode")
+    if mode == "OFFLINE":
+        return "OFFLINE"
+    if mode == "SYNCING":  # StreamInfo RESUMING: catching up after a reconnect
+        return "RESUMING" if state.get("info") == "RESUMING" else "SYNCING"
+    return None
 
 
 class _Restart(Exception):
@@ -84,9 +114,10 @@ class _LaunchFailed(Exception):
 class _Fail(Exception):
     """The session gives up (FAILED with this reason) once its browser is closed."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, details: dict | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.details = details
 
 
 class Session:
@@ -99,6 +130,11 @@ class Session:
         self.options = record.get("options") or {}
         self.status = Status(record.get("status") or Status.STOPPED)
         self.reason: str | None = record.get("status_reason")
+        # CONNECTED only: OFFLINE | SYNCING | RESUMING while the stream is not up (vocabulary.py)
+        self.detail: str | None = None
+        # What a FAILED status knows beyond its reason (e.g. the versions of wa_update_required)
+        self.status_details: dict | None = None
+        self._auto_takeover_at = 0.0
         self.status_since = time.monotonic()
         me_id = record.get("me_id")
         self.me = {"id": me_id, "name": record.get("me_name")} if me_id else None
@@ -221,6 +257,11 @@ class Session:
 
     def check_ready(self, need_connected: bool = True) -> None:
         status = self.status
+        if need_connected and status == Status.CONFLICT:
+            # Nothing would go out until a takeover: say so now rather than time out.
+            raise SessionNotReady("WhatsApp is open for this account in another window; "
+                                  "POST /sessions/{id}/takeover to use it here",
+                                  details={"status": status.value})
         if status in (Status.STARTING, Status.RECOVERING):
             raise BrowserUnavailable(f"Session is {status.value}", retry_after=5)
         if self.busy_for() > self._config["COMMAND_TIMEOUT"] + 1:
@@ -244,22 +285,30 @@ class Session:
         # the last status it reported (a frozen renderer: until the watchdog kills it).
         stuck = self.busy_for() > self._config["COMMAND_TIMEOUT"]
         return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
-                "me": self.me, "createdAt": self.created_at,
+                "detail": self.detail, "statusDetails": self.status_details, "me": self.me,
+                "createdAt": self.created_at,
                 "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
                 "browser": browser, "wa": dict(self.wa), "responding": not stuck}
 
     # ---- the worker thread ----
-    def _set(self, status: Status, reason: str | None) -> None:
-        if status == self.status and reason == self.reason:
+    def _set(self, status: Status, reason: str | None, detail: str | None = None,
+             details: dict | None = None) -> None:
+        if status == self.status and reason == self.reason and detail == self.detail:
             return
-        previous = self.status
-        self.status, self.reason = status, reason
+        previous, previous_detail = self.status, self.detail
+        self.status, self.reason, self.detail = status, reason, detail
+        self.status_details = details
         self.status_since = time.monotonic()
         if status != Status.SCAN_QR:
             self.qr, self.qr_expires_at, self._qr_count = None, None, 0
-        log.info("session %s: %s -> %s (%s)", self.id, previous.value, status.value, reason)
+        log.info("session %s: %s -> %s (%s%s)", self.id, previous.value, status.value, reason,
+                 f", {detail}" if detail else "")
         self._on_change(self)
         data = {"status": status.value, "previous": previous.value, "reason": reason}
+        if detail or previous_detail:
+            data["detail"] = detail  # CONNECTED with the stream down, or back up (null)
+        if details:
+            data["details"] = details
         try:
             self._on_event(self, "session.status", data)
         except StorageUnavailable as e:  # never lost: the worker commits it when it can
@@ -268,7 +317,7 @@ class Session:
 
     def _run(self) -> None:
         failures: deque[float] = deque()
-        final: tuple[Status, str | None] | None = None
+        final: tuple | None = None
         try:
             while not self._stopping.is_set():
                 try:
@@ -282,7 +331,7 @@ class Session:
                     if not self._wait_for_store(e):
                         break
                 except _Fail as fail:
-                    final = (Status.FAILED, fail.reason)
+                    final = (Status.FAILED, fail.reason, None, fail.details)
                     break
                 except _Restart as restart:
                     self._close_browser()
@@ -569,18 +618,43 @@ class Session:
         self._load_deadline = now + self._config["WA_LOAD_TIMEOUT"]
         status, reason = derived
         if status == Status.FAILED:
-            raise _Fail(reason)
+            raise _Fail(reason, self._failure_details(reason, state))
         if status == Status.SCAN_QR and self.status == Status.SCAN_QR:
             reason = self.reason  # keep "logged_out" while the QR rotates
         if status == Status.CONNECTED and state.get("me"):
             self.me = state["me"]
         if status == Status.CONNECTED and self.status != Status.CONNECTED:
             self._catch_up_due = True
-        self._set(status, reason)
-        if self._catch_up_due and status == Status.CONNECTED:
-            self._catch_up()
+        detail = stream_detail(state) if status == Status.CONNECTED else None
+        self._set(status, reason, detail)
+        if self._catch_up_due and status == Status.CONNECTED and detail is None:
+            self._catch_up()  # once messages flow: a page offline has nothing new to read
+        if status == Status.CONFLICT and self._config.get("TAKEOVER_ON_CONFLICT"):
+            self._auto_takeover()
         if status == Status.SCAN_QR:
             self._update_qr(state.get("qr"))
+
+    def _failure_details(self, reason: str, state: dict) -> dict | None:
+        if reason != "wa_update_required":
+            return None
+        # The versions an operator compares when updating the bundle (docs/sessions.md).
+        return {"waJs": state.get("version"), "whatsapp": state.get("waVersion"),
+                "mode": state.get("mode")}
+
+    def _auto_takeover(self) -> None:
+        """TAKEOVER_ON_CONFLICT: use WhatsApp here again, at most once per 30 s, so that two
+        windows that both insist do not take the account from each other in a loop."""
+        now = time.monotonic()
+        if now - self._auto_takeover_at < 30.0:
+            return
+        self._auto_takeover_at = now
+        log.info("session %s: WhatsApp was opened elsewhere; taking it over "
+                 "(TAKEOVER_ON_CONFLICT)", self.id)
+        try:
+            with self._busy():
+                Page.in_worker(self._bridge).takeover()
+        except WAEngineError as e:
+            log.warning("session %s: takeover failed: %s", self.id, e.message)
 
     def _catch_up(self) -> None:
         if self.on_connected is not None:

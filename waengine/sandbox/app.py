@@ -21,6 +21,22 @@ control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 transport = Blueprint("sandbox_transport", __name__, url_prefix="/_sandbox/api")
 page = Blueprint("sandbox_page", __name__)
 
+# The page's Content-Security-Policy, strict like web.whatsapp.com's: scripts only from the
+# page's own origin (no 'unsafe-inline', no eval, not the gateway's origin), so a gateway that
+# injected an inline <script> or loaded its script from its own server would fail here as it
+# would on WhatsApp Web; scripts added over the DevTools protocol at document start are exempt.
+PAGE_CSP = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
 LONG_POLL_SECONDS = 25.0  # below common proxy idle timeouts; the page re-polls at once
 QR_DATA_MAX = 2048
 
@@ -59,6 +75,7 @@ def index():
     page_options = {"reloadAfterScan": opts.reload_after_scan}
     response = current_app.make_response(render_template("index.html", options=page_options))
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 
 
@@ -235,6 +252,11 @@ def change_participants(gid):
     return {**result["group"], "results": result["results"]}
 
 
+@control.post("/phones/<phone>/mode")
+def set_mode(phone):
+    return network().set_mode(phone, body().get("mode"))
+
+
 @control.post("/stall")
 def stall():
     data = body()
@@ -313,7 +335,8 @@ def poll_events():
         ack = int(request.args.get("ack", 0))
     except ValueError as err:
         raise SandboxError(400, "invalid_ack", "ack must be an integer") from err
-    return network().poll_events(*device_auth(), request.args.get("client", ""), ack, _timeout())
+    return network().poll_events(*device_auth(), request.args.get("client", ""), ack, _timeout(),
+                                 stream=request.args.get("stream") or None)
 
 
 @transport.post("/send")
@@ -354,6 +377,11 @@ def device_pin():
 @transport.post("/read")
 def device_read():
     return {"unreadCount": network().mark_read(*device_auth(), str(body().get("chat", "")))}
+
+
+@transport.post("/takeover")
+def device_takeover():
+    return network().takeover(*device_auth(), str(body().get("client") or ""))
 
 
 @transport.post("/logout")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from apiflask.fields import Boolean, Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
-from ...vocabulary import SESSION_ID
+from ...vocabulary import CONNECTED_DETAILS, SESSION_ID
 from .out import STATUSES, TIME, Out
 
 
@@ -48,6 +48,13 @@ class Session(Out):
     status = String(required=True, validate=OneOf(STATUSES))
     statusReason = String(required=True, allow_none=True,
                           metadata={"example": "qr_expired"})
+    detail = String(allow_none=True, validate=OneOf(CONNECTED_DETAILS), metadata={
+        "description": "CONNECTED only: the account is linked but its stream is down (OFFLINE: "
+                       "no connection, SYNCING / RESUMING: catching up); sends made now are "
+                       "queued (202) and go out when it is back. null otherwise"})
+    statusDetails = Dict(allow_none=True, metadata={
+        "description": "what a FAILED status knows beyond its reason, e.g. for "
+                       "wa_update_required {waJs, whatsapp, mode}: the versions in use"})
     me = Nested(Me, required=True, allow_none=True)
     createdAt = String(required=True, metadata=TIME)
     lastActivityAt = String(required=True, allow_none=True, metadata=TIME)

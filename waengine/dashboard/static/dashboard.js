@@ -5,7 +5,7 @@
 const BASE = document.body.dataset.apiBase || '';
 const KEY_SLOT = 'waengine.apiKey';
 const EVENT_TYPES = (document.body.dataset.eventTypes || 'session.status,qr,message').split(',');
-const STATUS_ORDER = ['FAILED', 'RECOVERING', 'SCAN_QR', 'STARTING', 'CONNECTED', 'STOPPED'];
+const STATUS_ORDER = ['FAILED', 'CONFLICT', 'RECOVERING', 'SCAN_QR', 'STARTING', 'CONNECTED', 'STOPPED'];
 const LOG_MAX = 200;
 const ROW_POLL_MS = 15000; // memory and queue numbers change without events
 
@@ -244,7 +244,7 @@ function onEvent(event) {
   if (known) known.activity = { ...known.activity, lastEventAt: event.timestamp };
   if (event.type === 'session.status' && known) {
     Object.assign(known, { status: event.data.status, statusReason: event.data.reason,
-      statusSince: event.timestamp });
+      detail: event.data.detail || null, statusSince: event.timestamp });
     if (event.data.status !== 'SCAN_QR') state.qrExpires = null;
   }
   if (event.session === state.detail) onDetailEvent(event);
@@ -354,7 +354,7 @@ function sessionRow(s) {
     el('td', { 'data-label': 'Session' },
       el('a', { href: `#session/${encodeURIComponent(s.id)}`, class: 'sid' }, s.id)),
     el('td', { 'data-label': 'Status' }, badge(s.status),
-      s.statusReason ? el('span', { class: 'reason' }, ` ${s.statusReason}`) : null,
+      s.statusReason || s.detail ? el('span', { class: 'reason' }, ` ${s.statusReason || s.detail}`) : null,
       el('span', { class: 'since muted', 'data-since': s.statusSince || '' }, ` ${ago(s.statusSince)}`)),
     el('td', { 'data-label': 'Number' }, s.me ? phone(s.me) : '–',
       s.me && s.me.name ? el('span', { class: 'muted' }, ` ${s.me.name}`) : null),

@@ -38,10 +38,11 @@ from .notices import NoticeOps
 from .pairing import PairingOps
 from .phones import PhoneOps
 from .seeding import SeedOps
+from .streams import StreamOps
 
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
-              MessageOps, GroupOps, FailureOps):
+              MessageOps, GroupOps, FailureOps, StreamOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

@@ -17,6 +17,7 @@ from .model import (
     normalize_phone,
     user_wid,
 )
+from .streams import FLOWING
 
 
 class DeviceOps:
@@ -84,27 +85,34 @@ class DeviceOps:
             }
 
     def poll_events(
-        self, device_id: str, token: str, client: str, ack: int, timeout: float
+        self, device_id: str, token: str, client: str, ack: int, timeout: float,
+        stream: str | None = None,
     ) -> dict:
-        """Drop events up to `ack` (the page emitted them), then wait for newer ones."""
+        """Drop events up to `ack` (the page emitted them), then wait for newer ones or a
+        change of the stream mode from `stream` ("MODE:INFO", what the page shows)."""
         with self._cond:
             device = self._auth(device_id, token)
             self._drop_acked(device, int(ack or 0))
 
+            def shown():
+                return stream is None or stream == f"{device.mode}:{device.info}"
+
             def ready():
-                # Every event still queued is newer than `ack` (older ones were dropped).
-                return device.id not in self._devices or device.client != client or bool(
-                    device.events
-                )
+                # Every event still queued is newer than `ack` (older ones were dropped);
+                # a device whose stream is down (streams.py) gets none of them.
+                return device.id not in self._devices or device.client != client or not shown() or (
+                    bool(device.events) and device.mode in FLOWING)
 
             self._wait(ready, timeout)
             if device.id not in self._devices:
                 reason = self._tombstones.get(device.id, "user_initiated")
                 return {"loggedOut": True, "reason": reason, "events": []}
             if device.client != client:
-                return {"conflict": True, "events": []}
-            batch = itertools.islice(device.events, EVENTS_PER_POLL)
-            return {"events": [event for _, event in batch]}
+                return {"conflict": True, "events": [], "stream": self._stream_view(device)}
+            events = []
+            if device.mode in FLOWING:
+                events = [event for _, event in itertools.islice(device.events, EVENTS_PER_POLL)]
+            return {"events": events, "stream": self._stream_view(device)}
 
     @staticmethod
     def _drop_acked(device: Device, ack: int) -> None:

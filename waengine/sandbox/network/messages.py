@@ -85,6 +85,7 @@ class MessageOps:
         """A page sends a message; idempotent on the message id (safe to retry)."""
         with self._cond:
             device = self._auth(device_id, token)
+            self._check_can_send(device)
             msg_id = str(payload.get("id") or "")
             if not re.fullmatch(r"[0-9A-F]{16,32}", msg_id):
                 raise SandboxError(400, "invalid_message_id", "Message ids are uppercase hex")

@@ -180,6 +180,8 @@ class Device:
     events: deque = field(default_factory=deque)  # (seq, event) not yet acknowledged
     next_seq: int = 1
     client: str | None = None  # the page currently holding this login
+    mode: str = "MAIN"  # its stream mode (streams.py)
+    info: str = "NORMAL"
 
 
 @dataclass

@@ -7,6 +7,7 @@ import { contact, serverQueryWidExists } from './contact.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
+import { takeover } from './pump.js';
 import { state } from './state.js';
 import { util } from './util.js';
 
@@ -33,7 +34,8 @@ export const WPP = {
     get isFullReady() { return state.fullReady; },
   },
   whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) },
-    functions: { queryWidExists: serverQueryWidExists } },
+    functions: { queryWidExists: serverQueryWidExists },
+    Socket: { takeover: () => takeover() } },
 };
 for (const name of ['blocklist', 'cart', 'catalog', 'community', 'indexdb', 'labels',
   'lists', 'newsletter', 'order', 'privacy', 'status']) {

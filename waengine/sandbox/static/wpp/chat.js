@@ -6,7 +6,7 @@ import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, assertWid, createWid } from './ids.js';
 import { MsgModel } from './models.js';
-import { state } from './state.js';
+import { state, streamFlowing } from './state.js';
 import { findMessage, msgFromView, newLocalChat, setQuoted, store, storeMessage } from './stores.js';
 import { asWPPError, asyncApi, http } from './transport.js';
 import { $, render } from './ui.js';
@@ -178,6 +178,7 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
     vcardList: msg.vcardList,
   };
   if (upload) payload.data = bytesToBase64(upload);
+  await streamFlowing(); // offline, in conflict, blocked: the message waits with its clock
   try {
     // Retrying is safe: the server treats a known message id as the same send.
     const answer = await http('POST', '/send', { body: payload, auth: true, retries: 6 });

@@ -30,7 +30,7 @@ export const conn = {
   isIdle: () => !state.loggedIn && state.idle,
   isOnline: () => navigator.onLine,
   isMultiDevice: () => true,
-  needsUpdate: () => false,
+  needsUpdate: () => state.mode === 'DEPRECATED_VERSION',
   getPlatform: () => (state.loggedIn ? 'android' : undefined),
   getStreamData: () => ({ mode: state.mode, info: state.info }),
   getMyUserId: () => myWid(),

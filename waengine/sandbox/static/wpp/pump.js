@@ -23,7 +23,9 @@ export async function pump() {
   while (state.loggedIn && !state.stopped) {
     let answer;
     try {
-      answer = await http('GET', `/events?ack=${acked}&client=${clientId}&timeout=${POLL_SECONDS}`,
+      const shown = encodeURIComponent(`${state.mode}:${state.info}`);
+      answer = await http('GET',
+        `/events?ack=${acked}&client=${clientId}&timeout=${POLL_SECONDS}&stream=${shown}`,
         { auth: true });
       failures = 0;
     } catch (err) {
@@ -34,11 +36,14 @@ export async function pump() {
     }
     if (answer.loggedOut) return handleLogout(answer.reason);
     if (answer.conflict) {
-      state.stopped = true; // another page took over this login ("open in another window")
-      setStream('CONFLICT');
-      return;
+      // Another page took over this login ("open in another window"): nothing flows here
+      // until WPP.whatsapp.Socket.takeover() ("Use here").
+      setStream('CONFLICT', 'NORMAL');
+      await takeoverDone();
+      continue;
     }
-    if (state.info !== 'NORMAL') setStream(state.mode, 'NORMAL');
+    if (answer.stream) setStream(answer.stream.mode, answer.stream.info);
+    else if (state.info !== 'NORMAL') setStream(state.mode, 'NORMAL');
     for (const event of answer.events) {
       try {
         applyEvent(event);
@@ -48,6 +53,21 @@ export async function pump() {
       acked = event.seq;
     }
   }
+}
+
+const takeoverWaiters = [];
+
+function takeoverDone() {
+  return new Promise((resolve) => takeoverWaiters.push(resolve));
+}
+
+/** WPP.whatsapp.Socket.takeover(): use WhatsApp in this window again (whatsapp/misc/Socket.d.ts). */
+export async function takeover() {
+  if (!state.login) return undefined;
+  const answer = await http('POST', '/takeover', { auth: true, body: { client: clientId }, retries: 3 });
+  setStream(answer.stream.mode, answer.stream.info);
+  takeoverWaiters.splice(0).forEach((resolve) => resolve());
+  return undefined;
 }
 
 export const eventHandlers = {

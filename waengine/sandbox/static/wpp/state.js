@@ -28,10 +28,22 @@ export const state = {
   statusText: 'Loading…',
 };
 
+// Resolved when the stream carries messages again (MAIN or SYNCING): sends wait for it, as
+// WhatsApp Web keeps a message with the clock icon until its socket is back.
+const flowingWaiters = [];
+const FLOWING = ['MAIN', 'SYNCING'];
+
+export function streamFlowing() {
+  if (FLOWING.indexOf(state.mode) !== -1) return Promise.resolve();
+  return new Promise((resolve) => flowingWaiters.push(resolve));
+}
+
 export function setStream(mode, info) {
   if (mode !== state.mode) {
     state.mode = mode;
     if (state.injected) ev.emit('conn.stream_mode_changed', mode);
+    if (mode === 'DEPRECATED_VERSION' && state.injected) ev.emit('conn.needs_update');
+    if (FLOWING.indexOf(mode) !== -1) flowingWaiters.splice(0).forEach((resolve) => resolve());
   }
   if (info !== undefined && info !== state.info) {
     state.info = info;

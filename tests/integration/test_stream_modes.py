@@ -1,0 +1,209 @@
+"""Stream modes (issue 9): a session that is connected only in name says so, and never hangs.
+
+HTTP → real Chromium → the sandbox page, whose devices the control API puts in the stream modes
+of wa-js 4.6.0 (`conn.getStreamData().mode`): CONFLICT, OFFLINE, SYNCING/RESUMING,
+DEPRECATED_VERSION, TOS_BLOCK, PROXYBLOCK. A device that is not in MAIN neither receives nor
+sends (the page keeps a send waiting, as WhatsApp Web does), so a gateway that ignored the mode
+would hang every send until COMMAND_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+
+from ..conftest import wait_for
+from .conftest import Sandbox, linked_gateway
+
+SID = "stream"
+ALICE = "6282700000001"  # the session's phone (a number range of its own: the sandbox is shared)
+BUDI = "6282700000002"
+
+
+@pytest.fixture(scope="module")
+def sandbox(sandbox_url) -> Sandbox:
+    box = Sandbox(sandbox_url)
+    box.phone(BUDI, "Budi")
+    box.phone(ALICE, "Alice", contacts=[{"phone": BUDI, "name": "Budi"}])
+    return box
+
+
+@pytest.fixture(scope="module")
+def gw(sandbox, tmp_path_factory):
+    with linked_gateway(sandbox, tmp_path_factory.mktemp("stream"), SID, ALICE) as gateway:
+        yield gateway
+
+
+@pytest.fixture(autouse=True)
+def back_to_main(request, sandbox):
+    yield
+    if "gw" in request.fixturenames:  # the module's session: leave it in MAIN for the next test
+        sandbox.post(f"/_sandbox/phones/{ALICE}/mode", mode="MAIN")
+        request.getfixturevalue("gw").wait_status(SID, "CONNECTED")
+
+
+def mode(sandbox, phone: str, name: str) -> dict:
+    return sandbox.post(f"/_sandbox/phones/{phone}/mode", mode=name)
+
+
+def statuses(gw, sid: str) -> list[dict]:
+    rows = gw.engine.events.outbox.since(sid, 0, limit=5000)
+    return [json.loads(r["body"])["data"] for r in rows if r["type"] == "session.status"]
+
+
+def texts_to(sandbox, phone: str) -> list[str]:
+    return [m["text"] for m in sandbox.inbox(phone)]
+
+
+def send(gw, sid: str, to: str, text: str):
+    return gw.client.post(f"/sessions/{sid}/messages", json={"to": to, "text": text})
+
+
+def test_offline_is_connected_with_a_detail_and_sends_wait_for_the_stream(gw, sandbox):
+    mode(sandbox, ALICE, "OFFLINE")
+    session = wait_for(lambda: (s := gw.session(SID))["detail"] == "OFFLINE" and s,
+                       message="detail OFFLINE")
+    assert session["status"] == "CONNECTED"
+    started = time.monotonic()
+    resp = send(gw, SID, BUDI, "sent while offline")
+    assert resp.status_code == 202, resp.json  # queued at once, not held for COMMAND_TIMEOUT
+    assert time.monotonic() - started < 5
+    queued = resp.json
+    assert queued["status"] == "queued"
+    time.sleep(1.0)  # the pacer would have sent it by now if it ignored the stream
+    assert "sent while offline" not in texts_to(sandbox, BUDI)
+    mode(sandbox, ALICE, "MAIN")
+    wait_for(lambda: "sent while offline" in texts_to(sandbox, BUDI), message="delivered")
+    row = wait_for(lambda: (r := gw.client.get(f"/sessions/{SID}/messages/{queued['id']}").json)
+                   ["status"] == "sent" and r, message="send recorded")
+    assert row["status"] == "sent"
+    assert gw.session(SID)["detail"] is None
+    changes = [(e["status"], e.get("detail", "-")) for e in statuses(gw, SID)]
+    assert ("CONNECTED", "OFFLINE") in changes and ("CONNECTED", None) in changes
+
+
+def test_syncing_and_resuming_are_details_of_connected(gw, sandbox):
+    for name in ("SYNCING", "RESUMING"):
+        mode(sandbox, ALICE, name)
+        session = wait_for(lambda n=name: (s := gw.session(SID))["detail"] == n and s,
+                           message=f"detail {name}")
+        assert session["status"] == "CONNECTED"
+    mode(sandbox, ALICE, "MAIN")
+    wait_for(lambda: gw.session(SID)["detail"] is None, message="back in MAIN")
+
+
+def test_conflict_answers_409_at_once_and_a_takeover_sends_what_was_queued(gw, sandbox):
+    mode(sandbox, ALICE, "OFFLINE")
+    wait_for(lambda: gw.session(SID)["detail"] == "OFFLINE", message="offline")
+    queued = send(gw, SID, BUDI, "queued before the conflict")
+    assert queued.status_code == 202, queued.json
+    mode(sandbox, ALICE, "CONFLICT")
+    session = gw.wait_status(SID, "CONFLICT")
+    assert session["detail"] is None
+
+    started = time.monotonic()
+    refused = send(gw, SID, BUDI, "sent in conflict")
+    assert time.monotonic() - started < 2.0  # never a hang until COMMAND_TIMEOUT
+    assert refused.status_code == 409
+    assert refused.json["error"]["code"] == "session_not_ready"
+    assert refused.json["error"]["details"]["status"] == "CONFLICT"
+    time.sleep(1.0)
+    assert "queued before the conflict" not in texts_to(sandbox, BUDI)
+
+    resp = gw.client.post(f"/sessions/{SID}/takeover")
+    assert resp.status_code == 202, resp.json
+    gw.wait_status(SID, "CONNECTED")
+    wait_for(lambda: "queued before the conflict" in texts_to(sandbox, BUDI),
+             message="the queued send went out after the takeover")
+    assert "sent in conflict" not in texts_to(sandbox, BUDI)
+    assert send(gw, SID, BUDI, "after the takeover").status_code == 201
+    assert [e["status"] for e in statuses(gw, SID)][-2:] == ["CONFLICT", "CONNECTED"]
+
+
+def test_takeover_of_a_session_not_in_conflict_is_refused(gw):
+    resp = gw.client.post(f"/sessions/{SID}/takeover")
+    assert resp.status_code == 409
+    assert resp.json["error"]["code"] == "session_not_ready"
+    assert resp.json["error"]["details"]["status"] == "CONNECTED"
+    assert gw.client.post("/sessions/nobody/takeover").status_code == 404
+
+
+def test_sandbox_mode_control_rejects_what_it_does_not_know(sandbox):
+    bad = requests.post(f"{sandbox.url}/_sandbox/phones/{BUDI}/mode", json={"mode": "NAPPING"},
+                        timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_mode"
+    unlinked = requests.post(f"{sandbox.url}/_sandbox/phones/{BUDI}/mode",
+                             json={"mode": "OFFLINE"}, timeout=10)
+    assert unlinked.status_code == 409 and unlinked.json()["error"]["code"] == "no_linked_device"
+
+
+# ---- modes that end the session, and the automatic takeover: one session each ----
+
+@pytest.mark.parametrize(("phone", "stream_mode", "reason"), [
+    ("6282700000011", "DEPRECATED_VERSION", "wa_update_required"),
+    ("6282700000012", "TOS_BLOCK", "banned"),
+    ("6282700000013", "PROXYBLOCK", "proxy_blocked"),
+])
+def test_blocking_modes_end_the_session_failed(make_gateway, sandbox_url, phone, stream_mode,
+                                               reason):
+    box = Sandbox(sandbox_url)
+    box.phone(phone, "Blocked")
+    gw = make_gateway()
+    gw.link(box, "blocked", phone)
+    mode(box, phone, stream_mode)
+    session = gw.wait_status("blocked", "FAILED")
+    assert session["statusReason"] == reason
+    assert session["browser"] is None
+    last = statuses(gw, "blocked")[-1]
+    assert (last["status"], last["reason"]) == ("FAILED", reason)
+    if reason == "wa_update_required":
+        assert session["statusDetails"]["waJs"] == "4.6.0"
+        assert session["statusDetails"]["whatsapp"]  # WhatsApp Web's build, to compare
+        assert last["details"] == session["statusDetails"]
+    assert send(gw, "blocked", "6282700000002", "hi").status_code == 409
+
+
+def test_takeover_on_conflict_takes_the_account_back_by_itself(make_gateway, sandbox_url):
+    box = Sandbox(sandbox_url)
+    phone = "6282700000021"
+    box.phone(phone, "Insistent")
+    gw = make_gateway(TAKEOVER_ON_CONFLICT=True)
+    gw.link(box, "insist", phone)
+    mode(box, phone, "CONFLICT")
+    wait_for(lambda: [e["status"] for e in statuses(gw, "insist")][-2:] == ["CONFLICT", "CONNECTED"],
+             message="CONFLICT, then CONNECTED again without a request")
+    assert gw.session("insist")["status"] == "CONNECTED"
+
+
+# ---- the page's Content-Security-Policy ----
+
+def test_the_sandbox_page_refuses_inline_scripts_while_the_gateway_works(gw, sandbox):
+    csp = requests.get(sandbox.url + "/", timeout=10).headers["Content-Security-Policy"]
+    script_src = next(d for d in csp.split("; ") if d.startswith("script-src"))
+    assert script_src == "script-src 'self'"  # no 'unsafe-inline', no eval, no other origin
+
+    def inject_inline(bridge):
+        # What a gateway that injects with a <script> element would do: CSP must refuse it.
+        return bridge.driver.execute_async_script("""
+            var done = arguments[arguments.length - 1], violations = [];
+            document.addEventListener('securitypolicyviolation', function (e) {
+              violations.push(e.violatedDirective);
+            });
+            var s = document.createElement('script');
+            s.textContent = 'window.__inlineRan = true;';
+            document.head.appendChild(s);
+            setTimeout(function () {
+              done({ran: window.__inlineRan === true, violations: violations,
+                    bridge: !!window.__waengine, wpp: !!window.WPP});
+            }, 200);
+        """)
+
+    seen = gw.engine.manager.get(SID).submit(inject_inline)
+    assert seen["ran"] is False
+    assert any(v.startswith("script-src") for v in seen["violations"])
+    assert seen["bridge"] and seen["wpp"]  # the gateway's own script (DevTools) is in the page
+    assert send(gw, SID, BUDI, "under a strict CSP").status_code == 201
+    assert "under a strict CSP" in texts_to(sandbox, BUDI)
