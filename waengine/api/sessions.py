@@ -11,6 +11,7 @@ from flask import current_app, request, send_file
 
 from .. import auth
 from ..engine.outgoing import pacing_for
+from ..engine.proxy import redact_proxy
 from ..errors import SessionNotReady, ValidationError
 from ..ops.activity import session_activity
 from ..store import iso_utc
@@ -18,7 +19,15 @@ from ..vocabulary import Status
 from . import docs
 from .context import engine, manager, page
 from .events import webhook_view
-from .schemas import DeleteQuery, KeepAliveIn, PacingIn, PairingIn, SessionCreateIn, chat_id
+from .schemas import (
+    DeleteQuery,
+    KeepAliveIn,
+    PacingIn,
+    PairingIn,
+    ProxyIn,
+    SessionCreateIn,
+    chat_id,
+)
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
 
@@ -36,6 +45,7 @@ def shape(session, activity: dict | None = None) -> dict:
     data["pacing"] = pacing_for(current_app.config, session.options)
     data["keepAlive"] = bool(session.options.get("keepAlive"))
     data["webhook"] = webhook_view(session.options.get("webhook"))
+    data["proxy"] = redact_proxy(session.options.get("proxy"))
     return data
 
 
@@ -146,6 +156,15 @@ def get_pacing(session_id):
         responses=docs.responses(docs.Session, errors=(404,)))
 def put_keep_alive(session_id, body):
     return shape(manager().update_options(session_id, keepAlive=body["keepAlive"] or None))
+
+
+@bp.put("/sessions/<session_id>/proxy")
+@bp.input(ProxyIn, arg_name="body")
+@bp.doc(operation_id="setProxy",
+        summary="Route the session's browser through a proxy (null: directly); relaunches it",
+        responses=docs.responses(docs.Session, 202, errors=(404, 503)))
+def put_proxy(session_id, body):
+    return shape(manager().set_proxy(session_id, body["proxy"])), 202
 
 
 @bp.post("/sessions/<session_id>/pairing-code")

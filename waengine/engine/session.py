@@ -32,7 +32,7 @@ from ..errors import (
 from ..ops import metrics
 from ..store import utcnow
 from ..vocabulary import Status
-from .bridge import BrowserGone
+from .bridge import BrowserGone, PageUnreachable
 
 log = logging.getLogger(__name__)
 # Polls in a row a failing catch-up is tried on before it is given up (and logged as an error).
@@ -81,6 +81,15 @@ class _LaunchFailed(Exception):
     """The browser could not be started (chromedriver refused, Chromium exited at once)."""
 
 
+class _Unreachable(Exception):
+    """The browser started but WhatsApp Web (or the proxy) did not answer: a network fault."""
+
+    def __init__(self, reason: str, details: dict):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
 class _Fail(Exception):
     """The session gives up (FAILED with this reason) once its browser is closed."""
 
@@ -99,6 +108,8 @@ class Session:
         self.options = record.get("options") or {}
         self.status = Status(record.get("status") or Status.STOPPED)
         self.reason: str | None = record.get("status_reason")
+        # What the reason needs said (e.g. wa_unreachable: the network error and the URL).
+        self.details: dict | None = None
         self.status_since = time.monotonic()
         me_id = record.get("me_id")
         self.me = {"id": me_id, "name": record.get("me_name")} if me_id else None
@@ -246,20 +257,23 @@ class Session:
         return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
                 "me": self.me, "createdAt": self.created_at,
                 "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
-                "browser": browser, "wa": dict(self.wa), "responding": not stuck}
+                "browser": browser, "wa": dict(self.wa), "responding": not stuck,
+                "statusDetails": self.details}
 
     # ---- the worker thread ----
-    def _set(self, status: Status, reason: str | None) -> None:
-        if status == self.status and reason == self.reason:
+    def _set(self, status: Status, reason: str | None, details: dict | None = None) -> None:
+        if status == self.status and reason == self.reason and details == self.details:
             return
         previous = self.status
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.details = status, reason, details
         self.status_since = time.monotonic()
         if status != Status.SCAN_QR:
             self.qr, self.qr_expires_at, self._qr_count = None, None, 0
         log.info("session %s: %s -> %s (%s)", self.id, previous.value, status.value, reason)
         self._on_change(self)
         data = {"status": status.value, "previous": previous.value, "reason": reason}
+        if details:
+            data["details"] = details
         try:
             self._on_event(self, "session.status", data)
         except StorageUnavailable as e:  # never lost: the worker commits it when it can
@@ -268,7 +282,7 @@ class Session:
 
     def _run(self) -> None:
         failures: deque[float] = deque()
-        final: tuple[Status, str | None] | None = None
+        final: tuple | None = None
         try:
             while not self._stopping.is_set():
                 try:
@@ -305,6 +319,16 @@ class Session:
                         continue
                     if not self._note_failure(failures, reason):
                         break
+                except _Unreachable as down:
+                    log.warning("session %s: page did not load (%s): %s", self.id, down.reason,
+                                down.details)
+                    self._close_browser()
+                    if down.reason == "proxy_auth_failed":  # retrying a refused password: no
+                        final = (Status.FAILED, down.reason, down.details)
+                        break
+                    # A network blip is retried like a crash; for good, it ends FAILED with it.
+                    if not self._note_failure(failures, down.reason, down.details):
+                        break
                 except _LaunchFailed:
                     log.exception("session %s: browser could not be started", self.id)
                     self._close_browser()
@@ -324,18 +348,19 @@ class Session:
             elif self.status != Status.FAILED:
                 self._set(Status.STOPPED, self._stop_reason)
 
-    def _note_failure(self, failures: deque, reason: str = "browser_crashed") -> bool:
+    def _note_failure(self, failures: deque, reason: str = "browser_crashed",
+                      details: dict | None = None) -> bool:
         """Count a failure; back off and return True to retry, or go FAILED and return False."""
         now = time.monotonic()
         failures.append(now)
         while failures and now - failures[0] > self._config["RESTART_WINDOW"]:
             failures.popleft()
         if len(failures) >= self._config["RESTART_MAX"]:
-            self._set(Status.FAILED, reason)
+            self._set(Status.FAILED, reason, details)
             return False
         self.restarts += 1
         metrics.BROWSER_RESTARTS.labels(reason).inc()
-        self._set(Status.RECOVERING, reason)
+        self._set(Status.RECOVERING, reason, details)
         delay = self._config["RESTART_BACKOFF"] * 2 ** (len(failures) - 1)
         log.info("session %s: relaunch in %.2fs (failure %d of %d allowed in %.0fs)", self.id,
                  delay, len(failures), self._config["RESTART_MAX"] - 1,
@@ -364,17 +389,26 @@ class Session:
                 return
             with self._busy():
                 try:
-                    self.browser, self._bridge = self._factory.open(self.id)
+                    self.browser, self._bridge = self._open()
                     generation = getattr(self._factory, "driver_generation", None)
                     self._driver_gen = generation() if generation else None
                 except (BrowserGone, StorageUnavailable):
                     raise
+                except PageUnreachable as e:
+                    raise _Unreachable(e.reason, e.details) from e
                 except Exception as e:
                     raise _LaunchFailed(str(e)) from e
         self._ack = []
         self._poll_timeouts, self._doc, self._gone_reason = 0, None, None
         self._load_deadline = time.monotonic() + self._config["WA_LOAD_TIMEOUT"]
         self._on_change(self)
+
+    def _open(self):
+        """The factory's browser and bridge, through the session's proxy when it has one."""
+        proxy = self.options.get("proxy")
+        if proxy:
+            return self._factory.open(self.id, proxy=proxy)
+        return self._factory.open(self.id)
 
     def _serve(self) -> None:
         while not self._stopping.is_set():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apiflask.fields import Boolean, Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
 from ...vocabulary import SESSION_ID
@@ -48,6 +48,9 @@ class Session(Out):
     status = String(required=True, validate=OneOf(STATUSES))
     statusReason = String(required=True, allow_none=True,
                           metadata={"example": "qr_expired"})
+    statusDetails = Dict(allow_none=True, metadata={
+        "description": "what the reason needs said, e.g. for `wa_unreachable` and the "
+                       "`proxy_*` reasons `{\"error\": \"ERR_NAME_NOT_RESOLVED\", \"url\": …}`"})
     me = Nested(Me, required=True, allow_none=True)
     createdAt = String(required=True, metadata=TIME)
     lastActivityAt = String(required=True, allow_none=True, metadata=TIME)
@@ -63,6 +66,10 @@ class Session(Out):
     pacing = Nested(PacingOut)
     keepAlive = Boolean(metadata={"description": "never stopped for idleness"})
     webhook = Nested(WebhookSummary)
+    proxy = String(allow_none=True, metadata={
+        "description": "the proxy the browser goes through, password masked "
+                       "(`http://user:***@host:port`); null: none",
+        "example": "http://user:***@10.0.0.5:3128"})
 
 
 class SessionList(Out):
