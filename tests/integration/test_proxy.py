@@ -235,3 +235,21 @@ def test_an_unusable_proxy_is_refused_with_422(gateway, proxy):
     assert resp.status_code == 422, resp.json
     assert "proxy" in str(resp.json["error"]["details"])
     assert gateway.client.get("/sessions/tolak").status_code == 404
+
+
+def test_the_proxy_survives_a_gateway_restart(make_gateway, sandbox, proxies, tmp_path):
+    proxy = proxies(f"{USER}:{PASSWORD}")
+    host = sandbox_host(sandbox)
+    first = make_gateway(data_dir=tmp_path / "kept")
+    created = first.client.post("/sessions", json={"id": "tetap",
+                                                  "proxy": proxy.url(f"{USER}:{PASSWORD}@")})
+    assert created.status_code == 201
+    link(first, sandbox, "tetap", "6282800000005")
+    first.engine.close()
+
+    before = proxy.forwarded(host)
+    second = make_gateway(data_dir=tmp_path / "kept")
+    restored = second.wait_status("tetap", "CONNECTED")  # restored from its profile: no QR
+    assert restored["proxy"] == proxy.url(f"{USER}:***@")
+    assert proxy.forwarded(host) > before
+    assert any(f"--proxy-server={proxy.url()}" in c for c in chromium_cmdlines(tmp_path))
