@@ -7,10 +7,13 @@ proxy's own access log showing the sandbox's host:port proves the page went thro
 
 from __future__ import annotations
 
+import http.server
 import logging
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
@@ -235,6 +238,33 @@ def test_an_unusable_proxy_is_refused_with_422(gateway, proxy):
     assert resp.status_code == 422, resp.json
     assert "proxy" in str(resp.json["error"]["details"])
     assert gateway.client.get("/sessions/tolak").status_code == 404
+
+
+@pytest.fixture
+def self_signed_https(tmp_path):
+    """An HTTPS server whose certificate no one signed: Chromium's TLS error, not a page."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, name="tls-server", daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_tls_error_is_wa_unreachable_too(make_gateway, self_signed_https):
+    gateway = make_gateway(WA_URL=self_signed_https, RESTART_MAX=2, RESTART_BACKOFF=0.1)
+    assert gateway.client.post("/sessions", json={"id": "sertifikat"}).status_code == 201
+    failed = gateway.wait_status("sertifikat", "FAILED")
+    assert failed["statusReason"] == "wa_unreachable"
+    assert failed["statusDetails"] == {"error": "ERR_CERT_AUTHORITY_INVALID",
+                                       "url": self_signed_https}
 
 
 def test_the_proxy_survives_a_gateway_restart(make_gateway, sandbox, proxies, tmp_path):

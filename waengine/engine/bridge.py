@@ -56,12 +56,16 @@ class PageUnreachable(Exception):
         self.details = {"error": error, "url": url}
 
 
-# On Chromium's own error page (chrome-error://chromewebdata/) the code is in `.error-code`;
-# a load cancelled without one (a refused proxy password) leaves it empty.
+# Chromium's net error page is chrome-error://chromewebdata/ with the code in `.error-code` (a
+# load cancelled without one, e.g. a refused proxy password, leaves it empty). A TLS error
+# keeps the page's URL and shows an interstitial: its WebUI data (`loadTimeDataRaw`, which no
+# web page defines) carries the code, "net::ERR_CERT_AUTHORITY_INVALID". Measured, Chromium 156.
 _ERROR_PAGE = """
-if (String(location.href).indexOf('chrome-error:') !== 0) { return null; }
+var data = window.loadTimeDataRaw;
+var code = data && typeof data.errorCode === 'string' ? data.errorCode : '';
+if (String(location.href).indexOf('chrome-error:') !== 0 && !code) { return null; }
 var el = document.querySelector('.error-code');
-return (el && el.textContent || '').trim();
+return ((el && el.textContent) || code || '').trim().replace(/^net::/, '');
 """
 
 
