@@ -171,6 +171,17 @@ def test_a_refused_password_fails_the_session_until_a_right_one_is_put(make_gate
     assert ready["statusDetails"] is None
 
 
+def test_a_proxy_asking_for_a_password_none_was_given_for_is_proxy_auth_failed(make_gateway,
+                                                                               proxies):
+    proxy = proxies(f"{USER}:{PASSWORD}")
+    gateway = make_gateway()
+    created = gateway.client.post("/sessions", json={"id": "tanpa", "proxy": proxy.url()})
+    assert created.status_code == 201, created.json
+    failed = gateway.wait_status("tanpa", "FAILED")
+    assert failed["statusReason"] == "proxy_auth_failed"
+    assert failed["statusDetails"]["error"] == "407 Proxy Authentication Required"
+
+
 def test_a_dead_proxy_fails_the_session_proxy_unreachable(make_gateway):
     gateway = make_gateway(RESTART_MAX=3, RESTART_BACKOFF=0.1)
     dead = f"http://127.0.0.1:{_free_port()}"

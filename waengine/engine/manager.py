@@ -67,8 +67,9 @@ class ChromiumFactory:
         browser = chromium.launch(self.config, self.service, self.profiles / session_id,
                                   route.server if route else None)
         try:
-            if route is not None and route.username is not None:
-                SECRETS.add(route.password)  # masked wherever a log line might quote it
+            if route is not None and route.scheme != "socks5":  # SOCKS5 in Chromium: no auth
+                if route.password:
+                    SECRETS.add(route.password)  # masked wherever a log line might quote it
                 # Up before the navigation: the first request already meets the proxy's 407.
                 browser.proxy_auth = channels.hub().adopt(ProxyAuthChannel(
                     f"wa-proxy-{session_id}", channels.devtools_url(browser.driver.capabilities),

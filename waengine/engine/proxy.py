@@ -108,7 +108,9 @@ class ProxyAuthChannel(channels.Channel):
 
     The first challenge of a request gets the credentials; a second one for the same request
     means the proxy refused them: it is cancelled (Chromium would ask for ever) and
-    `rejected` is set, so the page load is reported as `proxy_auth_failed`.
+    `rejected` is set, so the page load is reported as `proxy_auth_failed`. Without
+    credentials the first challenge is refused so: Chromium alone would show a blank error
+    page with no error code, which reads as WhatsApp Web being unreachable.
     """
 
     def __init__(self, name: str, url: str, proxy: Proxy):
@@ -153,7 +155,7 @@ class ProxyAuthChannel(channels.Channel):
         challenge = params.get("authChallenge") or {}
         if challenge.get("source") != "Proxy":
             response = {"response": "Default"}  # a site's own login: not ours to answer
-        elif request_id in self._answered:
+        elif request_id in self._answered or self.proxy.username is None:
             self.rejected = True
             log.warning("channel %s: proxy %s refused the credentials", self.name,
                         self.proxy.redacted)
