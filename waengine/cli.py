@@ -178,7 +178,9 @@ def doctor(args) -> int:
            "make install (or pip install . in the virtual environment)")
     unreachable = check_reachable(config["WA_URL"])
     report(not unreachable, f"WhatsApp URL reachable from this host: {config['WA_URL']}",
-           f"{unreachable}; check DNS, firewall and proxy, or WAENGINE_WA_URL")
+           f"{unreachable}; sessions here would end FAILED wa_unreachable (the network, not "
+           "Chromium): check DNS, firewall and proxy (or give sessions a proxy), or "
+           "WAENGINE_WA_URL")
     print("all good" if not problems else f"{problems} problem(s)")
     return EXIT_PROBLEMS if problems else 0
 

@@ -140,3 +140,4 @@ def test_an_unreachable_wa_url_names_the_network_error(doctor_env, web, monkeypa
     out = capsys.readouterr().out
     assert "[MISSING] WhatsApp URL reachable from this host" in out
     assert message.format(**ports) in out
+    assert "FAILED wa_unreachable" in out  # the reason such a session ends with

@@ -55,7 +55,7 @@ SHADOWED_BY_MESSAGE_ID = {"/sessions/{session_id}/messages/media",
 # hour apart): they get a spare session, so the connected one serves every other operation.
 DISRUPTIVE = {("DELETE", "/sessions/{session_id}"), ("POST", "/sessions/{session_id}/logout"),
               ("POST", "/sessions/{session_id}/reconnect"),
-              ("PUT", "/sessions/{session_id}/pacing")}
+              ("PUT", "/sessions/{session_id}/pacing"), ("PUT", "/sessions/{session_id}/proxy")}
 
 
 @pytest.fixture(scope="module")

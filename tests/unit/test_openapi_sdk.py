@@ -46,6 +46,7 @@ OPERATION_IDS = {
     ("get", "/sessions/{session_id}/events/recent"): "listRecentEvents",
     ("patch", "/sessions/{session_id}/webhook"): "updateWebhook",
     ("put", "/sessions/{session_id}/keep-alive"): "setKeepAlive",
+    ("put", "/sessions/{session_id}/proxy"): "setProxy",
     ("get", "/events"): "streamAllEvents",
     ("post", "/auth/stream-token"): "createStreamToken",
     ("get", "/performance/history"): "getPerformanceHistory",

@@ -10,6 +10,7 @@ from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import ValidationError as SchemaError
 from marshmallow import validates_schema
 
+from ..engine.proxy import ProxyError, parse_proxy
 from ..errors import ValidationError
 from ..events.outbox import EVENT_TYPES
 from ..events.signing import WHSEC_PATTERN, secret_problem
@@ -165,6 +166,32 @@ class WebhookPatchIn(WebhookIn):
               validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
 
 
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_CREDENTIAL = r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+"
+# Chromium's SOCKS5 client cannot log in, so only http(s) proxies carry user:password@.
+PROXY_URL_PATTERN = (rf"^(?:https?://(?:{_CREDENTIAL}:{_CREDENTIAL}@)?|socks5://)"
+                     rf"{_HOST}:{_PORT}/?$")
+_PROXY_DOC = {"description": "`http://`, `https://` or `socks5://` proxy, `scheme://host:port`, "
+                             "with `user:password@` for http(s): the session's browser sends "
+                             "all its traffic through it; the password is never shown again",
+              "example": "http://user:password@10.0.0.5:3128"}
+
+
+def _proxy(value: str) -> None:
+    try:
+        parse_proxy(value)
+    except ProxyError as e:
+        raise SchemaError(str(e)) from None
+
+
+class ProxyIn(Schema):
+    proxy = String(required=True, allow_none=True,
+                   validate=[Length(max=2048), _proxy, Pattern(PROXY_URL_PATTERN,
+                                                               error="Not a proxy URL.")],
+                   metadata={**_PROXY_DOC, "description": _PROXY_DOC["description"]
+                             + "; null: connect directly"})
+
+
 class PacingIn(Schema):
     """Per-session send pacing; fields left out keep the configured default."""
 
@@ -184,6 +211,9 @@ class SessionCreateIn(Schema):
         "description": "reject incoming calls at once (default: the REJECT_CALLS setting)"})
     callReply = String(allow_none=True, validate=Length(1, 4096), metadata={
         "description": "text sent to a rejected caller (default: the CALL_REPLY setting)"})
+    proxy = String(validate=[Length(max=2048), _proxy, Pattern(PROXY_URL_PATTERN,
+                                                               error="Not a proxy URL.")],
+                   metadata=_PROXY_DOC)
 
 
 class KeepAliveIn(Schema):

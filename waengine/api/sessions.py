@@ -12,6 +12,7 @@ from flask import current_app, request, send_file
 from .. import auth
 from ..engine.calls import call_policy
 from ..engine.outgoing import pacing_for
+from ..engine.proxy import redact_proxy
 from ..errors import SessionNotReady, ValidationError
 from ..ops.activity import session_activity
 from ..store import iso_utc
@@ -19,7 +20,15 @@ from ..vocabulary import Status
 from . import docs
 from .context import engine, manager, page
 from .events import webhook_view
-from .schemas import DeleteQuery, KeepAliveIn, PacingIn, PairingIn, SessionCreateIn, chat_id
+from .schemas import (
+    DeleteQuery,
+    KeepAliveIn,
+    PacingIn,
+    PairingIn,
+    ProxyIn,
+    SessionCreateIn,
+    chat_id,
+)
 
 bp = APIBlueprint("sessions", __name__, tag="Sessions")
 
@@ -38,6 +47,7 @@ def shape(session, activity: dict | None = None) -> dict:
     data["keepAlive"] = bool(session.options.get("keepAlive"))
     data["webhook"] = webhook_view(session.options.get("webhook"))
     data.update(call_policy(current_app.config, session.options))
+    data["proxy"] = redact_proxy(session.options.get("proxy"))
     return data
 
 
@@ -163,6 +173,15 @@ def get_pacing(session_id):
         responses=docs.responses(docs.Session, errors=(404,)))
 def put_keep_alive(session_id, body):
     return shape(manager().update_options(session_id, keepAlive=body["keepAlive"] or None))
+
+
+@bp.put("/sessions/<session_id>/proxy")
+@bp.input(ProxyIn, arg_name="body")
+@bp.doc(operation_id="setProxy",
+        summary="Route the session's browser through a proxy (null: directly); relaunches it",
+        responses=docs.responses(docs.Session, 202, errors=(404, 503)))
+def put_proxy(session_id, body):
+    return shape(manager().set_proxy(session_id, body["proxy"])), 202
 
 
 @bp.post("/sessions/<session_id>/pairing-code")

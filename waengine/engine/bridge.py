@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from selenium.common.exceptions import JavascriptException, TimeoutException, We
 from ..errors import BrowserUnavailable, CommandTimeout, WhatsAppError, from_page_error
 from . import channel as channels
 from .browser import is_browser_gone
+from .proxy import NET_ERROR
+
+NET_ERROR_CODE = re.compile(r"ERR_[A-Z0-9_]+")
 
 log = logging.getLogger(__name__)
 BRIDGE_JS = Path(__file__).with_name("bridge.js")
@@ -38,6 +42,31 @@ window.__waengine.run(arguments[0], arguments[1]).then(function (r) { done(JSON.
 
 class BrowserGone(Exception):
     """The browser or chromedriver died; the session must relaunch it."""
+
+
+class PageUnreachable(Exception):
+    """The browser runs but the page did not load: Chromium's net error (ERR_...) and the URL."""
+
+    def __init__(self, error: str, url: str):
+        super().__init__(f"{url} did not load: {error}")
+        self.error = error
+        self.url = url
+        # The session's FAILED/RECOVERING reason and details (the factory knows the proxy).
+        self.reason = "wa_unreachable"
+        self.details = {"error": error, "url": url}
+
+
+# Chromium's net error page is chrome-error://chromewebdata/ with the code in `.error-code` (a
+# load cancelled without one, e.g. a refused proxy password, leaves it empty). A TLS error
+# keeps the page's URL and shows an interstitial: its WebUI data (`loadTimeDataRaw`, which no
+# web page defines) carries the code, "net::ERR_CERT_AUTHORITY_INVALID". Measured, Chromium 156.
+_ERROR_PAGE = """
+var data = window.loadTimeDataRaw;
+var code = data && typeof data.errorCode === 'string' ? data.errorCode : '';
+if (String(location.href).indexOf('chrome-error:') !== 0 && !code) { return null; }
+var el = document.querySelector('.error-code');
+return ((el && el.textContent) || code || '').trim().replace(/^net::/, '');
+"""
 
 
 @lru_cache(maxsize=4)
@@ -105,7 +134,24 @@ class Bridge:
         self._timeout(self.config["COMMAND_TIMEOUT"])
         self._guard(self.driver.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument",
                     {"source": self.script})
-        self._guard(self.driver.get, url)
+        self._guard(self._get, url)
+        shown = self._guard(self.driver.execute_script, _ERROR_PAGE)
+        if shown is not None:
+            error = shown if NET_ERROR_CODE.fullmatch(shown) else "ERR_FAILED"
+            raise PageUnreachable(error, url)
+
+    def _get(self, url: str) -> None:
+        """Navigate; a network error (chromedriver says `net::ERR_...`) is PageUnreachable.
+
+        chromedriver raises for most net errors but not all (ERR_UNSAFE_PORT loads Chromium's
+        error page quietly), hence the error page check in open()."""
+        try:
+            self.driver.get(url)
+        except WebDriverException as e:
+            found = NET_ERROR.search(e.msg or "")
+            if found is None:
+                raise
+            raise PageUnreachable(found.group(1), url) from None
 
     def reload(self) -> None:
         """Load the page again (the registered bridge installs itself in the new document)."""

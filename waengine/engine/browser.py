@@ -19,6 +19,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.remote.client_config import ClientConfig
 
+from . import channel as channels
 from .driver import (  # noqa: F401
     DRIVER_CRASH_WINDOW,
     DRIVER_FLAPPING,
@@ -57,10 +58,14 @@ class BrowserProcess:
     driver: webdriver.Remote
     profile: Path
     pid: int | None
+    # The DevTools connection answering the proxy's password (engine/proxy.py), if any.
+    proxy_auth: object | None = None
 
     def quit(self, timeout: float = 10.0) -> None:
         """Quit politely (flushes the profile), then kill whatever of it is still alive."""
         done = threading.Event()
+        if self.proxy_auth is not None:
+            channels.hub().close(self.proxy_auth)
 
         def _quit():
             try:
@@ -80,7 +85,8 @@ class BrowserProcess:
         return reap_profile(self.profile)
 
 
-def launch(config: dict, service: ChromeDriverService, profile: Path) -> BrowserProcess:
+def launch(config: dict, service: ChromeDriverService, profile: Path,
+           proxy_server: str | None = None) -> BrowserProcess:
     """Start a browser on the profile folder (a stale lock of a dead browser is cleared first)."""
     profile.mkdir(parents=True, exist_ok=True)
     reap_profile(profile)
@@ -90,7 +96,8 @@ def launch(config: dict, service: ChromeDriverService, profile: Path) -> Browser
         url, vendor_prefix="goog", browser_name="chrome",
         client_config=ClientConfig(url, keep_alive=True, timeout=config["COMMAND_TIMEOUT"] + 30),
     )
-    driver = webdriver.Remote(command_executor=executor, options=chrome_options(config, profile))
+    driver = webdriver.Remote(command_executor=executor, options=chrome_options(config, profile,
+                                                                    proxy_server))
     return BrowserProcess(driver=driver, profile=profile, pid=_browser_pid(profile))
 
 

@@ -169,6 +169,11 @@ class ChannelHub:
         self._change("add", channel)
         return channel
 
+    def adopt(self, channel: Channel) -> Channel:
+        """Have the I/O thread read a channel set up elsewhere (e.g. engine/proxy.py's)."""
+        self._change("add", channel)
+        return channel
+
     def close(self, channel: Channel) -> None:
         channel.closed = True
         self._change("remove", channel)

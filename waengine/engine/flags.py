@@ -59,7 +59,8 @@ def user_agent(binary: str) -> str:
             f"Chrome/{major}.0.0.0 Safari/537.36")
 
 
-def chrome_options(config: dict, profile: Path) -> webdriver.ChromeOptions:
+def chrome_options(config: dict, profile: Path,
+                   proxy_server: str | None = None) -> webdriver.ChromeOptions:
     opts = webdriver.ChromeOptions()
     opts.binary_location = config["CHROMIUM"]
     flags = list(OFFLINE_FLAGS + LEAN_FLAGS)
@@ -68,6 +69,11 @@ def chrome_options(config: dict, profile: Path) -> webdriver.ChromeOptions:
     if os.geteuid() == 0:
         flags.append("--no-sandbox")
     flags += [f"--user-data-dir={profile}", f"--user-agent={user_agent(config['CHROMIUM'])}"]
+    if proxy_server:
+        # scheme://host:port only: the password is answered over CDP (engine/proxy.py), never
+        # put on a command line that `ps` shows. Chromium sends loopback addresses around a
+        # proxy unless told otherwise; "all of a session's traffic" includes them.
+        flags += [f"--proxy-server={proxy_server}", "--proxy-bypass-list=<-loopback>"]
     for flag in flags:
         opts.add_argument(flag)
     opts.page_load_strategy = "eager"

@@ -14,11 +14,14 @@ from ..errors import (
     StorageUnavailable,
     ValidationError,
 )
+from ..logs import SECRETS
 from ..ops import metrics
 from ..store import Store
 from ..vocabulary import SESSION_ID, Status
 from . import browser as chromium
-from .bridge import Bridge
+from . import channel as channels
+from .bridge import Bridge, PageUnreachable
+from .proxy import ProxyAuthChannel, failure_reason, parse_proxy
 from .session import Session
 from .warm import WarmPool
 
@@ -53,14 +56,36 @@ class ChromiumFactory:
         if self.warm is not None:
             self.warm.stop()
 
-    def open(self, session_id: str):
-        taken = self.warm.take(session_id) if self.warm is not None else None
+    def open(self, session_id: str, proxy: str | None = None):
+        """Launch (or take a warm) browser and load WhatsApp Web; PageUnreachable if it does
+        not load (its `reason` says whether the proxy or the network is to blame)."""
+        # A warm browser was launched without this session's proxy.
+        taken = self.warm.take(session_id) if self.warm is not None and not proxy else None
         if taken is not None:
             return taken
-        browser = chromium.launch(self.config, self.service, self.profiles / session_id)
+        route = parse_proxy(proxy) if proxy else None
+        browser = chromium.launch(self.config, self.service, self.profiles / session_id,
+                                  route.server if route else None)
         try:
+            if route is not None and route.scheme != "socks5":  # SOCKS5 in Chromium: no auth
+                if route.password:
+                    SECRETS.add(route.password)  # masked wherever a log line might quote it
+                # Up before the navigation: the first request already meets the proxy's 407.
+                browser.proxy_auth = channels.hub().adopt(ProxyAuthChannel(
+                    f"wa-proxy-{session_id}", channels.devtools_url(browser.driver.capabilities),
+                    route))
             bridge = Bridge(browser.driver, self.config)
-            bridge.open(self.config["WA_URL"])
+            try:
+                bridge.open(self.config["WA_URL"])
+            except PageUnreachable as e:
+                if getattr(browser.proxy_auth, "rejected", False):
+                    e.reason = "proxy_auth_failed"
+                    e.details["error"] = "407 Proxy Authentication Required"
+                else:
+                    e.reason = failure_reason(e.error, route is not None)
+                if route is not None:
+                    e.details["proxy"] = route.redacted
+                raise
         except BaseException:
             browser.quit()
             raise
@@ -212,6 +237,19 @@ class SessionManager:
         session.options = {k: v for k, v in options.items() if v is not None}
         self.store.update_session(session_id, options=session.options)
         return session
+
+    def set_proxy(self, session_id: str, proxy: str | None) -> Session:
+        """Route the session's browser through `proxy` (None: directly) from now on.
+
+        A running session relaunches its browser on the same profile (it stays linked); one
+        that FAILED (e.g. proxy_auth_failed) is started again with the new setting."""
+        with self.lifecycle(session_id):
+            session = self.update_options(session_id, proxy=proxy)
+            if session.running:
+                session.restart("proxy_changed")
+            elif session.status == Status.FAILED:
+                self._start(session_id)
+            return session
 
     def stop(self, session_id: str, reason: str) -> Session:
         """Stop a session and keep it stopped across restarts; the login stays in the profile."""

@@ -32,7 +32,7 @@ from ..errors import (
 from ..ops import metrics
 from ..store import utcnow
 from ..vocabulary import Status
-from .bridge import BrowserGone
+from .bridge import BrowserGone, PageUnreachable
 from .page import Page
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,15 @@ class _LaunchFailed(Exception):
     """The browser could not be started (chromedriver refused, Chromium exited at once)."""
 
 
+class _Unreachable(Exception):
+    """The browser started but WhatsApp Web (or the proxy) did not answer: a network fault."""
+
+    def __init__(self, reason: str, details: dict):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
 class _Fail(Exception):
     """The session gives up (FAILED with this reason) once its browser is closed."""
 
@@ -132,7 +141,8 @@ class Session:
         self.reason: str | None = record.get("status_reason")
         # CONNECTED only: OFFLINE | SYNCING | RESUMING while the stream is not up (vocabulary.py)
         self.detail: str | None = None
-        # What a FAILED status knows beyond its reason (e.g. the versions of wa_update_required)
+        # What the reason needs said (e.g. the versions of wa_update_required; for wa_unreachable
+        # the network error and the URL)
         self.status_details: dict | None = None
         self._auto_takeover_at = 0.0
         self.status_since = time.monotonic()
@@ -293,7 +303,8 @@ class Session:
     # ---- the worker thread ----
     def _set(self, status: Status, reason: str | None, detail: str | None = None,
              details: dict | None = None) -> None:
-        if status == self.status and reason == self.reason and detail == self.detail:
+        if (status == self.status and reason == self.reason and detail == self.detail
+                and details == self.status_details):
             return
         previous, previous_detail = self.status, self.detail
         self.status, self.reason, self.detail = status, reason, detail
@@ -354,6 +365,16 @@ class Session:
                         continue
                     if not self._note_failure(failures, reason):
                         break
+                except _Unreachable as down:
+                    log.warning("session %s: page did not load (%s): %s", self.id, down.reason,
+                                down.details)
+                    self._close_browser()
+                    if down.reason == "proxy_auth_failed":  # retrying a refused password: no
+                        final = (Status.FAILED, down.reason, None, down.details)
+                        break
+                    # A network blip is retried like a crash; for good, it ends FAILED with it.
+                    if not self._note_failure(failures, down.reason, down.details):
+                        break
                 except _LaunchFailed:
                     log.exception("session %s: browser could not be started", self.id)
                     self._close_browser()
@@ -373,18 +394,19 @@ class Session:
             elif self.status != Status.FAILED:
                 self._set(Status.STOPPED, self._stop_reason)
 
-    def _note_failure(self, failures: deque, reason: str = "browser_crashed") -> bool:
+    def _note_failure(self, failures: deque, reason: str = "browser_crashed",
+                      details: dict | None = None) -> bool:
         """Count a failure; back off and return True to retry, or go FAILED and return False."""
         now = time.monotonic()
         failures.append(now)
         while failures and now - failures[0] > self._config["RESTART_WINDOW"]:
             failures.popleft()
         if len(failures) >= self._config["RESTART_MAX"]:
-            self._set(Status.FAILED, reason)
+            self._set(Status.FAILED, reason, details=details)
             return False
         self.restarts += 1
         metrics.BROWSER_RESTARTS.labels(reason).inc()
-        self._set(Status.RECOVERING, reason)
+        self._set(Status.RECOVERING, reason, details=details)
         delay = self._config["RESTART_BACKOFF"] * 2 ** (len(failures) - 1)
         log.info("session %s: relaunch in %.2fs (failure %d of %d allowed in %.0fs)", self.id,
                  delay, len(failures), self._config["RESTART_MAX"] - 1,
@@ -413,17 +435,26 @@ class Session:
                 return
             with self._busy():
                 try:
-                    self.browser, self._bridge = self._factory.open(self.id)
+                    self.browser, self._bridge = self._open()
                     generation = getattr(self._factory, "driver_generation", None)
                     self._driver_gen = generation() if generation else None
                 except (BrowserGone, StorageUnavailable):
                     raise
+                except PageUnreachable as e:
+                    raise _Unreachable(e.reason, e.details) from e
                 except Exception as e:
                     raise _LaunchFailed(str(e)) from e
         self._ack = []
         self._poll_timeouts, self._doc, self._gone_reason = 0, None, None
         self._load_deadline = time.monotonic() + self._config["WA_LOAD_TIMEOUT"]
         self._on_change(self)
+
+    def _open(self):
+        """The factory's browser and bridge, through the session's proxy when it has one."""
+        proxy = self.options.get("proxy")
+        if proxy:
+            return self._factory.open(self.id, proxy=proxy)
+        return self._factory.open(self.id)
 
     def _serve(self) -> None:
         while not self._stopping.is_set():

@@ -53,8 +53,9 @@ class Session(Out):
                        "no connection, SYNCING / RESUMING: catching up); sends made now are "
                        "queued (202) and go out when it is back. null otherwise"})
     statusDetails = Dict(allow_none=True, metadata={
-        "description": "what a FAILED status knows beyond its reason, e.g. for "
-                       "wa_update_required {waJs, whatsapp, mode}: the versions in use"})
+        "description": "what the reason needs said, or null: for `wa_update_required` "
+                       "`{waJs, whatsapp, mode}` (the versions in use); for `wa_unreachable` and "
+                       "the `proxy_*` reasons `{\"error\": \"ERR_NAME_NOT_RESOLVED\", \"url\": …}`"})
     me = Nested(Me, required=True, allow_none=True)
     createdAt = String(required=True, metadata=TIME)
     lastActivityAt = String(required=True, allow_none=True, metadata=TIME)
@@ -73,6 +74,10 @@ class Session(Out):
     rejectCalls = Boolean(metadata={"description": "incoming calls are rejected at once"})
     callReply = String(allow_none=True, metadata={
         "description": "the text a rejected caller receives (null: none)"})
+    proxy = String(allow_none=True, metadata={
+        "description": "the proxy the browser goes through, password masked "
+                       "(`http://user:***@host:port`); null: none",
+        "example": "http://user:***@10.0.0.5:3128"})
 
 
 class SessionList(Out):
