@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .chatstate import ChatStateOps
 from .clock import ThreadScheduler
 from .contacts import ContactOps
 from .devices import DeviceOps
@@ -37,7 +38,8 @@ from .phones import PhoneOps
 from .seeding import SeedOps
 
 
-class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps):
+class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps,
+              ChatStateOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -68,6 +70,11 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, 
         self._codes: dict[str, str] = {}  # pairing code -> pairing id
         self._stalls: dict[str, float] = {}
         self._group_counter = itertools.count(1)
+        # chatstate.py: who is online, who types to whom, presence subscriptions, labels
+        self._online: dict[str, bool] = {}
+        self._chatstates: dict[tuple[str, str], dict] = {}
+        self._presence_subs: dict[str, dict] = {}
+        self._labels: dict[str, dict] = {}
 
     def reset(self) -> None:
         """Forget everything (tests); waiting pages learn their login is gone."""

@@ -22,6 +22,7 @@ class PhoneOps:
         contacts: list | None = None,
         seed_contacts: int | None = None,
         seed_groups: int | None = None,
+        business: bool | None = None,
     ) -> tuple[dict, bool]:
         """Create or update a phone account; return (phone view, created)."""
         digits = normalize_phone(phone)
@@ -31,6 +32,8 @@ class PhoneOps:
             account = self._ensure_phone(digits, name)
             if name:
                 account.name = str(name)
+            if business is not None:
+                account.business = bool(business)  # a WhatsApp Business account (labels)
             for number, contact_name in book:
                 if number != digits:
                     account.book[number] = str(contact_name or "+" + number)

@@ -1,11 +1,13 @@
 /* The WPP object: the wa-js 4.6.0 surface the gateway uses, assembled from the modules. */
 
 import { chat } from './chat.js';
+import { installChatState } from './chatstate.js';
 import { conn } from './conn.js';
 import { contact } from './contact.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
+import { installLabels } from './labels.js';
 import { state } from './state.js';
 import { util } from './util.js';
 
@@ -39,6 +41,8 @@ for (const name of ['blocklist', 'call', 'cart', 'catalog', 'community', 'indexd
 WPP.profile = {
   getMyProfileName: () => (state.loggedIn && state.me ? state.me.name : undefined),
 };
+installChatState(WPP); // chat archive/pin/mute/clear/delete, chatstates, presence
+installLabels(WPP); // labels (business accounts), profile.isBusiness
 for (const name of ['on', 'off', 'once', 'many', 'onAny', 'offAny', 'emit', 'waitFor',
   'removeAllListeners', 'listeners', 'listenerCount', 'eventNames', 'prependListener']) {
   WPP[name] = ev[name].bind(ev);

@@ -41,6 +41,7 @@ export function setStream(mode, info) {
 }
 
 export function setMe(me) {
-  state.me = { wid: createWid(me.id), lid: createWid(me.lid), name: me.name, device: me.device };
+  state.me = { wid: createWid(me.id), lid: createWid(me.lid), name: me.name, device: me.device,
+    business: me.isBusiness === true };
   store.lids.set(me.lid, me.id);
 }
