@@ -81,6 +81,14 @@ class MessageNotPinnable(ValidationError):
     code, message = "message_not_pinnable", "This message cannot be pinned or unpinned now"
 
 
+class NotBusinessAccount(ValidationError):
+    code, message = "not_business_account", "Labels need a WhatsApp Business account"
+
+
+class ChatPinLimit(ValidationError):
+    code, message = "chat_pin_limit", "WhatsApp pins at most 3 chats: unpin one first"
+
+
 class NotGroupAdmin(Forbidden):
     code, message = "not_group_admin", "The session's account is not an admin of this group"
 
@@ -198,6 +206,12 @@ _WA_CODE_MAP = {
     "send_error_expired": SendFailed,
     "send_error_cancelled": SendFailed,
     "send_error_unknown": SendFailed,
+    "is_not_business": NotBusinessAccount,
+    "chat_pin_limit": ChatPinLimit,
+    "label_not_found": NotFound,
+    "invalid_time_mute": ValidationError,
+    "negative_time_mute": ValidationError,
+    "color_not_in_pallet": ValidationError,
 }
 
 

@@ -66,7 +66,9 @@ def contact(c: dict) -> dict:
 def chat(c: dict) -> dict:
     return {"id": c["id"], "name": c.get("name"), "isGroup": bool(c.get("isGroup")),
             "unreadCount": c.get("unreadCount") or 0, "timestamp": c.get("timestamp"),
-            "archived": bool(c.get("archived")), "pinned": bool(c.get("pinned"))}
+            "archived": bool(c.get("archived")), "pinned": bool(c.get("pinned")),
+            "muted": bool(c.get("mutedUntil")), "mutedUntil": c.get("mutedUntil") or None,
+            "labels": [str(x) for x in c.get("labels") or ()]}
 
 
 def group(g: dict) -> dict:

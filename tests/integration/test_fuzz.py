@@ -147,6 +147,8 @@ def aim_at_real_things(case, known: dict) -> None:
                 path[name] = value
         if case.method == "DELETE" and "messageId" in path:
             path["messageId"] = known["fresh_message"]()  # the shared message must stay
+        if case.path.endswith(("/chats/{chatId}", "/clear")):
+            path["chatId"] = f"{OTHER}@c.us"  # deleting or clearing PEER's chat: not the shared one
         if case.path.endswith("/pin") and "messageId" in path:
             # WhatsApp refuses to pin a pinned message or unpin one that is not (422): each
             # valid request pins a message of its own.
@@ -160,7 +162,7 @@ def aim_at_real_things(case, known: dict) -> None:
         if isinstance(body.get("participants"), list):
             body["participants"] = [OTHER]
         for op in ("add", "remove"):
-            if isinstance(body.get(op), list):
+            if isinstance(body.get(op), list) and not case.path.endswith("/labels"):
                 body[op] = [OTHER]
         # The document says what an id looks like, not which messages, people and files
         # exist: valid requests name real ones, or WhatsApp refuses them (422).

@@ -84,7 +84,11 @@ def test_a_chat_is_plain():
     assert shapes.chat({"id": "6281@c.us", "name": None, "isGroup": False, "unreadCount": None,
                         "timestamp": 1700000000, "archived": False, "pinned": 0}) == {
         "id": "6281@c.us", "name": None, "isGroup": False, "unreadCount": 0,
-        "timestamp": 1700000000, "archived": False, "pinned": False}
+        "timestamp": 1700000000, "archived": False, "pinned": False, "muted": False,
+        "mutedUntil": None, "labels": []}
+    assert shapes.chat({"id": "6281@c.us", "mutedUntil": 1900000000, "labels": [3]})[
+        "muted"] is True
+    assert shapes.chat({"id": "6281@c.us", "labels": [3]})["labels"] == ["3"]
 
 
 def test_sender_ids_give_the_phone_and_the_lid_where_whatsapp_gives_both():

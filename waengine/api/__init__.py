@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import uploads
-from . import contacts, events, media, messages, monitoring, sessions, ws
+from . import chats, contacts, events, media, messages, monitoring, sessions, ws
 
 
 def register(app) -> None:
@@ -11,6 +11,7 @@ def register(app) -> None:
     app.register_blueprint(messages.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(contacts.bp)
+    app.register_blueprint(chats.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(ws.bp)
     app.register_blueprint(monitoring.bp)

@@ -401,4 +401,76 @@ CROSS_FIELD_RULES = {
     "WebhookPutIn": {"not": {"required": ["generateSecret", "secret"],
                              "properties": {"generateSecret": {"const": True},
                                             "secret": {"minLength": 1}}}},
+    "LabelsIn": {"anyOf": [{"required": ["add"]}, {"required": ["remove"]}]},
+    "MuteIn": {"oneOf": [
+        {"required": ["duration"], "not": {"required": ["until"]},
+         "properties": {"mute": {"const": True}}},
+        {"required": ["until"], "not": {"required": ["duration"]},
+         "properties": {"mute": {"const": True}}},
+        {"required": ["mute"], "properties": {"mute": {"const": False}},
+         "not": {"anyOf": [{"required": ["duration"]}, {"required": ["until"]}]}}]},
 }
+
+
+# ---- chats: presence, archive, pin, mute, clear, labels (api/chats.py) ----
+CHAT_PRESENCE_STATES = ("typing", "recording", "paused")
+LABEL_ID_PATTERN = r"^[0-9]{1,10}$"
+MUTE_MAX_SECONDS = 10 * 365 * 86400  # "always" in practice
+
+
+class ChatPresenceIn(Schema):
+    state = String(required=True, validate=OneOf(CHAT_PRESENCE_STATES), metadata={
+        "description": "typing or recording (shown until paused, or for about 25 s)"})
+
+
+class PresenceIn(Schema):
+    available = JSONBoolean(required=True, metadata={
+        "description": "true: the account shows as online; false: offline (last seen)"})
+
+
+class ArchiveIn(Schema):
+    archive = JSONBoolean(load_default=True, metadata={"description": "false unarchives"})
+
+
+class ChatPinIn(Schema):
+    pin = JSONBoolean(load_default=True, metadata={"description": "false unpins"})
+
+
+class MuteIn(Schema):
+    mute = JSONBoolean(load_default=True, metadata={
+        "description": "false unmutes (then give neither duration nor until)"})
+    duration = JSONInteger(validate=Range(1, MUTE_MAX_SECONDS),
+                           metadata={"description": "mute for this many seconds"})
+    until = JSONInteger(validate=Range(1, 2**31 - 1),
+                        metadata={"description": "mute until this time (unix seconds, future)"})
+
+    @validates_schema
+    def _one_time(self, data, **kwargs):
+        given = [k for k in ("duration", "until") if k in data]
+        if data.get("mute", True) and len(given) != 1:
+            raise SchemaError("Give 'duration' or 'until' (one of them), or 'mute': false.")
+        if not data.get("mute", True) and given:
+            raise SchemaError("'mute': false takes neither 'duration' nor 'until'.")
+
+
+class ClearIn(Schema):
+    keepStarred = JSONBoolean(load_default=True, metadata={
+        "description": "keep starred messages (as WhatsApp does by default)"})
+
+
+class LabelCreateIn(Schema):
+    name = String(required=True, validate=Length(1, 100))
+    color = JSONInteger(validate=Range(0, 19), metadata={
+        "description": "index in WhatsApp Business's label palette; default: the next one"})
+
+
+class LabelsIn(Schema):
+    add = List(String(validate=Pattern(LABEL_ID_PATTERN)), validate=Length(1, 20),
+               metadata={"description": "label ids to add to the chat"})
+    remove = List(String(validate=Pattern(LABEL_ID_PATTERN)), validate=Length(1, 20),
+                  metadata={"description": "label ids to remove from the chat"})
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data.get("add") and not data.get("remove"):
+            raise SchemaError("Give 'add' or 'remove' (label ids).")

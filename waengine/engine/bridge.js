@@ -184,7 +184,16 @@
     return {id: id, name: c.name || c.formattedTitle || (meta && meta.subject) || null,
             isGroup: isGroupId(id), unreadCount: c.unreadCount || 0,
             timestamp: typeof c.t === 'number' ? c.t : null, archived: c.archive === true,
-            pinned: !!c.pin};
+            pinned: !!c.pin, mutedUntil: muteOf(c) || null,
+            labels: Array.prototype.map.call(c.labels || [], String)};
+  }
+
+  // ChatModel.mute (MuteModel, expiration in unix seconds; whatsapp/models/MuteModel.d.ts), or
+  // its muteExpiration prop; an expiration already past is not muted.
+  function muteOf(c) {
+    var e = c.mute && typeof c.mute.expiration === 'number' ? c.mute.expiration : c.muteExpiration;
+    if (typeof e !== 'number' || e === 0) return 0;
+    return e < 0 || e > Date.now() / 1000 ? e : 0;
   }
 
   function groupJSON(c) {
@@ -226,6 +235,7 @@
       push('group.notification', json);
     } else if (!NOTICE[json.type]) {
       push(json.fromMe ? 'message.sent' : 'message', json, senderIds(currentWPP(), json));
+      subscribePresence(json.chatId);
     }
   }
 
@@ -244,6 +254,20 @@
   function undecryptableJSON(m) {
     return {id: str(m.id), chatId: str(m.id.remote), from: str(m.from), author: str(m.author),
             timestamp: typeof m.t === 'number' ? m.t : null};
+  }
+
+  // wa-js subscribes the presence of the chats WhatsApp Web has at conn.main_ready only
+  // (chat/events/registerPresenceChange): a chat that starts later would never send
+  // chat.presence_change. Subscribe each person's chat once per document when it is active.
+  w.presenceSubs = {};
+  function subscribePresence(chatId) {
+    var P = currentWPP();
+    if (!chatId || chatId.slice(-5) !== '@c.us' || w.presenceSubs[chatId]) return;
+    if (!P || !P.contact || typeof P.contact.subscribePresence !== 'function') return;
+    w.presenceSubs[chatId] = true;
+    Promise.resolve(P.contact.subscribePresence(chatId)).catch(function () {
+      delete w.presenceSubs[chatId];  // try again with the chat's next message
+    });
   }
 
   function attach(P) {
@@ -286,6 +310,16 @@
       push('call.received', {id: str(e.id), from: str(e.sender), peerJid: str(e.peerJid),
                              isVideo: e.isVideo === true, isGroup: e.isGroup === true,
                              offerTime: typeof e.offerTime === 'number' ? e.offerTime : null});
+    }));
+    // chat/events/eventTypes.d.ts 'chat.presence_change': {id, isOnline, isGroup, isUser,
+    // shortName, state (composing|recording|available|unavailable), t (ms), participants?}
+    P.on('chat.presence_change', safe(function (e) {
+      push('presence.update', {id: str(e.id), isOnline: e.isOnline === true,
+                               isGroup: e.isGroup === true, state: e.state || null,
+                               shortName: e.shortName || null, t: e.t || Date.now(),
+                               participants: (e.participants || []).map(function (p) {
+                                 return {id: str(p.id), state: p.state || null};
+                               })});
     }));
     P.on('conn.auth_code_change', safe(function (code) {
       w.authCode = code && code.fullCode ? code.fullCode : null;
@@ -489,6 +523,26 @@
   }
 
   function byTime(a, b) { return (a.timestamp || 0) - (b.timestamp || 0); }
+
+  function existingChat(P, id) {
+    var chat = null;
+    try { chat = P.chat.get(id); } catch (e) { /* invalid_wid: not found either */ }
+    if (!chat) throw {code: 'chat_not_found', message: 'No chat ' + id + ' in this account'};
+    return chat;
+  }
+
+  // labels/functions/*: assertIsBusiness is Conn.isSMB, as profile.isBusiness() reads it
+  function businessOnly(P) {
+    if (!(P.profile && typeof P.profile.isBusiness === 'function' && P.profile.isBusiness())) {
+      throw {code: 'is_not_business', message: 'Labels need a WhatsApp Business account'};
+    }
+  }
+
+  // labels/types.d.ts Label {id, name, color, count, hexColor, colorIndex}
+  function labelJSON(l) {
+    return {id: String(l.id), name: l.name || '', color: l.hexColor || null,
+            colorIndex: typeof l.colorIndex === 'number' ? l.colorIndex : null, count: l.count || 0};
+  }
 
   // Downloads the gateway opened and did not close (a client that went away): dropped when idle.
   var MEDIA_IDLE_MS = 120000;
@@ -760,6 +814,84 @@
     // call_is_not_incoming_ring (it stopped ringing).
     rejectCall: async function (P, a) {
       return {id: a.id, rejected: (await P.call.reject(a.id)) === true};
+    },
+    // ---- chat state and presence (dist/chat/functions/{archive,pin,mute,unmute,clear,delete,
+    // markIsComposing,markIsRecording,markIsPaused}.d.ts, conn/functions/markAvailable.d.ts,
+    // labels/functions/{getAllLabels,addNewLabel,addOrRemoveLabels}.d.ts) ----
+    chatPresence: async function (P, a) {
+      existingChat(P, a.chatId);
+      if (a.state === 'typing') await P.chat.markIsComposing(a.chatId);
+      else if (a.state === 'recording') await P.chat.markIsRecording(a.chatId);
+      else await P.chat.markIsPaused(a.chatId);
+      return {chatId: a.chatId, state: a.state};
+    },
+    setAvailable: async function (P, a) {
+      if (a.available) await P.conn.markAvailable(); else await P.conn.markUnavailable();
+      return {available: a.available === true};
+    },
+    // archive and pin throw <verb>_error when the chat is already so: asking twice is fine here.
+    archiveChat: async function (P, a) {
+      if (!!existingChat(P, a.chatId).archive !== a.archive) await P.chat.archive(a.chatId, a.archive);
+      return chatJSON(existingChat(P, a.chatId));
+    },
+    pinChat: async function (P, a) {
+      if (!!existingChat(P, a.chatId).pin !== a.pin) {
+        // WhatsApp pins at most 3 chats; say so before asking it
+        var pinned = (await P.chat.list({})).filter(function (c) { return c && c.pin; });
+        if (a.pin && pinned.length >= 3) {
+          throw {code: 'chat_pin_limit', message: 'WhatsApp pins at most 3 chats: ' +
+                 pinned.map(function (c) { return str(c.id); }).join(', ')};
+        }
+        await P.chat.pin(a.chatId, a.pin);
+      }
+      return chatJSON(existingChat(P, a.chatId));
+    },
+    // a.until (unix seconds) or a.duration (seconds); a.mute false unmutes
+    muteChat: async function (P, a) {
+      var c = existingChat(P, a.chatId);
+      if (a.mute === false) {
+        if (muteOf(c)) await P.chat.unmute(a.chatId);
+      } else {
+        await P.chat.mute(a.chatId, a.until ? {expiration: a.until} : {duration: a.duration});
+      }
+      return chatJSON(existingChat(P, a.chatId));
+    },
+    clearChat: async function (P, a) {
+      existingChat(P, a.chatId);
+      var r = await P.chat.clear(a.chatId, a.keepStarred !== false);
+      if (r && r.status >= 400) throw {code: 'chat_clear_failed', message: 'WhatsApp answered ' + r.status};
+      return {chatId: a.chatId, cleared: true, keepStarred: a.keepStarred !== false};
+    },
+    // chat.delete finds or creates the chat: an unknown one is refused before it is made
+    deleteChat: async function (P, a) {
+      existingChat(P, a.chatId);
+      var r = await P.chat.delete(a.chatId);
+      if (r && r.status >= 400) throw {code: 'chat_delete_failed', message: 'WhatsApp answered ' + r.status};
+      return {chatId: a.chatId, deleted: true};
+    },
+    // getAllLabels does not check (a personal account's list is just empty): check it here
+    labels: async function (P) {
+      businessOnly(P);
+      return (await P.labels.getAllLabels()).map(labelJSON);
+    },
+    addLabel: async function (P, a) {
+      businessOnly(P);
+      var opts = typeof a.color === 'number' ? {labelColor: a.color} : {};
+      return labelJSON(await P.labels.addNewLabel(a.name, opts));
+    },
+    changeChatLabels: async function (P, a) {
+      businessOnly(P);
+      existingChat(P, a.chatId);
+      var known = {};
+      (await P.labels.getAllLabels()).forEach(function (l) { known[String(l.id)] = true; });
+      var ops = [];
+      (a.add || []).forEach(function (id) { ops.push({labelId: String(id), type: 'add'}); });
+      (a.remove || []).forEach(function (id) { ops.push({labelId: String(id), type: 'remove'}); });
+      ops.forEach(function (o) {
+        if (!known[o.labelId]) throw {code: 'label_not_found', message: 'No label ' + o.labelId};
+      });
+      await P.labels.addOrRemoveLabels([a.chatId], ops);
+      return chatJSON(existingChat(P, a.chatId));
     },
     queryExists: async function (P, a) {
       var r = await lookUp(P, a.id);  // contact/functions/queryWidExists.d.ts: lid?

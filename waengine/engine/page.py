@@ -167,6 +167,47 @@ class Page:
     def change_participants(self, group_id: str, add: list[str], remove: list[str]) -> dict:
         return self._run("changeParticipants", groupId=group_id, add=add, remove=remove)
 
+    # ---- chat state, presence, labels ----
+    def chat_presence(self, chat_id: str, state: str) -> dict:
+        """{chatId, state}: show typing/recording in the chat, or stop (paused)."""
+        return self._run("chatPresence", chatId=chat_id, state=state)
+
+    def set_available(self, available: bool) -> dict:
+        """{available}: the account shows as online, or offline (last seen)."""
+        return self._run("setAvailable", available=available)
+
+    def archive_chat(self, chat_id: str, archive: bool) -> dict:
+        """The chat (as list_chats has it), archived or unarchived."""
+        return self._run("archiveChat", chatId=chat_id, archive=archive)
+
+    def pin_chat(self, chat_id: str, pin: bool) -> dict:
+        """The chat, pinned (at most 3: chat_pin_limit) or unpinned."""
+        return self._run("pinChat", chatId=chat_id, pin=pin)
+
+    def mute_chat(self, chat_id: str, mute: bool, duration: int | None = None,
+                  until: int | None = None) -> dict:
+        """The chat, muted for `duration` seconds or until `until` (unix seconds), or unmuted."""
+        return self._run("muteChat", chatId=chat_id, mute=mute, duration=duration, until=until)
+
+    def clear_chat(self, chat_id: str, keep_starred: bool) -> dict:
+        """{chatId, cleared, keepStarred}: the chat's messages are gone, the chat stays."""
+        return self._run("clearChat", chatId=chat_id, keepStarred=keep_starred)
+
+    def delete_chat(self, chat_id: str) -> dict:
+        """{chatId, deleted}: the chat and its messages are gone from the account."""
+        return self._run("deleteChat", chatId=chat_id)
+
+    def labels(self) -> list[dict]:
+        """The account's labels (a business account; is_not_business otherwise)."""
+        return self._run("labels")
+
+    def add_label(self, name: str, color: int | None = None) -> dict:
+        return self._run("addLabel", name=name, color=color)
+
+    def change_chat_labels(self, chat_id: str, add: list[str], remove: list[str]) -> dict:
+        """The chat with its labels after adding and removing these label ids."""
+        return self._run("changeChatLabels", chatId=chat_id, add=add, remove=remove)
+
 
 def text_args(to: str, text: str, reply_to: str | None = None,
               mentions: list[str] | None = None) -> dict:

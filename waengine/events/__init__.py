@@ -181,6 +181,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("call.received", call, f"call:{call['id']}")]
     if kind == "group.participants":
         return [("group.participants", data, None)]
+    if kind == "presence.update":  # a contact types, records, comes online or leaves
+        return [("presence.update", presence(data), None)]
     if kind == "qr":
         return [("qr", {"qr": data["qr"], "expiresAt": iso_utc(data["expiresAt"])}, None)]
     if kind == "message.status":  # a queued send ended, or its outcome became unknown
@@ -190,6 +192,25 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     if kind == "bridge.error":
         log.warning("in-page bridge error: %s", data.get("message"))
     return []  # message.sent (our own echo), conn.logout: covered by session.status
+
+
+# wa-js chat.presence_change states (WhatsApp's chatstate types) in the API's words
+PRESENCE_STATES = {"composing": "typing", "recording": "recording", "available": "available",
+                   "unavailable": "unavailable"}
+
+
+def presence(data: dict) -> dict:
+    """presence.update: {chatId, contactId, state, isOnline, timestamp, participants?}."""
+    t = data.get("t")
+    if isinstance(t, (int, float)) and t > 10**11:
+        t = int(t // 1000)  # wa-js stamps it with Date.now(): milliseconds
+    out = {"chatId": data.get("id"), "contactId": data.get("id") if not data.get("isGroup")
+           else None, "state": PRESENCE_STATES.get(data.get("state"), data.get("state")),
+           "isOnline": bool(data.get("isOnline")), "timestamp": t}
+    if data.get("isGroup"):
+        out["participants"] = [{"id": p.get("id"), "state": PRESENCE_STATES.get(
+            p.get("state"), p.get("state"))} for p in data.get("participants") or ()]
+    return out
 
 
 __all__ = ["EVENT_TYPES", "EventHub", "EventOutbox", "WebhookSender", "translate"]

@@ -103,6 +103,7 @@ def create_phone():
         seed_contacts=data.get("seedContacts"),
         seed_groups=data.get("seedGroups"),
         addressing=data.get("addressing"),
+        business=data.get("business"),
     )
     return view, 201 if created else 200
 
@@ -127,6 +128,25 @@ def send_failures(phone):
 @control.post("/phones/<phone>/query-failures")
 def query_failures(phone):
     return network().set_query_failures(phone, body().get("count"))
+@control.get("/phones/<phone>/chats")
+def phone_chats(phone):
+    return {"data": network().phone_chats(phone)}
+
+
+@control.get("/phones/<phone>/presence")
+def get_phone_presence(phone):
+    return network().phone_presence_view(phone)
+
+
+@control.post("/phones/<phone>/presence")
+def phone_presence(phone):
+    data = body()
+    return network().phone_presence(phone, data.get("to"), str(data.get("state") or ""))
+
+
+@control.get("/phones/<phone>/labels")
+def phone_labels(phone):
+    return {"data": network().phone_labels(phone)}
 
 
 @control.post("/link")
@@ -433,6 +453,51 @@ def device_change_participants(gid):
     phone = network().device_phone(*device_auth())
     return network().change_participants(gid, data.get("add"), data.get("remove"), by=phone,
                                          as_admin=True)
+
+
+@transport.post("/chats/action")
+def device_chat_action():
+    data = body()
+    return network().chat_action_from_device(*device_auth(), str(data.get("chat") or ""),
+                                             str(data.get("action") or ""), data.get("value"))
+
+
+@transport.post("/chatstate")
+def device_chatstate():
+    data = body()
+    return network().chatstate_from_device(*device_auth(), str(data.get("chat") or ""),
+                                           str(data.get("state") or ""))
+
+
+@transport.post("/presence")
+def device_presence():
+    return network().presence_from_device(*device_auth(), body().get("available") is not False)
+
+
+@transport.post("/presence/subscribe")
+def device_subscribe_presence():
+    data = body()
+    return {"ids": network().subscribe_presence(*device_auth(), str(data.get("client") or ""),
+                                                data.get("ids") or [])}
+
+
+@transport.get("/labels")
+def device_labels():
+    return {"labels": network().labels_for_device(*device_auth())}
+
+
+@transport.post("/labels")
+def device_add_label():
+    data = body()
+    return network().add_label_from_device(*device_auth(), data.get("name"),
+                                           data.get("colorIndex"))
+
+
+@transport.post("/labels/apply")
+def device_apply_labels():
+    data = body()
+    return network().apply_labels_from_device(*device_auth(), data.get("chats") or [],
+                                              data.get("ops") or [])
 
 
 @transport.get("/stall")

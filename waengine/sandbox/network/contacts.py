@@ -90,6 +90,8 @@ class ContactOps:
             "unreadCount": chat.unread,
             "archive": chat.archive,
             "pin": chat.pin,
+            "muteExpiration": chat.mute,
+            "labels": list(chat.labels),
             "isReadOnly": False,
         }
         if is_group_id(chat.id):

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from .calls import CallOps
+from .chatstate import ChatStateOps
 from .clock import ThreadScheduler
 from .contacts import ContactOps
 from .devices import DeviceOps
@@ -42,7 +43,7 @@ from .streams import StreamOps
 
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
-              MessageOps, GroupOps, FailureOps, StreamOps):
+              MessageOps, GroupOps, FailureOps, StreamOps, ChatStateOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -75,6 +76,11 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, Not
         self._send_failures: dict[str, list[str]] = {}  # phone -> results of its next sends
         self._query_failures: dict[str, int] = {}  # phone -> number lookups still to fail
         self._group_counter = itertools.count(1)
+        # chatstate.py: who is online, who types to whom, presence subscriptions, labels
+        self._online: dict[str, bool] = {}
+        self._chatstates: dict[tuple[str, str], dict] = {}
+        self._presence_subs: dict[str, dict] = {}
+        self._labels: dict[str, dict] = {}
 
     def reset(self) -> None:
         """Forget everything (tests); waiting pages learn their login is gone."""

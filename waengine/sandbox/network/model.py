@@ -102,6 +102,8 @@ class ChatState:
     archive: bool = False
     pin: int = 0
     msg_ids: list = field(default_factory=list)
+    mute: int = 0  # muted until (unix seconds); 0 not muted (network/chatstate.py)
+    labels: list = field(default_factory=list)  # label ids (business accounts)
 
 
 @dataclass

@@ -24,6 +24,7 @@ class PhoneOps:
         seed_contacts: int | None = None,
         seed_groups: int | None = None,
         addressing: str | None = None,
+        business: bool | None = None,
     ) -> tuple[dict, bool]:
         """Create or update a phone account; return (phone view, created).
 
@@ -40,6 +41,8 @@ class PhoneOps:
                 account.name = str(name)
             if addressing is not None:
                 account.addressing = addressing
+            if business is not None:
+                account.business = bool(business)  # a WhatsApp Business account (labels)
             for number, contact_name in book:
                 if number != digits:
                     account.book[number] = str(contact_name or "+" + number)

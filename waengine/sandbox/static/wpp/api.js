@@ -2,12 +2,14 @@
 
 import { call } from './call.js';
 import { chat } from './chat.js';
+import { installChatState } from './chatstate.js';
 import { conn } from './conn.js';
 import { contact, serverQueryWidExists } from './contact.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
 import { takeover } from './pump.js';
+import { installLabels } from './labels.js';
 import { state } from './state.js';
 import { util } from './util.js';
 
@@ -44,6 +46,8 @@ for (const name of ['blocklist', 'cart', 'catalog', 'community', 'indexdb', 'lab
 WPP.profile = {
   getMyProfileName: () => (state.loggedIn && state.me ? state.me.name : undefined),
 };
+installChatState(WPP); // chat archive/pin/mute/clear/delete, chatstates, presence
+installLabels(WPP); // labels (business accounts), profile.isBusiness
 for (const name of ['on', 'off', 'once', 'many', 'onAny', 'offAny', 'emit', 'waitFor',
   'removeAllListeners', 'listeners', 'listenerCount', 'eventNames', 'prependListener']) {
   WPP[name] = ev[name].bind(ev);

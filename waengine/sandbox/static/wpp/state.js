@@ -53,7 +53,8 @@ export function setStream(mode, info) {
 }
 
 export function setMe(me) {
-  state.me = { wid: createWid(me.id), lid: createWid(me.lid), name: me.name, device: me.device };
+  state.me = { wid: createWid(me.id), lid: createWid(me.lid), name: me.name, device: me.device,
+    business: me.isBusiness === true };
   store.lids.set(me.lid, me.id);
   store.pns.set(me.id, me.lid);
 }

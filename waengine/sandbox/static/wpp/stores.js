@@ -85,8 +85,8 @@ export function upsertChat(view) {
   chat.archive = !!view.archive;
   chat.pin = view.pin || 0;
   chat.isReadOnly = !!view.isReadOnly;
-  chat.muteExpiration = 0;
-  chat.labels = [];
+  chat.muteExpiration = view.muteExpiration || 0;
+  chat.labels = (view.labels || []).map(String);
   if (view.groupMetadata) chat.groupMetadata = groupMetadataFrom(view.groupMetadata);
   return chat;
 }

@@ -1,0 +1,124 @@
+"""Chat state routes: typing/recording and online presence, archive, pin, mute, clear, delete,
+and labels (WhatsApp Business accounts). Each change drops the session's cached chat list."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from .. import shapes
+from . import docs
+from .context import engine, page
+from .docs.chats import ChatCleared, ChatDeleted, ChatPresence, ChatState, Label, LabelList, Presence
+from .schemas import (
+    ArchiveIn,
+    ChatPinIn,
+    ChatPresenceIn,
+    ClearIn,
+    LabelCreateIn,
+    LabelsIn,
+    MuteIn,
+    PresenceIn,
+    chat_id,
+)
+
+bp = APIBlueprint("chats", __name__, tag="Chats")
+CHAT_ERRORS = (404, 422, *docs.BROWSER_ERRORS)
+
+
+def changed(session_id: str, result: dict, shape=shapes.chat) -> dict:
+    """A chat changed: the cached chat list is stale."""
+    engine().cache.invalidate(session_id, "chats")
+    return shape(result)
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/presence")
+@bp.input(ChatPresenceIn, arg_name="body")
+@bp.doc(operation_id="setChatPresence",
+        summary="Show typing… or recording audio… in a chat, or stop (paused)",
+        description="The other party sees it while the chat is open, as on WhatsApp; it fades "
+                    "after about 25 seconds unless sent again.",
+        responses=docs.responses(ChatPresence, errors=CHAT_ERRORS))
+def chat_presence(session_id, chatId, body):
+    return page(session_id).chat_presence(chat_id(chatId, "chatId"), body["state"])
+
+
+@bp.put("/sessions/<session_id>/presence")
+@bp.input(PresenceIn, arg_name="body")
+@bp.doc(operation_id="setPresence", tags=["Sessions"],
+        summary="Show the account as online (available) or offline",
+        responses=docs.responses(Presence, errors=docs.BROWSER_ERRORS))
+def set_presence(session_id, body):
+    return page(session_id).set_available(body["available"])
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/archive")
+@bp.input(ArchiveIn, arg_name="body")
+@bp.doc(operation_id="archiveChat", summary="Archive or unarchive a chat (archiving unpins it)",
+        responses=docs.responses(ChatState, errors=CHAT_ERRORS))
+def archive_chat(session_id, chatId, body):
+    return changed(session_id, page(session_id).archive_chat(chat_id(chatId, "chatId"),
+                                                             body["archive"]))
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/pin")
+@bp.input(ChatPinIn, arg_name="body")
+@bp.doc(operation_id="pinChat", summary="Pin or unpin a chat (WhatsApp pins at most 3)",
+        description="422 `chat_pin_limit` when 3 chats are pinned already.",
+        responses=docs.responses(ChatState, errors=CHAT_ERRORS))
+def pin_chat(session_id, chatId, body):
+    return changed(session_id, page(session_id).pin_chat(chat_id(chatId, "chatId"), body["pin"]))
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/mute")
+@bp.input(MuteIn, arg_name="body")
+@bp.doc(operation_id="muteChat",
+        summary="Mute a chat for a duration or until a time, or unmute it (mute: false)",
+        description="422 when `until` is in the past.",
+        responses=docs.responses(ChatState, errors=CHAT_ERRORS))
+def mute_chat(session_id, chatId, body):
+    return changed(session_id, page(session_id).mute_chat(
+        chat_id(chatId, "chatId"), body["mute"], body.get("duration"), body.get("until")))
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/clear")
+@bp.input(ClearIn, arg_name="body")
+@bp.doc(operation_id="clearChat",
+        summary="Delete a chat's messages for this account (the chat stays)",
+        responses=docs.responses(ChatCleared, errors=CHAT_ERRORS))
+def clear_chat(session_id, chatId, body):
+    return changed(session_id, page(session_id).clear_chat(chat_id(chatId, "chatId"),
+                                                           body["keepStarred"]), dict)
+
+
+@bp.delete("/sessions/<session_id>/chats/<chatId>")
+@bp.doc(operation_id="deleteChat", summary="Delete a chat and its messages for this account",
+        responses=docs.responses(ChatDeleted, errors=CHAT_ERRORS))
+def delete_chat(session_id, chatId):
+    return changed(session_id, page(session_id).delete_chat(chat_id(chatId, "chatId")), dict)
+
+
+@bp.get("/sessions/<session_id>/labels")
+@bp.doc(operation_id="listLabels", summary="The account's labels (WhatsApp Business only)",
+        description="422 `not_business_account` for a personal account.",
+        responses=docs.responses(LabelList, errors=(422, *docs.BROWSER_ERRORS)))
+def list_labels(session_id):
+    return {"data": page(session_id).labels()}
+
+
+@bp.post("/sessions/<session_id>/labels")
+@bp.input(LabelCreateIn, arg_name="body")
+@bp.doc(operation_id="createLabel", summary="Create a label (WhatsApp Business only)",
+        responses=docs.responses(Label, 201, errors=(422, *docs.BROWSER_ERRORS)))
+def create_label(session_id, body):
+    return page(session_id).add_label(body["name"], body.get("color")), 201
+
+
+@bp.put("/sessions/<session_id>/chats/<chatId>/labels")
+@bp.input(LabelsIn, arg_name="body")
+@bp.doc(operation_id="changeChatLabels",
+        summary="Add labels to a chat and remove others (WhatsApp Business only)",
+        description="404 `label_not_found` for an id GET …/labels does not list.",
+        responses=docs.responses(ChatState, errors=CHAT_ERRORS))
+def change_chat_labels(session_id, chatId, body):
+    return changed(session_id, page(session_id).change_chat_labels(
+        chat_id(chatId, "chatId"), body.get("add", []), body.get("remove", [])))

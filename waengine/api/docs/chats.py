@@ -1,0 +1,55 @@
+"""Response schemas of the chat-state routes: presence, archive/pin/mute, clear, delete, labels."""
+
+from __future__ import annotations
+
+from apiflask.fields import Boolean, Integer, List, Nested, String
+from apiflask.validators import OneOf
+
+from .out import Out
+
+
+class ChatState(Out):
+    """A chat as GET …/chats lists it, with its mute and labels."""
+
+    id = String(required=True)
+    name = String(allow_none=True)
+    isGroup = Boolean(required=True)
+    unreadCount = Integer(required=True)
+    timestamp = Integer(allow_none=True, metadata={"description": "last activity, unix seconds"})
+    archived = Boolean(required=True)
+    pinned = Boolean(required=True)
+    muted = Boolean(required=True)
+    mutedUntil = Integer(allow_none=True, metadata={"description": "unix seconds; null: not muted"})
+    labels = List(String(), required=True, metadata={"description": "label ids (business)"})
+
+
+class ChatPresence(Out):
+    chatId = String(required=True)
+    state = String(required=True, validate=OneOf(("typing", "recording", "paused")))
+
+
+class Presence(Out):
+    available = Boolean(required=True)
+
+
+class ChatCleared(Out):
+    chatId = String(required=True)
+    cleared = Boolean(required=True)
+    keepStarred = Boolean(required=True)
+
+
+class ChatDeleted(Out):
+    chatId = String(required=True)
+    deleted = Boolean(required=True)
+
+
+class Label(Out):
+    id = String(required=True)
+    name = String(required=True)
+    color = String(required=True, metadata={"description": "#rrggbb"})
+    colorIndex = Integer(required=True)
+    count = Integer(required=True, metadata={"description": "chats with this label"})
+
+
+class LabelList(Out):
+    data = List(Nested(Label), required=True)
