@@ -66,6 +66,8 @@ class ContactOps:
             "owner": user_wid(group.owner),
             "creation": group.creation,
             "desc": group.desc,
+            "announce": group.announce,
+            "restrict": group.restrict,
             "participants": [
                 {
                     "id": user_wid(p),

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from .clock import ThreadScheduler
 from .contacts import ContactOps
 from .devices import DeviceOps
-from .groups import GroupOps
+from .groups import GroupAdminOps, GroupOps
 from .messages import MessageOps
 from .model import (
     POLL_TIMEOUT_MAX,
@@ -34,10 +34,12 @@ from .model import (
 )
 from .pairing import PairingOps
 from .phones import PhoneOps
+from .profiles import ProfileOps
 from .seeding import SeedOps
 
 
-class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps):
+class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, MessageOps, GroupOps,
+              GroupAdminOps, ProfileOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

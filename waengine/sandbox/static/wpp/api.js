@@ -1,11 +1,13 @@
 /* The WPP object: the wa-js 4.6.0 surface the gateway uses, assembled from the modules. */
 
+import { blocklist } from './blocklist.js';
 import { chat } from './chat.js';
 import { conn } from './conn.js';
 import { contact } from './contact.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
+import { profile } from './profile.js';
 import { state } from './state.js';
 import { util } from './util.js';
 
@@ -36,9 +38,8 @@ for (const name of ['blocklist', 'call', 'cart', 'catalog', 'community', 'indexd
   'lists', 'newsletter', 'order', 'privacy', 'status']) {
   WPP[name] = {};
 }
-WPP.profile = {
-  getMyProfileName: () => (state.loggedIn && state.me ? state.me.name : undefined),
-};
+WPP.profile = profile;
+WPP.blocklist = blocklist;
 for (const name of ['on', 'off', 'once', 'many', 'onAny', 'offAny', 'emit', 'waitFor',
   'removeAllListeners', 'listeners', 'listenerCount', 'eventNames', 'prependListener']) {
   WPP[name] = ev[name].bind(ev);
