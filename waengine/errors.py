@@ -93,6 +93,26 @@ class NotGroupAdmin(Forbidden):
     code, message = "not_group_admin", "The session's account is not an admin of this group"
 
 
+class GroupChangeRefused(Forbidden):
+    code, message = "group_change_not_allowed", "WhatsApp refused this change to the group"
+
+
+class InviteLinkInvalid(NotFound):
+    code, message = "invalid_invite_link", "No group has this invite link (revoked or mistyped)"
+
+
+class AlreadyGroupMember(WAEngineError):
+    status, code, message = 409, "already_group_member", "The account is already in this group"
+
+
+class NotGroupMember(WAEngineError):
+    status, code, message = 409, "not_group_member", "The account is not in this group"
+
+
+class RecipientBlocked(ValidationError):
+    code, message = "recipient_blocked", "The recipient is blocked: unblock it to send"
+
+
 class PayloadTooLarge(WAEngineError):
     status, code, message = 413, "payload_too_large", "The request body is too large"
 
@@ -212,6 +232,20 @@ _WA_CODE_MAP = {
     "invalid_time_mute": ValidationError,
     "negative_time_mute": ValidationError,
     "color_not_in_pallet": ValidationError,
+    # contacts, profile and group administration (wa-js 4.6.0 dist/group/functions)
+    "you_are_not_allowed_set_group_subject": NotGroupAdmin,
+    "you_are_not_allowed_set_group_description": NotGroupAdmin,
+    "you_are_not_allowed_set_group_property": NotGroupAdmin,
+    "you_are_not_allowed_set_ephemeral_setting": NotGroupAdmin,
+    "group_participant_is_already_a_group_admin": ValidationError,
+    "group_participant_is_already_not_a_group_admin": ValidationError,
+    "not_authorized": GroupChangeRefused,
+    "not_a_participant": NotGroupMember,
+    "not_group_member": NotGroupMember,
+    "already_group_member": AlreadyGroupMember,
+    "invalid_invite_code": InviteLinkInvalid,
+    "recipient_blocked": RecipientBlocked,
+    "cannot_block_self": ValidationError,
 }
 
 

@@ -78,6 +78,9 @@ def group(g: dict) -> dict:
                              "isSuperAdmin": bool(p.get("isSuperAdmin"))}
                             for p in g.get("participants") or ()],
            "owner": g.get("owner"), "createdAt": iso(g.get("creation"))}
+    if "announce" in g:  # the page reports them (bridge.js groupJSON)
+        out["description"] = g.get("description")
+        out["settings"] = {"announce": bool(g["announce"]), "restrict": bool(g.get("restrict"))}
     if g.get("results"):
         out["results"] = g["results"]  # per participant of a create/add: {code, message}
     return out

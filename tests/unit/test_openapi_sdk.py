@@ -73,6 +73,21 @@ OPERATION_IDS = {
     ("get", "/sessions/{session_id}/labels"): "listLabels",
     ("post", "/sessions/{session_id}/labels"): "createLabel",
     ("put", "/sessions/{session_id}/chats/{chatId}/labels"): "changeChatLabels",
+    ("get", "/sessions/{session_id}/profile"): "getProfile",
+    ("patch", "/sessions/{session_id}/profile"): "updateProfile",
+    ("put", "/sessions/{session_id}/profile/picture"): "setProfilePicture",
+    ("get", "/sessions/{session_id}/blocklist"): "getBlocklist",
+    ("post", "/sessions/{session_id}/contacts/{contactId}/block"): "blockContact",
+    ("delete", "/sessions/{session_id}/contacts/{contactId}/block"): "unblockContact",
+    ("get", "/sessions/{session_id}/contacts/{contactId}/profile-picture"):
+        "getContactProfilePicture",
+    ("get", "/sessions/{session_id}/contacts/{contactId}/about"): "getContactAbout",
+    ("patch", "/sessions/{session_id}/groups/{groupId}"): "updateGroup",
+    ("post", "/sessions/{session_id}/groups/{groupId}/admins"): "changeAdmins",
+    ("get", "/sessions/{session_id}/groups/{groupId}/invite-link"): "getInviteLink",
+    ("post", "/sessions/{session_id}/groups/{groupId}/invite-link/revoke"): "revokeInviteLink",
+    ("post", "/sessions/{session_id}/groups/join"): "joinGroup",
+    ("post", "/sessions/{session_id}/groups/{groupId}/leave"): "leaveGroup",
 }
 TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
         "Monitoring"]

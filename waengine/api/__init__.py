@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import uploads
-from . import chats, contacts, events, media, messages, monitoring, sessions, ws
+from . import chats, contacts, events, groups, media, messages, monitoring, profile, sessions, ws
 
 
 def register(app) -> None:
@@ -12,8 +12,11 @@ def register(app) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(contacts.bp)
     app.register_blueprint(chats.bp)
+    app.register_blueprint(groups.bp)
+    app.register_blueprint(profile.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(ws.bp)
     app.register_blueprint(monitoring.bp)
     uploads.init_app(app)
     messages.init_app(app)
+    profile.init_app(app)

@@ -474,3 +474,81 @@ class LabelsIn(Schema):
     def _something(self, data, **kwargs):
         if not data.get("add") and not data.get("remove"):
             raise SchemaError("Give 'add' or 'remove' (label ids).")
+# ---- the account's profile, the blocklist and group administration (api/profile.py, groups.py)
+
+# WhatsApp's own limits: a profile name of 25 characters, an About of 139, a subject of 100,
+# a description of 2048.
+class ProfilePatchIn(Schema):
+    name = String(validate=Length(1, 25), metadata={"example": "Support desk"})
+    about = String(validate=Length(0, 139), metadata={"example": "Answering 9 to 5"})
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if "name" not in data and "about" not in data:
+            raise SchemaError("Give 'name' and/or 'about'.")
+
+
+class ProfilePictureIn(Schema):
+    """The photo as JSON: `media` {data: base64 or a data: URL, filename, mimetype?}."""
+
+    media = Nested(MediaFileIn, required=True)
+
+
+class ProfilePictureFormIn(Schema):
+    """A multipart photo upload has only the part named `file`."""
+
+
+class GroupSettingsIn(Schema):
+    announce = JSONBoolean(metadata={"description": "true: only admins may send messages"})
+    restrict = JSONBoolean(metadata={"description": "true: only admins may edit the subject, "
+                                                    "description and settings"})
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data:
+            raise SchemaError("Give 'announce' and/or 'restrict'.")
+
+
+class GroupUpdateIn(Schema):
+    subject = String(validate=Length(1, 100), metadata={"example": "Team room"})
+    description = String(validate=Length(0, 2048))
+    settings = Nested(GroupSettingsIn)
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data:
+            raise SchemaError("Give 'subject', 'description' and/or 'settings'.")
+
+
+class AdminsIn(Schema):
+    promote = List(String(validate=_PERSON), validate=Length(1, 256))
+    demote = List(String(validate=_PERSON), validate=Length(1, 256))
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data.get("promote") and not data.get("demote"):
+            raise SchemaError("Give 'promote' or 'demote' (a list of phone numbers or ids).")
+
+
+# An invite link as WhatsApp shares it, or its bare code.
+INVITE_LINK_PATTERN = (r"^\s*(?:(?:https?://)?chat\.whatsapp\.com/(?:invite/)?)?"
+                       r"[0-9A-Za-z]{6,64}\s*$")
+
+
+class JoinGroupIn(Schema):
+    link = String(required=True, validate=[Length(1, 256), Pattern(
+        INVITE_LINK_PATTERN, error="Not an invite link (https://chat.whatsapp.com/…) or code.")],
+        metadata={"example": "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"})
+
+
+def invite_code(link: str) -> str:
+    """The code of an invite link (the link's last path segment)."""
+    return link.strip(_SPACE).rstrip("/").rsplit("/", 1)[-1]
+
+
+CROSS_FIELD_RULES.update({
+    "ProfilePatchIn": {"anyOf": [{"required": ["name"]}, {"required": ["about"]}]},
+    "GroupSettingsIn": {"minProperties": 1},
+    "GroupUpdateIn": {"minProperties": 1},
+    "AdminsIn": {"anyOf": [{"required": ["promote"]}, {"required": ["demote"]}]},
+})

@@ -199,7 +199,9 @@
   function groupJSON(c) {
     var meta = (c && c.groupMetadata) || {};
     return {id: str(c.id), name: meta.subject || c.name || null, owner: str(meta.owner),
-            participants: participantsOf(meta), creation: meta.creation || null};
+            participants: participantsOf(meta), creation: meta.creation || null,
+            description: meta.desc || null, announce: meta.announce === true,
+            restrict: meta.restrict === true};
   }
 
   // ---- WPP discovery, listeners and injection ----
@@ -462,6 +464,10 @@
       return to;
     }
     if (to.slice(-5) !== '@c.us') return to;
+    // WhatsApp refuses to deliver to a contact the account blocked: say so before queueing
+    if (P.blocklist && typeof P.blocklist.isBlocked === 'function' && P.blocklist.isBlocked(to)) {
+      throw {code: 'recipient_blocked', message: to + ' is blocked: unblock it to send'};
+    }
     if (known[to]) return known[to];
     var chat = null;
     try { chat = P.chat.get(to); } catch (e) { /* invalid_wid: queryExists says so below */ }
@@ -898,6 +904,83 @@
       if (!r) return null;
       var lid = str(r.lid) || (await idsOf(P, str(r.wid))).lid;
       return {id: str(r.wid), lid: lid, isBusiness: r.biz === true};
+    },
+
+    // ---- blocklist, contacts' profiles, the account's own profile, group administration.
+    // wa-js 4.6.0: dist/blocklist/functions/*.d.ts, dist/contact/functions/getProfilePictureUrl
+    // and getStatus.d.ts, dist/profile/functions/*.d.ts, dist/group/functions/*.d.ts.
+    blockContact: async function (P, a) {
+      var r = a.block ? await P.blocklist.blockContact(a.id) : await P.blocklist.unblockContact(a.id);
+      return {id: str(r && r.wid) || a.id, blocked: !!(r && r.isBlocked)};
+    },
+    blocklist: async function (P) {
+      return P.blocklist.all().map(str);
+    },
+    // getProfilePictureUrl / getStatus answer null alike for "none" and "not on WhatsApp": ask first.
+    contactProfile: async function (P, a) {
+      var r = await lookUp(P, a.id);
+      if (!r) throw {code: 'contact_not_found', message: a.id + ' is not on WhatsApp'};
+      var id = str(r.wid) || a.id;
+      if (a.what === 'picture') return {id: id, url: (await P.contact.getProfilePictureUrl(id, true)) || null};
+      return {id: id, about: (await P.contact.getStatus(id)) || null};
+    },
+    myProfile: async function (P) {
+      var picture = null;
+      try {
+        var thumb = await P.profile.getMyProfilePicture();  // a ProfilePicThumbModel
+        picture = (thumb && (thumb.imgFull || thumb.eurl || thumb.img)) || null;
+      } catch (e) { /* no photo */ }
+      return {id: str(P.conn.getMyUserId()), name: P.profile.getMyProfileName() || null,
+              about: (await P.profile.getMyStatus()) || null, pictureUrl: picture};
+    },
+    setMyProfile: async function (P, a) {
+      if (typeof a.name === 'string') await P.profile.setMyProfileName(a.name);
+      if (typeof a.about === 'string') await P.profile.setMyStatus(a.about);
+      if (a.picture) await P.profile.setMyProfilePicture(a.picture);  // a data: URL
+      w.me = null;  // the next poll reads the new name
+      return await ops.myProfile(P);
+    },
+    // Fields apply in this order; a refusal stops there (the earlier ones stay applied).
+    updateGroup: async function (P, a) {
+      if (typeof a.subject === 'string') await P.group.setSubject(a.groupId, a.subject);
+      if (typeof a.description === 'string') await P.group.setDescription(a.groupId, a.description);
+      if (typeof a.announce === 'boolean') await P.group.setProperty(a.groupId, 'announcement', a.announce);
+      if (typeof a.restrict === 'boolean') await P.group.setProperty(a.groupId, 'restrict', a.restrict);
+      return groupOf(P, a.groupId);
+    },
+    changeAdmins: async function (P, a) {
+      if (a.promote && a.promote.length) await P.group.promoteParticipants(a.groupId, a.promote);
+      if (a.demote && a.demote.length) {
+        // wa-js 4.6.0 resolves {success: false, error} on a refusal instead of rejecting
+        var r = await P.group.demoteParticipants(a.groupId, a.demote);
+        if (r && r.success === false) {
+          var e = r.error || {};
+          throw {code: e.code || 'demote_failed', message: e.message || 'WhatsApp refused the demotion'};
+        }
+      }
+      return groupOf(P, a.groupId);
+    },
+    inviteLink: async function (P, a) {
+      var code = a.revoke ? await P.group.revokeInviteCode(a.groupId) : await P.group.getInviteCode(a.groupId);
+      return {groupId: a.groupId, code: String(code), link: 'https://chat.whatsapp.com/' + code};
+    },
+    // The invite's preview first, as WhatsApp Web shows it: a bad code fails with
+    // invalid_invite_code (join itself rethrows whatever the server answered).
+    joinGroup: async function (P, a) {
+      var info = await P.group.getGroupInfoFromInviteCode(a.code);
+      var me = str(P.conn.getMyUserId());
+      if ((info.participants || []).some(function (p) { return str(p.id) === me; })) {
+        throw {code: 'already_group_member', message: 'The account is already in ' + str(info.id)};
+      }
+      var r = await P.group.join(a.code);
+      return {id: str(r.id), name: info.subject || null, pendingApproval: r.pendingApproval === true};
+    },
+    leaveGroup: async function (P, a) {
+      if (!(await P.group.iAmMember(a.groupId))) {
+        throw {code: 'not_group_member', message: 'The account is not in ' + a.groupId};
+      }
+      await P.group.leave(a.groupId);
+      return {id: a.groupId, left: true};
     }
   };
   w.ops = ops;

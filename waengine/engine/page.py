@@ -207,6 +207,52 @@ class Page:
     def change_chat_labels(self, chat_id: str, add: list[str], remove: list[str]) -> dict:
         """The chat with its labels after adding and removing these label ids."""
         return self._run("changeChatLabels", chatId=chat_id, add=add, remove=remove)
+    # ---- blocklist, profiles, group administration ----
+    def set_blocked(self, contact_id: str, block: bool) -> dict:
+        """{id, blocked}: WhatsApp stops delivering a blocked contact's messages."""
+        return self._run("blockContact", id=contact_id, block=block)
+
+    def blocklist(self) -> list[str]:
+        """The ids the account blocked."""
+        return self._run("blocklist")
+
+    def contact_picture(self, contact_id: str) -> dict:
+        """{id, url}: url None when the contact shows no photo (404 when not on WhatsApp)."""
+        return self._run("contactProfile", id=contact_id, what="picture")
+
+    def contact_about(self, contact_id: str) -> dict:
+        """{id, about}: the contact's About text, None when hidden or empty."""
+        return self._run("contactProfile", id=contact_id, what="about")
+
+    def my_profile(self) -> dict:
+        """{id, name, about, pictureUrl} of the session's own account."""
+        return self._run("myProfile")
+
+    def set_my_profile(self, name: str | None = None, about: str | None = None,
+                       picture: str | None = None) -> dict:
+        """Change the account's name, About and/or photo (picture: a data: URL); the profile."""
+        return self._run("setMyProfile", name=name, about=about, picture=picture)
+
+    def update_group(self, group_id: str, subject: str | None = None,
+                     description: str | None = None, announce: bool | None = None,
+                     restrict: bool | None = None) -> dict:
+        """Set what is given, in this order; the group as it is then."""
+        return self._run("updateGroup", groupId=group_id, subject=subject,
+                         description=description, announce=announce, restrict=restrict)
+
+    def change_admins(self, group_id: str, promote: list[str], demote: list[str]) -> dict:
+        return self._run("changeAdmins", groupId=group_id, promote=promote, demote=demote)
+
+    def invite_link(self, group_id: str, revoke: bool = False) -> dict:
+        """{groupId, code, link}; revoke makes a new code and the old link stops working."""
+        return self._run("inviteLink", groupId=group_id, revoke=revoke)
+
+    def join_group(self, code: str) -> dict:
+        """{id, name, pendingApproval} of the group an invite code (or link) opens."""
+        return self._run("joinGroup", code=code)
+
+    def leave_group(self, group_id: str) -> dict:
+        return self._run("leaveGroup", groupId=group_id)
 
 
 def text_args(to: str, text: str, reply_to: str | None = None,

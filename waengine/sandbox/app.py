@@ -15,6 +15,7 @@ import segno
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException
 
+from . import social
 from .network import Network, SandboxError
 
 control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
@@ -105,6 +106,10 @@ def create_phone():
         addressing=data.get("addressing"),
         business=data.get("business"),
     )
+    if data.get("about") is not None or data.get("picture") is not None:
+        network().set_profile(data.get("phone"), about=data.get("about"),
+                              picture=data.get("picture"))
+        view = network().get_phone(data.get("phone"))
     return view, 201 if created else 200
 
 
@@ -534,7 +539,7 @@ def build_app(net: Network) -> Flask:
                 template_folder="templates")
     app.extensions["sandbox_network"] = net
     app.json.sort_keys = False
-    for blueprint in (page, control, transport):
+    for blueprint in (page, control, transport, social.control, social.transport):
         app.register_blueprint(blueprint)
     app.register_error_handler(SandboxError, handle_sandbox_error)
     app.register_error_handler(HTTPException, handle_http_error)

@@ -10,6 +10,16 @@ their success schema and their own error statuses with `responses()`; what every
 from .build import init_app
 from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
 from .events import Delivery, DeliveryList, Event, EventList, Retried, StreamToken, Webhook
+from .groups import (
+    About,
+    Blocked,
+    Blocklist,
+    InviteLink,
+    JoinedGroup,
+    LeftGroup,
+    Profile,
+    ProfilePicture,
+)
 from .messages import (
     Chat,
     ChatList,
@@ -65,4 +75,6 @@ __all__ = [
     "Pinned", "QrCode", "Queued", "QueuedList", "Reaction", "ReadReceipt", "Retried", "Session",
     "SessionList", "SessionMemory", "Starred", "StoredMedia", "StreamToken", "Webhook",
     "WebhookSummary", "init_app", "responses",
+    "About", "Blocked", "Blocklist", "InviteLink", "JoinedGroup", "LeftGroup", "Profile",
+    "ProfilePicture",
 ]

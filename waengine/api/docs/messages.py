@@ -145,11 +145,19 @@ class Participant(Out):
     isAdmin = Boolean()
 
 
+class GroupSettings(Out):
+    announce = Boolean(metadata={"description": "only admins may send messages"})
+    restrict = Boolean(metadata={"description": "only admins may edit subject, description "
+                                                "and settings"})
+
+
 class Group(Out):
     id = String(required=True)
     name = String(allow_none=True)
     participants = List(Nested(Participant), required=True)
     owner = String(allow_none=True)
+    description = String(allow_none=True)
+    settings = Nested(GroupSettings)
 
 
 class GroupList(Out):

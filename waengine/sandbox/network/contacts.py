@@ -112,6 +112,8 @@ class ContactOps:
             "creation": group.creation,
             "desc": group.desc,
             "isLidAddressingMode": group.addressing == "lid",
+            "announce": group.announce,
+            "restrict": group.restrict,
             "participants": [
                 {
                     "id": self._member_id(group, p),

@@ -24,7 +24,7 @@ from .clock import ThreadScheduler
 from .contacts import ContactOps
 from .devices import DeviceOps
 from .failures import FailureOps
-from .groups import GroupOps
+from .groups import GroupAdminOps, GroupOps
 from .messages import MessageOps
 from .model import (
     POLL_TIMEOUT_MAX,
@@ -38,12 +38,14 @@ from .model import (
 from .notices import NoticeOps
 from .pairing import PairingOps
 from .phones import PhoneOps
+from .profiles import ProfileOps
 from .seeding import SeedOps
 from .streams import StreamOps
 
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
-              MessageOps, GroupOps, FailureOps, StreamOps, ChatStateOps):
+              MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
+              ChatStateOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

@@ -13,6 +13,8 @@ from .model import (
     user_wid,
 )
 
+INVITE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
 
 class GroupOps:
     """Part of Network (core.py), which holds the state and the one lock."""
@@ -131,3 +133,144 @@ class GroupOps:
         for phone in sorted(audience):
             self._push_phone(phone, "participants", lambda a: {
                 "event": event, "chat": self._chat_view(a, self._chat(a, group.id))})
+
+
+class GroupAdminOps:
+    """Group subject, description, settings, admins, invite links, leaving. Part of Network.
+
+    The server enforces WhatsApp's rules whatever the page checked first: with `restrict`
+    only admins edit the subject and description, settings and admins are admins' only, the
+    owner (superadmin) cannot be demoted, a revoked invite code joins nobody.
+    """
+
+    def _member_group(self, gid: str, phone: str) -> Group:
+        group = self._require_group(gid)
+        if phone not in group.participants:
+            raise SandboxError(403, "not_a_participant", f"{phone} is not in {gid}")
+        return group
+
+    @staticmethod
+    def _is_admin(group: Group, phone: str) -> bool:
+        return group.participants.get(phone) in ("admin", "superadmin")
+
+    def _require_admin(self, group: Group, phone: str) -> None:
+        if not self._is_admin(group, phone):
+            raise SandboxError(403, "group_you_are_not_admin", f"You are not admin in {group.id}")
+
+    def _group_changed(self, group: Group, extra=()) -> dict:
+        """Every member's (and `extra` phones') devices learn the group as it is now."""
+        for phone in sorted(set(group.participants) | set(extra)):
+            self._push_chat(phone, group.id)
+        self._cond.notify_all()
+        return self._group_view(group)
+
+    def set_group_subject(self, gid: str, by, subject) -> dict:
+        actor = normalize_phone(by)
+        text = str(subject or "").strip()
+        if not text or len(text) > 100:
+            raise SandboxError(400, "invalid_subject", "A subject has 1 to 100 characters")
+        with self._cond:
+            group = self._member_group(gid, actor)
+            if group.restrict:
+                self._require_admin(group, actor)
+            group.subject = text
+            return self._group_changed(group)
+
+    def set_group_description(self, gid: str, by, desc) -> dict:
+        actor = normalize_phone(by)
+        text = str(desc or "")
+        if len(text) > 2048:
+            raise SandboxError(400, "invalid_description", "A description has 2048 characters at most")
+        with self._cond:
+            group = self._member_group(gid, actor)
+            if group.restrict:
+                self._require_admin(group, actor)
+            group.desc = text
+            return self._group_changed(group)
+
+    def set_group_property(self, gid: str, by, prop: str, value) -> dict:
+        """prop: 'announcement' or 'restrict' (wa-js GroupProperty); admins only."""
+        actor = normalize_phone(by)
+        names = {"announcement": "announce", "restrict": "restrict"}
+        if prop not in names:
+            raise SandboxError(400, "invalid_property", f"Unsupported group property {prop!r}")
+        with self._cond:
+            group = self._member_group(gid, actor)
+            self._require_admin(group, actor)
+            setattr(group, names[prop], bool(value))
+            return self._group_changed(group)
+
+    def set_group_admins(self, gid: str, by, participants, promote: bool) -> dict:
+        """Promote members to admin or demote admins; every member's devices see it."""
+        actor = normalize_phone(by) if by else None
+        phones = [normalize_phone(p) for p in participants or []]
+        with self._cond:
+            group = self._require_group(gid)
+            if actor is not None:
+                self._member_group(gid, actor)
+                self._require_admin(group, actor)
+            for phone in phones:
+                if phone not in group.participants:
+                    raise SandboxError(404, "group_participant_not_found",
+                                       f"Group {gid}: Participant '{user_wid(phone)}' not found")
+                if not promote and group.participants[phone] == "superadmin":
+                    raise SandboxError(403, "not_authorized", "The group's creator stays admin")
+            for phone in phones:
+                if group.participants[phone] != "superadmin":
+                    group.participants[phone] = "admin" if promote else "member"
+            action = "promote" if promote else "demote"
+            self._announce_participants(group, set(group.participants), action, phones,
+                                        actor or group.owner)
+            return self._group_changed(group)
+
+    def group_invite_code(self, gid: str, by, revoke: bool = False) -> str:
+        actor = normalize_phone(by)
+        with self._cond:
+            group = self._member_group(gid, actor)
+            self._require_admin(group, actor)
+            if revoke or not group.invite_code:
+                group.invite_code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(22))
+            return group.invite_code
+
+    def _group_by_code(self, code: str) -> Group:
+        text = str(code or "").strip()
+        for group in self._groups.values():
+            if group.invite_code and group.invite_code == text:
+                return group
+        raise SandboxError(404, "item-not-found", "No group has this invite code")
+
+    def group_invite_info(self, code: str) -> dict:
+        """What the invite shows before joining (getGroupInfoFromInviteCode)."""
+        with self._cond:
+            group = self._group_by_code(code)
+            view = self._group_view(group)
+            view["size"] = len(group.participants)
+            return view
+
+    def join_group(self, code: str, phone) -> dict:
+        """Join by invite code; members' devices see the new participant."""
+        digits = normalize_phone(phone)
+        with self._cond:
+            group = self._group_by_code(code)
+            if digits in group.participants:
+                raise SandboxError(409, "conflict", "Already a member of this group")
+            audience = set(group.participants) | {digits}
+            group.participants[digits] = "member"
+            self._chat(self._phones[digits], group.id)
+            self._announce_participants(group, audience, "join", [digits], digits)
+            self._group_changed(group)
+            return {"gid": group.id, "membershipApprovalMode": False}
+
+    def leave_group(self, gid: str, phone) -> dict:
+        """Leave a group: the leaver's chat stays, read-only (as on WhatsApp)."""
+        digits = normalize_phone(phone)
+        with self._cond:
+            group = self._member_group(gid, digits)
+            audience = set(group.participants)
+            del group.participants[digits]
+            if group.owner == digits and group.participants and not any(
+                    self._is_admin(group, p) for p in group.participants):
+                # WhatsApp hands the group to a member when its last admin leaves
+                group.participants[next(iter(group.participants))] = "admin"
+            self._announce_participants(group, audience, "leaver", [digits], digits)
+            return self._group_changed(group, extra=[digits])

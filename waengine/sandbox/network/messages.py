@@ -107,6 +107,8 @@ class MessageOps:
             raise SandboxError(400, "invalid_type", f"Unsupported message type {kind!r}")
         target = self._target(payload.get("to"))
         self._check_group_sender(target, device.phone)
+        if target in self._phones[device.phone].blocked:
+            raise SandboxError(403, "contact_blocked", "Unblock this contact to message it")
         msg = Message(id=msg_id, sender=device.phone, to=target, type=kind,
                       t=int(self._clock()), origin_device=device.id)
         msg.body = str(payload.get("body") or "")
@@ -205,6 +207,8 @@ class MessageOps:
             raise SandboxError(404, "group_not_found", f"No group {target}")
         if sender not in group.participants:
             raise SandboxError(403, "not_a_participant", f"{sender} is not in {target}")
+        if group.announce and group.participants[sender] not in ("admin", "superadmin"):
+            raise SandboxError(403, "announcement_group", f"Only admins may send to {target}")
 
     def _target(self, to) -> str:
         text = str(to or "").strip()
@@ -248,7 +252,10 @@ class MessageOps:
             group = self._groups.get(msg.to)
             members = group.participants if group else {}
             return [p for p in members if p != msg.sender]
-        return [msg.to] if msg.to in self._phones and msg.to != msg.sender else []
+        if msg.to not in self._phones or msg.to == msg.sender:
+            return []
+        # WhatsApp never delivers a blocked contact's messages (the sender sees one tick)
+        return [] if self._blocked_between(msg.sender, msg.to) else [msg.to]
 
     def _file_message(self, account: Phone, msg: Message, incoming: bool) -> None:
         chat = self._chat(account, self._chat_id_for(msg, account.phone))

@@ -119,6 +119,10 @@ class Phone:
     devices: list = field(default_factory=list)  # linked device ids
     seeded: bool = False
     starred: set = field(default_factory=set)  # message ids this account starred
+    about: str | None = None  # the "About" text others read (WPP.contact.getStatus)
+    picture: bytes | None = None  # the profile photo (JPEG/PNG), served to others by URL
+    picture_version: int = 0  # changes with each new photo: a new URL, as on WhatsApp's CDN
+    blocked: set = field(default_factory=set)  # phones this account blocked
 
 
 @dataclass
@@ -130,6 +134,9 @@ class Group:
     participants: dict  # phone -> "superadmin" | "admin" | "member"
     desc: str = ""
     addressing: str = "pn"  # "lid": members and authors appear as @lid (isLidAddressingMode)
+    announce: bool = False  # only admins may send
+    restrict: bool = False  # only admins may edit the subject, description and settings
+    invite_code: str | None = None  # the current invite link's code (made on first ask)
 
 
 @dataclass

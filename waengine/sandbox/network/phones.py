@@ -95,6 +95,9 @@ class PhoneOps:
             "groups": groups,
             "chats": len(account.chats),
             "devices": [self._device_view(self._devices[d]) for d in account.devices],
+            "about": account.about,
+            "picture": self._picture_path(account),
+            "blocked": self._blocklist(account),
         }
 
     def _device_view(self, device: Device) -> dict:

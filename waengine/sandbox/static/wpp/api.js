@@ -1,6 +1,7 @@
 /* The WPP object: the wa-js 4.6.0 surface the gateway uses, assembled from the modules. */
 
 import { call } from './call.js';
+import { blocklist } from './blocklist.js';
 import { chat } from './chat.js';
 import { installChatState } from './chatstate.js';
 import { conn } from './conn.js';
@@ -10,6 +11,7 @@ import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
 import { takeover } from './pump.js';
 import { installLabels } from './labels.js';
+import { profile } from './profile.js';
 import { state } from './state.js';
 import { util } from './util.js';
 
@@ -43,9 +45,8 @@ for (const name of ['blocklist', 'cart', 'catalog', 'community', 'indexdb', 'lab
   'lists', 'newsletter', 'order', 'privacy', 'status']) {
   WPP[name] = {};
 }
-WPP.profile = {
-  getMyProfileName: () => (state.loggedIn && state.me ? state.me.name : undefined),
-};
+WPP.profile = profile;
+WPP.blocklist = blocklist;
 installChatState(WPP); // chat archive/pin/mute/clear/delete, chatstates, presence
 installLabels(WPP); // labels (business accounts), profile.isBusiness
 for (const name of ['on', 'off', 'once', 'many', 'onAny', 'offAny', 'emit', 'waitFor',

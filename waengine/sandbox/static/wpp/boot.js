@@ -1,6 +1,7 @@
 /* Boot: restore the stored login or start pairing, then the loader stages. */
 
 import { INJECT_AFTER_MS, SCRIPT_START, STAGE_GAP_MS, clientId, log, sleep } from './base.js';
+import { loadBlocklist } from './blocklist.js';
 import { ev } from './events.js';
 import { loginStore } from './login.js';
 import { pairingLoop, startPairing } from './pairing.js';
@@ -23,6 +24,7 @@ export async function boot() {
     if (hello.loggedIn) {
       setMe(hello.me);
       applySnapshot(await http('GET', '/sync', { auth: true, retries: 8 }));
+      await loadBlocklist();
       state.loggedIn = true;
     } else {
       // Unlinked while this profile was closed: forget it, show a QR (as WhatsApp does).

@@ -87,5 +87,20 @@ export const contact = {
   }),
   getPnLidEntry: asyncApi('contact.getPnLidEntry', getPnLidEntry),
   queryWidExists: asyncApi('contact.queryWidExists', queryWidExists),
+  // dist/contact/functions/getProfilePictureUrl.d.ts: undefined when there is no photo
+  getProfilePictureUrl: asyncApi('contact.getProfilePictureUrl', async (contactId, full = true) => {
+    const wid = resolveLid(assertWid(contactId));
+    const view = await http('GET', '/profile/' + encodeURIComponent(wid.user), { auth: true })
+      .catch(() => null);
+    if (!view || !view.picture) return undefined;
+    return location.origin + view.picture + (full ? '' : '?preview=1');
+  }),
+  // dist/contact/functions/getStatus.d.ts: null for a number not on WhatsApp or no About
+  getStatus: asyncApi('contact.getStatus', async (contactId) => {
+    const wid = resolveLid(assertWid(contactId));
+    if (!(await queryWidExists(wid))) return null;
+    const view = await http('GET', '/profile/' + encodeURIComponent(wid.user), { auth: true });
+    return view.about || null;
+  }),
   queryExists: asyncApi('contact.queryExists', queryWidExists),
 };

@@ -107,8 +107,140 @@ export const group = {
     const groupChat = ensureGroupChat(groupId, false);
     return groupChat.groupMetadata ? groupChat.groupMetadata.participants.getModelsArray() : [];
   }),
+  iAmMember: asyncApi('group.iAmMember', async (groupId) => {
+    const groupChat = ensureGroupChat(groupId, false);
+    const meta = groupChat.groupMetadata;
+    return !!(meta && state.me && meta.participants.get(state.me.wid));
+  }),
   iAmAdmin: asyncApi('group.iAmAdmin', async (groupId) => {
     const groupChat = ensureGroupChat(groupId, false);
     return !!(groupChat.groupMetadata && groupChat.groupMetadata.participants.iAmAdmin());
   }),
 };
+
+// dist/group/functions/setProperty.d.ts
+export const GroupProperty = { ANNOUNCEMENT: 'announcement', EPHEMERAL: 'ephemeral',
+  RESTRICT: 'restrict' };
+
+function inviteCodeOf(text) {
+  return String(text).replace('chat.whatsapp.com/', '').replace('invite/', '')
+    .replace('https://', '').replace('http://', '');
+}
+
+async function groupCall(method, path, body) {
+  try {
+    const view = await http(method, path, { auth: true, body });
+    if (view && view.participants) groupChatFromView(view);
+    render();
+    return view;
+  } catch (err) {
+    throw asWPPError(err);
+  }
+}
+
+/** ensureGroupAndParticipants: admin rights, and each id a participant (wa-js 4.6.0). */
+function ensureParticipants(groupId, participants) {
+  const groupChat = ensureGroupChat(groupId, true);
+  const members = groupChat.groupMetadata.participants;
+  const list = (Array.isArray(participants) ? participants : [participants]).map(assertWid)
+    .map((wid) => {
+      const p = members.get(resolveLid(wid));
+      if (!p) {
+        throw new WPPError('group_participant_not_found',
+          `Group ${groupChat.id._serialized}: Participant '${wid._serialized}' not found`);
+      }
+      return p;
+    });
+  return { groupChat, members, participants: list };
+}
+
+Object.assign(group, {
+  GroupProperty,
+  setSubject: asyncApi('group.setSubject', async (groupId, subject) => {
+    const groupChat = ensureGroupChat(groupId, false);
+    if (!(groupChat.groupMetadata && groupChat.groupMetadata.canSetSubject())) {
+      throw new WPPError('you_are_not_allowed_set_group_subject',
+        `You are not allowed to set group subject in ${groupChat.id._serialized}`,
+        { groupId: groupChat.id.toString() });
+    }
+    await groupCall('POST', `/groups/${groupChat.id._serialized}/subject`, { subject });
+    return true;
+  }),
+  setDescription: asyncApi('group.setDescription', async (groupId, description) => {
+    const groupChat = ensureGroupChat(groupId, false);
+    if (!(groupChat.groupMetadata && groupChat.groupMetadata.canSetDescription())) {
+      throw new WPPError('you_are_not_allowed_set_group_description',
+        `You are not allowed to set group description in ${groupChat.id._serialized}`,
+        { groupId: groupChat.id.toString() });
+    }
+    await groupCall('POST', `/groups/${groupChat.id._serialized}/description`, { description });
+    return true;
+  }),
+  // As wa-js 4.6.0 does: 'announcement' is checked with canSetEphemeralSetting, the other
+  // properties with canSetGroupProperty; the server refuses non-admins either way.
+  setProperty: asyncApi('group.setProperty', async (groupId, property, value) => {
+    const groupChat = ensureGroupChat(groupId, false);
+    const meta = groupChat.groupMetadata;
+    if (property !== GroupProperty.ANNOUNCEMENT && !(meta && meta.canSetGroupProperty())) {
+      throw new WPPError('you_are_not_allowed_set_group_property',
+        `You are not allowed to set property in ${groupChat.id._serialized}`,
+        { groupId: groupChat.id.toString() });
+    }
+    if (property === GroupProperty.ANNOUNCEMENT && !(meta && meta.canSetEphemeralSetting())) {
+      throw new WPPError('you_are_not_allowed_set_ephemeral_setting',
+        `You are not allowed to set ephemeral setting in ${groupChat.id._serialized}`,
+        { groupId: groupChat.id.toString() });
+    }
+    if (property === GroupProperty.EPHEMERAL) {
+      throw new WPPError('invalid_ephemeral_duration', 'Invalid ephemeral duration', { value });
+    }
+    await groupCall('POST', `/groups/${groupChat.id._serialized}/property`,
+      { property, value: value ? 1 : 0 });
+    return true;
+  }),
+  promoteParticipants: asyncApi('group.promoteParticipants', async (groupId, participantsIds) => {
+    const { groupChat, members, participants } = ensureParticipants(groupId, participantsIds);
+    if (participants.some((p) => !members.canPromote(p))) {
+      throw new WPPError('group_participant_is_already_a_group_admin',
+        `Group ${groupChat.id._serialized}: Group participant is already a group admin`);
+    }
+    await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
+      { promote: true, participants: participants.map((p) => p.id.user) });
+  }),
+  // wa-js 4.6.0 resolves {participants, success, error} here instead of rejecting on a refusal.
+  demoteParticipants: asyncApi('group.demoteParticipants', async (groupId, participantsIds) => {
+    const { groupChat, participants } = ensureParticipants(groupId, participantsIds);
+    try {
+      await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
+        { promote: false, participants: participants.map((p) => p.id.user) });
+      return { participants: participantsIds, success: true };
+    } catch (error) {
+      return { participants: participantsIds, success: false, error };
+    }
+  }),
+  getInviteCode: asyncApi('group.getInviteCode', async (groupId) => {
+    const groupChat = ensureGroupChat(groupId, true);
+    return (await groupCall('GET', `/groups/${groupChat.id._serialized}/invite-code`)).code;
+  }),
+  revokeInviteCode: asyncApi('group.revokeInviteCode', async (groupId) => {
+    const groupChat = ensureGroupChat(groupId, true);
+    return (await groupCall('POST', `/groups/${groupChat.id._serialized}/invite-code/revoke`)).code;
+  }),
+  getGroupInfoFromInviteCode: asyncApi('group.getGroupInfoFromInviteCode', async (inviteCode) => {
+    const code = inviteCodeOf(inviteCode);
+    const info = await http('GET', '/invites/' + encodeURIComponent(code), { auth: true })
+      .catch(() => null);
+    if (!info) throw new WPPError('invalid_invite_code', 'Invalid Invite Code', { inviteCode: code });
+    return Object.assign({}, info, { announce: !!info.announce, restrict: !!info.restrict,
+      size: info.size, subjectOwner: undefined, descOwner: undefined, membershipApprovalMode: false });
+  }),
+  // The server answers a bad code with an error (wa-js rethrows it as it comes).
+  join: asyncApi('group.join', async (inviteCode) => {
+    const answer = await groupCall('POST', '/invites/' + encodeURIComponent(inviteCodeOf(inviteCode)) + '/join');
+    return { id: answer.gid, pendingApproval: !!answer.membershipApprovalMode };
+  }),
+  leave: asyncApi('group.leave', async (groupId) => {
+    const groupChat = ensureGroupChat(groupId, false);
+    await groupCall('POST', `/groups/${groupChat.id._serialized}/leave`);
+  }),
+});

@@ -162,9 +162,45 @@ export class ParticipantCollection extends Collection {
     const p = this.get(wid);
     return !!p && !p.isSuperAdmin;
   }
+
+  canPromote(participant) {
+    const p = this.get(participant && participant.id ? participant.id : participant);
+    return !!p && !p.isAdmin && this.iAmAdmin();
+  }
+
+  canDemote(participant) {
+    const p = this.get(participant && participant.id ? participant.id : participant);
+    return !!p && p.isAdmin && !p.isSuperAdmin && this.iAmAdmin();
+  }
 }
 
-export class GroupMetadataModel extends Model {}
+/** WhatsApp's rules as its GroupMetadata model states them: `restrict` keeps the subject,
+ * description and disappearing messages to admins; other settings are admins' only. */
+export class GroupMetadataModel extends Model {
+  _iAmMember() {
+    return !!(this.participants && state.me && this.participants.get(state.me.wid));
+  }
+
+  _iAmAdmin() {
+    return !!(this.participants && this.participants.iAmAdmin());
+  }
+
+  canSetSubject() {
+    return this._iAmMember() && (!this.restrict || this._iAmAdmin());
+  }
+
+  canSetDescription() {
+    return this.canSetSubject();
+  }
+
+  canSetEphemeralSetting() {
+    return this.canSetSubject();
+  }
+
+  canSetGroupProperty() {
+    return this._iAmAdmin();
+  }
+}
 GroupMetadataModel.props = ['id', 'subject', 'desc', 'owner', 'creation', 'size', 'announce',
   'restrict', 'isLidAddressingMode', 'memberAddMode'];
 

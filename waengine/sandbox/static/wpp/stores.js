@@ -63,8 +63,8 @@ export function groupMetadataFrom(view) {
     owner: createWid(view.owner),
     creation: view.creation,
     size: view.participants.length,
-    announce: false,
-    restrict: false,
+    announce: !!view.announce,
+    restrict: !!view.restrict,
     isLidAddressingMode: view.isLidAddressingMode === true,
     memberAddMode: 'admin_add',
   });

@@ -1,0 +1,78 @@
+"""Group administration: subject, description, settings, admins, invite links, join, leave.
+
+Listing, creating and changing participants are in api/contacts.py.
+"""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from .. import shapes
+from . import docs
+from .context import engine, page
+from .schemas import AdminsIn, GroupUpdateIn, JoinGroupIn, group_id, invite_code, user_id
+
+bp = APIBlueprint("groups", __name__, tag="Contacts and groups")
+ADMIN_ERRORS = (403, 404, 422, *docs.BROWSER_ERRORS)
+
+
+@bp.patch("/sessions/<session_id>/groups/<groupId>")
+@bp.input(GroupUpdateIn, arg_name="body")
+@bp.doc(operation_id="updateGroup",
+        summary="Change the subject, description and/or settings (applied in that order)",
+        responses=docs.responses(docs.Group, errors=ADMIN_ERRORS))
+def update_group(session_id, groupId, body):
+    settings = body.get("settings") or {}
+    changed = page(session_id).update_group(
+        group_id(groupId), body.get("subject"), body.get("description"),
+        settings.get("announce"), settings.get("restrict"))
+    engine().cache.invalidate(session_id, "groups", "chats")
+    return shapes.group(changed)
+
+
+@bp.post("/sessions/<session_id>/groups/<groupId>/admins")
+@bp.input(AdminsIn, arg_name="body")
+@bp.doc(operation_id="changeAdmins",
+        summary="Promote participants to admins and/or demote admins (the account must be one)",
+        responses=docs.responses(docs.Group, errors=ADMIN_ERRORS))
+def change_admins(session_id, groupId, body):
+    promote = [user_id(p, "promote") for p in body.get("promote", [])]
+    demote = [user_id(p, "demote") for p in body.get("demote", [])]
+    changed = page(session_id).change_admins(group_id(groupId), promote, demote)
+    engine().cache.invalidate(session_id, "groups")
+    return shapes.group(changed)
+
+
+@bp.get("/sessions/<session_id>/groups/<groupId>/invite-link")
+@bp.doc(operation_id="getInviteLink", summary="The group's invite link (admins only)",
+        responses=docs.responses(docs.InviteLink, errors=(403, 404, *docs.BROWSER_ERRORS)))
+def get_invite_link(session_id, groupId):
+    return page(session_id).invite_link(group_id(groupId))
+
+
+@bp.post("/sessions/<session_id>/groups/<groupId>/invite-link/revoke")
+@bp.doc(operation_id="revokeInviteLink",
+        summary="Make a new invite link; the old one stops working (admins only)",
+        responses=docs.responses(docs.InviteLink, errors=(403, 404, *docs.BROWSER_ERRORS)))
+def revoke_invite_link(session_id, groupId):
+    return page(session_id).invite_link(group_id(groupId), revoke=True)
+
+
+@bp.post("/sessions/<session_id>/groups/join")
+@bp.input(JoinGroupIn, arg_name="body")
+@bp.doc(operation_id="joinGroup", summary="Join a group by its invite link",
+        responses=docs.responses(docs.JoinedGroup, errors=(404, *docs.BROWSER_ERRORS)))
+def join_group(session_id, body):
+    joined = page(session_id).join_group(invite_code(body["link"]))
+    engine().cache.invalidate(session_id, "groups", "chats")
+    return joined
+
+
+@bp.post("/sessions/<session_id>/groups/<groupId>/leave")
+@bp.doc(operation_id="leaveGroup",
+        summary="Leave a group (its chat stays, read-only, as on WhatsApp)",
+        responses=docs.responses(docs.LeftGroup, errors=(404, *docs.BROWSER_ERRORS)))
+def leave_group(session_id, groupId):
+    left = page(session_id).leave_group(group_id(groupId))
+    engine().cache.invalidate(session_id, "groups", "chats")
+    return left

@@ -1,0 +1,153 @@
+"""Sandbox routes for profiles, the blocklist and group administration (docs/sandbox.md).
+
+Control routes (`/_sandbox/...`) act as a phone; transport routes (`/_sandbox/api/...`) are the
+page's own calls behind its WPP.profile, WPP.blocklist, WPP.contact and WPP.group functions.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, current_app, request, send_file
+
+from .network import Network, SandboxError
+
+control = Blueprint("sandbox_social_control", __name__, url_prefix="/_sandbox")
+transport = Blueprint("sandbox_social_transport", __name__, url_prefix="/_sandbox/api")
+
+
+# app.py's helpers, repeated: app.py registers these blueprints, so importing it is a cycle.
+def network() -> Network:
+    return current_app.extensions["sandbox_network"]
+
+
+def body() -> dict:
+    """The JSON object of the request (empty for no body); 400 for anything else."""
+    if not request.get_data(cache=True):
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise SandboxError(400, "invalid_json", "The body must be a JSON object")
+    return data
+
+
+def device_auth() -> tuple[str, str]:
+    return request.headers.get("X-Sandbox-Device", ""), request.headers.get("X-Sandbox-Token", "")
+
+
+def _me() -> str:
+    return network().device_phone(*device_auth())
+
+
+# --------------------------------------------------------------------------- control API
+
+
+@control.post("/phones/<phone>/profile")
+def set_phone_profile(phone):
+    data = body()
+    return network().set_profile(phone, name=data.get("name"), about=data.get("about"),
+                                 picture=data.get("picture"))
+
+
+@control.get("/pictures/<phone>/<version>.jpg")
+def picture(phone, version):
+    """A profile photo, as WhatsApp's CDN serves it to anyone holding the URL."""
+    data, mimetype = network().picture_of(phone, version)
+    return send_file(io.BytesIO(data), mimetype=mimetype, max_age=3600)
+
+
+@control.post("/phones/<phone>/groups/<gid>/<setting>")
+def phone_group_setting(phone, gid, setting):
+    """A member phone acts on a group: subject, description, announcement, restrict, leave."""
+    data = body()
+    net = network()
+    if setting == "subject":
+        return net.set_group_subject(gid, phone, data.get("subject"))
+    if setting == "description":
+        return net.set_group_description(gid, phone, data.get("description"))
+    if setting in ("announcement", "restrict"):
+        return net.set_group_property(gid, phone, setting, data.get("value"))
+    if setting == "leave":
+        return net.leave_group(gid, phone)
+    return {"error": {"code": "not_found", "message": f"No group setting {setting!r}"}}, 404
+
+
+@control.post("/invites/<code>/join")
+def phone_join(code):
+    return network().join_group(code, body().get("phone"))
+
+
+# --------------------------------------------------------------------------- transport
+
+
+@transport.get("/profile/<phone>")
+def device_profile_of(phone):
+    _me()  # a linked device asks
+    return network().profile_of(phone)
+
+
+@transport.post("/profile")
+def device_set_profile():
+    data = body()
+    return network().set_profile(_me(), name=data.get("name"), about=data.get("about"),
+                                 picture=data.get("picture"))
+
+
+@transport.get("/blocklist")
+def device_blocklist():
+    return {"blocked": network().blocklist_of(_me())}
+
+
+@transport.post("/blocklist")
+def device_block():
+    data = body()
+    return {"blocked": network().set_blocked(_me(), data.get("phone"), bool(data.get("blocked")))}
+
+
+@transport.post("/groups/<gid>/subject")
+def device_group_subject(gid):
+    return network().set_group_subject(gid, _me(), body().get("subject"))
+
+
+@transport.post("/groups/<gid>/description")
+def device_group_description(gid):
+    return network().set_group_description(gid, _me(), body().get("description"))
+
+
+@transport.post("/groups/<gid>/property")
+def device_group_property(gid):
+    data = body()
+    return network().set_group_property(gid, _me(), str(data.get("property")), data.get("value"))
+
+
+@transport.post("/groups/<gid>/admins")
+def device_group_admins(gid):
+    data = body()
+    return network().set_group_admins(gid, _me(), data.get("participants"),
+                                      bool(data.get("promote")))
+
+
+@transport.get("/groups/<gid>/invite-code")
+def device_invite_code(gid):
+    return {"code": network().group_invite_code(gid, _me())}
+
+
+@transport.post("/groups/<gid>/invite-code/revoke")
+def device_revoke_invite_code(gid):
+    return {"code": network().group_invite_code(gid, _me(), revoke=True)}
+
+
+@transport.get("/invites/<code>")
+def device_invite_info(code):
+    _me()
+    return network().group_invite_info(code)
+
+
+@transport.post("/invites/<code>/join")
+def device_join(code):
+    return network().join_group(code, _me())
+
+
+@transport.post("/groups/<gid>/leave")
+def device_leave(gid):
+    return network().leave_group(gid, _me())
