@@ -82,7 +82,10 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
     gateway.known = {"message": sent.json["id"], "group": group.json["id"],
                      "fresh_message": lambda: gateway.client.post(
                          f"/sessions/{SESSION}/messages",
-                         json={"to": PEER, "text": "to delete"}).json["id"]}
+                         json={"to": PEER, "text": "to delete"}).json["id"],
+                     "fresh_group": lambda: gateway.client.post(
+                         f"/sessions/{SESSION}/groups",
+                         json={"name": "to leave", "participants": [PEER]}).json["id"]}
     gateway.sandbox, gateway.seen = sandbox, {}
     yield gateway
     engine_of(app).close()
@@ -145,6 +148,10 @@ def aim_at_real_things(case, known: dict) -> None:
                             ("messageId", known["message"])):
             if name in path:
                 path[name] = value
+        if case.path.endswith("/block") and "contactId" in path:
+            path["contactId"] = f"{OTHER}@c.us"  # blocking PEER would refuse the sends to it
+        if case.path.endswith("/leave") and "groupId" in path:
+            path["groupId"] = known["fresh_group"]()  # the shared group must stay
         if case.method == "DELETE" and "messageId" in path:
             path["messageId"] = known["fresh_message"]()  # the shared message must stay
         if case.path.endswith(("/chats/{chatId}", "/clear")):
@@ -161,7 +168,7 @@ def aim_at_real_things(case, known: dict) -> None:
             body["to"] = PEER
         if isinstance(body.get("participants"), list):
             body["participants"] = [OTHER]
-        for op in ("add", "remove"):
+        for op in ("add", "remove", "promote", "demote"):
             if isinstance(body.get(op), list) and not case.path.endswith("/labels"):
                 body[op] = [OTHER]
         # The document says what an id looks like, not which messages, people and files
@@ -183,9 +190,11 @@ def aim_at_real_things(case, known: dict) -> None:
         for card in body.get("contacts") or ():
             if isinstance(card, dict) and "id" in card:
                 card["id"] = PEER  # a contact card names someone on WhatsApp
-        if isinstance(body.get("options"), list) and isinstance(body.get("selectableCount"), int):
-            # "at most as many as the options" relates two fields: no schema can say it
-            body["selectableCount"] = min(body["selectableCount"], len(body["options"]))
+        count = body.get("selectableCount")
+        if isinstance(body.get("options"), list) and isinstance(count, (int, float)):
+            # "at most as many as the options" relates two fields: no schema can say it (an
+            # integer may come as 8.0, which JSON and the schema take as an integer too)
+            body["selectableCount"] = min(int(count), len(body["options"]))
 
 
 def tidy_up(gateway: Gateway, case, response) -> None:
@@ -208,8 +217,10 @@ def tidy_up(gateway: Gateway, case, response) -> None:
           suppress_health_check=list(HealthCheck))
 def test_every_operation_holds_to_the_document(case, fuzz_gateway):
     aim_at_real_things(case, fuzz_gateway.known)
-    if isinstance(case.body, dict) and case.body.get("remove") == [OTHER]:
-        # Removing a non-member is WhatsApp's 422: make OTHER a member first.
+    if isinstance(case.body, dict) and [OTHER] in (case.body.get("remove"),
+                                                   case.body.get("promote"),
+                                                   case.body.get("demote")):
+        # Removing, promoting or demoting a non-member is WhatsApp's 4xx: make OTHER a member.
         fuzz_gateway.client.post(f"/sessions/{SESSION}/groups/{fuzz_gateway.known['group']}"
                                  "/participants", json={"add": [OTHER]})
     # identity: the WSGI transport does not decode the br/gzip that flask-compress would send.

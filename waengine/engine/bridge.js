@@ -948,11 +948,20 @@
       if (typeof a.restrict === 'boolean') await P.group.setProperty(a.groupId, 'restrict', a.restrict);
       return groupOf(P, a.groupId);
     },
+    // Idempotent, like the rest of the API: an admin asked to be promoted (or a member to be
+    // demoted) already is one, so only the others go to WhatsApp (promoteParticipants throws
+    // group_participant_is_already_a_group_admin otherwise). Non-members are passed on for
+    // WhatsApp to refuse (group_participant_not_found).
     changeAdmins: async function (P, a) {
-      if (a.promote && a.promote.length) await P.group.promoteParticipants(a.groupId, a.promote);
-      if (a.demote && a.demote.length) {
+      var chat = P.chat.get(a.groupId);
+      var members = chat && chat.groupMetadata && chat.groupMetadata.participants;
+      function admin(id) { var p = members && members.get(id); return p ? p.isAdmin === true : null; }
+      var promote = (a.promote || []).filter(function (id) { return admin(id) !== true; });
+      var demote = (a.demote || []).filter(function (id) { return admin(id) !== false; });
+      if (promote.length) await P.group.promoteParticipants(a.groupId, promote);
+      if (demote.length) {
         // wa-js 4.6.0 resolves {success: false, error} on a refusal instead of rejecting
-        var r = await P.group.demoteParticipants(a.groupId, a.demote);
+        var r = await P.group.demoteParticipants(a.groupId, demote);
         if (r && r.success === false) {
           var e = r.error || {};
           throw {code: e.code || 'demote_failed', message: e.message || 'WhatsApp refused the demotion'};

@@ -69,7 +69,7 @@ def phone_group_setting(phone, gid, setting):
         return net.set_group_property(gid, phone, setting, data.get("value"))
     if setting == "leave":
         return net.leave_group(gid, phone)
-    return {"error": {"code": "not_found", "message": f"No group setting {setting!r}"}}, 404
+    raise SandboxError(404, "not_found", f"No group setting {setting!r}")
 
 
 @control.post("/invites/<code>/join")
