@@ -95,6 +95,19 @@ def test_a_transient_refusal_fails_after_its_retries(app, factory):
     assert outgoing_view(done)["reason"] == "ERROR_NETWORK"
 
 
+def test_retries_count_refusals_not_the_attempts_spent_waiting_for_the_session(app, factory):
+    engine = engine_of(app)
+    calls, send = refusing(["send_error_network", None])
+    connected(app.test_client(), factory, handlers={"sendText": send})
+    session = engine.manager.get("s1")
+    row = engine.outgoing.submit(session, "sendText", {"to": TO, "text": "hi"}, None)
+    # a long wait for the session counts attempts (retry_later) before the first refusal
+    engine.store.execute("UPDATE outgoing SET attempts = 5000 WHERE id = ?", (row["id"],))
+    engine.senders.ensure(session)
+    done = ended(engine, row)
+    assert done["status"] == "sent" and len(calls) == 2 and done["attempts"] == 5002
+
+
 def test_an_unanswered_recipient_lookup_is_tried_again(app, factory):
     calls, send = refusing(["whatsapp_unavailable", None])
     engine, row = queued(app, factory, {"sendText": send})

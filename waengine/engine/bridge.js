@@ -429,8 +429,16 @@
       throw {code: 'send_' + name.toLowerCase(),
              message: 'WhatsApp did not take the message (' + name + ', ack ' + (result && result.ack) + ')'};
     }
-    var m = await P.chat.getMessageById(result.id);
-    return withIds(P, msgJSON(m));
+    // WhatsApp took it: its model is in the chat (a moment later at worst). Failing to read it
+    // back must not turn a sent message into a failed send.
+    for (var i = 0; i < 3; i++) {
+      try { return await withIds(P, msgJSON(await P.chat.getMessageById(result.id))); } catch (e) {}
+      await new Promise(function (done) { setTimeout(done, 200 * (i + 1)); });
+    }
+    var key = str(result.id);
+    return {id: key, chatId: str(result.to) || key.split('_')[1], fromMe: true,
+            from: str(result.from), to: str(result.to), type: null, body: '',
+            timestamp: Math.floor(Date.now() / 1000), ack: typeof result.ack === 'number' ? result.ack : 1};
   }
 
   // contact.queryExists answers null both for "not on WhatsApp" and for any failed query (and

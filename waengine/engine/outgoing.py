@@ -205,13 +205,15 @@ class OutgoingQueue:
                 " WHERE id = ?", (json.dumps(error_record(error)), row_id))
         self._notify()
 
-    def retry_after_failure(self, row_id: str, error: WAEngineError, delay: float) -> None:
-        """WhatsApp refused this attempt for a passing reason: queued again, not before
-        `delay` seconds (its id stays, so the next attempt first looks for it in the chat)."""
+    def retry_after_failure(self, row_id: str, error: WAEngineError, delay: float,
+                            refusals: int) -> None:
+        """WhatsApp refused this attempt for a passing reason (the `refusals`-th time): queued
+        again, not before `delay` seconds (its id stays, so the next attempt first looks for it
+        in the chat)."""
+        err = {**error_record(error), "refusals": refusals}
         self.store.execute(
             "UPDATE outgoing SET status = 'queued', attempts = attempts + 1, error = ?,"
-            " retry_at = ? WHERE id = ?",
-            (json.dumps(error_record(error)), self.clock() + delay, row_id))
+            " retry_at = ? WHERE id = ?", (json.dumps(err), self.clock() + delay, row_id))
         self._notify()
 
     def retry_later(self, row_id: str) -> None:
@@ -399,13 +401,15 @@ class Sender:
         """Queue a refused send again with a growing delay; False once it has had all its
         tries (SEND_RETRIES), and it fails."""
         tries = int(self.config["SEND_RETRIES"])
-        if row["attempts"] + 1 > tries:
+        # Refusals, not attempts: waits for the session to be ready count as attempts too.
+        done = int((row.get("error") or {}).get("refusals") or 0)
+        if done >= tries:
             self._record(lambda: self.queue.finish(row["id"], None, error))
             return False
-        delay = min(60.0, self.config["SEND_RETRY_DELAY"] * 2 ** row["attempts"])
-        log.info("send %s of %s refused (%s): try %d of %d in %.1fs", row["id"],
-                 self.session.id, error.message, row["attempts"] + 2, tries + 1, delay)
-        self._record(lambda: self.queue.retry_after_failure(row["id"], error, delay))
+        delay = min(60.0, self.config["SEND_RETRY_DELAY"] * 2 ** min(done, 10))
+        log.info("send %s of %s refused (%s): retry %d of %d in %.1fs", row["id"],
+                 self.session.id, error.message, done + 1, tries, delay)
+        self._record(lambda: self.queue.retry_after_failure(row["id"], error, delay, done + 1))
         self._ended(row)
         return True
 

@@ -64,7 +64,9 @@ def match_ack(queue, receipts: Receipts, session_id: str, data: dict) -> dict:
     for index, serialized in enumerate(ids):
         kid = key_ids[index] if index < len(key_ids) and key_ids[index] else key_id(serialized)
         row = queue.by_key_id(session_id, kid) if kid else None
-        sent_id = row["message"]["id"] if row and row.get("message") else None
+        # a receipt can beat the send's own result into the store: the pre-assigned id is the
+        # one the send answers with
+        sent_id = ((row.get("message") or {}).get("id") or row.get("wa_id")) if row else None
         if sent_id and _same_chat(row, data.get("chatId")):
             known.append(sent_id)
             sender = data.get("sender")
@@ -79,7 +81,7 @@ def match_ack(queue, receipts: Receipts, session_id: str, data: dict) -> dict:
 def _same_chat(row: dict, chat_id: str | None) -> bool:
     """Within the chat: a group's receipts come from the group; a 1:1 receipt may name the
     recipient by phone or by @lid, which only the key id ties together."""
-    sent_chat = (row.get("message") or {}).get("chatId") or ""
+    sent_chat = (row.get("message") or {}).get("chatId") or row["args"].get("to") or ""
     if sent_chat.endswith("@g.us") or (chat_id or "").endswith("@g.us"):
         return sent_chat == chat_id
     return True

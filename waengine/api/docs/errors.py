@@ -30,8 +30,10 @@ ERRORS = {
     426: "`upgrade_required`: a WebSocket route called without `Upgrade: websocket`",
     429: "`too_many_requests` (`Retry-After`)",
     500: "`internal_error`",
-    502: "`whatsapp_error`: WhatsApp Web returned an error",
-    503: "`capacity_exceeded` / `browser_unavailable` (`Retry-After`)",
+    502: "`whatsapp_error`: WhatsApp Web returned an error; `send_failed`: WhatsApp did not "
+         "take a send (`details.waCode`)",
+    503: "`capacity_exceeded` / `browser_unavailable` / `whatsapp_unavailable`: WhatsApp did "
+         "not answer a number lookup (`Retry-After`)",
     504: "`command_timeout`: the browser did not answer in time",
 }
 # A route that runs a command in the session's browser can meet these.
