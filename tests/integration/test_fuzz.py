@@ -154,6 +154,10 @@ def aim_at_real_things(case, known: dict) -> None:
             path["groupId"] = known["fresh_group"]()  # the shared group must stay
         if case.method == "DELETE" and "messageId" in path:
             path["messageId"] = known["fresh_message"]()  # the shared message must stay
+        if case.method == "PATCH" and "messageId" in path:
+            # WhatsApp allows edits for 15 minutes after the send: a slow run outlives the
+            # shared message's window, so each valid edit gets a message of its own.
+            path["messageId"] = known["fresh_message"]()
         if case.path.endswith(("/chats/{chatId}", "/clear")):
             path["chatId"] = f"{OTHER}@c.us"  # deleting or clearing PEER's chat: not the shared one
         if case.path.endswith("/pin") and "messageId" in path:
