@@ -90,7 +90,9 @@ class Gateway:
         if self.client.get(f"/sessions/{sid}").status_code == 404:
             assert self.client.post("/sessions", json={"id": sid}).status_code == 201
         self.wait_status(sid, "SCAN_QR")
-        qr = self.client.get(f"/sessions/{sid}/qr").json["qr"]
+        # The status turns SCAN_QR a moment before the session holds its first QR: wait for it.
+        qr = wait_for(lambda: self.client.get(f"/sessions/{sid}/qr").json.get("qr"),
+                      message=f"{sid}'s QR")
         sandbox.post("/_sandbox/link", qr=qr, phone=phone)
         return self.wait_status(sid, "CONNECTED")
 
