@@ -45,7 +45,7 @@ CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, session, ev
 
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
                "group.participants", "message.status", "message.edited",
-               "poll.vote")
+               "poll.vote", "pairing.code")
 
 
 def new_event_id() -> str:
