@@ -52,14 +52,14 @@ def test_resuming_is_a_syncing_stream_and_unknown_modes_are_refused(net):  # noq
 
 
 def test_a_pairing_code_expires_after_its_ttl(make_network, clock):  # noqa: F811
-    net = make_network(link_code_ttl=10.0)
-    pairing = net.start_pairing("Chrome")["pairing"]
-    code = net.pairing_code(pairing, ALICE)
-    assert net.poll_pairing(pairing, None, 0, known_code=code)["linkCode"] == code
+    network = make_network(link_code_ttl=10.0)
+    pairing = network.start_pairing("Chrome")["pairing"]
+    code = network.pairing_code(pairing, ALICE)
+    assert network.poll_pairing(pairing, None, 0, known_code=code)["linkCode"] == code
     clock.advance(11)
-    assert net.poll_pairing(pairing, None, 0, known_code=code)["linkCode"] is None
+    assert network.poll_pairing(pairing, None, 0, known_code=code)["linkCode"] is None
     with pytest.raises(SandboxError) as expired:
-        net.link(code=code, phone=ALICE)
+        network.link(code=code, phone=ALICE)
     assert (expired.value.status, expired.value.code) == (410, "code_expired")
-    fresh = net.pairing_code(pairing, ALICE)
-    assert net.link(code=fresh, phone=ALICE)["phone"] == ALICE
+    fresh = network.pairing_code(pairing, ALICE)
+    assert network.link(code=fresh, phone=ALICE)["phone"] == ALICE
