@@ -10,13 +10,16 @@ would hang every send until COMMAND_TIMEOUT.
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
 import requests
 
+from waengine import create_app
+
 from ..conftest import wait_for
-from .conftest import Sandbox, linked_gateway
+from .conftest import Gateway, Sandbox, assert_no_browsers, linked_gateway
 
 SID = "stream"
 ALICE = "6282700000001"  # the session's phone (a number range of its own: the sandbox is shared)
@@ -207,3 +210,61 @@ def test_the_sandbox_page_refuses_inline_scripts_while_the_gateway_works(gw, san
     assert seen["bridge"] and seen["wpp"]  # the gateway's own script (DevTools) is in the page
     assert send(gw, SID, BUDI, "under a strict CSP").status_code == 201
     assert "under a strict CSP" in texts_to(sandbox, BUDI)
+
+
+# ---- pairing codes: the managed flow of wa-js 4.6.0, codes that expire ----
+
+@pytest.fixture
+def short_codes_sandbox():
+    """A sandbox of its own whose pairing codes live 1.5 s (the shared one keeps 180 s)."""
+    from waengine import sandbox as sandbox_module
+
+    server = sandbox_module.make_server("127.0.0.1", 0, link_code_ttl=1.5, qr_first_ttl=600.0,
+                                        qr_ttl=600.0)
+    thread = threading.Thread(target=server.serve_forever, name="sandbox-codes", daemon=True)
+    thread.start()
+    yield Sandbox(f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+
+
+def link_by_code(box: Sandbox, code: str, phone: str):
+    return requests.post(f"{box.url}/_sandbox/link", json={"code": code, "phone": phone},
+                         timeout=10)
+
+
+def test_pairing_codes_refresh_as_they_expire_then_the_flow_ends(short_codes_sandbox, tmp_path):
+    box, phone = short_codes_sandbox, "6282700000031"
+    gw = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(tmp_path / "data"),
+                             "WA_URL": box.url + "/", "API_KEYS": []}))
+    gw.engine.start()
+    try:
+        assert gw.client.post("/sessions", json={"id": "pair"}).status_code == 201
+        gw.wait_status("pair", "SCAN_QR")
+        first = gw.client.post("/sessions/pair/pairing-code", json={"phone": f"+{phone}"})
+        assert first.status_code == 200, first.json
+        first = first.json["code"]
+        # WhatsApp expires the code: the page's managed flow gets a new one, the session shows it
+        fresh = wait_for(lambda: (c := gw.client.get("/sessions/pair/pairing-code").json
+                                  .get("code")) not in (None, first) and c,
+                         message="a refreshed code")
+        assert link_by_code(box, first, phone).status_code in (404, 410)  # the old one is dead
+        codes = [e["code"] for e in events(gw, "pair", "pairing.code") if e["code"]]
+        assert first in codes and fresh in codes
+        # After five refreshes wa-js stops (conn.link_code_expired): no code in force any more
+        ended = wait_for(lambda: [e for e in events(gw, "pair", "pairing.code") if e["expired"]],
+                         timeout=30, message="the flow gave up")
+        assert ended[-1]["code"] is None
+        gone = gw.client.get("/sessions/pair/pairing-code")
+        assert gone.status_code == 409 and gone.json["error"]["code"] == "session_not_ready"
+        # A new request starts a new flow; its code links the phone
+        again = gw.client.post("/sessions/pair/pairing-code", json={"phone": phone}).json["code"]
+        assert link_by_code(box, again, phone).status_code == 200
+        gw.wait_status("pair", "CONNECTED")
+    finally:
+        gw.engine.close()
+        assert_no_browsers(tmp_path)
+
+
+def events(gw, sid: str, type_: str) -> list[dict]:
+    rows = gw.engine.events.outbox.since(sid, 0, limit=5000)
+    return [json.loads(r["body"])["data"] for r in rows if r["type"] == type_]

@@ -17,6 +17,7 @@ OPERATION_IDS = {
     ("post", "/sessions/{session_id}/reconnect"): "reconnectSession",
     ("post", "/sessions/{session_id}/logout"): "logoutSession",
     ("post", "/sessions/{session_id}/takeover"): "takeoverSession",
+    ("get", "/sessions/{session_id}/pairing-code"): "getPairingCode",
     ("get", "/sessions/{session_id}/qr"): "getQr",
     ("post", "/sessions/{session_id}/pairing-code"): "requestPairingCode",
     ("get", "/sessions/{session_id}/pacing"): "getPacing",

@@ -12,6 +12,7 @@ from flask import current_app, request, send_file
 from .. import auth
 from ..engine.calls import call_policy
 from ..engine.outgoing import pacing_for
+from ..engine.page import pairing_code_text
 from ..engine.proxy import redact_proxy
 from ..errors import SessionNotReady, ValidationError
 from ..ops.activity import session_activity
@@ -198,6 +199,18 @@ def pairing_code(session_id, body):
     if not wid.endswith("@c.us"):
         raise ValidationError("phone must be a phone number", details={"field": "phone"})
     phone = wid.split("@")[0]
-    code = page(session_id, need_connected=False).pairing_code(phone)
-    code = code.replace("-", "").upper()
-    return {"code": f"{code[:4]}-{code[4:]}" if len(code) == 8 else code}
+    return {"code": pairing_code_text(page(session_id, need_connected=False).pairing_code(phone))}
+
+
+@bp.get("/sessions/<session_id>/pairing-code")
+@bp.doc(operation_id="getPairingCode",
+        summary="The pairing code in force (it is refreshed as WhatsApp expires it)",
+        description="409 session_not_ready when no code was requested, the session is not in "
+                    "SCAN_QR, or WhatsApp stopped refreshing it (request a new one).",
+        responses=docs.responses(docs.PairingCode, errors=(409,)))
+def get_pairing_code(session_id):
+    session = manager().get(session_id)
+    if session.status is not Status.SCAN_QR or not session.pairing_code:
+        raise SessionNotReady(f"Session is {session.status.value}; no pairing code in force",
+                              details={"status": session.status.value})
+    return {"code": session.pairing_code}

@@ -326,12 +326,21 @@
     P.on('conn.auth_code_change', safe(function (code) {
       w.authCode = code && code.fullCode ? code.fullCode : null;
     }));
+    // The managed pairing-code flow (conn/functions/linkDeviceCodeLifecycle.d.ts): each new
+    // code, and the end of the flow when WhatsApp stopped refreshing it.
+    P.on('conn.link_code_change', safe(function (code) {
+      w.linkCode = code ? String(code) : null;
+      w.linkCodeExpired = false;
+    }));
+    P.on('conn.link_code_expired', safe(function () { w.linkCode = null; w.linkCodeExpired = true; }));
+    P.on('conn.link_code_error', safe(function () { w.linkCode = null; w.linkCodeExpired = true; }));
     P.on('conn.logout_reason', safe(function (r) { w.logoutReason = String(r); }));
     P.on('conn.logout', safe(function () { push('conn.logout', {reason: w.logoutReason || null}); }));
     // Login state moved: the gateway polls once to derive its status (QR, CONNECTED, ...).
     ['conn.auth_code_change', 'conn.authenticated', 'conn.main_ready', 'conn.main_loaded',
      'conn.qrcode_idle', 'conn.require_auth', 'conn.logout', 'conn.stream_mode_changed',
-     'conn.stream_info_changed', 'conn.needs_update',
+     'conn.stream_info_changed', 'conn.needs_update', 'conn.link_code_change',
+     'conn.link_code_expired', 'conn.link_code_error',
      'loader.ready', 'loader.full_ready'].forEach(function (name) {
       P.on(name, function () { notify('state'); });
     });
@@ -374,6 +383,7 @@
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
              mode: null, info: null, needsUpdate: false, waVersion: null, qr: null, idle: false,
+             linkCode: null, linkCodeExpired: false,
              me: null, events: handable(200)};
     if (!P) return s;
     attach(P);
@@ -394,6 +404,8 @@
       w.me = null;
       var code = s.idle ? null : await P.conn.getAuthCode();
       s.qr = code && code.fullCode ? code.fullCode : null;
+      s.linkCode = w.linkCode || null;
+      s.linkCodeExpired = w.linkCodeExpired === true;
       return s;
     }
     if (!w.me) w.me = await whoAmI(P);
@@ -781,7 +793,15 @@
       return null;
     },
     // The alternative to the QR: the phone types this code under "Link with phone number".
+    // The managed flow when the bundle has it (wa-js >= 4.6.0): the code refreshes as WhatsApp
+    // expires it, reported through conn.link_code_change (poll: linkCode).
     pairingCode: async function (P, a) {
+      if (typeof P.conn.startLinkDeviceCodeForPhoneNumber === 'function') {
+        var code = String(await P.conn.startLinkDeviceCodeForPhoneNumber(a.phone, true));
+        w.linkCode = code;
+        w.linkCodeExpired = false;
+        return code;
+      }
       return String(await P.conn.genLinkDeviceCodeForPhoneNumber(a.phone, true));
     },
     // Messages the page may have received while the gateway was not draining it (a crash, a

@@ -255,6 +255,14 @@ class Page:
         return self._run("leaveGroup", groupId=group_id)
 
 
+def pairing_code_text(code: str | None) -> str | None:
+    """A pairing code as the phone shows it: ABCD-EFGH."""
+    if not code:
+        return None
+    code = code.replace("-", "").upper()
+    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
+
+
 def text_args(to: str, text: str, reply_to: str | None = None,
               mentions: list[str] | None = None) -> dict:
     """The stored arguments of a SendOp.TEXT."""

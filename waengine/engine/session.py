@@ -33,7 +33,7 @@ from ..ops import metrics
 from ..store import utcnow
 from ..vocabulary import Status
 from .bridge import BrowserGone, PageUnreachable
-from .page import Page
+from .page import Page, pairing_code_text
 
 log = logging.getLogger(__name__)
 # Polls in a row a failing catch-up is tried on before it is given up (and logged as an error).
@@ -151,6 +151,7 @@ class Session:
         self.restarts = int(record.get("restarts") or 0)
         self.last_activity_at = record.get("last_activity_at") or self.created_at
         self.qr: str | None = None
+        self.pairing_code: str | None = None  # the code in force (managed flow), ABCD-EFGH
         self.qr_expires_at: float | None = None
         self.browser: Browser | None = None
         self.wa: dict = {"version": None, "injected": False}
@@ -312,6 +313,7 @@ class Session:
         self.status_since = time.monotonic()
         if status != Status.SCAN_QR:
             self.qr, self.qr_expires_at, self._qr_count = None, None, 0
+            self.pairing_code = None
         log.info("session %s: %s -> %s (%s%s)", self.id, previous.value, status.value, reason,
                  f", {detail}" if detail else "")
         self._on_change(self)
@@ -664,6 +666,7 @@ class Session:
             self._auto_takeover()
         if status == Status.SCAN_QR:
             self._update_qr(state.get("qr"))
+            self._update_pairing_code(state)
 
     def _failure_details(self, reason: str, state: dict) -> dict | None:
         if reason != "wa_update_required":
@@ -710,6 +713,17 @@ class Session:
         self._qr_count += 1
         self.qr, self.qr_expires_at = qr, time.time() + ttl
         self._on_event(self, "qr", {"qr": qr, "expiresAt": self.qr_expires_at})
+
+    def _update_pairing_code(self, state: dict) -> None:
+        """A new pairing code (the managed flow refreshed it), or the flow gave up."""
+        code = pairing_code_text(state.get("linkCode"))
+        expired = bool(state.get("linkCodeExpired")) and not code
+        if code == self.pairing_code and not (expired and self.pairing_code):
+            return
+        if not code and not expired:
+            return  # no flow started, or between two codes
+        self.pairing_code = code
+        self._on_event(self, "pairing.code", {"code": code, "expired": expired})
 
     def _close_browser(self) -> None:
         self._close_channel()

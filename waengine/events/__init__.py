@@ -185,6 +185,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("presence.update", presence(data), None)]
     if kind == "qr":
         return [("qr", {"qr": data["qr"], "expiresAt": iso_utc(data["expiresAt"])}, None)]
+    if kind == "pairing.code":  # a new code to type on the phone, or null once it expired
+        return [("pairing.code", data, None)]
     if kind == "message.status":  # a queued send ended, or its outcome became unknown
         return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
     if kind == "session.status":

@@ -46,7 +46,7 @@ CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, session, ev
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
                "group.participants", "message.status", "message.edited",
                "poll.vote", "message.undecryptable", "status.received", "group.notification",
-               "call.received", "presence.update")
+               "call.received", "presence.update", "pairing.code")
 
 
 def new_event_id() -> str:

@@ -95,6 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="seconds each later QR ref lives (default %(default)s)")
     group.add_argument("--qr-max", type=int, default=defaults.qr_max,
                        help="QR refs shown before the QR goes idle (default %(default)s)")
+    group.add_argument("--link-code-ttl", type=float, default=defaults.link_code_ttl,
+                       help="seconds a pairing code is valid (default %(default)s)")
     group.add_argument("--ack-delivered-delay", type=float,
                        default=defaults.ack_delivered_delay,
                        help="seconds until a peer phone acks delivery; <0 never")

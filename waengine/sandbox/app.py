@@ -330,7 +330,8 @@ def start_pairing():
 
 @transport.get("/pairing/<pid>")
 def poll_pairing(pid):
-    return network().poll_pairing(pid, request.args.get("ref") or None, _timeout())
+    return network().poll_pairing(pid, request.args.get("ref") or None, _timeout(),
+                                  known_code=request.args.get("code") or None)
 
 
 @transport.post("/pairing/<pid>/refresh")

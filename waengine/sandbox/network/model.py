@@ -41,6 +41,7 @@ class Options:
     qr_first_ttl: float = 60.0
     qr_ttl: float = 20.0
     qr_max: int = 6
+    link_code_ttl: float = 180.0  # seconds a pairing code is valid (WhatsApp then asks a new one)
     ack_delivered_delay: float = 0.3
     ack_read_delay: float = 1.0
     reload_after_scan: bool = True
@@ -224,6 +225,7 @@ class Pairing:
     linked: dict | None = None
     code: str | None = None
     code_phone: str | None = None
+    code_expires_at: float | None = None  # the pairing code is refused from then on
     closed: bool = False
 
     @property

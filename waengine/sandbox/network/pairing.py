@@ -33,8 +33,10 @@ class PairingOps:
             self._issue_ref(pairing, self.options.qr_first_ttl)
             return self._pairing_view(pairing)
 
-    def poll_pairing(self, pairing_id: str, known_ref: str | None, timeout: float) -> dict:
-        """Wait until the QR ref differs from known_ref, the QR goes idle, or a link."""
+    def poll_pairing(self, pairing_id: str, known_ref: str | None, timeout: float,
+                     known_code: str | None = None) -> dict:
+        """Wait until the QR ref differs from known_ref, the QR goes idle, a link, or the live
+        pairing code differs from known_code (a new one, or it expired)."""
         with self._cond:
             pairing = self._require_pairing(pairing_id)
 
@@ -45,6 +47,7 @@ class PairingOps:
                     pairing.linked is not None
                     or pairing.closed
                     or (current.ref if current else None) != known_ref
+                    or self._live_code(pairing) != (known_code or None)
                 )
 
             deadline = time.monotonic() + max(0.0, min(timeout, POLL_TIMEOUT_MAX))
@@ -54,6 +57,9 @@ class PairingOps:
                     break
                 # Also wake when the current ref expires, so rotation is on time.
                 expiry = pairing.current.expires_at - self._clock() if pairing.current else None
+                if self._live_code(pairing):
+                    code_left = pairing.code_expires_at - self._clock()
+                    expiry = code_left if expiry is None else min(expiry, code_left)
                 self._cond.wait(min(remaining, expiry + 0.01) if expiry is not None else remaining)
             pairing.last_seen = self._clock()
             return self._pairing_view(pairing)
@@ -91,6 +97,8 @@ class PairingOps:
             alphabet = "ABCDEFGHJKLMNPQRSTVWXYZ123456789"
             pairing.code = "".join(secrets.choice(alphabet) for _ in range(8))
             pairing.code_phone = digits
+            pairing.code_expires_at = self._clock() + self.options.link_code_ttl
+            self._cond.notify_all()
             self._codes[pairing.code] = pairing.id
             return pairing.code
 
@@ -144,7 +152,16 @@ class PairingOps:
         pairing = self._live_pairing(self._codes.get(key))
         if pairing is None or pairing.code != key:
             raise SandboxError(404, "code_not_found", "No page is showing this pairing code")
+        if self._live_code(pairing) is None:
+            raise SandboxError(410, "code_expired", "This pairing code expired; the page asks "
+                                                   "for a new one")
         return pairing
+
+    def _live_code(self, pairing: Pairing) -> str | None:
+        """The pairing code a phone may still enter (None once it expired)."""
+        if pairing.code and pairing.code_expires_at and pairing.code_expires_at > self._clock():
+            return pairing.code
+        return None
 
     def _live_pairing(self, pairing_id: str | None) -> Pairing | None:
         pairing = self._pairings.get(pairing_id) if pairing_id else None
@@ -194,6 +211,7 @@ class PairingOps:
             "authCode": current.auth_code() if current else None,
             "expiresIn": max(0.0, current.expires_at - self._clock()) if current else None,
             "idle": pairing.idle,
+            "linkCode": self._live_code(pairing),
             "linked": pairing.linked,
             "closed": pairing.closed,
         }

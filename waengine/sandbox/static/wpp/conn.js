@@ -4,6 +4,8 @@ import { log } from './base.js';
 import { WPPError } from './errors.js';
 import { createWid } from './ids.js';
 import { handleLogout } from './logout.js';
+import { cancelLinkDeviceCode, refreshLinkDeviceCode, startLinkDeviceCodeForPhoneNumber,
+  useGenerator } from './linkcode.js';
 import { applyPairing } from './pairing.js';
 import { state } from './state.js';
 import { asWPPError, asyncApi, http } from './transport.js';
@@ -69,6 +71,10 @@ export const conn = {
         throw asWPPError(err);
       }
     }),
+  startLinkDeviceCodeForPhoneNumber: asyncApi('conn.startLinkDeviceCodeForPhoneNumber',
+    startLinkDeviceCodeForPhoneNumber),
+  refreshLinkDeviceCode: asyncApi('conn.refreshLinkDeviceCode', refreshLinkDeviceCode),
+  cancelLinkDeviceCode,
   setKeepAlive: (enable = true) => {
     if (enable && !state.keepAliveTimer) {
       state.keepAliveTimer = setInterval(() => window.dispatchEvent(new Event('scroll')), 15000);
@@ -81,3 +87,4 @@ export const conn = {
   markAvailable: asyncApi('conn.markAvailable', async () => true),
   markUnavailable: asyncApi('conn.markUnavailable', async () => true),
 };
+useGenerator(conn.genLinkDeviceCodeForPhoneNumber);

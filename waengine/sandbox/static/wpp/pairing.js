@@ -3,6 +3,7 @@
 import { WPP } from './api.js';
 import { POLL_SECONDS, RELOAD_AFTER_LINK_MS, clientId, pageOptions, sleep } from './base.js';
 import { ev } from './events.js';
+import { onCodeExpired } from './linkcode.js';
 import { loginStore } from './login.js';
 import { handleLogout } from './logout.js';
 import { pump } from './pump.js';
@@ -21,6 +22,12 @@ export async function startPairing() {
 /** Apply a pairing answer; emit auth-code events when the ref changed. */
 export function applyPairing(answer) {
   if (answer.linked) return onLinked(answer.linked);
+  if (state.linkCode && answer.linkCode !== state.linkCode) {
+    // WhatsApp expired the code the phone was to type: the managed flow asks for a new one.
+    const expired = state.linkCode;
+    state.linkCode = answer.linkCode || null;
+    onCodeExpired(expired);
+  }
   const code = answer.authCode;
   const changed = (code && code.ref) !== (state.authCode && state.authCode.ref);
   state.authCode = code;
@@ -38,10 +45,11 @@ export function applyPairing(answer) {
 export async function pairingLoop() {
   while (!state.loggedIn && !state.stopped && !state.login) {
     const ref = (state.authCode && state.authCode.ref) || '';
+    const code = state.linkCode || '';
     const pairing = state.pairing;
     try {
-      const answer = await http('GET',
-        `/pairing/${pairing}?ref=${encodeURIComponent(ref)}&timeout=${POLL_SECONDS}`);
+      const answer = await http('GET', `/pairing/${pairing}?ref=${encodeURIComponent(ref)}`
+        + `&code=${encodeURIComponent(code)}&timeout=${POLL_SECONDS}`);
       if (pairing === state.pairing) await applyPairing(answer);
       if (answer.closed) return;
     } catch (err) {
