@@ -25,7 +25,7 @@ ME = f"{FITRI}@c.us"
 BAYU, CANDRA, DIAN, ERWIN = (f"62814000000{n:02d}" for n in range(2, 6))
 NOBODY = "6281499999999"
 CONTACTS, GROUPS = 2000, 100
-CONTACT_KEYS = {"id", "phone", "name", "pushname", "isMyContact", "isBusiness"}
+CONTACT_KEYS = {"id", "phone", "lid", "name", "pushname", "isMyContact", "isBusiness"}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,9 @@ def test_contacts_are_read_once_then_served_from_the_cache(gw):
     assert len(contacts) >= CONTACTS
     assert all(set(c) == CONTACT_KEYS for c in contacts)
     bayu = next(c for c in contacts if c["id"] == f"{BAYU}@c.us")
-    assert bayu == {"id": f"{BAYU}@c.us", "phone": BAYU, "name": "Bayu Kantor",
+    # lid: the person's @lid once the page has looked the pair up, else null (docs/api.md)
+    assert bayu["lid"] is None or bayu["lid"].endswith("@lid")
+    assert bayu == {"id": f"{BAYU}@c.us", "phone": BAYU, "lid": bayu["lid"], "name": "Bayu Kantor",
                     "pushname": "Bayu", "isMyContact": True, "isBusiness": False}
     assert any(not c["isMyContact"] for c in contacts) and any(c["isBusiness"] for c in contacts)
     second, warm_ms = timed(lambda: get(gw, "/contacts"))
@@ -126,14 +128,18 @@ def test_one_contact_and_whether_a_number_is_on_whatsapp(gw):
     assert resp.status_code == 200 and resp.json["name"] == "Bayu Kantor"
     stranger = get(gw, f"/contacts/{DIAN}")  # on WhatsApp, not in the contacts
     assert stranger.status_code == 200, stranger.json
-    assert stranger.json == {"id": f"{DIAN}@c.us", "phone": DIAN, "name": None, "pushname": None,
-                             "isMyContact": False, "isBusiness": False}
+    assert stranger.json["lid"] is None or stranger.json["lid"].endswith("@lid")
+    assert stranger.json == {"id": f"{DIAN}@c.us", "phone": DIAN, "lid": stranger.json["lid"],
+                             "name": None, "pushname": None, "isMyContact": False,
+                             "isBusiness": False}
     assert get(gw, f"/contacts/{NOBODY}").status_code == 404
     assert get(gw, "/contacts/120363000000000001@g.us").status_code == 422
     exists = get(gw, f"/contacts/{CANDRA}/exists")
-    assert exists.json == {"exists": True, "id": f"{CANDRA}@c.us", "isBusiness": False}
+    assert exists.json == {"exists": True, "id": f"{CANDRA}@c.us", "lid": exists.json["lid"],
+                           "isBusiness": False}
+    assert exists.json["lid"].endswith("@lid")  # WhatsApp answers a lookup with the @lid
     assert get(gw, "/contacts/+62 (814) 9999-9999/exists").json == {
-        "exists": False, "id": None, "isBusiness": False}
+        "exists": False, "id": None, "lid": None, "isBusiness": False}
     resp = get(gw, "/contacts/hello/exists")
     assert resp.status_code == 422 and error_code(resp) == "validation_error"
 

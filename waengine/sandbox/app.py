@@ -31,7 +31,10 @@ PAGE_CSP = "; ".join((
     "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
-    "connect-src 'self'",
+    # WhatsApp Web's own policy lets the page fetch data: and blob: URLs (wa-js turns media
+    # given as data: URLs into files that way: util/convertToFile).
+    "connect-src 'self' data: blob:",
+    "media-src 'self' data: blob:",
     "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'self'",
