@@ -89,6 +89,10 @@ class ChatPinLimit(ValidationError):
     code, message = "chat_pin_limit", "WhatsApp pins at most 3 chats: unpin one first"
 
 
+class LabelLimit(WAEngineError):
+    status, code, message = 409, "label_limit", "WhatsApp Business keeps at most 20 labels"
+
+
 class NotGroupAdmin(Forbidden):
     code, message = "not_group_admin", "The session's account is not an admin of this group"
 
@@ -229,6 +233,7 @@ _WA_CODE_MAP = {
     "is_not_business": NotBusinessAccount,
     "chat_pin_limit": ChatPinLimit,
     "label_not_found": NotFound,
+    "label_limit": LabelLimit,
     "invalid_time_mute": ValidationError,
     "negative_time_mute": ValidationError,
     "color_not_in_pallet": ValidationError,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import pytest
 import schemathesis
@@ -69,17 +70,23 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
     # Fuzzed webhook URLs name random hosts: no delivery may leave this machine.
     gateway.engine.events.sender.stop()
     sandbox = Sandbox(sandbox_url)
-    sandbox.phone(ME, "Fuzz", contacts=[{"phone": PEER, "name": "Peer"}])
+    # a WhatsApp Business account, so that the label routes reach WhatsApp (else 422)
+    sandbox.phone(ME, "Fuzz", contacts=[{"phone": PEER, "name": "Peer"}], business=True)
     sandbox.phone(PEER, "Peer")
     sandbox.phone(OTHER, "Other")
     gateway.link(sandbox, SESSION, ME)
+    # a chat of its own for the clear and delete routes (aimed at OTHER's chat)
+    sandbox.post("/_sandbox/messages", **{"from": OTHER, "to": ME, "text": "clear me"})
     assert gateway.client.post("/sessions", json={"id": SPARE}).status_code == 201
     sent = gateway.client.post(f"/sessions/{SESSION}/messages", json={"to": PEER, "text": "hi"})
     assert sent.status_code == 201, sent.json
     group = gateway.client.post(f"/sessions/{SESSION}/groups",
                                 json={"name": "fuzz", "participants": [PEER]})
     assert group.status_code == 201, group.json
+    label = gateway.client.post(f"/sessions/{SESSION}/labels", json={"name": "fuzz"})
+    assert label.status_code == 201, label.json
     gateway.known = {"message": sent.json["id"], "group": group.json["id"],
+                     "label": label.json["id"],
                      "fresh_message": lambda: gateway.client.post(
                          f"/sessions/{SESSION}/messages",
                          json={"to": PEER, "text": "to delete"}).json["id"],
@@ -152,11 +159,9 @@ def aim_at_real_things(case, known: dict) -> None:
             path["contactId"] = f"{OTHER}@c.us"  # blocking PEER would refuse the sends to it
         if case.path.endswith("/leave") and "groupId" in path:
             path["groupId"] = known["fresh_group"]()  # the shared group must stay
-        if case.method == "DELETE" and "messageId" in path:
-            path["messageId"] = known["fresh_message"]()  # the shared message must stay
-        if case.method == "PATCH" and "messageId" in path:
-            # WhatsApp allows edits for 15 minutes after the send: a slow run outlives the
-            # shared message's window, so each valid edit gets a message of its own.
+        if case.method in ("DELETE", "PATCH") and "messageId" in path:
+            # The shared message must stay; and WhatsApp allows edits for 15 minutes after the
+            # send, which a slow run outlives: each valid delete or edit gets its own message.
             path["messageId"] = known["fresh_message"]()
         if case.path.endswith(("/chats/{chatId}", "/clear")):
             path["chatId"] = f"{OTHER}@c.us"  # deleting or clearing PEER's chat: not the shared one
@@ -173,8 +178,10 @@ def aim_at_real_things(case, known: dict) -> None:
         if isinstance(body.get("participants"), list):
             body["participants"] = [OTHER]
         for op in ("add", "remove", "promote", "demote"):
-            if isinstance(body.get(op), list) and not case.path.endswith("/labels"):
-                body[op] = [OTHER]
+            if isinstance(body.get(op), list):
+                body[op] = [known["label"]] if case.path.endswith("/labels") else [OTHER]
+        if isinstance(body.get("until"), int):
+            body["until"] = int(time.time()) + 3600  # WhatsApp mutes until a future time only
         # The document says what an id looks like, not which messages, people and files
         # exist: valid requests name real ones, or WhatsApp refuses them (422).
         if "replyTo" in body:

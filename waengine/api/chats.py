@@ -108,6 +108,7 @@ def list_labels(session_id):
 @bp.post("/sessions/<session_id>/labels")
 @bp.input(LabelCreateIn, arg_name="body")
 @bp.doc(operation_id="createLabel", summary="Create a label (WhatsApp Business only)",
+        description="409 `label_limit` when the account has 20 labels (WhatsApp's limit).",
         responses=docs.responses(Label, 201, errors=(422, *docs.BROWSER_ERRORS)))
 def create_label(session_id, body):
     return page(session_id).add_label(body["name"], body.get("color")), 201

@@ -910,6 +910,10 @@
     },
     addLabel: async function (P, a) {
       businessOnly(P);
+      // WhatsApp Business keeps at most 20 labels: say so before asking it
+      if ((await P.labels.getAllLabels()).length >= 20) {
+        throw {code: 'label_limit', message: 'WhatsApp Business keeps at most 20 labels'};
+      }
       var opts = typeof a.color === 'number' ? {labelColor: a.color} : {};
       return labelJSON(await P.labels.addNewLabel(a.name, opts));
     },
