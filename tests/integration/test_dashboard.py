@@ -57,7 +57,11 @@ class Stack:
         self.app = create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
                                "WA_URL": self.sandbox + "/", "QR_FIRST_TTL": 8.0,
                                "QR_TTL": 5.0, "QR_SCAN_TIMEOUT": 30.0,
-                               "API_KEYS": [ADMIN, f"{SCOPED}:acme-*"]})
+                               "API_KEYS": [ADMIN, f"{SCOPED}:acme-*"],
+                               # One stream per tab, but a reloaded tab's old stream stays open
+                               # until its next keep-alive, and the tests reload often: half of
+                               # testing's 8 THREADS, the most SSE_MAX_STREAMS may be.
+                               "SSE_MAX_STREAMS": 4})
         self.engine = engine_of(self.app)
         self.engine.start()
         self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
