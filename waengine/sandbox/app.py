@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template, reque
 from werkzeug.exceptions import HTTPException
 
 from . import social
+from .context import body, device_auth, network
 from .network import Network, SandboxError
 
 control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
@@ -43,24 +44,6 @@ PAGE_CSP = "; ".join((
 ))
 LONG_POLL_SECONDS = 25.0  # below common proxy idle timeouts; the page re-polls at once
 QR_DATA_MAX = 2048
-
-
-def network() -> Network:
-    return current_app.extensions["sandbox_network"]
-
-
-def body() -> dict:
-    """The JSON object of the request (empty for no body); 400 for anything else."""
-    if not request.get_data(cache=True):
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise SandboxError(400, "invalid_json", "The body must be a JSON object")
-    return data
-
-
-def device_auth() -> tuple[str, str]:
-    return request.headers.get("X-Sandbox-Device", ""), request.headers.get("X-Sandbox-Token", "")
 
 
 def _timeout() -> float:

@@ -8,31 +8,13 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, current_app, request, send_file
+from flask import Blueprint, send_file
 
-from .network import Network, SandboxError
+from .context import body, device_auth, network
+from .network import SandboxError
 
 control = Blueprint("sandbox_social_control", __name__, url_prefix="/_sandbox")
 transport = Blueprint("sandbox_social_transport", __name__, url_prefix="/_sandbox/api")
-
-
-# app.py's helpers, repeated: app.py registers these blueprints, so importing it is a cycle.
-def network() -> Network:
-    return current_app.extensions["sandbox_network"]
-
-
-def body() -> dict:
-    """The JSON object of the request (empty for no body); 400 for anything else."""
-    if not request.get_data(cache=True):
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise SandboxError(400, "invalid_json", "The body must be a JSON object")
-    return data
-
-
-def device_auth() -> tuple[str, str]:
-    return request.headers.get("X-Sandbox-Device", ""), request.headers.get("X-Sandbox-Token", "")
 
 
 def _me() -> str:
