@@ -19,10 +19,11 @@ from pathlib import Path
 
 import psutil
 import requests
-from scale import PEER, Gateway, HookReceiver, phone
+from scale import PEER, Gateway, HookReceiver, bare_browsers, phone, quit_all
 
 from bench.common import Proc, free_port, print_table, row, wait_http
 from tests.conftest import wait_for
+from waengine.config import load_config
 from waengine.engine import browser
 from waengine.ops.memory import browsers_memory
 
@@ -65,11 +66,32 @@ def traffic(gw: Gateway, sandbox_url: str, n: int, stop: threading.Event, counts
         stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
 
 
+def link_bare_devices(service, tmp: Path, sandbox_url: str, folder: Path, count: int) -> list:
+    """A bare Chromium on the sandbox page, linked as another device of phone(i) for the first
+    `count` phones: it receives the same messages as session s<i>, with no gateway in it."""
+    config = load_config({"ENV": "development", "DATA_DIR": str(tmp / "bare")})
+    drivers, _ = bare_browsers(config, service, [folder / f"d{i}" for i in range(count)],
+                               sandbox_url + "/", ready=[])
+    for i, driver in enumerate(drivers):
+        qr = wait_for(lambda driver=driver: driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "WPP.conn.getAuthCode().then((c) => done(c && c.fullCode), () => done(null));"),
+            timeout=60, message="the bare page's QR")
+        requests.post(f"{sandbox_url}/_sandbox/link", json={"qr": qr, "phone": phone(i)},
+                      timeout=10).raise_for_status()
+        wait_for(lambda driver=driver: driver.execute_script(
+            "return !!(window.WPP && WPP.conn.isMainReady && WPP.conn.isMainReady())"),
+            timeout=120, message="the bare device linked")
+    return drivers
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--sample", type=float, default=30.0)
+    parser.add_argument("--bare", type=int, default=2,
+                        help="bare linked devices (no gateway) of the first phones: the baseline")
     args = parser.parse_args()
     n = args.sessions
     tmp = Path(tempfile.mkdtemp(prefix="waengine-soak-"))
@@ -80,6 +102,9 @@ def main() -> int:
     hooks = HookReceiver()
     gw = None
     stop = threading.Event()
+    service = browser.ChromeDriverService(load_config({"ENV": "development",
+                                                       "DATA_DIR": str(tmp / "bare")}))
+    bare: list = []
     try:
         wait_http(sandbox_url + "/")
         http = requests.Session()
@@ -95,19 +120,24 @@ def main() -> int:
             qr = gw.http.get(f"{gw.url}/sessions/s{i}/qr").json()["qr"]
             http.post(f"{sandbox_url}/_sandbox/link", json={"qr": qr, "phone": phone(i)})
             wait_for(lambda i=i: gw.status(f"s{i}") == "CONNECTED", timeout=120)
+        bare_dir = tmp / "bare-devices"
+        bare = link_bare_devices(service, tmp, sandbox_url, bare_dir, min(args.bare, n))
         counts = {"in": 0, "sent": 0, "send_failed": 0, "reads": 0}
         thread = threading.Thread(target=traffic, args=(gw, sandbox_url, n, stop, counts),
                                   name="soak-traffic", daemon=True)
         thread.start()
         start = time.monotonic()
-        rss, pss = [], []
+        rss, pss, base = [], [], []
         while time.monotonic() - start < args.minutes * 60:
             at = time.monotonic() - start
             rss.append((at, worker_rss(gw)))
             per = browsers_memory(data / "profiles")
             pss.append((at, statistics.mean(e["pssMb"] for e in per.values()) if per else 0.0))
+            per = browsers_memory(bare_dir)
+            base.append((at, statistics.mean(e["pssMb"] for e in per.values()) if per else 0.0))
             print(f"  {at / 60:5.1f} min: worker RSS {rss[-1][1]:.0f} MB, browser PSS "
-                  f"{pss[-1][1]:.0f} MB/session, {counts}", file=sys.stderr, flush=True)
+                  f"{pss[-1][1]:.0f} MB/session (bare device {base[-1][1]:.0f} MB), {counts}",
+                  file=sys.stderr, flush=True)
             stop.wait(args.sample)
         stop.set()
         thread.join(120)
@@ -117,14 +147,19 @@ def main() -> int:
             f"sent ({counts['send_failed']} failed), {counts['reads']} contact reads")
         row("worker RSS slope after warm-up", f"{slope_per_hour(after(rss)):+.1f} MB/h",
             f"{rss[0][1]:.0f} → {rss[-1][1]:.0f} MB")
-        row("browser PSS slope per session after warm-up", f"{slope_per_hour(after(pss)):+.1f} MB/h",
-            f"{pss[0][1]:.0f} → {pss[-1][1]:.0f} MB")
+        ours, theirs = slope_per_hour(after(pss)), slope_per_hour(after(base))
+        row("browser PSS slope per session after warm-up", f"{ours:+.1f} MB/h "
+            f"({pss[0][1]:.0f} → {pss[-1][1]:.0f} MB)", f"{theirs:+.1f} MB/h "
+            f"({base[0][1]:.0f} → {base[-1][1]:.0f} MB) a bare linked device of the same phone, "
+            "same messages, no gateway", f"{ours - theirs:+.1f} MB/h added")
         delivered = sum(1 for _, e in hooks.got if e.get("type") == "message")
         row("incoming messages delivered by webhook", f"{delivered} of {counts['in']}")
     finally:
         stop.set()
         if gw is not None:
             gw.proc.stop()
+        quit_all(bare, tmp / "bare-devices")
+        service.stop()
         sandbox.stop()
         hooks.server.shutdown()
         browser.reap_profile(tmp)
