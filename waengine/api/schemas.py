@@ -402,13 +402,16 @@ CROSS_FIELD_RULES = {
                              "properties": {"generateSecret": {"const": True},
                                             "secret": {"minLength": 1}}}},
     "LabelsIn": {"anyOf": [{"required": ["add"]}, {"required": ["remove"]}]},
+    # Written with `const` only under `not`: client generators (openapi-python-client) turn a
+    # boolean `const` into code that does not compile.
     "MuteIn": {"oneOf": [
-        {"required": ["duration"], "not": {"required": ["until"]},
-         "properties": {"mute": {"const": True}}},
-        {"required": ["until"], "not": {"required": ["duration"]},
-         "properties": {"mute": {"const": True}}},
-        {"required": ["mute"], "properties": {"mute": {"const": False}},
-         "not": {"anyOf": [{"required": ["duration"]}, {"required": ["until"]}]}}]},
+        {"required": ["duration"], "not": {"anyOf": [
+            {"required": ["until"]}, {"required": ["mute"], "properties": {"mute": {"const": False}}}]}},
+        {"required": ["until"], "not": {"anyOf": [
+            {"required": ["duration"]}, {"required": ["mute"], "properties": {"mute": {"const": False}}}]}},
+        {"required": ["mute"], "not": {"anyOf": [
+            {"required": ["duration"]}, {"required": ["until"]},
+            {"properties": {"mute": {"const": True}}}]}}]},
 }
 
 
