@@ -261,7 +261,7 @@ def test_chats_are_cached_and_a_new_chat_from_the_phone_invalidates_them(gw, san
     second = get(gw, "/chats").json
     assert second == {**first, "cached": True}
     assert set(second["data"][0]) == {"id", "name", "isGroup", "unreadCount", "timestamp",
-                                      "archived", "pinned"}
+                                      "archived", "pinned", "muted", "mutedUntil", "labels"}
     newcomer = "6281300000042"
     sandbox.phone(newcomer, "Hadi")
     assert newcomer + "@c.us" not in {c["id"] for c in second["data"]}
