@@ -180,7 +180,7 @@ def aim_at_real_things(case, known: dict) -> None:
         for op in ("add", "remove", "promote", "demote"):
             if isinstance(body.get(op), list):
                 body[op] = [known["label"]] if case.path.endswith("/labels") else [OTHER]
-        if isinstance(body.get("until"), int):
+        if isinstance(body.get("until"), (int, float)):  # 8.0 is an integer in JSON too
             body["until"] = int(time.time()) + 3600  # WhatsApp mutes until a future time only
         # The document says what an id looks like, not which messages, people and files
         # exist: valid requests name real ones, or WhatsApp refuses them (422).
