@@ -218,7 +218,11 @@ class Gateway:
                **extra}
         self.proc = gunicorn(self.port, "wsgi:app", env, tmp / f"gateway-{mode}.log")
         self.http = requests.Session()
-        wait_http(self.url + "/health")
+        try:
+            wait_http(self.url + "/health")
+        except BaseException:  # nobody holds this gateway yet to stop it: stop it here
+            self.proc.stop()
+            raise
 
     def status(self, sid: str) -> str:
         return self.http.get(f"{self.url}/sessions/{sid}", timeout=30).json().get("status")
