@@ -92,6 +92,14 @@ def wait_http(url: str, timeout: float = 60) -> None:
     wait_for(up, timeout=timeout, interval=0.1, message=url)
 
 
+def start_sandbox(tmp: Path) -> tuple[str, Proc]:
+    """The sandbox in its own process on a free port, logging to tmp: (its URL, the process)."""
+    port = free_port()
+    proc = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(port)], {},
+                tmp / "sandbox.log")
+    return f"http://127.0.0.1:{port}", proc
+
+
 def gunicorn(port: int, app: str, env: dict, log: Path) -> Proc:
     """The gateway with its gunicorn.conf.py; the bare app with the same worker settings."""
     conf = (["-c", "gunicorn.conf.py"] if app == "wsgi:app" else

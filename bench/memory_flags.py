@@ -23,7 +23,7 @@ import requests
 from scale import PEER, Gateway, HookReceiver, phone, quit_all
 from selenium import webdriver
 
-from bench.common import Proc, free_port, print_table, row, wait_http
+from bench.common import print_table, row, start_sandbox, wait_http
 from tests.conftest import wait_for
 from waengine.config import load_config
 from waengine.engine import browser
@@ -68,10 +68,7 @@ def main() -> int:
     n = args.n
     tmp = Path(tempfile.mkdtemp(prefix="waengine-memflags-"))
     config = load_config({"ENV": "development", "DATA_DIR": str(tmp / "bare")})
-    sb_port = free_port()
-    url = f"http://127.0.0.1:{sb_port}"
-    sandbox = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(sb_port)], {},
-                   tmp / "sandbox.log")
+    url, sandbox = start_sandbox(tmp)
     hooks = HookReceiver()
     service = browser.ChromeDriverService(config)
     try:

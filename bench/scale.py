@@ -47,6 +47,7 @@ from bench.common import (  # noqa: E402
     print_table,
     row,
     sec,
+    start_sandbox,
     wait_http,
 )
 from tests.conftest import wait_for  # noqa: E402
@@ -244,10 +245,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="waengine-scale-"))
     config = load_config({"ENV": "development", "DATA_DIR": str(tmp / "bare")})
     print(f"bench-scale N={n} in {tmp} (logs there)", file=sys.stderr)
-    sb_port = free_port()
-    sandbox_url = f"http://127.0.0.1:{sb_port}"
-    sandbox = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(sb_port)], {},
-                   tmp / "sandbox.log")
+    sandbox_url, sandbox = start_sandbox(tmp)
     hooks = HookReceiver()
     service = browser.ChromeDriverService(config)
     gw = None

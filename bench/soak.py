@@ -21,7 +21,7 @@ import psutil
 import requests
 from scale import PEER, Gateway, HookReceiver, bare_browsers, phone, quit_all
 
-from bench.common import Proc, free_port, print_table, row, wait_http
+from bench.common import print_table, row, start_sandbox, wait_http
 from tests.conftest import wait_for
 from waengine.config import load_config
 from waengine.engine import browser
@@ -95,10 +95,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.sessions
     tmp = Path(tempfile.mkdtemp(prefix="waengine-soak-"))
-    sb_port = free_port()
-    sandbox_url = f"http://127.0.0.1:{sb_port}"
-    sandbox = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(sb_port)], {},
-                   tmp / "sandbox.log")
+    sandbox_url, sandbox = start_sandbox(tmp)
     hooks = HookReceiver()
     gw = None
     stop = threading.Event()
