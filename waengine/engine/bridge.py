@@ -23,21 +23,30 @@ NET_ERROR_CODE = re.compile(r"ERR_[A-Z0-9_]+")
 log = logging.getLogger(__name__)
 BRIDGE_JS = Path(__file__).with_name("bridge.js")
 
-_POLL = """
-var done = arguments[arguments.length - 1];
-if (!window.__waengine) { done(null); return; }
-window.__waengine.poll(arguments[0]).then(
-  function (s) { done(JSON.stringify(s)); },
-  function (e) { done(JSON.stringify({error: String(e && e.message || e)})); });
-"""
-_RUN = """
-var done = arguments[arguments.length - 1];
-if (!window.__waengine) {
-  done(JSON.stringify({ok: false, code: 'page_reloading', message: 'page is reloading'}));
-  return;
-}
-window.__waengine.run(arguments[0], arguments[1]).then(function (r) { done(JSON.stringify(r)); });
-"""
+# Polls and ops run as Runtime.evaluate (returnByValue) through chromedriver's CDP endpoint, not
+# execute_(async_)script: chromedriver 156 keeps every value a script returns alive in the page
+# (a RemoteObject it never releases; heap snapshots show them held by "DevTools console"), so each
+# poll and each command's JSON stayed in the page for good: ~45 MB/h per session under the soak's
+# traffic, 0.0 with Runtime.evaluate (bench/soak.py --bare, docs/performance.md). WebDriver's script
+# timeout does not cover Runtime.evaluate, so the page races its own timer: `false` means it fired.
+# A renderer that cannot run that timer (frozen, or spinning) is the watchdog's (STUCK_TIMEOUT).
+_POLL = """(function (ackIds, ms) {
+  var w = window.__waengine;
+  if (!w) return null;
+  return Promise.race([
+    w.poll(ackIds).then(function (s) { return JSON.stringify(s); },
+                        function (e) { return JSON.stringify({error: String(e && e.message || e)}); }),
+    new Promise(function (resolve) { setTimeout(resolve, ms, false); })]);
+})(%s, %d)"""
+_RUN = """(function (op, args, ms) {
+  var w = window.__waengine;
+  if (!w) return JSON.stringify({ok: false, code: 'page_reloading', message: 'page is reloading'});
+  return Promise.race([
+    w.run(op, args).then(function (r) { return JSON.stringify(r); }),
+    new Promise(function (resolve) { setTimeout(resolve, ms, false); })]);
+})(%s, %s, %d)"""
+# chromedriver's words for a Runtime.evaluate a navigation ended (measured, chromedriver 156)
+_NAVIGATED = ("aborted by navigation", "navigated or closed", "context was destroyed")
 
 
 class BrowserGone(Exception):
@@ -158,15 +167,35 @@ class Bridge:
         self._timeout(self.config["COMMAND_TIMEOUT"])
         self._guard(self.driver.refresh)
 
+    def _evaluate(self, expression: str):
+        """The value of an expression (a promise is awaited) in the page's main world."""
+        reply = self._guard(self._runtime_evaluate, expression)
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            text = ((details.get("exception") or {}).get("description") or details.get("text")
+                    or "error")
+            raise WhatsAppError(f"The page's script failed: {text.splitlines()[0]}")
+        return (reply.get("result") or {}).get("value")
+
+    def _runtime_evaluate(self, expression: str) -> dict:
+        try:
+            return self.driver.execute_cdp_cmd("Runtime.evaluate", {
+                "expression": expression, "awaitPromise": True, "returnByValue": True})
+        except WebDriverException as e:
+            if any(words in (e.msg or "") for words in _NAVIGATED):
+                raise BrowserUnavailable("The page reloaded during the call", retry_after=2) from e
+            raise
+
     def poll(self, ack_ids: list[str]) -> dict:
         """State of the page plus its queued events; acknowledges the events of the last poll."""
-        # Short: a poll a navigation swallowed is waited out to the timeout by chromedriver.
-        self._timeout(self.config["POLL_TIMEOUT"])
-        raw = self._guard(self.driver.execute_async_script, _POLL, ack_ids)
+        expression = _POLL % (json.dumps(ack_ids), int(self.config["POLL_TIMEOUT"] * 1000))
+        raw = self._evaluate(expression)
         if raw is None:
             # A document that began before the CDP registration: install by hand (idempotent).
             self._guard(self.driver.execute_script, self.script)
-            raw = self._guard(self.driver.execute_async_script, _POLL, ack_ids)
+            raw = self._evaluate(expression)
+        if raw is False:
+            raise CommandTimeout()
         state = json.loads(raw) if raw else {}
         if "error" in state:
             log.debug("poll failed in page: %s", state["error"])
@@ -182,8 +211,10 @@ class Bridge:
 
     def call(self, op: str, **args):
         """Run an op of bridge.js and return its value; page errors become waengine errors."""
-        self._timeout(self.config["COMMAND_TIMEOUT"])
-        raw = self._guard(self.driver.execute_async_script, _RUN, op, args)
+        raw = self._evaluate(_RUN % (json.dumps(op), json.dumps(args),
+                                     int(self.config["COMMAND_TIMEOUT"] * 1000)))
+        if raw is False:
+            raise CommandTimeout()
         result = json.loads(raw)
         if result.get("ok"):
             return result.get("value")
