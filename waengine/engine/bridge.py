@@ -30,21 +30,21 @@ BRIDGE_JS = Path(__file__).with_name("bridge.js")
 # traffic, 0.0 with Runtime.evaluate (bench/soak.py --bare, docs/performance.md). WebDriver's script
 # timeout does not cover Runtime.evaluate, so the page races its own timer: `false` means it fired.
 # A renderer that cannot run that timer (frozen, or spinning) is the watchdog's (STUCK_TIMEOUT).
-# `%(call)s` is the bridge's promise (w is window.__waengine), `%(absent)s` the value when the
-# bridge is not in the document; the timer is cleared once the call has answered.
-_EVALUATE = """(function (ms) {
-  var w = window.__waengine, timer;
-  if (!w) return %(absent)s;
+_POLL = """(function (ackIds, ms) {
+  var w = window.__waengine;
+  if (!w) return null;
   return Promise.race([
-    %(call)s,
-    new Promise(function (resolve) { timer = setTimeout(resolve, ms, false); })
-  ]).then(function (value) { clearTimeout(timer); return value; });
-})(%(ms)d)"""
-_POLL = """w.poll(%s).then(function (s) { return JSON.stringify(s); },
-                   function (e) { return JSON.stringify({error: String(e && e.message || e)}); })"""
-_RUN = "w.run(%s, %s).then(function (r) { return JSON.stringify(r); })"
-_RELOADING = json.dumps(json.dumps({"ok": False, "code": "page_reloading",
-                                    "message": "page is reloading"}))
+    w.poll(ackIds).then(function (s) { return JSON.stringify(s); },
+                        function (e) { return JSON.stringify({error: String(e && e.message || e)}); }),
+    new Promise(function (resolve) { setTimeout(resolve, ms, false); })]);
+})(%s, %d)"""
+_RUN = """(function (op, args, ms) {
+  var w = window.__waengine;
+  if (!w) return JSON.stringify({ok: false, code: 'page_reloading', message: 'page is reloading'});
+  return Promise.race([
+    w.run(op, args).then(function (r) { return JSON.stringify(r); }),
+    new Promise(function (resolve) { setTimeout(resolve, ms, false); })]);
+})(%s, %s, %d)"""
 # chromedriver's words for a Runtime.evaluate a navigation ended (measured, chromedriver 156)
 _NAVIGATED = ("aborted by navigation", "navigated or closed", "context was destroyed")
 
@@ -167,20 +167,15 @@ class Bridge:
         self._timeout(self.config["COMMAND_TIMEOUT"])
         self._guard(self.driver.refresh)
 
-    def _evaluate(self, call: str, absent: str, seconds: float):
-        """The value of a call into the bridge (a promise, awaited) in the page's main world;
-        CommandTimeout when the page's timer ran out first."""
-        expression = _EVALUATE % {"call": call, "absent": absent, "ms": int(seconds * 1000)}
+    def _evaluate(self, expression: str):
+        """The value of an expression (a promise is awaited) in the page's main world."""
         reply = self._guard(self._runtime_evaluate, expression)
         if "exceptionDetails" in reply:
             details = reply["exceptionDetails"]
             text = ((details.get("exception") or {}).get("description") or details.get("text")
                     or "error")
             raise WhatsAppError(f"The page's script failed: {text.splitlines()[0]}")
-        value = (reply.get("result") or {}).get("value")
-        if value is False:
-            raise CommandTimeout()
-        return value
+        return (reply.get("result") or {}).get("value")
 
     def _runtime_evaluate(self, expression: str) -> dict:
         try:
@@ -193,12 +188,14 @@ class Bridge:
 
     def poll(self, ack_ids: list[str]) -> dict:
         """State of the page plus its queued events; acknowledges the events of the last poll."""
-        call = _POLL % json.dumps(ack_ids)
-        raw = self._evaluate(call, "null", self.config["POLL_TIMEOUT"])
+        expression = _POLL % (json.dumps(ack_ids), int(self.config["POLL_TIMEOUT"] * 1000))
+        raw = self._evaluate(expression)
         if raw is None:
             # A document that began before the CDP registration: install by hand (idempotent).
             self._guard(self.driver.execute_script, self.script)
-            raw = self._evaluate(call, "null", self.config["POLL_TIMEOUT"])
+            raw = self._evaluate(expression)
+        if raw is False:
+            raise CommandTimeout()
         state = json.loads(raw) if raw else {}
         if "error" in state:
             log.debug("poll failed in page: %s", state["error"])
@@ -214,8 +211,10 @@ class Bridge:
 
     def call(self, op: str, **args):
         """Run an op of bridge.js and return its value; page errors become waengine errors."""
-        raw = self._evaluate(_RUN % (json.dumps(op), json.dumps(args)), _RELOADING,
-                             self.config["COMMAND_TIMEOUT"])
+        raw = self._evaluate(_RUN % (json.dumps(op), json.dumps(args),
+                                     int(self.config["COMMAND_TIMEOUT"] * 1000)))
+        if raw is False:
+            raise CommandTimeout()
         result = json.loads(raw)
         if result.get("ok"):
             return result.get("value")
