@@ -37,6 +37,8 @@ keepalive = 5
 limit_request_fields = 50
 limit_request_field_size = 8190
 accesslog = "-"
+# gunicorn's logger, building only the atoms the access line shows (waengine/logs.py).
+logger_class = "waengine.logs.AccessLogger"
 # %(M)s: request time in milliseconds. (The request id is on every line already: logs.py.)
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # The error log, the access log and the app's own loggers in one format (LOG_FORMAT, text or

@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None, factory=None):
     # Selenium and urllib3 log every WebDriver round trip (with its payload) at DEBUG.
     for noisy in ("selenium", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
-    app = APIFlask("waengine", title="waengine", version=__version__,
+    app = _app_class(APIFlask)("waengine", title="waengine", version=__version__,
                    spec_path="/openapi.json", docs_path="/docs")
     app.config.update(config)
     app.config.update(
@@ -53,6 +53,31 @@ def create_app(test_config: dict | None = None, factory=None):
     dashboard.init_app(app)
     app.extensions["waengine"] = Engine(config, factory=factory)
     return app
+
+
+def _app_class(base):
+    """APIFlask that asks once per function whether a hook or view is a coroutine function.
+
+    Flask's ensure_sync asks `inspect` again for every hook and view on every request (nine
+    per request here, ~20 µs of a cached read's ~110: docs/performance.md "Cached reads
+    against bare Flask"). Hooks and views are the same objects from request to request.
+    """
+
+    class App(base):
+        def ensure_sync(self, func):
+            known = self.__dict__.setdefault("_waengine_sync", {})
+            try:
+                return known[func]
+            except (KeyError, TypeError):  # TypeError: an unhashable callable
+                made = super().ensure_sync(func)
+                if len(known) < 4096:  # views and hooks: a few hundred at most
+                    try:
+                        known[func] = made
+                    except TypeError:
+                        pass
+                return made
+
+    return App
 
 
 def engine_of(app):

@@ -18,9 +18,11 @@ import os
 import re
 import sys
 import threading
+import time
 import uuid
 
 from flask import g, has_request_context, request
+from gunicorn import glogging
 
 from .store import iso_utc
 from .vocabulary import SESSION_ID
@@ -59,11 +61,18 @@ class _Secrets:
 SECRETS = _Secrets()
 
 
+# Every pattern of _MASKS needs one of these: most text (a request line, an address, a status)
+# has none, and one search costs a third of the three substitutions.
+_MAYBE_MASKED = re.compile(r"://|whsec_|(?i:api[-_]?key|token|secret|passw|authorization)")
+
+
 def redact(text: str) -> str:
     """The text with secrets, credentials in URLs and key=value secrets masked."""
     for value in SECRETS.values:
         if value in text:
             text = text.replace(value, "***")
+    if _MAYBE_MASKED.search(text) is None:
+        return text
     for pattern, repl in _MASKS:
         text = pattern.sub(repl, text)
     return text
@@ -128,6 +137,82 @@ def _atoms_in(fmt: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(re.findall(r"%\(([^)]+)\)", fmt)))
 
 
+# The atoms ContextFilter lifts into an access record's fields (_access_fields).
+_FIELD_ATOMS = ("m", "U", "s", "M", "{x-request-id}o")
+_BASE_ATOMS = {
+    "h": lambda log, resp, environ, took: environ.get("REMOTE_ADDR", "-"),
+    "l": lambda log, resp, environ, took: "-",
+    "u": lambda log, resp, environ, took: log._get_user(environ) or "-",
+    "t": lambda log, resp, environ, took: log.now(),
+    "r": lambda log, resp, environ, took: (
+        f'{environ["REQUEST_METHOD"]} {environ["RAW_URI"]} {environ["SERVER_PROTOCOL"]}'),
+    "s": lambda log, resp, environ, took: (
+        resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status),
+    "m": lambda log, resp, environ, took: environ.get("REQUEST_METHOD"),
+    "U": lambda log, resp, environ, took: environ.get("PATH_INFO"),
+    "q": lambda log, resp, environ, took: environ.get("QUERY_STRING"),
+    "H": lambda log, resp, environ, took: environ.get("SERVER_PROTOCOL"),
+    "b": lambda log, resp, environ, took: (
+        getattr(resp, "sent", None) is not None and str(resp.sent) or "-"),
+    "B": lambda log, resp, environ, took: getattr(resp, "sent", None),
+    "f": lambda log, resp, environ, took: environ.get("HTTP_REFERER", "-"),
+    "a": lambda log, resp, environ, took: environ.get("HTTP_USER_AGENT", "-"),
+    "T": lambda log, resp, environ, took: took.seconds,
+    "D": lambda log, resp, environ, took: took.seconds * 1000000 + took.microseconds,
+    "M": lambda log, resp, environ, took: took.seconds * 1000 + int(took.microseconds / 1000),
+    "L": lambda log, resp, environ, took: f"{took.seconds}.{took.microseconds:06d}",
+    "p": lambda log, resp, environ, took: f"<{os.getpid()}>",
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _access_atoms(fmt: str) -> tuple[str, ...]:
+    """The atoms an access line needs: those its format shows and those of the JSON fields,
+    header and environ atoms in gunicorn's spelling ({name}i lowercased)."""
+    wanted = []
+    for key in (*_atoms_in(fmt), *_FIELD_ATOMS):
+        if key.startswith("{") and key[-2:] in ("}i", "}o", "}e"):
+            key = key.lower()
+        if key not in wanted:
+            wanted.append(key)
+    return tuple(wanted)
+
+
+def _pairs(headers) -> list:
+    headers = getattr(headers, "headers", headers)
+    return list(headers.items() if hasattr(headers, "items") else headers)
+
+
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, building only the atoms the access line and its fields use.
+
+    gunicorn's own atoms() puts every request header, response header and environ variable
+    into the dict (some forty entries), and access() copies that dict again to escape quotes,
+    on every request, for a line that shows six: a cached read spent more of its time there
+    than in Flask (py-spy under wrk, docs/performance.md "Cached reads against bare Flask").
+    The values are gunicorn's own, so the line reads the same.
+    """
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = {}
+        found = {}
+        for key in _access_atoms(self.cfg.access_log_format):
+            make = _BASE_ATOMS.get(key)
+            if make is not None:
+                atoms[key] = make(self, resp, environ, request_time)
+                continue
+            kind = key[-1:]
+            if not (key.startswith("{") and key[-2:-1] == "}" and kind in "ioe"):
+                continue  # an atom gunicorn does not know: SafeAtoms shows "-"
+            if kind not in found:
+                source = {"i": req, "o": resp, "e": environ}[kind]
+                found[kind] = {k.lower(): v for k, v in (
+                    source.items() if kind == "e" else _pairs(source))}
+            if key[1:-2] in found[kind]:
+                atoms[key] = found[kind][key[1:-2]]
+        return atoms
+
+
 def message_of(record: logging.LogRecord) -> str:
     """The record's message with secrets masked (access lines: each atom shown masked first).
 
@@ -170,12 +255,32 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """The human format; `-` where a line has no request or session."""
+    """The human format; `-` where a line has no request or session.
+
+    A line without an exception or a stack (every access line) is written straight from the
+    record's fields, with the time's text made once per second: the generic path copies the
+    record and formats its time for every line, which showed under load (docs/performance.md
+    "Cached reads against bare Flask").
+    """
 
     def __init__(self):
         super().__init__(TEXT_FORMAT)
+        self._second: tuple[int, str] = (-1, "")
 
     def format(self, record: logging.LogRecord) -> str:
+        if not (record.exc_info or record.exc_text or record.stack_info):
+            second = int(record.created)
+            cached = self._second
+            if cached[0] != second:
+                cached = self._second = (second, time.strftime(
+                    self.default_time_format, self.converter(record.created)))
+            fields = dict(record.__dict__)  # other handlers keep the record as it was
+            fields.update(
+                asctime=self.default_msec_format % (cached[1], record.msecs),
+                message=message_of(record),
+                requestId=getattr(record, "requestId", None) or "-",
+                session=getattr(record, "session", None) or "-")
+            return TEXT_FORMAT % fields
         shown = copy.copy(record)  # other handlers keep the record as it was
         shown.msg, shown.args = message_of(record), None
         shown.requestId = getattr(record, "requestId", None) or "-"

@@ -58,3 +58,30 @@ def test_if_none_match_gets_304_until_the_list_changes(client, connected, factor
     changed = client.get("/sessions/s1/contacts?refresh=true", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.json == {"data": [], "cached": False}
     assert changed.headers["ETag"] != etag
+
+
+def test_the_app_asks_once_per_function_whether_it_is_a_coroutine(app, monkeypatch):
+    """ensure_sync runs for every hook and view of every request; the answer is kept."""
+    import flask.app
+
+    def view():
+        return "ok"
+
+    asked = []
+    real = flask.app.iscoroutinefunction
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", lambda f: asked.append(f) or real(f))
+    assert app.ensure_sync(view) is view and app.ensure_sync(view) is view
+    assert asked.count(view) == 1
+
+    async def coroutine_view():
+        return "ok"
+
+    # Flask's own answer for a coroutine function, every time: wrapped with asgiref, or a
+    # RuntimeError asking for flask[async] when asgiref is not installed.
+    for _ in range(2):
+        try:
+            made = app.ensure_sync(coroutine_view)
+        except RuntimeError as e:
+            assert "async" in str(e)
+        else:
+            assert made is not coroutine_view

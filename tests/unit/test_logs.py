@@ -89,3 +89,64 @@ def test_log_format_is_text_or_json():
     assert load_config({"ENV": "testing", "LOG_FORMAT": "json"})["LOG_FORMAT"] == "json"
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         load_config({"ENV": "testing", "LOG_FORMAT": "xml"})
+
+
+class _Response:
+    status = "201 CREATED"
+    sent = 657
+    headers = [("Content-Type", "application/json"), ("X-Request-ID", "rid-9"), ("ETag", '"e"')]
+
+
+class _Request:
+    headers = [("HOST", "gw:8080"), ("USER-AGENT", 'curl "8"'), ("X-API-KEY", "k" * 32)]
+
+
+ENVIRON = {"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "POST", "RAW_URI": "/sessions?x=1",
+           "PATH_INFO": "/sessions", "QUERY_STRING": "x=1", "SERVER_PROTOCOL": "HTTP/1.1",
+           "HTTP_USER_AGENT": 'curl "8"', "HTTP_REFERER": "http://ui/", "wsgi.url_scheme": "http"}
+
+
+@pytest.mark.parametrize("fmt", [
+    None,  # the project's own, from gunicorn.conf.py
+    '%(h)s %(l)s %(u)s "%(r)s" %(s)s %(m)s %(U)s %(q)s %(H)s %(b)s %(B)s %(f)s "%(a)s" %(T)s '
+    '%(D)s %(M)s %(L)s %(p)s %({X-Request-ID}o)s %({user-agent}i)s %({nope}i)s '
+    '%({remote_addr}e)s %(zz)s',
+])
+def test_the_lean_access_atoms_print_what_gunicorns_own_print(fmt):
+    """AccessLogger builds only the atoms a line uses; the line and the JSON fields' atoms
+    must come out as gunicorn's full atoms make them."""
+    import datetime
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from gunicorn import glogging
+
+    if fmt is None:
+        conf = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+        spec = importlib.util.spec_from_file_location("gunicorn_conf", conf)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        fmt = module.access_log_format
+        assert module.logger_class == "waengine.logs.AccessLogger"
+    took = datetime.timedelta(seconds=1, microseconds=234567)
+    ours = logs.AccessLogger.__new__(logs.AccessLogger)
+    ours.cfg = SimpleNamespace(access_log_format=fmt)
+    theirs = glogging.Logger.__new__(glogging.Logger)
+    lean = glogging.SafeAtoms(ours.atoms(_Response, _Request, ENVIRON, took))
+    full = glogging.SafeAtoms(theirs.atoms(_Response, _Request, ENVIRON, took))
+    assert fmt % lean == fmt % full
+    for key in ("m", "U", "s", "M", "{x-request-id}o"):
+        assert lean[key] == full[key]
+    assert set(lean) <= set(logs._access_atoms(fmt)) and set(lean) < set(full)  # what it uses
+
+
+def test_a_text_line_without_an_exception_is_the_generic_format_and_leaves_the_record():
+    rec = record("hello %s token=%s", "world", "abcdefgh123", requestId="rid-1", session="s1")
+    before = dict(rec.__dict__)
+    line = logs.TextFormatter().format(rec)
+    stamp = logging.Formatter().formatTime(rec)
+    assert line == f"{stamp} INFO waengine.test MainThread [rid-1 s1]: hello world token=***"
+    assert rec.__dict__ == before
+    assert logs.TextFormatter().format(record("no context")).endswith(
+        "MainThread [- -]: no context")

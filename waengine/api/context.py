@@ -6,8 +6,10 @@ Its own module (not the package `__init__`), so the blueprints import it without
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from flask import Response, current_app, request
+from werkzeug.http import parse_accept_header
 
 from ..cache import Body
 from ..engine.page import Page
@@ -37,17 +39,26 @@ def cached_list(session_id: str, kind: str, read: Callable[[Page], list[dict]],
 
 
 def body_response(body: Body, cached: bool) -> Response:
-    """A stored body as it is: 304 when the client has it, else the bytes its encoding takes."""
-    if request.if_none_match.contains(body.etag):
-        response = Response(status=304)
-    elif not cached:  # the load's own response: flask-compress encodes it as usual
-        response = Response(body.uncached(), mimetype="application/json")
-    else:
-        encoding = next((e for e in ("br", "gzip") if request.accept_encodings[e]), None)
-        response = Response(body.encoded(encoding), mimetype="application/json")
-        if encoding:
-            response.headers["Content-Encoding"] = encoding
-    response.set_etag(body.etag)
-    response.headers["Cache-Control"] = "private, no-cache"  # revalidate: events change lists
-    response.vary.add("Accept-Encoding")
-    return response
+    """A stored body as it is: 304 when the client has it, else the bytes its encoding takes.
+
+    A cache hit is the hot path (docs/performance.md "Cached reads against bare Flask"): the
+    headers are written as they are, and the request's Accept-Encoding is resolved once per
+    distinct header value, not parsed again on every request.
+    """
+    headers = [("ETag", f'"{body.etag}"'), ("Cache-Control", "private, no-cache"),
+               ("Vary", "Accept-Encoding")]  # no-cache: revalidate, events change lists
+    if "If-None-Match" in request.headers and request.if_none_match.contains(body.etag):
+        return Response(status=304, headers=headers)
+    if not cached:  # the load's own response: flask-compress encodes it as usual
+        return Response(body.uncached(), mimetype="application/json", headers=headers)
+    encoding = stored_encoding(request.headers.get("Accept-Encoding", ""))
+    if encoding:
+        headers.append(("Content-Encoding", encoding))
+    return Response(body.encoded(encoding), mimetype="application/json", headers=headers)
+
+
+@lru_cache(maxsize=256)
+def stored_encoding(accept_encoding: str) -> str | None:
+    """The stored encoding (br, then gzip) an Accept-Encoding value takes, if any."""
+    accepted = parse_accept_header(accept_encoding)
+    return next((e for e in ("br", "gzip") if accepted[e]), None)

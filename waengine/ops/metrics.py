@@ -148,6 +148,10 @@ def init_app(app) -> None:
     registry.register(EngineCollector(app))
     app.extensions["waengine_metrics"] = {"registry": registry, "times": times}
 
+    # (method, route, status) -> its counter and histogram children: labels() takes a lock and
+    # checks the values on every call; a request only needs the two children it counts into.
+    children: dict[tuple[str, str, str], tuple] = {}
+
     @app.before_request
     def _start_timer():
         g.waengine_t0 = time.perf_counter()
@@ -155,15 +159,21 @@ def init_app(app) -> None:
     @app.after_request
     def _count(response):
         started = g.pop("waengine_t0", None)
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        status = str(response.status_code)
-        HTTP_REQUESTS.labels(request.method, route, status).inc()
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        status = response.status_code
+        labels = (request.method, route, str(status))
+        both = children.get(labels)
+        if both is None:
+            both = children.setdefault(labels, (HTTP_REQUESTS.labels(*labels),
+                                                HTTP_LATENCY.labels(*labels)))
+        both[0].inc()
         if started is not None:
             elapsed = time.perf_counter() - started
-            HTTP_LATENCY.labels(request.method, route, status).observe(elapsed)
+            both[1].observe(elapsed)
             # Streams (SSE, a WebSocket's 101) last as long as the client stays: not a latency.
-            if (route not in _UNTIMED and response.mimetype != "text/event-stream"
-                    and response.status_code != 101):
+            if (route not in _UNTIMED and status != 101
+                    and response.mimetype != "text/event-stream"):
                 times.add(elapsed * 1000)
         return response
 
