@@ -20,6 +20,7 @@ from .engine.page import SendOp
 from .engine.receipts import Receipts, match_ack
 from .events import EventHub
 from .media import LocalMediaStore, MediaKeeper, store_from_config
+from .ops import memory
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemoryWatchdog
 from .store import Store, check_database
@@ -78,6 +79,7 @@ class Engine:
             if self.started:
                 return
             self.started = True
+            memory.limit_malloc_arenas()  # before this process starts its threads
             self.profiles.mkdir(parents=True, exist_ok=True)
             chromium.sweep(self.profiles, pidfile=self.driver_pidfile)
             if hasattr(self.manager.factory, "start"):

@@ -3,7 +3,7 @@
 import threading
 
 from waengine import engine_of
-from waengine.ops import metrics
+from waengine.ops import memory, metrics, watchdog
 from waengine.ops.watchdog import MemorySample, MemoryWatchdog
 
 from ..conftest import wait_for
@@ -52,12 +52,42 @@ def test_a_worker_over_its_limit_collects_garbage_and_trims_caches(make_app):
     assert counter(metrics.WATCHDOG_ACTIONS, "gc") == before + 1
 
 
-def test_a_worker_under_its_limit_is_left_alone(make_app):
+def test_a_worker_under_its_limit_is_left_alone_but_its_freed_heap_goes_back(
+        make_app, monkeypatch):
     app = make_app(WORKER_MEMORY_LIMIT_MB=200.0, **QUIET)
     dog = watchdog_for(app, [sample(worker=150.0)])
     dog.trimmers.append(lambda: (_ for _ in ()).throw(AssertionError("trimmed")))
-    assert dog.run_once() == []
+    heap_trims = []
+    monkeypatch.setattr(watchdog, "malloc_trim", lambda: heap_trims.append(True))
+    assert dog.run_once() == [] and dog.run_once() == []
     assert dog.last_sample.worker["rssMb"] == 150.0
+    assert heap_trims == [True, True]  # every pass: no action, nothing collected
+
+
+def test_the_worker_keeps_its_threads_on_two_malloc_arenas_unless_told_otherwise(monkeypatch):
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(memory, "libc", lambda: Libc())
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert memory.limit_malloc_arenas() is True
+    assert calls == [(memory.M_ARENA_MAX, 2)]
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the operator's glibc setting wins
+    assert memory.limit_malloc_arenas() is False and len(calls) == 1
+    monkeypatch.setattr(memory, "libc", lambda: None)  # musl, or no C library found
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert memory.limit_malloc_arenas() is False
+
+
+def test_the_engine_limits_the_arenas_when_it_starts(make_app, monkeypatch):
+    limited = []
+    monkeypatch.setattr(memory, "limit_malloc_arenas", lambda: limited.append(True))
+    make_app(**QUIET)
+    assert limited == [True]
 
 
 def test_a_browser_over_its_limit_is_recycled_from_its_profile_once_per_cooldown(

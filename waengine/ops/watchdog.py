@@ -3,7 +3,8 @@
 Every WATCHDOG_INTERVAL, on the thread "wa-watchdog":
 1. a browser call that outlived every timeout (a frozen renderer ignores WebDriver's) gets its
    browser killed, so the blocked worker sees it gone and relaunches it from the profile;
-2. the worker over WORKER_MEMORY_LIMIT_MB: gc.collect(), caches trimmed, malloc_trim;
+2. freed C-heap pages go back to the OS (malloc_trim); the worker over WORKER_MEMORY_LIMIT_MB:
+   gc.collect(), caches trimmed, malloc_trim again;
 3. a browser over BROWSER_MEMORY_LIMIT_MB (PSS) is recycled: relaunched from its profile,
    the login kept, no new QR;
 4. everything together over the total limit: the fattest browser is recycled;
@@ -131,6 +132,10 @@ class MemoryWatchdog(PeriodicThread):
         actions: list[str] = []
         sessions = {s.id: s for s in self.engine.manager.list()}
         self._unstick(sessions, actions)
+        # Every pass, not only over the limit: what the worker frees (a contact list's bodies
+        # replaced, a batch of events delivered) stays in malloc's heap until trimmed, and
+        # an hour of traffic grew the RSS that way (docs/performance.md "The worker's heap").
+        malloc_trim()
         sample = self._measure(self.engine)
         self._collect_garbage(sample, actions)
         recycled = self._recycle_over_limit(sample, sessions, actions)
