@@ -64,18 +64,17 @@ def _app_class(base):
     """
 
     class App(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._waengine_sync: dict = {}
+
         def ensure_sync(self, func):
-            known = self.__dict__.setdefault("_waengine_sync", {})
-            try:
-                return known[func]
-            except (KeyError, TypeError):  # TypeError: an unhashable callable
+            made = self._waengine_sync.get(func)
+            if made is None:
                 made = super().ensure_sync(func)
-                if len(known) < 4096:  # views and hooks: a few hundred at most
-                    try:
-                        known[func] = made
-                    except TypeError:
-                        pass
-                return made
+                if len(self._waengine_sync) < 4096:  # views and hooks: a few hundred at most
+                    self._waengine_sync[func] = made
+            return made
 
     return App
 

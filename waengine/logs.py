@@ -124,13 +124,6 @@ def _access_fields(record: logging.LogRecord) -> None:
     record.event = "http.request"
 
 
-class _Atoms(dict):
-    """gunicorn's SafeAtoms lookups: `-` for what is missing, header names in any case."""
-
-    def __missing__(self, key):
-        return dict.get(self, key.lower(), "-")
-
-
 @functools.lru_cache(maxsize=8)
 def _atoms_in(fmt: str) -> tuple[str, ...]:
     """The atoms an access-log format names: %(r)s, %({x-request-id}o)s, ..."""
@@ -168,18 +161,21 @@ _BASE_ATOMS = {
 @functools.lru_cache(maxsize=8)
 def _access_atoms(fmt: str) -> tuple[str, ...]:
     """The atoms an access line needs: those its format shows and those of the JSON fields,
-    header and environ atoms in gunicorn's spelling ({name}i lowercased)."""
+    header and environ atoms in gunicorn's spelling ({name}i lowercased). Atoms gunicorn
+    does not know are left out: SafeAtoms shows "-" for them."""
     wanted = []
     for key in (*_atoms_in(fmt), *_FIELD_ATOMS):
-        if key.startswith("{") and key[-2:] in ("}i", "}o", "}e"):
+        if key not in _BASE_ATOMS:
+            if not (key.startswith("{") and key[-2:] in ("}i", "}o", "}e")):
+                continue
             key = key.lower()
         if key not in wanted:
             wanted.append(key)
     return tuple(wanted)
 
 
-def _pairs(headers) -> list:
-    headers = getattr(headers, "headers", headers)
+def _pairs(source) -> list:
+    headers = getattr(source, "headers", source)
     return list(headers.items() if hasattr(headers, "items") else headers)
 
 
@@ -195,21 +191,18 @@ class AccessLogger(glogging.Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = {}
-        found = {}
-        for key in _access_atoms(self.cfg.access_log_format):
-            make = _BASE_ATOMS.get(key)
+        found: dict[str, dict] = {}  # "i", "o", "e" -> that source's pairs, keys lowercased
+        for atom in _access_atoms(self.cfg.access_log_format):
+            make = _BASE_ATOMS.get(atom)
             if make is not None:
-                atoms[key] = make(self, resp, environ, request_time)
+                atoms[atom] = make(self, resp, environ, request_time)
                 continue
-            kind = key[-1:]
-            if not (key.startswith("{") and key[-2:-1] == "}" and kind in "ioe"):
-                continue  # an atom gunicorn does not know: SafeAtoms shows "-"
-            if kind not in found:
-                source = {"i": req, "o": resp, "e": environ}[kind]
-                found[kind] = {k.lower(): v for k, v in (
-                    source.items() if kind == "e" else _pairs(source))}
-            if key[1:-2] in found[kind]:
-                atoms[key] = found[kind][key[1:-2]]
+            where, name = atom[-1], atom[1:-2]
+            if where not in found:
+                pairs = environ.items() if where == "e" else _pairs(req if where == "i" else resp)
+                found[where] = {k.lower(): v for k, v in pairs}
+            if name in found[where]:
+                atoms[atom] = found[where][name]
         return atoms
 
 
@@ -221,8 +214,8 @@ def message_of(record: logging.LogRecord) -> str:
     with py-spy under wrk)."""
     if _is_access(record):
         args = record.args
-        atoms = _Atoms()
-        for key in _atoms_in(record.msg):
+        atoms = {}
+        for key in _atoms_in(record.msg):  # gunicorn's lookup: header atoms in any case, else -
             value = args.get(key, args.get(key.lower(), "-"))
             atoms[key] = redact(value) if isinstance(value, str) else value
         return record.msg % atoms
@@ -341,18 +334,19 @@ def _secret_values(config: dict) -> list[str]:
 
 
 class _RequestIds:
-    """32 hex digits, unique per process: 16 random ones drawn once per process (so gunicorn's
-    workers differ) and a counter. uuid4() read the OS's random source on every request, a
-    system call that gave up the GIL and waited to get it back under load."""
+    """32 hex digits, unique per process: 16 random ones drawn once per process (drawn again in
+    a forked child, so gunicorn's workers differ) and a counter. uuid4() read the OS's random
+    source on every request, a system call that gave up the GIL and waited to get it back
+    under load."""
 
     def __init__(self):
-        self._pid = None
-        self._prefix = ""
-        self._count = itertools.count(1)
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix, self._count = uuid.uuid4().hex[:16], itertools.count(1)
 
     def next(self) -> str:
-        if self._pid != os.getpid():
-            self._prefix, self._count, self._pid = uuid.uuid4().hex[:16], itertools.count(1), os.getpid()
         return f"{self._prefix}{next(self._count):016x}"
 
 
