@@ -2,6 +2,8 @@
 
 import threading
 
+import psutil
+
 from waengine import engine_of
 from waengine.ops import memory, metrics, watchdog
 from waengine.ops.watchdog import MemorySample, MemoryWatchdog
@@ -230,3 +232,66 @@ def test_browsers_not_sampled_yet_share_one_walk_of_the_process_table(make_app, 
     clock[0] += 5.0  # later on, a new walk: a browser started since is seen
     dog.browser_memory("s1")
     assert len(walks) == 2
+
+
+class _Proc:
+    """A process as psutil shows it: RSS from statm, PSS and USS from smaps_rollup (counted)."""
+
+    def __init__(self, pid, rss_mb, pss_mb, born=1.0):
+        self.pid, self.born = pid, born
+        self.rss, self.pss = int(rss_mb * 2**20), int(pss_mb * 2**20)
+        self.full_reads = 0
+        self.gone = False
+
+    def create_time(self):
+        return self.born
+
+    def memory_info(self):
+        if self.gone:
+            raise psutil.NoSuchProcess(self.pid)
+        return type("M", (), {"rss": self.rss})()
+
+    def memory_full_info(self):
+        if self.gone:
+            raise psutil.NoSuchProcess(self.pid)
+        self.full_reads += 1
+        return type("M", (), {"rss": self.rss, "pss": self.pss, "uss": self.pss // 2})()
+
+
+def test_the_watchdog_reads_each_browser_processs_pss_every_fourth_pass_or_when_it_grows():
+    procs = [_Proc(100 + i, rss_mb=70, pss_mb=10) for i in range(8)]
+    meter = memory.PssMeter(passes=4, moved_mb=8)
+    first = meter.read(procs)
+    assert meter.measured == 8 and first[100] == (70 * 2**20, 10 * 2**20, 5 * 2**20)
+    # Quiet passes: a quarter of the processes each, the longest unmeasured first, so every
+    # one is read again within four passes; the others keep their last PSS.
+    for _ in range(4):
+        assert meter.read(procs)[101][1] == 10 * 2**20
+        assert meter.measured == 2
+    assert all(p.full_reads == 2 for p in procs)
+    # A process that grows past moved_mb is read at once; a small move shifts the estimate.
+    procs[3].rss += 20 * 2**20
+    procs[3].pss += 18 * 2**20
+    procs[5].rss += 2**20
+    before = procs[5].full_reads
+    got = meter.read(procs)
+    assert got[103][1] == 28 * 2**20 and meter.measured == 3
+    assert procs[5].full_reads == before and got[105] == (71 * 2**20, 11 * 2**20, 6 * 2**20)
+    # A process gone is dropped; its pid reused by a new process is measured afresh.
+    procs[0].gone = True
+    got = meter.read(procs)
+    assert 100 not in got
+    procs[0] = _Proc(100, rss_mb=30, pss_mb=4, born=2.0)
+    assert meter.read(procs)[100][1] == 4 * 2**20 and procs[0].full_reads == 1
+
+
+def test_the_watchdog_measures_browsers_through_its_meter(make_app, monkeypatch):
+    app = make_app(**QUIET)
+    dog = MemoryWatchdog(engine_of(app))
+    seen = []
+    monkeypatch.setattr("waengine.ops.memory.browsers_memory",
+                        lambda profiles, only=None, meter=None: seen.append(meter) or {})
+    dog.run_once()
+    dog.run_once()
+    assert [m for m in seen if m is dog.meter] == [dog.meter, dog.meter]  # (the engine's
+    # own watchdog may pass too, with its own meter)

@@ -14,6 +14,7 @@ says one more would not fit. Each action is logged and counted (waengine_watchdo
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -60,12 +61,15 @@ def worker_memory() -> dict:
     return memory.process_memory(os.getpid())
 
 
-def measure(engine) -> MemorySample:
+def measure(engine, meter: memory.PssMeter | None = None) -> MemorySample:
     """Sample the worker, every browser under the profiles folder, chromedriver, free RAM."""
     return MemorySample(at=time.monotonic(), worker=worker_memory(),
-                        browsers=memory.browsers_memory(engine.profiles),
+                        browsers=memory.browsers_memory(engine.profiles, meter=meter),
                         driver=memory.process_memory(engine.service.pid),
                         available_mb=round(psutil.virtual_memory().available / 2**20, 1))
+
+
+_sample = measure  # MemoryWatchdog's default (its parameter `measure` hides the name)
 
 
 def malloc_trim() -> bool:
@@ -77,12 +81,14 @@ def malloc_trim() -> bool:
 class MemoryWatchdog(PeriodicThread):
     thread_name = "wa-watchdog"
 
-    def __init__(self, engine, measure: Callable = measure, clock=time.monotonic):
+    def __init__(self, engine, measure: Callable | None = None, clock=time.monotonic):
         super().__init__()
         self.engine = engine
         self.config = engine.config
         self.interval = float(self.config["WATCHDOG_INTERVAL"])
-        self._measure = measure
+        # Each browser process's PSS read every 4th pass, or at once when its RSS moves.
+        self.meter = memory.PssMeter()
+        self._measure = measure or functools.partial(_sample, meter=self.meter)
         self._clock = clock
         # Callables that drop cached data when the worker is over its limit (caches add theirs).
         self.trimmers: list[Callable[[], object]] = []
