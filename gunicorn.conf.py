@@ -66,8 +66,12 @@ def post_worker_init(worker):
     idempotent): reap what a killed predecessor left, restore sessions, start the watchdog
     and the reaper."""
     from waengine import engine_of
+    from waengine.ops.collector import freeze_startup_heap
 
     engine = engine_of(worker.wsgi)
+    # The app as loaded lives as long as the worker: out of the collector's full walks, which
+    # otherwise run inside requests (waengine/ops/collector.py).
+    freeze_startup_heap()
     engine.start()
     graceful_stop = worker.handle_exit
 

@@ -78,6 +78,8 @@ def test_gunicorn_serves_and_a_restart_keeps_the_login(servers, sandbox, tmp_pat
     servers.append(first)
     first.wait_healthy()
     assert requests.get(first.url + "/sessions", timeout=5).status_code == 401
+    # post_worker_init froze the app as loaded out of the garbage collector's walks
+    assert first.get("/performance").json()["gc"]["frozenObjects"] > 10000
     assert first.post("/sessions", json={"id": "gsales"}).status_code == 201
     first.wait_status("gsales", "SCAN_QR")
     qr = first.get("/sessions/gsales/qr").json()["qr"]

@@ -25,6 +25,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..vocabulary import STATUSES
+from .collector import PAUSES
 from .memory import libc
 
 CACHE_REQUESTS = Counter("waengine_cache_requests_total",
@@ -147,6 +148,7 @@ def init_app(app) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EngineCollector(app))
     app.extensions["waengine_metrics"] = {"registry": registry, "times": times}
+    PAUSES.install()  # process-wide, once: every garbage collection timed
 
     # (method, route, status) -> its counter and histogram children: labels() takes a lock and
     # checks the values on every call; a request only needs the two children it counts into.
@@ -234,6 +236,7 @@ def performance_report(app, sample) -> dict:
             "uptimeSeconds": round(time.time() - _PROCESS_STARTED, 1),
         },
         "sessions": sessions,
+        "gc": PAUSES.report(),
         "watchdog": {"sampleAgeSeconds": round(time.monotonic() - sample.at, 1),
                      "intervalSeconds": watchdog.interval,
                      "limitsMb": {"worker": engine.config["WORKER_MEMORY_LIMIT_MB"],

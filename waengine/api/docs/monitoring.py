@@ -40,6 +40,19 @@ class Capacity(Out):
     maxSessions = Integer(required=True)
 
 
+class GcGeneration(Out):
+    generation = Integer(required=True, metadata={"description": "0, 1, or 2 (a full one)"})
+    collections = Integer(required=True, metadata={"description": "since the worker started"})
+    pauseTotalMs = Float(required=True)
+    pauseMaxMs = Float(required=True, metadata={"description": "the longest single pause"})
+
+
+class GcFigures(Out):
+    frozenObjects = Integer(required=True, metadata={
+        "description": "objects of the app as loaded, kept out of the collector's walks"})
+    generations = List(Nested(GcGeneration), required=True)
+
+
 class Performance(Out):
     memoryUsage = Dict(required=True, metadata={
         "description": "rss, heapUsed, browsers, total as MB strings (the seed's shape), "
@@ -47,6 +60,9 @@ class Performance(Out):
     performance = Nested(PerformanceFigures, required=True)
     sessions = List(Nested(SessionMemory), required=True)
     capacity = Nested(Capacity, required=True)
+    gc = Nested(GcFigures, required=True, metadata={
+        "description": "the worker's Python garbage collector: every collection holds the "
+                       "GIL, so its pauses land in requests"})
 
 
 class HistoryPoint(Out):

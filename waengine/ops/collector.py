@@ -1,0 +1,91 @@
+"""The worker's Python garbage collector: the start-up heap kept out of its walks, its pauses
+measured.
+
+A collection holds the GIL for as long as it walks, in whichever thread crossed the allocation
+threshold, so under load it lands inside a request. A full collection walks every container
+object the worker holds: at 100 sessions they took 27-59 ms (docs/performance.md). Much of
+what they walk was there before the first request: modules, the app, its routes and schemas
+(some 76,000 objects), which live as long as the worker.
+
+`freeze_startup_heap()` moves those into the collector's permanent generation (gc.freeze):
+later collections skip them, and they are freed by reference counting as before. The gunicorn
+worker calls it once, after loading the app and before starting the engine (gunicorn.conf.py).
+Something frozen that later becomes cyclic garbage is never collected, so it is done once, at
+start-up, and never in a process that keeps creating apps (the test suite).
+
+`PAUSES` records every collection: waengine_gc_pause_seconds{generation} on /metrics, and
+count, total and longest pause per generation on /performance.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+
+from prometheus_client import Histogram
+
+log = logging.getLogger(__name__)
+
+GC_PAUSES = Histogram("waengine_gc_pause_seconds",
+                      "Python garbage collections in this process by generation (0, 1, 2 = "
+                      "full), timed from start to stop: the GIL is held throughout",
+                      ["generation"],
+                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
+
+
+class PauseMeter:
+    """gc.callbacks entry timing each collection (collections never nest, so one start)."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.count = [0, 0, 0]
+        self.total = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
+        self._children = [GC_PAUSES.labels(str(g)) for g in range(3)]
+        self._installed = False
+        self._lock = threading.Lock()
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = time.perf_counter() - self._started
+        g = info["generation"]
+        self.count[g] += 1
+        self.total[g] += took
+        if took > self.longest[g]:
+            self.longest[g] = took
+        self._children[g].observe(took)
+
+    def install(self) -> None:
+        """Start timing collections (once per process)."""
+        with self._lock:
+            if not self._installed:
+                gc.callbacks.append(self)
+                self._installed = True
+
+    def report(self) -> dict:
+        """/performance's `gc`: objects frozen, and per generation the collections timed."""
+        return {
+            "frozenObjects": gc.get_freeze_count(),
+            "generations": [{"generation": g, "collections": self.count[g],
+                             "pauseTotalMs": round(self.total[g] * 1000, 1),
+                             "pauseMaxMs": round(self.longest[g] * 1000, 2)}
+                            for g in range(3)],
+        }
+
+
+PAUSES = PauseMeter()
+
+
+def freeze_startup_heap() -> int:
+    """Collect, then freeze what is alive (the app as loaded); returns the objects frozen."""
+    started = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    log.info("garbage collector: %d start-up objects frozen out of its walks (%.0f ms)",
+             frozen, (time.perf_counter() - started) * 1000)
+    return frozen
