@@ -62,7 +62,7 @@ doctor: install
 	$(PYTHON) -m waengine doctor
 
 test: install .make/system-test
-	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 test-unit: .make/python
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit

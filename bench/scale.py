@@ -333,10 +333,12 @@ def main() -> int:
         row("a send to each session acknowledged (201)", f"{acked} of {linked}")
         contacts = f"{gw.url}/sessions/s0/contacts"
         uncached = [time_get(gw.http, contacts + "?refresh=true") for _ in range(10)]
+        gc_before = gw.http.get(f"{gw.url}/performance", timeout=60).json()["gc"]
         cached = [time_get(gw.http, contacts) for _ in range(300)]
         row("GET contacts (2,000), uncached (browser)", ms(uncached))
         row("GET contacts (2,000), cached, sequential", ms(cached))
         wrk_rows(gw, tmp, contacts)
+        gc_rows(gc_before, gw.http.get(f"{gw.url}/performance", timeout=60).json()["gc"])
         failed = [s for s, st in gw.statuses().items() if st == "FAILED"]
         row("sessions FAILED at the end", str(len(failed)))
         gw.proc.stop()
@@ -457,6 +459,17 @@ def time_get(http: requests.Session, url: str) -> float:
     resp = http.get(url, headers={"Accept-Encoding": "gzip"}, timeout=60)
     resp.raise_for_status()
     return time.perf_counter() - t
+
+
+def gc_rows(before: dict, after: dict) -> None:
+    """The worker's garbage collections over the cached reads (GET /performance's `gc`)."""
+    for b, a in zip(before["generations"], after["generations"]):
+        n = a["collections"] - b["collections"]
+        total = a["pauseTotalMs"] - b["pauseTotalMs"]
+        row(f"garbage collections, generation {a['generation']}, during the cached reads",
+            f"{n}, {total:.0f} ms in all" + (f", mean {total / n:.1f} ms" if n else ""),
+            f"longest since start {a['pauseMaxMs']:.1f} ms; "
+            f"{after['frozenObjects']} objects frozen at start")
 
 
 def wrk_rows(gw: Gateway, tmp: Path, url: str) -> None:
