@@ -5,7 +5,7 @@ A collection holds the GIL for as long as it walks, in whichever thread crossed 
 threshold, so under load it lands inside a request. A full collection walks every container
 object the worker holds: at 100 sessions they took 27-59 ms (docs/performance.md). Much of
 what they walk was there before the first request: modules, the app, its routes and schemas
-(some 76,000 objects), which live as long as the worker.
+(73,041 under gunicorn), which live as long as the worker.
 
 `freeze_startup_heap()` moves those into the collector's permanent generation (gc.freeze):
 later collections skip them, and they are freed by reference counting as before. The gunicorn

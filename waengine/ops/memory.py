@@ -53,16 +53,21 @@ def _mb(value: float) -> float:
     return round(value / 2**20, 1)
 
 
+def _full(proc: psutil.Process) -> tuple[int, int, int]:
+    """(rss, pss, uss) in bytes from smaps_rollup (PSS is RSS where the kernel has none)."""
+    mem = proc.memory_full_info()
+    return mem.rss, getattr(mem, "pss", mem.rss), mem.uss
+
+
 def process_memory(pid: int | None) -> dict | None:
     """rssMb, pssMb and ussMb of one process (None when there is none or it is gone)."""
     if not pid:
         return None
     try:
-        mem = psutil.Process(pid).memory_full_info()
+        sizes = _full(psutil.Process(pid))
     except psutil.Error:
         return None
-    return {"rssMb": _mb(mem.rss), "pssMb": _mb(getattr(mem, "pss", mem.rss)),
-            "ussMb": _mb(mem.uss)}
+    return {key: _mb(value) for key, value in zip(KINDS, sizes)}
 
 
 class PssMeter:
@@ -105,11 +110,10 @@ class PssMeter:
         for key, (proc, now) in rss.items():
             if key in due:
                 try:
-                    mem = proc.memory_full_info()
+                    out[key[0]] = _full(proc)
                 except psutil.Error:
                     continue
-                known[key] = (mem.rss, getattr(mem, "pss", mem.rss), mem.uss, self._pass)
-                out[key[0]] = (mem.rss, known[key][1], mem.uss)
+                known[key] = (*out[key[0]], self._pass)
             else:
                 then, pss, uss, _ = known[key]
                 out[key[0]] = (now, max(0, pss + now - then), max(0, uss + now - then))
@@ -138,10 +142,9 @@ def browsers_memory(profiles_dir: Path, only: str | None = None,
         sizes = {}
         for _, proc in named:
             try:
-                mem = proc.memory_full_info()
+                sizes[proc.pid] = _full(proc)
             except psutil.Error:
                 continue
-            sizes[proc.pid] = (mem.rss, getattr(mem, "pss", mem.rss), mem.uss)
     found: dict[str, dict] = {}
     for name, proc in named:
         if proc.pid not in sizes:
