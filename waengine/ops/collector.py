@@ -3,7 +3,7 @@ measured.
 
 A collection holds the GIL for as long as it walks, in whichever thread crossed the allocation
 threshold, so under load it lands inside a request. A full collection walks every container
-object the worker holds: at 100 sessions they took 27-59 ms (docs/performance.md). Much of
+object the worker holds: at 100 sessions they took 27-95 ms (docs/performance.md). Much of
 what they walk was there before the first request: modules, the app, its routes and schemas
 (73,041 under gunicorn), which live as long as the worker.
 
@@ -19,31 +19,33 @@ count, total and longest pause per generation on /performance.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import logging
 import threading
 import time
 
-from prometheus_client import Histogram
+from prometheus_client import REGISTRY
+from prometheus_client.core import HistogramMetricFamily
 
 log = logging.getLogger(__name__)
 
-GC_PAUSES = Histogram("waengine_gc_pause_seconds",
-                      "Python garbage collections in this process by generation (0, 1, 2 = "
-                      "full), timed from start to stop: the GIL is held throughout",
-                      ["generation"],
-                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 class PauseMeter:
-    """gc.callbacks entry timing each collection (collections never nest, so one start)."""
+    """gc.callbacks entry timing each collection (collections never nest, so one start).
+
+    The callback runs wherever a collection starts, even inside code holding a lock, so it
+    takes none: it only adds to lists of numbers, which /metrics reads as a histogram.
+    """
 
     def __init__(self) -> None:
         self._started = 0.0
         self.count = [0, 0, 0]
         self.total = [0.0, 0.0, 0.0]
         self.longest = [0.0, 0.0, 0.0]
-        self._children = [GC_PAUSES.labels(str(g)) for g in range(3)]
+        self.buckets = [[0] * (len(BUCKETS) + 1) for _ in range(3)]  # the last one: +Inf
         self._installed = False
         self._lock = threading.Lock()
 
@@ -57,7 +59,7 @@ class PauseMeter:
         self.total[g] += took
         if took > self.longest[g]:
             self.longest[g] = took
-        self._children[g].observe(took)
+        self.buckets[g][bisect.bisect_left(BUCKETS, took)] += 1  # le: took <= bound
 
     def install(self) -> None:
         """Start timing collections (once per process)."""
@@ -65,6 +67,20 @@ class PauseMeter:
             if not self._installed:
                 gc.callbacks.append(self)
                 self._installed = True
+
+    def collect(self):
+        """waengine_gc_pause_seconds{generation} for Prometheus (a registry's collector)."""
+        family = HistogramMetricFamily(
+            "waengine_gc_pause_seconds", "Python garbage collections in this process by "
+            "generation (0, 1, 2 = full), timed from start to stop: the GIL is held throughout",
+            labels=["generation"])
+        for g in range(3):
+            counts, running, cumulative = list(self.buckets[g]), 0, []
+            for bound, n in zip((*BUCKETS, float("inf")), counts):
+                running += n
+                cumulative.append(("+Inf" if bound == float("inf") else repr(bound), running))
+            family.add_metric([str(g)], cumulative, sum_value=self.total[g])
+        yield family
 
     def report(self) -> dict:
         """/performance's `gc`: objects frozen, and per generation the collections timed."""
@@ -78,6 +94,7 @@ class PauseMeter:
 
 
 PAUSES = PauseMeter()
+REGISTRY.register(PAUSES)
 
 
 def freeze_startup_heap() -> int:
