@@ -55,7 +55,8 @@ def test_the_start_up_heap_is_frozen_and_later_objects_are_not():
     kept = _cycle()  # alive when the heap is frozen, as the app is
     try:
         frozen = freeze_startup_heap()
-        assert frozen == gc.get_freeze_count() > 1000  # this test process's modules, at least
+        # this test process's modules, at least; other threads may free a frozen object since
+        assert frozen > 1000 and 0 < gc.get_freeze_count() <= frozen
         frozen_ref = weakref.ref(kept)
         del kept
         later = _cycle()
