@@ -87,7 +87,7 @@ class PauseMeter:
         return {
             "frozenObjects": gc.get_freeze_count(),
             "generations": [{"generation": g, "collections": self.count[g],
-                             "pauseTotalMs": round(self.total[g] * 1000, 1),
+                             "pauseTotalMs": round(self.total[g] * 1000, 2),
                              "pauseMaxMs": round(self.longest[g] * 1000, 2)}
                             for g in range(3)],
         }
