@@ -24,6 +24,7 @@ import gc
 import logging
 import threading
 import time
+from itertools import accumulate
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import HistogramMetricFamily
@@ -31,6 +32,7 @@ from prometheus_client.core import HistogramMetricFamily
 log = logging.getLogger(__name__)
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+_LES = [repr(bound) for bound in BUCKETS] + ["+Inf"]  # Prometheus's `le` labels
 
 
 class PauseMeter:
@@ -42,12 +44,15 @@ class PauseMeter:
 
     def __init__(self) -> None:
         self._started = 0.0
-        self.count = [0, 0, 0]
         self.total = [0.0, 0.0, 0.0]
         self.longest = [0.0, 0.0, 0.0]
         self.buckets = [[0] * (len(BUCKETS) + 1) for _ in range(3)]  # the last one: +Inf
-        self._installed = False
         self._lock = threading.Lock()
+
+    @property
+    def count(self) -> list[int]:
+        """Collections by generation: every one is in exactly one bucket."""
+        return [sum(buckets) for buckets in self.buckets]
 
     def __call__(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -55,7 +60,6 @@ class PauseMeter:
             return
         took = time.perf_counter() - self._started
         g = info["generation"]
-        self.count[g] += 1
         self.total[g] += took
         if took > self.longest[g]:
             self.longest[g] = took
@@ -64,9 +68,8 @@ class PauseMeter:
     def install(self) -> None:
         """Start timing collections (once per process)."""
         with self._lock:
-            if not self._installed:
+            if self not in gc.callbacks:
                 gc.callbacks.append(self)
-                self._installed = True
 
     def collect(self):
         """waengine_gc_pause_seconds{generation} for Prometheus (a registry's collector)."""
@@ -75,18 +78,16 @@ class PauseMeter:
             "generation (0, 1, 2 = full), timed from start to stop: the GIL is held throughout",
             labels=["generation"])
         for g in range(3):
-            counts, running, cumulative = list(self.buckets[g]), 0, []
-            for bound, n in zip((*BUCKETS, float("inf")), counts):
-                running += n
-                cumulative.append(("+Inf" if bound == float("inf") else repr(bound), running))
-            family.add_metric([str(g)], cumulative, sum_value=self.total[g])
+            family.add_metric([str(g)], list(zip(_LES, accumulate(list(self.buckets[g])))),
+                              sum_value=self.total[g])
         yield family
 
     def report(self) -> dict:
         """/performance's `gc`: objects frozen, and per generation the collections timed."""
+        count = self.count
         return {
             "frozenObjects": gc.get_freeze_count(),
-            "generations": [{"generation": g, "collections": self.count[g],
+            "generations": [{"generation": g, "collections": count[g],
                              "pauseTotalMs": round(self.total[g] * 1000, 2),
                              "pauseMaxMs": round(self.longest[g] * 1000, 2)}
                             for g in range(3)],
