@@ -8,9 +8,6 @@ PORT ?= 8080
 # `make test PYTEST_ARGS='tests/unit -x'` runs a part of the suite.
 PYTEST_ARGS ?= tests
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
-APT_PACKAGES := chromium chromium-driver redis-server nodejs npm
-# Only the tests need nginx (tests/integration/test_nginx.py runs deploy/nginx.conf).
-APT_TEST_PACKAGES := nginx
 # apt-get as root, else through sudo; a user without sudo is told what to ask root for.
 APT = apt() { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
@@ -22,17 +19,22 @@ APT = apt() { \
 
 .PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough bench-scale
 
+# Each command and the Debian package that brings it. Only packages whose command is missing are
+# asked for: a Node.js from elsewhere (NodeSource bundles npm) conflicts with Debian's npm.
+SYSTEM_COMMANDS := chromium:chromium chromedriver:chromium-driver redis-server:redis-server node:nodejs npm:npm
+TEST_COMMANDS := nginx:nginx
+MISSING = missing() { for pair in "$$@"; do cmd=$${pair%%:*}; \
+	  command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || printf '%s ' "$${pair\#*:}"; done; }
+
 .make/system:
 	@mkdir -p .make
-	@$(APT); missing=; \
-	for cmd in chromium chromedriver redis-server npm; do command -v $$cmd >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ]; then echo "installing $(APT_PACKAGES) (apt)"; apt $(APT_PACKAGES); fi
+	@$(APT); $(MISSING); pkgs=$$(missing $(SYSTEM_COMMANDS)); \
+	if [ -n "$$pkgs" ]; then echo "installing $$pkgs(apt)"; apt $$pkgs; fi
 	@touch $@
 
 .make/system-test: .make/system
-	@$(APT); if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
-	  echo "installing $(APT_TEST_PACKAGES) (apt)"; apt $(APT_TEST_PACKAGES); \
-	fi
+	@$(APT); $(MISSING); pkgs=$$(missing $(TEST_COMMANDS)); \
+	if [ -n "$$pkgs" ]; then echo "installing $$pkgs(apt)"; apt $$pkgs; fi
 	@touch $@
 
 $(PYTHON):
