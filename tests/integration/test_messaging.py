@@ -92,6 +92,32 @@ def test_a_reply_with_mentions_reaches_the_phone_quoting_the_message(gw, sandbox
     assert at_phone["mentions"] == [CITRA]
 
 
+def message_events(gw) -> list[dict]:
+    resp = get(gw, "/events/recent", query_string={"limit": 500})
+    assert resp.status_code == 200, resp.json
+    return [e["data"] for e in resp.json["data"] if e["type"] == "message"]
+
+
+def test_incoming_messages_reach_events_whether_or_not_they_reply(gw, sandbox):
+    # wa-js's MsgModel.prototype.quotedMsgId throws on a message that is not a reply (the
+    # sandbox's getter does too): the bridge must never read it for such a message.
+    sandbox.post("/_sandbox/messages", **{"from": GITA, "to": ALICE, "text": "Halo, bukan balasan"})
+    plain = wait_for(lambda: next((m for m in message_events(gw)
+                                   if m["body"] == "Halo, bukan balasan"), None),
+                     message="the plain message as an event")
+    assert "quotedId" not in plain and plain["from"] == f"{GITA}@c.us"
+    bare = plain["id"].split("_")[2]
+    sandbox.post("/_sandbox/messages", **{"from": GITA, "to": ALICE, "text": "Ini balasan",
+                                         "quotedId": bare})
+    reply = wait_for(lambda: next((m for m in message_events(gw) if m["body"] == "Ini balasan"),
+                                  None), message="the reply as an event")
+    assert reply["quotedId"] == plain["id"]
+    listed = get(gw, f"/chats/{GITA}/messages").json["data"]
+    assert {m["body"]: m.get("quotedId") for m in listed if m["body"] in (
+        "Halo, bukan balasan", "Ini balasan")} == {"Halo, bukan balasan": None,
+                                                   "Ini balasan": plain["id"]}
+
+
 def test_recipients_in_any_common_spelling_reach_the_same_chat(gw, sandbox):
     for spelling in ("+62 813-0000-0004", "62 (813) 0000.0004", f"{DEWI}@c.us"):
         resp = post(gw, "/messages", json={"to": spelling, "text": f"via {spelling}"})

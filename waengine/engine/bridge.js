@@ -139,6 +139,23 @@
             isMyContact: c.isMyContact === true, isBusiness: c.isBusiness === true};
   }
 
+  // The key of the message m replies to, or null. wa-js installs MsgModel.prototype.quotedMsgId
+  // as a getter that throws message_not_have_a_reply on every message that is not a reply, so
+  // the key is built from the fields that getter (getQuotedMsgKey) reads, by its rule. A value
+  // wa-js put on the message itself (its MsgStore hook: the quoted message's own key) wins.
+  function quotedKey(m) {
+    if (!m.quotedStanzaID) return null;
+    var own = Object.getOwnPropertyDescriptor(m, 'quotedMsgId');
+    if (own && own.value) return str(own.value);
+    var remote = str(m.quotedRemoteJid) || str((m.id || {}).remote);
+    var participant = str(m.quotedParticipant);
+    var me = null;
+    try { me = str(window.WPP.conn.getMyUserId()); } catch (e) { /* not logged in */ }
+    var keep = isGroupId(str(m.from)) || isGroupId(str(m.to)) || remote === 'status@broadcast';
+    return (!!me && me === participant) + '_' + remote + '_' + m.quotedStanzaID +
+      (keep && participant ? '_' + participant : '');
+  }
+
   function msgJSON(m) {
     var key = m.id || {};
     var type = m.type || 'chat';
@@ -162,7 +179,7 @@
       timestamp: typeof m.t === 'number' ? m.t : null, ack: typeof m.ack === 'number' ? m.ack : 0,
       mimetype: m.mimetype || null, filename: m.filename || null, size: m.size || null,
       lat: m.lat === undefined ? null : m.lat, lng: m.lng === undefined ? null : m.lng,
-      quotedId: str(m.quotedMsgId), mentions: (m.mentionedJidList || []).map(str),
+      quotedId: quotedKey(m), mentions: (m.mentionedJidList || []).map(str),
       notifyName: m.notifyName || null, isGroupMsg: isGroupId(str(key.remote)),
       sender: m.senderObj ? contactJSON(m.senderObj) : null
     };

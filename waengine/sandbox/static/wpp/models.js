@@ -2,8 +2,12 @@
 
 import { chat } from './chat.js';
 import { contact } from './contact.js';
+import { WPPError } from './errors.js';
+import { MsgKey, createWid } from './ids.js';
 import { state } from './state.js';
 import { contactFor, store } from './stores.js';
+
+const isGroupWid = (wid) => !!wid && String(wid).endsWith('@g.us');
 
 /** A list of models with WhatsApp's collection helpers. */
 export class Collection {
@@ -285,8 +289,20 @@ export class MsgModel extends Model {
     return this.id.remote.isStatusV3();
   }
 
+  // wa-js 4.6.0 installs this getter on MsgModel.prototype: getQuotedMsgKey(this), which throws
+  // message_not_have_a_reply on every message that is not a reply.
   get quotedMsgId() {
-    return this.__quotedKey;
+    if (!this.quotedStanzaID) {
+      throw new WPPError('message_not_have_a_reply', `Message ${this.id} does not have a reply`,
+        { id: this.id });
+    }
+    const remote = this.quotedRemoteJid ? this.quotedRemoteJid : this.id.remote;
+    const me = state.me && state.me.wid ? createWid(state.me.wid) : null;
+    const fromMe = !!me && me.equals(this.quotedParticipant);
+    const wid = createWid(remote);
+    const keepParticipant = isGroupWid(this.from) || isGroupWid(this.to) || wid.isStatusV3();
+    return new MsgKey({ id: this.quotedStanzaID, fromMe, remote: wid,
+      participant: keepParticipant ? this.quotedParticipant : undefined });
   }
 
   get mediaData() {

@@ -132,7 +132,6 @@ export function setQuoted(msg, key) {
   msg.quotedStanzaID = key.id;
   msg.quotedRemoteJid = key.remote;
   msg.quotedParticipant = key.participant || (key.fromMe ? state.me.wid : key.remote);
-  hidden(msg, '__quotedKey', key);
 }
 
 /** Put a message in the stores (replacing an older copy); return the stored model. */
