@@ -3,8 +3,7 @@
 # pulled: a Debian 12 root made with debootstrap is imported as the base (docs/deployment.md).
 #   IMAGE_BASE_ROOT  a debootstrapped bookworm root (default: test-fresh's, made if missing)
 #   FRESH_MIRROR     Debian mirror (default: the first one this host's apt uses)
-#   PODMAN_BUILD_OPTS  extra `podman build` options, e.g. on a host with hybrid cgroups that
-#                    crun refuses: "--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=8192:8192"
+#   PODMAN_OPTS      podman options for build and run (scripts/podman-opts.sh: found out when unset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRESH_DIR=${FRESH_DIR:-/var/tmp/waengine-fresh}
@@ -17,8 +16,10 @@ mirror() {
 }
 FRESH_MIRROR=${FRESH_MIRROR:-$(mirror)}
 FRESH_MIRROR=${FRESH_MIRROR%/}
+# The base root has what this script uses in it (ca-certificates, for the site CA); a root made
+# without it (by hand, or an older test-fresh) gets it through the root's own apt.
 if [ ! -x "$IMAGE_BASE_ROOT/usr/bin/apt-get" ]; then
-  debootstrap --variant=minbase bookworm "$IMAGE_BASE_ROOT" "$FRESH_MIRROR"
+  debootstrap --variant=minbase --include=ca-certificates bookworm "$IMAGE_BASE_ROOT" "$FRESH_MIRROR"
 fi
 
 # The base: that root with Debian's sources (security included) and the host's site CA, if it
@@ -31,6 +32,13 @@ deb $FRESH_MIRROR bookworm main
 deb $FRESH_MIRROR bookworm-updates main
 deb ${FRESH_MIRROR}-security bookworm-security main
 SOURCES
+if [ ! -x "$work/root/usr/sbin/update-ca-certificates" ]; then
+  cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+  chroot "$work/root" apt-get update -qq
+  chroot "$work/root" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null
+  chroot "$work/root" apt-get clean
+fi
 rm -rf "$work/root/home/"* "$work/root/var/cache/apt/archives/"*.deb
 changes=(--change 'CMD ["/bin/bash"]')
 if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
@@ -41,8 +49,9 @@ if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
 fi
 tar -C "$work/root" -c . | podman import "${changes[@]}" - "$BASE"
 
-read -r -a opts <<<"${PODMAN_BUILD_OPTS:-}"
-podman build "${opts[@]}" --format docker --build-arg BASE="$BASE" -t localhost/waengine:latest .
-podman build "${opts[@]}" --format docker --build-arg BASE="$BASE" -f deploy/nginx.Dockerfile \
+source scripts/podman-opts.sh
+podman_opts "$BASE"
+podman build "${PODMAN_ARGS[@]}" --format docker --build-arg BASE="$BASE" -t localhost/waengine:latest .
+podman build "${PODMAN_ARGS[@]}" --format docker --build-arg BASE="$BASE" -f deploy/nginx.Dockerfile \
   -t localhost/waengine-nginx:latest .
 podman images --filter reference='localhost/waengine*'

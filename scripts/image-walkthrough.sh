@@ -3,14 +3,17 @@
 # (non-root, Chromium's sandbox on), and in its network namespace (as compose.yaml does) nginx
 # in front and the sandbox; every API request goes through nginx. Leaves nothing behind.
 # docs/deployment.md, section 6.
-#   PODMAN_RUN_OPTS  extra `podman run` options (see PODMAN_BUILD_OPTS in build-image.sh)
+#   PODMAN_OPTS  podman options, as for build-image.sh (scripts/podman-opts.sh: found out when unset)
 #   PORT, SANDBOX_PORT  host ports for nginx and the sandbox (default: free ones)
 set -euo pipefail
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=${PORT:-$(free_port)}
 SANDBOX_PORT=${SANDBOX_PORT:-$(free_port)}
 POD=waengine-walkthrough-$$
-read -r -a opts <<<"${PODMAN_RUN_OPTS:-}"
+cd "$(dirname "$0")/.."
+source scripts/podman-opts.sh
+podman_opts localhost/waengine:latest
+opts=("${PODMAN_ARGS[@]}")
 cleanup() {
   podman rm -f -t 30 "$POD-nginx" "$POD-sandbox" "$POD-gw" >/dev/null 2>&1 || true
   podman volume rm -f "$POD-data" >/dev/null 2>&1 || true
