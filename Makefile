@@ -17,7 +17,7 @@ APT = apt() { \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$$@" >/dev/null; \
 	}
 
-.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough bench-scale
+.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough compose-walkthrough bench-scale
 
 # Each command and the Debian package that brings it. Only packages whose command is missing are
 # asked for: a Node.js from elsewhere (NodeSource bundles npm) conflicts with Debian's npm.
@@ -87,6 +87,12 @@ image:
 # The README's sandbox walk-through against those images (gateway, nginx, sandbox containers).
 image-walkthrough:
 	scripts/image-walkthrough.sh
+
+# compose.yaml under podman-compose (from PyPI, into .venv), with the sandbox added
+# (deploy/compose.sandbox.yaml): the README's walk-through through nginx. Needs `make image`.
+compose-walkthrough: .make/python
+	$(PYTHON) -m pip install -q podman-compose
+	scripts/compose-walkthrough.sh
 
 # Never ./data: it holds the WhatsApp logins (browser profiles) and the event outbox.
 clean:

@@ -15,7 +15,7 @@ source scripts/podman-opts.sh
 podman_opts localhost/waengine:latest
 opts=("${PODMAN_ARGS[@]}")
 cleanup() {
-  podman rm -f -t 30 "$POD-nginx" "$POD-sandbox" "$POD-gw" >/dev/null 2>&1 || true
+  podman rm -f -v -t 30 "$POD-nginx" "$POD-sandbox" "$POD-gw" >/dev/null 2>&1 || true
   podman volume rm -f "$POD-data" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
