@@ -80,7 +80,7 @@ def test_compose_puts_nginx_in_front_with_the_shipped_config():
     assert gateway["environment"]["WAENGINE_BIND"] == "127.0.0.1:8080"
     assert "${WAENGINE_API_KEYS:?" in gateway["environment"]["WAENGINE_API_KEYS"]
     assert any(v.endswith(":/data") for v in gateway["volumes"])
-    assert gateway["ports"] == ["8080:80"]
+    assert gateway["ports"] == ["127.0.0.1:${PORT:-8080}:80"]  # loopback only, unless opened up
     assert nginx["network_mode"] == "service:waengine"
     assert nginx["depends_on"]["waengine"]["condition"] == "service_healthy"
     assert nginx["build"]["dockerfile"] == "deploy/nginx.Dockerfile"
