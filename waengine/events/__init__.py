@@ -63,7 +63,7 @@ class EventHub:
     def sinks_of(self, session) -> list[dict]:
         """The gateway-wide sinks (SINKS) and the session's own: every one gets its events."""
         own = (session.options or {}).get("sinks") if session is not None else None
-        return [*self.config["SINKS"], *(own or ())]
+        return [*(self.config.get("SINKS") or ()), *(own or ())]
 
     def sinks_for(self, session, type_: str) -> list[dict]:
         """The sinks that want this event type, as deliveries name them (secrets masked)."""

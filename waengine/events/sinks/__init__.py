@@ -13,6 +13,7 @@ SINKS), and looked up when publishing, as webhook secrets are.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import time
 import urllib.parse
@@ -21,6 +22,7 @@ from .base import Publisher, SinkError, mask
 
 SCHEMES = {"amqp": "amqp", "amqps": "amqp", "nats": "nats", "tls": "nats", "redis": "redis",
            "rediss": "redis", "sqs": "sqs"}
+LIBRARIES = {"amqp": "pika", "nats": "nats", "redis": "redis", "sqs": "boto3"}
 SINK_URL_SCHEMES = tuple(f"{scheme}://" for scheme in SCHEMES)
 
 
@@ -81,6 +83,9 @@ def url_problem(url) -> str | None:
         return f"{mask(url)}: no host"
     if parts.scheme == "sqs" and len([p for p in parts.path.split("/") if p]) != 2:
         return f"{mask(url)}: an SQS sink is sqs://host/account/queue"
+    library = LIBRARIES[SCHEMES[parts.scheme]]
+    if importlib.util.find_spec(library) is None:  # found without importing it
+        return f"{parts.scheme}:// sinks need the {library} package: pip install 'waengine[sinks]'"
     return address_problem(url)
 
 

@@ -45,12 +45,24 @@ class Publisher(Base):
 
     async def _connect(self):
         import nats
+        from nats.errors import NoServersError
         from nats.js.errors import NotFoundError
 
+        errors: list[Exception] = []
+
+        async def note(error):  # the client's own error log would print every traceback
+            errors.append(error)
+
         # No reconnect loop inside the client: a lost connection fails the publish now and the
-        # delivery's backoff retries it (on a new connection).
-        self.nc = await nats.connect(self.server, connect_timeout=self.timeout,
-                                     allow_reconnect=False, max_reconnect_attempts=0)
+        # delivery's backoff retries it (on a new connection). One attempt (1 is the least
+        # the client takes; 0 means forever), no wait between them.
+        try:
+            self.nc = await nats.connect(self.server, connect_timeout=self.timeout,
+                                         allow_reconnect=False, max_reconnect_attempts=1,
+                                         reconnect_time_wait=0, error_cb=note)
+        except NoServersError:
+            cause = errors[-1] if errors else None
+            raise SinkError(f"cannot connect: {type(cause).__name__}: {cause}") from None
         self.js = self.nc.jetstream(timeout=self.timeout)
         subject = f"{self.prefix}.>"
         try:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ...config import Defaults
 from ...store import epoch, iso_utc
 from ..outbox import EventOutbox
 from ..signing import headers as identity_headers
@@ -29,7 +30,7 @@ class SinkSender(WebhookSender):
 
     def __init__(self, outbox: EventOutbox, config: dict):
         super().__init__(outbox, config)
-        self.timeout = config["SINK_TIMEOUT"]
+        self.timeout = float(config.get("SINK_TIMEOUT", Defaults.SINK_TIMEOUT))
         # One publisher per sink serializes its publishes: a second thread would only wait.
         self.per_destination = 1
         # (session id, sink key) -> the sink's URL with its secrets; None: no longer configured.
