@@ -74,7 +74,7 @@ def redis_consumer(broker: Redis, arrivals: Arrivals, prefix: str):
     import redis
 
     client = redis.Redis(port=broker.port)
-    streams = {f"{prefix}.s{i}": "$" for i in range(SESSIONS)}
+    streams = {f"{prefix}.s{i}": "0-0" for i in range(SESSIONS)}  # new streams: from the start
 
     def run():
         while not arrivals.stop.is_set():
@@ -222,8 +222,10 @@ def main() -> int:
             targets = [("webhook", webhook_consumer, None), ("redis", redis_consumer, redis_),
                        ("nats", nats_consumer, nats_), ("amqp", amqp_consumer, rabbit),
                        ("sqs", sqs_consumer, sqs)]
-            rows = {name: measure(name, consumer, broker, root, 0)
-                    for name, consumer, broker in targets}
+            rows = {}
+            for name, consumer, broker in targets:
+                rows[name] = measure(name, consumer, broker, root, 0)
+                print(name, rows[name], file=sys.stderr, flush=True)
         finally:
             for server in servers:
                 server.close()

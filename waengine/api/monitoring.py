@@ -52,7 +52,8 @@ def health():
     eng = engine()
     counts = dict(Counter(s.status.value for s in eng.manager.list()))
     # A sink's broker that is down is reported here, never as unhealthy: the gateway serves.
-    sinks = {"sinks": eng.sink_health()} if eng.sink_health() else {}
+    report = eng.sink_health()
+    sinks = {"sinks": report} if report else {}
     reason = unhealthy_reason(eng)
     if reason:
         return {"status": "unhealthy", "reason": reason, "sessions": counts, **sinks}, 503

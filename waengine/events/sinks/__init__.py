@@ -18,7 +18,7 @@ import json
 import time
 import urllib.parse
 
-from .base import Publisher, SinkError, mask
+from .base import Publisher, SinkError, address_problem, mask
 
 SCHEMES = {"amqp": "amqp", "amqps": "amqp", "nats": "nats", "tls": "nats", "redis": "redis",
            "rediss": "redis", "sqs": "sqs"}
@@ -35,20 +35,11 @@ def key(url: str) -> str:
     return mask(url)
 
 
-def address_problem(url: str) -> str | None:
-    """Why the gateway must not connect to this sink's host (the outgoing address check, SSRF),
-    or None. Called when a sink is set (API, SINKS) and before each connection is made."""
-    return None
-
-
 def publisher(url: str, timeout: float) -> Publisher:
     """A publisher for the sink URL; its broker library is imported now (ValueError: unknown)."""
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in SCHEMES:
         raise ValueError(f"not a sink URL: {mask(url)!r}")
-    problem = address_problem(url)
-    if problem:
-        raise ValueError(problem)
     module = importlib.import_module(f"{__name__}.{SCHEMES[scheme]}")
     return module.Publisher(url, timeout)
 

@@ -8,12 +8,16 @@ message_id = event id, type = event type, timestamp, content_type; headers as we
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 
 from .base import Message, SinkError
 from .base import Publisher as Base
 
 OWN_PARAMS = ("exchange",)
+# pika logs every step of a failed connection at ERROR, a traceback included: with a broker
+# down that is a burst per retry. The sink sender logs each failure once, with its reason.
+logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 class Publisher(Base):
@@ -31,8 +35,13 @@ class Publisher(Base):
 
     def connect(self) -> None:
         import pika
+        from pika.exceptions import AMQPConnectionError
 
-        self.connection = pika.BlockingConnection(pika.URLParameters(self.client_url))
+        try:
+            self.connection = pika.BlockingConnection(pika.URLParameters(self.client_url))
+        except AMQPConnectionError as e:  # its text is often empty: say where it failed
+            where = f"{self.parts.hostname}:{self.parts.port or 5672}"
+            raise SinkError(f"cannot connect to {where}: {e!r}") from e
         self.channel = self.connection.channel()
         self.channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
         self.channel.confirm_delivery()

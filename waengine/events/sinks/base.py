@@ -30,6 +30,13 @@ def mask(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def address_problem(url: str) -> str | None:
+    """Why the gateway must not connect to this sink's host (the outgoing address check against
+    SSRF plugs in here), or None. Called when a sink is set (API, SINKS) and before each new
+    connection to its broker (a name may resolve elsewhere later)."""
+    return None
+
+
 class SinkError(Exception):
     """A publish that did not reach the broker (or was not confirmed): retried later."""
 
@@ -69,25 +76,27 @@ class Publisher:
         with self._lock:
             if not self.connected and time.monotonic() < self._down_until:
                 raise SinkError(self._down_error)
+            connecting = not self.connected
             try:
-                if not self.connected:
+                if connecting:
+                    problem = address_problem(self.url)  # checked again on each new connection
+                    if problem:
+                        raise SinkError(problem)
                     self.connect()
                     self.connected = True
                 self.send(message)
-            except SinkError:
-                self._drop()
-                raise
             except Exception as e:
-                connecting = not self.connected
                 self._drop()
+                reason = self.describe(e)
                 if connecting:  # the broker did not even take a connection
                     self._down_until = time.monotonic() + self.COOLDOWN
-                    self._down_error = self.describe(e)
-                raise SinkError(self.describe(e)) from e
+                    self._down_error = reason
+                raise SinkError(reason) from e
 
     def describe(self, error: Exception) -> str:
         """A one-line reason without the URL's secrets (some clients echo the URL)."""
-        text = f"{type(error).__name__}: {error}".replace(self.url, self.name)
+        text = str(error) if isinstance(error, SinkError) else f"{type(error).__name__}: {error}"
+        text = text.replace(self.url, self.name)
         password = self.parts.password
         return text.replace(password, "***") if password else text
 
