@@ -131,20 +131,22 @@ class WebhookSender:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Read before looking for work: an attempt that ends (or an event stored) while
+            # run_once looks changes it, so the sleep below does not wait for it in vain.
+            version = self.outbox.version
             try:
                 worked = self.run_once()
             except Exception:
                 log.exception("%s sender loop failed; retrying", self.NAME)
                 worked = False
             if not worked:
-                self._sleep()
+                self._sleep(version)
 
-    def _sleep(self) -> None:
+    def _sleep(self, version: int) -> None:
         nxt = self.outbox.next_due_at(self.SINKS)
         wait = 30.0 if nxt is None else max(0.0, min(30.0, nxt - time.time()))
         if wait == 0 and self._in_flight:
             wait = 1.0  # what is due is in flight: its end bumps the version
-        version = self.outbox.version
         with self.outbox.changed:
             # Wakes at once for a new event or a manual retry; else when the next one is due.
             self.outbox.changed.wait_for(
