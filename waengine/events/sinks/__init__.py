@@ -62,7 +62,7 @@ def parse_config(raw) -> list[dict]:
 
 
 def url_problem(url) -> str | None:
-    """Why a sink URL cannot be used (its form, not its address), or None."""
+    """Why a sink URL cannot be used (its form, its library, then address_problem), or None."""
     if not isinstance(url, str) or not is_sink(url):
         return f"a sink URL starts with one of {', '.join(SINK_URL_SCHEMES)}"
     try:
