@@ -22,7 +22,7 @@ APT = apt() { \
 # Each command and the Debian package that brings it. Only packages whose command is missing are
 # asked for: a Node.js from elsewhere (NodeSource bundles npm) conflicts with Debian's npm.
 SYSTEM_COMMANDS := chromium:chromium chromedriver:chromium-driver redis-server:redis-server node:nodejs npm:npm
-TEST_COMMANDS := nginx:nginx
+TEST_COMMANDS := nginx:nginx rabbitmq-server:rabbitmq-server nats-server:nats-server
 MISSING = missing() { for pair in "$$@"; do cmd=$${pair%%:*}; \
 	  command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || printf '%s ' "$${pair\#*:}"; done; }
 

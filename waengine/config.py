@@ -102,6 +102,11 @@ class Defaults:
     WEBHOOK_RETRY_BASE = 1.0
     WEBHOOK_RETRY_MAX_DELAY = 600.0
     WEBHOOK_RETRY_HORIZON = 86400.0
+    # Gateway-wide event sinks, every session's events (docs/events.md): a JSON list of
+    # {"url": "amqp://…|nats://…|redis://…|sqs://…", "events": [...]}. Retried like webhooks.
+    SINKS: str | list = ""
+    # Seconds for one publish to a sink's broker (connect, send, its acknowledgement).
+    SINK_TIMEOUT = 5.0
     EVENT_RETENTION = 7 * 86400.0
     # Seconds a write waits for another process's SQLite lock before 503 storage_unavailable.
     STORE_BUSY_TIMEOUT = 5.0
@@ -269,6 +274,14 @@ def validate(config: dict) -> None:
 
     if secret_problem(config["WEBHOOK_SECRET"] or ""):
         raise ConfigError(f"WEBHOOK_SECRET: {secret_problem(config['WEBHOOK_SECRET'])}")
+    from .events.sinks import parse_config
+
+    try:
+        config["SINKS"] = parse_config(config["SINKS"])
+    except ValueError as e:  # json.JSONDecodeError is one
+        raise ConfigError(f"SINKS: {e}") from None
+    if config["SINK_TIMEOUT"] <= 0:
+        raise ConfigError(f"SINK_TIMEOUT must be positive, got {config['SINK_TIMEOUT']}")
     if isinstance(config["API_KEYS"], str):
         config["API_KEYS"] = [k.strip() for k in config["API_KEYS"].split(",") if k.strip()]
     parse_api_keys(config["API_KEYS"])

@@ -19,6 +19,7 @@ from .engine.outgoing import Dispatcher, OutgoingQueue
 from .engine.page import SendOp
 from .engine.receipts import Receipts, match_ack
 from .events import EventHub
+from .events.sinks import key as sink_key
 from .media import LocalMediaStore, MediaKeeper, store_from_config
 from .ops import memory
 from .ops.reaper import SessionReaper
@@ -41,6 +42,7 @@ class Engine:
         self.events = EventHub(self.store, config)
         self.cache = SessionCache.from_config(config)
         self.events.sender.secret_for = self._webhook_secret
+        self.events.session_of = self._session
         self.media_store = store_from_config(config, self.data_dir)
         self.media = MediaKeeper(self.media_store, config, self._publish) \
             if self.media_store is not None else None
@@ -159,9 +161,34 @@ class Engine:
         session.touch()
         return rows
 
+    def _session(self, session_id: str):
+        return next((s for s in self.manager.list() if s.id == session_id), None)
+
     def _webhook_secret(self, session_id: str, url: str) -> str | None:
-        session = next((s for s in self.manager.list() if s.id == session_id), None)
-        return self.events.secret(session, url)
+        return self.events.secret(self._session(session_id), url)
+
+    def set_sinks(self, session_id: str, sinks: list[dict]) -> dict:
+        """Replace the session's own sinks (its next events go to them); their masked views.
+
+        A URL given as shown (secrets masked) keeps the stored sink's secrets."""
+        stored = {sink_key(s["url"]): s["url"] for s in self._own_sinks(session_id)}
+        sinks = [{**s, "url": stored.get(s["url"], s["url"])} for s in sinks]
+        self.manager.update_options(session_id, sinks=sinks or None)
+        return self.sinks(session_id)
+
+    def sinks(self, session_id: str) -> dict:
+        """The session's own sinks and the gateway-wide ones (SINKS), secrets masked."""
+        def view(group):
+            return [{"url": sink_key(s["url"]), "events": s.get("events") or []} for s in group]
+        return {"sinks": view(self._own_sinks(session_id)),
+                "gatewaySinks": view(self.config["SINKS"])}
+
+    def _own_sinks(self, session_id: str) -> list[dict]:
+        return (self.manager.get(session_id).options or {}).get("sinks") or []
+
+    def sink_health(self) -> list[dict]:
+        """Each sink published to: whether its broker takes events, since when it fails."""
+        return self.events.sink_sender.report()
 
     def _send_ended(self, session, row: dict) -> None:
         self.events.publish(session, "message.status", row)

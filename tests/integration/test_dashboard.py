@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -317,6 +318,26 @@ def test_a_failed_webhook_delivery_is_shown_with_its_answer_and_retried(stack):
     assert headers["x-waengine-signature"] == (
         "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest())
     assert json.loads(request["body"])["data"]["body"] == "are you there?"
+
+
+def test_the_session_page_lists_its_sinks_masked_and_a_failing_one_shows_in_deliveries(stack):
+    with socket.socket() as s:  # a Redis that is not there: its publishes are retried
+        s.bind(("127.0.0.1", 0))
+        url = f"redis://:hunter2@127.0.0.1:{s.getsockname()[1]}/0"
+    put = stack.api("PUT", "/sessions/sales/sinks", json={"sinks": [{"url": url,
+                                                                      "events": ["message"]}]})
+    assert put.status_code == 200, put.text
+    shown = url.replace("hunter2", "***")
+    stack.driver.get(stack.url + "/dashboard#session/sales")
+    stack.wait_text("#sinks-list", shown)
+    assert "this session" in stack.text("#sinks-list") and "message" in stack.text("#sinks-list")
+    stack.sandbox_post("/_sandbox/messages", **{"from": BUDI, "to": OWNER, "text": "to the sink"})
+    stack.find('#nav a[data-view="deliveries"]').click()
+    wait_for(lambda: (stack.find("#deliveries-refresh").click(), shown in stack.text(
+        "#deliveries-body"))[1], timeout=30, message="the sink's delivery, retrying")
+    assert "retrying" in stack.text("#deliveries-body")
+    assert "hunter2" not in stack.driver.page_source
+    assert stack.api("PUT", "/sessions/sales/sinks", json={"sinks": []}).status_code == 200
 
 
 def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):

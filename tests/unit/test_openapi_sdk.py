@@ -40,6 +40,8 @@ OPERATION_IDS = {
     ("delete", "/sessions/{session_id}/cache"): "clearCache",
     ("get", "/sessions/{session_id}/webhook"): "getWebhook",
     ("put", "/sessions/{session_id}/webhook"): "setWebhook",
+    ("get", "/sessions/{session_id}/sinks"): "getSinks",
+    ("put", "/sessions/{session_id}/sinks"): "setSinks",
     ("delete", "/sessions/{session_id}/webhook"): "deleteWebhook",
     ("get", "/sessions/{session_id}/webhook/deliveries"): "listDeliveries",
     ("post", "/sessions/{session_id}/webhook/deliveries/{event_id}/retry"): "retryDelivery",

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from .. import uploads
-from . import chats, contacts, events, groups, media, messages, monitoring, profile, sessions, ws
+from . import (
+    chats,
+    contacts,
+    events,
+    groups,
+    media,
+    messages,
+    monitoring,
+    profile,
+    sessions,
+    sinks,
+    ws,
+)
 
 
 def register(app) -> None:
@@ -15,6 +27,7 @@ def register(app) -> None:
     app.register_blueprint(groups.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(events.bp)
+    app.register_blueprint(sinks.bp)
     app.register_blueprint(ws.bp)
     app.register_blueprint(monitoring.bp)
     uploads.init_app(app)

@@ -51,10 +51,13 @@ def unhealthy_reason(eng) -> str | None:
 def health():
     eng = engine()
     counts = dict(Counter(s.status.value for s in eng.manager.list()))
+    # A sink's broker that is down is reported here, never as unhealthy: the gateway serves.
+    report = eng.sink_health()
+    sinks = {"sinks": report} if report else {}
     reason = unhealthy_reason(eng)
     if reason:
-        return {"status": "unhealthy", "reason": reason, "sessions": counts}, 503
-    return {"status": "ok", "sessions": counts}
+        return {"status": "unhealthy", "reason": reason, "sessions": counts, **sinks}, 503
+    return {"status": "ok", "sessions": counts, **sinks}
 
 
 @bp.get("/performance")

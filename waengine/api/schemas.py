@@ -12,6 +12,7 @@ from marshmallow import validates_schema
 
 from ..engine.proxy import ProxyError, parse_proxy
 from ..errors import ValidationError
+from ..events import sinks
 from ..events.outbox import EVENT_TYPES
 from ..events.signing import WHSEC_PATTERN, secret_problem
 from ..vocabulary import SESSION_ID as SESSION_ID_RE
@@ -164,6 +165,31 @@ class WebhookPatchIn(WebhookIn):
 
     url = URL(schemes={"http", "https"}, require_tld=False,
               validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
+
+
+def _sink_url(value: str) -> None:
+    problem = sinks.url_problem(value)
+    if problem:
+        raise SchemaError(problem)
+
+
+class SinkIn(Schema):
+    url = String(required=True, validate=[Length(max=2048), _sink_url], metadata={
+        "description": "`amqp://`, `nats://`, `redis://` or `sqs://` (docs/events.md); "
+                       "its password is never shown again",
+        "example": "redis://:password@10.0.0.7:6379/0?maxlen=100000"})
+    events = List(String(validate=OneOf(EVENT_TYPES)), validate=Length(max=len(EVENT_TYPES)),
+                  metadata={"description": "event types to publish (empty: all)"})
+
+
+class SinksPutIn(Schema):
+    sinks = List(Nested(SinkIn), required=True, validate=Length(max=10))
+
+    @validates_schema
+    def _distinct(self, data, **kwargs):
+        keys = [sinks.key(s["url"]) for s in data.get("sinks") or ()]
+        if len(set(keys)) != len(keys):
+            raise SchemaError("Each sink URL may be given once.", "sinks")
 
 
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"

@@ -1,4 +1,4 @@
-"""Events: what the engine sees becomes API events in the outbox, for webhooks and SSE."""
+"""Events: what the engine sees becomes API events in the outbox, for webhooks, sinks and SSE."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from ..errors import ServiceUnavailable, TooManyRequests, ValidationError
 from ..shapes import ack_name, message, outgoing_view
 from ..store import Store, iso_utc
+from . import sinks
 from .outbox import EVENT_TYPES, EventOutbox
+from .sinks.sender import SinkSender
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,10 @@ class EventHub:
         self.config = config
         self.outbox = EventOutbox(store)
         self.sender = WebhookSender(self.outbox, config)
+        self.sink_sender = SinkSender(self.outbox, config)
+        self.sink_sender.url_for = self.sink_url
+        # session id -> the Session (its options hold its sinks); the wiring sets it.
+        self.session_of: Callable[[str], object | None] = lambda session_id: None
         # SSE streams and WebSockets together: each holds a gthread worker thread.
         self.streams = threading.BoundedSemaphore(config["SSE_MAX_STREAMS"])
         # Set when the engine stops (or gunicorn's SIGTERM arrives): open streams end now, so
@@ -30,6 +36,7 @@ class EventHub:
     def start(self) -> None:
         self.closing.clear()
         self.sender.start()
+        self.sink_sender.start()
 
     def close_streams(self) -> None:
         """End every open event stream (SSE, WebSocket) now; new ones are refused (503).
@@ -41,6 +48,7 @@ class EventHub:
     def stop(self) -> None:
         self.close_streams()
         self.sender.stop()
+        self.sink_sender.stop()
 
     def webhooks_for(self, session, type_: str) -> list[dict]:
         """The session's own webhook, else the global default, if it wants this event type."""
@@ -51,6 +59,23 @@ class EventHub:
         if not hook or (hook.get("events") and type_ not in hook["events"]):
             return []
         return [hook]
+
+    def sinks_of(self, session) -> list[dict]:
+        """The gateway-wide sinks (SINKS) and the session's own: every one gets its events."""
+        own = (session.options or {}).get("sinks") if session is not None else None
+        return [*(self.config.get("SINKS") or ()), *(own or ())]
+
+    def sinks_for(self, session, type_: str) -> list[dict]:
+        """The sinks that want this event type, as deliveries name them (secrets masked)."""
+        return [{"url": sinks.key(sink["url"])} for sink in self.sinks_of(session)
+                if not sink.get("events") or type_ in sink["events"]]
+
+    def sink_url(self, session_id: str, key: str) -> str | None:
+        """The URL (with its secrets) of the session's sink whose deliveries are named `key`."""
+        for sink in self.sinks_of(self.session_of(session_id)):
+            if sinks.key(sink["url"]) == key:
+                return sink["url"]
+        return None
 
     def secret(self, session, url: str) -> str | None:
         """The secret of the hook (the session's own, else the global one) that has this URL."""
@@ -137,7 +162,8 @@ class EventHub:
     def publish(self, session, kind: str, data: dict) -> None:
         """The engine's event callback: translate, dedupe, commit (before the page is acked)."""
         for type_, payload, dedupe in translate(kind, data):
-            self.outbox.add(session.id, type_, payload, dedupe, self.webhooks_for(session, type_))
+            self.outbox.add(session.id, type_, payload, dedupe,
+                            self.webhooks_for(session, type_) + self.sinks_for(session, type_))
 
 
 def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
@@ -215,4 +241,4 @@ def presence(data: dict) -> dict:
     return out
 
 
-__all__ = ["EVENT_TYPES", "EventHub", "EventOutbox", "WebhookSender", "translate"]
+__all__ = ["EVENT_TYPES", "EventHub", "EventOutbox", "SinkSender", "WebhookSender", "translate"]

@@ -168,24 +168,26 @@ class EventOutbox:
                 self.changed.release()
 
     # ---- deliveries ----
-    def due(self, now: float, limit: int = 50) -> list[dict]:
-        """The head of each session's pending queue per URL, if its next attempt is due."""
+    def due(self, now: float, limit: int = 50, sinks: bool = False) -> list[dict]:
+        """The head of each session's pending queue per URL, if its next attempt is due:
+        webhooks' (http, https) or sinks' (any other scheme)."""
         rows = self.store.execute(
-            """SELECT d.*, e.body, e.id AS event_id, e.type, e.created_at FROM deliveries d
+            f"""SELECT d.*, e.body, e.id AS event_id, e.type, e.created_at FROM deliveries d
                JOIN events e ON e.seq = d.event_seq
-               WHERE d.status = 'pending' AND d.event_seq = (
+               WHERE d.status = 'pending' AND {_kind(sinks)} AND d.event_seq = (
                    SELECT MIN(event_seq) FROM deliveries d2
                    WHERE d2.session = d.session AND d2.url = d.url AND d2.status = 'pending')
                  AND d.next_attempt_at <= ?
                ORDER BY d.next_attempt_at, d.event_seq LIMIT ?""", (now, limit))
         return [dict(r) for r in rows]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, sinks: bool = False) -> float | None:
         rows = self.store.execute(
-            "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'")
+            "SELECT MIN(next_attempt_at) AS t FROM deliveries d WHERE status = 'pending'"
+            f" AND {_kind(sinks)}")
         return rows[0]["t"]
 
-    def mark_delivered(self, seq: int, url: str, status_code: int) -> None:
+    def mark_delivered(self, seq: int, url: str, status_code: int | None) -> None:
         self.store.execute(
             "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,"
             " last_status = ?, last_error = NULL, delivered_at = ? WHERE event_seq = ? AND url = ?",
@@ -239,6 +241,11 @@ class EventOutbox:
             db.execute("DELETE FROM events WHERE session = ?", (session,))
 
 
+def _kind(sinks: bool) -> str:
+    """SQL: the delivery row `d` is a sink's (its URL is not http or https) or a webhook's."""
+    return f"substr(d.url, 1, 4) {'!=' if sinks else '='} 'http'"
+
+
 def _among(sessions: list[str] | None) -> tuple[str, tuple]:
     if sessions is None:
         return "", ()
@@ -249,6 +256,7 @@ def _delivery(row: dict) -> dict:
     nxt = row.pop("next_attempt_at")
     row["nextAttemptAt"] = iso_utc(nxt) if row["status"] == "pending" and nxt else None
     return {"eventId": row["event_id"], "type": row["type"], "createdAt": row["created_at"],
-            "status": row["status"], "url": row["url"], "attempts": row["attempts"],
+            "status": row["status"], "url": row["url"],
+            "target": "webhook" if row["url"].startswith("http") else "sink", "attempts": row["attempts"],
             "nextAttemptAt": row["nextAttemptAt"], "lastError": row["last_error"],
             "lastStatus": row["last_status"], "deliveredAt": row["delivered_at"]}

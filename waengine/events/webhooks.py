@@ -85,6 +85,9 @@ def retryable(status: int | None) -> bool:
 
 
 class WebhookSender:
+    SINKS = False  # which deliveries this sender takes: webhooks' (SinkSender: sinks')
+    NAME = "webhook"  # in thread names and logs
+
     def __init__(self, outbox: EventOutbox, config: dict):
         self.outbox = outbox
         self.timeout = config["WEBHOOK_TIMEOUT"]
@@ -109,8 +112,9 @@ class WebhookSender:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="wa-webhook")
-        self._thread = threading.Thread(target=self._run, name="wa-webhooks", daemon=True)
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"wa-{self.NAME}")
+        self._thread = threading.Thread(target=self._run, name=f"wa-{self.NAME}s",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -120,27 +124,29 @@ class WebhookSender:
         if self._thread:
             self._thread.join(self.timeout + 5)
             if self._thread.is_alive():
-                log.warning("wa-webhooks did not stop within %.0fs", self.timeout + 5)
+                log.warning("wa-%ss did not stop within %.0fs", self.NAME, self.timeout + 5)
         if self._pool:
             # Attempts in flight end by their deadline; their rows stay pending if cut short.
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Read before looking for work: an attempt that ends (or an event stored) while
+            # run_once looks changes it, so the sleep below does not wait for it in vain.
+            version = self.outbox.version
             try:
                 worked = self.run_once()
             except Exception:
-                log.exception("webhook sender loop failed; retrying")
+                log.exception("%s sender loop failed; retrying", self.NAME)
                 worked = False
             if not worked:
-                self._sleep()
+                self._sleep(version)
 
-    def _sleep(self) -> None:
-        nxt = self.outbox.next_due_at()
+    def _sleep(self, version: int) -> None:
+        nxt = self.outbox.next_due_at(self.SINKS)
         wait = 30.0 if nxt is None else max(0.0, min(30.0, nxt - time.time()))
         if wait == 0 and self._in_flight:
             wait = 1.0  # what is due is in flight: its end bumps the version
-        version = self.outbox.version
         with self.outbox.changed:
             # Wakes at once for a new event or a manual retry; else when the next one is due.
             self.outbox.changed.wait_for(
@@ -150,7 +156,7 @@ class WebhookSender:
     def run_once(self) -> bool:
         """Start every due delivery whose queue and destination have room; True if any."""
         started = 0
-        for row in self.outbox.due(time.time(), limit=200):
+        for row in self.outbox.due(time.time(), limit=200, sinks=self.SINKS):
             if self._stop.is_set():
                 break
             key = (row["session"], row["url"])
@@ -172,7 +178,8 @@ class WebhookSender:
         try:
             self.attempt(row)
         except Exception:
-            log.exception("webhook %s for %s: attempt failed", row["event_id"], row["session"])
+            log.exception("%s %s for %s: attempt failed", self.NAME, row["event_id"],
+                          row["session"])
         finally:
             with self._lock:
                 self._in_flight.discard(key)

@@ -114,6 +114,7 @@ class EngineCollector:
         hooks.add_metric(["delivered"], sender.delivered)
         hooks.add_metric(["failed"], sender.failed)
         yield hooks
+        yield from sink_metrics(engine.sink_health())
 
         sample = engine.watchdog.last_sample
         if sample is None:
@@ -140,6 +141,22 @@ class EngineCollector:
         yield GaugeMetricFamily("waengine_watchdog_last_run_age_seconds",
                                 "Seconds since the memory watchdog last ran",
                                 value=max(0.0, time.monotonic() - sample.at))
+
+
+def sink_metrics(report: list[dict]):
+    """Per sink (masked URL): publishes by result, and whether its broker takes them now."""
+    published = CounterMetricFamily("waengine_sink_deliveries",
+                                    "Sink publishes by result (failed: dead-lettered)",
+                                    labels=["sink", "result"])
+    up = GaugeMetricFamily("waengine_sink_up",
+                           "1 if the sink's last publish was acknowledged, 0 if it failed",
+                           labels=["sink"])
+    for sink in report:
+        published.add_metric([sink["url"], "delivered"], sink["published"])
+        published.add_metric([sink["url"], "failed"], sink["deadLettered"])
+        up.add_metric([sink["url"]], 1 if sink["up"] else 0)
+    yield published
+    yield up
 
 
 def init_app(app) -> None:

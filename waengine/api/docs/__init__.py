@@ -9,7 +9,17 @@ their success schema and their own error statuses with `responses()`; what every
 
 from .build import init_app
 from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
-from .events import Delivery, DeliveryList, Event, EventList, Retried, StreamToken, Webhook
+from .events import (
+    Delivery,
+    DeliveryList,
+    Event,
+    EventList,
+    Retried,
+    Sink,
+    Sinks,
+    StreamToken,
+    Webhook,
+)
 from .groups import (
     About,
     Blocked,
@@ -73,7 +83,7 @@ __all__ = [
     "Location", "Me", "Message", "MessageList", "NOT_MODIFIED", "Pacing", "PacingOut",
     "PairingCode", "Participant", "Performance", "PerformanceFigures", "PerformanceHistory",
     "Pinned", "QrCode", "Queued", "QueuedList", "Reaction", "ReadReceipt", "Retried", "Session",
-    "SessionList", "SessionMemory", "Starred", "StoredMedia", "StreamToken", "Webhook",
+    "SessionList", "SessionMemory", "Sink", "Sinks", "Starred", "StoredMedia", "StreamToken", "Webhook",
     "WebhookSummary", "init_app", "responses",
     "About", "Blocked", "Blocklist", "InviteLink", "JoinedGroup", "LeftGroup", "Profile",
     "ProfilePicture",

@@ -17,12 +17,25 @@ class Webhook(Out):
                                               "whsec_ secret, shown this once"})
 
 
+class Sink(Out):
+    url = String(required=True, metadata={"description": "secrets masked as ***"})
+    events = List(String(validate=OneOf(EVENT_TYPES)), required=True)
+
+
+class Sinks(Out):
+    sinks = List(Nested(Sink), required=True, metadata={"description": "the session's own"})
+    gatewaySinks = List(Nested(Sink), required=True, metadata={
+        "description": "the gateway-wide sinks (SINKS setting): they get this session's events too"})
+
+
 class Delivery(Out):
     eventId = String(required=True)
     type = String(required=True)
     createdAt = String(required=True, metadata=TIME)
     status = String(required=True, validate=OneOf(("pending", "delivered", "failed")))
-    url = String(required=True)
+    url = String(required=True, metadata={"description": "the webhook's URL or the sink's "
+                                                          "(secrets masked)"})
+    target = String(required=True, validate=OneOf(("webhook", "sink")))
     attempts = Integer(required=True)
     nextAttemptAt = String(allow_none=True, metadata=TIME)
     lastError = String(allow_none=True)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from apiflask.fields import Dict, Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
-from .out import STATUSES, Out
+from .out import STATUSES, TIME, Out
+
+
+class SinkHealth(Out):
+    """No error text: /health needs no key, and errors name hosts and ports (deliveries have it)."""
+
+    url = String(required=True, metadata={"description": "secrets masked"})
+    up = Boolean(required=True, metadata={"description": "its last publish was acknowledged"})
+    failingSince = String(required=True, allow_none=True, metadata=TIME)
+    published = Integer(required=True)
+    deadLettered = Integer(required=True)
 
 
 class Health(Out):
@@ -15,6 +25,8 @@ class Health(Out):
     sessions = Dict(keys=String(), values=Integer(), required=True,
                     metadata={"example": {"CONNECTED": 3}})
     reason = String(metadata={"description": "why the engine cannot serve (503 only)"})
+    sinks = List(Nested(SinkHealth), metadata={
+        "description": "each sink published to; one that is down does not make /health 503"})
 
 
 class PerformanceFigures(Out):

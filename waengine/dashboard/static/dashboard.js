@@ -575,6 +575,25 @@ function fillForms() {
   $('#pacing-cap').value = p.dailyCap ?? 0;
   $('#pacing-typing').checked = !!p.typing;
   $('#keepalive').checked = !!s.keepAlive;
+  loadSinks(s.id);
+}
+
+// Read-only: the session's own sinks and the gateway-wide ones, as the API shows them (masked).
+async function loadSinks(id) {
+  let sinks;
+  try {
+    sinks = await api('GET', `/sessions/${encodeURIComponent(id)}/sinks`);
+  } catch (err) {
+    showError('#detail-error', err);
+    return;
+  }
+  if (state.detail !== id) return;
+  const rows = [...sinks.sinks.map((k) => ({ ...k, scope: 'this session' })),
+    ...sinks.gatewaySinks.map((k) => ({ ...k, scope: 'gateway-wide' }))];
+  $('#sinks-list').replaceChildren(...rows.map((k) => el('li', {},
+    el('span', { class: 'url' }, k.url), ' ',
+    el('span', { class: 'muted' }, `${k.scope}; ${k.events.length ? k.events.join(', ') : 'all events'}`))));
+  $('#sinks-empty').hidden = rows.length > 0;
 }
 
 function newSecret() {
