@@ -13,8 +13,8 @@ import re
 from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 
-from .engine.manager import check_session_id
 from .errors import InvalidJSON, UnsupportedMediaType, ValidationError
+from .vocabulary import check_session_id
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PATH_PARAM_MAX = 256

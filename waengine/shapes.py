@@ -99,3 +99,11 @@ def outgoing_view(row: dict) -> dict:
     if row.get("receipts") is not None:
         out["receipts"] = row["receipts"]  # a group send: each member's delivery and read
     return out
+
+
+def webhook(hook: dict | None) -> dict:
+    """A session's webhook as responses show it: never its secret, only whether it has one."""
+    if not hook:
+        return {"url": None, "events": [], "hasSecret": False}
+    return {"url": hook["url"], "events": hook.get("events") or [],
+            "hasSecret": bool(hook.get("secret"))}

@@ -1,13 +1,15 @@
 """The words every layer shares, each defined once: session statuses and the session-id pattern.
 
-A leaf module (standard library only), so the API, the engine, the cache and the metrics all
-import the same definition and cannot drift apart.
+A leaf module (the standard library and errors.py only), so the API, the engine, the cache and
+the metrics all import the same definition and cannot drift apart.
 """
 
 from __future__ import annotations
 
 import re
 from enum import Enum
+
+from .errors import ValidationError
 
 
 class Status(str, Enum):
@@ -36,3 +38,11 @@ SESSION_ID_MAX = 64
 SESSION_ID = re.compile(rf"^[{SESSION_ID_CHARS}]{{1,{SESSION_ID_MAX}}}$")
 # An API key's scope entry: a session id, or a prefix of one ending in '*'.
 SESSION_SCOPE = re.compile(rf"{SESSION_ID.pattern}|^[{SESSION_ID_CHARS}]{{0,{SESSION_ID_MAX - 1}}}\*$")
+
+
+def check_session_id(session_id: str) -> str:
+    """Reject ids that could reach outside the data folder before any file-system use."""
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise ValidationError(f"Session id must match {SESSION_ID.pattern}",
+                              details={"field": "id"})
+    return session_id

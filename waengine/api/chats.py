@@ -27,7 +27,7 @@ CHAT_ERRORS = (404, 422, *docs.BROWSER_ERRORS)
 
 def changed(session_id: str, result: dict, shape=shapes.chat) -> dict:
     """A chat changed: the cached chat list is stale."""
-    engine().cache.invalidate(session_id, "chats")
+    engine().invalidate(session_id, "chats")
     return shape(result)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 
 from .. import shapes
-from ..engine.page import Page
 from . import docs
-from .context import cached_list, engine, manager, page
+from .context import cached_list, engine, page
 from .schemas import GroupCreateIn, ListQuery, ParticipantsIn, group_id, user_id
 
 bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
@@ -20,8 +19,7 @@ bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
         responses={**docs.responses(docs.ContactList, errors=docs.BROWSER_ERRORS),
                    **docs.NOT_MODIFIED})
 def list_contacts(session_id, query):
-    return cached_list(session_id, "contacts", Page.list_contacts, shapes.contact,
-                       query["refresh"])
+    return cached_list(session_id, "contacts", shapes.contact, query["refresh"])
 
 
 @bp.get("/sessions/<session_id>/contacts/<contactId>")
@@ -50,7 +48,7 @@ def contact_exists(session_id, phone):
         responses={**docs.responses(docs.GroupList, errors=docs.BROWSER_ERRORS),
                    **docs.NOT_MODIFIED})
 def list_groups(session_id, query):
-    return cached_list(session_id, "groups", Page.list_groups, shapes.group, query["refresh"])
+    return cached_list(session_id, "groups", shapes.group, query["refresh"])
 
 
 @bp.post("/sessions/<session_id>/groups")
@@ -61,7 +59,7 @@ def list_groups(session_id, query):
 def create_group(session_id, body):
     members = [user_id(p, "participants") for p in body["participants"]]
     created = page(session_id).create_group(body["name"], members)
-    engine().cache.invalidate(session_id, "groups", "chats")
+    engine().invalidate(session_id, "groups", "chats")
     return shapes.group(created), 201
 
 
@@ -74,7 +72,7 @@ def change_participants(session_id, groupId, body):
     add = [user_id(p, "add") for p in body.get("add", [])]
     remove = [user_id(p, "remove") for p in body.get("remove", [])]
     changed = page(session_id).change_participants(group_id(groupId), add, remove)
-    engine().cache.invalidate(session_id, "groups")
+    engine().invalidate(session_id, "groups")
     return shapes.group(changed)
 
 
@@ -83,5 +81,4 @@ def change_participants(session_id, groupId, body):
         summary="Drop the session's cached lists; returns how many were cached",
         responses=docs.responses(docs.Cleared))
 def clear_cache(session_id):
-    manager().get(session_id)
-    return {"cleared": engine().cache.clear(session_id)}
+    return {"cleared": engine().clear_cache(session_id)}

@@ -26,7 +26,7 @@ def update_group(session_id, groupId, body):
     changed = page(session_id).update_group(
         group_id(groupId), body.get("subject"), body.get("description"),
         settings.get("announce"), settings.get("restrict"))
-    engine().cache.invalidate(session_id, "groups", "chats")
+    engine().invalidate(session_id, "groups", "chats")
     return shapes.group(changed)
 
 
@@ -39,7 +39,7 @@ def change_admins(session_id, groupId, body):
     promote = [user_id(p, "promote") for p in body.get("promote", [])]
     demote = [user_id(p, "demote") for p in body.get("demote", [])]
     changed = page(session_id).change_admins(group_id(groupId), promote, demote)
-    engine().cache.invalidate(session_id, "groups")
+    engine().invalidate(session_id, "groups")
     return shapes.group(changed)
 
 
@@ -64,7 +64,7 @@ def revoke_invite_link(session_id, groupId):
         responses=docs.responses(docs.JoinedGroup, errors=(404, *docs.BROWSER_ERRORS)))
 def join_group(session_id, body):
     joined = page(session_id).join_group(invite_code(body["link"]))
-    engine().cache.invalidate(session_id, "groups", "chats")
+    engine().invalidate(session_id, "groups", "chats")
     return joined
 
 
@@ -74,5 +74,5 @@ def join_group(session_id, body):
         responses=docs.responses(docs.LeftGroup, errors=(404, *docs.BROWSER_ERRORS)))
 def leave_group(session_id, groupId):
     left = page(session_id).leave_group(group_id(groupId))
-    engine().cache.invalidate(session_id, "groups", "chats")
+    engine().invalidate(session_id, "groups", "chats")
     return left

@@ -9,7 +9,6 @@ from flask import current_app, request
 
 from .. import shapes, uploads
 from ..engine.page import (
-    Page,
     SendOp,
     contact_args,
     file_args,
@@ -17,9 +16,9 @@ from ..engine.page import (
     poll_args,
     text_args,
 )
-from ..errors import NotFound, ValidationError, rebuild_error
+from ..errors import ValidationError, rebuild_error
 from . import docs
-from .context import cached_list, engine, manager, page
+from .context import cached_list, engine, page
 from .schemas import (
     RECIPIENT_PATTERN,
     BulkIn,
@@ -53,7 +52,7 @@ def send(session_id: str, op: SendOp, args: dict) -> tuple[dict, int]:
     """Send through the session's paced queue: 201 with the message once WhatsApp stored it,
     202 with the queue entry while pacing still holds it back (it is never dropped)."""
     key = idempotency_key()
-    row = engine().send(manager().get(session_id), op, args, key)
+    row = engine().send(session_id, op, args, key)
     return queued_response(row)
 
 
@@ -91,7 +90,7 @@ def send_text(session_id, body):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_media(session_id):
-    manager().get(session_id).check_ready()  # 404/409 before a 16 MB body is read
+    engine().check_ready(session_id)  # 404/409 before a 16 MB body is read
     media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
     return send(session_id, SendOp.FILE, file_args(
         chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype,
@@ -106,7 +105,7 @@ def send_media(session_id):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_voice(session_id):
-    manager().get(session_id).check_ready()
+    engine().check_ready(session_id)
     media = uploads.read_voice(request, current_app.config, MediaFormIn(), MediaJSONIn())
     return send(session_id, SendOp.FILE, file_args(
         chat_id(media.fields["to"]), media.data_url(), media.filename,
@@ -121,7 +120,7 @@ def send_voice(session_id):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_sticker(session_id):
-    manager().get(session_id).check_ready()
+    engine().check_ready(session_id)
     media = uploads.read_sticker(request, current_app.config, MediaFormIn(), MediaJSONIn())
     return send(session_id, SendOp.FILE, file_args(
         chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype, "sticker"))
@@ -135,9 +134,7 @@ def send_sticker(session_id):
                     "follow each with GET …/messages/{id} or the message.status event.",
         responses=docs.responses(docs.QueuedList, 202, errors=(429, *docs.BROWSER_ERRORS)))
 def send_bulk(session_id, body):
-    session = manager().get(session_id)
-    session.check_ready()
-    rows = engine().queue_many(session, SendOp.TEXT, [
+    rows = engine().queue_many(session_id, SendOp.TEXT, [
         text_args(chat_id(m["to"]), m["text"]) for m in body["messages"]])
     return {"data": [shapes.outgoing_view(r) for r in rows]}, 202
 
@@ -149,11 +146,7 @@ def send_bulk(session_id, body):
                     "id. A group send lists each member's receipt (delivered, read).",
         responses=docs.responses(docs.Queued, errors=(404,)))
 def get_send(session_id, messageId):
-    manager().get(session_id)
-    row = engine().send_status(session_id, messageId)
-    if row is None:
-        raise NotFound(f"No send {messageId!r} in this session")
-    return shapes.outgoing_view(row)
+    return shapes.outgoing_view(engine().send_status(session_id, messageId))
 
 
 @bp.post("/sessions/<session_id>/messages/location")
@@ -250,7 +243,7 @@ def pin_message(session_id, messageId, body):
         responses={**docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS),
                    **docs.NOT_MODIFIED})
 def list_chats(session_id, query):
-    return cached_list(session_id, "chats", Page.list_chats, shapes.chat, query["refresh"])
+    return cached_list(session_id, "chats", shapes.chat, query["refresh"])
 
 
 @bp.get("/sessions/<session_id>/chats/<chatId>/messages")
@@ -269,7 +262,7 @@ def chat_messages(session_id, chatId, query):
         responses=docs.responses(docs.ReadReceipt, errors=docs.BROWSER_ERRORS))
 def mark_read(session_id, chatId):
     result = page(session_id).mark_read(chat_id(chatId, "chatId"))
-    engine().cache.invalidate(session_id, "chats")  # its unread count changed
+    engine().invalidate(session_id, "chats")  # its unread count changed
     return result
 
 

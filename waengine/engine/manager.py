@@ -7,17 +7,16 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import counters
 from ..errors import (
     CapacityExceeded,
     SessionExists,
     SessionNotFound,
     StorageUnavailable,
-    ValidationError,
 )
 from ..logs import SECRETS
-from ..ops import metrics
 from ..store import Store
-from ..vocabulary import SESSION_ID, Status
+from ..vocabulary import Status, check_session_id
 from . import browser as chromium
 from . import channel as channels
 from .bridge import Bridge, PageUnreachable
@@ -29,14 +28,6 @@ log = logging.getLogger(__name__)
 # Seconds a delete waits for the session's worker (a launch in progress ends within
 # COMMAND_TIMEOUT + 30 s in the worst case; it checks for the stop between steps).
 DELETE_WAIT = 120.0
-
-
-def check_session_id(session_id: str) -> str:
-    """Reject ids that could reach outside the data folder before any file-system use."""
-    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-        raise ValidationError(f"Session id must match {SESSION_ID.pattern}",
-                              details={"field": "id"})
-    return session_id
 
 
 class ChromiumFactory:
@@ -180,13 +171,13 @@ class SessionManager:
     def _admit(self) -> None:
         running = sum(1 for s in self.list() if s.running)
         if running >= self.config["MAX_SESSIONS"]:
-            metrics.SESSIONS_REFUSED.labels("max_sessions").inc()
+            counters.SESSIONS_REFUSED.labels("max_sessions").inc()
             log.warning("refusing a session: MAX_SESSIONS (%s) are running",
                         self.config["MAX_SESSIONS"])
             raise CapacityExceeded(f"MAX_SESSIONS ({self.config['MAX_SESSIONS']}) are running")
         refusal = self.memory_guard() if self.memory_guard else None
         if refusal:
-            metrics.SESSIONS_REFUSED.labels("memory").inc()
+            counters.SESSIONS_REFUSED.labels("memory").inc()
             raise CapacityExceeded(f"Not enough memory: {refusal}")
 
     def create(self, session_id: str, options: dict | None = None) -> Session:

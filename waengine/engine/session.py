@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from typing import Protocol
 
+from .. import counters
 from ..errors import (
     BrowserUnavailable,
     CommandTimeout,
@@ -29,7 +30,6 @@ from ..errors import (
     StorageUnavailable,
     WAEngineError,
 )
-from ..ops import metrics
 from ..store import utcnow
 from ..vocabulary import Status
 from .bridge import BrowserGone, PageUnreachable
@@ -353,7 +353,7 @@ class Session:
                             break
                     else:
                         self.restarts += 1
-                        metrics.BROWSER_RESTARTS.labels(restart.reason).inc()
+                        counters.BROWSER_RESTARTS.labels(restart.reason).inc()
                         self._set(Status.RECOVERING, restart.reason)
                 except BrowserGone as gone:
                     reason, self._gone_reason = self._gone_reason or "browser_crashed", None
@@ -362,7 +362,7 @@ class Session:
                     if self._driver_fault():
                         # The shared chromedriver died: not this session's failure to count.
                         self.restarts += 1
-                        metrics.BROWSER_RESTARTS.labels("chromedriver_crashed").inc()
+                        counters.BROWSER_RESTARTS.labels("chromedriver_crashed").inc()
                         self._set(Status.RECOVERING, "chromedriver_crashed")
                         continue
                     if not self._note_failure(failures, reason):
@@ -407,7 +407,7 @@ class Session:
             self._set(Status.FAILED, reason, details=details)
             return False
         self.restarts += 1
-        metrics.BROWSER_RESTARTS.labels(reason).inc()
+        counters.BROWSER_RESTARTS.labels(reason).inc()
         self._set(Status.RECOVERING, reason, details=details)
         delay = self._config["RESTART_BACKOFF"] * 2 ** (len(failures) - 1)
         log.info("session %s: relaunch in %.2fs (failure %d of %d allowed in %.0fs)", self.id,
@@ -628,7 +628,7 @@ class Session:
     def _note_document(self, doc: str | None) -> None:
         """Count a new document (reload, navigation); the bridge re-registered itself in it."""
         if doc and self._doc and doc != self._doc:
-            metrics.PAGE_RELOADS.inc()
+            counters.PAGE_RELOADS.inc()
             self.wa = {"version": None, "injected": False}  # until the new document reports
             log.info("session %s: page reloaded; bridge re-installed in the new document",
                      self.id)
