@@ -20,6 +20,7 @@ from pathlib import Path
 from . import shapes
 from .cache import Body, SessionCache
 from .engine import catchup, driver, processes
+from .engine.budget import Budget
 from .engine.calls import CallRejecter, call_policy
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue, pacing_for
@@ -132,11 +133,8 @@ class Engine:
 
     # ---- the door: what api/ calls, by session id ----
     def _session(self, session_id: str):
-        return self.manager.get(session_id)  # 404 session_not_found
-
-    def check_ready(self, session_id: str) -> None:
-        """404 for an unknown session, 409/503 for one that cannot send or run a command now."""
-        self._session(session_id).check_ready()
+        # The door's ids come from request paths, which guards.py checked (422) before any view.
+        return self.manager.get(session_id, checked=True)  # 404 session_not_found
 
     def touch(self, session_id: str) -> None:
         """The session is in use (the reaper does not stop it as idle); 404 when unknown."""
@@ -248,22 +246,27 @@ class Engine:
         return self.manager.update_options(session_id, webhook=hook).options.get("webhook")
 
     # sends
-    def send(self, session_id: str, op: SendOp, args: dict,
+    def send(self, session_id: str, op: SendOp, args: dict | Callable[[], dict],
              idempotency_key: str | None = None) -> dict:
-        """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
+        """Queue a send through the session's pacer; wait for it for the command's budget
+        (engine/budget.py): the row, sent, failed, or still queued.
+
+        The session is checked ready once. `args` may be a function that reads them (an upload):
+        the check then comes before the body is read (404/409 before 16 MB arrive); otherwise
+        after the idempotency lookup, so a retried POST answers with its first send whatever
+        the session does now."""
         session = self._session(session_id)
-        op = SendOp(op).value
-        row = (self.outgoing.by_key(session.id, idempotency_key, op, args) if idempotency_key
-               else None)
-        if row is None:  # a retried POST answers with its first send, whatever the session does
+        if callable(args):
             session.check_ready()
-            row = self.outgoing.submit(session, op, args, idempotency_key)
+            args, admit = args(), None
+        else:
+            admit = session.check_ready
+        row = self.outgoing.submit(session, SendOp(op).value, args, idempotency_key, admit)
         self.senders.ensure(session)
         session.touch()
         if session.detail:  # the stream is down: queued (202) until it is back, not a wait
             return row
-        # A little longer than the command itself may take, so a timeout is reported as one.
-        return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"] + 2.0)
+        return self.outgoing.wait(session.id, row["id"], Budget.of(self.config).http)
 
     def send_status(self, session_id: str, message_id: str) -> dict:
         """A send by queue id or message id; a group send with its members' receipts."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from apiflask import APIBlueprint
 from flask import current_app, request
@@ -48,9 +49,11 @@ SENT = {**docs.responses(docs.Message, 201, errors=(429, *docs.BROWSER_ERRORS)),
         **docs.responses(docs.Queued, 202, description="Queued behind the session's pacing")}
 
 
-def send(session_id: str, op: SendOp, args: dict) -> tuple[dict, int]:
+def send(session_id: str, op: SendOp, args: dict | Callable[[], dict]) -> tuple[dict, int]:
     """Send through the session's paced queue: 201 with the message once WhatsApp stored it,
-    202 with the queue entry while pacing still holds it back (it is never dropped)."""
+    202 with the queue entry while pacing still holds it back (it is never dropped).
+
+    `args` may be a function reading an upload: it runs once the session is known ready."""
     key = idempotency_key()
     row = engine().send(session_id, op, args, key)
     return queued_response(row)
@@ -90,11 +93,11 @@ def send_text(session_id, body):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_media(session_id):
-    engine().check_ready(session_id)  # 404/409 before a 16 MB body is read
-    media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, SendOp.FILE, file_args(
-        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype,
-        media.file_type.kind, media.fields.get("caption")))
+    def read() -> dict:  # after the readiness check: 404/409 before a 16 MB body is read
+        media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
+        return file_args(chat_id(media.fields["to"]), media.data_url(), media.filename,
+                         media.mimetype, media.file_type.kind, media.fields.get("caption"))
+    return send(session_id, SendOp.FILE, read)
 
 
 @bp.post("/sessions/<session_id>/messages/voice")
@@ -105,11 +108,11 @@ def send_media(session_id):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_voice(session_id):
-    engine().check_ready(session_id)
-    media = uploads.read_voice(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, SendOp.FILE, file_args(
-        chat_id(media.fields["to"]), media.data_url(), media.filename,
-        "audio/ogg; codecs=opus", "ptt"))
+    def read() -> dict:
+        media = uploads.read_voice(request, current_app.config, MediaFormIn(), MediaJSONIn())
+        return file_args(chat_id(media.fields["to"]), media.data_url(), media.filename,
+                         "audio/ogg; codecs=opus", "ptt")
+    return send(session_id, SendOp.FILE, read)
 
 
 @bp.post("/sessions/<session_id>/messages/sticker")
@@ -120,10 +123,11 @@ def send_voice(session_id):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_sticker(session_id):
-    engine().check_ready(session_id)
-    media = uploads.read_sticker(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, SendOp.FILE, file_args(
-        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype, "sticker"))
+    def read() -> dict:
+        media = uploads.read_sticker(request, current_app.config, MediaFormIn(), MediaJSONIn())
+        return file_args(chat_id(media.fields["to"]), media.data_url(), media.filename,
+                         media.mimetype, "sticker")
+    return send(session_id, SendOp.FILE, read)
 
 
 @bp.post("/sessions/<session_id>/messages/bulk")

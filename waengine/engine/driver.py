@@ -15,6 +15,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..backoff import backoff
 from . import guard
 from .processes import die_with_parent, record_pid
 
@@ -96,7 +97,7 @@ class ChromeDriverService:
         self.crashes.append(now)
         while self.crashes and now - self.crashes[0] > DRIVER_CRASH_WINDOW:
             self.crashes.popleft()
-        delay = min(30.0, 0.25 * 2 ** (len(self.crashes) - 1))
+        delay = backoff(len(self.crashes), 0.25, 30.0)
         log.warning("chromedriver exited with %s (%d crash(es) in %.0fs); a new one in %.2fs",
                     self._proc.returncode, len(self.crashes), DRIVER_CRASH_WINDOW, delay)
         time.sleep(delay)  # under the lock: every launch waits for the same new chromedriver

@@ -160,8 +160,11 @@ class SessionManager:
         with self._lock:
             return list(self._sessions.values())
 
-    def get(self, session_id: str) -> Session:
-        check_session_id(session_id)
+    def get(self, session_id: str, checked: bool = False) -> Session:
+        """The session (404 when unknown); 422 for an id that could not be one, unless the
+        caller `checked` it already (an HTTP path's id: guards.py)."""
+        if not checked:
+            check_session_id(session_id)
         with self._lock:
             session = self._sessions.get(session_id)
         if session is None:

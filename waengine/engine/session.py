@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from .. import counters
+from ..backoff import backoff, store_retry
 from ..errors import (
     BrowserUnavailable,
     CommandTimeout,
@@ -33,6 +34,7 @@ from ..errors import (
 from ..store import utcnow
 from ..vocabulary import Status
 from .bridge import BrowserGone, PageUnreachable
+from .budget import Budget
 from .page import Page, pairing_code_text
 
 log = logging.getLogger(__name__)
@@ -157,6 +159,7 @@ class Session:
         self.wa: dict = {"version": None, "injected": False}
         self._qr_count = 0
         self._config = config
+        self._budget = Budget.of(config)
         self._factory = factory
         self._slots = launch_slots
         self._on_change = on_change
@@ -253,18 +256,21 @@ class Session:
         since = self.busy_since
         return time.monotonic() - since if since is not None else 0.0
 
-    def submit(self, fn: Callable, timeout: float | None = None, need_connected: bool = True):
-        """Run fn(bridge) on the worker thread and return its result (504 on timeout)."""
-        self.check_ready(need_connected)
+    def submit(self, fn: Callable, need_connected: bool = True, checked: bool = False):
+        """Run fn(bridge) on the worker thread and return its result (504 on timeout).
+
+        `checked`: the caller ran check_ready itself for this command (the paced sender checks
+        once per attempt, not once per page call)."""
+        if not checked:
+            self.check_ready(need_connected)
         self.touch()
         future: Future = Future()
         self._queue.put((fn, future))
-        timeout = timeout or self._config["COMMAND_TIMEOUT"]
         try:
-            return future.result(timeout + 1.0)
+            return future.result(self._budget.queue)
         except FutureTimeout:
             future.cancel()
-            raise CommandTimeout(details={"timeoutSeconds": timeout}) from None
+            raise CommandTimeout(details={"timeoutSeconds": self._budget.total}) from None
 
     def check_ready(self, need_connected: bool = True) -> None:
         status = self.status
@@ -275,7 +281,7 @@ class Session:
                                   details={"status": status.value})
         if status in (Status.STARTING, Status.RECOVERING):
             raise BrowserUnavailable(f"Session is {status.value}", retry_after=5)
-        if self.busy_for() > self._config["COMMAND_TIMEOUT"] + 1:
+        if self.busy_for() > self._budget.total:
             # Queueing behind a call that outlived its timeout would only end in a 504.
             raise BrowserUnavailable("The browser is not answering; it is being recovered",
                                      retry_after=10)
@@ -294,7 +300,7 @@ class Session:
             browser = {"pid": self.browser.pid}
         # A page stuck in one call longer than any command may take is not answering, whatever
         # the last status it reported (a frozen renderer: until the watchdog kills it).
-        stuck = self.busy_for() > self._config["COMMAND_TIMEOUT"]
+        stuck = self.busy_for() > self._budget.total
         return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
                 "detail": self.detail, "statusDetails": self.status_details, "me": self.me,
                 "createdAt": self.created_at,
@@ -409,7 +415,7 @@ class Session:
         self.restarts += 1
         counters.BROWSER_RESTARTS.labels(reason).inc()
         self._set(Status.RECOVERING, reason, details=details)
-        delay = self._config["RESTART_BACKOFF"] * 2 ** (len(failures) - 1)
+        delay = backoff(len(failures), self._config["RESTART_BACKOFF"])
         log.info("session %s: relaunch in %.2fs (failure %d of %d allowed in %.0fs)", self.id,
                  delay, len(failures), self._config["RESTART_MAX"] - 1,
                  self._config["RESTART_WINDOW"])
@@ -427,7 +433,7 @@ class Session:
         self._store_failures.append(now)
         while self._store_failures and now - self._store_failures[0] > 60:
             self._store_failures.popleft()
-        delay = min(30.0, 0.5 * 2 ** (len(self._store_failures) - 1))
+        delay = store_retry(len(self._store_failures))
         log.warning("session %s: %s; retrying in %.1fs", self.id, error.message, delay)
         return not self._stopping.wait(delay)
 
