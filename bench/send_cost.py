@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 from tests.conftest import wait_for  # noqa: E402
 from tests.unit.fakes import FakeFactory  # noqa: E402
-from waengine import create_app, engine_of, guards, vocabulary  # noqa: E402
+from waengine import create_app, engine_of, request_checks, vocabulary  # noqa: E402
 from waengine.engine import manager, outgoing, session  # noqa: E402
 
 SENDS = 300
@@ -43,12 +43,11 @@ def instrument(calls: Counter) -> None:
     outgoing.pacing_for = counting(calls, "pacing lookup", outgoing.pacing_for)
     outgoing.OutgoingQueue.by_key = counting(calls, "idempotency lookup",
                                              outgoing.OutgoingQueue.by_key)
-    defined = getattr(vocabulary, "check_session_id", None) or manager.check_session_id
-    check = counting(calls, "session-id check", defined)
-    for module in (vocabulary, guards, manager):
-        if hasattr(module, "check_session_id"):
-            module.check_session_id = check
-    guards.parse_strict_json = counting(calls, "JSON parse (strict)", guards.parse_strict_json)
+    check = counting(calls, "session-id check", vocabulary.check_session_id)
+    for module in (vocabulary, request_checks, manager):
+        module.check_session_id = check
+    request_checks.parse_strict_json = counting(calls, "JSON parse (strict)",
+                                                request_checks.parse_strict_json)
     try:
         from webargs import core
         core.parse_json = counting(calls, "JSON parse (webargs)", core.parse_json)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from .store import iso_utc
-
-ACK = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read", 5: "read"}
+from .vocabulary import ACK_BY_CODE
 
 
 def ack_name(value) -> str:
     if isinstance(value, int) and value < -1:
         return "failed"
-    return ACK.get(value, "pending")
+    return ACK_BY_CODE.get(value, "pending")
 
 
 def iso(seconds) -> str | None:

@@ -133,7 +133,7 @@ class Engine:
 
     # ---- the door: what api/ calls, by session id ----
     def _session(self, session_id: str):
-        # The door's ids come from request paths, which guards.py checked (422) before any view.
+        # The door's ids come from request paths, which request_checks.py checked (422) before any view.
         return self.manager.get(session_id, checked=True)  # 404 session_not_found
 
     def touch(self, session_id: str) -> None:

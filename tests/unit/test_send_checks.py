@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from waengine import guards, vocabulary
+from waengine import request_checks, vocabulary
 from waengine.engine import outgoing, session
 from waengine.engine.budget import Budget
 
@@ -39,9 +39,9 @@ def test_one_text_send_runs_each_check_once(make_app, factory, monkeypatch):
                        ).status_code == 201
     calls.clear()
     counted(monkeypatch, calls, outgoing.OutgoingQueue, "by_key")
-    counted(monkeypatch, calls, guards, "check_session_id")
+    counted(monkeypatch, calls, request_checks, "check_session_id")
     counted(monkeypatch, calls, vocabulary, "check_session_id")
-    counted(monkeypatch, calls, guards, "parse_strict_json")
+    counted(monkeypatch, calls, request_checks, "parse_strict_json")
     resp = client.post("/sessions/s1/messages", headers={"Idempotency-Key": "k1"},
                        json={"to": "628111", "text": "once"})
     assert resp.status_code == 201, resp.json

@@ -1,4 +1,5 @@
-"""Message and chat routes: text, media, location, reactions; chat list, history, mark read."""
+"""Message routes: text, media, voice, stickers, location, contacts, polls, bulk, the send
+queue, and actions on a message (react, delete, edit, forward, star, pin)."""
 
 from __future__ import annotations
 
@@ -18,20 +19,19 @@ from ..engine.page import (
     text_args,
 )
 from ..errors import ValidationError, rebuild_error
+from ..vocabulary import SendStatus
 from . import docs
-from .context import cached_list, engine, page
+from .context import engine, page
 from .schemas import (
     RECIPIENT_PATTERN,
     BulkIn,
     ContactIn,
     EditIn,
     ForwardIn,
-    ListQuery,
     LocationIn,
     MediaFormIn,
     MediaJSONIn,
     MessageDeleteQuery,
-    MessagesQuery,
     PinIn,
     PollIn,
     ReactionIn,
@@ -68,9 +68,9 @@ def idempotency_key() -> str | None:
 
 
 def queued_response(row: dict) -> tuple[dict, int]:
-    if row["status"] == "sent":
+    if row["status"] == SendStatus.SENT:
         return {**shapes.message(row["message"]), "queueId": row["id"]}, 201
-    if row["status"] == "failed":
+    if row["status"] == SendStatus.FAILED:
         raise rebuild_error(row["error"])
     return shapes.outgoing_view(row), 202
 
@@ -238,36 +238,6 @@ def star_message(session_id, messageId, body):
         responses=docs.responses(docs.Pinned, errors=(404, 422, *docs.BROWSER_ERRORS)))
 def pin_message(session_id, messageId, body):
     return page(session_id).pin_message(message_id(messageId), body["pin"], body["duration"])
-
-
-@bp.get("/sessions/<session_id>/chats")
-@bp.input(ListQuery, location="query", arg_name="query")
-@bp.doc(operation_id="listChats", tags=["Chats"],
-        summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
-        responses={**docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS),
-                   **docs.NOT_MODIFIED})
-def list_chats(session_id, query):
-    return cached_list(session_id, "chats", shapes.chat, query["refresh"])
-
-
-@bp.get("/sessions/<session_id>/chats/<chatId>/messages")
-@bp.input(MessagesQuery, location="query", arg_name="query")
-@bp.doc(operation_id="listChatMessages", tags=["Chats"],
-        summary="A chat's newest messages, oldest first",
-        responses=docs.responses(docs.MessageList, errors=docs.BROWSER_ERRORS))
-def chat_messages(session_id, chatId, query):
-    found = page(session_id).get_messages(chat_id(chatId, "chatId"), query["limit"])
-    return {"data": [shapes.message(m) for m in found]}
-
-
-@bp.post("/sessions/<session_id>/chats/<chatId>/read")
-@bp.doc(operation_id="markChatRead", tags=["Chats"],
-        summary="Mark a chat as read (sends read receipts)",
-        responses=docs.responses(docs.ReadReceipt, errors=docs.BROWSER_ERRORS))
-def mark_read(session_id, chatId):
-    result = page(session_id).mark_read(chat_id(chatId, "chatId"))
-    engine().invalidate(session_id, "chats")  # its unread count changed
-    return result
 
 
 # The media route reads its body itself (size first, then content), so no @input describes it.

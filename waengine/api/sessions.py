@@ -1,4 +1,5 @@
-"""Session routes: create, list, inspect, stop or purge, start, reconnect, log out, QR."""
+"""Session routes: create, list, inspect, stop or purge, start, reconnect, log out, QR, pairing
+code, pacing, keep-alive, proxy and the account's online presence."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from .. import auth
 from ..errors import ValidationError
 from ..store import iso_utc
 from . import docs
-from .context import engine
+from .context import engine, page
+from .docs.chats import Presence
 from .schemas import (
     DeleteQuery,
     KeepAliveIn,
     PacingIn,
     PairingIn,
+    PresenceIn,
     ProxyIn,
     SessionCreateIn,
     chat_id,
@@ -169,3 +172,12 @@ def phone_digits(phone: str) -> str:
         responses=docs.responses(docs.PairingCode, errors=(409,)))
 def get_pairing_code(session_id):
     return {"code": engine().pairing_code(session_id)}
+
+
+@bp.put("/sessions/<session_id>/presence")
+@bp.input(PresenceIn, arg_name="body")
+@bp.doc(operation_id="setPresence", tags=["Sessions"],
+        summary="Show the account as online (available) or offline",
+        responses=docs.responses(Presence, errors=docs.BROWSER_ERRORS))
+def set_presence(session_id, body):
+    return page(session_id).set_available(body["available"])

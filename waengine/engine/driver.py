@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..backoff import backoff
-from . import guard
+from . import orphan_killer
 from .processes import die_with_parent, record_pid
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class ChromeDriverService:
             ).result()
             self._guard = self._spawner.submit(
                 subprocess.Popen,
-                [sys.executable, guard.__file__, str(self._proc.pid),
+                [sys.executable, orphan_killer.__file__, str(self._proc.pid),
                  str(os.getpid())],
                 stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=die_with_parent(signal.SIGTERM),

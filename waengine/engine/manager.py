@@ -17,9 +17,11 @@ from ..errors import (
 from ..logs import SECRETS
 from ..store import Store
 from ..vocabulary import Status, check_session_id
-from . import browser as chromium
 from . import channel as channels
 from .bridge import Bridge, PageUnreachable
+from .browser import launch
+from .driver import ChromeDriverService
+from .processes import delete_profile, reap_profile
 from .proxy import ProxyAuthChannel, failure_reason, parse_proxy
 from .session import Session
 from .warm import WarmPool
@@ -33,7 +35,7 @@ DELETE_WAIT = 120.0
 class ChromiumFactory:
     """Opens a real browser for a session: Chromium on its profile, the bridge, the page."""
 
-    def __init__(self, config: dict, service: chromium.ChromeDriverService, profiles: Path):
+    def __init__(self, config: dict, service: ChromeDriverService, profiles: Path):
         self.config = config
         self.service = service
         self.profiles = profiles
@@ -55,7 +57,7 @@ class ChromiumFactory:
         if taken is not None:
             return taken
         route = parse_proxy(proxy) if proxy else None
-        browser = chromium.launch(self.config, self.service, self.profiles / session_id,
+        browser = launch(self.config, self.service, self.profiles / session_id,
                                   route.server if route else None)
         try:
             if route is not None and route.scheme != "socks5":  # SOCKS5 in Chromium: no auth
@@ -162,7 +164,7 @@ class SessionManager:
 
     def get(self, session_id: str, checked: bool = False) -> Session:
         """The session (404 when unknown); 422 for an id that could not be one, unless the
-        caller `checked` it already (an HTTP path's id: guards.py)."""
+        caller `checked` it already (an HTTP path's id: request_checks.py)."""
         if not checked:
             check_session_id(session_id)
         with self._lock:
@@ -262,11 +264,11 @@ class SessionManager:
             if session.running:  # a launch that outlived every timeout: its browser goes now
                 log.error("session %s: worker still running after %ss; killing its browser",
                           session_id, DELETE_WAIT)
-                chromium.reap_profile(self.profiles / session_id)
+                reap_profile(self.profiles / session_id)
                 session.stop("deleted", timeout=DELETE_WAIT)
             snapshot = session.snapshot()
             if purge:
-                chromium.delete_profile(self.profiles / session_id)
+                delete_profile(self.profiles / session_id)
                 with self._lock:
                     if self._sessions.get(session_id) is session:
                         self._sessions.pop(session_id)

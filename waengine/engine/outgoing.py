@@ -29,7 +29,7 @@ from ..errors import (
     WhatsAppUnavailable,
 )
 from ..store import Store, utcnow
-from ..vocabulary import Status
+from ..vocabulary import PENDING_SENDS, SendStatus, Status
 from .page import Page
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,7 @@ CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
 
 # Not sent for sure: the command never reached the page, so trying again cannot duplicate.
 RETRYABLE = (SessionNotReady, BrowserUnavailable)
-# Still to be sent, or its outcome is still being found out ("unknown": the browser died
-# while the send was in the page; it is looked for in the chat before any second attempt).
-PENDING = ("queued", "unknown")
+
 
 
 def pacing_for(config: dict, options: dict) -> dict:
@@ -155,7 +153,7 @@ class OutgoingQueue:
             while True:
                 row = self.get(session_id, row_id)
                 remaining = deadline - time.monotonic()
-                if row["status"] not in PENDING or remaining <= 0:
+                if row["status"] not in PENDING_SENDS or remaining <= 0:
                     return row
                 self.changed.wait(remaining)
 
@@ -390,7 +388,7 @@ class Sender:
         except StorageUnavailable:
             raise  # our database, not the send: the sender backs off and tries the row again
         except RETRYABLE as e:
-            if wa_id is None or isinstance(e, SessionNotReady) or row["status"] == "unknown":
+            if wa_id is None or isinstance(e, SessionNotReady) or row["status"] == SendStatus.UNKNOWN:
                 self.queue.retry_later(row["id"])  # nothing new reached WhatsApp
                 self._stop.wait(1.0)
                 return
