@@ -26,7 +26,9 @@ from selenium import webdriver
 from bench.common import print_table, row, start_sandbox, wait_http
 from tests.conftest import wait_for
 from waengine.config import load_config
-from waengine.engine import browser
+from waengine.engine.driver import ChromeDriverService
+from waengine.engine.flags import chrome_options
+from waengine.engine.processes import reap_profile
 from waengine.ops.memory import browsers_memory
 
 VARIANTS = {
@@ -51,7 +53,7 @@ def pss(folder: Path) -> float:
 def open_all(config, service, profiles: list[Path], url: str, extra: list[str]) -> list:
     drivers = []
     for profile in profiles:
-        opts = browser.chrome_options(config, profile)
+        opts = chrome_options(config, profile)
         for flag in extra:
             opts.add_argument(flag)
         driver = webdriver.Remote(command_executor=service.url, options=opts)
@@ -70,7 +72,7 @@ def main() -> int:
     config = load_config({"ENV": "development", "DATA_DIR": str(tmp / "bare")})
     url, sandbox = start_sandbox(tmp)
     hooks = HookReceiver()
-    service = browser.ChromeDriverService(config)
+    service = ChromeDriverService(config)
     try:
         wait_http(url + "/")
         http = requests.Session()
@@ -115,7 +117,7 @@ def main() -> int:
         service.stop()
         sandbox.stop()
         hooks.server.shutdown()
-        browser.reap_profile(tmp)
+        reap_profile(tmp)
     print_table(f"N={n}")
     return 0
 

@@ -58,14 +58,15 @@ def bare_chromium(tmp: Path) -> dict:
     from selenium.webdriver.chrome.service import Service
 
     from waengine.config import load_config
-    from waengine.engine import browser
+    from waengine.engine.flags import chrome_options
+    from waengine.engine.processes import reap_profile
     from waengine.ops.memory import browsers_memory
 
     config = load_config({"ENV": "testing"})
     profile = tmp / "bare-profile"
     t = time.perf_counter()
     driver = webdriver.Chrome(service=Service(config["CHROMEDRIVER"]),
-                              options=browser.chrome_options(config, profile))
+                              options=chrome_options(config, profile))
     driver.get("about:blank")
     launch = time.perf_counter() - t
     latency = timed(lambda: driver.execute_async_script(
@@ -73,7 +74,7 @@ def bare_chromium(tmp: Path) -> dict:
     time.sleep(1.0)  # let the renderer settle before reading memory, as for the session below
     memory = browsers_memory(profile.parent, only=profile.name).get(profile.name) or {}
     driver.quit()
-    browser.reap_profile(profile)
+    reap_profile(profile)
     return {"launch": launch, "latency": latency, "memory": memory}
 
 

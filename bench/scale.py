@@ -52,7 +52,9 @@ from bench.common import (  # noqa: E402
 )
 from tests.conftest import wait_for  # noqa: E402
 from waengine.config import load_config  # noqa: E402
-from waengine.engine import browser  # noqa: E402
+from waengine.engine.driver import ChromeDriverService  # noqa: E402
+from waengine.engine.flags import chrome_options, user_agent  # noqa: E402
+from waengine.engine.processes import profile_processes, reap_profile  # noqa: E402
 from waengine.ops.memory import browsers_memory  # noqa: E402
 
 PEER = "6289800000000"
@@ -112,7 +114,7 @@ def kinds(gateway: Proc | None, profiles: Path) -> dict[str, list[psutil.Process
                 out["chromedriver"].append(child)
             elif "python" in name or "gunicorn" in name:
                 out["worker"].append(child)
-    out["chromium"] = browser.profile_processes(profiles)
+    out["chromium"] = profile_processes(profiles)
     return out
 
 
@@ -149,11 +151,11 @@ def bare_options(config: dict, profile: Path, default_flags: bool):
     from selenium import webdriver
 
     if not default_flags:
-        return browser.chrome_options(config, profile)
+        return chrome_options(config, profile)
     opts = webdriver.ChromeOptions()
     opts.binary_location = config["CHROMIUM"]
     for flag in ("--headless=new", f"--user-data-dir={profile}",
-                 f"--user-agent={browser.user_agent(config['CHROMIUM'])}"):
+                 f"--user-agent={user_agent(config['CHROMIUM'])}"):
         opts.add_argument(flag)
     if os.geteuid() == 0:
         opts.add_argument("--no-sandbox")
@@ -190,7 +192,7 @@ def quit_all(drivers: list, folder: Path) -> None:
             driver.quit()
         except Exception:  # a browser that died already: reaped below
             pass
-    browser.reap_profile(folder)
+    reap_profile(folder)
 
 
 def wrk(url: str, seconds: int, conns: int) -> tuple[float, str]:
@@ -247,7 +249,7 @@ def main() -> int:
     print(f"bench-scale N={n} in {tmp} (logs there)", file=sys.stderr)
     sandbox_url, sandbox = start_sandbox(tmp)
     hooks = HookReceiver()
-    service = browser.ChromeDriverService(config)
+    service = ChromeDriverService(config)
     gw = None
     try:
         wait_http(sandbox_url + "/")
@@ -370,7 +372,7 @@ def main() -> int:
             copies.append(dst)
         drivers, _ = bare_browsers(config, service, copies, sandbox_url + "/")
         time.sleep(args.settle)
-        bare_cpu = idle_cpu({"chromium": browser.profile_processes(tmp / "bare-linked")},
+        bare_cpu = idle_cpu({"chromium": profile_processes(tmp / "bare-linked")},
                             args.idle)["chromium"]
         bare_pss, bare_procs = memory(tmp / "bare-linked")
         quit_all(drivers, tmp / "bare-linked")
@@ -399,7 +401,7 @@ def main() -> int:
         service.stop()
         sandbox.stop()
         hooks.server.shutdown()
-        browser.reap_profile(tmp)
+        reap_profile(tmp)
     print_table(f"N={n}")
     return 0
 

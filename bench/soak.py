@@ -25,7 +25,8 @@ from scale import PEER, Gateway, HookReceiver, bare_browsers, phone, quit_all
 from bench.common import print_table, row, start_sandbox, wait_http
 from tests.conftest import wait_for
 from waengine.config import load_config
-from waengine.engine import browser
+from waengine.engine.driver import ChromeDriverService
+from waengine.engine.processes import reap_profile
 from waengine.ops.memory import browsers_memory
 
 
@@ -130,7 +131,7 @@ def main() -> int:
     hooks = HookReceiver()
     gw = None
     stop = threading.Event()
-    service = browser.ChromeDriverService(load_config({"ENV": "development",
+    service = ChromeDriverService(load_config({"ENV": "development",
                                                        "DATA_DIR": str(tmp / "bare")}))
     bare: list = []
     try:
@@ -194,7 +195,7 @@ def main() -> int:
         service.stop()
         sandbox.stop()
         hooks.server.shutdown()
-        browser.reap_profile(tmp)
+        reap_profile(tmp)
     print_table(f"N={n}")
     return 0
 

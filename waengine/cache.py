@@ -32,7 +32,7 @@ import brotli
 from cachelib import BaseCache, NullCache, SimpleCache
 
 from .config import ConfigError
-from .ops.metrics import CACHE_REQUESTS
+from .counters import CACHE_REQUESTS
 from .vocabulary import Status
 
 log = logging.getLogger(__name__)

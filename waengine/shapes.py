@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from .store import iso_utc
-
-ACK = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read", 5: "read"}
+from .vocabulary import ACK_BY_CODE
 
 
 def ack_name(value) -> str:
     if isinstance(value, int) and value < -1:
         return "failed"
-    return ACK.get(value, "pending")
+    return ACK_BY_CODE.get(value, "pending")
 
 
 def iso(seconds) -> str | None:
@@ -99,3 +98,11 @@ def outgoing_view(row: dict) -> dict:
     if row.get("receipts") is not None:
         out["receipts"] = row["receipts"]  # a group send: each member's delivery and read
     return out
+
+
+def webhook(hook: dict | None) -> dict:
+    """A session's webhook as responses show it: never its secret, only whether it has one."""
+    if not hook:
+        return {"url": None, "events": [], "hasSecret": False}
+    return {"url": hook["url"], "events": hook.get("events") or [],
+            "hasSecret": bool(hook.get("secret"))}

@@ -2,31 +2,50 @@
 
 Built by create_app, started by a server hook. It sits above `engine/`, `events/` and `ops/`
 so none of them imports another through a package `__init__` (no import cycle).
+
+It is also the one door of the API: views call Engine methods with a session id and get plain
+values back; no view holds a manager, session, outbox or chromedriver service object.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-from .cache import SessionCache
-from .engine import browser as chromium
-from .engine import catchup
-from .engine.calls import CallRejecter
+from . import shapes
+from .cache import Body, SessionCache
+from .engine import catchup, driver, processes
+from .engine.budget import Budget
+from .engine.calls import CallRejecter, call_policy
 from .engine.manager import ChromiumFactory, SessionManager
-from .engine.outgoing import Dispatcher, OutgoingQueue
-from .engine.page import SendOp
+from .engine.outgoing import Dispatcher, OutgoingQueue, pacing_for
+from .engine.page import Page, SendOp, pairing_code_text
+from .engine.proxy import redact_proxy
 from .engine.receipts import Receipts, match_ack
-from .events import EventHub
+from .errors import NotFound, SessionNotReady
+from .events import EventHub, websocket
 from .events.sinks import key as sink_key
 from .media import LocalMediaStore, MediaKeeper, store_from_config
 from .ops import memory
+from .ops.activity import session_activity
+from .ops.history import capacity
 from .ops.reaper import SessionReaper
-from .ops.watchdog import MemoryWatchdog
-from .store import Store, check_database
+from .ops.watchdog import MemorySample, MemoryWatchdog, measure
+from .store import Store, check_database, iso_utc
+from .vocabulary import Status
+
+# The lists a session caches (api/ reads them through Engine.cached_list), and the page read
+# that loads each.
+LISTS: dict[str, Callable[[Page], list[dict]]] = {
+    "chats": Page.list_chats, "contacts": Page.list_contacts, "groups": Page.list_groups}
 
 log = logging.getLogger(__name__)
+MIN_FREE_BYTES = 1 << 20  # SQLite cannot commit an event on a full disk
 
 
 class Engine:
@@ -37,7 +56,7 @@ class Engine:
         check_database(self.data_dir)
         self.store = Store(self.data_dir / "waengine.db", config["STORE_BUSY_TIMEOUT"])
         self.driver_pidfile = self.data_dir / "chromedriver.pid"
-        self.service = chromium.ChromeDriverService(config, pidfile=self.driver_pidfile)
+        self.service = driver.ChromeDriverService(config, pidfile=self.driver_pidfile)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
         self.events = EventHub(self.store, config)
         self.cache = SessionCache.from_config(config)
@@ -83,7 +102,7 @@ class Engine:
             self.started = True
             memory.limit_malloc_arenas()  # before this process starts its threads
             self.profiles.mkdir(parents=True, exist_ok=True)
-            chromium.sweep(self.profiles, pidfile=self.driver_pidfile)
+            processes.sweep(self.profiles, pidfile=self.driver_pidfile)
             if hasattr(self.manager.factory, "start"):
                 self.manager.factory.start()  # the warm pool (WARM_BROWSERS), after the sweep
             self.events.start()
@@ -111,20 +130,278 @@ class Engine:
         self.events.stop()
         log.info("engine stopped")
 
-    def send(self, session, op: SendOp, args: dict, idempotency_key: str | None = None) -> dict:
-        """Queue a send through the session's pacer; wait for it up to COMMAND_TIMEOUT."""
-        op = SendOp(op).value
-        row = (self.outgoing.by_key(session.id, idempotency_key, op, args) if idempotency_key
-               else None)
-        if row is None:  # a retried POST answers with its first send, whatever the session does
+
+    # ---- the door: what api/ calls, by session id ----
+    def _session(self, session_id: str):
+        # The door's ids come from request paths, which request_checks.py checked (422) before any view.
+        return self.manager.get(session_id, checked=True)  # 404 session_not_found
+
+    def touch(self, session_id: str) -> None:
+        """The session is in use (the reaper does not stop it as idle); 404 when unknown."""
+        self._session(session_id).touch()
+
+    def page(self, session_id: str, need_connected: bool = True) -> Page:
+        """The session's WhatsApp Web page (404 for an unknown session)."""
+        return Page(self._session(session_id), need_connected)
+
+    def session_ids(self) -> list[str]:
+        return [s.id for s in self.manager.list()]
+
+    # sessions
+    def describe(self, session_id: str, activity: dict | None = None) -> dict:
+        """The session as GET /sessions/{id} shows it (docs/api.md)."""
+        session = self._session(session_id)
+        data = session.snapshot()
+        if data["browser"]:  # the numbers /performance shows: the watchdog's measurement
+            mem = self.watchdog.browser_memory(session.id) or {}
+            data["browser"].update(rssMb=mem.get("rssMb"), pssMb=mem.get("pssMb"),
+                                   processes=mem.get("processes"))
+        data["statusSince"] = iso_utc(time.time() - (time.monotonic() - session.status_since))
+        data["activity"] = (activity or session_activity(self.store, [session.id]))[session.id]
+        data["pacing"] = pacing_for(self.config, session.options)
+        data["keepAlive"] = bool(session.options.get("keepAlive"))
+        data["webhook"] = shapes.webhook(session.options.get("webhook"))
+        data.update(call_policy(self.config, session.options))
+        data["proxy"] = redact_proxy(session.options.get("proxy"))
+        return data
+
+    def describe_all(self, visible: Callable[[str], bool]) -> list[dict]:
+        """Every session whose id `visible` allows (a scoped API key sees its own)."""
+        ids = [s.id for s in self.manager.list() if visible(s.id)]
+        activity = session_activity(self.store, ids)
+        return [self.describe(session_id, activity) for session_id in ids]
+
+    def create_session(self, session_id: str, options: dict) -> dict:
+        return self.describe(self.manager.create(session_id, options).id)
+
+    def start_session(self, session_id: str) -> dict:
+        return self.describe(self.manager.start(session_id).id)
+
+    def reconnect_session(self, session_id: str) -> dict:
+        return self.describe(self.manager.reconnect(session_id).id)
+
+    def delete_session(self, session_id: str, purge: bool) -> dict:
+        return self.manager.delete(session_id, purge=purge)
+
+    def set_proxy(self, session_id: str, proxy: str | None) -> dict:
+        return self.describe(self.manager.set_proxy(session_id, proxy).id)
+
+    def set_keep_alive(self, session_id: str, keep_alive: bool) -> dict:
+        return self.describe(self.manager.update_options(session_id,
+                                                         keepAlive=keep_alive or None).id)
+
+    def logout(self, session_id: str) -> dict:
+        self.page(session_id).logout()
+        return self.describe(session_id)
+
+    def takeover(self, session_id: str) -> dict:
+        """Use WhatsApp in this window again; only a session in CONFLICT (409 otherwise)."""
+        self._require_status(session_id, Status.CONFLICT, "only CONFLICT takes over")
+        self.page(session_id, need_connected=False).takeover()
+        return self.describe(session_id)
+
+    def qr(self, session_id: str) -> tuple[str, float | None]:
+        """(the QR to scan, when it expires); 409 when the session shows none."""
+        session = self._session(session_id)
+        qr, expires = session.qr, session.qr_expires_at
+        if session.status is not Status.SCAN_QR or not qr:
+            raise SessionNotReady(f"Session is {session.status.value}; no QR to scan",
+                                  details={"status": session.status.value})
+        return qr, expires
+
+    def request_pairing_code(self, session_id: str, phone: Callable[[], str]) -> str:
+        """The code to type on the phone, ABCD-EFGH; phone() gives its digits with country
+        code, read once the session is known to be waiting for a link (409 otherwise)."""
+        self._require_status(session_id, Status.SCAN_QR, "it is linked or not ready")
+        return pairing_code_text(self.page(session_id, need_connected=False).pairing_code(phone()))
+
+    def pairing_code(self, session_id: str) -> str:
+        """The pairing code in force; 409 when there is none."""
+        session = self._session(session_id)
+        if session.status is not Status.SCAN_QR or not session.pairing_code:
+            raise SessionNotReady(f"Session is {session.status.value}; no pairing code in force",
+                                  details={"status": session.status.value})
+        return session.pairing_code
+
+    def _require_status(self, session_id: str, status: Status, otherwise: str) -> None:
+        session = self._session(session_id)
+        if session.status is not status:
+            raise SessionNotReady(f"Session is {session.status.value}; {otherwise}",
+                                  details={"status": session.status.value})
+
+    def pacing(self, session_id: str) -> dict:
+        return pacing_for(self.config, self._session(session_id).options)
+
+    def set_pacing(self, session_id: str, changes: dict) -> dict:
+        """Override some of the session's pacing; the pacing in force."""
+        own = {**self._session(session_id).options.get("pacing", {}), **changes}
+        return pacing_for(self.config, self.manager.update_options(session_id, pacing=own).options)
+
+    def webhook(self, session_id: str) -> dict | None:
+        """The session's own webhook as stored (its secret included), or None."""
+        return self._session(session_id).options.get("webhook")
+
+    def set_webhook(self, session_id: str, hook: dict | None) -> dict | None:
+        """Store the session's webhook (None removes it); the webhook as stored."""
+        return self.manager.update_options(session_id, webhook=hook).options.get("webhook")
+
+    # sends
+    def send(self, session_id: str, op: SendOp, args: dict | Callable[[], dict],
+             idempotency_key: str | None = None) -> dict:
+        """Queue a send through the session's pacer; wait for it for the command's budget
+        (engine/budget.py): the row, sent, failed, or still queued.
+
+        The session is checked ready once. `args` may be a function that reads them (an upload):
+        the check then comes before the body is read (404/409 before 16 MB arrive); otherwise
+        after the idempotency lookup, so a retried POST answers with its first send whatever
+        the session does now."""
+        session = self._session(session_id)
+        if callable(args):
             session.check_ready()
-            row = self.outgoing.submit(session, op, args, idempotency_key)
+            args, admit = args(), None
+        else:
+            admit = session.check_ready
+        row = self.outgoing.submit(session, SendOp(op).value, args, idempotency_key, admit)
         self.senders.ensure(session)
         session.touch()
         if session.detail:  # the stream is down: queued (202) until it is back, not a wait
             return row
-        # A little longer than the command itself may take, so a timeout is reported as one.
-        return self.outgoing.wait(session.id, row["id"], self.config["COMMAND_TIMEOUT"] + 2.0)
+        return self.outgoing.wait(session.id, row["id"], Budget.of(self.config).http)
+
+    def send_status(self, session_id: str, message_id: str) -> dict:
+        """A send by queue id or message id; a group send with its members' receipts."""
+        self._session(session_id)
+        row = self.outgoing.get(session_id, message_id)
+        if row is None:
+            raise NotFound(f"No send {message_id!r} in this session")
+        if (row["args"].get("to") or "").endswith("@g.us") and row.get("message"):
+            row["receipts"] = self.receipts.of(session_id, row["message"]["id"])
+        return row
+
+    def queue_many(self, session_id: str, op: SendOp, items: list[dict]) -> list[dict]:
+        """Queue several sends (bulk); each is stored before this returns."""
+        session = self._session(session_id)
+        session.check_ready()
+        rows = [self.outgoing.submit(session, SendOp(op).value, args, None) for args in items]
+        self.senders.ensure(session)
+        session.touch()
+        return rows
+
+    # lists and the cache
+    def cached_list(self, session_id: str, kind: str, shape: Callable[[dict], dict],
+                    refresh: bool = False) -> tuple[Body, bool]:
+        """(the list's stored body, whether it came from the cache), loaded from the page on a
+        miss; `kind` is one of LISTS."""
+        session = self._session(session_id)
+        session.touch()  # a client reading from the cache is still using the session (reaper)
+        read = LISTS[kind]
+        return self.cache.fetch_body(
+            session_id, kind, lambda: [shape(item) for item in read(Page(session))], refresh)
+
+    def invalidate(self, session_id: str, *kinds: str) -> None:
+        """The page changed these lists: the next read loads them again."""
+        self.cache.invalidate(session_id, *kinds)
+
+    def clear_cache(self, session_id: str) -> int:
+        """Drop every cached list of the session; how many there were."""
+        self._session(session_id)
+        return self.cache.clear(session_id)
+
+    # events
+    def deliveries(self, session_id: str, status: str | None, limit: int) -> list[dict]:
+        self._session(session_id)
+        return self.events.outbox.deliveries(session_id, status, limit)
+
+    def retry_delivery(self, session_id: str, event_id: str) -> int:
+        """Deliver an event's failed webhooks again now; 404 when it has none."""
+        self._session(session_id)
+        count = self.events.outbox.retry(session_id, event_id)
+        if not count:
+            raise NotFound(f"No undelivered webhook for event {event_id!r}")
+        return count
+
+    def recent_events(self, session_id: str, limit: int) -> list[dict]:
+        self._session(session_id)
+        return self.events.outbox.recent(session_id, limit)
+
+    def event_reader(self, session_id: str | None = None,
+                     among: list[str] | None = None) -> Callable[[int], list[dict]]:
+        """read(after_seq): the rows of one session (session_id) or of several (`among`,
+        None: every session) after a sequence number."""
+        outbox = self.events.outbox
+        if session_id is not None:
+            return lambda after: outbox.since(session_id, after)
+        return lambda after: outbox.since_any(among, after)
+
+    def resume_point(self, last_event_id: str | None, tail: int | None = None,
+                     among: list[str] | None = None, session: str | None = None) -> int:
+        return self.events.resume_point(last_event_id, tail, among, session)
+
+    def sse(self, read: Callable[[int], list[dict]], after: int,
+            visible: Callable[[dict], bool] = lambda row: True):
+        """Server-Sent Events text chunks of the rows read(after) returns."""
+        return self.events.stream(read, after, visible)
+
+    def media_file(self, session_id: str, name: str) -> tuple[Path, dict]:
+        """(path, meta) of a file MEDIA_STORE=local kept; 404 otherwise."""
+        store = self.media_store
+        if store is None or not hasattr(store, "file"):
+            raise NotFound("MEDIA_STORE is not local: no files are served here")
+        return store.file(session_id, name)
+
+    def websocket(self, environ: dict, read: Callable[[int], list[dict]], after: int,
+                  resume: Callable, visible: Callable[[dict], bool] = lambda row: True):
+        """Serve the rows read(after) returns over the request's WebSocket (events/websocket.py)."""
+        return websocket.serve(self.events, environ, read, after, resume, visible)
+
+    # health and performance
+    def session_counts(self) -> dict[str, int]:
+        """How many sessions are in each status."""
+        return dict(Counter(s.status.value for s in self.manager.list()))
+
+    def flapping(self) -> str | None:
+        """Why chromedriver keeps dying (DRIVER_FLAPPING crashes in a window), or None."""
+        return self.service.flapping()
+
+    def unhealthy_reason(self) -> str | None:
+        """Why the engine cannot serve, from cheap checks only (a load balancer asks every
+        second)."""
+        if not self.started:
+            return "engine not started"
+        for name, thread in (("watchdog", self.watchdog), ("reaper", self.reaper)):
+            if not thread.alive:
+                return f"the {name} thread is not running"
+        if self.watchdog.overdue():
+            return (f"the watchdog has not run for 3 intervals ({self.watchdog.interval:.0f}s "
+                    "each)")
+        flapping = self.flapping()
+        if flapping:
+            return flapping
+        if self.store.failing:
+            return f"the database cannot be written: {self.store.failing}"
+        if not os.access(self.data_dir, os.W_OK):
+            return f"data folder {self.data_dir} is not writable"
+        disk = os.statvfs(self.data_dir)
+        if disk.f_bavail * disk.f_frsize < MIN_FREE_BYTES:
+            return f"the disk of data folder {self.data_dir} is full"
+        return None
+
+    def memory(self) -> tuple[MemorySample, dict]:
+        """(the watchdog's last memory sample, or one measured now; the capacity it leaves)."""
+        sample = self.watchdog.last_sample or measure(self)  # before the first pass
+        return sample, capacity(self, sample)
+
+    def memory_history(self) -> dict:
+        """Memory and sessions over the last hour, one point per watchdog pass."""
+        return {"intervalSeconds": self.watchdog.interval, "data": self.watchdog.history.points()}
+
+    def reap_browser(self, session_id: str) -> int:
+        """SIGKILL every process of the session's browser, found by its profile folder."""
+        return processes.reap_profile(self.profiles / session_id)
+
+    def clear_orphaned_locks(self, profile: Path) -> bool:
+        """Remove a dead browser's Singleton locks from a profile folder; True if any."""
+        return processes.clear_orphaned_locks(profile)
 
     def _on_event(self, session, kind: str, data: dict) -> bool:
         """Every engine event; False holds a page event until its media is stored (MEDIA_STORE)."""
@@ -147,25 +424,9 @@ class Engine:
         self.cache.on_event(session.id, kind, data)
         self.events.publish(session, kind, data)
 
-    def send_status(self, session_id: str, message_id: str) -> dict | None:
-        """A send by queue id or message id; a group send with its members' receipts."""
-        row = self.outgoing.get(session_id, message_id)
-        if row and (row["args"].get("to") or "").endswith("@g.us") and row.get("message"):
-            row["receipts"] = self.receipts.of(session_id, row["message"]["id"])
-        return row
-
-    def queue_many(self, session, op: SendOp, items: list[dict]) -> list[dict]:
-        """Queue several sends (bulk); each is stored before this returns."""
-        rows = [self.outgoing.submit(session, SendOp(op).value, args, None) for args in items]
-        self.senders.ensure(session)
-        session.touch()
-        return rows
-
-    def _session(self, session_id: str):
-        return next((s for s in self.manager.list() if s.id == session_id), None)
-
     def _webhook_secret(self, session_id: str, url: str) -> str | None:
-        return self.events.secret(self._session(session_id), url)
+        session = next((s for s in self.manager.list() if s.id == session_id), None)
+        return self.events.secret(session, url)
 
     def set_sinks(self, session_id: str, sinks: list[dict]) -> dict:
         """Replace the session's own sinks (its next events go to them); their masked views.
@@ -184,7 +445,7 @@ class Engine:
                 "gatewaySinks": view(self.config["SINKS"])}
 
     def _own_sinks(self, session_id: str) -> list[dict]:
-        return (self.manager.get(session_id).options or {}).get("sinks") or []
+        return (self._session(session_id).options or {}).get("sinks") or []
 
     def sink_health(self) -> list[dict]:
         """Each sink published to: whether its broker takes events, since when it fails."""

@@ -12,7 +12,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from waengine.config import load_config
-from waengine.engine.browser import chrome_options
+from waengine.engine.flags import chrome_options
 
 from ..conftest import wait_for
 from .conftest import browser_processes

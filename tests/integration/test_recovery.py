@@ -19,7 +19,7 @@ import requests
 
 from waengine import create_app
 from waengine.config import Defaults
-from waengine.engine import browser as chromium
+from waengine.engine import processes
 from waengine.engine.manager import ChromiumFactory
 from waengine.ops import metrics
 
@@ -39,7 +39,7 @@ def gone(pids) -> bool:
 
 
 def tree_pids(gw: Gateway, sid: str) -> list[int]:
-    return [p.pid for p in chromium.profile_processes(gw.engine.profiles / sid)]
+    return [p.pid for p in processes.profile_processes(gw.engine.profiles / sid)]
 
 
 def own_chromedrivers() -> list[int]:
@@ -189,7 +189,7 @@ def test_a_frozen_renderer_is_killed_by_the_watchdog_and_the_session_recovers(
     gw = make_gateway(COMMAND_TIMEOUT=2.0, POLL_TIMEOUT=2.0, STUCK_TIMEOUT=4.0,
                       WATCHDOG_INTERVAL=0.5)
     first = gw.link(sandbox, "frozen", P["frozen"])
-    renderers = [p for p in chromium.profile_processes(gw.engine.profiles / "frozen")
+    renderers = [p for p in processes.profile_processes(gw.engine.profiles / "frozen")
                  if "--type=renderer" in p.cmdline()]
     assert renderers
     unsticks = counter(metrics.WATCHDOG_ACTIONS, "unstick")

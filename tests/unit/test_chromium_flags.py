@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from waengine.config import load_config
-from waengine.engine import browser
 from waengine.engine import flags as chromium_flags
 
 # Each turns off a protection WhatsApp Web does not need turned off (docs/security.md, "Chromium").
@@ -19,7 +18,7 @@ def flags(monkeypatch, euid, **overrides):
     monkeypatch.setattr(chromium_flags.os, "geteuid", lambda: euid)
     config = load_config({"ENV": "testing", "CHROMIUM": "/nonexistent/chromium", **overrides},
                          environ={})
-    return browser.chrome_options(config, Path("/data/profiles/s1")).arguments
+    return chromium_flags.chrome_options(config, Path("/data/profiles/s1")).arguments
 
 
 @pytest.mark.parametrize("euid", [0, 1000])
@@ -39,7 +38,7 @@ def test_no_sandbox_only_as_root(monkeypatch):
 
 
 def test_no_forbidden_flag_is_written_as_a_string_anywhere_in_the_engine():
-    engine = Path(browser.__file__).parent
+    engine = Path(chromium_flags.__file__).parent
     for path in engine.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         for flag in ("--disable-web-security", "--ignore-certificate-errors"):

@@ -87,7 +87,7 @@ class FakeSession:
     def __init__(self, options, reject):
         self.id, self.options, self._reject = "s1", options, reject
 
-    def submit(self, fn, timeout=None, need_connected=True):
+    def submit(self, fn, need_connected=True, checked=False):
         return fn(self)
 
     def call(self, op, **args):  # the bridge

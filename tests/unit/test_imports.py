@@ -94,3 +94,46 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
         results = list(pool.map(import_alone, modules))
     failed = {name: err for name, code, err in results if code != 0}
     assert failed == {}
+
+
+def test_importing_the_api_loads_no_selenium():
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    probe = ("import sys, waengine.api; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'selenium'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, cwd=PACKAGE.parent, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def package_imports(source: str, target: str) -> dict[str, set[str]]:
+    """{module of package `source`: the modules of package `target` it imports}, where any."""
+    modules = module_files()
+    found = {}
+    for name, path in modules.items():
+        if name == source or name.startswith(source + "."):
+            hits = {m for m in imports_of(name, path, modules)
+                    if m == target or m.startswith(target + ".")}
+            if hits:
+                found[name] = hits
+    return found
+
+
+def test_the_engine_and_ops_packages_import_each_other_in_neither_direction():
+    assert package_imports("waengine.engine", "waengine.ops") == {}
+    assert package_imports("waengine.ops", "waengine.engine") == {}
+    # Both count into the leaf waengine.counters instead.
+    assert "waengine.counters" in set().union(*package_imports("waengine.engine",
+                                                               "waengine.counters").values())
+
+
+def test_no_view_reaches_past_the_engine_object():
+    """Views call Engine methods (wiring.py): no manager, session, outbox or service object."""
+    reach = ("manager()", ".manager", ".outbox", ".service", ".watchdog", ".cache.",
+             ".events.", "check_ready()", ".options")
+    found = [f"{path.name}:{n}: {line.strip()}"
+             for path in sorted((PACKAGE / "api").glob("*.py"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if any(word in line for word in reach)
+             and not line.lstrip().startswith(("#", "from "))]
+    assert found == []

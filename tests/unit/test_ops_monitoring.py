@@ -7,8 +7,7 @@ import time
 import pytest
 from prometheus_client import Counter
 
-from waengine import create_app, engine_of
-from waengine.api import monitoring
+from waengine import create_app, engine_of, wiring
 from waengine.ops import metrics
 
 from ..conftest import wait_for
@@ -60,14 +59,14 @@ def test_health_is_503_when_the_watchdog_is_overdue_or_dead(make_app):
 
 
 def test_health_is_503_when_the_data_folder_is_not_writable(app, monkeypatch):
-    monkeypatch.setattr(monitoring.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(wiring.os, "access", lambda path, mode: False)
     resp = app.test_client().get("/health")
     assert resp.status_code == 503 and "not writable" in resp.json["reason"]
 
 
 def test_health_is_503_when_the_disk_is_full(app, monkeypatch):
     full = os.statvfs_result((4096, 4096, 100, 0, 0, 10, 0, 0, 0, 255))
-    monkeypatch.setattr(monitoring.os, "statvfs", lambda path: full)
+    monkeypatch.setattr(wiring.os, "statvfs", lambda path: full)
     resp = app.test_client().get("/health")
     assert resp.status_code == 503 and "full" in resp.json["reason"]
 

@@ -10,7 +10,7 @@ import time
 import psutil
 
 from waengine import engine_of
-from waengine.engine import browser as chromium
+from waengine.engine import processes
 from waengine.errors import CommandTimeout
 from waengine.ops import metrics
 
@@ -152,8 +152,8 @@ def test_a_dead_gateways_chromedriver_group_is_reaped_from_its_pidfile(tmp_path)
     leader, child = fake_chromedriver(tmp_path)
     pidfile = tmp_path / "chromedriver.pid"
     try:
-        chromium.record_pid(pidfile, leader.pid)
-        assert chromium.sweep(tmp_path / "profiles", pidfile=pidfile) == 2
+        processes.record_pid(pidfile, leader.pid)
+        assert processes.sweep(tmp_path / "profiles", pidfile=pidfile) == 2
         leader.wait(5)  # killed (or ended by its child's death a moment before)
         wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE)
         assert not pidfile.exists()
@@ -168,9 +168,9 @@ def test_a_recorded_pid_now_used_by_another_program_is_left_alone(tmp_path):
     pidfile = tmp_path / "chromedriver.pid"
     try:
         pidfile.write_text(f"{other.pid} {psutil.Process(other.pid).create_time()}\n")
-        assert chromium.reap_recorded(pidfile) == 0  # its name is not chromedriver
+        assert processes.reap_recorded(pidfile) == 0  # its name is not chromedriver
         pidfile.write_text(f"{os.getpid()} 12345.0\n")
-        assert chromium.reap_recorded(pidfile) == 0  # started at another time: a reused pid
+        assert processes.reap_recorded(pidfile) == 0  # started at another time: a reused pid
         assert other.poll() is None
     finally:
         other.kill()

@@ -64,9 +64,9 @@ def test_the_daily_cap_answers_429_with_retry_after(make_app, factory):
     session = engine.manager.get("s1")
     session.options["pacing"] = {"dailyCap": 2}
     for i in range(2):
-        assert engine.send(session, "sendText", {"to": "62811@c.us", "text": str(i)})["status"] == "sent"
+        assert engine.send(session.id, "sendText", {"to": "62811@c.us", "text": str(i)})["status"] == "sent"
     with pytest.raises(TooManyRequests) as caught:
-        engine.send(session, "sendText", {"to": "62811@c.us", "text": "3"})
+        engine.send(session.id, "sendText", {"to": "62811@c.us", "text": "3"})
     error = caught.value
     assert error.status == 429 and 0 < int(error.headers["Retry-After"]) <= 86401
     assert len(sent) == 2
@@ -78,8 +78,8 @@ def test_an_idempotency_key_sends_once(make_app, factory):
     sent, send = recorder()
     connected(app.test_client(), factory, handlers={"sendText": send})
     session = engine.manager.get("s1")
-    first = engine.send(session, "sendText", {"to": "62811@c.us", "text": "once"}, "key-1")
-    again = engine.send(session, "sendText", {"to": "62811@c.us", "text": "once"}, "key-1")
+    first = engine.send(session.id, "sendText", {"to": "62811@c.us", "text": "once"}, "key-1")
+    again = engine.send(session.id, "sendText", {"to": "62811@c.us", "text": "once"}, "key-1")
     assert first["id"] == again["id"] and len(sent) == 1
 
 

@@ -40,7 +40,7 @@ class Recorder:
         self.calls = []
         self.need_connected = None
 
-    def submit(self, fn, need_connected=True):
+    def submit(self, fn, need_connected=True, checked=False):
         self.need_connected = need_connected
         return fn(self)
 

@@ -6,8 +6,8 @@ from urllib.parse import quote
 import pytest
 
 from waengine import engine_of
-from waengine.engine.manager import check_session_id
 from waengine.errors import ValidationError
+from waengine.vocabulary import check_session_id
 
 from .fakes import FakeFactory
 

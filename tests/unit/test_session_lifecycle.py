@@ -3,7 +3,8 @@
 import threading
 
 from waengine import engine_of
-from waengine.engine.session import Status, derive_status
+from waengine.engine.status import derive_status
+from waengine.vocabulary import Status
 
 from ..conftest import wait_for
 

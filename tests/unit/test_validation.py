@@ -2,7 +2,7 @@
 
 import pytest
 
-from waengine.guards import parse_strict_json
+from waengine.request_checks import parse_strict_json
 
 from ..conftest import wait_for
 

@@ -1,5 +1,6 @@
-"""Chat state routes: typing/recording and online presence, archive, pin, mute, clear, delete,
-and labels (WhatsApp Business accounts). Each change drops the session's cached chat list."""
+"""Chat routes: the chat list, a chat's messages, mark read; typing/recording, archive, pin,
+mute, clear, delete, and labels (WhatsApp Business accounts). Each change drops the session's
+cached chat list."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from apiflask import APIBlueprint
 
 from .. import shapes
 from . import docs
-from .context import engine, page
-from .docs.chats import ChatCleared, ChatDeleted, ChatPresence, ChatState, Label, LabelList, Presence
+from .context import cached_list, engine, page
+from .docs.chats import ChatCleared, ChatDeleted, ChatPresence, ChatState, Label, LabelList
 from .schemas import (
     ArchiveIn,
     ChatPinIn,
@@ -16,8 +17,9 @@ from .schemas import (
     ClearIn,
     LabelCreateIn,
     LabelsIn,
+    ListQuery,
+    MessagesQuery,
     MuteIn,
-    PresenceIn,
     chat_id,
 )
 
@@ -27,8 +29,38 @@ CHAT_ERRORS = (404, 422, *docs.BROWSER_ERRORS)
 
 def changed(session_id: str, result: dict, shape=shapes.chat) -> dict:
     """A chat changed: the cached chat list is stale."""
-    engine().cache.invalidate(session_id, "chats")
+    engine().invalidate(session_id, "chats")
     return shape(result)
+
+
+@bp.get("/sessions/<session_id>/chats")
+@bp.input(ListQuery, location="query", arg_name="query")
+@bp.doc(operation_id="listChats", tags=["Chats"],
+        summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
+        responses={**docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
+def list_chats(session_id, query):
+    return cached_list(session_id, "chats", shapes.chat, query["refresh"])
+
+
+@bp.get("/sessions/<session_id>/chats/<chatId>/messages")
+@bp.input(MessagesQuery, location="query", arg_name="query")
+@bp.doc(operation_id="listChatMessages", tags=["Chats"],
+        summary="A chat's newest messages, oldest first",
+        responses=docs.responses(docs.MessageList, errors=docs.BROWSER_ERRORS))
+def chat_messages(session_id, chatId, query):
+    found = page(session_id).get_messages(chat_id(chatId, "chatId"), query["limit"])
+    return {"data": [shapes.message(m) for m in found]}
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/read")
+@bp.doc(operation_id="markChatRead", tags=["Chats"],
+        summary="Mark a chat as read (sends read receipts)",
+        responses=docs.responses(docs.ReadReceipt, errors=docs.BROWSER_ERRORS))
+def mark_read(session_id, chatId):
+    result = page(session_id).mark_read(chat_id(chatId, "chatId"))
+    engine().invalidate(session_id, "chats")  # its unread count changed
+    return result
 
 
 @bp.post("/sessions/<session_id>/chats/<chatId>/presence")
@@ -40,15 +72,6 @@ def changed(session_id: str, result: dict, shape=shapes.chat) -> dict:
         responses=docs.responses(ChatPresence, errors=CHAT_ERRORS))
 def chat_presence(session_id, chatId, body):
     return page(session_id).chat_presence(chat_id(chatId, "chatId"), body["state"])
-
-
-@bp.put("/sessions/<session_id>/presence")
-@bp.input(PresenceIn, arg_name="body")
-@bp.doc(operation_id="setPresence", tags=["Sessions"],
-        summary="Show the account as online (available) or offline",
-        responses=docs.responses(Presence, errors=docs.BROWSER_ERRORS))
-def set_presence(session_id, body):
-    return page(session_id).set_available(body["available"])
 
 
 @bp.post("/sessions/<session_id>/chats/<chatId>/archive")

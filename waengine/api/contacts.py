@@ -1,14 +1,13 @@
-"""Contact and group routes, and the session's list cache."""
+"""Contact routes, and the session's list cache."""
 
 from __future__ import annotations
 
 from apiflask import APIBlueprint
 
 from .. import shapes
-from ..engine.page import Page
 from . import docs
-from .context import cached_list, engine, manager, page
-from .schemas import GroupCreateIn, ListQuery, ParticipantsIn, group_id, user_id
+from .context import cached_list, engine, page
+from .schemas import ListQuery, user_id
 
 bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
 
@@ -20,8 +19,7 @@ bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
         responses={**docs.responses(docs.ContactList, errors=docs.BROWSER_ERRORS),
                    **docs.NOT_MODIFIED})
 def list_contacts(session_id, query):
-    return cached_list(session_id, "contacts", Page.list_contacts, shapes.contact,
-                       query["refresh"])
+    return cached_list(session_id, "contacts", shapes.contact, query["refresh"])
 
 
 @bp.get("/sessions/<session_id>/contacts/<contactId>")
@@ -43,45 +41,9 @@ def contact_exists(session_id, phone):
             "lid": found and found.get("lid"), "isBusiness": bool(found and found.get("isBusiness"))}
 
 
-@bp.get("/sessions/<session_id>/groups")
-@bp.input(ListQuery, location="query", arg_name="query")
-@bp.doc(operation_id="listGroups",
-        summary="List the groups the account is in (cached; refresh=true skips the cache)",
-        responses={**docs.responses(docs.GroupList, errors=docs.BROWSER_ERRORS),
-                   **docs.NOT_MODIFIED})
-def list_groups(session_id, query):
-    return cached_list(session_id, "groups", Page.list_groups, shapes.group, query["refresh"])
-
-
-@bp.post("/sessions/<session_id>/groups")
-@bp.input(GroupCreateIn, arg_name="body")
-@bp.doc(operation_id="createGroup",
-        summary="Create a group", responses=docs.responses(docs.Group, 201,
-                                                            errors=docs.BROWSER_ERRORS))
-def create_group(session_id, body):
-    members = [user_id(p, "participants") for p in body["participants"]]
-    created = page(session_id).create_group(body["name"], members)
-    engine().cache.invalidate(session_id, "groups", "chats")
-    return shapes.group(created), 201
-
-
-@bp.post("/sessions/<session_id>/groups/<groupId>/participants")
-@bp.input(ParticipantsIn, arg_name="body")
-@bp.doc(operation_id="changeParticipants",
-        summary="Add or remove participants (the account must be a group admin)",
-        responses=docs.responses(docs.Group, errors=(403, *docs.BROWSER_ERRORS)))
-def change_participants(session_id, groupId, body):
-    add = [user_id(p, "add") for p in body.get("add", [])]
-    remove = [user_id(p, "remove") for p in body.get("remove", [])]
-    changed = page(session_id).change_participants(group_id(groupId), add, remove)
-    engine().cache.invalidate(session_id, "groups")
-    return shapes.group(changed)
-
-
 @bp.delete("/sessions/<session_id>/cache")
 @bp.doc(operation_id="clearCache",
         summary="Drop the session's cached lists; returns how many were cached",
         responses=docs.responses(docs.Cleared))
 def clear_cache(session_id):
-    manager().get(session_id)
-    return {"cleared": engine().cache.clear(session_id)}
+    return {"cleared": engine().clear_cache(session_id)}

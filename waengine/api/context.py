@@ -1,4 +1,5 @@
-"""What a view reaches: the app's engine, its session manager, a list read through the cache.
+"""What a view reaches: the app's engine (the one door, wiring.py) and a list read through the
+cache.
 
 Its own module (not the package `__init__`), so the blueprints import it without an import cycle.
 """
@@ -12,29 +13,23 @@ from flask import Response, current_app, request
 from werkzeug.http import parse_accept_header
 
 from ..cache import Body
-from ..engine.page import Page
 
 
 def engine():
+    """The app's Engine: every view reaches the sessions through its methods."""
     return current_app.extensions["waengine"]
 
 
-def manager():
-    return engine().manager
-
-
-def page(session_id: str, need_connected: bool = True) -> Page:
+def page(session_id: str, need_connected: bool = True):
     """The session's WhatsApp Web page (404 for an unknown session)."""
-    return Page(manager().get(session_id), need_connected)
+    return engine().page(session_id, need_connected)
 
 
-def cached_list(session_id: str, kind: str, read: Callable[[Page], list[dict]],
-                shape: Callable[[dict], dict], refresh: bool = False) -> Response:
-    """`{"data": [...], "cached": bool}` of a list read through the session cache."""
-    session = manager().get(session_id)
-    session.touch()  # a client reading from the cache is still using the session (reaper)
-    body, cached = engine().cache.fetch_body(
-        session_id, kind, lambda: [shape(item) for item in read(Page(session))], refresh)
+def cached_list(session_id: str, kind: str, shape: Callable[[dict], dict],
+                refresh: bool = False) -> Response:
+    """`{"data": [...], "cached": bool}` of a list (chats, contacts, groups) read through the
+    session cache."""
+    body, cached = engine().cached_list(session_id, kind, shape, refresh)
     return body_response(body, cached)
 
 

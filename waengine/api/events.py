@@ -5,22 +5,15 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, g, request, stream_with_context
 
-from .. import auth
-from ..errors import NotFound, ValidationError
+from .. import auth, shapes
+from ..errors import ValidationError
 from ..events.signing import generate_secret
 from ..store import iso_utc
 from . import docs
-from .context import engine, manager
+from .context import engine
 from .schemas import DeliveriesQuery, RecentQuery, StreamQuery, WebhookPatchIn, WebhookPutIn
 
 bp = APIBlueprint("events", __name__, tag="Webhooks and events")
-
-
-def webhook_view(hook: dict | None) -> dict:
-    if not hook:
-        return {"url": None, "events": [], "hasSecret": False}
-    return {"url": hook["url"], "events": hook.get("events") or [],
-            "hasSecret": bool(hook.get("secret"))}
 
 
 @bp.put("/sessions/<session_id>/webhook")
@@ -31,8 +24,7 @@ def put_webhook(session_id, body):
     generated = generate_secret() if body.pop("generateSecret", False) else None
     if generated:
         body["secret"] = generated
-    session = manager().update_options(session_id, webhook=body)
-    view = webhook_view(session.options.get("webhook"))
+    view = shapes.webhook(engine().set_webhook(session_id, body))
     return {**view, "secret": generated} if generated else view
 
 
@@ -42,26 +34,26 @@ def put_webhook(session_id, body):
         summary="Change the session's webhook; fields left out (the secret) are kept",
         responses=docs.responses(docs.Webhook, errors=(404,)))
 def patch_webhook(session_id, body):
-    merged = {**(manager().get(session_id).options.get("webhook") or {}), **body}
+    merged = {**(engine().webhook(session_id) or {}), **body}
     if not merged.get("url"):
         raise ValidationError("The session has no webhook yet: give its url",
                               details={"field": "url"})
-    return webhook_view(manager().update_options(session_id, webhook=merged).options["webhook"])
+    return shapes.webhook(engine().set_webhook(session_id, merged))
 
 
 @bp.get("/sessions/<session_id>/webhook")
 @bp.doc(operation_id="getWebhook",
         summary="The session's webhook", responses=docs.responses(docs.Webhook))
 def get_webhook(session_id):
-    return webhook_view(manager().get(session_id).options.get("webhook"))
+    return shapes.webhook(engine().webhook(session_id))
 
 
 @bp.delete("/sessions/<session_id>/webhook")
 @bp.doc(operation_id="deleteWebhook",
         summary="Remove the session's webhook", responses=docs.responses(docs.Webhook))
 def delete_webhook(session_id):
-    manager().update_options(session_id, webhook=None)
-    return webhook_view(None)
+    engine().set_webhook(session_id, None)
+    return shapes.webhook(None)
 
 
 @bp.get("/sessions/<session_id>/webhook/deliveries")
@@ -69,8 +61,7 @@ def delete_webhook(session_id):
 @bp.doc(operation_id="listDeliveries",
         summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
 def list_deliveries(session_id, query):
-    manager().get(session_id)
-    rows = engine().events.outbox.deliveries(session_id, query.get("status"), query["limit"])
+    rows = engine().deliveries(session_id, query.get("status"), query["limit"])
     if scoped_key():  # a connection error names hosts and ports: a port scanner for tenants
         rows = [{**r, "lastError": public_error(r["lastError"])} for r in rows]
     return {"data": rows}
@@ -93,11 +84,7 @@ def scoped_key() -> bool:
         summary="Deliver an event's failed webhook again now",
         responses=docs.responses(docs.Retried))
 def retry_delivery(session_id, event_id):
-    manager().get(session_id)
-    count = engine().events.outbox.retry(session_id, event_id)
-    if not count:
-        raise NotFound(f"No undelivered webhook for event {event_id!r}")
-    return {"retried": count}
+    return {"retried": engine().retry_delivery(session_id, event_id)}
 
 
 @bp.get("/sessions/<session_id>/events")
@@ -107,10 +94,10 @@ def retry_delivery(session_id, event_id):
                                  description="`id:` event id, `event:` type, `data:` an Event",
                                  errors=(422, 429)))
 def stream_events(session_id):
-    manager().get(session_id).touch()
-    hub = engine().events
-    after = hub.resume_point(last_event_id(), session=session_id)
-    return _sse(hub.stream(lambda after: hub.outbox.since(session_id, after), after))
+    eng = engine()
+    eng.touch(session_id)
+    after = eng.resume_point(last_event_id(), session=session_id)
+    return _sse(eng.sse(eng.event_reader(session_id), after))
 
 
 @bp.get("/sessions/<session_id>/events/recent")
@@ -119,8 +106,7 @@ def stream_events(session_id):
         summary="The session's newest stored events, oldest first (a page, not a stream)",
         responses=docs.responses(docs.EventList))
 def recent_events(session_id, query):
-    manager().get(session_id)
-    return {"data": engine().events.outbox.recent(session_id, query["limit"])}
+    return {"data": engine().recent_events(session_id, query["limit"])}
 
 
 @bp.get("/events")
@@ -131,9 +117,8 @@ def recent_events(session_id, query):
                                  description="`id:` event id, `event:` type, `data:` an Event",
                                  errors=(422, 429)))
 def stream_all_events(query):
-    hub = engine().events
     read, resume, visible = all_sessions(query)
-    return _sse(hub.stream(read, resume(last_event_id()), visible))
+    return _sse(engine().sse(read, resume(last_event_id()), visible))
 
 
 def all_sessions(query: dict):
@@ -144,10 +129,10 @@ def all_sessions(query: dict):
         auth.require_session(session_id)
     key = g.get("api_key")
     scoped = key is not None and key.scope is not None
-    among = wanted or ([s.id for s in manager().list() if key.allows(s.id)] if scoped else None)
-    outbox = engine().events.outbox
-    return (lambda after: outbox.since_any(wanted, after),
-            lambda last_id: engine().events.resume_point(last_id, query.get("tail"), among),
+    eng = engine()
+    among = wanted or ([sid for sid in eng.session_ids() if key.allows(sid)] if scoped else None)
+    return (eng.event_reader(among=wanted),
+            lambda last_id: eng.resume_point(last_id, query.get("tail"), among),
             lambda row: key is None or key.allows(row["session"]))
 
 

@@ -1,7 +1,5 @@
-"""Group administration: subject, description, settings, admins, invite links, join, leave.
-
-Listing, creating and changing participants are in api/contacts.py.
-"""
+"""Group routes: list, create, participants; subject, description, settings, admins, invite
+links, join, leave."""
 
 from __future__ import annotations
 
@@ -9,11 +7,56 @@ from apiflask import APIBlueprint
 
 from .. import shapes
 from . import docs
-from .context import engine, page
-from .schemas import AdminsIn, GroupUpdateIn, JoinGroupIn, group_id, invite_code, user_id
+from .context import cached_list, engine, page
+from .schemas import (
+    AdminsIn,
+    GroupCreateIn,
+    GroupUpdateIn,
+    JoinGroupIn,
+    ListQuery,
+    ParticipantsIn,
+    group_id,
+    invite_code,
+    user_id,
+)
 
 bp = APIBlueprint("groups", __name__, tag="Contacts and groups")
 ADMIN_ERRORS = (403, 404, 422, *docs.BROWSER_ERRORS)
+
+
+@bp.get("/sessions/<session_id>/groups")
+@bp.input(ListQuery, location="query", arg_name="query")
+@bp.doc(operation_id="listGroups",
+        summary="List the groups the account is in (cached; refresh=true skips the cache)",
+        responses={**docs.responses(docs.GroupList, errors=docs.BROWSER_ERRORS),
+                   **docs.NOT_MODIFIED})
+def list_groups(session_id, query):
+    return cached_list(session_id, "groups", shapes.group, query["refresh"])
+
+
+@bp.post("/sessions/<session_id>/groups")
+@bp.input(GroupCreateIn, arg_name="body")
+@bp.doc(operation_id="createGroup",
+        summary="Create a group", responses=docs.responses(docs.Group, 201,
+                                                            errors=docs.BROWSER_ERRORS))
+def create_group(session_id, body):
+    members = [user_id(p, "participants") for p in body["participants"]]
+    created = page(session_id).create_group(body["name"], members)
+    engine().invalidate(session_id, "groups", "chats")
+    return shapes.group(created), 201
+
+
+@bp.post("/sessions/<session_id>/groups/<groupId>/participants")
+@bp.input(ParticipantsIn, arg_name="body")
+@bp.doc(operation_id="changeParticipants",
+        summary="Add or remove participants (the account must be a group admin)",
+        responses=docs.responses(docs.Group, errors=(403, *docs.BROWSER_ERRORS)))
+def change_participants(session_id, groupId, body):
+    add = [user_id(p, "add") for p in body.get("add", [])]
+    remove = [user_id(p, "remove") for p in body.get("remove", [])]
+    changed = page(session_id).change_participants(group_id(groupId), add, remove)
+    engine().invalidate(session_id, "groups")
+    return shapes.group(changed)
 
 
 @bp.patch("/sessions/<session_id>/groups/<groupId>")
@@ -26,7 +69,7 @@ def update_group(session_id, groupId, body):
     changed = page(session_id).update_group(
         group_id(groupId), body.get("subject"), body.get("description"),
         settings.get("announce"), settings.get("restrict"))
-    engine().cache.invalidate(session_id, "groups", "chats")
+    engine().invalidate(session_id, "groups", "chats")
     return shapes.group(changed)
 
 
@@ -39,7 +82,7 @@ def change_admins(session_id, groupId, body):
     promote = [user_id(p, "promote") for p in body.get("promote", [])]
     demote = [user_id(p, "demote") for p in body.get("demote", [])]
     changed = page(session_id).change_admins(group_id(groupId), promote, demote)
-    engine().cache.invalidate(session_id, "groups")
+    engine().invalidate(session_id, "groups")
     return shapes.group(changed)
 
 
@@ -64,7 +107,7 @@ def revoke_invite_link(session_id, groupId):
         responses=docs.responses(docs.JoinedGroup, errors=(404, *docs.BROWSER_ERRORS)))
 def join_group(session_id, body):
     joined = page(session_id).join_group(invite_code(body["link"]))
-    engine().cache.invalidate(session_id, "groups", "chats")
+    engine().invalidate(session_id, "groups", "chats")
     return joined
 
 
@@ -74,5 +117,5 @@ def join_group(session_id, body):
         responses=docs.responses(docs.LeftGroup, errors=(404, *docs.BROWSER_ERRORS)))
 def leave_group(session_id, groupId):
     left = page(session_id).leave_group(group_id(groupId))
-    engine().cache.invalidate(session_id, "groups", "chats")
+    engine().invalidate(session_id, "groups", "chats")
     return left

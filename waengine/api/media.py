@@ -5,7 +5,6 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, current_app, send_file, stream_with_context
 
-from ..errors import NotFound
 from ..media import content_disposition, open_media
 from . import docs
 from .context import engine, page
@@ -51,10 +50,7 @@ def download(session_id, messageId):
         summary="A file MEDIA_STORE=local kept (the `media.url` of a message event)",
         responses=STORED)
 def stored(session_id, name):
-    store = engine().media_store
-    if store is None or not hasattr(store, "file"):
-        raise NotFound("MEDIA_STORE is not local: no files are served here")
-    path, meta = store.file(session_id, name)
+    path, meta = engine().media_file(session_id, name)
     response = send_file(path, mimetype=meta["mimetype"], conditional=True, max_age=0)
     response.headers["Content-Disposition"] = content_disposition(meta["filename"])
     return response

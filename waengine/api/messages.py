@@ -1,15 +1,16 @@
-"""Message and chat routes: text, media, location, reactions; chat list, history, mark read."""
+"""Message routes: text, media, voice, stickers, location, contacts, polls, bulk, the send
+queue, and actions on a message (react, delete, edit, forward, star, pin)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from apiflask import APIBlueprint
 from flask import current_app, request
 
 from .. import shapes, uploads
 from ..engine.page import (
-    Page,
     SendOp,
     contact_args,
     file_args,
@@ -17,21 +18,20 @@ from ..engine.page import (
     poll_args,
     text_args,
 )
-from ..errors import NotFound, ValidationError, rebuild_error
+from ..errors import ValidationError, rebuild_error
+from ..vocabulary import SendStatus
 from . import docs
-from .context import cached_list, engine, manager, page
+from .context import engine, page
 from .schemas import (
     RECIPIENT_PATTERN,
     BulkIn,
     ContactIn,
     EditIn,
     ForwardIn,
-    ListQuery,
     LocationIn,
     MediaFormIn,
     MediaJSONIn,
     MessageDeleteQuery,
-    MessagesQuery,
     PinIn,
     PollIn,
     ReactionIn,
@@ -49,11 +49,13 @@ SENT = {**docs.responses(docs.Message, 201, errors=(429, *docs.BROWSER_ERRORS)),
         **docs.responses(docs.Queued, 202, description="Queued behind the session's pacing")}
 
 
-def send(session_id: str, op: SendOp, args: dict) -> tuple[dict, int]:
+def send(session_id: str, op: SendOp, args: dict | Callable[[], dict]) -> tuple[dict, int]:
     """Send through the session's paced queue: 201 with the message once WhatsApp stored it,
-    202 with the queue entry while pacing still holds it back (it is never dropped)."""
+    202 with the queue entry while pacing still holds it back (it is never dropped).
+
+    `args` may be a function reading an upload: it runs once the session is known ready."""
     key = idempotency_key()
-    row = engine().send(manager().get(session_id), op, args, key)
+    row = engine().send(session_id, op, args, key)
     return queued_response(row)
 
 
@@ -66,9 +68,9 @@ def idempotency_key() -> str | None:
 
 
 def queued_response(row: dict) -> tuple[dict, int]:
-    if row["status"] == "sent":
+    if row["status"] == SendStatus.SENT:
         return {**shapes.message(row["message"]), "queueId": row["id"]}, 201
-    if row["status"] == "failed":
+    if row["status"] == SendStatus.FAILED:
         raise rebuild_error(row["error"])
     return shapes.outgoing_view(row), 202
 
@@ -91,11 +93,11 @@ def send_text(session_id, body):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_media(session_id):
-    manager().get(session_id).check_ready()  # 404/409 before a 16 MB body is read
-    media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, SendOp.FILE, file_args(
-        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype,
-        media.file_type.kind, media.fields.get("caption")))
+    def read() -> dict:  # after the readiness check: 404/409 before a 16 MB body is read
+        media = uploads.read_media(request, current_app.config, MediaFormIn(), MediaJSONIn())
+        return file_args(chat_id(media.fields["to"]), media.data_url(), media.filename,
+                         media.mimetype, media.file_type.kind, media.fields.get("caption"))
+    return send(session_id, SendOp.FILE, read)
 
 
 @bp.post("/sessions/<session_id>/messages/voice")
@@ -106,11 +108,11 @@ def send_media(session_id):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_voice(session_id):
-    manager().get(session_id).check_ready()
-    media = uploads.read_voice(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, SendOp.FILE, file_args(
-        chat_id(media.fields["to"]), media.data_url(), media.filename,
-        "audio/ogg; codecs=opus", "ptt"))
+    def read() -> dict:
+        media = uploads.read_voice(request, current_app.config, MediaFormIn(), MediaJSONIn())
+        return file_args(chat_id(media.fields["to"]), media.data_url(), media.filename,
+                         "audio/ogg; codecs=opus", "ptt")
+    return send(session_id, SendOp.FILE, read)
 
 
 @bp.post("/sessions/<session_id>/messages/sticker")
@@ -121,10 +123,11 @@ def send_voice(session_id):
         responses={**SENT, **docs.responses(docs.Message, 201,
                                             errors=(413, 415, 429, *docs.BROWSER_ERRORS))})
 def send_sticker(session_id):
-    manager().get(session_id).check_ready()
-    media = uploads.read_sticker(request, current_app.config, MediaFormIn(), MediaJSONIn())
-    return send(session_id, SendOp.FILE, file_args(
-        chat_id(media.fields["to"]), media.data_url(), media.filename, media.mimetype, "sticker"))
+    def read() -> dict:
+        media = uploads.read_sticker(request, current_app.config, MediaFormIn(), MediaJSONIn())
+        return file_args(chat_id(media.fields["to"]), media.data_url(), media.filename,
+                         media.mimetype, "sticker")
+    return send(session_id, SendOp.FILE, read)
 
 
 @bp.post("/sessions/<session_id>/messages/bulk")
@@ -135,9 +138,7 @@ def send_sticker(session_id):
                     "follow each with GET …/messages/{id} or the message.status event.",
         responses=docs.responses(docs.QueuedList, 202, errors=(429, *docs.BROWSER_ERRORS)))
 def send_bulk(session_id, body):
-    session = manager().get(session_id)
-    session.check_ready()
-    rows = engine().queue_many(session, SendOp.TEXT, [
+    rows = engine().queue_many(session_id, SendOp.TEXT, [
         text_args(chat_id(m["to"]), m["text"]) for m in body["messages"]])
     return {"data": [shapes.outgoing_view(r) for r in rows]}, 202
 
@@ -149,11 +150,7 @@ def send_bulk(session_id, body):
                     "id. A group send lists each member's receipt (delivered, read).",
         responses=docs.responses(docs.Queued, errors=(404,)))
 def get_send(session_id, messageId):
-    manager().get(session_id)
-    row = engine().send_status(session_id, messageId)
-    if row is None:
-        raise NotFound(f"No send {messageId!r} in this session")
-    return shapes.outgoing_view(row)
+    return shapes.outgoing_view(engine().send_status(session_id, messageId))
 
 
 @bp.post("/sessions/<session_id>/messages/location")
@@ -241,36 +238,6 @@ def star_message(session_id, messageId, body):
         responses=docs.responses(docs.Pinned, errors=(404, 422, *docs.BROWSER_ERRORS)))
 def pin_message(session_id, messageId, body):
     return page(session_id).pin_message(message_id(messageId), body["pin"], body["duration"])
-
-
-@bp.get("/sessions/<session_id>/chats")
-@bp.input(ListQuery, location="query", arg_name="query")
-@bp.doc(operation_id="listChats", tags=["Chats"],
-        summary="List chats (cached for CACHE_TTL_CHATS; refresh=true skips the cache)",
-        responses={**docs.responses(docs.ChatList, errors=docs.BROWSER_ERRORS),
-                   **docs.NOT_MODIFIED})
-def list_chats(session_id, query):
-    return cached_list(session_id, "chats", Page.list_chats, shapes.chat, query["refresh"])
-
-
-@bp.get("/sessions/<session_id>/chats/<chatId>/messages")
-@bp.input(MessagesQuery, location="query", arg_name="query")
-@bp.doc(operation_id="listChatMessages", tags=["Chats"],
-        summary="A chat's newest messages, oldest first",
-        responses=docs.responses(docs.MessageList, errors=docs.BROWSER_ERRORS))
-def chat_messages(session_id, chatId, query):
-    found = page(session_id).get_messages(chat_id(chatId, "chatId"), query["limit"])
-    return {"data": [shapes.message(m) for m in found]}
-
-
-@bp.post("/sessions/<session_id>/chats/<chatId>/read")
-@bp.doc(operation_id="markChatRead", tags=["Chats"],
-        summary="Mark a chat as read (sends read receipts)",
-        responses=docs.responses(docs.ReadReceipt, errors=docs.BROWSER_ERRORS))
-def mark_read(session_id, chatId):
-    result = page(session_id).mark_read(chat_id(chatId, "chatId"))
-    engine().cache.invalidate(session_id, "chats")  # its unread count changed
-    return result
 
 
 # The media route reads its body itself (size first, then content), so no @input describes it.

@@ -15,6 +15,7 @@ from ..errors import ValidationError
 from ..events import sinks
 from ..events.outbox import EVENT_TYPES
 from ..events.signing import WHSEC_PATTERN, secret_problem
+from ..vocabulary import DELIVERY_STATUSES
 from ..vocabulary import SESSION_ID as SESSION_ID_RE
 
 SESSION_ID = SESSION_ID_RE.pattern
@@ -277,7 +278,7 @@ class BulkIn(Schema):
 
 
 class DeliveriesQuery(Schema):
-    status = String(validate=OneOf(("pending", "delivered", "failed")))
+    status = String(validate=OneOf(DELIVERY_STATUSES))
     limit = Integer(load_default=100, validate=Range(1, 1000))
 
 

@@ -6,9 +6,8 @@ from apiflask import APIBlueprint
 from flask import request
 
 from ..errors import UpgradeRequired
-from ..events import websocket
 from . import docs
-from .context import engine, manager
+from .context import engine
 from .events import all_sessions, last_event_id
 from .schemas import StreamQuery
 
@@ -32,11 +31,10 @@ _UPGRADED.pop(200)
         description=_FRAMES,
         responses=_UPGRADED)
 def session_socket(session_id):
-    manager().get(session_id).touch()
-    hub = engine().events
-    resume = hub.resume_point
-    return websocket.serve(hub, request.environ, lambda after: hub.outbox.since(session_id, after),
-                           resume(last_event_id()), resume)
+    eng = engine()
+    eng.touch(session_id)
+    return eng.websocket(request.environ, eng.event_reader(session_id),
+                         eng.resume_point(last_event_id()), eng.resume_point)
 
 
 @bp.get("/ws", websocket=True)
@@ -47,8 +45,7 @@ def session_socket(session_id):
         responses=_UPGRADED)
 def all_sockets(query):
     read, resume, visible = all_sessions(query)
-    return websocket.serve(engine().events, request.environ, read, resume(last_event_id()),
-                           resume, visible)
+    return engine().websocket(request.environ, read, resume(last_event_id()), resume, visible)
 
 
 @bp.get("/ws")

@@ -16,6 +16,7 @@ from selenium.common.exceptions import JavascriptException, TimeoutException, We
 from ..errors import BrowserUnavailable, CommandTimeout, WhatsAppError, from_page_error
 from . import channel as channels
 from .browser import is_browser_gone
+from .budget import Budget
 from .proxy import NET_ERROR
 
 NET_ERROR_CODE = re.compile(r"ERR_[A-Z0-9_]+")
@@ -212,7 +213,7 @@ class Bridge:
     def call(self, op: str, **args):
         """Run an op of bridge.js and return its value; page errors become waengine errors."""
         raw = self._evaluate(_RUN % (json.dumps(op), json.dumps(args),
-                                     int(self.config["COMMAND_TIMEOUT"] * 1000)))
+                                     int(Budget.of(self.config).page * 1000)))
         if raw is False:
             raise CommandTimeout()
         result = json.loads(raw)

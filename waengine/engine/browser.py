@@ -1,8 +1,8 @@
 """Chromium per session: launching it on its profile through the shared chromedriver.
 
 The rest lives beside it, by concern: flags.py (the command line), driver.py (the shared
-chromedriver), processes.py (finding and reaping browser processes; ops/memory.py measures them). Their names
-are re-exported here, so `browser.X` keeps working for every caller.
+chromedriver), processes.py (finding and reaping browser processes; ops/memory.py measures
+them). Import each name from the module that defines it.
 """
 
 from __future__ import annotations
@@ -20,33 +20,9 @@ from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnecti
 from selenium.webdriver.remote.client_config import ClientConfig
 
 from . import channel as channels
-from .driver import (  # noqa: F401
-    DRIVER_CRASH_WINDOW,
-    DRIVER_FLAPPING,
-    ChromeDriverService,
-    _free_port,
-)
-from .flags import (  # noqa: F401
-    BASE_FLAGS,
-    LEAN_FLAGS,
-    OFFLINE_FLAGS,
-    chrome_options,
-    chromium_version,
-    user_agent,
-)
-from .processes import (  # noqa: F401
-    clear_orphaned_locks,
-    clear_stale_locks,
-    delete_profile,
-    die_with_parent,
-    kill_all,
-    profile_processes,
-    reap_profile,
-    reap_recorded,
-    record_pid,
-    sweep,
-    wait_dead,
-)
+from .driver import ChromeDriverService
+from .flags import chrome_options
+from .processes import clear_stale_locks, profile_processes, reap_profile
 
 log = logging.getLogger(__name__)
 

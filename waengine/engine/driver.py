@@ -15,7 +15,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import guard
+from ..backoff import backoff
+from . import orphan_killer
 from .processes import die_with_parent, record_pid
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class ChromeDriverService:
             ).result()
             self._guard = self._spawner.submit(
                 subprocess.Popen,
-                [sys.executable, guard.__file__, str(self._proc.pid),
+                [sys.executable, orphan_killer.__file__, str(self._proc.pid),
                  str(os.getpid())],
                 stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=die_with_parent(signal.SIGTERM),
@@ -96,7 +97,7 @@ class ChromeDriverService:
         self.crashes.append(now)
         while self.crashes and now - self.crashes[0] > DRIVER_CRASH_WINDOW:
             self.crashes.popleft()
-        delay = min(30.0, 0.25 * 2 ** (len(self.crashes) - 1))
+        delay = backoff(len(self.crashes), 0.25, 30.0)
         log.warning("chromedriver exited with %s (%d crash(es) in %.0fs); a new one in %.2fs",
                     self._proc.returncode, len(self.crashes), DRIVER_CRASH_WINDOW, delay)
         time.sleep(delay)  # under the lock: every launch waits for the same new chromedriver

@@ -7,20 +7,21 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import counters
 from ..errors import (
     CapacityExceeded,
     SessionExists,
     SessionNotFound,
     StorageUnavailable,
-    ValidationError,
 )
 from ..logs import SECRETS
-from ..ops import metrics
 from ..store import Store
-from ..vocabulary import SESSION_ID, Status
-from . import browser as chromium
+from ..vocabulary import Status, check_session_id
 from . import channel as channels
 from .bridge import Bridge, PageUnreachable
+from .browser import launch
+from .driver import ChromeDriverService
+from .processes import delete_profile, reap_profile
 from .proxy import ProxyAuthChannel, failure_reason, parse_proxy
 from .session import Session
 from .warm import WarmPool
@@ -31,18 +32,10 @@ log = logging.getLogger(__name__)
 DELETE_WAIT = 120.0
 
 
-def check_session_id(session_id: str) -> str:
-    """Reject ids that could reach outside the data folder before any file-system use."""
-    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-        raise ValidationError(f"Session id must match {SESSION_ID.pattern}",
-                              details={"field": "id"})
-    return session_id
-
-
 class ChromiumFactory:
     """Opens a real browser for a session: Chromium on its profile, the bridge, the page."""
 
-    def __init__(self, config: dict, service: chromium.ChromeDriverService, profiles: Path):
+    def __init__(self, config: dict, service: ChromeDriverService, profiles: Path):
         self.config = config
         self.service = service
         self.profiles = profiles
@@ -64,7 +57,7 @@ class ChromiumFactory:
         if taken is not None:
             return taken
         route = parse_proxy(proxy) if proxy else None
-        browser = chromium.launch(self.config, self.service, self.profiles / session_id,
+        browser = launch(self.config, self.service, self.profiles / session_id,
                                   route.server if route else None)
         try:
             if route is not None and route.scheme != "socks5":  # SOCKS5 in Chromium: no auth
@@ -169,8 +162,11 @@ class SessionManager:
         with self._lock:
             return list(self._sessions.values())
 
-    def get(self, session_id: str) -> Session:
-        check_session_id(session_id)
+    def get(self, session_id: str, checked: bool = False) -> Session:
+        """The session (404 when unknown); 422 for an id that could not be one, unless the
+        caller `checked` it already (an HTTP path's id: request_checks.py)."""
+        if not checked:
+            check_session_id(session_id)
         with self._lock:
             session = self._sessions.get(session_id)
         if session is None:
@@ -180,13 +176,13 @@ class SessionManager:
     def _admit(self) -> None:
         running = sum(1 for s in self.list() if s.running)
         if running >= self.config["MAX_SESSIONS"]:
-            metrics.SESSIONS_REFUSED.labels("max_sessions").inc()
+            counters.SESSIONS_REFUSED.labels("max_sessions").inc()
             log.warning("refusing a session: MAX_SESSIONS (%s) are running",
                         self.config["MAX_SESSIONS"])
             raise CapacityExceeded(f"MAX_SESSIONS ({self.config['MAX_SESSIONS']}) are running")
         refusal = self.memory_guard() if self.memory_guard else None
         if refusal:
-            metrics.SESSIONS_REFUSED.labels("memory").inc()
+            counters.SESSIONS_REFUSED.labels("memory").inc()
             raise CapacityExceeded(f"Not enough memory: {refusal}")
 
     def create(self, session_id: str, options: dict | None = None) -> Session:
@@ -268,11 +264,11 @@ class SessionManager:
             if session.running:  # a launch that outlived every timeout: its browser goes now
                 log.error("session %s: worker still running after %ss; killing its browser",
                           session_id, DELETE_WAIT)
-                chromium.reap_profile(self.profiles / session_id)
+                reap_profile(self.profiles / session_id)
                 session.stop("deleted", timeout=DELETE_WAIT)
             snapshot = session.snapshot()
             if purge:
-                chromium.delete_profile(self.profiles / session_id)
+                delete_profile(self.profiles / session_id)
                 with self._lock:
                     if self._sessions.get(session_id) is session:
                         self._sessions.pop(session_id)

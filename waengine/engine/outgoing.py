@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..backoff import backoff, store_retry
 from ..errors import (
     BrowserUnavailable,
     CommandTimeout,
@@ -28,7 +29,7 @@ from ..errors import (
     WhatsAppUnavailable,
 )
 from ..store import Store, utcnow
-from ..vocabulary import Status
+from ..vocabulary import PENDING_SENDS, SendStatus, Status
 from .page import Page
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,7 @@ CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
 
 # Not sent for sure: the command never reached the page, so trying again cannot duplicate.
 RETRYABLE = (SessionNotReady, BrowserUnavailable)
-# Still to be sent, or its outcome is still being found out ("unknown": the browser died
-# while the send was in the page; it is looked for in the chat before any second attempt).
-PENDING = ("queued", "unknown")
+
 
 
 def pacing_for(config: dict, options: dict) -> dict:
@@ -102,12 +101,18 @@ class OutgoingQueue:
         self.version = 0
 
     # ---- submitting ----
-    def submit(self, session, op: str, args: dict, idempotency_key: str | None) -> dict:
-        """Queue a send (or find the one this idempotency key already made); return its row."""
+    def submit(self, session, op: str, args: dict, idempotency_key: str | None,
+               admit: Callable[[], None] | None = None) -> dict:
+        """Queue a send (or find the one this idempotency key already made); return its row.
+
+        admit() runs only for a new send, before it is stored (the session's readiness check:
+        a retried POST answers with its first send, whatever the session does now)."""
         if idempotency_key:
             existing = self.by_key(session.id, idempotency_key, op, args)
             if existing:
                 return existing
+        if admit is not None:
+            admit()
         self.check_cap(session)
         row_id = f"out_{int(self.clock() * 1000):012x}{os.urandom(5).hex()}"
         with self.store.transaction() as db:
@@ -148,7 +153,7 @@ class OutgoingQueue:
             while True:
                 row = self.get(session_id, row_id)
                 remaining = deadline - time.monotonic()
-                if row["status"] not in PENDING or remaining <= 0:
+                if row["status"] not in PENDING_SENDS or remaining <= 0:
                     return row
                 self.changed.wait(remaining)
 
@@ -276,6 +281,8 @@ class Sender:
         self.config = config
         self.on_result = on_result
         self.rand = rand
+        self._options_seen: dict | None = None
+        self._pacing: dict = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"wa-send-{session.id}",
                                         daemon=True)
@@ -308,7 +315,7 @@ class Sender:
                 failures = 0
             except StorageUnavailable as e:  # nothing is dropped: the row waits in the store
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                delay = store_retry(failures)
                 log.warning("sender of %s: %s; retrying in %.1fs", self.session.id, e.message,
                             delay)
                 self._stop.wait(delay)
@@ -325,55 +332,63 @@ class Sender:
         if getattr(self.session, "detail", None):
             self._idle(1.0)  # CONNECTED but the stream is down (OFFLINE, SYNCING): hold them
             return
-        delay = self._pacing_delay()
+        pacing = self.pacing()
+        delay = self._pacing_delay(pacing)
         if row.get("retry_at"):  # an attempt WhatsApp refused: it waits, and so does the queue
             delay = max(delay, row["retry_at"] - self.queue.clock())
         if delay > 0:
             self._idle(delay)
             return
-        self._send(row)
+        self._send(row, pacing)
 
-    def _pacing_delay(self) -> float:
-        pacing = pacing_for(self.config, self.session.options)
+    def pacing(self) -> dict:
+        """The session's pacing, looked up again only when its options change (a PUT
+        /pacing stores a new options mapping)."""
+        options = self.session.options
+        if options is not self._options_seen:
+            self._pacing, self._options_seen = pacing_for(self.config, options), options
+        return self._pacing
+
+    def _pacing_delay(self, pacing: dict) -> float:
         last = self.queue.last_sent_at(self.session.id)
         if not last or not pacing["minInterval"]:
             return 0.0
         gap = pacing["minInterval"] + pacing["jitter"] * self.rand()
         return last + gap - self.queue.clock()
 
-    def _send(self, row: dict) -> None:
-        pacing = pacing_for(self.config, self.session.options)
+    def _send(self, row: dict, pacing: dict) -> None:
         args = row["args"]
         try:
-            self.session.check_ready()
+            self.session.check_ready()  # the attempt's one readiness check: its page calls skip it
         except RETRYABLE as e:  # refused before anything reached the page
             log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
             self.queue.retry_later(row["id"])
             self._stop.wait(1.0)
             return
+        page = Page(self.session, checked=True)
         wa_id = row.get("wa_id")
         try:
             if wa_id:
                 # An attempt with this id may have reached WhatsApp before a browser or the
                 # gateway died: look for it, and send only if it is not there.
-                found = Page(self.session).find_sent(wa_id)
+                found = page.find_sent(wa_id)
                 if found:
                     log.info("send %s of %s had been sent already", row["id"], self.session.id)
                     self._record(lambda: self.queue.finish(row["id"], found, None))
                     self._ended(row)
                     return
             else:
-                wa_id = self._assign_id(row)
+                wa_id = self._assign_id(page, row)
             if pacing["typing"]:
                 ms = typing_ms(args.get("text") or args.get("caption"),
                                self.config["SEND_TYPING_CPS"])
                 if ms:
-                    Page(self.session).typing(args["to"], ms)
-            message = Page(self.session).send(row["op"], args, message_id=wa_id)
+                    page.typing(args["to"], ms)
+            message = page.send(row["op"], args, message_id=wa_id)
         except StorageUnavailable:
             raise  # our database, not the send: the sender backs off and tries the row again
         except RETRYABLE as e:
-            if wa_id is None or isinstance(e, SessionNotReady) or row["status"] == "unknown":
+            if wa_id is None or isinstance(e, SessionNotReady) or row["status"] == SendStatus.UNKNOWN:
                 self.queue.retry_later(row["id"])  # nothing new reached WhatsApp
                 self._stop.wait(1.0)
                 return
@@ -406,7 +421,7 @@ class Sender:
         if done >= tries:
             self._record(lambda: self.queue.finish(row["id"], None, error))
             return False
-        delay = min(60.0, self.config["SEND_RETRY_DELAY"] * 2 ** min(done, 10))
+        delay = backoff(done + 1, self.config["SEND_RETRY_DELAY"], 60.0)
         log.info("send %s of %s refused (%s): retry %d of %d in %.1fs", row["id"],
                  self.session.id, error.message, done + 1, tries, delay)
         self._record(lambda: self.queue.retry_after_failure(row["id"], error, delay, done + 1))
@@ -426,14 +441,14 @@ class Sender:
                 return
             except StorageUnavailable as e:
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                delay = store_retry(failures)
                 log.warning("send result of %s kept for %.1fs: %s", self.session.id, delay,
                             e.message)
                 if self._stop.wait(delay):
                     return
 
-    def _assign_id(self, row: dict) -> str:
-        wa_id = Page(self.session).new_message_id(row["args"]["to"])
+    def _assign_id(self, page: Page, row: dict) -> str:
+        wa_id = page.new_message_id(row["args"]["to"])
         self.queue.assign_id(row["id"], wa_id)
         return wa_id
 

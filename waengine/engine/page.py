@@ -28,16 +28,19 @@ class _Worker:
     def __init__(self, bridge):
         self._bridge = bridge
 
-    def submit(self, fn, need_connected: bool = True) -> Any:
+    def submit(self, fn, need_connected: bool = True, checked: bool = False) -> Any:
         return fn(self._bridge)
 
 
 class Page:
     """WhatsApp Web in a session's browser, one method per bridge.js op."""
 
-    def __init__(self, session, need_connected: bool = True):
+    def __init__(self, session, need_connected: bool = True, checked: bool = False):
+        """`checked`: the caller ran the session's readiness check for these calls already
+        (the paced sender, once per attempt)."""
         self._session = session
         self._need_connected = need_connected
+        self._checked = checked
 
     @classmethod
     def in_worker(cls, bridge) -> Page:
@@ -47,7 +50,7 @@ class Page:
 
     def _run(self, op: str, **args) -> Any:
         return self._session.submit(lambda bridge: bridge.call(op, **args),
-                                    need_connected=self._need_connected)
+                                    need_connected=self._need_connected, checked=self._checked)
 
     # ---- account ----
     def logout(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from ..ops import memory
+from ..libc import libc
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def die_with_parent(sig: int):
     """A preexec_fn: the child gets `sig` when the thread that forked it ends (Linux only).
 
     The C library is loaded here, in the parent: loading it between fork and exec could hang."""
-    c = memory.libc() if sys.platform.startswith("linux") else None
+    c = libc() if sys.platform.startswith("linux") else None
 
     def preexec() -> None:
         if c is not None:

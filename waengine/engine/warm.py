@@ -18,20 +18,22 @@ import time
 import uuid
 from pathlib import Path
 
-from . import browser as chromium
 from .bridge import Bridge
+from .browser import BrowserProcess, launch
+from .driver import ChromeDriverService
+from .processes import delete_profile
 
 log = logging.getLogger(__name__)
 WARM = ".warm"
 
 
 class WarmPool:
-    def __init__(self, config: dict, service: chromium.ChromeDriverService, profiles: Path):
+    def __init__(self, config: dict, service: ChromeDriverService, profiles: Path):
         self.config = config
         self.service = service
         self.profiles = profiles
         self.size = int(config["WARM_BROWSERS"])
-        self._ready: list[tuple[chromium.BrowserProcess, Bridge, float]] = []
+        self._ready: list[tuple[BrowserProcess, Bridge, float]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -50,7 +52,7 @@ class WarmPool:
         if folder.is_dir():
             for profile in folder.iterdir():
                 if profile.resolve() not in adopted:
-                    chromium.delete_profile(profile)
+                    delete_profile(profile)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._fill, name="wa-warm-pool", daemon=True)
         self._thread.start()
@@ -66,9 +68,9 @@ class WarmPool:
             ready, self._ready = self._ready, []
         for browser, _bridge, _born in ready:
             browser.quit()
-            chromium.delete_profile(browser.profile)
+            delete_profile(browser.profile)
 
-    def take(self, session_id: str) -> tuple[chromium.BrowserProcess, Bridge] | None:
+    def take(self, session_id: str) -> tuple[BrowserProcess, Bridge] | None:
         """A warm browser for a session with no profile yet, now its own; None: launch one."""
         target = self.profiles / session_id
         if target.exists() or target.is_symlink():
@@ -93,7 +95,7 @@ class WarmPool:
                 continue
             profile = self.profiles / WARM / uuid.uuid4().hex[:12]
             try:
-                browser = chromium.launch(self.config, self.service, profile)
+                browser = launch(self.config, self.service, profile)
             except Exception:
                 log.exception("warm pool: launch failed; retrying in 10 s")
                 shutil.rmtree(profile, ignore_errors=True)
@@ -105,7 +107,7 @@ class WarmPool:
             except Exception:
                 log.exception("warm pool: page load failed; retrying in 10 s")
                 browser.quit()
-                chromium.delete_profile(profile)
+                delete_profile(profile)
                 self._stopping.wait(10.0)
                 continue
             with self._lock:

@@ -152,13 +152,6 @@ class EventOutbox:
                                   (event_id, *args))
         return rows[0]["seq"] if rows else None
 
-    def wait(self, after_seq: int, timeout: float, stop: threading.Event | None = None) -> bool:
-        """Block until an event newer than after_seq exists (True), `stop` is set, or the
-        timeout passes."""
-        with self.changed:
-            return self.changed.wait_for(
-                lambda: self._seq > after_seq or (stop is not None and stop.is_set()), timeout)
-
     def wake(self) -> None:
         """Wake every waiter (a stream's stop flag was set)."""
         if self.changed.acquire(timeout=1.0):  # never block a signal handler for long

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from ..backoff import backoff as doubling
 from ..config import Defaults
 from ..store import epoch
 from .outbox import EventOutbox
@@ -34,7 +35,7 @@ sign = legacy_signature  # the X-WAEngine-Signature value (signing.py has both c
 
 def backoff(attempts: int, base: float, cap: float, rand=random.random) -> float:
     """Exponential backoff with full jitter around the exponential value (0.5x to 1.5x)."""
-    return min(cap, base * 2 ** max(attempts - 1, 0)) * (0.5 + rand())
+    return doubling(attempts, base, cap) * (0.5 + rand())
 
 
 class DeadlineExceeded(OSError):

@@ -10,7 +10,7 @@ import threading
 import time
 from collections import deque
 
-from ..engine.session import Status
+from ..vocabulary import Status
 
 HISTORY_SECONDS = 3600.0
 

@@ -8,24 +8,14 @@ so they cannot disagree. A browser is every process whose command line names its
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import psutil
 
+from ..libc import libc
+
 KINDS = ("rssMb", "pssMb", "ussMb")
-
-
-@lru_cache(maxsize=1)
-def libc() -> ctypes.CDLL | None:
-    """The C library (glibc for malloc_trim and mallinfo2); None where it cannot be loaded."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
 
 
 # glibc's mallopt parameter (malloc.h): the most malloc arenas threads may spread over.

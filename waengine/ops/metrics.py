@@ -1,7 +1,8 @@
 """Metrics: Prometheus counters and histograms, the moving response-time window, /metrics text.
 
 Counters that code anywhere in the process bumps (cache, restarts, watchdog and reaper actions,
-HTTP requests) live in prometheus-client's default registry, created once at import. What is
+HTTP requests) live in prometheus-client's default registry, created once at import; those the
+engine and the cache bump are defined in waengine/counters.py. What is
 read from an engine at scrape time (sessions by status, browser memory, webhook totals) comes
 from a collector in a registry of the app's own, so several apps in one process (tests) never
 register the same series twice.
@@ -24,32 +25,27 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ..counters import (  # noqa: F401  (the engine's counters, reported with the rest)
+    BROWSER_RESTARTS,
+    CACHE_REQUESTS,
+    PAGE_RELOADS,
+    SESSIONS_REFUSED,
+)
+from ..libc import libc
 from ..vocabulary import STATUSES
 from .collector import PAUSES
-from .memory import libc
 
-CACHE_REQUESTS = Counter("waengine_cache_requests_total",
-                         "Cache lookups by kind (contacts, groups, chats...) and result (hit|miss)",
-                         ["kind", "result"])
 HTTP_REQUESTS = Counter("waengine_http_requests_total", "HTTP requests by route and status",
                         ["method", "route", "status"])
 HTTP_LATENCY = Histogram("waengine_http_request_duration_seconds",
                          "Time to build the HTTP response, by route and status",
                          ["method", "route", "status"],
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-BROWSER_RESTARTS = Counter("waengine_browser_restarts_total",
-                           "Browser relaunches by reason (browser_crashed, memory_limit, ...)",
-                           ["reason"])
-PAGE_RELOADS = Counter("waengine_page_reloads_total",
-                       "New documents seen in a running browser (navigations, reloads)")
 WATCHDOG_ACTIONS = Counter("waengine_watchdog_actions_total",
                            "Memory watchdog actions: gc, recycle, unstick", ["action"])
 REAPER_ACTIONS = Counter("waengine_reaper_actions_total",
                          "Reaper actions: idle_stop, qr_expired, outbox_purged, lock_removed",
                          ["action"])
-SESSIONS_REFUSED = Counter("waengine_sessions_refused_total",
-                           "New or started sessions refused with 503 capacity_exceeded",
-                           ["reason"])
 
 # The text format every Prometheus (2.x and 3.x) scrapes; newer clients default to 1.0.0 headers.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

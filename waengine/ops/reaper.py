@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import time
 
-from ..engine import browser as chromium
 from ..store import epoch
 from ..vocabulary import Status
 from . import metrics
@@ -97,6 +96,6 @@ class SessionReaper(PeriodicThread):
             session = sessions.get(profile.name)
             if not profile.is_dir() or (session is not None and session.running):
                 continue  # a running session's browser owns its lock (or is creating it)
-            if chromium.clear_orphaned_locks(profile):
+            if self.engine.clear_orphaned_locks(profile):
                 log.info("reaper: removed stale Singleton locks of a dead browser in %s", profile)
                 self._act("lock_removed", actions)

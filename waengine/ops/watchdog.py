@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from ..engine import browser as chromium
+from ..libc import libc
 from ..vocabulary import Status
 from . import memory, metrics
 from .history import MemoryHistory
@@ -74,7 +74,7 @@ _sample = measure  # MemoryWatchdog's default (its parameter `measure` hides the
 
 def malloc_trim() -> bool:
     """Hand freed C-heap pages back to the OS (glibc); gc.collect alone rarely lowers RSS."""
-    c = memory.libc()
+    c = libc()
     return bool(c is not None and hasattr(c, "malloc_trim") and c.malloc_trim(0))
 
 
@@ -175,7 +175,7 @@ class MemoryWatchdog(PeriodicThread):
             if session.browser is not None:
                 session.kill_browser("browser_stuck")
             else:  # stuck while launching: no BrowserProcess yet, its processes name the profile
-                chromium.reap_profile(self.engine.profiles / sid)
+                self.engine.reap_browser(sid)
             self._killed[sid] = since
             self._act("unstick", actions)
 

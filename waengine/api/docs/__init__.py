@@ -8,6 +8,8 @@ their success schema and their own error statuses with `responses()`; what every
 """
 
 from .build import init_app
+from .chats import Chat, ChatList, ReadReceipt
+from .contacts import Contact, ContactList, Exists
 from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
 from .events import (
     Delivery,
@@ -20,35 +22,17 @@ from .events import (
     StreamToken,
     Webhook,
 )
-from .groups import (
-    About,
-    Blocked,
-    Blocklist,
-    InviteLink,
-    JoinedGroup,
-    LeftGroup,
-    Profile,
-    ProfilePicture,
-)
+from .groups import Group, GroupList, InviteLink, JoinedGroup, LeftGroup, Participant
 from .messages import (
-    Chat,
-    ChatList,
-    Contact,
-    ContactList,
     Deleted,
-    Exists,
     Forwarded,
-    Group,
-    GroupList,
     Location,
     Message,
     MessageList,
-    Participant,
     Pinned,
     Queued,
     QueuedList,
     Reaction,
-    ReadReceipt,
     Starred,
     StoredMedia,
 )
@@ -61,6 +45,7 @@ from .monitoring import (
     PerformanceHistory,
     SessionMemory,
 )
+from .profile import About, Blocked, Blocklist, Profile, ProfilePicture
 from .sessions import (
     Activity,
     BrowserInfo,

@@ -140,7 +140,7 @@ def _bound_path_param(param: dict, path: str) -> None:
                            "minLength": 1, "maxLength": 64}
         param.setdefault("description", "Session id")
     else:
-        from ...guards import PATH_PARAM_MAX
+        from ...request_checks import PATH_PARAM_MAX
 
         schema = param.setdefault("schema", {"type": "string"})
         if schema.get("type") == "string":

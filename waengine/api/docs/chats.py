@@ -1,4 +1,5 @@
-"""Response schemas of the chat-state routes: presence, archive/pin/mute, clear, delete, labels."""
+"""Response schemas of the chat routes: the chat list and history, mark read, chat state
+(presence, archive/pin/mute, clear, delete) and labels."""
 
 from __future__ import annotations
 
@@ -6,6 +7,21 @@ from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
 from .out import Out
+
+
+class Chat(Out):
+    id = String(required=True)
+    name = String(allow_none=True)
+
+
+class ChatList(Out):
+    data = List(Nested(Chat), required=True)
+    cached = Boolean(required=True)
+
+
+class ReadReceipt(Out):
+    chatId = String(required=True)
+    unreadCount = Integer(required=True, metadata={"description": "unread before"})
 
 
 class ChatState(Out):

@@ -6,6 +6,7 @@ from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
 from ...events.outbox import EVENT_TYPES
+from ...vocabulary import DELIVERY_STATUSES
 from .out import TIME, Out
 
 
@@ -32,7 +33,7 @@ class Delivery(Out):
     eventId = String(required=True)
     type = String(required=True)
     createdAt = String(required=True, metadata=TIME)
-    status = String(required=True, validate=OneOf(("pending", "delivered", "failed")))
+    status = String(required=True, validate=OneOf(DELIVERY_STATUSES))
     url = String(required=True, metadata={"description": "the webhook's URL or the sink's "
                                                           "(secrets masked)"})
     target = String(required=True, validate=OneOf(("webhook", "sink")))

@@ -1,39 +1,35 @@
-"""Response schemas of the profile, blocklist and group administration routes."""
+"""Response schemas of the group routes: the list, creation, participants, administration."""
 
 from __future__ import annotations
 
-from apiflask.fields import Boolean, List, String
+from apiflask.fields import Boolean, List, Nested, String
 
 from .out import Out
 
 
-class Profile(Out):
-    id = String(required=True, allow_none=True)
-    name = String(required=True, allow_none=True)
-    about = String(required=True, allow_none=True)
-    pictureUrl = String(required=True, allow_none=True,
-                        metadata={"description": "WhatsApp's URL of the photo, or null"})
-
-
-class Blocked(Out):
+class Participant(Out):
     id = String(required=True)
-    blocked = Boolean(required=True)
+    isAdmin = Boolean()
 
 
-class Blocklist(Out):
-    data = List(String(), required=True)
+class GroupSettings(Out):
+    announce = Boolean(metadata={"description": "only admins may send messages"})
+    restrict = Boolean(metadata={"description": "only admins may edit subject, description "
+                                                "and settings"})
 
 
-class ProfilePicture(Out):
+class Group(Out):
     id = String(required=True)
-    url = String(required=True, allow_none=True,
-                 metadata={"description": "null when the contact shows no photo"})
+    name = String(allow_none=True)
+    participants = List(Nested(Participant), required=True)
+    owner = String(allow_none=True)
+    description = String(allow_none=True)
+    settings = Nested(GroupSettings)
 
 
-class About(Out):
-    id = String(required=True)
-    about = String(required=True, allow_none=True,
-                   metadata={"description": "null when empty or hidden by privacy settings"})
+class GroupList(Out):
+    data = List(Nested(Group), required=True)
+    cached = Boolean(required=True)
 
 
 class InviteLink(Out):

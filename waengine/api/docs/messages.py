@@ -1,10 +1,11 @@
-"""Response schemas of the message, chat, contact and group routes."""
+"""Response schemas of the message routes: sends, the send queue, message actions."""
 
 from __future__ import annotations
 
 from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
+from ...vocabulary import SEND_STATUSES
 from .errors import ErrorDetail
 from .out import ACKS, TIME, Out
 
@@ -86,7 +87,7 @@ class Queued(Out):
     """A send in the session's paced queue (and, once sent, the message it became)."""
 
     id = String(required=True, metadata={"example": "out_0194c1f2a3b4c5d6e7f8a9"})
-    status = String(required=True, validate=OneOf(("queued", "unknown", "sent", "failed")))
+    status = String(required=True, validate=OneOf(SEND_STATUSES))
     to = String(required=True, allow_none=True)
     attempts = Integer(required=True)
     createdAt = String(required=True, metadata=TIME)
@@ -105,72 +106,7 @@ class QueuedList(Out):
     data = List(Nested(Queued), required=True)
 
 
-class Chat(Out):
-    id = String(required=True)
-    name = String(allow_none=True)
-
-
-class ChatList(Out):
-    data = List(Nested(Chat), required=True)
-    cached = Boolean(required=True)
-
-
-class Contact(Out):
-    id = String(required=True)
-    phone = String(allow_none=True)
-    lid = String(allow_none=True, metadata={
-        "description": "the same person's …@lid id, where WhatsApp knows it"})
-    name = String(allow_none=True)
-    pushname = String(allow_none=True)
-    isMyContact = Boolean(allow_none=True)
-    isBusiness = Boolean(allow_none=True)
-
-
-class ContactList(Out):
-    data = List(Nested(Contact), required=True)
-    cached = Boolean(required=True)
-
-
-class Exists(Out):
-    exists = Boolean(required=True)
-    id = String(required=True, allow_none=True)
-    lid = String(required=True, allow_none=True, metadata={
-        "description": "the number's …@lid id (WhatsApp addresses many people by it); null "
-                       "when WhatsApp does not say"})
-    isBusiness = Boolean()
-
-
-class Participant(Out):
-    id = String(required=True)
-    isAdmin = Boolean()
-
-
-class GroupSettings(Out):
-    announce = Boolean(metadata={"description": "only admins may send messages"})
-    restrict = Boolean(metadata={"description": "only admins may edit subject, description "
-                                                "and settings"})
-
-
-class Group(Out):
-    id = String(required=True)
-    name = String(allow_none=True)
-    participants = List(Nested(Participant), required=True)
-    owner = String(allow_none=True)
-    description = String(allow_none=True)
-    settings = Nested(GroupSettings)
-
-
-class GroupList(Out):
-    data = List(Nested(Group), required=True)
-    cached = Boolean(required=True)
-
-
 class Reaction(Out):
     messageId = String(required=True)
     emoji = String(required=True)
     result = String(required=True, metadata={"example": "OK"})
-
-
-class ReadReceipt(Out):
-    chatId = String(required=True)
-    unreadCount = Integer(required=True, metadata={"description": "unread before"})

@@ -5,9 +5,8 @@ from __future__ import annotations
 from apiflask import Schema
 from marshmallow import INCLUDE
 
-from ...vocabulary import STATUSES  # noqa: F401  (re-exported for the schema modules)
+from ...vocabulary import ACKS, STATUSES  # noqa: F401  (the words the schema modules use)
 
-ACKS = ("pending", "sent", "delivered", "read", "failed")
 TIME = {"format": "date-time", "description": "ISO 8601 UTC"}
 
 

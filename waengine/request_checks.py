@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 
+from apiflask.schema_adapters.marshmallow import parser as input_parser
 from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
+from webargs.core import missing
 
-from .engine.manager import check_session_id
 from .errors import InvalidJSON, UnsupportedMediaType, ValidationError
+from .vocabulary import check_session_id
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PATH_PARAM_MAX = 256
@@ -86,16 +88,17 @@ def _reject_constant(name: str):
     raise InvalidJSON(f"The body is not valid JSON: {name} is not a JSON number")
 
 
-def check_json_body() -> None:
-    """400 for a JSON body that is not strict JSON, on routes whose @input reads JSON.
+def load_json_body(req):
+    """The JSON body of a route whose @input reads JSON, parsed once and strictly (400).
 
-    Their schema parser (webargs) would read the whole body anyway, but with the lenient
-    json.loads, which lets NaN through and turns deep nesting into a 500. Routes that read
-    their body themselves (media: size and session checks first) get StrictJSONProvider.
+    Installed as the schema parser's (webargs') raw JSON loader, whose own json.loads would let
+    NaN through and turn deep nesting into a 500. Routes that read their body themselves
+    (media: size and session checks first) get StrictJSONProvider.
     """
-    if request.is_json and has_body() and "application/json" in declared_media_types():
-        # Reading enforces MAX_CONTENT_LENGTH (413); the bytes stay cached for the view.
-        parse_strict_json(request.get_data(cache=True))
+    if not req.is_json:
+        return missing
+    data = req.get_data(cache=True)  # enforces MAX_CONTENT_LENGTH (413)
+    return parse_strict_json(data) if data else missing
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -113,10 +116,11 @@ def init_app(app) -> None:
     provider = StrictJSONProvider(app)
     provider.sort_keys = app.json.sort_keys
     app.json = provider
+    # apiflask's one module-level webargs parser: an instance attribute replaces its loader.
+    input_parser._raw_load_json = load_json_body
 
     @app.before_request
     def guard_request():
         check_path_params()
         if request.method in BODY_METHODS:
             check_media_type()
-            check_json_body()

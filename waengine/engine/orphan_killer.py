@@ -1,7 +1,7 @@
 """Chromedriver's guard: when the gateway process dies, even by SIGKILL, kill chromedriver's
 process group, which holds every Chromium it started (they keep its group when re-parented).
 
-Run as `python guard.py <pgid> <parent pid>` (stdlib only, no package import) in a session
+Run as `python orphan_killer.py <pgid> <parent pid>` (stdlib only, no package import) in a session
 of its own, so a SIGKILL of the gateway's process group does not take the guard with it.
 It learns of the gateway's death from PR_SET_PDEATHSIG (SIGTERM, set by the gateway when it
 starts the guard) or, should that signal be missed, from its parent process id changing.

@@ -1,0 +1,54 @@
+"""Status derivation: what a polled page state means for the session's status."""
+
+from __future__ import annotations
+
+from ..vocabulary import Status
+
+FAILING_MODES = {"DEPRECATED_VERSION": "wa_update_required", "TOS_BLOCK": "banned",
+                 "SMB_TOS_BLOCK": "banned", "PROXYBLOCK": "proxy_blocked"}
+
+
+def derive_status(state: dict, current: Status) -> tuple[Status, str | None] | None:
+    """The status a polled page state means, or None when it says nothing new (still loading)."""
+    if not state.get("fullReady"):
+        return None
+    mode = state.get("mode")
+    if state.get("needsUpdate"):  # conn.needsUpdate(): WhatsApp asks for a newer client
+        return Status.FAILED, "wa_update_required"
+    if mode in FAILING_MODES:
+        return Status.FAILED, FAILING_MODES[mode]
+    if state.get("auth"):
+        if mode == "CONFLICT":
+            return Status.CONFLICT, None
+        if mode == "MAIN":
+            return Status.CONNECTED, None
+        # OFFLINE / SYNCING of a session that was up (stream_detail says which). Just after a
+        # scan the page syncs the history first: the link is done when MAIN comes.
+        if stream_detail(state) and current != Status.SCAN_QR:
+            return Status.CONNECTED, None
+        return None
+    if state.get("idle"):
+        return Status.FAILED, "qr_expired"
+    if not state.get("qr"):
+        return None  # logged out but no QR yet: a client in SCAN_QR can always fetch one
+    reason = "logged_out" if current == Status.CONNECTED else None
+    return Status.SCAN_QR, reason
+
+
+def stream_detail(state: dict) -> str | None:
+    """A CONNECTED session's `detail`: why its stream does not carry messages right now."""
+    mode = state.get("mode")
+    if mode == "OFFLINE":
+        return "OFFLINE"
+    if mode == "SYNCING":  # StreamInfo RESUMING: catching up after a reconnect
+        return "RESUMING" if state.get("info") == "RESUMING" else "SYNCING"
+    return None
+
+
+def failure_details(reason: str, state: dict) -> dict | None:
+    """What a FAILED reason needs said, from the page state (wa_update_required: versions)."""
+    if reason != "wa_update_required":
+        return None
+    # The versions an operator compares when updating the bundle (docs/sessions.md).
+    return {"waJs": state.get("version"), "whatsapp": state.get("waVersion"),
+            "mode": state.get("mode")}
