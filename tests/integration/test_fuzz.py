@@ -67,8 +67,9 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
     gateway = Gateway(app)
     gateway.client.environ_base["HTTP_X_API_KEY"] = KEY
     gateway.engine.start()
-    # Fuzzed webhook URLs name random hosts: no delivery may leave this machine.
+    # Fuzzed webhook and sink URLs name random hosts: no delivery may leave this machine.
     gateway.engine.events.sender.stop()
+    gateway.engine.events.sink_sender.stop()
     sandbox = Sandbox(sandbox_url)
     # a WhatsApp Business account, so that the label routes reach WhatsApp (else 422)
     sandbox.phone(ME, "Fuzz", contacts=[{"phone": PEER, "name": "Peer"}], business=True)
@@ -183,6 +184,12 @@ def aim_at_real_things(case, known: dict) -> None:
         for op in ("add", "remove", "promote", "demote"):
             if isinstance(body.get(op), list):
                 body[op] = [known["label"]] if case.path.endswith("/labels") else [OTHER]
+        if isinstance(body.get("sinks"), list):
+            # Each sink URL may be given once (documented; JSON Schema cannot say it of one
+            # field of the items): the valid ones get distinct URLs.
+            for n, sink in enumerate(body["sinks"]):
+                if isinstance(sink, dict) and isinstance(sink.get("url"), str):
+                    sink["url"] = f"redis://127.0.0.1:9/{n}"
         if isinstance(body.get("until"), (int, float)):  # 8.0 is an integer in JSON too
             body["until"] = int(time.time()) + 3600  # WhatsApp mutes until a future time only
         # The document says what an id looks like, not which messages, people and files

@@ -168,14 +168,29 @@ class WebhookPatchIn(WebhookIn):
               validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
 
 
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_CREDENTIAL = r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+"
+
+
 def _sink_url(value: str) -> None:
     problem = sinks.url_problem(value)
     if problem:
         raise SchemaError(problem)
 
 
+_SEGMENT = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+"
+_QUERY = r"(?:\?[^\s#]*)?"
+# What events/sinks.url_problem accepts, published in the schema: a broker URL with a host and
+# an optional port, user:password@, path and query; SQS names its account and queue.
+SINK_URL_PATTERN = (rf"^(?:(?:amqps?|nats|tls|rediss?)://(?:(?:{_CREDENTIAL})?(?::{_CREDENTIAL})?@)?"
+                    rf"{_HOST}(?::{_PORT})?(?:/(?:{_SEGMENT}/?)*)?{_QUERY}"
+                    rf"|sqs://(?:{_CREDENTIAL}:{_CREDENTIAL}@)?{_HOST}(?::{_PORT})?"
+                    rf"/{_SEGMENT}/{_SEGMENT}/?{_QUERY})$")
+
+
 class SinkIn(Schema):
-    url = String(required=True, validate=[Length(max=2048), _sink_url], metadata={
+    url = String(required=True, validate=[Length(max=2048), Regexp(SINK_URL_PATTERN), _sink_url],
+                 metadata={
         "description": "`amqp://`, `nats://`, `redis://` or `sqs://` (docs/events.md); "
                        "its password is never shown again",
         "example": "redis://:password@10.0.0.7:6379/0?maxlen=100000"})
@@ -193,8 +208,6 @@ class SinksPutIn(Schema):
             raise SchemaError("Each sink URL may be given once.", "sinks")
 
 
-_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-_CREDENTIAL = r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+"
 # Chromium's SOCKS5 client cannot log in, so only http(s) proxies carry user:password@.
 PROXY_URL_PATTERN = (rf"^(?:https?://(?:{_CREDENTIAL}:{_CREDENTIAL}@)?|socks5://)"
                      rf"{_HOST}:{_PORT}/?$")
