@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from .backends import open_store
 from . import shapes
 from .cache import Body, SessionCache
 from .engine import catchup, driver, processes
@@ -36,7 +37,7 @@ from .ops.activity import session_activity
 from .ops.history import capacity
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemorySample, MemoryWatchdog, measure
-from .store import Store, check_database, iso_utc
+from .store import iso_utc
 from .vocabulary import Status
 
 # The lists a session caches (api/ reads them through Engine.cached_list), and the page read
@@ -53,8 +54,7 @@ class Engine:
         self.config = config
         self.data_dir = Path(config["DATA_DIR"]).resolve()
         self.profiles = self.data_dir / "profiles"
-        check_database(self.data_dir)
-        self.store = Store(self.data_dir / "waengine.db", config["STORE_BUSY_TIMEOUT"])
+        self.store = open_store(config, self.data_dir)
         self.driver_pidfile = self.data_dir / "chromedriver.pid"
         self.service = driver.ChromeDriverService(config, pidfile=self.driver_pidfile)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
