@@ -116,6 +116,12 @@ class Defaults:
     DATABASE_URL = ""
     # PostgreSQL connections this process keeps at most.
     DATABASE_POOL_SIZE = 10
+    # This gateway process as a node (GET /nodes): its id (default: host name and a hash of
+    # DATA_DIR) and the URL other nodes reach it at.
+    NODE_ID = ""
+    NODE_URL = ""
+    # Seconds a session's lease lasts without renewal (renewed every third of it).
+    LEASE_TTL = 15.0
     # Long-lived streams (SSE) each hold a request thread for as long as they are open: at most
     # half of THREADS, so API calls and /health always find one. 0 = THREADS // 4.
     SSE_MAX_STREAMS = 0
@@ -303,6 +309,8 @@ def _validate_database(config: dict) -> None:
     if url and not url.startswith(("postgresql://", "postgres://")):
         scheme = url.split("://", 1)[0] if "://" in url else "no scheme"  # never the password
         raise ConfigError(f"DATABASE_URL must be empty (SQLite) or postgresql://…, got {scheme}")
+    if float(config["LEASE_TTL"]) < 1:
+        raise ConfigError(f"LEASE_TTL must be at least 1 second, got {config['LEASE_TTL']}")
     if int(config["DATABASE_POOL_SIZE"]) < 1:
         raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, got {config['DATABASE_POOL_SIZE']}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,6 +139,7 @@ class StoreBase:
     failing: str | None = None
     # Fencing (engine/cluster.py): this process's node id and the epoch of each lease it holds.
     node_id: str | None = None
+    clock = staticmethod(time.time)  # the lease times' clock (cluster.Leases sets its own)
 
     def __init__(self):
         self.held: dict[str, int] = {}
@@ -179,19 +181,21 @@ class StoreBase:
 
         Without a node id (single box) nothing is checked. A node that held a lease and lost it
         (taken over: a higher epoch, or another node) is refused from then on, until it claims
-        the session again; a session nobody leases is written freely.
+        the session again; a session with no live lease is written freely.
         """
         if self.node_id is None:
             return
         held = self.held.get(session_id)
-        row = tx.execute(f"SELECT node, epoch FROM leases WHERE session = ?{self.share_lock}",
-                         (session_id,)).fetchone()
-        if row is None and held is None:
+        row = tx.execute(f"SELECT node, epoch, expires FROM leases WHERE session = ?"
+                         f"{self.share_lock}", (session_id,)).fetchone()
+        if held is None:
+            if row is None or row["expires"] < self.clock():
+                return
+        elif row is not None and row["node"] == self.node_id and row["epoch"] == held:
             return
-        if row is None or held is None or row["node"] != self.node_id or row["epoch"] != held:
-            raise LeaseLost(details={"session": session_id, "epoch": held,
-                                     "owner": row["node"] if row else None,
-                                     "ownerEpoch": row["epoch"] if row else None})
+        raise LeaseLost(details={"session": session_id, "epoch": held,
+                                 "owner": row["node"] if row else None,
+                                 "ownerEpoch": row["epoch"] if row else None})
 
     def fenced_update(self, sql: str, args, session_id: str | None = None,
                       row_of: tuple[str, str] | None = None) -> None:
