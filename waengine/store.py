@@ -169,7 +169,13 @@ class StoreBase:
 
     def serialize(self, tx, name: str) -> None:
         """Hold a lock on `name` until the transaction ends (writers that must not interleave:
-        the outbox's seq order, a session's send seq)."""
+        migrations)."""
+
+    def lock_source(self, name: str) -> str:
+        """A one-row FROM source that takes the lock on `name` (a constant) for the rest of
+        the transaction, so an INSERT … SELECT … FROM it holds the lock before its row (and
+        its autoincrement key) exists. SQLite's writers are serialized already."""
+        return "(SELECT 1) AS unlocked"
 
     # ---- migrations ----
     def migrate(self) -> None:
@@ -197,13 +203,12 @@ class StoreBase:
                                  "owner": row["node"] if row else None,
                                  "ownerEpoch": row["epoch"] if row else None})
 
-    def fenced_update(self, sql: str, args, session_id: str | None = None,
-                      row_of: tuple[str, str] | None = None) -> None:
-        """One UPDATE/DELETE under the session's lease; `row_of` = (table, id) finds the
-        session of a row when the caller only knows the row."""
+    def fenced(self, sql: str, args, session_id: str | None = None,
+               row_of: tuple[str, str] | None = None) -> list:
+        """One write under the session's lease, its RETURNING rows; `row_of` = (table, id)
+        finds the session of a row when the caller only knows the row."""
         if self.node_id is None:
-            self.execute(sql, args)
-            return
+            return self.execute(sql, args)
         with self.transaction() as tx:
             if session_id is None and row_of is not None:
                 found = tx.execute(f"SELECT session FROM {row_of[0]} WHERE id = ?",
@@ -211,7 +216,8 @@ class StoreBase:
                 session_id = found["session"] if found else None
             if session_id is not None:
                 self.fence(tx, session_id)
-            tx.execute(sql, args)
+            cur = tx.execute(sql, args)
+            return cur.fetchall() if cur.description else []
 
     # ---- the session registry ----
     def insert_session(self, session_id: str, status: str, options: dict) -> dict:
@@ -241,7 +247,7 @@ class StoreBase:
         if "options" in fields:
             fields["options"] = json.dumps(fields["options"])
         cols = ", ".join(f"{k} = ?" for k in fields)
-        self.fenced_update(f"UPDATE sessions SET {cols} WHERE id = ?",
+        self.fenced(f"UPDATE sessions SET {cols} WHERE id = ?",
                            (*fields.values(), session_id), session_id=session_id)
 
     def delete_session(self, session_id: str) -> None:

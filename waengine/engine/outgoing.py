@@ -78,22 +78,24 @@ class OutgoingQueue:
             admit()
         self.check_cap(session)
         row_id = f"out_{int(self.clock() * 1000):012x}{os.urandom(5).hex()}"
-        with self.store.transaction() as db:
-            # one writer per session at a time: seq is the send order
-            self.store.serialize(db, f"outgoing:{session.id}")
-            self.store.fence(db, session.id)
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM outgoing"
-                             " WHERE session = ?", (session.id,)).fetchone()["next"]
-            inserted = db.execute(
-                "INSERT INTO outgoing (id, session, seq, op, args, idempotency_key,"
-                " created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING RETURNING id",
-                (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow(),
-                 fingerprint(op, args))).fetchone() is not None
-        if not inserted:  # the same key raced in from another thread
-            return self.by_key(session.id, idempotency_key, op, args)
+        # One statement takes the session's next seq and inserts: two submits that race for a
+        # seq (two threads, two nodes) meet the unique (session, seq) and the loser takes the
+        # next one; the same key raced in meets (session, idempotency_key).
+        while True:
+            rows = self.store.fenced(
+                "INSERT INTO outgoing (id, session, seq, op, args, idempotency_key, created_at,"
+                " fingerprint) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?"
+                " FROM outgoing WHERE session = ? ON CONFLICT DO NOTHING RETURNING *",
+                (row_id, session.id, op, json.dumps(args), idempotency_key, utcnow(),
+                 fingerprint(op, args), session.id), session_id=session.id)
+            if rows:
+                break
+            existing = self.by_key(session.id, idempotency_key, op, args) \
+                if idempotency_key else None
+            if existing:
+                return existing
         self._notify()
-        return self.get(session.id, row_id)
+        return _row(rows[0])
 
     def check_cap(self, session) -> None:
         """429 with Retry-After when the session's daily cap is reached (a rolling 24 hours)."""
@@ -125,10 +127,13 @@ class OutgoingQueue:
 
     # ---- reading ----
     def get(self, session_id: str, row_id: str) -> dict | None:
-        rows = self.store.execute(
-            "SELECT * FROM outgoing WHERE session = ?"
-            f" AND (id = ? OR {self.store.json_text('message', 'id')} = ?)",
-            (session_id, row_id, row_id))
+        """A send by its queue id, or by the WhatsApp id it was sent with."""
+        rows = self.store.execute("SELECT * FROM outgoing WHERE id = ? AND session = ?",
+                                  (row_id, session_id))
+        if not rows and not row_id.startswith("out_"):  # the key first: the JSON is a scan
+            rows = self.store.execute(
+                "SELECT * FROM outgoing WHERE session = ?"
+                f" AND {self.store.json_text('message', 'id')} = ?", (session_id, row_id))
         return _row(rows[0]) if rows else None
 
     def by_key(self, session_id: str, key: str, op: str | None = None,
@@ -212,7 +217,7 @@ class OutgoingQueue:
 
     def _update(self, sql: str, args: tuple, row_id: str) -> None:
         """A send's state changes only under its session's lease (LeaseLost otherwise)."""
-        self.store.fenced_update(sql, args, row_of=("outgoing", row_id))
+        self.store.fenced(sql, args, row_of=("outgoing", row_id))
 
     def _notify(self) -> None:
         with self.changed:

@@ -48,20 +48,23 @@ class EventOutbox:
                  "timestamp": utcnow(), "data": data}
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         with self.store.transaction() as db:
-            # seq order is commit order: a reader that has seen seq n never misses a smaller
-            # one committed later (PostgreSQL hands out seqs before commit)
-            self.store.serialize(db, "events")
             self.store.fence(db, session)
+            # seq order is commit order: a reader that has seen seq n never misses a smaller
+            # one committed later (PostgreSQL hands out seqs before commit); the lock is taken
+            # in the INSERT itself, before its seq
             row = db.execute(
                 "INSERT INTO events (id, session, type, created_at, body, dedupe)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+                f" SELECT ?, ?, ?, ?, ?, ? FROM {self.store.lock_source('events')}"
+                " WHERE 1 = 1 ON CONFLICT DO NOTHING RETURNING seq",
                 (event["id"], session, type_, event["timestamp"], body, dedupe)).fetchone()
             if row is None:
                 return None
             seq = row["seq"]
-            for hook in webhooks:
-                db.execute("INSERT INTO deliveries (event_seq, session, url)"
-                           " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (seq, session, hook["url"]))
+            urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
+            if urls:
+                db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
+                           + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",
+                           [v for url in urls for v in (seq, session, url)])
         with self.changed:
             self._seq = max(self._seq, seq)
             self.version += 1
