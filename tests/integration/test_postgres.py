@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import requests
-
 from ..conftest import wait_for
 from .conftest import Sandbox, linked_gateway
 
@@ -25,9 +23,8 @@ def test_a_session_on_postgresql_sends_and_receives(sandbox: Sandbox, tmp_path, 
             sent = gw.client.post(f"/sessions/{SID}/messages",
                                   json={"to": BUDI, "text": "halo dari postgres"})
             assert sent.status_code == 201, sent.json
-            wait_for(lambda: any(m["body"] == "halo dari postgres" for m in requests.get(
-                f"{sandbox.url}/_sandbox/messages", params={"from": ALICE}, timeout=10
-            ).json()["data"]), message="the text on Budi's phone")
+            wait_for(lambda: [m for m in sandbox.inbox(BUDI) if m["text"] == "halo dari postgres"],
+                     message="the text on Budi's phone")
             sandbox.post("/_sandbox/messages", **{"from": BUDI, "to": ALICE, "text": "balas"})
             wait_for(lambda: postgres.query(
                 url, "SELECT 1 FROM events WHERE session = %s AND type = 'message'"
