@@ -96,6 +96,8 @@ class Engine:
             session, bridge, self.events.outbox, self._on_event, config["UNDECRYPTABLE_AFTER"])
         self.calls = CallRejecter(config, self._queue_reply)
         self.node = NodeKeeper(self, self.leases)
+        if self.leases.fencing:  # a session is restored by the node that takes its lease
+            self.manager.may_run = lambda sid: self.leases.claim(sid) is not None
         self.started = False
         self._lock = threading.Lock()
 
