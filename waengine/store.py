@@ -137,7 +137,7 @@ class StoreBase:
     # takeover waits for the write to commit; SQLite serializes writers anyway).
     share_lock = ""
     failing: str | None = None
-    # Fencing (engine/cluster.py): this process's node id and the epoch of each lease it holds.
+    # Fencing (waengine/cluster.py): this process's node id and the epoch of each lease it holds.
     node_id: str | None = None
     clock = staticmethod(time.time)  # the lease times' clock (cluster.Leases sets its own)
 
