@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from .backends import open_store
 from . import shapes
+from .backends import open_store
 from .cache import Body, SessionCache
 from .cluster import Leases, NodeKeeper, node_id_for
 from .engine import catchup, driver, processes
