@@ -22,9 +22,15 @@ APT = apt() { \
 # Each command and the Debian package that brings it. Only packages whose command is missing are
 # asked for: a Node.js from elsewhere (NodeSource bundles npm) conflicts with Debian's npm.
 SYSTEM_COMMANDS := chromium:chromium chromedriver:chromium-driver redis-server:redis-server node:nodejs npm:npm
-TEST_COMMANDS := nginx:nginx rabbitmq-server:rabbitmq-server nats-server:nats-server
+# A command given as a path pattern is looked for there only: Debian keeps PostgreSQL's server
+# binaries off PATH (tests/pg.py starts a server of its own with them).
+TEST_COMMANDS := nginx:nginx rabbitmq-server:rabbitmq-server nats-server:nats-server \
+	/usr/lib/postgresql/*/bin/pg_ctl:postgresql
 MISSING = missing() { for pair in "$$@"; do cmd=$${pair%%:*}; \
-	  command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || printf '%s ' "$${pair\#*:}"; done; }
+	  case $$cmd in \
+	  */*) ls $$cmd >/dev/null 2>&1 || printf '%s ' "$${pair\#*:}";; \
+	  *) command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || printf '%s ' "$${pair\#*:}";; \
+	  esac; done; }
 
 .make/system:
 	@mkdir -p .make

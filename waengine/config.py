@@ -108,8 +108,20 @@ class Defaults:
     # Seconds for one publish to a sink's broker (connect, send, its acknowledgement).
     SINK_TIMEOUT = 5.0
     EVENT_RETENTION = 7 * 86400.0
-    # Seconds a write waits for another process's SQLite lock before 503 storage_unavailable.
+    # Seconds a write waits for another process's SQLite lock (PostgreSQL: for a connection)
+    # before 503 storage_unavailable.
     STORE_BUSY_TIMEOUT = 5.0
+    # postgresql://user:password@host:port/db: the store is PostgreSQL (cluster mode); empty:
+    # SQLite at DATA_DIR/waengine.db.
+    DATABASE_URL = ""
+    # PostgreSQL connections this process keeps at most.
+    DATABASE_POOL_SIZE = 10
+    # This gateway process as a node (GET /nodes): its id (default: host name and a hash of
+    # DATA_DIR) and the URL other nodes reach it at.
+    NODE_ID = ""
+    NODE_URL = ""
+    # Seconds a session's lease lasts without renewal (renewed every third of it).
+    LEASE_TTL = 15.0
     # Long-lived streams (SSE) each hold a request thread for as long as they are open: at most
     # half of THREADS, so API calls and /health always find one. 0 = THREADS // 4.
     SSE_MAX_STREAMS = 0
@@ -267,6 +279,7 @@ def validate(config: dict) -> None:
         raise ConfigError(f"PUMP_MODE must be push or poll, got {config['PUMP_MODE']!r}")
     if config["WA_JS_INJECT"] not in ("auto", "never"):
         raise ConfigError(f"WA_JS_INJECT must be auto or never, got {config['WA_JS_INJECT']!r}")
+    _validate_database(config)
     _validate_media(config)
     if config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT must be text or json, got {config['LOG_FORMAT']!r}")
@@ -289,6 +302,17 @@ def validate(config: dict) -> None:
         raise ConfigError(
             "production needs WAENGINE_API_KEYS (or WAENGINE_AUTH_DISABLED=1 to run without auth)"
         )
+
+
+def _validate_database(config: dict) -> None:
+    url = str(config["DATABASE_URL"] or "")
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        scheme = url.split("://", 1)[0] if "://" in url else "no scheme"  # never the password
+        raise ConfigError(f"DATABASE_URL must be empty (SQLite) or postgresql://…, got {scheme}")
+    if float(config["LEASE_TTL"]) < 1:
+        raise ConfigError(f"LEASE_TTL must be at least 1 second, got {config['LEASE_TTL']}")
+    if int(config["DATABASE_POOL_SIZE"]) < 1:
+        raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, got {config['DATABASE_POOL_SIZE']}")
 
 
 def _validate_media(config: dict) -> None:

@@ -184,6 +184,16 @@ class StorageUnavailable(WAEngineError):
         super().__init__(message, details, {"Retry-After": str(retry_after)})
 
 
+class LeaseLost(WAEngineError):
+    """A write for a session whose lease this node no longer holds (another node took it over:
+    a newer epoch). The store refuses it; the session is another node's."""
+
+    status, code, message = 503, "session_moving", "The session is owned by another node"
+
+    def __init__(self, message=None, details=None, retry_after: int = 2):
+        super().__init__(message, details, {"Retry-After": str(retry_after)})
+
+
 class CommandTimeout(WAEngineError):
     status, code, message = 504, "command_timeout", "The browser did not answer in time"
 

@@ -1,31 +1,19 @@
-"""SQLite store under the data folder: the session registry; the event outbox adds its tables."""
+"""The store: the session registry, and the tables of the outbox, the outgoing queue and the
+leases (waengine/migrations.py). SQLite under the data folder by default; PostgreSQL when
+DATABASE_URL is set (waengine/store_pg.py); waengine/backends.py chooses."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ConfigError, StorageUnavailable
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    -- running: the gateway keeps a browser for it (restored after a restart); stopped: it does not
-    desired TEXT NOT NULL DEFAULT 'running',
-    status TEXT NOT NULL,
-    status_reason TEXT,
-    me_id TEXT,
-    me_name TEXT,
-    restarts INTEGER NOT NULL DEFAULT 0,
-    last_activity_at TEXT,
-    options TEXT NOT NULL DEFAULT '{}'
-);
-"""
+from .errors import ConfigError, LeaseLost, StorageUnavailable
+from .migrations import migrate
 
 
 def iso_utc(seconds: float | None = None, timespec: str = "seconds") -> str:
@@ -135,23 +123,163 @@ def rebuild_registry(data_dir: Path) -> tuple[str | None, list[str]]:
     return moved, added
 
 
-class Store:
-    """One SQLite connection in WAL mode, serialized by a lock (writes are small and rare).
+class StoreBase:
+    """What every backend offers: statements written once, with `?` placeholders, in the SQL
+    both SQLite and PostgreSQL understand (ON CONFLICT, RETURNING, CASE); the few spellings
+    that differ (JSON, the autoincrement key, row locks) come from the backend's methods.
 
-    A database that cannot be written for now (held lock, full disk, I/O error) raises
+    A database that cannot be written for now (held lock, full disk, lost server) raises
     StorageUnavailable (503 with Retry-After); `failing` says why until a write succeeds again.
     """
 
+    backend = ""
+    # Appended to a SELECT that reads the lease a write depends on (PostgreSQL: FOR SHARE, so a
+    # takeover waits for the write to commit; SQLite serializes writers anyway).
+    share_lock = ""
+    failing: str | None = None
+    # Fencing (waengine/cluster.py): this process's node id and the epoch of each lease it holds.
+    node_id: str | None = None
+    clock = staticmethod(time.time)  # the lease times' clock (cluster.Leases sets its own)
+
+    def __init__(self):
+        self.held: dict[str, int] = {}
+
+    # ---- what a backend implements ----
+    def execute(self, sql: str, args=()) -> list:
+        raise NotImplementedError
+
+    def transaction(self):
+        """A context that yields an object with execute(sql, args) -> cursor; it commits
+        together at the end (or not at all)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def json_text(self, column: str, *path: str) -> str:
+        """SQL for the text at a path of a JSON text column (None when absent)."""
+        raise NotImplementedError
+
+    def json_number(self, column: str, *path: str) -> str:
+        raise NotImplementedError
+
+    def json_without(self, column: str, key: str) -> str:
+        """SQL for a JSON object column with one top-level key removed."""
+        raise NotImplementedError
+
+    def serialize(self, tx, name: str) -> None:
+        """Hold a lock on `name` until the transaction ends (writers that must not interleave:
+        migrations)."""
+
+    def lock_source(self, name: str) -> str:
+        """A one-row FROM source that takes the lock on `name` (a constant) for the rest of
+        the transaction, so an INSERT … SELECT … FROM it holds the lock before its row (and
+        its autoincrement key) exists. SQLite's writers are serialized already."""
+        return "(SELECT 1) AS unlocked"
+
+    # ---- migrations ----
+    def migrate(self) -> None:
+        migrate(self)
+
+    # ---- fencing ----
+    def fence(self, tx, session_id: str) -> None:
+        """Refuse a write for a session whose lease this node does not hold at its epoch.
+
+        Without a node id (single box) nothing is checked. A node that held a lease and lost it
+        (taken over: a higher epoch, or another node) is refused from then on, until it claims
+        the session again; a session with no live lease is written freely.
+        """
+        if self.node_id is None:
+            return
+        held = self.held.get(session_id)
+        row = tx.execute(f"SELECT node, epoch, expires FROM leases WHERE session = ?"
+                         f"{self.share_lock}", (session_id,)).fetchone()
+        if held is None:
+            if row is None or row["expires"] < self.clock():
+                return
+        elif row is not None and row["node"] == self.node_id and row["epoch"] == held:
+            return
+        raise LeaseLost(details={"session": session_id, "epoch": held,
+                                 "owner": row["node"] if row else None,
+                                 "ownerEpoch": row["epoch"] if row else None})
+
+    def fenced(self, sql: str, args, session_id: str | None = None,
+               row_of: tuple[str, str] | None = None) -> list:
+        """One write under the session's lease, its RETURNING rows; `row_of` = (table, id)
+        finds the session of a row when the caller only knows the row."""
+        if self.node_id is None:
+            return self.execute(sql, args)
+        with self.transaction() as tx:
+            if session_id is None and row_of is not None:
+                found = tx.execute(f"SELECT session FROM {row_of[0]} WHERE id = ?",
+                                   (row_of[1],)).fetchone()
+                session_id = found["session"] if found else None
+            if session_id is not None:
+                self.fence(tx, session_id)
+            cur = tx.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+
+    # ---- the session registry ----
+    def insert_session(self, session_id: str, status: str, options: dict) -> dict:
+        now = utcnow()
+        rows = self.execute(
+            "INSERT INTO sessions (id, created_at, status, last_activity_at, options)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id",
+            (session_id, now, status, now, json.dumps(options)))
+        if not rows:
+            raise KeyError(session_id)
+        return self.get_session(session_id)
+
+    def get_session(self, session_id: str) -> dict | None:
+        rows = self.execute("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _row(rows[0]) if rows else None
+
+    def list_sessions(self) -> list[dict]:
+        return [_row(r) for r in self.execute("SELECT * FROM sessions ORDER BY created_at, id")]
+
+    _UPDATABLE = {"desired", "status", "status_reason", "me_id", "me_name", "restarts",
+                  "last_activity_at", "options"}
+
+    def update_session(self, session_id: str, **fields) -> None:
+        unknown = set(fields) - self._UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        if "options" in fields:
+            fields["options"] = json.dumps(fields["options"])
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        self.fenced(f"UPDATE sessions SET {cols} WHERE id = ?",
+                           (*fields.values(), session_id), session_id=session_id)
+
+    def delete_session(self, session_id: str) -> None:
+        self.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+
+class _SQLiteTx:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def execute(self, sql: str, args=()):
+        return self.db.execute(sql, args)
+
+
+class Store(StoreBase):
+    """SQLite under the data folder: one connection in WAL mode, serialized by a lock (writes
+    are small and rare)."""
+
+    backend = "sqlite"
+    serial_key = "INTEGER PRIMARY KEY AUTOINCREMENT"
+
     def __init__(self, path: Path, busy_timeout: float = 5.0):
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self.failing: str | None = None
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
                                    timeout=busy_timeout)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
 
     def close(self) -> None:
         with self._lock:
@@ -169,15 +297,9 @@ class Store:
         if writes:
             self.failing = None
 
-    def _exec(self, sql: str, args=()) -> list[sqlite3.Row]:
+    def execute(self, sql: str, args=()) -> list[sqlite3.Row]:
         with self._lock, self._guard(not sql.lstrip().upper().startswith("SELECT")):
             return self._db.execute(sql, args).fetchall()
-
-    execute = _exec
-
-    def script(self, sql: str) -> None:
-        with self._lock, self._guard(True):
-            self._db.executescript(sql)
 
     @contextmanager
     def transaction(self):
@@ -185,7 +307,7 @@ class Store:
         with self._lock, self._guard(True):
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield _SQLiteTx(self._db)
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
@@ -197,42 +319,16 @@ class Store:
                     self._db.execute("ROLLBACK")
                 raise
 
-    def insert_session(self, session_id: str, status: str, options: dict) -> dict:
-        now = utcnow()
-        try:
-            self._exec(
-                "INSERT INTO sessions (id, created_at, status, last_activity_at, options)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (session_id, now, status, now, json.dumps(options)),
-            )
-        except sqlite3.IntegrityError:
-            raise KeyError(session_id) from None
-        return self.get_session(session_id)
+    def json_text(self, column: str, *path: str) -> str:
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
 
-    def get_session(self, session_id: str) -> dict | None:
-        rows = self._exec("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return _row(rows[0]) if rows else None
+    json_number = json_text
 
-    def list_sessions(self) -> list[dict]:
-        return [_row(r) for r in self._exec("SELECT * FROM sessions ORDER BY created_at, id")]
-
-    _UPDATABLE = {"desired", "status", "status_reason", "me_id", "me_name", "restarts",
-                  "last_activity_at", "options"}
-
-    def update_session(self, session_id: str, **fields) -> None:
-        unknown = set(fields) - self._UPDATABLE
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        if "options" in fields:
-            fields["options"] = json.dumps(fields["options"])
-        cols = ", ".join(f"{k} = ?" for k in fields)
-        self._exec(f"UPDATE sessions SET {cols} WHERE id = ?", (*fields.values(), session_id))
-
-    def delete_session(self, session_id: str) -> None:
-        self._exec("DELETE FROM sessions WHERE id = ?", (session_id,))
+    def json_without(self, column: str, key: str) -> str:
+        return f"json_remove({column}, '$.{key}')"
 
 
-def _row(row: sqlite3.Row) -> dict:
+def _row(row) -> dict:
     d = dict(row)
     d["options"] = json.loads(d["options"] or "{}")
     return d

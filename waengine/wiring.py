@@ -18,7 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import shapes
+from .backends import open_store
 from .cache import Body, SessionCache
+from .cluster import Leases, NodeKeeper, node_id_for
 from .engine import catchup, driver, processes
 from .engine.budget import Budget
 from .engine.calls import CallRejecter, call_policy
@@ -36,7 +38,7 @@ from .ops.activity import session_activity
 from .ops.history import capacity
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemorySample, MemoryWatchdog, measure
-from .store import Store, check_database, iso_utc
+from .store import iso_utc
 from .vocabulary import Status
 
 # The lists a session caches (api/ reads them through Engine.cached_list), and the page read
@@ -53,8 +55,10 @@ class Engine:
         self.config = config
         self.data_dir = Path(config["DATA_DIR"]).resolve()
         self.profiles = self.data_dir / "profiles"
-        check_database(self.data_dir)
-        self.store = Store(self.data_dir / "waengine.db", config["STORE_BUSY_TIMEOUT"])
+        self.store = open_store(config, self.data_dir)
+        # A node with a heartbeat; on PostgreSQL (cluster mode) it leases the sessions it runs.
+        self.leases = Leases(self.store, node_id_for(config), float(config["LEASE_TTL"]),
+                             fence=bool(config.get("DATABASE_URL")))
         self.driver_pidfile = self.data_dir / "chromedriver.pid"
         self.service = driver.ChromeDriverService(config, pidfile=self.driver_pidfile)
         factory = factory or ChromiumFactory(config, self.service, self.profiles)
@@ -91,6 +95,9 @@ class Engine:
         self.manager.on_connected = lambda session, bridge: catchup.run(
             session, bridge, self.events.outbox, self._on_event, config["UNDECRYPTABLE_AFTER"])
         self.calls = CallRejecter(config, self._queue_reply)
+        self.node = NodeKeeper(self, self.leases)
+        if self.leases.fencing:  # a session is restored by the node that takes its lease
+            self.manager.may_run = lambda sid: self.leases.claim(sid) is not None
         self.started = False
         self._lock = threading.Lock()
 
@@ -109,6 +116,7 @@ class Engine:
             restored = self.manager.restore()
             self.senders.resume(self.manager.list())
             self.watchdog.start()
+            self.node.start()
             self.reaper.start()
             log.info("engine started; restoring %d session(s)", restored)
 
@@ -120,6 +128,7 @@ class Engine:
         # First: neither may recycle or reap sessions that are being shut down.
         self.watchdog.stop()
         self.reaper.stop()
+        self.node.stop()
         self.senders.stop()
         self.manager.shutdown()
         if hasattr(self.manager.factory, "stop"):
@@ -390,6 +399,10 @@ class Engine:
         """(the watchdog's last memory sample, or one measured now; the capacity it leaves)."""
         sample = self.watchdog.last_sample or measure(self)  # before the first pass
         return sample, capacity(self, sample)
+
+    def nodes(self) -> list[dict]:
+        """Every gateway process sharing this store (GET /nodes)."""
+        return self.leases.nodes()
 
     def memory_history(self) -> dict:
         """Memory and sessions over the last hour, one point per watchdog pass."""

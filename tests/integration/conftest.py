@@ -106,10 +106,10 @@ def assert_no_browsers(root) -> None:
 
 
 @contextmanager
-def linked_gateway(sandbox: Sandbox, root, sid: str, phone: str):
+def linked_gateway(sandbox: Sandbox, root, sid: str, phone: str, **overrides):
     """A gateway whose session `sid` is CONNECTED as `phone`; closed and checked afterwards."""
     gateway = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
-                                  "WA_URL": sandbox.url + "/", "API_KEYS": []}))
+                                  "WA_URL": sandbox.url + "/", "API_KEYS": [], **overrides}))
     gateway.engine.start()
     try:
         gateway.link(sandbox, sid, phone)

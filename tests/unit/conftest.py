@@ -14,12 +14,12 @@ def factory():
 
 
 @pytest.fixture
-def make_app(tmp_path, factory):
+def make_app(tmp_path, factory, database):
     apps = []
 
     def make(**overrides):
         app = create_app({**FAST, "DATA_DIR": str(tmp_path / "data"), "API_KEYS": [],
-                          **overrides}, factory=factory)
+                          "DATABASE_URL": database, **overrides}, factory=factory)
         engine_of(app).start()
         apps.append(app)
         return app

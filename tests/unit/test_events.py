@@ -12,20 +12,19 @@ from waengine import engine_of
 from waengine.events import translate
 from waengine.events.outbox import EventOutbox
 from waengine.events.webhooks import WebhookSender, backoff, retryable, sign
-from waengine.store import Store
 
-from ..conftest import wait_for
+from ..conftest import BACKENDS, wait_for
 from ..receiver import Receiver
+
+BOTH = pytest.mark.parametrize("database", BACKENDS, indirect=True)
 
 CONFIG = {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.01, "WEBHOOK_RETRY_MAX_DELAY": 0.05,
           "WEBHOOK_RETRY_HORIZON": 3600.0}
 
 
 @pytest.fixture
-def outbox(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
-    yield EventOutbox(store)
-    store.close()
+def outbox(store):
+    return EventOutbox(store)
 
 
 @pytest.fixture
@@ -50,6 +49,7 @@ def test_translate_keeps_incoming_messages_and_splits_acks_per_message():
     assert translate("conn.logout", {}) == []
 
 
+@BOTH
 def test_the_outbox_stores_a_fact_once(outbox):
     first = outbox.add("s1", "message", msg("m1"), "message:m1", [])
     again = outbox.add("s1", "message", msg("m1"), "message:m1", [])
@@ -71,6 +71,7 @@ def test_retry_rules_and_backoff_growth():
     assert backoff(30, 1.0, 600, rand=lambda: 0.5) == 600
 
 
+@BOTH
 def test_webhooks_arrive_signed_in_order_after_the_receiver_recovers(outbox, receiver):
     hook = {"url": receiver.url, "secret": "k"}
     receiver.statuses = [500, 503, 500]
@@ -91,6 +92,7 @@ def test_webhooks_arrive_signed_in_order_after_the_receiver_recovers(outbox, rec
     assert not outbox.deliveries("s1", "pending", 100)
 
 
+@BOTH
 def test_a_refused_connection_is_retried_and_a_4xx_is_dead_lettered(outbox, receiver):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,6 +109,7 @@ def test_a_refused_connection_is_retried_and_a_4xx_is_dead_lettered(outbox, rece
     assert outbox.deliveries("s2", "delivered", 10)
 
 
+@BOTH
 def test_webhook_routes_and_delivery_status(client, factory, receiver, app):
     resp = client.post("/sessions", json={"id": "s1", "webhook": {"url": receiver.url,
                                                                     "secret": "k",
@@ -127,6 +130,7 @@ def test_webhook_routes_and_delivery_status(client, factory, receiver, app):
     assert put.status_code == 422
 
 
+@BOTH
 def test_sse_streams_events_and_resumes_after_last_event_id(client, factory, app):
     client.post("/sessions", json={"id": "s1"})
     outbox = engine_of(app).events.outbox
@@ -162,11 +166,11 @@ def test_sse_streams_are_capped(make_app, factory):
     third.close()
 
 
-def test_event_hub_stream_refuses_past_the_cap_and_frees_its_slot_when_closed(tmp_path):
+@BOTH
+def test_event_hub_stream_refuses_past_the_cap_and_frees_its_slot_when_closed(store):
     from waengine.errors import TooManyRequests, ValidationError
     from waengine.events import EventHub
 
-    store = Store(tmp_path / "db.sqlite")
     hub = EventHub(store, {"SSE_MAX_STREAMS": 1, "SSE_KEEPALIVE": 0.05, "WEBHOOK_URL": None,
                            **CONFIG})
     def read(after):
@@ -183,7 +187,6 @@ def test_event_hub_stream_refuses_past_the_cap_and_frees_its_slot_when_closed(tm
     assert next(stream) == ": keepalive\n\n"
     stream.close()
     next(hub.stream(read, hub.resume_point(added["id"])))  # the slot is free again
-    store.close()
 
 
 def test_an_edit_is_a_message_edited_event_once_per_new_text():
@@ -196,10 +199,10 @@ def test_an_edit_is_a_message_edited_event_once_per_new_text():
     assert again == key and other != key
 
 
-def test_closing_the_hub_ends_open_streams_at_once_and_frees_their_slots(tmp_path):
+@BOTH
+def test_closing_the_hub_ends_open_streams_at_once_and_frees_their_slots(store):
     from waengine.events import EventHub
 
-    store = Store(tmp_path / "db.sqlite")
     # A keep-alive far away: only close_streams() can end the stream's wait.
     hub = EventHub(store, {"SSE_MAX_STREAMS": 1, "SSE_KEEPALIVE": 3600.0, "WEBHOOK_URL": None,
                            **CONFIG})
@@ -211,4 +214,3 @@ def test_closing_the_hub_ends_open_streams_at_once_and_frees_their_slots(tmp_pat
     hub.close_streams()
     reader.join(10)
     assert ended.is_set() and hub.streams.acquire(blocking=False)
-    store.close()

@@ -53,6 +53,7 @@ OPERATION_IDS = {
     ("get", "/events"): "streamAllEvents",
     ("post", "/auth/stream-token"): "createStreamToken",
     ("get", "/performance/history"): "getPerformanceHistory",
+    ("get", "/nodes"): "listNodes",
     ("get", "/sessions/{session_id}/messages/{messageId}/media"): "downloadMedia",
     ("get", "/media/{session_id}/{name}"): "getStoredMedia",
     ("post", "/sessions/{session_id}/messages/voice"): "sendVoice",

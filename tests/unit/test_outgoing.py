@@ -8,8 +8,10 @@ from waengine import engine_of
 from waengine.engine.outgoing import pacing_for, typing_ms
 from waengine.errors import TooManyRequests
 
-from ..conftest import wait_for
+from ..conftest import BACKENDS, wait_for
 from .test_session_lifecycle import connect, status_of
+
+BOTH = pytest.mark.parametrize("database", BACKENDS, indirect=True)
 
 
 def connected(client, factory, sid="s1", handlers=None):
@@ -38,6 +40,7 @@ def test_pacing_defaults_and_per_session_override():
     assert typing_ms("", 25.0) == 0
 
 
+@BOTH
 def test_sends_are_spaced_by_the_minimum_interval_and_all_arrive_in_order(make_app, factory):
     app = make_app(SEND_MIN_INTERVAL=0.3, SEND_JITTER=0.0)
     engine = engine_of(app)
@@ -56,6 +59,7 @@ def test_sends_are_spaced_by_the_minimum_interval_and_all_arrive_in_order(make_a
              message="every send recorded as sent")
 
 
+@BOTH
 def test_the_daily_cap_answers_429_with_retry_after(make_app, factory):
     app = make_app()
     engine = engine_of(app)
@@ -72,6 +76,7 @@ def test_the_daily_cap_answers_429_with_retry_after(make_app, factory):
     assert len(sent) == 2
 
 
+@BOTH
 def test_an_idempotency_key_sends_once(make_app, factory):
     app = make_app()
     engine = engine_of(app)
@@ -83,6 +88,7 @@ def test_an_idempotency_key_sends_once(make_app, factory):
     assert first["id"] == again["id"] and len(sent) == 1
 
 
+@BOTH
 def test_queued_sends_wait_for_the_session_and_survive_a_restart(make_app, factory):
     sent, send = recorder()
     first = make_app()

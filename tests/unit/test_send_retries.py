@@ -9,8 +9,10 @@ from waengine.errors import from_page_error
 from waengine.events import translate
 from waengine.shapes import outgoing_view
 
-from ..conftest import wait_for
+from ..conftest import BACKENDS, wait_for
 from .test_outgoing import connected
+
+BOTH = pytest.mark.parametrize("database", BACKENDS, indirect=True)
 
 TO = "62821000@c.us"
 
@@ -49,6 +51,7 @@ def ended(engine, row):
     return engine.outgoing.get("s1", row["id"])
 
 
+@BOTH
 def test_a_transient_refusal_is_retried_with_the_same_id_after_looking_for_it(app, factory):
     calls, send = refusing(["send_error_network", "send_error_upload"])
     looked = []
@@ -60,6 +63,7 @@ def test_a_transient_refusal_is_retried_with_the_same_id_after_looking_for_it(ap
     assert looked == calls[:2]  # before each resend, the chat is searched for it
 
 
+@BOTH
 def test_a_refused_send_that_reached_whatsapp_after_all_is_not_sent_again(app, factory):
     calls, send = refusing(["send_error_network"])
     found = {}
@@ -78,6 +82,7 @@ def test_a_refused_send_that_reached_whatsapp_after_all_is_not_sent_again(app, f
     assert done["status"] == "sent" and len(calls) == 1 and done["message"]["id"] == calls[0]
 
 
+@BOTH
 def test_a_refusal_for_good_fails_at_once_with_whatsapps_reason(app, factory):
     calls, send = refusing(["send_error_unknown"])
     engine, row = queued(app, factory, {"sendText": send})
@@ -87,6 +92,7 @@ def test_a_refusal_for_good_fails_at_once_with_whatsapps_reason(app, factory):
     assert view["reason"] == "ERROR_UNKNOWN" and view["error"]["code"] == "send_failed"
 
 
+@BOTH
 def test_a_transient_refusal_fails_after_its_retries(app, factory):
     calls, send = refusing(["send_error_network"] * 10)
     engine, row = queued(app, factory, {"sendText": send})
@@ -95,6 +101,7 @@ def test_a_transient_refusal_fails_after_its_retries(app, factory):
     assert outgoing_view(done)["reason"] == "ERROR_NETWORK"
 
 
+@BOTH
 def test_retries_count_refusals_not_the_attempts_spent_waiting_for_the_session(app, factory):
     engine = engine_of(app)
     calls, send = refusing(["send_error_network", None])
@@ -108,12 +115,14 @@ def test_retries_count_refusals_not_the_attempts_spent_waiting_for_the_session(a
     assert done["status"] == "sent" and len(calls) == 2 and done["attempts"] == 5002
 
 
+@BOTH
 def test_an_unanswered_recipient_lookup_is_tried_again(app, factory):
     calls, send = refusing(["whatsapp_unavailable", None])
     engine, row = queued(app, factory, {"sendText": send})
     assert ended(engine, row)["status"] == "sent" and len(calls) == 2
 
 
+@BOTH
 def test_acks_are_matched_by_key_id_and_group_receipts_kept(app, factory):
     engine = engine_of(app)
     queue, receipts = engine.outgoing, Receipts(engine.store, lambda: 1_700_000_000.0)

@@ -10,6 +10,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from waengine.events import signing
 
+from ..conftest import BACKENDS
+
 BODY = b'{"id":"evt_1","type":"message"}'
 
 
@@ -88,14 +90,14 @@ def test_put_webhook_generates_a_secret_shown_once_and_refuses_bad_ones(client):
         assert field in str(bad.json["error"]["details"]), bad.json
 
 
-def test_a_retried_delivery_keeps_its_webhook_id_and_is_signed_anew(tmp_path):
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_retried_delivery_keeps_its_webhook_id_and_is_signed_anew(store):
     from waengine.events.outbox import EventOutbox
     from waengine.events.webhooks import WebhookSender
-    from waengine.store import Store
 
     from ..receiver import Receiver
 
-    store, receiver = Store(tmp_path / "db.sqlite"), Receiver()
+    receiver = Receiver()
     try:
         secret = signing.generate_secret()
         receiver.statuses = [503]
@@ -115,4 +117,3 @@ def test_a_retried_delivery_keeps_its_webhook_id_and_is_signed_anew(tmp_path):
             assert Webhook(secret).verify(req["body"], headers)["id"] == event["id"]
     finally:
         receiver.close()
-        store.close()

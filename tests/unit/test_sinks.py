@@ -15,9 +15,8 @@ from waengine.events.outbox import EventOutbox
 from waengine.events.sinks import key, mask, parse_config, url_problem
 from waengine.events.sinks.sender import SinkSender
 from waengine.events.webhooks import WebhookSender
-from waengine.store import Store
 
-from ..conftest import wait_for
+from ..conftest import BACKENDS, wait_for
 from ..receiver import Receiver
 
 CONFIG = {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.01, "WEBHOOK_RETRY_MAX_DELAY": 0.05,
@@ -77,8 +76,8 @@ def test_a_gateway_without_sinks_loads_no_broker_library():
     assert out.stdout.strip() == "[]"
 
 
-def test_a_broken_sink_holds_up_neither_the_webhook_nor_another_sinks_queue(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_broken_sink_holds_up_neither_the_webhook_nor_another_sinks_queue(store):
     outbox = EventOutbox(store)
     receiver = Receiver()
     down = f"redis://:hunter2@127.0.0.1:{closed_port()}/0"
@@ -100,7 +99,6 @@ def test_a_broken_sink_holds_up_neither_the_webhook_nor_another_sinks_queue(tmp_
         hooks.stop()
         sinks.stop()
         receiver.close()
-        store.close()
     assert [e["id"] for e in receiver.delivered()] == [e["id"] for e in events]
     # Only the head of the down sink's queue is tried: the rest waits behind it, in order.
     assert {d["eventId"] for d in failing} == {events[0]["id"]}

@@ -41,6 +41,14 @@ def performance():
     return {**metrics.performance_report(current_app, sample), "capacity": capacity}
 
 
+@bp.get("/nodes")
+@bp.doc(operation_id="listNodes",
+        summary="The gateway processes sharing this store, with their free capacity",
+        responses=docs.responses(docs.NodeList, errors=(503,)))
+def list_nodes():
+    return {"data": engine().nodes()}
+
+
 @bp.get("/performance/history")
 @bp.doc(operation_id="getPerformanceHistory",
         summary="Memory and sessions over the last hour, one point per watchdog pass",

@@ -107,6 +107,8 @@ class SessionManager:
         self._slots = threading.Semaphore(config["LAUNCH_CONCURRENCY"])
         # Set by the engine to the watchdog's check: why one more browser would not fit, or None.
         self.memory_guard: Callable[[], str | None] | None = None
+        # Cluster mode: whether this node may run a session it restores (it took its lease).
+        self.may_run: Callable[[str], bool] | None = None
         # Set by the engine: the catch-up a worker runs after each (re)connect (catchup.py).
         self.on_connected: Callable[[Session, object], None] | None = None
 
@@ -154,6 +156,10 @@ class SessionManager:
         for session in self.list():
             record = self.store.get_session(session.id)
             if record and record["desired"] == "running" and session.status != Status.FAILED:
+                if self.may_run is not None and not self.may_run(session.id):
+                    log.info("session %s is leased by another node: not started here",
+                             session.id)
+                    continue
                 session.start()
                 started += 1
         return started

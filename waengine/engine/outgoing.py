@@ -28,38 +28,11 @@ from ..errors import (
     WAEngineError,
     WhatsAppUnavailable,
 )
-from ..store import Store, utcnow
+from ..store import StoreBase, utcnow
 from ..vocabulary import PENDING_SENDS, SendStatus, Status
 from .page import Page
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outgoing (
-    id TEXT PRIMARY KEY,
-    session TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    op TEXT NOT NULL,
-    args TEXT NOT NULL,
-    idempotency_key TEXT,
-    status TEXT NOT NULL DEFAULT 'queued',  -- queued | unknown | sent | failed
-    attempts INTEGER NOT NULL DEFAULT 0,
-    message TEXT,
-    error TEXT,
-    created_at TEXT NOT NULL,
-    sent_at REAL,
-    -- the WhatsApp message id chosen before the first attempt, to look for after a crash
-    wa_id TEXT,
-    -- sha256 of op and args: an Idempotency-Key reused for another request is refused
-    fingerprint TEXT,
-    -- a send WhatsApp refused for a passing reason waits until then before its next attempt
-    retry_at REAL,
-    -- the random id part of wa_id: receipts name the message by it (engine/receipts.py)
-    key_id TEXT,
-    UNIQUE (session, idempotency_key)
-);
-CREATE INDEX IF NOT EXISTS outgoing_queue ON outgoing (session, status, seq);
-"""
 
 # Not sent for sure: the command never reached the page, so trying again cannot duplicate.
 RETRYABLE = (SessionNotReady, BrowserUnavailable)
@@ -81,20 +54,10 @@ def typing_ms(text: str | None, chars_per_second: float, cap_ms: int = 5000) -> 
 
 
 class OutgoingQueue:
-    def __init__(self, store: Store, config: dict, clock: Callable[[], float] = time.time):
-        self.store = store
+    def __init__(self, store: StoreBase, config: dict, clock: Callable[[], float] = time.time):
+        self.store = store  # its table comes from waengine/migrations.py
         self.config = config
         self.clock = clock
-        store.script(SCHEMA)
-        columns = {r["name"] for r in store.execute("PRAGMA table_info(outgoing)")}
-        for column in ("wa_id", "fingerprint"):  # a database from an older release
-            if column not in columns:
-                store.execute(f"ALTER TABLE outgoing ADD COLUMN {column} TEXT")
-        if "retry_at" not in columns:
-            store.execute("ALTER TABLE outgoing ADD COLUMN retry_at REAL")
-        if "key_id" not in columns:
-            store.execute("ALTER TABLE outgoing ADD COLUMN key_id TEXT")
-        store.execute("CREATE INDEX IF NOT EXISTS outgoing_key ON outgoing (session, key_id)")
         self.changed = threading.Condition()
         # Bumped by every change: a sender that saw no work waits for a change after its look,
         # so a send queued between its query and its wait is not left for the full timeout.
@@ -115,19 +78,24 @@ class OutgoingQueue:
             admit()
         self.check_cap(session)
         row_id = f"out_{int(self.clock() * 1000):012x}{os.urandom(5).hex()}"
-        with self.store.transaction() as db:
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM outgoing WHERE session = ?",
-                             (session.id,)).fetchone()[0]
-            cur = db.execute(
-                "INSERT OR IGNORE INTO outgoing (id, session, seq, op, args, idempotency_key,"
-                " created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (row_id, session.id, seq, op, json.dumps(args), idempotency_key, utcnow(),
-                 fingerprint(op, args)))
-            inserted = cur.rowcount == 1
-        if not inserted:  # the same key raced in from another thread
-            return self.by_key(session.id, idempotency_key, op, args)
+        # One statement takes the session's next seq and inserts: two submits that race for a
+        # seq (two threads, two nodes) meet the unique (session, seq) and the loser takes the
+        # next one; the same key raced in meets (session, idempotency_key).
+        while True:
+            rows = self.store.fenced(
+                "INSERT INTO outgoing (id, session, seq, op, args, idempotency_key, created_at,"
+                " fingerprint) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?"
+                " FROM outgoing WHERE session = ? ON CONFLICT DO NOTHING RETURNING *",
+                (row_id, session.id, op, json.dumps(args), idempotency_key, utcnow(),
+                 fingerprint(op, args), session.id), session_id=session.id)
+            if rows:
+                break
+            existing = self.by_key(session.id, idempotency_key, op, args) \
+                if idempotency_key else None
+            if existing:
+                return existing
         self._notify()
-        return self.get(session.id, row_id)
+        return _row(rows[0])
 
     def check_cap(self, session) -> None:
         """429 with Retry-After when the session's daily cap is reached (a rolling 24 hours)."""
@@ -159,9 +127,13 @@ class OutgoingQueue:
 
     # ---- reading ----
     def get(self, session_id: str, row_id: str) -> dict | None:
-        rows = self.store.execute(
-            "SELECT * FROM outgoing WHERE session = ? AND (id = ? OR json_extract(message, '$.id') = ?)",
-            (session_id, row_id, row_id))
+        """A send by its queue id, or by the WhatsApp id it was sent with."""
+        rows = self.store.execute("SELECT * FROM outgoing WHERE id = ? AND session = ?",
+                                  (row_id, session_id))
+        if not rows and not row_id.startswith("out_"):  # the key first: the JSON is a scan
+            rows = self.store.execute(
+                "SELECT * FROM outgoing WHERE session = ?"
+                f" AND {self.store.json_text('message', 'id')} = ?", (session_id, row_id))
         return _row(rows[0]) if rows else None
 
     def by_key(self, session_id: str, key: str, op: str | None = None,
@@ -200,14 +172,14 @@ class OutgoingQueue:
     def finish(self, row_id: str, message: dict | None, error: WAEngineError | None) -> None:
         if error is None:
             # json_remove: a sent file's bytes need not stay in the database.
-            self.store.execute(
+            self._update(
                 "UPDATE outgoing SET status = 'sent', attempts = attempts + 1, message = ?,"
-                " sent_at = ?, error = NULL, args = json_remove(args, '$.data') WHERE id = ?",
-                (json.dumps(message), self.clock(), row_id))
+                f" sent_at = ?, error = NULL, args = {self.store.json_without('args', 'data')}"
+                " WHERE id = ?", (json.dumps(message), self.clock(), row_id), row_id)
         else:
-            self.store.execute(
+            self._update(
                 "UPDATE outgoing SET status = 'failed', attempts = attempts + 1, error = ?"
-                " WHERE id = ?", (json.dumps(error_record(error)), row_id))
+                " WHERE id = ?", (json.dumps(error_record(error)), row_id), row_id)
         self._notify()
 
     def retry_after_failure(self, row_id: str, error: WAEngineError, delay: float,
@@ -216,32 +188,36 @@ class OutgoingQueue:
         again, not before `delay` seconds (its id stays, so the next attempt first looks for it
         in the chat)."""
         err = {**error_record(error), "refusals": refusals}
-        self.store.execute(
+        self._update(
             "UPDATE outgoing SET status = 'queued', attempts = attempts + 1, error = ?,"
-            " retry_at = ? WHERE id = ?", (json.dumps(err), self.clock() + delay, row_id))
+            " retry_at = ? WHERE id = ?", (json.dumps(err), self.clock() + delay, row_id), row_id)
         self._notify()
 
     def retry_later(self, row_id: str) -> None:
-        self.store.execute("UPDATE outgoing SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+        self._update("UPDATE outgoing SET attempts = attempts + 1 WHERE id = ?", (row_id,), row_id)
 
     def assign_id(self, row_id: str, wa_id: str) -> None:
         """Record the WhatsApp id a send will carry, before it is attempted."""
         parts = wa_id.split("_")
-        self.store.execute("UPDATE outgoing SET wa_id = ?, key_id = ? WHERE id = ?",
-                           (wa_id, parts[2] if len(parts) >= 3 else None, row_id))
+        self._update("UPDATE outgoing SET wa_id = ?, key_id = ? WHERE id = ?",
+                     (wa_id, parts[2] if len(parts) >= 3 else None, row_id), row_id)
 
     def mark_unknown(self, row_id: str, error: WAEngineError) -> None:
         """The browser died during the send: it may or may not have reached WhatsApp."""
         err = {"status": error.status, "code": error.code, "message": error.message,
                "details": error.details}
-        self.store.execute(
+        self._update(
             "UPDATE outgoing SET status = 'unknown', attempts = attempts + 1, error = ?"
-            " WHERE id = ?", (json.dumps(err), row_id))
+            " WHERE id = ?", (json.dumps(err), row_id), row_id)
         self._notify()
 
     def forget_session(self, session_id: str) -> None:
         self.store.execute("DELETE FROM outgoing WHERE session = ?", (session_id,))
         self._notify()
+
+    def _update(self, sql: str, args: tuple, row_id: str) -> None:
+        """A send's state changes only under its session's lease (LeaseLost otherwise)."""
+        self.store.fenced(sql, args, row_of=("outgoing", row_id))
 
     def _notify(self) -> None:
         with self.changed:

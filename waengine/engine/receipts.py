@@ -11,18 +11,7 @@ client knows.
 from __future__ import annotations
 
 from ..shapes import ack_name
-from ..store import Store, iso_utc
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS receipts (
-    session TEXT NOT NULL,
-    message_id TEXT NOT NULL,   -- the id the send answered with
-    participant TEXT NOT NULL,  -- the group member whose device sent the receipt
-    ack INTEGER NOT NULL,       -- 2 delivered, 3 read (a receipt never lowers it)
-    at REAL NOT NULL,
-    PRIMARY KEY (session, message_id, participant)
-);
-"""
+from ..store import StoreBase, iso_utc
 
 
 def key_id(serialized: str | None) -> str | None:
@@ -32,10 +21,9 @@ def key_id(serialized: str | None) -> str | None:
 
 
 class Receipts:
-    def __init__(self, store: Store, clock):
-        self.store = store
+    def __init__(self, store: StoreBase, clock):
+        self.store = store  # its table comes from waengine/migrations.py
         self.clock = clock
-        store.script(SCHEMA)
 
     def record(self, session_id: str, message_id: str, participant: str, ack: int) -> None:
         self.store.execute(

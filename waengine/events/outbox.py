@@ -11,37 +11,8 @@ import os
 import threading
 import time
 
-from ..store import Store, iso_utc, utcnow
+from ..store import StoreBase, iso_utc, utcnow
 from ..vocabulary import Status
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    session TEXT NOT NULL,
-    type TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    body TEXT NOT NULL,
-    -- the same WhatsApp fact seen twice (redelivered after a reload) is one event
-    dedupe TEXT,
-    UNIQUE (session, dedupe)
-);
-CREATE INDEX IF NOT EXISTS events_session ON events (session, seq);
-CREATE TABLE IF NOT EXISTS deliveries (
-    event_seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
-    session TEXT NOT NULL,
-    url TEXT NOT NULL,
-    secret TEXT,
-    status TEXT NOT NULL DEFAULT 'pending',  -- pending | delivered | failed (dead letter)
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT,
-    last_status INTEGER,
-    delivered_at TEXT,
-    PRIMARY KEY (event_seq, url)
-);
-CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, session, event_seq);
-"""
 
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
                "group.participants", "message.status", "message.edited",
@@ -55,12 +26,8 @@ def new_event_id() -> str:
 
 
 class EventOutbox:
-    def __init__(self, store: Store):
-        self.store = store
-        store.script(SCHEMA)
-        # Secrets are kept once, with the hook (session options, config), looked up at delivery
-        # time; older releases copied them into every delivery row.
-        store.execute("UPDATE deliveries SET secret = NULL WHERE secret IS NOT NULL")
+    def __init__(self, store: StoreBase):
+        self.store = store  # its tables come from waengine/migrations.py
         self.changed = threading.Condition()
         self._seq = self._max_seq()
         # Bumped by anything that may make a delivery due now (a new event, a manual retry).
@@ -81,16 +48,23 @@ class EventOutbox:
                  "timestamp": utcnow(), "data": data}
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         with self.store.transaction() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO events (id, session, type, created_at, body, dedupe)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (event["id"], session, type_, event["timestamp"], body, dedupe))
-            if cur.rowcount == 0:
+            self.store.fence(db, session)
+            # seq order is commit order: a reader that has seen seq n never misses a smaller
+            # one committed later (PostgreSQL hands out seqs before commit); the lock is taken
+            # in the INSERT itself, before its seq
+            row = db.execute(
+                "INSERT INTO events (id, session, type, created_at, body, dedupe)"
+                f" SELECT ?, ?, ?, ?, ?, ? FROM {self.store.lock_source('events')}"
+                " WHERE 1 = 1 ON CONFLICT DO NOTHING RETURNING seq",
+                (event["id"], session, type_, event["timestamp"], body, dedupe)).fetchone()
+            if row is None:
                 return None
-            seq = cur.lastrowid
-            for hook in webhooks:
-                db.execute("INSERT OR IGNORE INTO deliveries (event_seq, session, url)"
-                           " VALUES (?, ?, ?)", (seq, session, hook["url"]))
+            seq = row["seq"]
+            urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
+            if urls:
+                db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
+                           + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",
+                           [v for url in urls for v in (seq, session, url)])
         with self.changed:
             self._seq = max(self._seq, seq)
             self.version += 1
@@ -109,21 +83,21 @@ class EventOutbox:
         """A session's newest `limit` events, oldest first, as they were published."""
         rows = self.store.execute(
             "SELECT body FROM (SELECT seq, body FROM events WHERE session = ?"
-            " ORDER BY seq DESC LIMIT ?) ORDER BY seq", (session, limit))
+            " ORDER BY seq DESC LIMIT ?) AS newest ORDER BY seq", (session, limit))
         return [json.loads(r["body"]) for r in rows]
 
     def newest_message_time(self, session: str) -> float | None:
         """WhatsApp timestamp of the newest incoming message stored for the session."""
         rows = self.store.execute(
-            "SELECT MAX(json_extract(body, '$.data.timestamp')) AS t FROM events"
-            " WHERE session = ? AND type = 'message'", (session,))
+            f"SELECT MAX({self.store.json_number('body', 'data', 'timestamp')}) AS t"
+            " FROM events WHERE session = ? AND type = 'message'", (session,))
         return rows[0]["t"]
 
     def first_connected_at(self, session: str) -> str | None:
         """When the session was first CONNECTED before the current connection, if ever."""
         rows = self.store.execute(
             "SELECT created_at FROM events WHERE session = ? AND type = 'session.status'"
-            " AND json_extract(body, '$.data.status') = ? ORDER BY seq LIMIT 2",
+            f" AND {self.store.json_text('body', 'data', 'status')} = ? ORDER BY seq LIMIT 2",
             (session, Status.CONNECTED.value))
         return rows[0]["created_at"] if len(rows) == 2 else None
 
@@ -139,8 +113,8 @@ class EventOutbox:
         """The sequence number to stream after so the last `count` events come first."""
         where, args = _among(sessions)
         rows = self.store.execute(
-            f"SELECT MIN(seq) AS s FROM (SELECT seq FROM events WHERE 1{where}"
-            " ORDER BY seq DESC LIMIT ?)", (*args, count))
+            f"SELECT MIN(seq) AS s FROM (SELECT seq FROM events WHERE 1 = 1{where}"
+            " ORDER BY seq DESC LIMIT ?) AS newest", (*args, count))
         first = rows[0]["s"]
         return first - 1 if first is not None else self.last_seq
 
@@ -242,6 +216,8 @@ def _kind(sinks: bool) -> str:
 def _among(sessions: list[str] | None) -> tuple[str, tuple]:
     if sessions is None:
         return "", ()
+    if not sessions:
+        return " AND 1 = 0", ()
     return f" AND session IN ({','.join('?' * len(sessions))})", tuple(sessions)
 
 

@@ -105,6 +105,8 @@ class WebhookSender:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, str]] = set()
+        # Attempts ended so far (counted under _lock as their key is released).
+        self._ended = 0
         self._per_url: Counter = Counter()
         # (session id, url) -> the hook's secret, looked up when sending (never stored per row).
         self.secret_for: Callable[[str, str], str | None] | None = None
@@ -155,13 +157,19 @@ class WebhookSender:
                 timeout=wait or 0.05)
 
     def run_once(self) -> bool:
-        """Start every due delivery whose queue and destination have room; True if any."""
+        """Start every due delivery whose queue and destination have room; True if any, or
+        when what it read went stale (the caller looks again at once)."""
         started = 0
+        ended = self._ended
         for row in self.outbox.due(time.time(), limit=200, sinks=self.SINKS):
             if self._stop.is_set():
                 break
             key = (row["session"], row["url"])
             with self._lock:
+                if self._ended != ended:
+                    # An attempt ended while due() read: its row may be read as still pending
+                    # (PostgreSQL reads a snapshot taken when the query began). Read again.
+                    return True
                 if key in self._in_flight or self._per_url[row["url"]] >= self.per_destination:
                     continue
                 self._in_flight.add(key)
@@ -170,6 +178,7 @@ class WebhookSender:
                 row["secret"] = self.secret_for(row["session"], row["url"])
             if self._pool is None:  # not started (tests drive run_once by hand): inline
                 self._attempt_and_release(row, key)
+                ended = self._ended  # its own key's: due() gave one row per key
             else:
                 self._pool.submit(self._attempt_and_release, row, key)
             started += 1
@@ -185,6 +194,7 @@ class WebhookSender:
             with self._lock:
                 self._in_flight.discard(key)
                 self._per_url[row["url"]] -= 1
+                self._ended += 1
             with self.outbox.changed:  # the session's next event may go now
                 self.outbox.version += 1
                 self.outbox.changed.notify_all()

@@ -28,15 +28,17 @@ def session_activity(store, ids: list[str], now: float | None = None) -> dict[st
                  "lastEventAt": None} for sid in ids}
     # A failed send has no sent_at: its creation day stands for it.
     sends = store.execute(
-        "SELECT session, SUM(status = 'sent' AND sent_at >= ?) AS sent,"
-        " SUM(status = 'failed' AND created_at >= ?) AS failed,"
-        f" SUM(status = 'queued') AS queued FROM outgoing WHERE session IN ({marks})"
+        "SELECT session, SUM(CASE WHEN status = 'sent' AND sent_at >= ? THEN 1 ELSE 0 END)"
+        " AS sent, SUM(CASE WHEN status = 'failed' AND created_at >= ? THEN 1 ELSE 0 END)"
+        " AS failed, SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END) AS queued"
+        f" FROM outgoing WHERE session IN ({marks})"
         " GROUP BY session", (midnight, midnight_iso, *ids))
     for row in sends:
         out[row["session"]].update(sentToday=row["sent"] or 0, failedToday=row["failed"] or 0,
                                    queued=row["queued"] or 0)
     events = store.execute(
-        "SELECT session, SUM(type = 'message' AND created_at >= ?) AS received,"
+        "SELECT session,"
+        " SUM(CASE WHEN type = 'message' AND created_at >= ? THEN 1 ELSE 0 END) AS received,"
         f" MAX(created_at) AS last FROM events WHERE session IN ({marks}) GROUP BY session",
         (midnight_iso, *ids))
     for row in events:

@@ -90,3 +90,20 @@ class HistoryPoint(Out):
 class PerformanceHistory(Out):
     intervalSeconds = Float(required=True)
     data = List(Nested(HistoryPoint), required=True, metadata={"description": "oldest first"})
+
+
+class Node(Out):
+    id = String(required=True)
+    url = String(required=True, allow_none=True, metadata={"description": "NODE_URL"})
+    capacity = Integer(required=True, metadata={"description": "MAX_SESSIONS"})
+    free = Integer(required=True, metadata={
+        "description": "sessions that fit now, measured (memory, reserve, MAX_SESSIONS)"})
+    heartbeat = String(required=True, metadata={"description": "the node's last beat"})
+    alive = Boolean(required=True, metadata={"description": "it beat within LEASE_TTL"})
+    sessions = Integer(required=True, metadata={"description": "sessions it holds a lease on"})
+    draining = Boolean(required=True)
+    startedAt = String(required=True)
+
+
+class NodeList(Out):
+    data = List(Nested(Node), required=True)

@@ -1,0 +1,109 @@
+"""Store throughput: events appended and sends queued per second, SQLite against PostgreSQL.
+
+Issue 21's target: PostgreSQL throughput at least 0.8x SQLite's. One run measures every
+backend, so the figures share the machine's load:
+- sqlite: DATA_DIR/waengine.db (WAL, synchronous=NORMAL: a commit is not fsynced);
+- postgresql: a server this script starts (fsync on), with synchronous_commit on (every commit
+  waits for its WAL flush) and off (SQLite's guarantee: a crash of the machine may lose the
+  last commits, never corrupt);
+- postgresql+leases: synchronous_commit off, the node holding each session's lease, so every
+  write is fenced (cluster mode as it runs).
+Each figure is the median of 3 rounds; THREADS writers append at once (a gateway's sessions
+write from their own threads). `python bench/store.py [events] [threads]`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.pg import PostgresServer  # noqa: E402
+from waengine.backends import open_store  # noqa: E402
+from waengine.cluster import Leases  # noqa: E402
+from waengine.engine.outgoing import OutgoingQueue  # noqa: E402
+from waengine.events.outbox import EventOutbox  # noqa: E402
+
+ROUNDS = 3
+SESSIONS = 8
+QUEUE_CONFIG = {"SEND_MIN_INTERVAL": 0, "SEND_JITTER": 0, "SEND_DAILY_CAP": 0,
+                "SEND_TYPING": False}
+HOOKS = [{"url": "http://127.0.0.1:9/hook"}]
+MESSAGE = {"id": "false_62811@c.us_3EB0AAAA", "chatId": "62811@c.us", "from": "62811@c.us",
+           "fromMe": False, "type": "chat", "body": "halo " * 20, "timestamp": 1_800_000_000}
+
+
+def rate(count: int, threads: int, work) -> float:
+    """Operations per second of `threads` threads doing count // threads operations each."""
+    each = count // threads
+    start = threading.Barrier(threads + 1)
+
+    def run(k):
+        start.wait()
+        for i in range(each):
+            work(k, i)
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    start.wait()
+    began = time.perf_counter()
+    for w in workers:
+        w.join()
+    return each * threads / (time.perf_counter() - began)
+
+
+def measure(store, count: int, threads: int, tag: str) -> dict:
+    outbox, queue = EventOutbox(store), OutgoingQueue(store, QUEUE_CONFIG)
+    sessions = [SimpleNamespace(id=f"{tag}-s{k}", options={}) for k in range(SESSIONS)]
+    events, sends = [], []
+    for r in range(ROUNDS):
+        events.append(rate(count, threads, lambda k, i, r=r: outbox.add(
+            sessions[k % SESSIONS].id, "message", MESSAGE, f"message:{r}:{k}:{i}", HOOKS)))
+        sends.append(rate(count, threads, lambda k, i, r=r: queue.submit(
+            sessions[k % SESSIONS], "sendText", {"to": "62811@c.us", "text": f"{r} {k} {i}"},
+            f"key-{r}-{k}-{i}")))
+    return {"events": statistics.median(events), "sends": statistics.median(sends)}
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store({}, Path(tmp))
+        results["sqlite"] = measure(store, count, threads, "a")
+        store.close()
+    server = PostgresServer(durable=True)
+    try:
+        for name, sync in (("postgresql (synchronous_commit on)", "on"),
+                           ("postgresql (synchronous_commit off)", "off"),
+                           ("postgresql+leases (synchronous_commit off)", "off")):
+            url = server.create_database() + f"?options=-c%20synchronous_commit%3D{sync}"
+            store = open_store({"DATABASE_URL": url}, Path("."))
+            if "leases" in name:
+                leases = Leases(store, "bench-node", ttl=3600)
+                for k in range(SESSIONS):
+                    leases.claim(f"b-s{k}")
+            results[name] = measure(store, count, threads, "b")
+            store.close()
+    finally:
+        server.close()
+    base = results["sqlite"]
+    print(f"{count} operations per round, {threads} threads, {SESSIONS} sessions, "
+          f"median of {ROUNDS} rounds")
+    print(f"{'backend':45} {'events/s':>10} {'x sqlite':>9} {'sends/s':>10} {'x sqlite':>9}")
+    for name, r in results.items():
+        print(f"{name:45} {r['events']:10.0f} {r['events'] / base['events']:9.2f} "
+              f"{r['sends']:10.0f} {r['sends'] / base['sends']:9.2f}")
+
+
+if __name__ == "__main__":
+    main()

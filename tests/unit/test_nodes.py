@@ -1,0 +1,37 @@
+"""Two gateway nodes on one PostgreSQL: each lists both (GET /nodes), and a session runs only
+on the node holding its lease."""
+
+import pytest
+
+from waengine import engine_of
+
+from ..conftest import wait_for
+from .test_session_lifecycle import connect, status_of
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_second_node_lists_both_and_leaves_the_first_nodes_session_alone(make_app, factory,
+                                                                           tmp_path):
+    first = make_app(NODE_ID="node-a", NODE_URL="http://127.0.0.1:8081", LEASE_TTL=3.0)
+    factory.on_open = connect
+    client_a = first.test_client()
+    assert client_a.post("/sessions", json={"id": "s1"}).status_code == 201
+    wait_for(lambda: status_of(client_a, "s1") == "CONNECTED")
+    leases = engine_of(first).leases
+    wait_for(lambda: (leases.owner("s1") or {}).get("node") == "node-a",
+             message="node-a leases s1")
+
+    second = make_app(NODE_ID="node-b", DATA_DIR=str(tmp_path / "b"), LEASE_TTL=3.0)
+    client_b = second.test_client()
+    nodes = {n["id"]: n for n in client_b.get("/nodes").json["data"]}
+    assert set(nodes) == {"node-a", "node-b"}
+    assert nodes["node-a"]["url"] == "http://127.0.0.1:8081" and nodes["node-a"]["sessions"] == 1
+    assert nodes["node-b"]["sessions"] == 0 and nodes["node-b"]["alive"]
+    assert nodes["node-b"]["capacity"] == engine_of(second).config["MAX_SESSIONS"]
+    assert 0 <= nodes["node-b"]["free"] <= nodes["node-b"]["capacity"]
+    # the registry is shared: node-b knows s1 (with the status node-a stored) but does not
+    # run it, node-a holds its lease
+    assert status_of(client_b, "s1") == "CONNECTED"
+    assert not engine_of(second).manager.get("s1").running
+    assert [sid for sid, _, _ in factory.opened] == ["s1"]
+    assert leases.owner("s1")["node"] == "node-a" and status_of(client_a, "s1") == "CONNECTED"

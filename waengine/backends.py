@@ -1,0 +1,18 @@
+"""The store backend the configuration names: PostgreSQL (DATABASE_URL) or SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .store import Store, StoreBase, check_database
+
+
+def open_store(config: dict, data_dir: Path) -> StoreBase:
+    """The store DATABASE_URL names (postgresql://…), else SQLite at data_dir/waengine.db."""
+    url = config.get("DATABASE_URL") or ""
+    if url:
+        from .store_pg import PostgresStore  # psycopg only where PostgreSQL is used
+        return PostgresStore(url, pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
+                             timeout=float(config.get("STORE_BUSY_TIMEOUT") or 5.0))
+    check_database(data_dir)
+    return Store(data_dir / "waengine.db", config.get("STORE_BUSY_TIMEOUT") or 5.0)

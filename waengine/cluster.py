@@ -1,0 +1,160 @@
+"""Nodes and leases: every gateway process is a node with a heartbeat in the store, and each
+session it runs is held by a lease whose epoch is the fencing token of the store's writes.
+
+A claim succeeds when the session has no lease, its lease has expired, or this node held it
+(a restart). The epoch then grows, and writes made under any earlier epoch are refused by the
+store (StoreBase.fence); a lease row is never deleted, so no epoch repeats. The owner renews
+its leases every LEASE_TTL / 3 seconds. Times are Unix seconds of the nodes' clocks, which are
+assumed to agree to well under LEASE_TTL (NTP).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .store import StoreBase, iso_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def node_id_for(config: dict) -> str:
+    """NODE_ID, else the host name and a hash of the data folder (two nodes of one host differ)."""
+    if config.get("NODE_ID"):
+        return str(config["NODE_ID"])
+    folder = str(Path(config.get("DATA_DIR") or ".").resolve())
+    return f"{socket.gethostname()}-{hashlib.sha1(folder.encode()).hexdigest()[:6]}"
+
+
+class Leases:
+    """The store's nodes and leases tables, as one node sees them."""
+
+    def __init__(self, store: StoreBase, node_id: str, ttl: float,
+                 clock: Callable[[], float] = time.time, fence: bool = True):
+        self.store = store
+        self.node_id = node_id
+        self.ttl = ttl
+        self.clock = clock
+        self.fencing = fence
+        store.clock = clock
+        if fence:
+            store.node_id = node_id  # from now on the store fences this node's writes
+
+    # ---- this node ----
+    def beat(self, url: str | None, capacity: int, free: int, draining: bool = False) -> None:
+        self.store.execute(
+            "INSERT INTO nodes (id, url, capacity, free, heartbeat, started_at, draining)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url,"
+            " capacity = excluded.capacity, free = excluded.free,"
+            " heartbeat = excluded.heartbeat, draining = excluded.draining",
+            (self.node_id, url, capacity, free, self.clock(), utcnow(), int(draining)))
+
+    def nodes(self) -> list[dict]:
+        """Every node the store knows, with its lease count and whether it beats in time."""
+        now = self.clock()
+        rows = self.store.execute(
+            "SELECT n.*, (SELECT COUNT(*) FROM leases l WHERE l.node = n.id AND l.expires >= ?)"
+            " AS sessions FROM nodes n ORDER BY n.id", (now,))
+        return [{"id": r["id"], "url": r["url"], "capacity": r["capacity"], "free": r["free"],
+                 "heartbeat": iso_utc(r["heartbeat"], "milliseconds"),
+                 "alive": r["heartbeat"] + self.ttl >= now, "sessions": r["sessions"],
+                 "draining": bool(r["draining"]), "startedAt": r["started_at"]} for r in rows]
+
+    # ---- leases ----
+    def claim(self, session_id: str) -> int | None:
+        """Take the session's lease (free, expired, or ours before a restart); its new epoch,
+        or None while another node holds it."""
+        now = self.clock()
+        rows = self.store.execute(
+            "INSERT INTO leases (session, node, epoch, expires, acquired_at)"
+            " VALUES (?, ?, 1, ?, ?) ON CONFLICT (session) DO UPDATE SET node = excluded.node,"
+            " epoch = leases.epoch + 1, expires = excluded.expires,"
+            " acquired_at = excluded.acquired_at WHERE leases.expires < ? OR leases.node = ?"
+            " RETURNING epoch",
+            (session_id, self.node_id, now + self.ttl, utcnow(), now, self.node_id))
+        if not rows:
+            return None
+        epoch = rows[0]["epoch"]
+        self.store.held[session_id] = epoch
+        return epoch
+
+    def renew(self, session_id: str) -> bool:
+        """Extend a lease this node holds; False when it was taken over (or is not held)."""
+        epoch = self.store.held.get(session_id)
+        if epoch is None:
+            return False
+        rows = self.store.execute(
+            "UPDATE leases SET expires = ? WHERE session = ? AND node = ? AND epoch = ?"
+            " RETURNING epoch", (self.clock() + self.ttl, session_id, self.node_id, epoch))
+        return bool(rows)
+
+    def release(self, session_id: str) -> None:
+        """Give up a lease this node still holds (the session stopped here): it expires now,
+        and keeps its epoch so no later claim repeats one. A lease taken over stays in `held`:
+        this node's writes for that session stay refused."""
+        epoch = self.store.held.get(session_id)
+        if epoch is not None and self.store.execute(
+                "UPDATE leases SET expires = 0 WHERE session = ? AND node = ? AND epoch = ?"
+                " RETURNING epoch", (session_id, self.node_id, epoch)):
+            self.store.held.pop(session_id, None)
+
+    def owner(self, session_id: str) -> dict | None:
+        rows = self.store.execute("SELECT node, epoch, expires FROM leases WHERE session = ?",
+                                  (session_id,))
+        return dict(rows[0]) if rows else None
+
+
+class NodeKeeper:
+    """The node's heartbeat and lease renewal, every LEASE_TTL / 3 seconds."""
+
+    def __init__(self, engine, leases: Leases):
+        self.engine = engine
+        self.leases = leases
+        self.interval = leases.ttl / 3
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wa-node", daemon=True)
+
+    def start(self) -> None:
+        self.beat()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.beat()
+            except Exception as e:  # a store outage: the next beat tries again
+                log.warning("node heartbeat failed: %s", e)
+
+    def beat(self) -> None:
+        """Heartbeat with this node's measured free capacity; claim or renew the leases of
+        the sessions running here, release those that stopped."""
+        from .ops.history import capacity
+        from .ops.watchdog import measure
+
+        engine = self.engine
+        sample = engine.watchdog.last_sample or measure(engine)
+        self.leases.beat(engine.config.get("NODE_URL") or None,
+                         int(engine.config["MAX_SESSIONS"]),
+                         capacity(engine, sample)["sessionsThatFit"])
+        if not self.leases.fencing:
+            return  # one box (SQLite): nothing else writes its file, no lease to hold
+        running = {s.id for s in engine.manager.list() if s.running}
+        held = self.leases.store.held
+        for session_id in sorted(running):
+            if session_id in held:
+                if not self.leases.renew(session_id):
+                    log.warning("lease of %s was taken over by another node", session_id)
+            elif self.leases.claim(session_id) is None:
+                log.warning("session %s is leased by another node", session_id)
+        for session_id in sorted(set(held) - running):
+            self.leases.release(session_id)
