@@ -9,7 +9,6 @@ from collections.abc import Callable
 from .model import (
     DEVICE_QUEUE_MAX,
     EVENTS_PER_POLL,
-    RECENT_MESSAGES_PER_CHAT,
     TOMBSTONES_MAX,
     Device,
     Phone,
@@ -66,22 +65,18 @@ class DeviceOps:
         }
 
     def sync(self, device_id: str, token: str) -> dict:
-        """History sync for a freshly loaded page: contacts, chats, recent messages."""
+        """What a freshly loaded page gets first: contacts and the chat list. Messages come
+        later, chat by chat, when the page reads one (history(): WhatsApp Web loads them lazily)."""
         with self._cond:
             device = self._auth(device_id, token)
             account = self._phones[device.phone]
             chats = sorted(account.chats.values(), key=lambda c: c.t, reverse=True)
-            messages = []
-            for chat in chats:
-                for mid in chat.msg_ids[-RECENT_MESSAGES_PER_CHAT:]:
-                    messages.append(self._msg_view(self._messages[mid], account))
             return {
                 "me": self._me_view(device),
                 "contacts": [
                     self._contact_view(account, n) for n in self._contact_numbers(account)
                 ],
                 "chats": [self._chat_view(account, c) for c in chats],
-                "messages": messages,
             }
 
     def poll_events(
@@ -114,10 +109,13 @@ class DeviceOps:
                 events = [event for _, event in itertools.islice(device.events, EVENTS_PER_POLL)]
             return {"events": events, "stream": self._stream_view(device)}
 
-    @staticmethod
-    def _drop_acked(device: Device, ack: int) -> None:
+    def _drop_acked(self, device: Device, ack: int) -> None:
+        """The page has these events: never sent again (a page that dies after its ack keeps
+        them only in its history), and their messages count as delivered to its phone."""
+        taken = []
         while device.events and device.events[0][0] <= ack:
-            device.events.popleft()
+            taken.append(device.events.popleft()[1])
+        self._delivered_to_device(device, taken)
 
     def _push(self, device: Device, kind: str, data: dict) -> None:
         seq = device.next_seq
