@@ -485,6 +485,8 @@ class ResyncIn(Schema):
     since = Instant(required=True, metadata={
         "description": "compare the chat's messages from this time on: ISO 8601 "
                        "(`2026-12-06T10:00:00Z`; no zone: UTC) or unix seconds",
+        "oneOf": [{"type": "string", "minLength": 1, "maxLength": 40},
+                  {"type": "number", "minimum": 0, "maximum": 2**33 - 1}],
         "example": "2026-12-06T10:00:00Z"})
 
 
