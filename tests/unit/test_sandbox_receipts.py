@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from waengine.sandbox.network import SandboxError
 
+from ..conftest import wait_for
 from .test_sandbox_network import (  # noqa: F401 (fixtures)
     ALICE,
     BUDI,
@@ -111,3 +114,28 @@ def test_a_linked_device_that_takes_a_message_delivers_it_to_its_phone(net):
     assert poll(net, alice)["events"] == []  # not acknowledged by Budi's page yet
     poll(net, budi, ack=got[-1]["seq"], client="budi-page")
     assert [e["ack"] for e in poll(net, alice)["events"]] == [2]
+
+
+def test_a_silent_socket_looks_open_but_nothing_flows_until_it_speaks_again(net):
+    alice = linked_device(net, ALICE)
+    net.upsert_phone(BUDI, "Budi")
+    assert net.set_silent(ALICE, True) == {"phone": ALICE, "silent": True,
+                                           "devices": [alice["device"]]}
+    net.send_from_phone(BUDI, ALICE, "into the void")
+    answer = poll(net, alice)
+    assert answer["events"] == [] and answer["stream"] == {"mode": "MAIN", "info": "NORMAL"}
+    assert net.get_phone(ALICE)["devices"][0]["silent"] is True
+    result = {}
+    sender = threading.Thread(target=lambda: result.update(net.send_from_device(
+        alice["device"], alice["token"],
+        {"id": "3EB0000000000000D001", "to": BUDI, "type": "chat", "body": "held"})))
+    sender.start()
+    wait_for(lambda: sender.is_alive(), message="the send is held")
+    assert net.list_messages(from_=ALICE) == []  # the server has not taken it
+    net.set_silent(ALICE, False)
+    sender.join(10)
+    assert result["ack"] == 1 and [m["text"] for m in net.list_messages(from_=ALICE)] == ["held"]
+    assert [e["msg"]["body"] for e in poll(net, alice)["events"]] == ["into the void"]
+    with pytest.raises(SandboxError) as err:
+        net.set_silent(ALICE, "yes")
+    assert err.value.code == "validation_error"

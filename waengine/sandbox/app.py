@@ -122,6 +122,11 @@ def phone_read(phone):
     return network().read_by_phone(phone, body().get("chat"))
 
 
+@control.post("/phones/<phone>/silent")
+def phone_silent(phone):
+    return network().set_silent(phone, body().get("silent"))
+
+
 @control.post("/phones/<phone>/send-failures")
 def send_failures(phone):
     data = body()

@@ -16,7 +16,6 @@ from .model import (
     normalize_phone,
     user_wid,
 )
-from .streams import FLOWING
 
 
 class DeviceOps:
@@ -96,7 +95,7 @@ class DeviceOps:
                 # Every event still queued is newer than `ack` (older ones were dropped);
                 # a device whose stream is down (streams.py) gets none of them.
                 return device.id not in self._devices or device.client != client or not shown() or (
-                    bool(device.events) and device.mode in FLOWING)
+                    bool(device.events) and self._flowing(device))
 
             self._wait(ready, timeout)
             if device.id not in self._devices:
@@ -105,7 +104,7 @@ class DeviceOps:
             if device.client != client:
                 return {"conflict": True, "events": [], "stream": self._stream_view(device)}
             events = []
-            if device.mode in FLOWING:
+            if self._flowing(device):
                 events = [event for _, event in itertools.islice(device.events, EVENTS_PER_POLL)]
             return {"events": events, "stream": self._stream_view(device)}
 

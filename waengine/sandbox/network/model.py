@@ -197,6 +197,7 @@ class Device:
     client: str | None = None  # the page currently holding this login
     mode: str = "MAIN"  # its stream mode (streams.py)
     info: str = "NORMAL"
+    silent: bool = False  # the socket looks open but nothing flows (streams.py set_silent)
 
 
 @dataclass
