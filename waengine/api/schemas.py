@@ -473,11 +473,15 @@ class Instant(Raw):
             return float(value)
         if isinstance(value, str) and 0 < len(value) <= 40:
             try:
-                when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+                when = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", value.strip()))
             except ValueError:
                 pass
             else:
-                return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+                when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+                try:
+                    return when.timestamp()
+                except OverflowError:  # year 1 or 9999 with an offset: before or after all
+                    return 0.0 if when.year < 1970 else float(2**33)
         raise SchemaError("An ISO 8601 time ('2026-12-06T10:00:00Z') or unix seconds.")
 
 
@@ -485,7 +489,7 @@ class ResyncIn(Schema):
     since = Instant(required=True, metadata={
         "description": "compare the chat's messages from this time on: ISO 8601 "
                        "(`2026-12-06T10:00:00Z`; no zone: UTC) or unix seconds",
-        "oneOf": [{"type": "string", "minLength": 1, "maxLength": 40},
+        "oneOf": [{"type": "string", "format": "date-time", "maxLength": 40},
                   {"type": "number", "minimum": 0, "maximum": 2**33 - 1}],
         "example": "2026-12-06T10:00:00Z"})
 
