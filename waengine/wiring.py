@@ -416,6 +416,13 @@ class Engine:
         """Remove a dead browser's Singleton locks from a profile folder; True if any."""
         return processes.clear_orphaned_locks(profile)
 
+    def resync_chat(self, session_id: str, chat_id: str, since: float) -> int:
+        """Publish the chat's incoming messages since `since` that the event log lacks."""
+        session = self._session(session_id)
+        session.touch()
+        return catchup.resync(session, Page(session), self.events.outbox, self._on_event,
+                              chat_id, since)
+
     def _on_event(self, session, kind: str, data: dict) -> bool:
         """Every engine event; False holds a page event until its media is stored (MEDIA_STORE)."""
         if kind == "message" and self.media is not None and self.media.wants(data):

@@ -40,8 +40,8 @@ def browser_processes(folder) -> list[psutil.Process]:
 def sandbox_url():
     from waengine import sandbox
 
-    server = sandbox.make_server("127.0.0.1", 0, qr_first_ttl=4.0, qr_ttl=2.0, qr_max=6,
-                                 ack_delivered_delay=0.2, ack_read_delay=0.5)
+    # No automatic receipts: a test's phone delivers or reads (Sandbox.read / .deliver).
+    server = sandbox.make_server("127.0.0.1", 0, qr_first_ttl=4.0, qr_ttl=2.0, qr_max=6)
     thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -59,6 +59,14 @@ class Sandbox:
 
     def phone(self, phone: str, name: str, **extra):
         return self.post("/_sandbox/phones", phone=phone, name=name, **extra)
+
+    def read(self, phone: str, chat: str | None = None) -> dict:
+        """The phone opens a chat (or all) and reads it: delivered, then read receipts."""
+        return self.post(f"/_sandbox/phones/{phone}/read", **({"chat": chat} if chat else {}))
+
+    def deliver(self, phone: str) -> dict:
+        """The phone comes online and has every message sent to it: delivered receipts."""
+        return self.post(f"/_sandbox/phones/{phone}/deliver")
 
     def inbox(self, phone: str) -> list[dict]:
         return requests.get(f"{self.url}/_sandbox/messages", params={"to": phone},

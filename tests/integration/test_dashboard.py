@@ -51,7 +51,7 @@ class Stack:
         self.root = root
         # Slower QR rotation than the shared sandbox: a person (and this test) has time to look.
         self.sandbox_server = make_sandbox("127.0.0.1", 0, qr_first_ttl=8.0, qr_ttl=5.0,
-                                           qr_max=40, ack_delivered_delay=0.2, ack_read_delay=0.5)
+                                           qr_max=40)
         self.sandbox = f"http://127.0.0.1:{self.sandbox_server.server_port}"
         threading.Thread(target=self.sandbox_server.serve_forever, name="sandbox",
                          daemon=True).start()

@@ -86,6 +86,8 @@ def test_events_pending_at_shutdown_are_delivered_after_restart(make_gateway, sa
 def test_a_sent_message_reports_acks_sent_delivered_read(gateway, sandbox, receiver):
     hooked(gateway, sandbox, receiver, events=["message.ack"])
     sent = gateway.client.post("/sessions/ev/messages", json={"to": BUDI, "text": "ack me"}).json
+    sandbox.deliver(BUDI)
+    sandbox.read(BUDI)
     acks = lambda: [e["data"]["ack"] for e in receiver.delivered()  # noqa: E731
                     if e["data"]["id"] == sent["id"]]
     wait_for(lambda: "read" in acks(), timeout=20, message="read receipt")

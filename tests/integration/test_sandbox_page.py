@@ -87,7 +87,7 @@ def start_sandbox():
 
 @pytest.fixture
 def sandbox(start_sandbox) -> SandboxClient:
-    return start_sandbox(ack_delivered_delay=0.2, ack_read_delay=0.5)
+    return start_sandbox()
 
 
 class Page:
@@ -321,6 +321,9 @@ def test_a_sent_text_reaches_the_phone_and_acks_climb_to_read(sandbox, launch):
         (random_id, "Halo Budi", ALICE, sent["id"])]
     own = page.wait_event("chat.new_message")["args"][0]
     assert own["id"]["fromMe"] is True and own["id"]["_serialized"] == sent["id"]
+    sandbox.post(f"/_sandbox/phones/{BUDI}/deliver")
+    page.wait_event("chat.msg_ack_change", lambda e: e["args"][0]["ack"] == 2)
+    sandbox.post(f"/_sandbox/phones/{BUDI}/read", chat=ALICE)
     page.wait_event("chat.msg_ack_change", lambda e: e["args"][0]["ack"] == 3)
     acks = [e["args"][0] for e in page.events("chat.msg_ack_change")]
     assert [a["ack"] for a in acks] == [1, 2, 3]

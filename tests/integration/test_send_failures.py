@@ -117,6 +117,8 @@ def test_group_receipts_are_matched_per_member_and_shown_on_the_send(gateway, sa
     assert sent.status_code == 201, sent.json
     mid = sent.json["id"]
     assert mid.startswith(f"true_{gid}_") and mid.endswith("@lid")  # our key names us
+    for member in (HADI, INDAH):
+        assert sandbox.read(member, gid)["read"] == [mid.split("_")[2]]
 
     def receipts():
         return gateway.client.get(f"/sessions/grp/messages/{mid}").json.get("receipts") or []
@@ -147,6 +149,7 @@ def test_one_to_one_receipts_from_the_lid_are_published_with_the_sent_id(gateway
     assert sent.status_code == 201
     mid = sent.json["id"]
     assert mid.startswith(f"true_{BUDI}@c.us_")
+    sandbox.read(BUDI, CITRA)  # Budi opens the chat: delivered, then read
     wait_for(lambda: "read" in [e["data"]["ack"] for e in receiver.delivered()
                                 if e["data"]["id"] == mid], timeout=20, message="read ack")
     acks = [e["data"] for e in receiver.delivered() if e["data"]["id"] == mid]

@@ -74,6 +74,7 @@ OPERATION_IDS = {
     ("post", "/sessions/{session_id}/chats/{chatId}/mute"): "muteChat",
     ("post", "/sessions/{session_id}/chats/{chatId}/clear"): "clearChat",
     ("delete", "/sessions/{session_id}/chats/{chatId}"): "deleteChat",
+    ("post", "/sessions/{session_id}/chats/{chatId}/resync"): "resyncChat",
     ("get", "/sessions/{session_id}/labels"): "listLabels",
     ("post", "/sessions/{session_id}/labels"): "createLabel",
     ("put", "/sessions/{session_id}/chats/{chatId}/labels"): "changeChatLabels",

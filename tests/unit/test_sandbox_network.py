@@ -239,7 +239,9 @@ def test_an_incoming_message_is_shaped_like_whatsapp_s(net):
     assert event["chat"]["unreadCount"] == 1
 
 
-def test_a_device_send_is_listed_for_the_recipient_and_acked_on_the_clock(net, clock):
+def test_a_device_send_is_listed_for_the_recipient_and_acked_on_the_clock(make_network, clock):
+    # ack delays: every recipient acks by itself (an option; by default phones ack when told)
+    net = make_network(ack_delivered_delay=0.3, ack_read_delay=1.0)
     net.upsert_phone(BUDI, "Budi")
     login = linked_device(net, ALICE)
     result = net.send_from_device(login["device"], login["token"],

@@ -9,7 +9,7 @@ from apiflask import APIBlueprint
 from .. import shapes
 from . import docs
 from .context import cached_list, engine, page
-from .docs.chats import ChatCleared, ChatDeleted, ChatPresence, ChatState, Label, LabelList
+from .docs.chats import ChatCleared, ChatDeleted, ChatPresence, ChatState, Label, LabelList, Resynced
 from .schemas import (
     ArchiveIn,
     ChatPinIn,
@@ -20,6 +20,7 @@ from .schemas import (
     ListQuery,
     MessagesQuery,
     MuteIn,
+    ResyncIn,
     chat_id,
 )
 
@@ -118,6 +119,20 @@ def clear_chat(session_id, chatId, body):
         responses=docs.responses(ChatDeleted, errors=CHAT_ERRORS))
 def delete_chat(session_id, chatId):
     return changed(session_id, page(session_id).delete_chat(chat_id(chatId, "chatId")), dict)
+
+
+@bp.post("/sessions/<session_id>/chats/<chatId>/resync")
+@bp.input(ResyncIn, arg_name="body")
+@bp.doc(operation_id="resyncChat",
+        summary="Publish the chat's incoming messages since a time that no event carried",
+        description="Reads the chat's history through WhatsApp Web (its newest 500 messages), "
+                    "compares it with the event log and publishes each incoming message the "
+                    "log lacks as a `message` event with `catchUp: true`, once: a second call "
+                    "publishes 0. For a gap an operator knows of (docs/sessions.md, bad days).",
+        responses=docs.responses(Resynced, errors=CHAT_ERRORS))
+def resync_chat(session_id, chatId, body):
+    return {"published": engine().resync_chat(session_id, chat_id(chatId, "chatId"),
+                                              body["since"])}
 
 
 @bp.get("/sessions/<session_id>/labels")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from apiflask import Schema
-from apiflask.fields import URL, Boolean, Float, Integer, List, Nested, String
+from apiflask.fields import URL, Boolean, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import ValidationError as SchemaError
 from marshmallow import validates_schema
@@ -473,6 +474,37 @@ class PresenceIn(Schema):
 
 class ArchiveIn(Schema):
     archive = JSONBoolean(load_default=True, metadata={"description": "false unarchives"})
+
+
+class Instant(Raw):
+    """A point in time: unix seconds, or ISO 8601 (no zone: UTC); loads as unix seconds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not 0 <= value < 2**33:
+                raise SchemaError("Unix seconds between 0 and 2**33.")
+            return float(value)
+        if isinstance(value, str) and 0 < len(value) <= 40:
+            try:
+                when = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", value.strip()))
+            except ValueError:
+                pass
+            else:
+                when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+                try:
+                    return when.timestamp()
+                except OverflowError:  # year 1 or 9999 with an offset: before or after all
+                    return 0.0 if when.year < 1970 else float(2**33)
+        raise SchemaError("An ISO 8601 time ('2026-12-06T10:00:00Z') or unix seconds.")
+
+
+class ResyncIn(Schema):
+    since = Instant(required=True, metadata={
+        "description": "compare the chat's messages from this time on: ISO 8601 "
+                       "(`2026-12-06T10:00:00Z`; no zone: UTC) or unix seconds",
+        "oneOf": [{"type": "string", "format": "date-time", "maxLength": 40},
+                  {"type": "number", "minimum": 0, "maximum": 2**33 - 1}],
+        "example": "2026-12-06T10:00:00Z"})
 
 
 class ChatPinIn(Schema):

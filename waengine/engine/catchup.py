@@ -6,6 +6,10 @@ all. Both are in the chats' history, so after every launch that reaches CONNECTE
 reads the messages of every chat active since the newest message the outbox holds, and hands
 them to the event sink marked `catchUp`; the outbox's dedupe (one event per message id) drops
 the ones it already has.
+
+resync() does the same for one chat on demand (POST /sessions/{id}/chats/{chat}/resync): it
+reads the chat's history through the page, compares it with the event log and publishes the
+incoming messages the log lacks.
 """
 
 from __future__ import annotations
@@ -23,6 +27,14 @@ log = logging.getLogger(__name__)
 MARGIN = 120
 # Newest messages read per active chat; a chat busier than this during one outage loses the rest.
 PER_CHAT = 100
+# Newest messages of one chat a resync reads (older ones than these are not compared).
+RESYNC_MAX = 500
+# What the page's history holds that is not a customer message (bridge.js NOTICE, gp2): those
+# have events of their own or none (docs/webhooks.md).
+NOT_MESSAGES = frozenset(("e2e_notification", "notification_template", "notification", "call_log",
+                          "protocol", "broadcast_notification", "group_notification", "revoked",
+                          "gp2", "ciphertext"))
+STATUS_CHAT = "status@broadcast"
 
 
 def since(outbox, session_id: str, created_at: str | None = None) -> float | None:
@@ -56,3 +68,17 @@ def run(session, bridge, outbox, on_event, undecryptable_after: float | None = N
         on_event(session, kind, {**msg, "catchUp": True})
     log.info("session %s: caught up %d message(s) since %d", session.id, len(found), start)
     return len(found)
+
+
+def resync(session, page: Page, outbox, on_event, chat_id: str, start: float) -> int:
+    """Publish the chat's incoming messages since `start` (unix seconds) that the event log
+    lacks, marked `catchUp`; return how many. Once: a second call finds them in the log."""
+    found = page.get_messages(chat_id, RESYNC_MAX)
+    missing = [m for m in found if not m.get("fromMe") and m.get("type") not in NOT_MESSAGES
+               and m.get("chatId") != STATUS_CHAT and (m.get("timestamp") or 0) >= start
+               and not outbox.has(session.id, f"message:{m['id']}")]
+    for msg in missing:
+        on_event(session, "message", {**msg, "catchUp": True})
+    log.info("session %s: resync of %s since %d published %d message(s)", session.id, chat_id,
+             start, len(missing))
+    return len(missing)

@@ -72,6 +72,12 @@ class EventOutbox:
         event["seq"] = seq
         return event
 
+    def has(self, session: str, dedupe: str) -> bool:
+        """Whether the session's log holds the event with this dedupe key (e.g. message:<id>)."""
+        rows = self.store.execute("SELECT 1 FROM events WHERE session = ? AND dedupe = ?",
+                                  (session, dedupe))
+        return bool(rows)
+
     def since(self, session: str, after_seq: int, limit: int = 500) -> list[dict]:
         """A session's events after a sequence number, oldest first: seq, id, type, body."""
         rows = self.store.execute(

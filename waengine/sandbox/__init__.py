@@ -99,9 +99,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="seconds a pairing code is valid (default %(default)s)")
     group.add_argument("--ack-delivered-delay", type=float,
                        default=defaults.ack_delivered_delay,
-                       help="seconds until a peer phone acks delivery; <0 never")
+                       help="seconds until every peer phone acks delivery by itself; <0 (the "
+                       "default) only when told (POST /_sandbox/phones/{phone}/deliver)")
     group.add_argument("--ack-read-delay", type=float, default=defaults.ack_read_delay,
-                       help="seconds until a peer phone acks read; <0 never")
+                       help="seconds until every peer phone acks reading by itself; <0 (the "
+                       "default) only when told (POST /_sandbox/phones/{phone}/read)")
+    group.add_argument("--history-delay", type=float, default=defaults.history_delay,
+                       help="seconds a page waits for a chat's messages (default %(default)s)")
     group.add_argument("--no-reload-after-scan", dest="reload_after_scan",
                        action="store_false", default=defaults.reload_after_scan,
                        help="do not reload the page after a QR scan")

@@ -10,6 +10,7 @@ Every error is JSON `{"error": {"code", "message"}}`, never an HTML page.
 from __future__ import annotations
 
 import io
+import time
 
 import segno
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, send_file
@@ -18,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from . import social
 from .context import body, device_auth, network
 from .network import Network, SandboxError
+from .network.model import HISTORY_DELAY_MAX
 
 control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 transport = Blueprint("sandbox_transport", __name__, url_prefix="/_sandbox/api")
@@ -108,6 +110,21 @@ def get_phone(phone):
 def unlink_phone(phone):
     data = body()
     return network().unlink_phone(phone, device_id=data.get("device"), reason=data.get("reason"))
+
+
+@control.post("/phones/<phone>/deliver")
+def phone_deliver(phone):
+    return network().deliver_to_phone(phone)
+
+
+@control.post("/phones/<phone>/read")
+def phone_read(phone):
+    return network().read_by_phone(phone, body().get("chat"))
+
+
+@control.post("/phones/<phone>/silent")
+def phone_silent(phone):
+    return network().set_silent(phone, body().get("silent"))
 
 
 @control.post("/phones/<phone>/send-failures")
@@ -427,6 +444,9 @@ def device_history():
         count = int(request.args.get("count", 20))
     except ValueError as err:
         raise SandboxError(400, "invalid_count", "count must be an integer") from err
+    # WhatsApp Web fetches a chat's messages when it is opened, which takes a moment; the
+    # wait is outside the network's lock, so nothing else waits with this page.
+    time.sleep(max(0.0, min(network().options.history_delay, HISTORY_DELAY_MAX)))
     messages = network().history(*device_auth(), request.args.get("chat", ""),
                                  request.args.get("before") or None, count)
     return {"messages": messages}

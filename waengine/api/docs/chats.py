@@ -67,5 +67,11 @@ class Label(Out):
     count = Integer(required=True, metadata={"description": "chats with this label"})
 
 
+class Resynced(Out):
+    published = Integer(required=True, metadata={
+        "description": "messages of the chat the event log lacked, published now as `message` "
+                       "events with `catchUp: true` (0 when nothing was missing)"})
+
+
 class LabelList(Out):
     data = List(Nested(Label), required=True)

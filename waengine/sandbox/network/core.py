@@ -7,8 +7,10 @@ through an injectable scheduler, so unit tests can run the network on a fake clo
 
 Vocabulary:
 - phone: an account on the network (digits, e.g. "6281234567890").
-- device: a linked browser (WhatsApp Web). Its undelivered events stay queued on the
-  server until a page holding that login acknowledges them (nothing is lost).
+- device: a linked browser (WhatsApp Web). Its events stay queued on the server until a
+  page holding that login acknowledges them (WhatsApp's offline queue: nothing is lost while
+  no page runs); an acknowledged event is never sent again, so what a page saw before it died
+  is only in the chats' history (GET /history).
 - pairing: a page that shows a QR (refs rotating on the clock) or a pairing code."""
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ from .notices import NoticeOps
 from .pairing import PairingOps
 from .phones import PhoneOps
 from .profiles import ProfileOps
+from .receipts import ReceiptOps
 from .seeding import SeedOps
 from .streams import StreamOps
 
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
               MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
-              ChatStateOps):
+              ChatStateOps, ReceiptOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

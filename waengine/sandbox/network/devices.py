@@ -9,7 +9,6 @@ from collections.abc import Callable
 from .model import (
     DEVICE_QUEUE_MAX,
     EVENTS_PER_POLL,
-    RECENT_MESSAGES_PER_CHAT,
     TOMBSTONES_MAX,
     Device,
     Phone,
@@ -17,7 +16,6 @@ from .model import (
     normalize_phone,
     user_wid,
 )
-from .streams import FLOWING
 
 
 class DeviceOps:
@@ -66,22 +64,18 @@ class DeviceOps:
         }
 
     def sync(self, device_id: str, token: str) -> dict:
-        """History sync for a freshly loaded page: contacts, chats, recent messages."""
+        """What a freshly loaded page gets first: contacts and the chat list. Messages come
+        later, chat by chat, when the page reads one (history(): WhatsApp Web loads them lazily)."""
         with self._cond:
             device = self._auth(device_id, token)
             account = self._phones[device.phone]
             chats = sorted(account.chats.values(), key=lambda c: c.t, reverse=True)
-            messages = []
-            for chat in chats:
-                for mid in chat.msg_ids[-RECENT_MESSAGES_PER_CHAT:]:
-                    messages.append(self._msg_view(self._messages[mid], account))
             return {
                 "me": self._me_view(device),
                 "contacts": [
                     self._contact_view(account, n) for n in self._contact_numbers(account)
                 ],
                 "chats": [self._chat_view(account, c) for c in chats],
-                "messages": messages,
             }
 
     def poll_events(
@@ -101,7 +95,7 @@ class DeviceOps:
                 # Every event still queued is newer than `ack` (older ones were dropped);
                 # a device whose stream is down (streams.py) gets none of them.
                 return device.id not in self._devices or device.client != client or not shown() or (
-                    bool(device.events) and device.mode in FLOWING)
+                    bool(device.events) and self._flowing(device))
 
             self._wait(ready, timeout)
             if device.id not in self._devices:
@@ -110,14 +104,17 @@ class DeviceOps:
             if device.client != client:
                 return {"conflict": True, "events": [], "stream": self._stream_view(device)}
             events = []
-            if device.mode in FLOWING:
+            if self._flowing(device):
                 events = [event for _, event in itertools.islice(device.events, EVENTS_PER_POLL)]
             return {"events": events, "stream": self._stream_view(device)}
 
-    @staticmethod
-    def _drop_acked(device: Device, ack: int) -> None:
+    def _drop_acked(self, device: Device, ack: int) -> None:
+        """The page has these events: never sent again (a page that dies after its ack keeps
+        them only in its history), and their messages count as delivered to its phone."""
+        taken = []
         while device.events and device.events[0][0] <= ack:
-            device.events.popleft()
+            taken.append(device.events.popleft()[1])
+        self._delivered_to_device(device, taken)
 
     def _push(self, device: Device, kind: str, data: dict) -> None:
         seq = device.next_seq

@@ -364,7 +364,8 @@ class MessageOps:
             msg = self._require_message(msg_id)
             if digits not in msg.recipients:
                 raise SandboxError(409, "not_a_recipient", f"{digits} did not receive {msg_id}")
-            self._set_ack(msg.id, 3, by=digits)
+            self._deliver_receipt(msg, digits)  # a phone that reads has it (receipts.py)
+            self._read_receipt(msg, digits)
             chat = self._phones[digits].chats.get(self._chat_id_for(msg, digits))
             if chat is not None and chat.unread:
                 chat.unread = max(0, chat.unread - 1)

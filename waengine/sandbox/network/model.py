@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 POLL_TIMEOUT_MAX = 30.0
 PAIRING_STALE_AFTER = 90.0  # a QR page that has not polled this long is gone
-RECENT_MESSAGES_PER_CHAT = 50  # history sync: newest messages per chat
+HISTORY_DELAY_MAX = 60.0  # bound of the history_delay option (seconds)
 DEVICE_QUEUE_MAX = 20000  # bound for a device whose page never comes back
 EVENTS_PER_POLL = 500
 TOMBSTONES_MAX = 1000
@@ -42,8 +42,13 @@ class Options:
     qr_ttl: float = 20.0
     qr_max: int = 6
     link_code_ttl: float = 180.0  # seconds a pairing code is valid (WhatsApp then asks a new one)
-    ack_delivered_delay: float = 0.3
-    ack_read_delay: float = 1.0
+    # Receipts come when a phone receives or reads (control API: POST /_sandbox/phones/{phone}
+    # /deliver, /read); a delay >= 0 makes every recipient ack by itself (bench/, demos).
+    ack_delivered_delay: float = -1.0
+    ack_read_delay: float = -1.0
+    # Seconds a page waits for a chat's messages (GET /history): WhatsApp Web loads them when
+    # a chat is opened, not with the chat list.
+    history_delay: float = 0.3
     reload_after_scan: bool = True
     seed_contacts: int = 0
     seed_groups: int = 0
@@ -192,6 +197,7 @@ class Device:
     client: str | None = None  # the page currently holding this login
     mode: str = "MAIN"  # its stream mode (streams.py)
     info: str = "NORMAL"
+    silent: bool = False  # the socket looks open but nothing flows (streams.py set_silent)
 
 
 @dataclass

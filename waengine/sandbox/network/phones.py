@@ -107,4 +107,5 @@ class PhoneOps:
             "phone": device.phone,
             "linkedAt": device.linked_at,
             "pendingEvents": len(device.events),
+            "silent": device.silent,
         }

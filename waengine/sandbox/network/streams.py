@@ -27,6 +27,8 @@ STREAM_MODES = {
 }
 # Modes in which the socket carries messages both ways.
 FLOWING = ("MAIN", "SYNCING")
+# Seconds a send of a silent device is held before the server answers 503 (the page retries).
+SILENT_SEND_WAIT = 20.0
 
 
 class StreamOps:
@@ -68,3 +70,29 @@ class StreamOps:
         if device.mode not in FLOWING:
             raise SandboxError(409, "stream_not_main",
                                f"The device is in stream mode {device.mode}; nothing is sent")
+        if device.silent:  # the server never answers: the page's send waits, then retries
+            self._wait(lambda: not device.silent or device.id not in self._devices,
+                       SILENT_SEND_WAIT)
+            if device.silent:
+                raise SandboxError(503, "no_server_ack", "The server did not answer the send")
+
+    @staticmethod
+    def _flowing(device) -> bool:
+        """Whether events reach the device: its stream is up and its socket not silent."""
+        return device.mode in FLOWING and not device.silent
+
+    def set_silent(self, phone, silent) -> dict:
+        """Control API: the phone's devices keep a socket that looks open (stream MAIN, no
+        error) while nothing flows: incoming events wait on the server, sends get no server
+        answer (a "connected but dead" session). False lets everything through again."""
+        if not isinstance(silent, bool):
+            raise SandboxError(400, "validation_error", "'silent' must be true or false")
+        digits = normalize_phone(phone)
+        with self._cond:
+            account = self._require_phone(digits)
+            if not account.devices:
+                raise SandboxError(409, "no_linked_device", f"Phone {digits} has no linked device")
+            for device_id in account.devices:
+                self._devices[device_id].silent = silent
+            self._cond.notify_all()
+            return {"phone": digits, "silent": silent, "devices": list(account.devices)}

@@ -160,5 +160,4 @@ export function applySnapshot(snapshot) {
   resetStores();
   for (const view of snapshot.contacts) upsertContact(view);
   for (const view of snapshot.chats) upsertChat(view);
-  for (const view of snapshot.messages) storeMessage(msgFromView(view, false));
 }
