@@ -11,6 +11,19 @@
 //   poll collects whatever a notification missed.
 (function () {
   'use strict';
+  // Types (checked by tsc against wa-js 4.6.0's own .d.ts files: tsconfig.json, bridge.d.ts)
+  /** @typedef {typeof import('@wppconnect/wa-js')} WPPType */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.MsgModel} MsgModel */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.MsgKey} MsgKey */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.ChatModel} ChatModel */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.ContactModel} ContactModel */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.GroupMetadataModel} GroupMetadataModel */
+  /** @typedef {import('@wppconnect/wa-js').chat.SendMessageReturn} SendMessageReturn */
+  // chat.getMessages is declared to answer RawMessage[]; the bundle answers MsgModels (module
+  // 91520: MsgStore.get(e) || new MsgModel(e)). Both have the fields the serializers read.
+  /** @typedef {import('@wppconnect/wa-js').chat.RawMessage} RawMessage */
+  /** @typedef {{phone: string|null, lid: string|null}} Pair */
+  /** @typedef {{code: string, message: string}} BridgeError  thrown by ops: the gateway's error */
   if (window.top !== window || window.__waengine) return;
   var CONFIG = __WAENGINE_CONFIG__;
   var QUEUE_KEY = 'waengine.queue';
@@ -18,7 +31,8 @@
            queue: [], seq: 0, seen: [], authCode: null, me: null, keepAlive: false,
            media: {}, mediaSeq: 0, watching: {}};
   window.__waengine = w;
-  if (CONFIG.wppConfig) window.WPPConfig = CONFIG.wppConfig;
+  // wa-js merges the page's WPPConfig over its defaults: a partial Config is what it reads
+  if (CONFIG.wppConfig) window.WPPConfig = /** @type {WPPType['config']} */ (CONFIG.wppConfig);
 
   try {
     var saved = JSON.parse(window.sessionStorage.getItem(QUEUE_KEY) || 'null');
@@ -78,7 +92,9 @@
     });
     while (w.pairs.size > PAIRS_MAX) w.pairs.delete(w.pairs.keys().next().value);
   }
+  /** @param {string|null} id */
   function isPerson(id) { return typeof id === 'string' && /@(c\.us|lid)$/.test(id); }
+  /** @param {WPPType} P @param {string|null} id @returns {Promise<Pair>} */
   async function idsOf(P, id) {
     var pair = {phone: null, lid: null};
     if (!isPerson(id)) return pair;
@@ -104,9 +120,11 @@
   }
   // Who sent a message: the group author, else `from` (yours when you sent it).
   function senderOf(json) { return json.author || json.from; }
+  /** @param {WPPType} P */
   async function senderIds(P, json) {
     return {senderIds: await idsOf(P, senderOf(json))};
   }
+  /** @param {WPPType} P */
   async function withIds(P, json) {
     if (json) Object.assign(json, await senderIds(P, json));
     return json;
@@ -122,6 +140,7 @@
   };
 
   // ---- serializers: read explicit fields only (wa-js 4.6.0 models; docs/sandbox.md) ----
+  /** @param {any} x  a Wid, MsgKey, string or nothing @returns {string|null} */
   function str(x) {
     if (x === null || x === undefined) return null;
     if (typeof x === 'object' && x._serialized) return String(x._serialized);
@@ -130,6 +149,7 @@
   function isGroupId(id) { return typeof id === 'string' && id.slice(-5) === '@g.us'; }
   var MEDIA = {image: 1, video: 1, audio: 1, ptt: 1, sticker: 1, document: 1};
 
+  /** @param {ContactModel} c */
   function contactJSON(c) {
     if (!c) return null;
     var id = str(c.id);
@@ -143,6 +163,7 @@
   // as a getter that throws message_not_have_a_reply on every message that is not a reply, so
   // the key is built from the fields that getter (getQuotedMsgKey) reads, by its rule. A value
   // wa-js put on the message itself (its MsgStore hook: the quoted message's own key) wins.
+  /** @param {MsgModel|RawMessage} m @returns {string|null} */
   function quotedKey(m) {
     if (!m.quotedStanzaID) return null;
     var own = Object.getOwnPropertyDescriptor(m, 'quotedMsgId');
@@ -156,8 +177,9 @@
       (keep && participant ? '_' + participant : '');
   }
 
+  /** @param {MsgModel|RawMessage} m */
   function msgJSON(m) {
-    var key = m.id || {};
+    var key = /** @type {Partial<MsgKey>} */ (m.id || {});
     var type = m.type || 'chat';
     var body = MEDIA[type] ? (m.caption || '') : (type === 'location' ? (m.loc || '') : (m.body || ''));
     var poll = null;
@@ -185,6 +207,7 @@
     };
   }
 
+  /** @param {GroupMetadataModel} meta */
   function participantsOf(meta) {
     var list = meta && meta.participants;
     if (!list) return [];
@@ -195,6 +218,7 @@
     });
   }
 
+  /** @param {ChatModel} c */
   function chatJSON(c) {
     var id = str(c.id);
     var meta = c.groupMetadata;
@@ -207,14 +231,16 @@
 
   // ChatModel.mute (MuteModel, expiration in unix seconds; whatsapp/models/MuteModel.d.ts), or
   // its muteExpiration prop; an expiration already past is not muted.
+  /** @param {ChatModel} c @returns {number} */
   function muteOf(c) {
     var e = c.mute && typeof c.mute.expiration === 'number' ? c.mute.expiration : c.muteExpiration;
     if (typeof e !== 'number' || e === 0) return 0;
     return e < 0 || e > Date.now() / 1000 ? e : 0;
   }
 
+  /** @param {ChatModel} c */
   function groupJSON(c) {
-    var meta = (c && c.groupMetadata) || {};
+    var meta = (c && c.groupMetadata) || /** @type {GroupMetadataModel} */ ({});
     return {id: str(c.id), name: meta.subject || c.name || null, owner: str(meta.owner),
             participants: participantsOf(meta), creation: meta.creation || null,
             description: meta.desc || null, announce: meta.announce === true,
@@ -222,15 +248,17 @@
   }
 
   // ---- WPP discovery, listeners and injection ----
+  /** @returns {WPPType|null} */
   function currentWPP() {
     if (window.WPP) return window.WPP;
     try { return typeof WPP !== 'undefined' ? WPP : null; } catch (e) { return null; }  // eslint-disable-line no-undef
   }
 
+  /** @template {(...args: any[]) => void} F @param {F} fn @returns {F} */
   function safe(fn) {
-    return function () {
+    return /** @type {F} */ (function () {
       try { fn.apply(null, arguments); } catch (e) { push('bridge.error', {message: String(e)}); }
-    };
+    });
   }
 
   // What chat.new_message brings that is not a chat message (wa-js 4.6.0 emits it for every
@@ -240,6 +268,7 @@
                 protocol: 1, broadcast_notification: 1, group_notification: 1, revoked: 1};
   var STATUS_CHAT = 'status@broadcast';
 
+  /** @param {MsgModel} m */
   function onMessage(m) {
     if (!m || !m.id) return;
     if (m.type === 'ciphertext') { watchCiphertext(m); return; }  // re-emitted once decrypted
@@ -260,6 +289,7 @@
 
   // wa-js re-emits a ciphertext model when it decrypts (its "change:type" listener); one that
   // is still ciphertext after CONFIG.undecryptableAfterMs is reported once, by its id.
+  /** @param {MsgModel} m */
   function watchCiphertext(m) {
     var id = str(m.id);
     if (m.id.fromMe || w.watching[id]) return;
@@ -270,6 +300,7 @@
     }), CONFIG.undecryptableAfterMs || 60000);
   }
 
+  /** @param {MsgModel|RawMessage} m */
   function undecryptableJSON(m) {
     return {id: str(m.id), chatId: str(m.id.remote), from: str(m.from), author: str(m.author),
             timestamp: typeof m.t === 'number' ? m.t : null};
@@ -289,6 +320,7 @@
     });
   }
 
+  /** @param {WPPType} P */
   function attach(P) {
     if (w.attached || !P || typeof P.on !== 'function') return;
     w.attached = true;
@@ -305,8 +337,10 @@
     P.on('chat.msg_edited', safe(function (e) {
       if (!e || !e.msg) return;
       var json = msgJSON(e.msg);
-      json.editedAt = e.msg.latestEditSenderTimestampMs
-        ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null;
+      // WhatsApp's Msg attribute (wa-js's editMessage sets it too), missing from MsgModel.d.ts
+      var editedMs = /** @type {{latestEditSenderTimestampMs?: number}} */ (/** @type {unknown} */ (e.msg))
+        .latestEditSenderTimestampMs;
+      json.editedAt = editedMs ? Math.floor(editedMs / 1000) : null;
       push('message.edited', json, senderIds(currentWPP(), json));
     }));
     // selectedOptions: wa-js puts the option objects at their localId (a sparse array)
@@ -358,7 +392,7 @@
      'conn.qrcode_idle', 'conn.require_auth', 'conn.logout', 'conn.stream_mode_changed',
      'conn.stream_info_changed', 'conn.needs_update', 'conn.link_code_change',
      'conn.link_code_expired', 'conn.link_code_error',
-     'loader.ready', 'loader.full_ready'].forEach(function (name) {
+     'loader.ready', 'loader.full_ready'].forEach(function (/** @type {keyof import('@wppconnect/wa-js').ev.EventTypes} */ name) {
       P.on(name, function () { notify('state'); });
     });
   }
@@ -431,6 +465,7 @@
     return s;
   };
 
+  /** @param {WPPType} P */
   async function whoAmI(P) {
     var id = str(P.conn.getMyUserId());
     if (!id) return null;
@@ -449,9 +484,10 @@
   // whatsapp/enums/SendMsgResult.d.ts). Such a send is an error named by that result; the
   // gateway decides whether to try it again. The message is read back from the chat: a send
   // that WhatsApp took is there (no invented stand-in).
+  /** @param {WPPType} P @param {SendMessageReturn} result */
   async function sent(P, result) {
-    var r = result && result.sendMsgResult;
-    if (r && typeof r.then === 'function') r = await r;  // awaiting it keeps working
+    // already resolved in 4.6.0 (chat/types.d.ts); awaiting it keeps working
+    var r = await (result && result.sendMsgResult);
     var outcome = r && typeof r === 'object' ? r.messageSendResult : r;
     if ((outcome && outcome !== 'OK') || (result && typeof result.ack === 'number' && result.ack < 0)) {
       var name = outcome && outcome !== 'OK' ? String(outcome) : 'ERROR_UNKNOWN';
@@ -475,6 +511,7 @@
   // WhatsApp's own lookup (whatsapp/functions/sendQueryExists.d.ts), which rejects when the
   // query fails: only its null is a "no". A lookup that keeps failing is whatsapp_unavailable.
   var LOOKUP_TRIES = 3;
+  /** @param {WPPType} P @param {string} id */
   async function lookUp(P, id) {
     var r = await P.contact.queryExists(id);
     if (r) return r;
@@ -495,6 +532,7 @@
   // Sends never reject unknown numbers (wa-js creates the chat): ask WhatsApp first, once per
   // recipient and document. A chat the page already has is a recipient it has talked to.
   var known = {};
+  /** @param {WPPType} P @param {string} to @returns {Promise<string>} */
   async function recipient(P, to) {
     if (to.slice(-5) === '@g.us') {
       if (!P.chat.get(to)) throw {code: 'unknown_group', message: to + ' is not a group of this account'};
@@ -519,6 +557,7 @@
     return known[to];
   }
 
+  /** @param {WPPType} P @param {string[]} ids */
   async function recipients(P, ids) {
     var out = [];
     for (var i = 0; i < (ids || []).length; i++) out.push(await recipient(P, ids[i]));
@@ -527,6 +566,7 @@
 
   // mentionedList goes to WhatsApp unchanged (wa-js module 19211): a LID-addressed group
   // (groupMetadata.isLidAddressingMode) knows its members by @lid only.
+  /** @param {WPPType} P @param {string} to @param {string[]} ids */
   async function mentionIds(P, to, ids) {
     var chat = to.slice(-5) === '@g.us' ? P.chat.get(to) : null;
     var lidMode = !!(chat && chat.groupMetadata && chat.groupMetadata.isLidAddressingMode);
@@ -538,6 +578,7 @@
     return out;
   }
 
+  /** @param {WPPType} P @param {string} id */
   async function quoted(P, id) {
     try {
       await P.chat.getMessageById(id);
@@ -547,6 +588,7 @@
     return id;
   }
 
+  /** @param {WPPType} P @param {string} id @param {object} [results] */
   function groupOf(P, id, results) {
     var chat = P.chat.get(id);
     var out = chat ? groupJSON(chat) : {id: id, name: null, owner: null, participants: []};
@@ -567,6 +609,7 @@
 
   function byTime(a, b) { return (a.timestamp || 0) - (b.timestamp || 0); }
 
+  /** @param {WPPType} P @param {string} id */
   function existingChat(P, id) {
     var chat = null;
     try { chat = P.chat.get(id); } catch (e) { /* invalid_wid: not found either */ }
@@ -575,6 +618,7 @@
   }
 
   // labels/functions/*: assertIsBusiness is Conn.isSMB, as profile.isBusiness() reads it
+  /** @param {WPPType} P */
   function businessOnly(P) {
     if (!(P.profile && typeof P.profile.isBusiness === 'function' && P.profile.isBusiness())) {
       throw {code: 'is_not_business', message: 'Labels need a WhatsApp Business account'};
@@ -582,6 +626,7 @@
   }
 
   // labels/types.d.ts Label {id, name, color, count, hexColor, colorIndex}
+  /** @param {import('@wppconnect/wa-js').labels.Label} l */
   function labelJSON(l) {
     return {id: String(l.id), name: l.name || '', color: l.hexColor || null,
             colorIndex: typeof l.colorIndex === 'number' ? l.colorIndex : null, count: l.count || 0};
@@ -607,6 +652,7 @@
     });
   }
 
+  /** @type {Record<string, (P: WPPType, a: any) => Promise<any>>} */
   var ops = {
     // "typing…" before a paced send; a chat that does not exist yet has nobody to show it to.
     typing: async function (P, a) {
@@ -659,6 +705,8 @@
     },
     react: async function (P, a) {
       var r = await P.chat.sendReactionToMessage(a.id, a.emoji || false);
+      // WhatsApp's sendReactionToMsg: a SendMsgResult name, or {messageSendResult} on some builds
+      /** @type {any} */
       var result = r && r.sendMsgResult;
       result = result && typeof result === 'object' ? result.messageSendResult : result;
       if (result && result !== 'OK') throw {code: 'reaction_failed', message: 'WhatsApp answered ' + result};
@@ -764,7 +812,7 @@
     },
     createGroup: async function (P, a) {
       var participants = await recipients(P, a.participants);
-      var r = await P.group.create(a.name, participants);
+      var r = await P.group.create(a.name, participants, undefined);  // no parent community
       return groupOf(P, str(r.gid), participantResults(r.participants));
     },
     changeParticipants: async function (P, a) {
@@ -951,7 +999,8 @@
     queryExists: async function (P, a) {
       var r = await lookUp(P, a.id);  // contact/functions/queryWidExists.d.ts: lid?
       if (!r) return null;
-      var lid = str(r.lid) || (await idsOf(P, str(r.wid))).lid;
+      // WhatsApp's own lookup (lookUp's fallback) carries no lid
+      var lid = ('lid' in r ? str(r.lid) : null) || (await idsOf(P, str(r.wid))).lid;
       return {id: str(r.wid), lid: lid, isBusiness: r.biz === true};
     },
 
@@ -993,29 +1042,29 @@
     updateGroup: async function (P, a) {
       if (typeof a.subject === 'string') await P.group.setSubject(a.groupId, a.subject);
       if (typeof a.description === 'string') await P.group.setDescription(a.groupId, a.description);
-      if (typeof a.announce === 'boolean') await P.group.setProperty(a.groupId, 'announcement', a.announce);
-      if (typeof a.restrict === 'boolean') await P.group.setProperty(a.groupId, 'restrict', a.restrict);
+      if (typeof a.announce === 'boolean') await P.group.setProperty(a.groupId, P.group.GroupProperty.ANNOUNCEMENT, a.announce);
+      if (typeof a.restrict === 'boolean') await P.group.setProperty(a.groupId, P.group.GroupProperty.RESTRICT, a.restrict);
       return groupOf(P, a.groupId);
     },
     // Idempotent, like the rest of the API: an admin asked to be promoted (or a member to be
     // demoted) already is one, so only the others go to WhatsApp (promoteParticipants throws
     // group_participant_is_already_a_group_admin otherwise). Non-members are passed on for
-    // WhatsApp to refuse (group_participant_not_found).
+    // WhatsApp to refuse (group_participant_not_found). group.demoteParticipants (module 42490)
+    // refuses the whole call unless canDemote holds for each, which it never does for the
+    // group's creator: that one is WhatsApp's own refusal (not_authorized), said first.
     changeAdmins: async function (P, a) {
       var chat = P.chat.get(a.groupId);
       var members = chat && chat.groupMetadata && chat.groupMetadata.participants;
-      function admin(id) { var p = members && members.get(id); return p ? p.isAdmin === true : null; }
+      function member(id) { return (members && members.get(id)) || null; }
+      function admin(id) { var p = member(id); return p ? p.isAdmin === true : null; }
       var promote = (a.promote || []).filter(function (id) { return admin(id) !== true; });
       var demote = (a.demote || []).filter(function (id) { return admin(id) !== false; });
-      if (promote.length) await P.group.promoteParticipants(a.groupId, promote);
-      if (demote.length) {
-        // wa-js 4.6.0 resolves {success: false, error} on a refusal instead of rejecting
-        var r = await P.group.demoteParticipants(a.groupId, demote);
-        if (r && r.success === false) {
-          var e = r.error || {};
-          throw {code: e.code || 'demote_failed', message: e.message || 'WhatsApp refused the demotion'};
-        }
+      var creator = demote.filter(function (id) { var p = member(id); return p && p.isSuperAdmin === true; });
+      if (creator.length) {
+        throw {code: 'not_authorized', message: 'WhatsApp does not demote the group creator ' + creator[0]};
       }
+      if (promote.length) await P.group.promoteParticipants(a.groupId, promote);
+      if (demote.length) await P.group.demoteParticipants(a.groupId, demote);
       return groupOf(P, a.groupId);
     },
     inviteLink: async function (P, a) {

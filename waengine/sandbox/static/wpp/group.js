@@ -207,16 +207,17 @@ Object.assign(group, {
     await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
       { promote: true, participants: participants.map((p) => p.id.user) });
   }),
-  // wa-js 4.6.0 resolves {participants, success, error} here instead of rejecting on a refusal.
+  // group.demoteParticipants (wa-js 4.6.0 module 42490): canDemote for each, then WhatsApp's
+  // own call, which rejects on a refusal (community.demoteParticipants is the one that resolves
+  // {success: false}).
   demoteParticipants: asyncApi('group.demoteParticipants', async (groupId, participantsIds) => {
-    const { groupChat, participants } = ensureParticipants(groupId, participantsIds);
-    try {
-      await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
-        { promote: false, participants: participants.map((p) => p.id.user) });
-      return { participants: participantsIds, success: true };
-    } catch (error) {
-      return { participants: participantsIds, success: false, error };
+    const { groupChat, members, participants } = ensureParticipants(groupId, participantsIds);
+    if (participants.some((p) => !members.canDemote(p))) {
+      throw new WPPError('group_participant_is_already_not_a_group_admin',
+        `Group ${groupChat.id._serialized}: Group participant is already not a group admin`);
     }
+    await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
+      { promote: false, participants: participants.map((p) => p.id.user) });
   }),
   getInviteCode: asyncApi('group.getInviteCode', async (groupId) => {
     const groupChat = ensureGroupChat(groupId, true);
