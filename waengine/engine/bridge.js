@@ -1,3 +1,4 @@
+// @ts-check  (tsconfig.json: the contract with wa-js 4.6.0, tests/unit/test_contract.py)
 // waengine's in-page bridge: the only JavaScript the gateway runs in WhatsApp Web (or the sandbox).
 // Installed at document start in every top-level document (CDP addScriptToEvaluateOnNewDocument),
 // so it survives the reloads WhatsApp Web does after a QR scan or a logout.

@@ -32,7 +32,7 @@ function memberWid(members, wid) {
   return other && members.get(other) ? other : wid;
 }
 
-export const group = {
+const membership = {
   getAllGroups: asyncApi('group.getAllGroups', async () =>
     Array.from(store.chats.values()).filter((c) => c.id.isGroup() && !c.isReadOnly)),
   create: asyncApi('group.create', async (name, participants, parentGroup) => {
@@ -75,6 +75,8 @@ export const group = {
         { groupId, participantsIds: participants });
     }
     groupChatFromView(answer.group);
+    /** @type {Record<string, {wid: string, code: number, message: string,
+     *   invite_code: string|null, invite_code_exp: number|null}>} */
     const result = {};
     for (const [wid, code] of Object.entries(answer.results)) {
       result[wid] = { wid, code, message: ADD_MESSAGES[code] || "Can't Join., unknown error",
@@ -119,8 +121,8 @@ export const group = {
 };
 
 // dist/group/functions/setProperty.d.ts
-export const GroupProperty = { ANNOUNCEMENT: 'announcement', EPHEMERAL: 'ephemeral',
-  RESTRICT: 'restrict' };
+export const GroupProperty = Object.freeze({ ANNOUNCEMENT: 'announcement', EPHEMERAL: 'ephemeral',
+  RESTRICT: 'restrict' });
 
 function inviteCodeOf(text) {
   return String(text).replace('chat.whatsapp.com/', '').replace('invite/', '')
@@ -154,7 +156,7 @@ function ensureParticipants(groupId, participants) {
   return { groupChat, members, participants: list };
 }
 
-Object.assign(group, {
+export const group = Object.assign(membership, {
   GroupProperty,
   setSubject: asyncApi('group.setSubject', async (groupId, subject) => {
     const groupChat = ensureGroupChat(groupId, false);

@@ -85,18 +85,22 @@ async function addOrRemoveLabels(chatIds, options) {
   return answer;
 }
 
-/** WPP.labels and WPP.profile.isBusiness (api.js). */
-export function installLabels(WPP) {
-  WPP.labels = {
-    getAllLabels: asyncApi('labels.getAllLabels', getAllLabels),
-    addNewLabel: asyncApi('labels.addNewLabel', addNewLabel),
-    addOrRemoveLabels: asyncApi('labels.addOrRemoveLabels', addOrRemoveLabels),
-    getLabelColorPalette: asyncApi('labels.getLabelColorPalette', async () => PALETTE.slice()),
-    colorIsInLabelPalette: asyncApi('labels.colorIsInLabelPalette', async (color) => {
-      assertIsBusiness();
-      return PALETTE.includes(String(color)) || PALETTE[parseInt(String(color), 10)] !== undefined;
-    }),
-  };
-  WPP.profile.isBusiness = () => !!(state.me && state.me.business);
+/** WPP.labels (api.js). */
+export const labels = {
+  getAllLabels: asyncApi('labels.getAllLabels', getAllLabels),
+  addNewLabel: asyncApi('labels.addNewLabel', addNewLabel),
+  addOrRemoveLabels: asyncApi('labels.addOrRemoveLabels', addOrRemoveLabels),
+  getLabelColorPalette: asyncApi('labels.getLabelColorPalette', async () => PALETTE.slice()),
+  colorIsInLabelPalette: asyncApi('labels.colorIsInLabelPalette', async (color) => {
+    assertIsBusiness();
+    return PALETTE.includes(String(color)) || PALETTE[parseInt(String(color), 10)] !== undefined;
+  }),
+};
+
+/** WPP.profile.isBusiness: Conn.isSMB, the account's business flag. */
+export const isBusiness = () => !!(state.me && state.me.business);
+
+/** The server's label events. */
+export function installLabels() {
   eventHandlers.labels = (event) => { labelStore = event.labels; };
 }
