@@ -1,5 +1,7 @@
 """The bridge/wa-js contract: TypeScript checks bridge.js and the sandbox's WPP against
-@wppconnect/wa-js 4.6.0's own .d.ts files (tsconfig.json, tests/contract/sandbox-wpp.ts)."""
+@wppconnect/wa-js 4.6.0's own .d.ts files (tsconfig.json, tests/contract/sandbox-wpp.ts), and
+wa-js's own code (getters, key building) runs under node next to the sandbox's version
+(tests/contract/wa-js-side-by-side.mjs)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TSC = ROOT / "node_modules" / ".bin" / "tsc"
@@ -69,3 +73,42 @@ def test_a_mismatch_fails_the_check(tmp_path):
     errors = [line for line in run.stdout.splitlines() if "error TS" in line]
     for _, _, name in MISMATCHES:
         assert any("bridge.js" in line and f"'{name}'" in line for line in errors), run.stdout
+
+
+SIDE_BY_SIDE = ROOT / "tests" / "contract" / "wa-js-side-by-side.mjs"
+
+
+@pytest.fixture(scope="module")
+def side_by_side() -> dict:
+    """wa-js 4.6.0's own modules (from the bundle) and the sandbox's versions, same inputs."""
+    run = subprocess.run([shutil.which("node") or "node", "--experimental-default-type=module",
+                          str(SIDE_BY_SIDE)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout)
+
+
+def test_the_sandbox_quoted_msg_id_getter_is_wa_js_s(side_by_side):
+    cases = side_by_side["quotedMsgId"]
+    assert cases["notAReply"]["real"] == {"error": "message_not_have_a_reply"}  # the trap itself
+    for name, case in cases.items():
+        assert case["sandbox"] == case["real"], name
+
+
+def test_the_bridge_reads_the_reply_key_without_the_throwing_getter(side_by_side):
+    for name, case in side_by_side["bridgeQuotedId"].items():
+        expected = case["real"] if "value" in case["real"] else {"value": None}
+        assert case["bridgeOnReal"] == expected, name
+        assert case["bridgeOnSandbox"] == expected, name
+
+
+def test_a_new_reply_carries_its_loaded_quote_s_own_key(side_by_side):
+    case = side_by_side["newMessageHook"]["loadedQuote"]
+    assert case["real"]["emitted"] and case["sandbox"] == case["real"]
+    assert case["bridgeOnReal"] == case["bridgeOnSandbox"] == case["real"]["quotedMsgId"]
+
+
+def test_pre_assigned_keys_are_built_as_wa_js_builds_them(side_by_side):
+    cases = side_by_side["generateMessageID"]
+    assert cases["group"]["real"]["value"].endswith("@lid")  # a group key names our LID
+    for name, case in cases.items():
+        assert "value" in case["real"] and case["sandbox"] == case["real"], name
