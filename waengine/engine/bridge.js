@@ -558,6 +558,27 @@
     return known[to];
   }
 
+  // The chat a send lands in: WhatsApp's chat.find (findOrCreateLatestChat) answers the
+  // person's @lid chat for a phone id once WhatsApp moved them, and a send whose messageId
+  // names another chat fails (message_key_remote_id_is_not_same_of_chat: wa-js module 97829's
+  // sendRawMessage). Asked at every send, never cached: the person's chat can move any time.
+  /** @param {WPPType} P @param {string} to @returns {Promise<string>} */
+  async function sendChat(P, to) {
+    if (!isPerson(to)) return to;
+    var chat = await P.chat.find(to);
+    return (chat && str(chat.id)) || to;
+  }
+
+  // A send's chat and pre-assigned key: an id assigned before the person's chat moved keeps
+  // its random part, in the chat the send really goes to (findSent looks in both).
+  /** @param {WPPType} P @param {{to: string, messageId?: string}} a */
+  async function target(P, a) {
+    var to = await sendChat(P, await recipient(P, a.to));
+    var key = a.messageId ? String(a.messageId).split('_') : null;
+    if (key && key.length === 3 && key[1] !== to) key[1] = to;
+    return {to: to, messageId: key ? key.join('_') : null};
+  }
+
   /** @param {WPPType} P @param {string[]} ids */
   async function recipients(P, ids) {
     var out = [];
@@ -663,45 +684,50 @@
       return null;
     },
     sendText: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var opts = Object.assign({}, SEND);
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       if (a.replyTo) opts.quotedMsg = await quoted(P, a.replyTo);
       if (a.mentions && a.mentions.length) opts.mentionedList = await mentionIds(P, to, a.mentions);
       return sent(P, await P.chat.sendTextMessage(to, a.text, opts));
     },
     // a.data is a data: URL (the gateway checked type and size); a.kind image|video|audio|document
     sendFile: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       // kind ptt: a voice note, sent as audio with isPtt; kind sticker: a WebP sticker
       var opts = Object.assign({}, SEND, {type: a.kind === 'ptt' ? 'audio' : (a.kind || 'auto-detect'),
                                           filename: a.filename, mimetype: a.mimetype});
       if (a.kind === 'ptt') opts.isPtt = true;
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       if (a.caption) opts.caption = a.caption;
       return sent(P, await P.chat.sendFileMessage(to, a.data, opts));
     },
     sendLocation: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var opts = Object.assign({}, SEND, {lat: a.latitude, lng: a.longitude});
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       if (a.name) opts.name = a.name;
       if (a.address) opts.address = a.address;
       return sent(P, await P.chat.sendLocationMessage(to, opts));
     },
     // a.contacts: [{id, name}] (id a WhatsApp user id): one card, or a multi_vcard for several
     sendContact: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var cards = a.contacts.map(function (c) { return c.name ? {id: c.id, name: c.name} : c.id; });
       var opts = Object.assign({}, SEND);
-      if (a.messageId) opts.messageId = a.messageId;  // SendMessageOptions (chat/types.d.ts)
+      if (t.messageId) opts.messageId = t.messageId;  // SendMessageOptions (chat/types.d.ts)
       return sent(P, await P.chat.sendVCardContactMessage(to, cards.length === 1 ? cards[0] : cards,
                                                           opts));
     },
     sendPoll: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var opts = Object.assign({}, SEND, {selectableCount: a.selectableCount || 0});
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       return sent(P, await P.chat.sendCreatePollMessage(to, a.name, a.options, opts));
     },
     react: async function (P, a) {
@@ -900,15 +926,26 @@
     // The id a send will carry, chosen before it is attempted: after a crash mid-send the
     // gateway looks for it in the chat instead of sending blind a second time.
     newMessageId: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var to = await sendChat(P, await recipient(P, a.to));
       return str(await P.chat.generateMessageID(to));
     },
-    // A send of ours by its pre-assigned id: null when WhatsApp never got it.
+    // A send of ours by its pre-assigned id: null when WhatsApp never got it. getMessageById is
+    // an exact key lookup, and a person's chat may have moved between phone id and @lid since
+    // the id was assigned (target): the same random id in the other chat is the same send.
     findSent: async function (P, a) {
-      var m = null;
-      try { m = await P.chat.getMessageById(a.id); } catch (e) { return null; }
-      if (!m || (typeof m.ack === 'number' && m.ack < 1)) return null;
-      return withIds(P, msgJSON(m));
+      var keys = [a.id];
+      var parts = String(a.id).split('_');
+      if (parts.length === 3 && isPerson(parts[1])) {
+        var pair = await idsOf(P, parts[1]);
+        var other = parts[1] === pair.lid ? pair.phone : pair.lid;
+        if (other) keys.push([parts[0], other, parts[2]].join('_'));
+      }
+      for (var i = 0; i < keys.length; i++) {
+        var m = null;
+        try { m = await P.chat.getMessageById(keys[i]); } catch (e) { continue; }  // msg_/chat_not_found
+        if (m && !(typeof m.ack === 'number' && m.ack < 1)) return withIds(P, msgJSON(m));
+      }
+      return null;
     },
     // call/functions/reject.d.ts: reject(callId) resolves true, or throws call_not_found /
     // call_is_not_incoming_ring (it stopped ringing).

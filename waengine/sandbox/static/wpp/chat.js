@@ -35,10 +35,14 @@ export function resolveLid(wid) {
   return phone ? createWid(phone) : wid;
 }
 
-/** chat.find: the exact chat, or a new one. A phone id gets a phone-id chat even when the
- * person's chat is under their @lid ("may resolve" in wa-js: the sandbox never does). */
+/** chat.find: WhatsApp's findOrCreateLatestChat. A phone id finds the person's @lid chat when
+ * the page has one (after WhatsApp moved the person to a LID, that is their latest chat), else
+ * the exact chat, else a new one. */
 export async function findChat(chatId) {
   const wid = assertWid(chatId);
+  const lid = state.loggedIn && wid.server === 'c.us' ? store.pns.get(wid._serialized) : undefined;
+  const latest = lid ? store.chats.get(String(lid)) : undefined;
+  if (latest) return latest;
   const chat = state.loggedIn ? store.chats.get(wid._serialized) : undefined;
   if (chat) return chat;
   const knownLid = wid.isLid() && store.lids.has(wid._serialized);
