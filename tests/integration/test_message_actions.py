@@ -116,6 +116,20 @@ def test_acting_on_an_unknown_message_is_404_and_a_bad_id_422(gw):
     assert resp.status_code == 422 and error_code(resp) == "validation_error"
 
 
+def test_a_message_is_found_by_its_exact_key_only(gw, sandbox):
+    # WhatsApp's getMessageById looks a key up exactly: the right random id under another
+    # chat, or with the other direction, is no message (the sandbox no longer matches the id).
+    sent = send_text(gw, DEWI, "kunci yang tepat")
+    _, chat, random = sent["id"].split("_")
+    for wrong in (f"true_{EKO}@c.us_{random}", f"false_{chat}_{random}"):
+        resp = gw.client.patch(f"/sessions/{SID}/messages/{wrong}", json={"text": "salah"})
+        assert resp.status_code == 404, (wrong, resp.json)
+        resp = gw.client.post(f"/sessions/{SID}/messages/{wrong}/reaction", json={"emoji": "👍"})
+        assert resp.status_code == 404, (wrong, resp.json)
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{sent['id']}", json={"text": "kunci tepat"})
+    assert resp.status_code == 200, resp.json
+
+
 # ---- edit ----
 
 def test_edit_shows_the_new_text_on_the_phone_and_emits_message_edited(gw, sandbox):
