@@ -36,7 +36,7 @@ export const USED = {
   blocklist: ['all', 'blockContact', 'isBlocked', 'unblockContact'],
   call: ['reject'],
   chat: ['archive', 'clear', 'delete', 'deleteMessage', 'downloadMedia', 'editMessage',
-    'forwardMessage', 'generateMessageID', 'get', 'getMessageById', 'getMessages', 'list',
+    'find', 'forwardMessage', 'generateMessageID', 'get', 'getMessageById', 'getMessages', 'list',
     'markIsComposing', 'markIsPaused', 'markIsRead', 'markIsRecording', 'mute', 'pin', 'pinMsg',
     'sendCreatePollMessage', 'sendFileMessage', 'sendLocationMessage', 'sendReactionToMessage',
     'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],

@@ -30,7 +30,7 @@
   var QUEUE_KEY = 'waengine.queue';
   var w = {doc: Math.random().toString(36).slice(2), attached: false, injected: false,
            queue: [], seq: 0, seen: [], authCode: null, me: null, keepAlive: false,
-           media: {}, mediaSeq: 0, watching: {}};
+           media: {}, mediaSeq: 0, watching: {}, inflight: {}};
   window.__waengine = w;
   // wa-js merges the page's WPPConfig over its defaults: a partial Config is what it reads
   if (CONFIG.wppConfig) window.WPPConfig = /** @type {WPPType['config']} */ (CONFIG.wppConfig);
@@ -929,7 +929,8 @@
       var to = await sendChat(P, await recipient(P, a.to));
       return str(await P.chat.generateMessageID(to));
     },
-    // A send of ours by its pre-assigned id: null when WhatsApp never got it. getMessageById is
+    // A send of ours by its pre-assigned id: null when WhatsApp never got it, {id, pending}
+    // while its call still runs here or WhatsApp holds it unsent (ack 0). getMessageById is
     // an exact key lookup, and a person's chat may have moved between phone id and @lid since
     // the id was assigned (target): the same random id in the other chat is the same send.
     findSent: async function (P, a) {
@@ -940,10 +941,14 @@
         var other = parts[1] === pair.lid ? pair.phone : pair.lid;
         if (other) keys.push([parts[0], other, parts[2]].join('_'));
       }
+      if (w.inflight[a.id]) return {id: a.id, pending: true};  // its send still runs in this page
       for (var i = 0; i < keys.length; i++) {
         var m = null;
         try { m = await P.chat.getMessageById(keys[i]); } catch (e) { continue; }  // msg_/chat_not_found
-        if (m && !(typeof m.ack === 'number' && m.ack < 1)) return withIds(P, msgJSON(m));
+        if (!m) continue;
+        // in the page with the clock icon: WhatsApp sends it when its socket is back
+        if (typeof m.ack === 'number' && m.ack < 1) return {id: str(m.id), pending: true};
+        return withIds(P, msgJSON(m));
       }
       return null;
     },
@@ -1145,11 +1150,16 @@
       var P = currentWPP();
       if (!P || P.isFullReady !== true) { resolve({ok: false, code: 'wpp_not_ready', message: 'WhatsApp Web is loading'}); return; }
       if (!ops[op]) { resolve({ok: false, code: 'unknown_op', message: op}); return; }
+      // A send with a pre-assigned id is in flight until its call settles, even after the
+      // gateway stopped waiting for it (findSent answers pending meanwhile: never sent twice).
+      var id = args && args.messageId;
+      if (id) w.inflight[id] = true;
+      var settle = function (envelope) { if (id) delete w.inflight[id]; resolve(envelope); };
       try {
         Promise.resolve(ops[op](P, args || {})).then(function (v) {
-          resolve({ok: true, value: v === undefined ? null : v});
-        }, function (e) { resolve(errorEnvelope(e)); });
-      } catch (e) { resolve(errorEnvelope(e)); }  // some WPP functions throw synchronously
+          settle({ok: true, value: v === undefined ? null : v});
+        }, function (e) { settle(errorEnvelope(e)); });
+      } catch (e) { settle(errorEnvelope(e)); }  // some WPP functions throw synchronously
     });
   };
 })();

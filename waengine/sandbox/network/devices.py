@@ -17,7 +17,7 @@ from .model import (
     normalize_phone,
     user_wid,
 )
-from .streams import FLOWING
+from .streams import flowing
 
 
 class DeviceOps:
@@ -95,13 +95,13 @@ class DeviceOps:
             self._drop_acked(device, int(ack or 0))
 
             def shown():
-                return stream is None or stream == f"{device.mode}:{device.info}"
+                return stream is None or stream == f"{device.mode}:{device.info}:{int(device.needs_update)}"
 
             def ready():
                 # Every event still queued is newer than `ack` (older ones were dropped);
                 # a device whose stream is down (streams.py) gets none of them.
                 return device.id not in self._devices or device.client != client or not shown() or (
-                    bool(device.events) and device.mode in FLOWING)
+                    bool(device.events) and flowing(device))
 
             self._wait(ready, timeout)
             if device.id not in self._devices:
@@ -110,7 +110,7 @@ class DeviceOps:
             if device.client != client:
                 return {"conflict": True, "events": [], "stream": self._stream_view(device)}
             events = []
-            if device.mode in FLOWING:
+            if flowing(device):
                 events = [event for _, event in itertools.islice(device.events, EVENTS_PER_POLL)]
             return {"events": events, "stream": self._stream_view(device)}
 

@@ -192,6 +192,7 @@ class Device:
     client: str | None = None  # the page currently holding this login
     mode: str = "MAIN"  # its stream mode (streams.py)
     info: str = "NORMAL"
+    needs_update: bool = False  # WhatsApp's Stream.needsUpdate: a newer client is out
 
 
 @dataclass

@@ -24,16 +24,27 @@ STREAM_MODES = {
     "OFFLINE": ("OFFLINE", "OFFLINE"),
     "SYNCING": ("SYNCING", "SYNCING"),
     "RESUMING": ("SYNCING", "RESUMING"),
+    # WhatsApp keeps the mode MAIN through a short reconnect: only the StreamInfo (the socket's
+    # state) says nothing flows.
+    "CONNECTING": ("MAIN", "CONNECTING"),
+    "OPENING": ("MAIN", "OPENING"),
 }
-# Modes in which the socket carries messages both ways.
+# Modes in which the socket carries messages both ways, unless its info says it is down.
 FLOWING = ("MAIN", "SYNCING")
+SOCKET_DOWN = ("OFFLINE", "CONNECTING", "OPENING")
+
+
+def flowing(device) -> bool:
+    return device.mode in FLOWING and device.info not in SOCKET_DOWN
 
 
 class StreamOps:
     """Part of Network (core.py), which holds the state and the one lock."""
 
-    def set_mode(self, phone, mode) -> dict:
-        """Put every device linked to the phone in this stream mode (control API)."""
+    def set_mode(self, phone, mode, needs_update=None) -> dict:
+        """Put every device linked to the phone in this stream mode (control API).
+        `needs_update`: WhatsApp's own "update available" flag (conn.needsUpdate()), which it
+        raises with any mode while the socket keeps working; DEPRECATED_VERSION raises it too."""
         name = str(mode or "").upper()
         if name not in STREAM_MODES:
             raise SandboxError(400, "invalid_mode",
@@ -46,8 +57,10 @@ class StreamOps:
             for device_id in account.devices:
                 device = self._devices[device_id]
                 device.mode, device.info = STREAM_MODES[name]
+                device.needs_update = bool(needs_update) or name == "DEPRECATED_VERSION"
             self._cond.notify_all()
-            return {"phone": digits, "mode": name, "devices": list(account.devices)}
+            return {"phone": digits, "mode": name, "needsUpdate": bool(needs_update)
+                    or name == "DEPRECATED_VERSION", "devices": list(account.devices)}
 
     def takeover(self, device_id: str, token: str, client: str) -> dict:
         """`Socket.takeover()`: this page becomes the login's active one, back in MAIN."""
@@ -62,9 +75,10 @@ class StreamOps:
 
     @staticmethod
     def _stream_view(device) -> dict:
-        return {"mode": device.mode, "info": device.info}
+        return {"mode": device.mode, "info": device.info, "needsUpdate": device.needs_update}
 
     def _check_can_send(self, device) -> None:
-        if device.mode not in FLOWING:
+        if not flowing(device):
             raise SandboxError(409, "stream_not_main",
-                               f"The device is in stream mode {device.mode}; nothing is sent")
+                               f"The device is in stream mode {device.mode} ({device.info});"
+                               " nothing is sent")

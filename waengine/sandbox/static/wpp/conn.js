@@ -32,7 +32,7 @@ export const conn = {
   isIdle: () => !state.loggedIn && state.idle,
   isOnline: () => navigator.onLine,
   isMultiDevice: () => true,
-  needsUpdate: () => state.mode === 'DEPRECATED_VERSION',
+  needsUpdate: () => state.needsUpdate === true, // WhatsApp's Stream.needsUpdate
   getPlatform: () => (state.loggedIn ? 'android' : undefined),
   getStreamData: () => ({ mode: state.mode, info: state.info }),
   getMyUserId: () => myWid(),

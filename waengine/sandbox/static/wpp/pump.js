@@ -23,7 +23,7 @@ export async function pump() {
   while (state.loggedIn && !state.stopped) {
     let answer;
     try {
-      const shown = encodeURIComponent(`${state.mode}:${state.info}`);
+      const shown = encodeURIComponent(`${state.mode}:${state.info}:${state.needsUpdate ? 1 : 0}`);
       answer = await http('GET',
         `/events?ack=${acked}&client=${clientId}&timeout=${POLL_SECONDS}&stream=${shown}`,
         { auth: true });
@@ -42,7 +42,7 @@ export async function pump() {
       await takeoverDone();
       continue;
     }
-    if (answer.stream) setStream(answer.stream.mode, answer.stream.info);
+    if (answer.stream) setStream(answer.stream.mode, answer.stream.info, answer.stream.needsUpdate);
     else if (state.info !== 'NORMAL') setStream(state.mode, 'NORMAL');
     for (const event of answer.events) {
       try {
