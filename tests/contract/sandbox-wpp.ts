@@ -49,7 +49,7 @@ export const USED = {
     'getGroupInfoFromInviteCode', 'getInviteCode', 'iAmMember', 'join', 'leave',
     'promoteParticipants', 'removeParticipants', 'revokeInviteCode', 'setDescription',
     'setProperty', 'setSubject'],
-  labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels'],
+  labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels', 'getLabelColorPalette'],
   profile: ['getMyProfileName', 'getMyProfilePicture', 'getMyStatus', 'isBusiness',
     'setMyProfileName', 'setMyProfilePicture', 'setMyStatus'],
 } as const;

@@ -144,6 +144,16 @@ def test_edit_shows_the_new_text_on_the_phone_and_emits_message_edited(gw, sandb
     assert edited[-1]["body"] == "Meeting at 11" and edited[-1]["fromMe"] is True
 
 
+def test_an_edit_leaves_the_chat_unread(gw, sandbox):
+    # wa-js sends an edit like a message: with its default options it marks the chat read
+    mine = send_text(gw, CITRA, "pesan untuk diubah")
+    incoming(gw, sandbox, CITRA, "belum dibaca")
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{mine['id']}", json={"text": "sudah diubah"})
+    assert resp.status_code == 200, resp.json
+    chats = gw.client.get(f"/sessions/{SID}/chats?refresh=true").json["data"]
+    assert next(c for c in chats if c["id"] == f"{CITRA}@c.us")["unreadCount"] >= 1
+
+
 def test_editing_someone_elses_message_is_422(gw, sandbox):
     theirs = incoming(gw, sandbox, DEWI, "Their words")
     resp = gw.client.patch(f"/sessions/{SID}/messages/{theirs['id']}", json={"text": "Mine now"})

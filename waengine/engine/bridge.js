@@ -759,7 +759,8 @@
         throw {code: 'not_own_message', message: 'Only your own messages can be edited'};
       }
       try {
-        await P.chat.editMessage(a.id, a.text, {linkPreview: false});
+        // an edit is sent like a message: without markIsRead: false it marks the chat read
+        await P.chat.editMessage(a.id, a.text, {linkPreview: false, markIsRead: false});
       } catch (e) {
         if (e && e.code === 'edit_message_error') {
           throw {code: 'message_not_editable',
@@ -827,10 +828,12 @@
     getContact: async function (P, a) {
       var c = await P.contact.get(a.id);
       if (c) return bothIds(contactJSON(c), await idsOf(P, a.id));
-      var r = a.id.slice(-5) === '@c.us' ? await P.contact.queryExists(a.id) : null;
+      // lookUp, not queryExists alone: a lookup that failed is whatsapp_unavailable (unknown),
+      // never "not on WhatsApp"
+      var r = a.id.slice(-5) === '@c.us' ? await lookUp(P, a.id) : null;
       if (!r) throw {code: 'contact_not_found', message: 'No contact ' + a.id};
       var id = str(r.wid);  // on WhatsApp, not in this account's contacts
-      return {id: id, phone: id.split('@')[0], lid: str(r.lid), name: null, shortName: null,
+      return {id: id, phone: id.split('@')[0], lid: 'lid' in r ? str(r.lid) : null, name: null, shortName: null,
               pushname: null, isMyContact: false, isBusiness: r.biz === true};
     },
     groups: async function (P) {
@@ -1022,7 +1025,13 @@
       if ((await P.labels.getAllLabels()).length >= 20) {
         throw {code: 'label_limit', message: 'WhatsApp Business keeps at most 20 labels'};
       }
-      var opts = typeof a.color === 'number' ? {labelColor: a.color} : {};
+      // addNewLabel reads labelColor 0 as "choose one": the colour goes by its palette value,
+      // which it maps back to the index
+      var opts = {};
+      if (typeof a.color === 'number') {
+        opts.labelColor = (await P.labels.getLabelColorPalette())[a.color];
+        if (!opts.labelColor) throw {code: 'color_not_in_pallet', message: 'No label colour ' + a.color};
+      }
       return labelJSON(await P.labels.addNewLabel(a.name, opts));
     },
     changeChatLabels: async function (P, a) {

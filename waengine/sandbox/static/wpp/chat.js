@@ -431,11 +431,16 @@ export function applyRevoke(msg, payload) {
 }
 
 /** chat.editMessage: only the sender's own texts, within WhatsApp's edit window (server side). */
-export async function editMessage(msgId, newText) {
+/** chat.editMessage: sent like any message (wa-js 4.6.0 merges defaultSendMessageOptions), so
+ * unless options.markIsRead is false the chat is marked read first. */
+export async function editMessage(msgId, newText, options = {}) {
+  options = Object.assign({}, defaultSendMessageOptions, options);
   const msg = await getOneMessage(msgId);
   if (!msg.id.fromMe || msg.type !== 'chat') {
     throw new WPPError('edit_message_error', 'Cannot edit this message');
   }
+  const chat = store.chats.get(String(msg.id.remote));
+  if (options.markIsRead && chat && chat.unreadCount > 0) await markChatRead(chat);
   let view;
   try {
     view = await http('POST', '/edit', { body: { id: msg.id.id, body: String(newText).trim() },

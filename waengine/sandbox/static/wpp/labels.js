@@ -47,8 +47,9 @@ async function getAllLabels() {
 
 async function addNewLabel(labelName, options = {}) {
   assertIsBusiness();
-  let color = options.labelColor;
-  if (color === undefined || color === null) color = labelStore.length % PALETTE.length;
+  // wa-js 4.6.0: `labelColor || undefined`, so 0 (like none) means "choose one"
+  let color = options.labelColor || undefined;
+  if (color === undefined) color = labelStore.length % PALETTE.length;
   if (typeof color === 'string' && color.length > 2) color = PALETTE.indexOf(color.toLowerCase());
   color = parseInt(String(color), 10);
   if (!(color >= 0 && color < PALETTE.length)) throw new WPPError('color_not_in_pallet', 'Color not in pallet');
