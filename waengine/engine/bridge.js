@@ -948,9 +948,9 @@
       for (var i = 0; i < keys.length; i++) {
         var m = null;
         try { m = await P.chat.getMessageById(keys[i]); } catch (e) { continue; }  // msg_/chat_not_found
-        if (!m) continue;
+        if (!m || (typeof m.ack === 'number' && m.ack < 0)) continue;  // refused (ack ERROR): not sent
         // in the page with the clock icon: WhatsApp sends it when its socket is back
-        if (typeof m.ack === 'number' && m.ack < 1) return {id: str(m.id), pending: true};
+        if (m.ack === 0) return {id: str(m.id), pending: true};
         return withIds(P, msgJSON(m));
       }
       return null;
