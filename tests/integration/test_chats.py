@@ -278,5 +278,8 @@ def test_a_business_account_creates_labels_and_labels_chats(gw, sandbox):
         resp = gw.client.put(f"/sessions/toko/chats/{STRANGER}/labels", json={"add": ["1"]})
         assert resp.status_code == 404
         assert gw.client.put(f"/sessions/toko/chats/{BUDI}/labels", json={}).status_code == 422
+        # labelColor 0 means "choose one" to wa-js: the first palette colour is asked by its value
+        first = gw.client.post("/sessions/toko/labels", json={"name": "Utama", "color": 0})
+        assert first.status_code == 201 and first.json["colorIndex"] == 0, first.json
     finally:
         assert gw.client.delete("/sessions/toko").status_code == 200

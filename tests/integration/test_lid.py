@@ -20,6 +20,7 @@ ANA = "6282500000001"  # the session's phone
 LINA, MIRA, NINA, OKTA = (f"62825000000{n:02d}" for n in range(2, 6))  # LID-addressed
 PUTRI, RAKA = "6282600000001", "6282600000002"  # LID group owner and member
 SARI = "6282600000003"  # phone-number addressed, for the replies
+TARI = "6282600000004"  # phone-number addressed until WhatsApp moves her to a LID
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,7 @@ def sandbox(sandbox_url) -> Sandbox:
                         (PUTRI, "Putri"), (RAKA, "Raka")):
         box.phone(phone, name, addressing="lid")
     box.phone(SARI, "Sari")
+    box.phone(TARI, "Tari")
     box.phone(ANA, "Ana")
     return box
 
@@ -139,3 +141,20 @@ def test_a_reply_in_a_lid_chat_quotes_the_lid_message(gw, sandbox):
     at_network = sent_by_session(sandbox, "balasan lid")
     assert at_network["quotedId"] == original["id"].split("_")[2]
     assert at_network["chatId"] == lid_of(sandbox, OKTA)
+
+
+def test_a_send_follows_the_persons_chat_when_whatsapp_moves_it_to_lid(gw, sandbox):
+    # The first send opens Tari's chat under her phone id; then WhatsApp moves her to a LID
+    # and her next message opens her @lid chat. WhatsApp's chat.find now answers that chat for
+    # her phone id, so a send whose pre-assigned id names the phone-id chat would be refused
+    # (message_key_remote_id_is_not_same_of_chat).
+    first = gw.client.post(f"/sessions/{SID}/messages", json={"to": TARI, "text": "halo tari"})
+    assert first.status_code == 201, first.json
+    assert first.json["chatId"] == f"{TARI}@c.us"
+    sandbox.phone(TARI, "Tari", addressing="lid")
+    lid = lid_of(sandbox, TARI)
+    assert incoming(gw, sandbox, TARI, "tari sekarang lid")["chatId"] == lid
+    second = gw.client.post(f"/sessions/{SID}/messages", json={"to": TARI, "text": "masih tersambung"})
+    assert second.status_code == 201, second.json
+    assert second.json["chatId"] == lid and second.json["id"].startswith(f"true_{lid}_")
+    assert sent_by_session(sandbox, "masih tersambung")["chatId"] == lid

@@ -116,6 +116,20 @@ def test_acting_on_an_unknown_message_is_404_and_a_bad_id_422(gw):
     assert resp.status_code == 422 and error_code(resp) == "validation_error"
 
 
+def test_a_message_is_found_by_its_exact_key_only(gw, sandbox):
+    # WhatsApp's getMessageById looks a key up exactly: the right random id under another
+    # chat, or with the other direction, is no message (the sandbox no longer matches the id).
+    sent = send_text(gw, DEWI, "kunci yang tepat")
+    _, chat, random = sent["id"].split("_")
+    for wrong in (f"true_{EKO}@c.us_{random}", f"false_{chat}_{random}"):
+        resp = gw.client.patch(f"/sessions/{SID}/messages/{wrong}", json={"text": "salah"})
+        assert resp.status_code == 404, (wrong, resp.json)
+        resp = gw.client.post(f"/sessions/{SID}/messages/{wrong}/reaction", json={"emoji": "👍"})
+        assert resp.status_code == 404, (wrong, resp.json)
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{sent['id']}", json={"text": "kunci tepat"})
+    assert resp.status_code == 200, resp.json
+
+
 # ---- edit ----
 
 def test_edit_shows_the_new_text_on_the_phone_and_emits_message_edited(gw, sandbox):
@@ -128,6 +142,16 @@ def test_edit_shows_the_new_text_on_the_phone_and_emits_message_edited(gw, sandb
     edited = wait_for(lambda: [e for e in events(gw, "message.edited") if e["id"] == sent["id"]],
                       message="message.edited event")
     assert edited[-1]["body"] == "Meeting at 11" and edited[-1]["fromMe"] is True
+
+
+def test_an_edit_leaves_the_chat_unread(gw, sandbox):
+    # wa-js sends an edit like a message: with its default options it marks the chat read
+    mine = send_text(gw, CITRA, "pesan untuk diubah")
+    incoming(gw, sandbox, CITRA, "belum dibaca")
+    resp = gw.client.patch(f"/sessions/{SID}/messages/{mine['id']}", json={"text": "sudah diubah"})
+    assert resp.status_code == 200, resp.json
+    chats = gw.client.get(f"/sessions/{SID}/chats?refresh=true").json["data"]
+    assert next(c for c in chats if c["id"] == f"{CITRA}@c.us")["unreadCount"] >= 1
 
 
 def test_editing_someone_elses_message_is_422(gw, sandbox):

@@ -437,8 +437,10 @@ def test_lookups_and_their_errors_match_wa_js(start_sandbox, launch):
     assert sync_throw == ["invalid_wid", True]
     assert page.js("return WPP.chat.get('6289999999999') === undefined")
     assert page.call("chat.getMessages", "6289999999999")["code"] == "chat_not_found"
+    # an exact key lookup (wa-js module 17530): the key's chat first, then the message
     assert page.call("chat.getMessageById", "true_1@c.us_ABCDEF0123456789ABCD")["code"] == (
-        "msg_not_found")
+        "chat_not_found")
+    assert page.call("chat.getMessageById", "ABCDEF0123456789ABCD")["code"] == "msg_not_found"
     assert page.value("contact.queryExists", "6289999999999") is None
     exists = page.value("contact.queryWidExists", BUDI)
     assert exists["wid"] == f"{BUDI}@c.us" and exists["biz"] is False

@@ -93,9 +93,13 @@ def test_a_number_lookup_that_errors_is_retried_then_503_and_a_real_no_is_422(ga
     assert down.status_code == 503, down.json
     assert down.json["error"]["code"] == "whatsapp_unavailable"
     assert int(down.headers["Retry-After"]) > 0
+    unknown = gateway.client.get(f"/sessions/lookup/contacts/{GITA}")  # not in the address book
+    assert unknown.status_code == 503, unknown.json  # unknown, not 404 "not on WhatsApp"
+    assert unknown.json["error"]["code"] == "whatsapp_unavailable"
     sandbox.post(f"/_sandbox/phones/{FAJAR}/query-failures", count=0)
     absent = gateway.client.get(f"/sessions/lookup/contacts/{NOBODY}/exists")
     assert absent.status_code == 200 and absent.json["exists"] is False
+    assert gateway.client.get(f"/sessions/lookup/contacts/{NOBODY}").status_code == 404
     refused = gateway.client.post("/sessions/lookup/messages", json={"to": NOBODY, "text": "x"})
     assert refused.status_code == 422
     assert refused.json["error"]["code"] == "recipient_not_on_whatsapp"

@@ -98,6 +98,35 @@ def test_syncing_and_resuming_are_details_of_connected(gw, sandbox):
     wait_for(lambda: gw.session(SID)["detail"] is None, message="back in MAIN")
 
 
+def test_a_socket_reconnecting_under_main_holds_sends_until_it_is_back(gw, sandbox):
+    # WhatsApp keeps the mode MAIN through a short reconnect; only the StreamInfo says nothing
+    # flows. A send made then waits in the queue, not in the page until COMMAND_TIMEOUT.
+    mode(sandbox, ALICE, "CONNECTING")
+    session = wait_for(lambda: (s := gw.session(SID))["detail"] == "CONNECTING" and s,
+                       message="detail CONNECTING")
+    assert session["status"] == "CONNECTED"
+    resp = send(gw, SID, BUDI, "sent while reconnecting")
+    assert resp.status_code == 202 and resp.json["status"] == "queued", resp.json
+    mode(sandbox, ALICE, "MAIN")
+    row = wait_for(lambda: (r := gw.client.get(f"/sessions/{SID}/messages/{resp.json['id']}").json)
+                   ["status"] == "sent" and r, message="sent once the socket is back")
+    assert row["status"] == "sent"
+    assert texts_to(sandbox, BUDI).count("sent while reconnecting") == 1
+
+
+def test_update_available_keeps_a_healthy_session_connected(gw, sandbox):
+    # conn.needsUpdate() is WhatsApp's own "update available" flag: the socket keeps working.
+    sandbox.post(f"/_sandbox/phones/{ALICE}/mode", mode="MAIN", needsUpdate=True)
+    sandbox.post("/_sandbox/messages", **{"from": BUDI, "to": ALICE, "text": "ada pembaruan"})
+    rows = lambda: gw.engine.events.outbox.since(SID, 0, limit=5000)  # noqa: E731
+    wait_for(lambda: any(r["type"] == "message" and "ada pembaruan" in r["body"] for r in rows()),
+             message="the message that came with the flag")
+    resp = send(gw, SID, BUDI, "masih jalan")
+    assert resp.status_code == 201, resp.json
+    assert gw.session(SID)["status"] == "CONNECTED"
+    assert all(e["status"] != "FAILED" for e in statuses(gw, SID))
+
+
 def test_conflict_answers_409_at_once_and_a_takeover_sends_what_was_queued(gw, sandbox):
     mode(sandbox, ALICE, "OFFLINE")
     wait_for(lambda: gw.session(SID)["detail"] == "OFFLINE", message="offline")

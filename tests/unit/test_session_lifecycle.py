@@ -3,7 +3,8 @@
 import threading
 
 from waengine import engine_of
-from waengine.engine.status import derive_status
+from waengine.engine import outgoing
+from waengine.engine.status import derive_status, stream_detail
 from waengine.vocabulary import Status
 
 from ..conftest import wait_for
@@ -34,6 +35,17 @@ def test_derive_status_reads_login_from_the_page_not_from_readiness():
         Status.SCAN_QR, "logged_out")
     assert derive_status({"fullReady": True, "auth": False, "idle": True}, Status.SCAN_QR) == (
         Status.FAILED, "qr_expired")
+
+
+def test_update_available_is_not_a_failure_and_a_reconnecting_socket_is_a_detail():
+    # conn.needsUpdate() is WhatsApp's "update available": the socket still works
+    main = {"fullReady": True, "auth": True, "mode": "MAIN", "needsUpdate": True}
+    assert derive_status(main, Status.CONNECTED) == (Status.CONNECTED, None)
+    assert derive_status({**main, "mode": "DEPRECATED_VERSION"}, Status.CONNECTED) == (
+        Status.FAILED, "wa_update_required")
+    for info in ("CONNECTING", "OPENING", "OFFLINE"):  # StreamInfo under MAIN: socket down
+        assert stream_detail({"mode": "MAIN", "info": info}) == info
+    assert stream_detail({"mode": "MAIN", "info": "NORMAL"}) is None
 
 
 def test_session_goes_starting_scan_qr_connected(client, factory):
@@ -115,16 +127,36 @@ def test_sending_before_connected_is_409_and_unknown_session_404(client, factory
     assert resp.status_code == 409 and resp.json["error"]["code"] == "session_not_ready"
 
 
-def test_a_hung_command_gives_504_and_the_worker_carries_on(make_app, factory):
+def test_a_hung_send_is_unknown_then_found_sent_once(make_app, factory, monkeypatch):
+    # The page may still send what it did not answer in time (a send waits for WhatsApp's
+    # socket): the send is "unknown", looked for by its id while the page holds it, and never
+    # sent a second time.
+    monkeypatch.setattr(outgoing, "UNKNOWN_RECHECK", 0.1)
     client = make_app(COMMAND_TIMEOUT=0.3).test_client()
-    release = threading.Event()
+    release, sends, looked = threading.Event(), [], []
+
+    def send_text(**args):
+        release.wait(5)
+        sends.append(args["messageId"])
+        return {"id": args["messageId"], "chatId": "628111@c.us", "fromMe": True, "body": "x"}
+
+    def find_sent(id):
+        looked.append(id)
+        if not sends:
+            return {"id": id, "pending": True}  # the page's call still runs
+        return {"id": id, "chatId": "628111@c.us", "fromMe": True, "body": "x"}
+
     factory.on_open = lambda bridge: (connect(bridge), bridge.handlers.update(
-        sendText=lambda **a: release.wait(5) and {}))
+        sendText=send_text, findSent=find_sent))
     client.post("/sessions", json={"id": "s1"})
     wait_for(lambda: status_of(client) == "CONNECTED")
     resp = client.post("/sessions/s1/messages", json={"to": "628111", "text": "x"})
-    assert resp.status_code == 504 and resp.json["error"]["code"] == "command_timeout"
+    assert resp.status_code == 202 and resp.json["status"] == "unknown"
+    wait_for(lambda: looked, message="looked for while the page holds it")
     release.set()
+    row = wait_for(lambda: (r := client.get(f"/sessions/s1/messages/{resp.json['id']}").json)
+                   ["status"] == "sent" and r, message="found sent")
+    assert row["status"] == "sent" and len(sends) == 1
     assert status_of(client) == "CONNECTED"
 
 

@@ -1,3 +1,4 @@
+// @ts-check  (tsconfig.json: the contract with wa-js 4.6.0, tests/unit/test_contract.py)
 // waengine's in-page bridge: the only JavaScript the gateway runs in WhatsApp Web (or the sandbox).
 // Installed at document start in every top-level document (CDP addScriptToEvaluateOnNewDocument),
 // so it survives the reloads WhatsApp Web does after a QR scan or a logout.
@@ -11,14 +12,28 @@
 //   poll collects whatever a notification missed.
 (function () {
   'use strict';
+  // Types (checked by tsc against wa-js 4.6.0's own .d.ts files: tsconfig.json, bridge.d.ts)
+  /** @typedef {typeof import('@wppconnect/wa-js')} WPPType */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.MsgModel} MsgModel */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.MsgKey} MsgKey */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.ChatModel} ChatModel */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.ContactModel} ContactModel */
+  /** @typedef {import('@wppconnect/wa-js').whatsapp.GroupMetadataModel} GroupMetadataModel */
+  /** @typedef {import('@wppconnect/wa-js').chat.SendMessageReturn} SendMessageReturn */
+  // chat.getMessages is declared to answer RawMessage[]; the bundle answers MsgModels (module
+  // 91520: MsgStore.get(e) || new MsgModel(e)). Both have the fields the serializers read.
+  /** @typedef {import('@wppconnect/wa-js').chat.RawMessage} RawMessage */
+  /** @typedef {{phone: string|null, lid: string|null}} Pair */
+  /** @typedef {{code: string, message: string}} BridgeError  thrown by ops: the gateway's error */
   if (window.top !== window || window.__waengine) return;
   var CONFIG = __WAENGINE_CONFIG__;
   var QUEUE_KEY = 'waengine.queue';
   var w = {doc: Math.random().toString(36).slice(2), attached: false, injected: false,
            queue: [], seq: 0, seen: [], authCode: null, me: null, keepAlive: false,
-           media: {}, mediaSeq: 0, watching: {}};
+           media: {}, mediaSeq: 0, watching: {}, inflight: {}};
   window.__waengine = w;
-  if (CONFIG.wppConfig) window.WPPConfig = CONFIG.wppConfig;
+  // wa-js merges the page's WPPConfig over its defaults: a partial Config is what it reads
+  if (CONFIG.wppConfig) window.WPPConfig = /** @type {WPPType['config']} */ (CONFIG.wppConfig);
 
   try {
     var saved = JSON.parse(window.sessionStorage.getItem(QUEUE_KEY) || 'null');
@@ -78,7 +93,9 @@
     });
     while (w.pairs.size > PAIRS_MAX) w.pairs.delete(w.pairs.keys().next().value);
   }
+  /** @param {string|null} id */
   function isPerson(id) { return typeof id === 'string' && /@(c\.us|lid)$/.test(id); }
+  /** @param {WPPType} P @param {string|null} id @returns {Promise<Pair>} */
   async function idsOf(P, id) {
     var pair = {phone: null, lid: null};
     if (!isPerson(id)) return pair;
@@ -104,9 +121,11 @@
   }
   // Who sent a message: the group author, else `from` (yours when you sent it).
   function senderOf(json) { return json.author || json.from; }
+  /** @param {WPPType} P */
   async function senderIds(P, json) {
     return {senderIds: await idsOf(P, senderOf(json))};
   }
+  /** @param {WPPType} P */
   async function withIds(P, json) {
     if (json) Object.assign(json, await senderIds(P, json));
     return json;
@@ -122,6 +141,7 @@
   };
 
   // ---- serializers: read explicit fields only (wa-js 4.6.0 models; docs/sandbox.md) ----
+  /** @param {any} x  a Wid, MsgKey, string or nothing @returns {string|null} */
   function str(x) {
     if (x === null || x === undefined) return null;
     if (typeof x === 'object' && x._serialized) return String(x._serialized);
@@ -130,6 +150,7 @@
   function isGroupId(id) { return typeof id === 'string' && id.slice(-5) === '@g.us'; }
   var MEDIA = {image: 1, video: 1, audio: 1, ptt: 1, sticker: 1, document: 1};
 
+  /** @param {ContactModel} c */
   function contactJSON(c) {
     if (!c) return null;
     var id = str(c.id);
@@ -143,6 +164,7 @@
   // as a getter that throws message_not_have_a_reply on every message that is not a reply, so
   // the key is built from the fields that getter (getQuotedMsgKey) reads, by its rule. A value
   // wa-js put on the message itself (its MsgStore hook: the quoted message's own key) wins.
+  /** @param {MsgModel|RawMessage} m @returns {string|null} */
   function quotedKey(m) {
     if (!m.quotedStanzaID) return null;
     var own = Object.getOwnPropertyDescriptor(m, 'quotedMsgId');
@@ -156,8 +178,9 @@
       (keep && participant ? '_' + participant : '');
   }
 
+  /** @param {MsgModel|RawMessage} m */
   function msgJSON(m) {
-    var key = m.id || {};
+    var key = /** @type {Partial<MsgKey>} */ (m.id || {});
     var type = m.type || 'chat';
     var body = MEDIA[type] ? (m.caption || '') : (type === 'location' ? (m.loc || '') : (m.body || ''));
     var poll = null;
@@ -185,6 +208,7 @@
     };
   }
 
+  /** @param {GroupMetadataModel} meta */
   function participantsOf(meta) {
     var list = meta && meta.participants;
     if (!list) return [];
@@ -195,6 +219,7 @@
     });
   }
 
+  /** @param {ChatModel} c */
   function chatJSON(c) {
     var id = str(c.id);
     var meta = c.groupMetadata;
@@ -207,14 +232,16 @@
 
   // ChatModel.mute (MuteModel, expiration in unix seconds; whatsapp/models/MuteModel.d.ts), or
   // its muteExpiration prop; an expiration already past is not muted.
+  /** @param {ChatModel} c @returns {number} */
   function muteOf(c) {
     var e = c.mute && typeof c.mute.expiration === 'number' ? c.mute.expiration : c.muteExpiration;
     if (typeof e !== 'number' || e === 0) return 0;
     return e < 0 || e > Date.now() / 1000 ? e : 0;
   }
 
+  /** @param {ChatModel} c */
   function groupJSON(c) {
-    var meta = (c && c.groupMetadata) || {};
+    var meta = (c && c.groupMetadata) || /** @type {GroupMetadataModel} */ ({});
     return {id: str(c.id), name: meta.subject || c.name || null, owner: str(meta.owner),
             participants: participantsOf(meta), creation: meta.creation || null,
             description: meta.desc || null, announce: meta.announce === true,
@@ -222,15 +249,17 @@
   }
 
   // ---- WPP discovery, listeners and injection ----
+  /** @returns {WPPType|null} */
   function currentWPP() {
     if (window.WPP) return window.WPP;
     try { return typeof WPP !== 'undefined' ? WPP : null; } catch (e) { return null; }  // eslint-disable-line no-undef
   }
 
+  /** @template {(...args: any[]) => void} F @param {F} fn @returns {F} */
   function safe(fn) {
-    return function () {
+    return /** @type {F} */ (function () {
       try { fn.apply(null, arguments); } catch (e) { push('bridge.error', {message: String(e)}); }
-    };
+    });
   }
 
   // What chat.new_message brings that is not a chat message (wa-js 4.6.0 emits it for every
@@ -240,6 +269,7 @@
                 protocol: 1, broadcast_notification: 1, group_notification: 1, revoked: 1};
   var STATUS_CHAT = 'status@broadcast';
 
+  /** @param {MsgModel} m */
   function onMessage(m) {
     if (!m || !m.id) return;
     if (m.type === 'ciphertext') { watchCiphertext(m); return; }  // re-emitted once decrypted
@@ -260,6 +290,7 @@
 
   // wa-js re-emits a ciphertext model when it decrypts (its "change:type" listener); one that
   // is still ciphertext after CONFIG.undecryptableAfterMs is reported once, by its id.
+  /** @param {MsgModel} m */
   function watchCiphertext(m) {
     var id = str(m.id);
     if (m.id.fromMe || w.watching[id]) return;
@@ -270,6 +301,7 @@
     }), CONFIG.undecryptableAfterMs || 60000);
   }
 
+  /** @param {MsgModel|RawMessage} m */
   function undecryptableJSON(m) {
     return {id: str(m.id), chatId: str(m.id.remote), from: str(m.from), author: str(m.author),
             timestamp: typeof m.t === 'number' ? m.t : null};
@@ -289,6 +321,7 @@
     });
   }
 
+  /** @param {WPPType} P */
   function attach(P) {
     if (w.attached || !P || typeof P.on !== 'function') return;
     w.attached = true;
@@ -305,8 +338,10 @@
     P.on('chat.msg_edited', safe(function (e) {
       if (!e || !e.msg) return;
       var json = msgJSON(e.msg);
-      json.editedAt = e.msg.latestEditSenderTimestampMs
-        ? Math.floor(e.msg.latestEditSenderTimestampMs / 1000) : null;
+      // WhatsApp's Msg attribute (wa-js's editMessage sets it too), missing from MsgModel.d.ts
+      var editedMs = /** @type {{latestEditSenderTimestampMs?: number}} */ (/** @type {unknown} */ (e.msg))
+        .latestEditSenderTimestampMs;
+      json.editedAt = editedMs ? Math.floor(editedMs / 1000) : null;
       push('message.edited', json, senderIds(currentWPP(), json));
     }));
     // selectedOptions: wa-js puts the option objects at their localId (a sparse array)
@@ -358,7 +393,7 @@
      'conn.qrcode_idle', 'conn.require_auth', 'conn.logout', 'conn.stream_mode_changed',
      'conn.stream_info_changed', 'conn.needs_update', 'conn.link_code_change',
      'conn.link_code_expired', 'conn.link_code_error',
-     'loader.ready', 'loader.full_ready'].forEach(function (name) {
+     'loader.ready', 'loader.full_ready'].forEach(function (/** @type {keyof import('@wppconnect/wa-js').ev.EventTypes} */ name) {
       P.on(name, function () { notify('state'); });
     });
   }
@@ -431,6 +466,7 @@
     return s;
   };
 
+  /** @param {WPPType} P */
   async function whoAmI(P) {
     var id = str(P.conn.getMyUserId());
     if (!id) return null;
@@ -449,9 +485,10 @@
   // whatsapp/enums/SendMsgResult.d.ts). Such a send is an error named by that result; the
   // gateway decides whether to try it again. The message is read back from the chat: a send
   // that WhatsApp took is there (no invented stand-in).
+  /** @param {WPPType} P @param {SendMessageReturn} result */
   async function sent(P, result) {
-    var r = result && result.sendMsgResult;
-    if (r && typeof r.then === 'function') r = await r;  // awaiting it keeps working
+    // already resolved in 4.6.0 (chat/types.d.ts); awaiting it keeps working
+    var r = await (result && result.sendMsgResult);
     var outcome = r && typeof r === 'object' ? r.messageSendResult : r;
     if ((outcome && outcome !== 'OK') || (result && typeof result.ack === 'number' && result.ack < 0)) {
       var name = outcome && outcome !== 'OK' ? String(outcome) : 'ERROR_UNKNOWN';
@@ -475,6 +512,7 @@
   // WhatsApp's own lookup (whatsapp/functions/sendQueryExists.d.ts), which rejects when the
   // query fails: only its null is a "no". A lookup that keeps failing is whatsapp_unavailable.
   var LOOKUP_TRIES = 3;
+  /** @param {WPPType} P @param {string} id */
   async function lookUp(P, id) {
     var r = await P.contact.queryExists(id);
     if (r) return r;
@@ -495,6 +533,7 @@
   // Sends never reject unknown numbers (wa-js creates the chat): ask WhatsApp first, once per
   // recipient and document. A chat the page already has is a recipient it has talked to.
   var known = {};
+  /** @param {WPPType} P @param {string} to @returns {Promise<string>} */
   async function recipient(P, to) {
     if (to.slice(-5) === '@g.us') {
       if (!P.chat.get(to)) throw {code: 'unknown_group', message: to + ' is not a group of this account'};
@@ -519,6 +558,28 @@
     return known[to];
   }
 
+  // The chat a send lands in: WhatsApp's chat.find (findOrCreateLatestChat) answers the
+  // person's @lid chat for a phone id once WhatsApp moved them, and a send whose messageId
+  // names another chat fails (message_key_remote_id_is_not_same_of_chat: wa-js module 97829's
+  // sendRawMessage). Asked at every send, never cached: the person's chat can move any time.
+  /** @param {WPPType} P @param {string} to @returns {Promise<string>} */
+  async function sendChat(P, to) {
+    if (!isPerson(to)) return to;
+    var chat = await P.chat.find(to);
+    return (chat && str(chat.id)) || to;
+  }
+
+  // A send's chat and pre-assigned key: an id assigned before the person's chat moved keeps
+  // its random part, in the chat the send really goes to (findSent looks in both).
+  /** @param {WPPType} P @param {{to: string, messageId?: string}} a */
+  async function target(P, a) {
+    var to = await sendChat(P, await recipient(P, a.to));
+    var key = a.messageId ? String(a.messageId).split('_') : null;
+    if (key && key.length === 3 && key[1] !== to) key[1] = to;
+    return {to: to, messageId: key ? key.join('_') : null};
+  }
+
+  /** @param {WPPType} P @param {string[]} ids */
   async function recipients(P, ids) {
     var out = [];
     for (var i = 0; i < (ids || []).length; i++) out.push(await recipient(P, ids[i]));
@@ -527,6 +588,7 @@
 
   // mentionedList goes to WhatsApp unchanged (wa-js module 19211): a LID-addressed group
   // (groupMetadata.isLidAddressingMode) knows its members by @lid only.
+  /** @param {WPPType} P @param {string} to @param {string[]} ids */
   async function mentionIds(P, to, ids) {
     var chat = to.slice(-5) === '@g.us' ? P.chat.get(to) : null;
     var lidMode = !!(chat && chat.groupMetadata && chat.groupMetadata.isLidAddressingMode);
@@ -538,6 +600,7 @@
     return out;
   }
 
+  /** @param {WPPType} P @param {string} id */
   async function quoted(P, id) {
     try {
       await P.chat.getMessageById(id);
@@ -547,6 +610,7 @@
     return id;
   }
 
+  /** @param {WPPType} P @param {string} id @param {object} [results] */
   function groupOf(P, id, results) {
     var chat = P.chat.get(id);
     var out = chat ? groupJSON(chat) : {id: id, name: null, owner: null, participants: []};
@@ -567,6 +631,7 @@
 
   function byTime(a, b) { return (a.timestamp || 0) - (b.timestamp || 0); }
 
+  /** @param {WPPType} P @param {string} id */
   function existingChat(P, id) {
     var chat = null;
     try { chat = P.chat.get(id); } catch (e) { /* invalid_wid: not found either */ }
@@ -575,6 +640,7 @@
   }
 
   // labels/functions/*: assertIsBusiness is Conn.isSMB, as profile.isBusiness() reads it
+  /** @param {WPPType} P */
   function businessOnly(P) {
     if (!(P.profile && typeof P.profile.isBusiness === 'function' && P.profile.isBusiness())) {
       throw {code: 'is_not_business', message: 'Labels need a WhatsApp Business account'};
@@ -582,6 +648,7 @@
   }
 
   // labels/types.d.ts Label {id, name, color, count, hexColor, colorIndex}
+  /** @param {import('@wppconnect/wa-js').labels.Label} l */
   function labelJSON(l) {
     return {id: String(l.id), name: l.name || '', color: l.hexColor || null,
             colorIndex: typeof l.colorIndex === 'number' ? l.colorIndex : null, count: l.count || 0};
@@ -607,6 +674,7 @@
     });
   }
 
+  /** @type {Record<string, (P: WPPType, a: any) => Promise<any>>} */
   var ops = {
     // "typing…" before a paced send; a chat that does not exist yet has nobody to show it to.
     typing: async function (P, a) {
@@ -616,49 +684,56 @@
       return null;
     },
     sendText: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var opts = Object.assign({}, SEND);
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       if (a.replyTo) opts.quotedMsg = await quoted(P, a.replyTo);
       if (a.mentions && a.mentions.length) opts.mentionedList = await mentionIds(P, to, a.mentions);
       return sent(P, await P.chat.sendTextMessage(to, a.text, opts));
     },
     // a.data is a data: URL (the gateway checked type and size); a.kind image|video|audio|document
     sendFile: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       // kind ptt: a voice note, sent as audio with isPtt; kind sticker: a WebP sticker
       var opts = Object.assign({}, SEND, {type: a.kind === 'ptt' ? 'audio' : (a.kind || 'auto-detect'),
                                           filename: a.filename, mimetype: a.mimetype});
       if (a.kind === 'ptt') opts.isPtt = true;
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       if (a.caption) opts.caption = a.caption;
       return sent(P, await P.chat.sendFileMessage(to, a.data, opts));
     },
     sendLocation: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var opts = Object.assign({}, SEND, {lat: a.latitude, lng: a.longitude});
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       if (a.name) opts.name = a.name;
       if (a.address) opts.address = a.address;
       return sent(P, await P.chat.sendLocationMessage(to, opts));
     },
     // a.contacts: [{id, name}] (id a WhatsApp user id): one card, or a multi_vcard for several
     sendContact: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var cards = a.contacts.map(function (c) { return c.name ? {id: c.id, name: c.name} : c.id; });
       var opts = Object.assign({}, SEND);
-      if (a.messageId) opts.messageId = a.messageId;  // SendMessageOptions (chat/types.d.ts)
+      if (t.messageId) opts.messageId = t.messageId;  // SendMessageOptions (chat/types.d.ts)
       return sent(P, await P.chat.sendVCardContactMessage(to, cards.length === 1 ? cards[0] : cards,
                                                           opts));
     },
     sendPoll: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var t = await target(P, a);
+      var to = t.to;
       var opts = Object.assign({}, SEND, {selectableCount: a.selectableCount || 0});
-      if (a.messageId) opts.messageId = a.messageId;
+      if (t.messageId) opts.messageId = t.messageId;
       return sent(P, await P.chat.sendCreatePollMessage(to, a.name, a.options, opts));
     },
     react: async function (P, a) {
       var r = await P.chat.sendReactionToMessage(a.id, a.emoji || false);
+      // WhatsApp's sendReactionToMsg: a SendMsgResult name, or {messageSendResult} on some builds
+      /** @type {any} */
       var result = r && r.sendMsgResult;
       result = result && typeof result === 'object' ? result.messageSendResult : result;
       if (result && result !== 'OK') throw {code: 'reaction_failed', message: 'WhatsApp answered ' + result};
@@ -684,7 +759,8 @@
         throw {code: 'not_own_message', message: 'Only your own messages can be edited'};
       }
       try {
-        await P.chat.editMessage(a.id, a.text, {linkPreview: false});
+        // an edit is sent like a message: without markIsRead: false it marks the chat read
+        await P.chat.editMessage(a.id, a.text, {linkPreview: false, markIsRead: false});
       } catch (e) {
         if (e && e.code === 'edit_message_error') {
           throw {code: 'message_not_editable',
@@ -752,10 +828,12 @@
     getContact: async function (P, a) {
       var c = await P.contact.get(a.id);
       if (c) return bothIds(contactJSON(c), await idsOf(P, a.id));
-      var r = a.id.slice(-5) === '@c.us' ? await P.contact.queryExists(a.id) : null;
+      // lookUp, not queryExists alone: a lookup that failed is whatsapp_unavailable (unknown),
+      // never "not on WhatsApp"
+      var r = a.id.slice(-5) === '@c.us' ? await lookUp(P, a.id) : null;
       if (!r) throw {code: 'contact_not_found', message: 'No contact ' + a.id};
       var id = str(r.wid);  // on WhatsApp, not in this account's contacts
-      return {id: id, phone: id.split('@')[0], lid: str(r.lid), name: null, shortName: null,
+      return {id: id, phone: id.split('@')[0], lid: 'lid' in r ? str(r.lid) : null, name: null, shortName: null,
               pushname: null, isMyContact: false, isBusiness: r.biz === true};
     },
     groups: async function (P) {
@@ -764,7 +842,7 @@
     },
     createGroup: async function (P, a) {
       var participants = await recipients(P, a.participants);
-      var r = await P.group.create(a.name, participants);
+      var r = await P.group.create(a.name, participants, undefined);  // no parent community
       return groupOf(P, str(r.gid), participantResults(r.participants));
     },
     changeParticipants: async function (P, a) {
@@ -851,15 +929,31 @@
     // The id a send will carry, chosen before it is attempted: after a crash mid-send the
     // gateway looks for it in the chat instead of sending blind a second time.
     newMessageId: async function (P, a) {
-      var to = await recipient(P, a.to);
+      var to = await sendChat(P, await recipient(P, a.to));
       return str(await P.chat.generateMessageID(to));
     },
-    // A send of ours by its pre-assigned id: null when WhatsApp never got it.
+    // A send of ours by its pre-assigned id: null when WhatsApp never got it, {id, pending}
+    // while its call still runs here or WhatsApp holds it unsent (ack 0). getMessageById is
+    // an exact key lookup, and a person's chat may have moved between phone id and @lid since
+    // the id was assigned (target): the same random id in the other chat is the same send.
     findSent: async function (P, a) {
-      var m = null;
-      try { m = await P.chat.getMessageById(a.id); } catch (e) { return null; }
-      if (!m || (typeof m.ack === 'number' && m.ack < 1)) return null;
-      return withIds(P, msgJSON(m));
+      var keys = [a.id];
+      var parts = String(a.id).split('_');
+      if (parts.length === 3 && isPerson(parts[1])) {
+        var pair = await idsOf(P, parts[1]);
+        var other = parts[1] === pair.lid ? pair.phone : pair.lid;
+        if (other) keys.push([parts[0], other, parts[2]].join('_'));
+      }
+      if (w.inflight[a.id]) return {id: a.id, pending: true};  // its send still runs in this page
+      for (var i = 0; i < keys.length; i++) {
+        var m = null;
+        try { m = await P.chat.getMessageById(keys[i]); } catch (e) { continue; }  // msg_/chat_not_found
+        if (!m || (typeof m.ack === 'number' && m.ack < 0)) continue;  // refused (ack ERROR): not sent
+        // in the page with the clock icon: WhatsApp sends it when its socket is back
+        if (m.ack === 0) return {id: str(m.id), pending: true};
+        return withIds(P, msgJSON(m));
+      }
+      return null;
     },
     // call/functions/reject.d.ts: reject(callId) resolves true, or throws call_not_found /
     // call_is_not_incoming_ring (it stopped ringing).
@@ -931,7 +1025,13 @@
       if ((await P.labels.getAllLabels()).length >= 20) {
         throw {code: 'label_limit', message: 'WhatsApp Business keeps at most 20 labels'};
       }
-      var opts = typeof a.color === 'number' ? {labelColor: a.color} : {};
+      // addNewLabel reads labelColor 0 as "choose one": the colour goes by its palette value,
+      // which it maps back to the index
+      var opts = {};
+      if (typeof a.color === 'number') {
+        opts.labelColor = (await P.labels.getLabelColorPalette())[a.color];
+        if (!opts.labelColor) throw {code: 'color_not_in_pallet', message: 'No label colour ' + a.color};
+      }
       return labelJSON(await P.labels.addNewLabel(a.name, opts));
     },
     changeChatLabels: async function (P, a) {
@@ -951,7 +1051,8 @@
     queryExists: async function (P, a) {
       var r = await lookUp(P, a.id);  // contact/functions/queryWidExists.d.ts: lid?
       if (!r) return null;
-      var lid = str(r.lid) || (await idsOf(P, str(r.wid))).lid;
+      // WhatsApp's own lookup (lookUp's fallback) carries no lid
+      var lid = ('lid' in r ? str(r.lid) : null) || (await idsOf(P, str(r.wid))).lid;
       return {id: str(r.wid), lid: lid, isBusiness: r.biz === true};
     },
 
@@ -993,29 +1094,29 @@
     updateGroup: async function (P, a) {
       if (typeof a.subject === 'string') await P.group.setSubject(a.groupId, a.subject);
       if (typeof a.description === 'string') await P.group.setDescription(a.groupId, a.description);
-      if (typeof a.announce === 'boolean') await P.group.setProperty(a.groupId, 'announcement', a.announce);
-      if (typeof a.restrict === 'boolean') await P.group.setProperty(a.groupId, 'restrict', a.restrict);
+      if (typeof a.announce === 'boolean') await P.group.setProperty(a.groupId, P.group.GroupProperty.ANNOUNCEMENT, a.announce);
+      if (typeof a.restrict === 'boolean') await P.group.setProperty(a.groupId, P.group.GroupProperty.RESTRICT, a.restrict);
       return groupOf(P, a.groupId);
     },
     // Idempotent, like the rest of the API: an admin asked to be promoted (or a member to be
     // demoted) already is one, so only the others go to WhatsApp (promoteParticipants throws
     // group_participant_is_already_a_group_admin otherwise). Non-members are passed on for
-    // WhatsApp to refuse (group_participant_not_found).
+    // WhatsApp to refuse (group_participant_not_found). group.demoteParticipants (module 42490)
+    // refuses the whole call unless canDemote holds for each, which it never does for the
+    // group's creator: that one is WhatsApp's own refusal (not_authorized), said first.
     changeAdmins: async function (P, a) {
       var chat = P.chat.get(a.groupId);
       var members = chat && chat.groupMetadata && chat.groupMetadata.participants;
-      function admin(id) { var p = members && members.get(id); return p ? p.isAdmin === true : null; }
+      function member(id) { return (members && members.get(id)) || null; }
+      function admin(id) { var p = member(id); return p ? p.isAdmin === true : null; }
       var promote = (a.promote || []).filter(function (id) { return admin(id) !== true; });
       var demote = (a.demote || []).filter(function (id) { return admin(id) !== false; });
-      if (promote.length) await P.group.promoteParticipants(a.groupId, promote);
-      if (demote.length) {
-        // wa-js 4.6.0 resolves {success: false, error} on a refusal instead of rejecting
-        var r = await P.group.demoteParticipants(a.groupId, demote);
-        if (r && r.success === false) {
-          var e = r.error || {};
-          throw {code: e.code || 'demote_failed', message: e.message || 'WhatsApp refused the demotion'};
-        }
+      var creator = demote.filter(function (id) { var p = member(id); return p && p.isSuperAdmin === true; });
+      if (creator.length) {
+        throw {code: 'not_authorized', message: 'WhatsApp does not demote the group creator ' + creator[0]};
       }
+      if (promote.length) await P.group.promoteParticipants(a.groupId, promote);
+      if (demote.length) await P.group.demoteParticipants(a.groupId, demote);
       return groupOf(P, a.groupId);
     },
     inviteLink: async function (P, a) {
@@ -1058,11 +1159,16 @@
       var P = currentWPP();
       if (!P || P.isFullReady !== true) { resolve({ok: false, code: 'wpp_not_ready', message: 'WhatsApp Web is loading'}); return; }
       if (!ops[op]) { resolve({ok: false, code: 'unknown_op', message: op}); return; }
+      // A send with a pre-assigned id is in flight until its call settles, even after the
+      // gateway stopped waiting for it (findSent answers pending meanwhile: never sent twice).
+      var id = args && args.messageId;
+      if (id) w.inflight[id] = true;
+      var settle = function (envelope) { if (id) delete w.inflight[id]; resolve(envelope); };
       try {
         Promise.resolve(ops[op](P, args || {})).then(function (v) {
-          resolve({ok: true, value: v === undefined ? null : v});
-        }, function (e) { resolve(errorEnvelope(e)); });
-      } catch (e) { resolve(errorEnvelope(e)); }  // some WPP functions throw synchronously
+          settle({ok: true, value: v === undefined ? null : v});
+        }, function (e) { settle(errorEnvelope(e)); });
+      } catch (e) { settle(errorEnvelope(e)); }  // some WPP functions throw synchronously
     });
   };
 })();

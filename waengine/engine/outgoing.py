@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 # Not sent for sure: the command never reached the page, so trying again cannot duplicate.
 RETRYABLE = (SessionNotReady, BrowserUnavailable)
-
+# How long an unknown send waits before it is looked for again (the page may still be sending
+# it: WhatsApp keeps a message with the clock icon until its socket is back).
+UNKNOWN_RECHECK = 5.0
 
 
 def pacing_for(config: dict, options: dict) -> dict:
@@ -202,13 +204,18 @@ class OutgoingQueue:
         self._update("UPDATE outgoing SET wa_id = ?, key_id = ? WHERE id = ?",
                      (wa_id, parts[2] if len(parts) >= 3 else None, row_id), row_id)
 
-    def mark_unknown(self, row_id: str, error: WAEngineError) -> None:
-        """The browser died during the send: it may or may not have reached WhatsApp."""
-        err = {"status": error.status, "code": error.code, "message": error.message,
-               "details": error.details}
+    def mark_unknown(self, row_id: str, error: WAEngineError | None,
+                     recheck: float = 0.0) -> None:
+        """The browser died or timed out during the send: it may or may not have reached
+        WhatsApp. It is looked for again, not before `recheck` seconds (`error` None keeps the
+        one recorded)."""
+        err = error and {"status": error.status, "code": error.code, "message": error.message,
+                         "details": error.details}
         self._update(
-            "UPDATE outgoing SET status = 'unknown', attempts = attempts + 1, error = ?"
-            " WHERE id = ?", (json.dumps(err), row_id), row_id)
+            "UPDATE outgoing SET status = 'unknown', attempts = attempts + 1,"
+            " error = COALESCE(?, error), retry_at = ? WHERE id = ?",
+            (err and json.dumps(err), self.clock() + recheck if recheck else None, row_id),
+            row_id)
         self._notify()
 
     def forget_session(self, session_id: str) -> None:
@@ -348,6 +355,11 @@ class Sender:
                 # An attempt with this id may have reached WhatsApp before a browser or the
                 # gateway died: look for it, and send only if it is not there.
                 found = page.find_sent(wa_id)
+                if found and found.get("pending"):  # the page still holds it: look again later
+                    log.info("send %s of %s is still in the page", row["id"], self.session.id)
+                    self._record(lambda: self.queue.mark_unknown(
+                        row["id"], None, recheck=UNKNOWN_RECHECK))
+                    return
                 if found:
                     log.info("send %s of %s had been sent already", row["id"], self.session.id)
                     self._record(lambda: self.queue.finish(row["id"], found, None))
@@ -377,8 +389,12 @@ class Sender:
             if self._retry(row, e):
                 return
         except CommandTimeout as e:
-            # The page may or may not have sent it: report, never send twice.
-            self._record(lambda err=e: self.queue.finish(row["id"], None, err))
+            # The page may still send it (a send waits for WhatsApp's socket), so it is not a
+            # failure: unknown, looked for by its id later, never sent twice.
+            log.warning("send %s of %s timed out; its outcome is looked for", row["id"],
+                        self.session.id)
+            self._record(lambda err=e: self.queue.mark_unknown(row["id"], err,
+                                                              recheck=UNKNOWN_RECHECK))
         except WAEngineError as e:
             self._record(lambda err=e: self.queue.finish(row["id"], None, err))
         except Exception:

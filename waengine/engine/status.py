@@ -13,8 +13,8 @@ def derive_status(state: dict, current: Status) -> tuple[Status, str | None] | N
     if not state.get("fullReady"):
         return None
     mode = state.get("mode")
-    if state.get("needsUpdate"):  # conn.needsUpdate(): WhatsApp asks for a newer client
-        return Status.FAILED, "wa_update_required"
+    # conn.needsUpdate() is WhatsApp's Stream.needsUpdate, its "update available" banner: the
+    # socket keeps working, so only the mode DEPRECATED_VERSION ends the session.
     if mode in FAILING_MODES:
         return Status.FAILED, FAILING_MODES[mode]
     if state.get("auth"):
@@ -35,9 +35,16 @@ def derive_status(state: dict, current: Status) -> tuple[Status, str | None] | N
     return Status.SCAN_QR, reason
 
 
+# StreamInfo values under mode MAIN while WhatsApp reconnects its socket (enums/StreamInfo.d.ts):
+# the mode stays MAIN, nothing flows.
+SOCKET_DOWN = ("OFFLINE", "CONNECTING", "OPENING")
+
+
 def stream_detail(state: dict) -> str | None:
     """A CONNECTED session's `detail`: why its stream does not carry messages right now."""
     mode = state.get("mode")
+    if mode == "MAIN" and state.get("info") in SOCKET_DOWN:
+        return state["info"]
     if mode == "OFFLINE":
         return "OFFLINE"
     if mode == "SYNCING":  # StreamInfo RESUMING: catching up after a reconnect

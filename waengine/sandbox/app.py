@@ -282,7 +282,8 @@ def change_participants(gid):
 
 @control.post("/phones/<phone>/mode")
 def set_mode(phone):
-    return network().set_mode(phone, body().get("mode"))
+    data = body()
+    return network().set_mode(phone, data.get("mode"), data.get("needsUpdate"))
 
 
 @control.post("/stall")

@@ -89,7 +89,7 @@ class DeviceOps:
             self._drop_acked(device, int(ack or 0))
 
             def shown():
-                return stream is None or stream == f"{device.mode}:{device.info}"
+                return stream is None or stream == f"{device.mode}:{device.info}:{int(device.needs_update)}"
 
             def ready():
                 # Every event still queued is newer than `ack` (older ones were dropped);

@@ -198,6 +198,7 @@ class Device:
     mode: str = "MAIN"  # its stream mode (streams.py)
     info: str = "NORMAL"
     silent: bool = False  # the socket looks open but nothing flows (streams.py set_silent)
+    needs_update: bool = False  # WhatsApp's Stream.needsUpdate: a newer client is out
 
 
 @dataclass

@@ -24,18 +24,29 @@ STREAM_MODES = {
     "OFFLINE": ("OFFLINE", "OFFLINE"),
     "SYNCING": ("SYNCING", "SYNCING"),
     "RESUMING": ("SYNCING", "RESUMING"),
+    # WhatsApp keeps the mode MAIN through a short reconnect: only the StreamInfo (the socket's
+    # state) says nothing flows.
+    "CONNECTING": ("MAIN", "CONNECTING"),
+    "OPENING": ("MAIN", "OPENING"),
 }
-# Modes in which the socket carries messages both ways.
+# Modes in which the socket carries messages both ways, unless its info says it is down.
 FLOWING = ("MAIN", "SYNCING")
 # Seconds a send of a silent device is held before the server answers 503 (the page retries).
 SILENT_SEND_WAIT = 20.0
+SOCKET_DOWN = ("OFFLINE", "CONNECTING", "OPENING")
+
+
+def flowing(device) -> bool:
+    return device.mode in FLOWING and device.info not in SOCKET_DOWN
 
 
 class StreamOps:
     """Part of Network (core.py), which holds the state and the one lock."""
 
-    def set_mode(self, phone, mode) -> dict:
-        """Put every device linked to the phone in this stream mode (control API)."""
+    def set_mode(self, phone, mode, needs_update=None) -> dict:
+        """Put every device linked to the phone in this stream mode (control API).
+        `needs_update`: WhatsApp's own "update available" flag (conn.needsUpdate()), which it
+        raises with any mode while the socket keeps working; DEPRECATED_VERSION raises it too."""
         name = str(mode or "").upper()
         if name not in STREAM_MODES:
             raise SandboxError(400, "invalid_mode",
@@ -48,8 +59,10 @@ class StreamOps:
             for device_id in account.devices:
                 device = self._devices[device_id]
                 device.mode, device.info = STREAM_MODES[name]
+                device.needs_update = bool(needs_update) or name == "DEPRECATED_VERSION"
             self._cond.notify_all()
-            return {"phone": digits, "mode": name, "devices": list(account.devices)}
+            return {"phone": digits, "mode": name, "needsUpdate": bool(needs_update)
+                    or name == "DEPRECATED_VERSION", "devices": list(account.devices)}
 
     def takeover(self, device_id: str, token: str, client: str) -> dict:
         """`Socket.takeover()`: this page becomes the login's active one, back in MAIN."""
@@ -64,12 +77,13 @@ class StreamOps:
 
     @staticmethod
     def _stream_view(device) -> dict:
-        return {"mode": device.mode, "info": device.info}
+        return {"mode": device.mode, "info": device.info, "needsUpdate": device.needs_update}
 
     def _check_can_send(self, device) -> None:
-        if device.mode not in FLOWING:
+        if not flowing(device):
             raise SandboxError(409, "stream_not_main",
-                               f"The device is in stream mode {device.mode}; nothing is sent")
+                               f"The device is in stream mode {device.mode} ({device.info});"
+                               " nothing is sent")
         if device.silent:  # the server never answers: the page's send waits, then retries
             self._wait(lambda: not device.silent or device.id not in self._devices,
                        SILENT_SEND_WAIT)
@@ -79,7 +93,7 @@ class StreamOps:
     @staticmethod
     def _flowing(device) -> bool:
         """Whether events reach the device: its stream is up and its socket not silent."""
-        return device.mode in FLOWING and not device.silent
+        return flowing(device) and not device.silent
 
     def set_silent(self, phone, silent) -> dict:
         """Control API: the phone's devices keep a socket that looks open (stream MAIN, no

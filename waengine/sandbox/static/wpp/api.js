@@ -3,14 +3,14 @@
 import { call } from './call.js';
 import { blocklist } from './blocklist.js';
 import { chat } from './chat.js';
-import { installChatState } from './chatstate.js';
+import { chatStateApi, installChatState } from './chatstate.js';
 import { conn } from './conn.js';
 import { contact, serverQueryWidExists } from './contact.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
 import { takeover } from './pump.js';
-import { installLabels } from './labels.js';
+import { installLabels, isBusiness, labels } from './labels.js';
 import { profile } from './profile.js';
 import { state } from './state.js';
 import { util } from './util.js';
@@ -23,11 +23,14 @@ export const WPP = {
   dev: undefined,
   ev,
   call,
-  conn,
-  chat,
-  contact,
+  conn: Object.assign(conn, chatStateApi.conn),
+  chat: Object.assign(chat, chatStateApi.chat),
+  contact: Object.assign(contact, chatStateApi.contact),
   group,
   util,
+  blocklist,
+  labels,
+  profile: Object.assign(profile, { isBusiness }),
   loader: {
     loaderType: 'meta',
     onInjected: futureOnly('loader.injected'),
@@ -41,14 +44,12 @@ export const WPP = {
     functions: { queryWidExists: serverQueryWidExists },
     Socket: { takeover: () => takeover() } },
 };
-for (const name of ['blocklist', 'cart', 'catalog', 'community', 'indexdb', 'labels',
-  'lists', 'newsletter', 'order', 'privacy', 'status']) {
+for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'newsletter', 'order',
+  'privacy', 'status']) {
   WPP[name] = {};
 }
-WPP.profile = profile;
-WPP.blocklist = blocklist;
-installChatState(WPP); // chat archive/pin/mute/clear/delete, chatstates, presence
-installLabels(WPP); // labels (business accounts), profile.isBusiness
+installChatState(); // presence subscriptions, the server's chat events
+installLabels(); // the server's label events
 for (const name of ['on', 'off', 'once', 'many', 'onAny', 'offAny', 'emit', 'waitFor',
   'removeAllListeners', 'listeners', 'listenerCount', 'eventNames', 'prependListener']) {
   WPP[name] = ev[name].bind(ev);

@@ -5,9 +5,9 @@ import { InvalidChat, WPPError } from './errors.js';
 import { ev } from './events.js';
 import { group } from './group.js';
 import { MsgKey, assertWid, createWid } from './ids.js';
-import { MsgModel } from './models.js';
+import { ChatModel, MsgModel } from './models.js';
 import { state, streamFlowing } from './state.js';
-import { findMessage, msgFromView, newLocalChat, setQuoted, store, storeMessage } from './stores.js';
+import { msgFromView, newLocalChat, setQuoted, store, storeMessage } from './stores.js';
 import { asWPPError, asyncApi, http } from './transport.js';
 import { $, render } from './ui.js';
 
@@ -35,10 +35,14 @@ export function resolveLid(wid) {
   return phone ? createWid(phone) : wid;
 }
 
-/** chat.find: the exact chat, or a new one. A phone id gets a phone-id chat even when the
- * person's chat is under their @lid ("may resolve" in wa-js: the sandbox never does). */
+/** chat.find: WhatsApp's findOrCreateLatestChat. A phone id finds the person's @lid chat when
+ * the page has one (after WhatsApp moved the person to a LID, that is their latest chat), else
+ * the exact chat, else a new one. */
 export async function findChat(chatId) {
   const wid = assertWid(chatId);
+  const lid = state.loggedIn && wid.server === 'c.us' ? store.pns.get(wid._serialized) : undefined;
+  const latest = lid ? store.chats.get(String(lid)) : undefined;
+  if (latest) return latest;
   const chat = state.loggedIn ? store.chats.get(wid._serialized) : undefined;
   if (chat) return chat;
   const knownLid = wid.isLid() && store.lids.has(wid._serialized);
@@ -63,19 +67,29 @@ export async function getMessageById(ids) {
   return getOneMessage(ids);
 }
 
+/** One message by its exact key, as wa-js 4.6.0 looks it up (module 17530): the message store,
+ * then the chat the key names (chat_not_found when this page has no such chat), then that
+ * chat's history around the key. A key with the right random id but another chat, sender
+ * or direction finds nothing (msg_not_found). */
 export async function getOneMessage(id) {
   const text = String(id && id._serialized ? id._serialized : id);
-  // WhatsApp parses the argument with MsgKey.fromString (module 17530): a bare id is no key
+  // WhatsApp parses the argument with MsgKey.fromString: a bare id is no key
   if (text.split('_').length < 3) throw new WPPError('msg_not_found', `Message ${text} not found`, { id: text });
-  const local = findMessage(text);
+  const key = MsgKey.fromString(text);
+  const local = store.msgs.get(key._serialized);
   if (local) return local;
-  const random = text.includes('_') ? text.split('_')[2] : text;
+  const notFound = new WPPError('msg_not_found', `Message ${key._serialized} not found`, { id: key._serialized });
+  if (key.remote.isStatusV3()) throw notFound; // only the account's own statuses are kept
+  assertGetChat(key.remote);
+  let view;
   try {
-    const view = await http('GET', '/message/' + encodeURIComponent(random), { auth: true });
-    return storeMessage(msgFromView(view, false));
+    view = await http('GET', '/message/' + encodeURIComponent(key.id), { auth: true });
   } catch (err) {
-    throw new WPPError('msg_not_found', `Message ${text} not found`, { id: text });
+    throw notFound;
   }
+  const found = msgFromView(view, false);
+  if (found.id._serialized !== key._serialized) throw notFound;
+  return storeMessage(found);
 }
 
 export function mentionsFor(chat, text, options) {
@@ -98,6 +112,29 @@ export function mentionsFor(chat, text, options) {
     if (p && !found.some((w) => w.equals(p.id))) found.push(p.id);
   }
   return found;
+}
+
+/** A new key of ours in the chat `wid`, as generateMessageID builds it. */
+export function ownKeyFor(wid) {
+  return newOwnKey({ id: wid });
+}
+
+/** WhatsApp's getQuotedMsgObj: the quoted message, when this page has it. */
+export function findQuotedMsg(msg) {
+  const quoted = store.msgsById.get(msg.quotedStanzaID);
+  const remote = String(msg.quotedRemoteJid || msg.id.remote);
+  return quoted && String(quoted.id.remote) === remote ? quoted : undefined;
+}
+
+/** wa-js 4.6.0's MsgStore 'add' hook (module 16349), before chat.new_message: a new reply whose
+ * quoted message is loaded carries that message's own key as quotedMsgId. */
+export function beforeNewMessage(msg, findQuoted = findQuotedMsg) {
+  if (msg.quotedStanzaID === undefined) return msg;
+  const quoted = findQuoted(msg);
+  if (!quoted) return msg;
+  Object.defineProperties(msg, { _quotedMsgObj: { value: quoted, writable: false },
+    quotedMsgId: { value: quoted.id, writable: false } });
+  return msg;
 }
 
 export function newOwnKey(chat, messageId) {
@@ -141,7 +178,7 @@ export async function sendMessage(chatId, attrs, options, extra, upload) {
   if (options.forwardOf) msg.__forwardOf = options.forwardOf; // the server reuses its media
   storeMessage(msg);
   chat.t = msg.t;
-  ev.emit('chat.new_message', msg);
+  ev.emit('chat.new_message', beforeNewMessage(msg));
   render();
   const delivery = deliver(msg, chat, quoted, mentions, upload);
   if (!options.waitForAck) {
@@ -394,11 +431,16 @@ export function applyRevoke(msg, payload) {
 }
 
 /** chat.editMessage: only the sender's own texts, within WhatsApp's edit window (server side). */
-export async function editMessage(msgId, newText) {
+/** chat.editMessage: sent like any message (wa-js 4.6.0 merges defaultSendMessageOptions), so
+ * unless options.markIsRead is false the chat is marked read first. */
+export async function editMessage(msgId, newText, options = {}) {
+  options = Object.assign({}, defaultSendMessageOptions, options);
   const msg = await getOneMessage(msgId);
   if (!msg.id.fromMe || msg.type !== 'chat') {
     throw new WPPError('edit_message_error', 'Cannot edit this message');
   }
+  const chat = store.chats.get(String(msg.id.remote));
+  if (options.markIsRead && chat && chat.unreadCount > 0) await markChatRead(chat);
   let view;
   try {
     view = await http('POST', '/edit', { body: { id: msg.id.id, body: String(newText).trim() },
@@ -608,8 +650,9 @@ export const chat = {
   unpinMsg: asyncApi('chat.unpinMsg', (msgId) => pinMsg(msgId, false)),
   forwardMessage: asyncApi('chat.forwardMessage', (toChatId, msgId, options) =>
     forwardMessage(toChatId, msgId, options)),
+  // wa-js 4.6.0 module 78626: the key from the id alone (no chat is looked up or made)
   generateMessageID: asyncApi('chat.generateMessageID', async (chatId) =>
-    newOwnKey(await findChat(chatId))),
+    ownKeyFor(chatId instanceof ChatModel ? chatId.id : assertWid(chatId))),
 };
 
 export async function loadOlder(chatModel, oldest, count) {

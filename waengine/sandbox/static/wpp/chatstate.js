@@ -195,8 +195,9 @@ function onPresence(event) {
 }
 
 /** Add these functions to the WPP namespaces (api.js). */
-export function installChatState(WPP) {
-  Object.assign(WPP.chat, {
+/** WPP.chat's, WPP.conn's and WPP.contact's functions of this module (api.js). */
+export const chatStateApi = {
+  chat: {
     archive: asyncApi('chat.archive', archive),
     unarchive: asyncApi('chat.unarchive', (chatId) => archive(chatId, false)),
     pin: asyncApi('chat.pin', pin),
@@ -208,10 +209,18 @@ export function installChatState(WPP) {
     markIsComposing: asyncApi('chat.markIsComposing', markIsComposing),
     markIsRecording: asyncApi('chat.markIsRecording', markIsRecording),
     markIsPaused: asyncApi('chat.markIsPaused', markIsPaused),
-  });
-  WPP.conn.markAvailable = asyncApi('conn.markAvailable', markAvailable);
-  WPP.conn.markUnavailable = asyncApi('conn.markUnavailable', () => markAvailable(false));
-  WPP.contact.subscribePresence = asyncApi('contact.subscribePresence', subscribe);
+  },
+  conn: {
+    markAvailable: asyncApi('conn.markAvailable', markAvailable),
+    markUnavailable: asyncApi('conn.markUnavailable', () => markAvailable(false)),
+  },
+  contact: {
+    subscribePresence: asyncApi('contact.subscribePresence', subscribe),
+  },
+};
+
+/** The presence subscriptions and the server's chat events of this module. */
+export function installChatState() {
   ev.on('conn.main_ready', subscribeAtMainReady);
   Object.assign(eventHandlers, {
     presence: onPresence,

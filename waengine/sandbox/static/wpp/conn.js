@@ -32,7 +32,7 @@ export const conn = {
   isIdle: () => !state.loggedIn && state.idle,
   isOnline: () => navigator.onLine,
   isMultiDevice: () => true,
-  needsUpdate: () => state.mode === 'DEPRECATED_VERSION',
+  needsUpdate: () => state.needsUpdate === true, // WhatsApp's Stream.needsUpdate
   getPlatform: () => (state.loggedIn ? 'android' : undefined),
   getStreamData: () => ({ mode: state.mode, info: state.info }),
   getMyUserId: () => myWid(),
@@ -42,9 +42,10 @@ export const conn = {
     if (!state.loggedIn || !state.me) throw new Error('getMeLidUserOrThrow: lid not found');
     return createWid(state.me.lid);
   },
-  getBuildConstants: () => ({ VERSION_STR: '2.3000.1038792969', VERSION_PRIMARY: 2,
-    VERSION_SECONDARY: 3000, VERSION_TERTIARY: 1038792969,
-    PARSED: { PRIMARY: 2, SECONDARY: 3000, TERTIARY: 1038792969 } }),
+  // WhatsApp's build constants: the version parts are strings, PARSED holds the numbers
+  getBuildConstants: () => ({ VERSION_STR: '2.3000.1038792969', VERSION_BASE: '2.3000.1038792969',
+    VERSION_PRIMARY: '2', VERSION_SECONDARY: '3000', VERSION_TERTIARY: '1038792969',
+    WINDOWS_BUILD: '', PARSED: { PRIMARY: 2, SECONDARY: 3000, TERTIARY: 1038792969 } }),
   logout: asyncApi('conn.logout', async () => {
     if (!state.login) return true; // nothing to log out of (QR screen)
     await http('POST', '/logout', { auth: true, body: { reason: 'user_initiated' }, retries: 3 })

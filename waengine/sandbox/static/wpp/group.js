@@ -32,7 +32,7 @@ function memberWid(members, wid) {
   return other && members.get(other) ? other : wid;
 }
 
-export const group = {
+const membership = {
   getAllGroups: asyncApi('group.getAllGroups', async () =>
     Array.from(store.chats.values()).filter((c) => c.id.isGroup() && !c.isReadOnly)),
   create: asyncApi('group.create', async (name, participants, parentGroup) => {
@@ -75,6 +75,8 @@ export const group = {
         { groupId, participantsIds: participants });
     }
     groupChatFromView(answer.group);
+    /** @type {Record<string, {wid: string, code: number, message: string,
+     *   invite_code: string|null, invite_code_exp: number|null}>} */
     const result = {};
     for (const [wid, code] of Object.entries(answer.results)) {
       result[wid] = { wid, code, message: ADD_MESSAGES[code] || "Can't Join., unknown error",
@@ -119,8 +121,8 @@ export const group = {
 };
 
 // dist/group/functions/setProperty.d.ts
-export const GroupProperty = { ANNOUNCEMENT: 'announcement', EPHEMERAL: 'ephemeral',
-  RESTRICT: 'restrict' };
+export const GroupProperty = Object.freeze({ ANNOUNCEMENT: 'announcement', EPHEMERAL: 'ephemeral',
+  RESTRICT: 'restrict' });
 
 function inviteCodeOf(text) {
   return String(text).replace('chat.whatsapp.com/', '').replace('invite/', '')
@@ -154,7 +156,7 @@ function ensureParticipants(groupId, participants) {
   return { groupChat, members, participants: list };
 }
 
-Object.assign(group, {
+export const group = Object.assign(membership, {
   GroupProperty,
   setSubject: asyncApi('group.setSubject', async (groupId, subject) => {
     const groupChat = ensureGroupChat(groupId, false);
@@ -207,16 +209,17 @@ Object.assign(group, {
     await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
       { promote: true, participants: participants.map((p) => p.id.user) });
   }),
-  // wa-js 4.6.0 resolves {participants, success, error} here instead of rejecting on a refusal.
+  // group.demoteParticipants (wa-js 4.6.0 module 42490): canDemote for each, then WhatsApp's
+  // own call, which rejects on a refusal (community.demoteParticipants is the one that resolves
+  // {success: false}).
   demoteParticipants: asyncApi('group.demoteParticipants', async (groupId, participantsIds) => {
-    const { groupChat, participants } = ensureParticipants(groupId, participantsIds);
-    try {
-      await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
-        { promote: false, participants: participants.map((p) => p.id.user) });
-      return { participants: participantsIds, success: true };
-    } catch (error) {
-      return { participants: participantsIds, success: false, error };
+    const { groupChat, members, participants } = ensureParticipants(groupId, participantsIds);
+    if (participants.some((p) => !members.canDemote(p))) {
+      throw new WPPError('group_participant_is_already_not_a_group_admin',
+        `Group ${groupChat.id._serialized}: Group participant is already not a group admin`);
     }
+    await groupCall('POST', `/groups/${groupChat.id._serialized}/admins`,
+      { promote: false, participants: participants.map((p) => p.id.user) });
   }),
   getInviteCode: asyncApi('group.getInviteCode', async (groupId) => {
     const groupChat = ensureGroupChat(groupId, true);

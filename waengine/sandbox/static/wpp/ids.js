@@ -59,6 +59,24 @@ export class Wid {
   isPSA() {
     return this._serialized === '0@c.us';
   }
+
+  // WhatsApp's Wid has these as statics too, taking a string or a Wid; wa-js calls them
+  // (getQuotedMsgKey: Wid.isGroup(msg.from), Wid.isStatusV3(remote)).
+  static equals(a, b) {
+    return String(a && a._serialized ? a._serialized : a) === String(b && b._serialized ? b._serialized : b);
+  }
+
+  static isGroup(wid) { return !!createWid(wid) && createWid(wid).isGroup(); }
+
+  static isLid(wid) { return !!createWid(wid) && createWid(wid).isLid(); }
+
+  static isUser(wid) { return !!createWid(wid) && createWid(wid).isUser(); }
+
+  static isBroadcast(wid) { return !!createWid(wid) && createWid(wid).isBroadcast(); }
+
+  static isStatusV3(wid) { return String(wid) === 'status@broadcast'; }
+
+  static isStatus(wid) { return String(wid) === 'status@broadcast'; }
 }
 
 /** WPP.util.createWid rules (wa-js 4.6.0); undefined when not a wid. */
@@ -89,7 +107,13 @@ export function assertWid(value) {
 }
 
 export class MsgKey {
-  constructor({ fromMe, remote, id, participant }) {
+  // WhatsApp's two forms: {fromMe, remote, id, participant}, or {from, to, id, participant,
+  // selfDir} as wa-js's generateMessageID builds it ('out': ours, the chat is `to`).
+  constructor({ fromMe, remote, id, participant, from, to, selfDir }) {
+    if (selfDir !== undefined) {
+      fromMe = selfDir === 'out';
+      remote = fromMe ? to : from;
+    }
     this.fromMe = !!fromMe;
     this.remote = createWid(remote);
     this.id = String(id);

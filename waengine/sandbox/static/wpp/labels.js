@@ -47,8 +47,9 @@ async function getAllLabels() {
 
 async function addNewLabel(labelName, options = {}) {
   assertIsBusiness();
-  let color = options.labelColor;
-  if (color === undefined || color === null) color = labelStore.length % PALETTE.length;
+  // wa-js 4.6.0: `labelColor || undefined`, so 0 (like none) means "choose one"
+  let color = options.labelColor || undefined;
+  if (color === undefined) color = labelStore.length % PALETTE.length;
   if (typeof color === 'string' && color.length > 2) color = PALETTE.indexOf(color.toLowerCase());
   color = parseInt(String(color), 10);
   if (!(color >= 0 && color < PALETTE.length)) throw new WPPError('color_not_in_pallet', 'Color not in pallet');
@@ -85,18 +86,22 @@ async function addOrRemoveLabels(chatIds, options) {
   return answer;
 }
 
-/** WPP.labels and WPP.profile.isBusiness (api.js). */
-export function installLabels(WPP) {
-  WPP.labels = {
-    getAllLabels: asyncApi('labels.getAllLabels', getAllLabels),
-    addNewLabel: asyncApi('labels.addNewLabel', addNewLabel),
-    addOrRemoveLabels: asyncApi('labels.addOrRemoveLabels', addOrRemoveLabels),
-    getLabelColorPalette: asyncApi('labels.getLabelColorPalette', async () => PALETTE.slice()),
-    colorIsInLabelPalette: asyncApi('labels.colorIsInLabelPalette', async (color) => {
-      assertIsBusiness();
-      return PALETTE.includes(String(color)) || PALETTE[parseInt(String(color), 10)] !== undefined;
-    }),
-  };
-  WPP.profile.isBusiness = () => !!(state.me && state.me.business);
+/** WPP.labels (api.js). */
+export const labels = {
+  getAllLabels: asyncApi('labels.getAllLabels', getAllLabels),
+  addNewLabel: asyncApi('labels.addNewLabel', addNewLabel),
+  addOrRemoveLabels: asyncApi('labels.addOrRemoveLabels', addOrRemoveLabels),
+  getLabelColorPalette: asyncApi('labels.getLabelColorPalette', async () => PALETTE.slice()),
+  colorIsInLabelPalette: asyncApi('labels.colorIsInLabelPalette', async (color) => {
+    assertIsBusiness();
+    return PALETTE.includes(String(color)) || PALETTE[parseInt(String(color), 10)] !== undefined;
+  }),
+};
+
+/** WPP.profile.isBusiness: Conn.isSMB, the account's business flag. */
+export const isBusiness = () => !!(state.me && state.me.business);
+
+/** The server's label events. */
+export function installLabels() {
   eventHandlers.labels = (event) => { labelStore = event.labels; };
 }

@@ -67,5 +67,4 @@ export const profile = {
     await update({ picture: '' });
     return true;
   }),
-  isBusiness: () => false,
 };

@@ -2,7 +2,7 @@
 
 import { POLL_SECONDS, clientId, log, newMessageId, sleep } from './base.js';
 import { applyEnd, applyOffer } from './call.js';
-import { applyEdit, applyRevoke, chat } from './chat.js';
+import { applyEdit, applyRevoke, beforeNewMessage, chat } from './chat.js';
 import { ev } from './events.js';
 import { MsgKey, createWid, keyFromView } from './ids.js';
 import { handleLogout } from './logout.js';
@@ -23,7 +23,7 @@ export async function pump() {
   while (state.loggedIn && !state.stopped) {
     let answer;
     try {
-      const shown = encodeURIComponent(`${state.mode}:${state.info}`);
+      const shown = encodeURIComponent(`${state.mode}:${state.info}:${state.needsUpdate ? 1 : 0}`);
       answer = await http('GET',
         `/events?ack=${acked}&client=${clientId}&timeout=${POLL_SECONDS}&stream=${shown}`,
         { auth: true });
@@ -42,7 +42,7 @@ export async function pump() {
       await takeoverDone();
       continue;
     }
-    if (answer.stream) setStream(answer.stream.mode, answer.stream.info);
+    if (answer.stream) setStream(answer.stream.mode, answer.stream.info, answer.stream.needsUpdate);
     else if (state.info !== 'NORMAL') setStream(state.mode, 'NORMAL');
     for (const event of answer.events) {
       try {
@@ -79,7 +79,7 @@ export const eventHandlers = {
     upsertContact(event.contact);
     if (event.chat) upsertChat(event.chat);
     const msg = storeMessage(msgFromView(event.msg, true));
-    ev.emit('chat.new_message', msg);
+    ev.emit('chat.new_message', beforeNewMessage(msg));
     render();
   },
   // A ciphertext message decrypted: the model changes type, and wa-js 4.6.0 (its

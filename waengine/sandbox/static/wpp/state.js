@@ -25,30 +25,42 @@ export const state = {
   loggingOut: false,
   stopped: false,
   keepAliveTimer: null,
+  needsUpdate: false,
   statusText: 'Loading…',
 };
 
-// Resolved when the stream carries messages again (MAIN or SYNCING): sends wait for it, as
-// WhatsApp Web keeps a message with the clock icon until its socket is back.
+// Resolved when the stream carries messages again (MAIN or SYNCING, its socket not down):
+// sends wait for it, as WhatsApp Web keeps a message with the clock icon until its socket is
+// back. Through a short reconnect the mode stays MAIN and only the info says so.
 const flowingWaiters = [];
 const FLOWING = ['MAIN', 'SYNCING'];
+const SOCKET_DOWN = ['OFFLINE', 'CONNECTING', 'OPENING'];
+
+function isFlowing() {
+  return FLOWING.indexOf(state.mode) !== -1 && SOCKET_DOWN.indexOf(state.info) === -1;
+}
 
 export function streamFlowing() {
-  if (FLOWING.indexOf(state.mode) !== -1) return Promise.resolve();
+  if (isFlowing()) return Promise.resolve();
   return new Promise((resolve) => flowingWaiters.push(resolve));
 }
 
-export function setStream(mode, info) {
+/** The stream's mode, info and WhatsApp's "update available" flag (Stream.needsUpdate, which
+ * wa-js emits as conn.needs_update when it turns true; independent of the mode). */
+export function setStream(mode, info, needsUpdate) {
   if (mode !== state.mode) {
     state.mode = mode;
     if (state.injected) ev.emit('conn.stream_mode_changed', mode);
-    if (mode === 'DEPRECATED_VERSION' && state.injected) ev.emit('conn.needs_update');
-    if (FLOWING.indexOf(mode) !== -1) flowingWaiters.splice(0).forEach((resolve) => resolve());
+  }
+  if (needsUpdate !== undefined && !!needsUpdate !== state.needsUpdate) {
+    state.needsUpdate = !!needsUpdate;
+    if (state.needsUpdate && state.injected) ev.emit('conn.needs_update');
   }
   if (info !== undefined && info !== state.info) {
     state.info = info;
     if (state.injected) ev.emit('conn.stream_info_changed', info);
   }
+  if (isFlowing()) flowingWaiters.splice(0).forEach((resolve) => resolve());
   render();
 }
 

@@ -151,11 +151,6 @@ export function storeMessage(msg) {
   return msg;
 }
 
-export function findMessage(id) {
-  const text = String(id);
-  return store.msgs.get(text) || store.msgsById.get(text.includes('_') ? text.split('_')[2] : text);
-}
-
 export function applySnapshot(snapshot) {
   resetStores();
   for (const view of snapshot.contacts) upsertContact(view);

@@ -54,6 +54,10 @@ export async function stallFor(name) {
   }
 }
 
+/** An async WPP function named `name` (the stall switch's key), with impl's parameters.
+ * @template {(...args: any[]) => any} F
+ * @param {string} name @param {F} impl
+ * @returns {(...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>} */
 export function asyncApi(name, impl) {
   const fn = async function (...args) {
     await stallFor(name);
