@@ -17,15 +17,18 @@ APT = apt() { \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$$@" >/dev/null; \
 	}
 
-.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough compose-walkthrough bench-scale
+.PHONY: install run sandbox test test-random test-unit lint bench doctor clean distclean test-fresh \
+	test-fresh-nodesource image image-walkthrough compose-walkthrough bench-scale
 
 # Each command and the Debian package that brings it. Only packages whose command is missing are
 # asked for: a Node.js from elsewhere (NodeSource bundles npm) conflicts with Debian's npm.
 SYSTEM_COMMANDS := chromium:chromium chromedriver:chromium-driver redis-server:redis-server node:nodejs npm:npm
+# java runs the Selenium Grid jar (tests/integration/test_grid.py); default-jre-headless is the
+# Debian release's own JRE (17 on Debian 12, 21 on Debian 13).
 # A command given as a path pattern is looked for there only: Debian keeps PostgreSQL's server
 # binaries off PATH (tests/pg.py starts a server of its own with them).
 TEST_COMMANDS := nginx:nginx rabbitmq-server:rabbitmq-server nats-server:nats-server \
-	/usr/lib/postgresql/*/bin/pg_ctl:postgresql
+	/usr/lib/postgresql/*/bin/pg_ctl:postgresql java:default-jre-headless
 MISSING = missing() { for pair in "$$@"; do cmd=$${pair%%:*}; \
 	  case $$cmd in \
 	  */*) ls $$cmd >/dev/null 2>&1 || printf '%s ' "$${pair\#*:}";; \
@@ -58,7 +61,8 @@ $(PYTHON):
 node_modules/.package-lock.json: package.json package-lock.json | .make/system
 	npm ci --no-audit --no-fund --loglevel=error
 
-install: .make/system .make/python node_modules/.package-lock.json
+# Everything the suite needs too (nginx, Java for the Grid jar): no test is skipped for a missing tool.
+install: .make/system .make/system-test .make/python node_modules/.package-lock.json
 
 run: install
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
@@ -69,8 +73,14 @@ sandbox: install
 doctor: install
 	$(PYTHON) -m waengine doctor
 
-test: install .make/system-test
+test: install
 	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
+
+# The same suite with modules, and the tests in each module, shuffled (pytest-random-order): no
+# test may depend on another having run first. `make test-random SEED=n` replays an order.
+test-random: install
+	$(PYTHON) -m pytest -q -p no:cacheprovider --random-order-bucket=module \
+	  $(if $(SEED),--random-order-seed=$(SEED)) $(PYTEST_ARGS)
 
 test-unit: .make/python
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
@@ -85,6 +95,11 @@ bench: install
 # normal user with Chromium's sandbox on (docs/deployment.md). Needs root; takes a while.
 test-fresh:
 	scripts/test-fresh.sh
+
+# The same with a Node.js from outside apt already on the machine, as NodeSource installs it
+# (node and its bundled npm in /usr/local, copied from this host): apt must not be asked for npm.
+test-fresh-nodesource:
+	FRESH_NODE=host scripts/test-fresh.sh
 
 # The container image (Dockerfile), built with podman on a base imported from that root.
 image:

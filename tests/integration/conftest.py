@@ -13,6 +13,7 @@ import requests
 from waengine import create_app, engine_of
 
 from ..conftest import wait_for
+from ..receiver import Receiver
 
 pytestmark = pytest.mark.browser
 
@@ -81,10 +82,21 @@ def sandbox(sandbox_url):
 class Gateway:
     """The gateway app with its engine started, plus helpers that act like a REST client."""
 
-    def __init__(self, app):
+    def __init__(self, app, sid: str | None = None):
         self.app = app
         self.client = app.test_client()
         self.engine = engine_of(app)
+        self.sid = sid  # the session get/post/call address (linked_gateway sets it)
+
+    def call(self, method: str, path: str, sid: str | None = None, **kw):
+        """`method` on /sessions/<sid><path> through the test client."""
+        return getattr(self.client, method)(f"/sessions/{sid or self.sid}{path}", **kw)
+
+    def get(self, path: str, **kw):
+        return self.call("get", path, **kw)
+
+    def post(self, path: str, **kw):
+        return self.call("post", path, **kw)
 
     def session(self, sid: str) -> dict:
         return self.client.get(f"/sessions/{sid}").json
@@ -117,7 +129,7 @@ def assert_no_browsers(root) -> None:
 def linked_gateway(sandbox: Sandbox, root, sid: str, phone: str, **overrides):
     """A gateway whose session `sid` is CONNECTED as `phone`; closed and checked afterwards."""
     gateway = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
-                                  "WA_URL": sandbox.url + "/", "API_KEYS": [], **overrides}))
+                                  "WA_URL": sandbox.url + "/", "API_KEYS": [], **overrides}), sid)
     gateway.engine.start()
     try:
         gateway.link(sandbox, sid, phone)
@@ -158,3 +170,25 @@ def servers(tmp_path):
     for server in started:
         server.stop()
     assert_no_browsers(tmp_path)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback, closed after the test."""
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def messages_at(receiver) -> list[dict]:
+    return [e for e in receiver.delivered() if e["type"] == "message"]
+
+
+def hooked(gateway: Gateway, sandbox: Sandbox, receiver, me: str, peer: str, sid: str = "ev",
+           events=None) -> dict:
+    """Session `sid` with a webhook to `receiver`, linked as `me`, with `peer` on WhatsApp."""
+    body = {"id": sid, "webhook": {"url": receiver.url, "secret": "topsecret",
+                                   **({"events": events} if events else {})}}
+    assert gateway.client.post("/sessions", json=body).status_code == 201
+    sandbox.phone(peer, "Budi")
+    return gateway.link(sandbox, sid, me)

@@ -14,11 +14,13 @@ import pytest
 from waengine import create_app
 from waengine.cache import KEY_PREFIX, SessionCache
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import Gateway, Sandbox, browser_processes
 
+number = phones(__name__)
+
 SID = "red"
-RINA = "6281500000001"
+RINA = number(1)
 
 
 def free_port() -> int:

@@ -28,15 +28,17 @@ from waengine import create_app, engine_of
 from waengine.config import Defaults
 from waengine.sandbox import make_server as make_sandbox
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from ..receiver import Receiver
 from .conftest import assert_no_browsers
+
+number = phones(__name__)
 
 pytestmark = pytest.mark.browser
 
 ADMIN = "admin-key-0123456789abcdefghij"
 SCOPED = "acme-key-0123456789abcdefghijk"
-OWNER, BUDI = "6281300000001", "6281300000002"
+OWNER, BUDI = number(1), number(2)
 CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage "
                 "--disable-background-networking --disable-component-update --disable-sync "
                 "--no-first-run --disable-quic").split()
@@ -225,7 +227,7 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     stack.shot("session")
 
     stack.find("a.back").click()
-    wait_for(lambda: "CONNECTED" in stack.row("sales") and "+6281300000001" in stack.row("sales"),
+    wait_for(lambda: "CONNECTED" in stack.row("sales") and f"+{OWNER}" in stack.row("sales"),
              message="row CONNECTED with the number")
     assert stack.driver.execute_script("return window.__sameDocument") is True
 
@@ -250,13 +252,13 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     # The sandbox's phone page, in another tab: the operator types the code on "the phone".
     stack.driver.switch_to.new_window("tab")
     stack.driver.get(stack.sandbox + "/_sandbox/phone")
-    stack.type("#link-phone", "6281300000003")
+    stack.type("#link-phone", number(3))
     stack.type("#link-name", "Support Phone")
     stack.type("#link-code", code)
     stack.find("#link-form button[type=submit]").click()
     stack.wait_text("#link-out", "Linked")
     stack.type("#send-from", BUDI)
-    stack.type("#send-to", "6281300000003")
+    stack.type("#send-to", number(3))
     stack.type("#send-text", "Halo support")
     stack.find("#send-form button[type=submit]").click()
     stack.wait_text("#send-out", "Sent")
@@ -264,7 +266,7 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.wait_text("#inbox", "Halo Budi, from the dashboard")  # test 2's message
     stack.driver.close()
     stack.driver.switch_to.window(dashboard)
-    wait_for(lambda: "CONNECTED" in (r := stack.row("support")) and "+6281300000003" in r,
+    wait_for(lambda: "CONNECTED" in (r := stack.row("support")) and f"+{number(3)}" in r,
              timeout=60, message="row CONNECTED with the number")
     wait_for(lambda: stack.api("GET", "/sessions/support").json()["activity"]["receivedToday"],
              message="support received Budi's message")

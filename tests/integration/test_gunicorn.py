@@ -11,11 +11,13 @@ from pathlib import Path
 
 import requests
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import browser_processes
 
+number = phones(__name__)
+
 ROOT = Path(__file__).resolve().parents[2]
-ALICE, BUDI = "6281200000001", "6281200000002"
+ALICE, BUDI = number(1), number(2)
 
 
 def free_port() -> int:

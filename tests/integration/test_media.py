@@ -16,12 +16,14 @@ import requests
 
 from waengine import create_app
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import Gateway, Sandbox, assert_no_browsers
 
+number = phones(__name__)
+
 SID = "media"
-ME = "6281500000001"  # the session's phone
-ANI, BAYU, CICI = "6281500000002", "6281500000003", "6281500000004"
+ME = number(1)  # the session's phone
+ANI, BAYU, CICI = number(2), number(3), number(4)
 KIB, MIB = 2**10, 2**20
 # Small chunks so a 1.3 MB file is read in several commands; a 5 MiB store cap that three
 # 2 MB files overflow; a download cap the 2.5 MB file is over.

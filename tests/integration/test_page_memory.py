@@ -14,7 +14,11 @@ import json
 import requests
 import websocket
 
-ME, FRIEND = "6283400000001", "6283400000002"
+from ..conftest import phones
+
+number = phones(__name__)
+
+ME, FRIEND = number(1), number(2)
 MARKER = "Heap Marker Zq7"
 
 

@@ -21,10 +21,12 @@ import pytest
 
 from waengine.engine.driver import _free_port
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import browser_processes
 
-ALICE, BUDI, CITRA = "6282800000001", "6282800000002", "6282800000003"
+number = phones(__name__)
+
+ALICE, BUDI, CITRA = number(1), number(2), number(3)
 USER, PASSWORD = "wauser", "s3cret-proxy-pw"
 
 
@@ -200,7 +202,7 @@ def test_put_proxy_moves_a_linked_session_and_null_removes_it(make_gateway, sand
     sandbox.phone(BUDI, "Budi")
     created = gateway.client.post("/sessions", json={"id": "pindah", "proxy": first.url()})
     assert created.status_code == 201
-    link(gateway, sandbox, "pindah", "6282800000004")
+    link(gateway, sandbox, "pindah", number(4))
 
     restarts = gateway.session("pindah")["restarts"]
     moved = gateway.client.put("/sessions/pindah/proxy", json={"proxy": second.url()})
@@ -285,7 +287,7 @@ def test_the_proxy_survives_a_gateway_restart(make_gateway, sandbox, proxies, tm
     created = first.client.post("/sessions", json={"id": "tetap",
                                                   "proxy": proxy.url(f"{USER}:{PASSWORD}@")})
     assert created.status_code == 201
-    link(first, sandbox, "tetap", "6282800000005")
+    link(first, sandbox, "tetap", number(5))
     first.engine.close()
 
     before = proxy.forwarded(host)

@@ -23,12 +23,13 @@ from waengine.engine import processes
 from waengine.engine.manager import ChromiumFactory
 from waengine.ops import metrics
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import Gateway, browser_processes
 from .test_gunicorn import Gunicorn
 
-# Phones of this module only: the sandbox network is shared by the whole test run.
-P = {name: f"628130000{i:04d}" for i, name in enumerate(
+number = phones(__name__)
+
+P = {name: number(i + 1) for i, name in enumerate(
     ("crash", "reload", "friend", "stall", "frozen", "lock", "other", "g1", "g2",
      "s0", "s1", "s2", "idle", "kept"))}
 

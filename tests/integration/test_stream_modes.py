@@ -18,12 +18,14 @@ import requests
 
 from waengine import create_app
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import Gateway, Sandbox, assert_no_browsers, linked_gateway
 
+number = phones(__name__)
+
 SID = "stream"
-ALICE = "6282700000001"  # the session's phone (a number range of its own: the sandbox is shared)
-BUDI = "6282700000002"
+ALICE = number(1)  # the session's phone
+BUDI = number(2)
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +177,9 @@ def test_sandbox_mode_control_rejects_what_it_does_not_know(sandbox):
 # ---- modes that end the session, and the automatic takeover: one session each ----
 
 @pytest.mark.parametrize(("phone", "stream_mode", "reason"), [
-    ("6282700000011", "DEPRECATED_VERSION", "wa_update_required"),
-    ("6282700000012", "TOS_BLOCK", "banned"),
-    ("6282700000013", "PROXYBLOCK", "proxy_blocked"),
+    (number(11), "DEPRECATED_VERSION", "wa_update_required"),
+    (number(12), "TOS_BLOCK", "banned"),
+    (number(13), "PROXYBLOCK", "proxy_blocked"),
 ])
 def test_blocking_modes_end_the_session_failed(make_gateway, sandbox_url, phone, stream_mode,
                                                reason):
@@ -195,12 +197,12 @@ def test_blocking_modes_end_the_session_failed(make_gateway, sandbox_url, phone,
         assert session["statusDetails"]["waJs"] == "4.6.0"
         assert session["statusDetails"]["whatsapp"]  # WhatsApp Web's build, to compare
         assert last["details"] == session["statusDetails"]
-    assert send(gw, "blocked", "6282700000002", "hi").status_code == 409
+    assert send(gw, "blocked", number(2), "hi").status_code == 409
 
 
 def test_takeover_on_conflict_takes_the_account_back_by_itself(make_gateway, sandbox_url):
     box = Sandbox(sandbox_url)
-    phone = "6282700000021"
+    phone = number(21)
     box.phone(phone, "Insistent")
     gw = make_gateway(TAKEOVER_ON_CONFLICT=True)
     gw.link(box, "insist", phone)
@@ -262,7 +264,7 @@ def link_by_code(box: Sandbox, code: str, phone: str):
 
 
 def test_pairing_codes_refresh_as_they_expire_then_the_flow_ends(short_codes_sandbox, tmp_path):
-    box, phone = short_codes_sandbox, "6282700000031"
+    box, phone = short_codes_sandbox, number(31)
     gw = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(tmp_path / "data"),
                              "WA_URL": box.url + "/", "API_KEYS": []}))
     gw.engine.start()
