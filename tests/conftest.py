@@ -154,3 +154,10 @@ def closed_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield port_of(sock)
+
+
+@pytest.fixture
+def refused_port() -> int:
+    """A loopback port that refuses connections for the whole test (see closed_port)."""
+    with closed_port() as port:
+        yield port

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from contextlib import contextmanager
 
@@ -15,16 +14,20 @@ from waengine import create_app, engine_of
 from ..conftest import wait_for
 from ..receiver import Receiver
 
-pytestmark = pytest.mark.browser
+# Fixtures that start Chromium (directly, through chromedriver or Grid, or through a gunicorn
+# whose sessions do): a test using one is marked `browser`, so `-m "not browser"` runs exactly
+# the integration tests that start none. A module whose every test starts a browser without one
+# of these (its own driver, a subprocess) sets `pytestmark = pytest.mark.browser`.
+BROWSER_FIXTURES = frozenset({
+    "gateway", "make_gateway", "gw", "servers", "served", "stack", "fuzz_gateway", "live", "launch",
+    "plain_page", "grid", "doctor_env",
+})
 
 
 def pytest_collection_modifyitems(items):
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return
-    skip = pytest.mark.skip(reason="chromium/chromedriver not installed (make install)")
     for item in items:
-        if "integration" in str(item.fspath):
-            item.add_marker(skip)
+        if "integration" in item.path.parts and BROWSER_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.browser)
 
 
 def browser_processes(folder) -> list[psutil.Process]:

@@ -16,7 +16,7 @@ from waengine.engine.flags import chrome_options
 
 from ..conftest import wait_for
 from .conftest import browser_processes
-from .test_gunicorn import Gunicorn
+from .servers import Gunicorn
 
 ADMIN = "admin-key-0123456789abcdefghij"
 SCOPED = "sales-key-0123456789abcdefghij"

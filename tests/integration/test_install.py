@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -16,24 +15,17 @@ import requests
 
 from waengine.config import PROJECT_ROOT, WA_JS_IN_ASSETS
 
-from ..conftest import wait_for
+from ..conftest import listening_socket, port_of, wait_for
 
 SWAGGER = ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
            "favicon-32x32.png"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The source a release holds (package, config, setup files, the npm assets after `npm ci`),
     installed with pip, not editable; dependencies come from the project's venv via a .pth."""
-    if not (PROJECT_ROOT / "node_modules" / WA_JS_IN_ASSETS).is_file():
-        pytest.skip("node_modules missing: npm ci")
+    assert (PROJECT_ROOT / "node_modules" / WA_JS_IN_ASSETS).is_file(), "node_modules missing: npm ci"
     base = tmp_path_factory.mktemp("install")
     src = base / "src"
     ignore = shutil.ignore_patterns("__pycache__")
@@ -76,13 +68,16 @@ def test_doctor_from_another_folder_finds_the_installed_bundle_and_config(instal
 
 
 def test_gunicorn_from_the_install_serves_the_same_swagger_ui(installed, tmp_path):
-    port = free_port()
+    sock = listening_socket()
+    port = port_of(sock)
     share = installed / "share" / "waengine"
     env = {**os.environ, "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "testing"}
-    proc = subprocess.Popen([str(installed / "bin/python"), "-m", "gunicorn",
-                             "-c", str(share / "gunicorn.conf.py"),
-                             "-b", f"127.0.0.1:{port}", "waengine:create_app()"],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with sock:  # gunicorn takes the listening socket (fd://): no one can take the port meanwhile
+        proc = subprocess.Popen([str(installed / "bin/python"), "-m", "gunicorn",
+                                 "-c", str(share / "gunicorn.conf.py"),
+                                 "-b", f"fd://{sock.fileno()}", "waengine:create_app()"],
+                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, pass_fds=[sock.fileno()])
     try:
         url = f"http://127.0.0.1:{port}"
 

@@ -12,7 +12,7 @@ import requests
 from waengine.events.signing import generate_secret
 
 from ..conftest import phones, wait_for
-from .test_gunicorn import Gunicorn
+from .servers import Gunicorn
 
 number = phones(__name__)
 

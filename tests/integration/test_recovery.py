@@ -25,7 +25,7 @@ from waengine.ops import metrics
 
 from ..conftest import phones, wait_for
 from .conftest import Gateway, browser_processes
-from .test_gunicorn import Gunicorn
+from .servers import Gunicorn
 
 number = phones(__name__)
 

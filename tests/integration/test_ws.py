@@ -14,8 +14,7 @@ import websocket
 from werkzeug.serving import make_server
 
 from ..conftest import phones, wait_for
-from .test_gunicorn import Gunicorn
-from .test_nginx import Nginx
+from .servers import Gunicorn, Nginx
 
 number = phones(__name__)
 
