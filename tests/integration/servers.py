@@ -86,7 +86,7 @@ def render(listen: int, upstream: int, folder: Path) -> str:
                      ("access_log /var/log/nginx/access.log;", f"access_log {folder / 'access.log'}; {temp}"),
                      ("listen 80;", f"listen 127.0.0.1:{listen};"),
                      ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")]:
-        assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r}"
+        assert text.count(old) == 1, f"deploy/nginx.conf lacks {old!r}"
         text = text.replace(old, new)
     return text
 

@@ -1,4 +1,4 @@
-"""Chats end to end (issue 12): presence both ways, archive, pin, mute, clear, delete, labels.
+"""Chats end to end: presence both ways, archive, pin, mute, clear, delete, labels.
 
 HTTP → real Chromium → the sandbox's WPP functions (wa-js 4.6.0 names and shapes) → the
 sandbox network → the phones. One linked session (a personal account) serves the module; the

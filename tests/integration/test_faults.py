@@ -1,4 +1,4 @@
-"""Fault injection (issue 14): real faults on real Chromium, chromedriver and SQLite.
+"""Fault injection: real faults on real Chromium, chromedriver and SQLite.
 
 Each test kills, stops or blocks something for real, then shows that nothing was lost, nothing
 was sent twice, no process was left behind, and the API still answers.

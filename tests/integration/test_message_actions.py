@@ -1,4 +1,4 @@
-"""Message actions end to end (issue 12): delete for everyone, edit, forward, with their events.
+"""Message actions end to end: delete for everyone, edit, forward, with their events.
 
 HTTP → real Chromium → the sandbox's WPP.chat functions → the sandbox network → the phones.
 One linked session serves the module; each test talks to its own peer phones.

@@ -11,7 +11,6 @@ import http.server
 import os
 import signal
 import threading
-from pathlib import Path
 
 import psutil
 import pytest
@@ -147,7 +146,6 @@ class _ReloadingPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.skipif(not Path(Defaults.WA_JS).is_file(), reason="wa-js bundle missing: npm ci")
 def test_wa_js_is_injected_again_into_the_reloaded_page(make_gateway):
     _ReloadingPage.hits = 0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ReloadingPage)
