@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 import requests
 
 from waengine import create_app
+from waengine.engine.outgoing import Sender
 
 from ..conftest import phones, wait_for
 from .conftest import Gateway, Sandbox, assert_no_browsers, linked_gateway
@@ -63,11 +63,36 @@ def texts_to(sandbox, phone: str) -> list[str]:
     return [m["text"] for m in sandbox.inbox(phone)]
 
 
+@pytest.fixture
+def sender_steps(monkeypatch):
+    """The session ids whose sender finished a look at its queue (outgoing.Sender._step), in
+    order: a test waits for the sender to have held a send, not for a guessed time."""
+    steps = []
+    original = Sender._step
+
+    def counted(self):
+        try:
+            return original(self)
+        finally:
+            steps.append(self.session.id)
+
+    monkeypatch.setattr(Sender, "_step", counted)
+    return steps
+
+
+def held_twice(steps: list, sid: str = SID) -> None:
+    """Return once sid's sender has looked at its queue twice more (a look that began after the
+    caller's send has finished, with the send still queued)."""
+    seen = steps.count(sid)
+    wait_for(lambda: steps.count(sid) >= seen + 2, timeout=30, message="the sender held the send")
+
+
 def send(gw, sid: str, to: str, text: str):
     return gw.client.post(f"/sessions/{sid}/messages", json={"to": to, "text": text})
 
 
-def test_offline_is_connected_with_a_detail_and_sends_wait_for_the_stream(gw, sandbox):
+def test_offline_is_connected_with_a_detail_and_sends_wait_for_the_stream(gw, sandbox,
+                                                                           sender_steps):
     mode(sandbox, ALICE, "OFFLINE")
     session = wait_for(lambda: (s := gw.session(SID))["detail"] == "OFFLINE" and s,
                        message="detail OFFLINE")
@@ -76,7 +101,7 @@ def test_offline_is_connected_with_a_detail_and_sends_wait_for_the_stream(gw, sa
     assert resp.status_code == 202, resp.json  # queued at once, not held for COMMAND_TIMEOUT
     queued = resp.json
     assert queued["status"] == "queued"
-    time.sleep(1.0)  # the pacer would have sent it by now if it ignored the stream
+    held_twice(sender_steps)  # it would have sent it by now if it ignored the stream
     assert "sent while offline" not in texts_to(sandbox, BUDI)
     mode(sandbox, ALICE, "MAIN")
     wait_for(lambda: "sent while offline" in texts_to(sandbox, BUDI), message="delivered")
@@ -127,7 +152,8 @@ def test_update_available_keeps_a_healthy_session_connected(gw, sandbox):
     assert all(e["status"] != "FAILED" for e in statuses(gw, SID))
 
 
-def test_conflict_answers_409_at_once_and_a_takeover_sends_what_was_queued(gw, sandbox):
+def test_conflict_answers_409_at_once_and_a_takeover_sends_what_was_queued(gw, sandbox,
+                                                                             sender_steps):
     mode(sandbox, ALICE, "OFFLINE")
     wait_for(lambda: gw.session(SID)["detail"] == "OFFLINE", message="offline")
     queued = send(gw, SID, BUDI, "queued before the conflict")
@@ -140,7 +166,7 @@ def test_conflict_answers_409_at_once_and_a_takeover_sends_what_was_queued(gw, s
     assert refused.status_code == 409  # refused at once: a wait would end in a timeout error
     assert refused.json["error"]["code"] == "session_not_ready"
     assert refused.json["error"]["details"]["status"] == "CONFLICT"
-    time.sleep(1.0)
+    held_twice(sender_steps)
     assert "queued before the conflict" not in texts_to(sandbox, BUDI)
 
     resp = gw.client.post(f"/sessions/{SID}/takeover")
