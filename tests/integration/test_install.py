@@ -21,6 +21,12 @@ SWAGGER = ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-pres
            "favicon-32x32.png"]
 
 
+def outside_env() -> dict:
+    """This environment without PYTHONPATH: a PYTHONPATH naming the checkout would make the
+    installed package's python import the checkout instead."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The source a release holds (package, config, setup files, the npm assets after `npm ci`),
@@ -49,13 +55,13 @@ def installed(tmp_path_factory):
 def test_the_installed_package_is_not_the_checkout(installed, tmp_path):
     out = subprocess.run([str(installed / "bin/python"), "-c",
                           "import waengine.config as c; print(c.__file__, c.CHECKOUT)"],
-                         capture_output=True, text=True, cwd=tmp_path, check=True)
+                         capture_output=True, text=True, cwd=tmp_path, check=True, env=outside_env())
     path, checkout = out.stdout.split()
     assert Path(path).is_relative_to(installed) and checkout == "False"
 
 
 def test_doctor_from_another_folder_finds_the_installed_bundle_and_config(installed, tmp_path):
-    env = {**os.environ, "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "production",
+    env = {**outside_env(), "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "production",
            "WAENGINE_API_KEYS": "k" * 32, "PATH": f"{installed / 'bin'}:{os.environ['PATH']}"}
     env.pop("WAENGINE_ASSETS_DIR", None)
     out = subprocess.run([str(installed / "bin/waengine"), "doctor"], capture_output=True, text=True,
@@ -71,7 +77,7 @@ def test_gunicorn_from_the_install_serves_the_same_swagger_ui(installed, tmp_pat
     sock = listening_socket()
     port = port_of(sock)
     share = installed / "share" / "waengine"
-    env = {**os.environ, "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "testing"}
+    env = {**outside_env(), "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "testing"}
     with sock:  # gunicorn takes the listening socket (fd://): no one can take the port meanwhile
         proc = subprocess.Popen([str(installed / "bin/python"), "-m", "gunicorn",
                                  "-c", str(share / "gunicorn.conf.py"),
