@@ -61,16 +61,18 @@ $(PYTHON):
 node_modules/.package-lock.json: package.json package-lock.json | .make/system
 	npm ci --no-audit --no-fund --loglevel=error
 
-# Everything the suite needs too (nginx, Java for the Grid jar): no test is skipped for a missing tool.
-install: .make/system .make/system-test .make/python node_modules/.package-lock.json
+# What the gateway runs on; `make install` adds what the suite needs too (nginx, Java for the
+# Grid jar), so no test is skipped for a missing tool.
+RUNTIME := .make/system .make/python node_modules/.package-lock.json
+install: $(RUNTIME) .make/system-test
 
-run: install
+run: $(RUNTIME)
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
-sandbox: install
+sandbox: $(RUNTIME)
 	$(PYTHON) -m waengine sandbox --port 8090
 
-doctor: install
+doctor: $(RUNTIME)
 	$(PYTHON) -m waengine doctor
 
 test: install
