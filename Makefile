@@ -81,8 +81,10 @@ test: install
 # The same suite with modules, and the tests in each module, shuffled (pytest-random-order): no
 # test may depend on another having run first. `make test-random SEED=n` replays an order.
 test-random: install
+	@seed=$${SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	echo "test order: make test-random SEED=$$seed"; \
 	$(PYTHON) -m pytest -q -p no:cacheprovider --random-order-bucket=module \
-	  $(if $(SEED),--random-order-seed=$(SEED)) $(PYTEST_ARGS)
+	  --random-order-seed=$$seed $(PYTEST_ARGS)
 
 test-unit: .make/python
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
