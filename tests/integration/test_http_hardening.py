@@ -122,6 +122,7 @@ def test_auth_through_gunicorn_and_no_key_in_its_log(server):
         assert key not in log  # ...and no key is in it
 
 
+@pytest.mark.browser
 def test_the_docs_page_renders_in_chromium_from_local_files_only(server, tmp_path):
     config = load_config({"ENV": "testing"}, environ={})
     options = chrome_options(config, tmp_path / "docs-profile")

@@ -60,6 +60,7 @@ def test_the_installed_package_is_not_the_checkout(installed, tmp_path):
     assert Path(path).is_relative_to(installed) and checkout == "False"
 
 
+@pytest.mark.browser  # doctor runs chromium and chromedriver (--version)
 def test_doctor_from_another_folder_finds_the_installed_bundle_and_config(installed, tmp_path):
     env = {**outside_env(), "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "production",
            "WAENGINE_API_KEYS": "k" * 32, "PATH": f"{installed / 'bin'}:{os.environ['PATH']}"}
