@@ -30,6 +30,45 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
+def _browsers_started(baseline: set[int]) -> list[str]:
+    """chromedriver and browser (not renderer) processes under this one not in `baseline`."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        if proc.pid in baseline:
+            continue
+        try:
+            name, parent = proc.name(), proc.parent()
+            if name == "chromedriver" or (name.startswith("chrom") and parent is not None
+                                          and not parent.name().startswith("chrom")):
+                found.append(f"{name} ({proc.pid})")
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def browser_mark_holds(request):
+    """A test without the browser mark fails if it starts Chromium or chromedriver anyway, so
+    `-m "not browser"` cannot quietly run browsers (a fixture missing from BROWSER_FIXTURES)."""
+    if request.node.get_closest_marker("browser"):
+        yield
+        return
+    baseline = {p.pid for p in psutil.Process().children(recursive=True)}
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(0.05):
+            seen.extend(_browsers_started(baseline))
+
+    watcher = threading.Thread(target=watch, name="test-browser-watch", daemon=True)
+    watcher.start()
+    yield
+    stop.set()
+    watcher.join()
+    assert not seen, f"started {sorted(set(seen))} without the browser mark (BROWSER_FIXTURES)"
+
+
 def browser_processes(folder) -> list[psutil.Process]:
     """Chromium/chromedriver processes that name this folder (profile dirs) in a flag."""
     found = []

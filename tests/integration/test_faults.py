@@ -558,6 +558,7 @@ def full_disk(root: str, sandbox_url: str, me: str, friend: str) -> None:
         assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
 
 
+@pytest.mark.browser  # its gateway runs in a subprocess, not from a fixture
 def test_a_full_disk_is_a_503_and_everything_carries_on_once_space_is_freed(sandbox, friend, tmp_path):
     # A user namespace maps this user to root there, and its mount namespace may mount a tmpfs:
     # the test needs neither root nor CAP_SYS_ADMIN outside.

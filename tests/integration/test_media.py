@@ -226,6 +226,7 @@ def s3_server(monkeypatch):
     server.stop()
 
 
+@pytest.mark.browser  # its gateway is made in the test, not by a fixture
 def test_the_s3_store_keeps_each_file_once_behind_a_presigned_url(sandbox, tmp_path,
                                                                    s3_server):
     import boto3

@@ -285,6 +285,7 @@ def link_by_code(box: Sandbox, code: str, phone: str):
                          timeout=10)
 
 
+@pytest.mark.browser  # its gateway is made in the test, not by a fixture
 def test_pairing_codes_refresh_as_they_expire_then_the_flow_ends(short_codes_sandbox, tmp_path):
     box, phone = short_codes_sandbox, number(31)
     gw = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(tmp_path / "data"),
