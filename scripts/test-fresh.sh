@@ -68,6 +68,11 @@ if [ "${FRESH_NODE:-}" = host ]; then
   cp -a "$(readlink -f "$npm_dir")" "$ROOT/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
+  # This npm reads its global config from its own prefix (/usr/local/etc/npmrc), not /etc/npmrc.
+  if [ -f "$ROOT/etc/npmrc" ]; then
+    mkdir -p "$ROOT/usr/local/etc"
+    cp "$ROOT/etc/npmrc" "$ROOT/usr/local/etc/npmrc"
+  fi
   echo "test-fresh: node $(chroot "$ROOT" /usr/local/bin/node --version), npm" \
     "$(chroot "$ROOT" /usr/local/bin/node /usr/local/bin/npm --version) in /usr/local (not apt)"
 fi
