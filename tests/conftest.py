@@ -106,6 +106,12 @@ def phones(module: str):
     return phone
 
 
+def typed(phone: str, style: str = "+{cc} {a}-{b}-{c}") -> str:
+    """A 13-digit number as a person types it: "+62 912-3400-0001", or in `style` (its country
+    code, then groups of 3, 4 and 4 digits: "{cc} ({a}) {b}.{c}")."""
+    return style.format(cc=phone[:2], a=phone[2:5], b=phone[5:9], c=phone[9:])
+
+
 # ---- ports ----
 # Asking the kernel for a free port, closing the socket and handing the number to a server
 # races with every other process on the box: the port may be taken before the server binds it.

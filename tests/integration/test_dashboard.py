@@ -28,7 +28,7 @@ from waengine import create_app, engine_of
 from waengine.config import Defaults
 from waengine.sandbox import make_server as make_sandbox
 
-from ..conftest import phones, wait_for
+from ..conftest import phones, typed, wait_for
 from ..receiver import Receiver
 from .conftest import assert_no_browsers
 
@@ -212,7 +212,7 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     stack.wait_text("#detail-notice", "CONNECTED")
     assert stack.driver.execute_script("return window.__sameDocument") is True
 
-    stack.type("#send-to", "+62 813-0000-0002")
+    stack.type("#send-to", typed(BUDI))
     stack.type("#send-text", "Halo Budi, from the dashboard")
     stack.find("#send-form button[type=submit]").click()
     stack.wait_text("#send-result", "Sent to")
@@ -238,7 +238,7 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.find('#sessions-body tr[data-id="support"] a').click()
     wait_for(lambda: stack.shown("#qr-img"), timeout=30, message="support's QR")
     stack.find("#pairing summary").click()
-    stack.type("#pairing-phone", "+62 813-0000-0003")
+    stack.type("#pairing-phone", typed(number(3)))
     stack.find("#pairing-form button[type=submit]").click()
     wait_for(lambda: stack.shown("#pairing-code"), message="pairing code shown")
     code = stack.text("#pairing-code")

@@ -13,7 +13,7 @@ import pytest
 import requests
 import segno
 
-from ..conftest import error_code, phones, wait_for
+from ..conftest import error_code, phones, typed, wait_for
 from .conftest import Sandbox, linked_gateway
 
 number = phones(__name__)
@@ -73,7 +73,7 @@ def test_a_reply_with_mentions_reaches_the_phone_quoting_the_message(gw, sandbox
     assert original["fromMe"] is False and original["from"] == f"{BUDI}@c.us"
     text = "Jam 3, ajak @Citra"
     resp = gw.post("/messages", json={"to": BUDI, "text": text, "replyTo": original["id"],
-                                       "mentions": ["+62 813-0000-0003"]})
+                                       "mentions": [typed(CITRA)]})
     assert resp.status_code == 201, resp.json
     msg = resp.json
     assert msg["quotedId"] == original["id"] and msg["mentions"] == [f"{CITRA}@c.us"]
@@ -112,7 +112,7 @@ def test_incoming_messages_reach_events_whether_or_not_they_reply(gw, sandbox):
 
 
 def test_recipients_in_any_common_spelling_reach_the_same_chat(gw, sandbox):
-    for spelling in ("+62 813-0000-0004", "62 (813) 0000.0004", f"{DEWI}@c.us"):
+    for spelling in (typed(DEWI), typed(DEWI, "{cc} ({a}) {b}.{c}"), f"{DEWI}@c.us"):
         resp = gw.post("/messages", json={"to": spelling, "text": f"via {spelling}"})
         assert resp.status_code == 201, (spelling, resp.json)
         assert resp.json["to"] == resp.json["chatId"] == f"{DEWI}@c.us"
