@@ -192,6 +192,7 @@ def test_the_local_store_evicts_the_oldest_files_past_its_cap(gw, sandbox):
 def test_when_storing_fails_the_event_still_goes_out_and_the_file_downloads(gw, sandbox):
     folder = gw.engine.data_dir / "media" / SID
     aside = folder.with_name("aside")
+    folder.mkdir(parents=True, exist_ok=True)  # no file stored yet when this test runs first
     folder.rename(aside)
     folder.write_bytes(b"")  # a file where the session's folder should be: storing fails
     try:
