@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import threading
 from pathlib import Path
 
@@ -324,10 +323,9 @@ def test_a_failed_webhook_delivery_is_shown_with_its_answer_and_retried(stack):
     assert json.loads(request["body"])["data"]["body"] == "are you there?"
 
 
-def test_the_session_page_lists_its_sinks_masked_and_a_failing_one_shows_in_deliveries(stack):
-    with socket.socket() as s:  # a Redis that is not there: its publishes are retried
-        s.bind(("127.0.0.1", 0))
-        url = f"redis://:hunter2@127.0.0.1:{s.getsockname()[1]}/0"
+def test_the_session_page_lists_its_sinks_masked_and_a_failing_one_shows_in_deliveries(
+        stack, refused_port):
+    url = f"redis://:hunter2@127.0.0.1:{refused_port}/0"  # not there: its publishes are retried
     put = stack.api("PUT", "/sessions/sales/sinks", json={"sinks": [{"url": url,
                                                                       "events": ["message"]}]})
     assert put.status_code == 200, put.text
