@@ -6,6 +6,7 @@ import errno
 import socket
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -86,7 +87,9 @@ def error_code(resp) -> str:
 
 # ---- phone numbers ----
 
-_BLOCKS: dict[str, int] = {}
+# One block per integration test module, by its place among the module files: the same module
+# gets the same block whatever the order modules are imported in (or however often).
+_MODULES = sorted(p.stem for p in (Path(__file__).parent / "integration").glob("test_*.py"))
 
 
 def phones(module: str):
@@ -95,10 +98,10 @@ def phones(module: str):
     The integration tests share one sandbox (one network of phones) for the whole run, so two
     modules using the same number would see each other's chats and contacts, and the result
     would depend on the order the tests run in. Each module gets its own block of numbers:
-    `phone = phones(__name__)`, then `ALICE = phone(1)`.
+    `number = phones(__name__)`, then `ALICE = number(1)`.
     """
-    block = _BLOCKS.setdefault(module, len(_BLOCKS) + 1)
-    assert block < 1000, "more than 999 modules ask for phone numbers"
+    block = _MODULES.index(module.rsplit(".", 1)[-1]) + 1
+    assert block < 1000, "more than 999 test modules"
 
     def phone(n: int) -> str:
         assert 0 < n < 10_000_000, n
