@@ -72,8 +72,6 @@ class Gunicorn:
         self.log.close()
 
 
-
-
 def render(listen: int, upstream: int, folder: Path) -> str:
     """deploy/nginx.conf with this test's ports and files; every other line as shipped."""
     text = (ROOT / "deploy/nginx.conf").read_text()

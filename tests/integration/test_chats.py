@@ -72,7 +72,6 @@ def events(gw, type_: str, sid: str = SID) -> list[dict]:
     return [json.loads(r["body"])["data"] for r in rows if r["type"] == type_]
 
 
-
 # ---- presence ----
 
 def test_typing_recording_and_paused_are_seen_by_the_phone(gw, sandbox):

@@ -56,8 +56,6 @@ def gw(sandbox, tmp_path_factory):
         yield gateway
 
 
-
-
 def texts(gw, chat: str) -> list[str]:
     resp = gw.call("get", f"/chats/{chat}/messages")
     return [m["body"] for m in resp.json["data"]] if resp.status_code == 200 else []

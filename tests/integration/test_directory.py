@@ -48,9 +48,6 @@ def gw(sandbox, tmp_path_factory):
         yield gateway
 
 
-
-
-
 def timed(fn):
     start = time.perf_counter()
     value = fn()

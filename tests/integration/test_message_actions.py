@@ -64,7 +64,6 @@ def events(gw, type_: str) -> list[dict]:
     return [json.loads(r["body"])["data"] for r in rows if r["type"] == type_]
 
 
-
 # ---- delete ----
 
 def test_delete_for_everyone_revokes_it_on_the_phone_and_emits_message_revoked(gw, sandbox):

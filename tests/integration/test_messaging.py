@@ -52,9 +52,6 @@ def gw(sandbox, tmp_path_factory):
         yield gateway
 
 
-
-
-
 def sent_by(sandbox, sender: str) -> list[dict]:
     resp = requests.get(f"{sandbox.url}/_sandbox/messages", params={"from": sender}, timeout=10)
     return resp.json()["data"]

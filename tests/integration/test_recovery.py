@@ -310,8 +310,6 @@ def test_idle_sessions_stop_keeping_their_login_and_keep_alive_ones_stay(make_ga
     assert back["status"] == "CONNECTED" and back["me"] == first["me"]
 
 
-
-
 def test_a_killed_gunicorn_worker_is_replaced_and_restores_every_session(servers, sandbox,
                                                                          tmp_path):
     server = Gunicorn(tmp_path / "data", sandbox.url + "/", tmp_path / "gunicorn.log",
