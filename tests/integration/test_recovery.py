@@ -17,7 +17,6 @@ import pytest
 import requests
 
 from waengine import create_app
-from waengine.config import Defaults
 from waengine.engine import processes
 from waengine.engine.manager import ChromiumFactory
 from waengine.ops import metrics
