@@ -17,15 +17,18 @@ APT = apt() { \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$$@" >/dev/null; \
 	}
 
-.PHONY: install run sandbox test test-unit lint bench doctor clean distclean test-fresh image image-walkthrough compose-walkthrough bench-scale
+.PHONY: install run sandbox test test-random test-unit lint bench doctor clean distclean test-fresh \
+	test-fresh-nodesource image image-walkthrough compose-walkthrough bench-scale
 
 # Each command and the Debian package that brings it. Only packages whose command is missing are
 # asked for: a Node.js from elsewhere (NodeSource bundles npm) conflicts with Debian's npm.
 SYSTEM_COMMANDS := chromium:chromium chromedriver:chromium-driver redis-server:redis-server node:nodejs npm:npm
+# java runs the Selenium Grid jar (tests/integration/test_grid.py); default-jre-headless is the
+# Debian release's own JRE (17 on Debian 12, 21 on Debian 13).
 # A command given as a path pattern is looked for there only: Debian keeps PostgreSQL's server
 # binaries off PATH (tests/pg.py starts a server of its own with them).
 TEST_COMMANDS := nginx:nginx rabbitmq-server:rabbitmq-server nats-server:nats-server \
-	/usr/lib/postgresql/*/bin/pg_ctl:postgresql
+	/usr/lib/postgresql/*/bin/pg_ctl:postgresql java:default-jre-headless
 MISSING = missing() { for pair in "$$@"; do cmd=$${pair%%:*}; \
 	  case $$cmd in \
 	  */*) ls $$cmd >/dev/null 2>&1 || printf '%s ' "$${pair\#*:}";; \
@@ -58,19 +61,30 @@ $(PYTHON):
 node_modules/.package-lock.json: package.json package-lock.json | .make/system
 	npm ci --no-audit --no-fund --loglevel=error
 
-install: .make/system .make/python node_modules/.package-lock.json
+# What the gateway runs on; `make install` adds what the suite needs too (nginx, Java for the
+# Grid jar), so no test is skipped for a missing tool.
+RUNTIME := .make/system .make/python node_modules/.package-lock.json
+install: $(RUNTIME) .make/system-test
 
-run: install
+run: $(RUNTIME)
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
-sandbox: install
+sandbox: $(RUNTIME)
 	$(PYTHON) -m waengine sandbox --port 8090
 
-doctor: install
+doctor: $(RUNTIME)
 	$(PYTHON) -m waengine doctor
 
-test: install .make/system-test
+test: install
 	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
+
+# The same suite with modules, and the tests in each module, shuffled (pytest-random-order): no
+# test may depend on another having run first. `make test-random SEED=n` replays an order.
+test-random: install
+	@seed=$${SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	echo "test order: make test-random SEED=$$seed"; \
+	$(PYTHON) -m pytest -q -p no:cacheprovider --random-order-bucket=module \
+	  --random-order-seed=$$seed $(PYTEST_ARGS)
 
 test-unit: .make/python
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
@@ -85,6 +99,11 @@ bench: install
 # normal user with Chromium's sandbox on (docs/deployment.md). Needs root; takes a while.
 test-fresh:
 	scripts/test-fresh.sh
+
+# The same with a Node.js from outside apt already on the machine, as NodeSource installs it
+# (node and its bundled npm in /usr/local, copied from this host): apt must not be asked for npm.
+test-fresh-nodesource:
+	FRESH_NODE=host scripts/test-fresh.sh
 
 # The container image (Dockerfile), built with podman on a base imported from that root.
 image:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.conftest import wait_for  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    PortTaken,
+    listening_socket,
+    on_free_port,
+    port_of,
+    wait_for,
+)
 
 ROWS: list[tuple[str, str, str, str]] = []
 
@@ -58,19 +63,15 @@ def timed(fn, n: int) -> list[float]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Proc:
     """A server subprocess (gunicorn or the sandbox) in its own process group."""
 
-    def __init__(self, args: list[str], env: dict, log: Path):
+    def __init__(self, args: list[str], env: dict, log: Path, pass_fds: tuple[int, ...] = ()):
+        self.path = log
         self.log = log.open("ab")
         self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     pass_fds=pass_fds)
 
     def stop(self, timeout: float = 120) -> None:
         if self.proc.poll() is None:
@@ -93,20 +94,39 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 
 def start_sandbox(tmp: Path) -> tuple[str, Proc]:
-    """The sandbox in its own process on a free port, logging to tmp: (its URL, the process)."""
-    port = free_port()
-    proc = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(port)], {},
-                tmp / "sandbox.log")
-    return f"http://127.0.0.1:{port}", proc
+    """The sandbox in its own process on a free port, logging to tmp, answering: (its URL, the
+    process). It takes a port number: a port taken meanwhile means another try."""
+    def start(port: int) -> tuple[str, Proc]:
+        proc = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(port)], {},
+                    tmp / "sandbox.log")
+        url = f"http://127.0.0.1:{port}"
+
+        def up():
+            if proc.proc.poll() is not None:
+                proc.stop()
+                if "Address already in use" in proc.path.read_text(errors="replace"):
+                    raise PortTaken(port)
+                raise RuntimeError(f"the sandbox exited: see {proc.path}")
+            try:
+                return requests.get(url + "/", timeout=2).status_code < 500
+            except requests.RequestException:
+                return False
+        wait_for(up, timeout=60, interval=0.1, message=url)
+        return url, proc
+    return on_free_port(start)
 
 
-def gunicorn(port: int, app: str, env: dict, log: Path) -> Proc:
-    """The gateway with its gunicorn.conf.py; the bare app with the same worker settings."""
+def gunicorn(app: str, env: dict, log: Path) -> tuple[int, Proc]:
+    """The gateway with its gunicorn.conf.py; the bare app with the same worker settings.
+    gunicorn takes a listening socket made here (fd://), so its port cannot be taken first."""
     conf = (["-c", "gunicorn.conf.py"] if app == "wsgi:app" else
             ["-c", "/dev/null", "-w", "1", "-k", "gthread", "--threads", "16",
              "--keep-alive", "5"])
-    return Proc([sys.executable, "-m", "gunicorn", *conf, "-b", f"127.0.0.1:{port}",
-                 "--access-logfile", "/dev/null", "--no-control-socket", app], env, log)
+    with listening_socket() as sock:
+        proc = Proc([sys.executable, "-m", "gunicorn", *conf, "-b", f"fd://{sock.fileno()}",
+                     "--access-logfile", "/dev/null", "--no-control-socket", app], env, log,
+                    pass_fds=(sock.fileno(),))
+        return port_of(sock), proc
 
 
 def print_table(title: str) -> None:

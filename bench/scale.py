@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
     Proc,
-    free_port,
     gunicorn,
     ms,
     print_table,
@@ -207,8 +206,6 @@ def wrk(url: str, seconds: int, conns: int) -> tuple[float, str]:
 class Gateway:
     def __init__(self, tmp: Path, data: Path, sandbox_url: str, hook_url: str, n: int,
                  mode: str, extra: dict):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = {"WAENGINE_ENV": "development", "WAENGINE_DATA_DIR": str(data),
                "WAENGINE_WA_URL": sandbox_url + "/", "WAENGINE_API_KEYS": "",
                "WAENGINE_PUMP_MODE": mode, "WAENGINE_MAX_SESSIONS": str(n),
@@ -219,7 +216,8 @@ class Gateway:
                # development preset's 4 GB total: how many sessions this box holds.
                "WAENGINE_TOTAL_MEMORY_LIMIT_MB": "0", "WAENGINE_MEMORY_RESERVE_MB": "2048",
                **extra}
-        self.proc = gunicorn(self.port, "wsgi:app", env, tmp / f"gateway-{mode}.log")
+        self.port, self.proc = gunicorn("wsgi:app", env, tmp / f"gateway-{mode}.log")
+        self.url = f"http://127.0.0.1:{self.port}"
         self.http = requests.Session()
         try:
             wait_http(self.url + "/health")
@@ -482,8 +480,7 @@ def wrk_rows(gw: Gateway, tmp: Path, url: str) -> None:
     resp = gw.http.get(url, headers={"Accept-Encoding": "gzip"}, stream=True)
     body = tmp / "contacts.body"
     body.write_bytes(resp.raw.read(decode_content=False))
-    port = free_port()
-    bare = gunicorn(port, "bench.bare_wsgi:app", {
+    port, bare = gunicorn("bench.bare_wsgi:app", {
         "BENCH_BODY": str(body), "BENCH_TYPE": resp.headers.get("Content-Type", ""),
         "BENCH_ENCODING": resp.headers.get("Content-Encoding", "")}, tmp / "bare-wsgi.log")
     try:

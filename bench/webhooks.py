@@ -1,7 +1,7 @@
 """Webhook delivery latency of a healthy receiver, alone and beside a trickling one.
 
-Issue 14 item 4: one receiver that answers a byte every 2 s used to hold every other
-session's webhooks. Baseline: the healthy receiver alone, measured in the same run. Latency is
+One receiver that answers a byte every 2 s must not hold any other session's webhooks.
+Baseline: the healthy receiver alone, measured in the same run. Latency is
 from the event's commit to its arrival at the receiver. `python bench/webhooks.py`.
 """
 

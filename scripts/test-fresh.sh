@@ -7,6 +7,10 @@
 #                 made once with debootstrap and reused)
 #   FRESH_MIRROR  Debian mirror (default: the first one this host's apt uses)
 #   FRESH_SUITE   bookworm (Debian 12, default) or trixie (Debian 13)
+#   FRESH_NODE    host: put this host's node and npm (a NodeSource Node.js: npm bundled) in the
+#                 root's /usr/local before `make`, as a machine with NodeSource's Node has them;
+#                 apt must then be asked for neither nodejs nor npm (make test-fresh-nodesource)
+#   FRESH_MAKE    the make target run inside (default test; install stops after the set-up)
 #   PYTEST_ARGS   passed to `make test` (default: the whole suite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +58,24 @@ if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
   printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$ROOT/etc/pip.conf"
   echo 'cafile=/etc/ssl/certs/ca-certificates.crt' > "$ROOT/etc/npmrc"
 fi
+if [ "${FRESH_NODE:-}" = host ]; then
+  # node and npm outside apt: dpkg in the root knows neither, so only the Makefile's own check
+  # (is the command there?) keeps apt from being asked for Debian's nodejs and npm.
+  node=$(command -v node) npm_dir=$(dirname "$(readlink -f "$(command -v npm)")")/..
+  [ -n "$node" ] && [ -f "$npm_dir/package.json" ] || { echo "test-fresh: no node/npm here" >&2; exit 1; }
+  mkdir -p "$ROOT/usr/local/bin" "$ROOT/usr/local/lib/node_modules"
+  cp "$(readlink -f "$node")" "$ROOT/usr/local/bin/node"
+  cp -a "$(readlink -f "$npm_dir")" "$ROOT/usr/local/lib/node_modules/npm"
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/local/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
+  # This npm reads its global config from its own prefix (/usr/local/etc/npmrc), not /etc/npmrc.
+  if [ -f "$ROOT/etc/npmrc" ]; then
+    mkdir -p "$ROOT/usr/local/etc"
+    cp "$ROOT/etc/npmrc" "$ROOT/usr/local/etc/npmrc"
+  fi
+  echo "test-fresh: node $(chroot "$ROOT" /usr/local/bin/node --version), npm" \
+    "$(chroot "$ROOT" /usr/local/bin/node /usr/local/bin/npm --version) in /usr/local (not apt)"
+fi
 chroot "$ROOT" useradd --create-home --shell /bin/bash tester
 echo 'tester ALL=(ALL) NOPASSWD: ALL' > "$ROOT/etc/sudoers.d/tester"
 chmod 0440 "$ROOT/etc/sudoers.d/tester"
@@ -63,7 +85,8 @@ git -C "$CHECKOUT" archive --format=tar HEAD | tar -x -C "$ROOT/home/tester/waen
 chroot "$ROOT" chown -R tester:tester /home/tester/waengine
 
 ARGS=${PYTEST_ARGS:-tests}
-echo "test-fresh: make test PYTEST_ARGS='$ARGS' as tester in $ROOT"
+TARGET=${FRESH_MAKE:-test}
+echo "test-fresh: make $TARGET PYTEST_ARGS='$ARGS' as tester in $ROOT"
 # A private mount namespace: /proc, /dev and /dev/shm are mounted for the root and vanish with
 # it, never touching the host's. pivot_root, not a bare chroot: the kernel refuses user
 # namespaces (Chromium's sandbox) to a chrooted process, not to one whose root is its mount
@@ -79,5 +102,5 @@ unshare --mount --propagation private /bin/sh -c '
   mkdir -p .oldroot
   pivot_root . .oldroot
   exec /usr/sbin/chroot . /bin/sh -c "umount -l /.oldroot && rmdir /.oldroot &&
-    exec su - tester -c \"cd waengine && make test PYTEST_ARGS=\\\"$2\\\"\""
-' sh "$ROOT" "$ARGS"
+    exec su - tester -c \"cd waengine && make $3 PYTEST_ARGS=\\\"$2\\\"\""
+' sh "$ROOT" "$ARGS" "$TARGET"

@@ -1,10 +1,18 @@
+"""Helpers every test may use: waiting on a condition, error codes, phone numbers, ports."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
     """Poll until predicate() is truthy; return its value (tests wait on conditions, not sleeps)."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -69,3 +77,96 @@ def make_store(database, tmp_path):
 @pytest.fixture
 def store(make_store):
     return make_store()
+
+
+def error_code(resp) -> str:
+    """The `error.code` of the JSON envelope, from a Flask test response or a requests one."""
+    body = resp.json() if callable(resp.json) else resp.json
+    return body["error"]["code"]
+
+
+# ---- phone numbers ----
+
+# One block per integration test module, by its place among the module files: the same module
+# gets the same block whatever the order modules are imported in (or however often).
+_MODULES = sorted(p.stem for p in (Path(__file__).parent / "integration").glob("test_*.py"))
+
+
+def phones(module: str):
+    """A function n -> a phone number no other test module is given.
+
+    The integration tests share one sandbox (one network of phones) for the whole run, so two
+    modules using the same number would see each other's chats and contacts, and the result
+    would depend on the order the tests run in. Each module gets its own block of numbers:
+    `number = phones(__name__)`, then `ALICE = number(1)`.
+    """
+    block = _MODULES.index(module.rsplit(".", 1)[-1]) + 1
+    assert block < 1000, "more than 999 test modules"
+
+    def phone(n: int) -> str:
+        assert 0 < n < 10_000_000, n
+        return f"629{block:03d}{n:07d}"  # 13 digits, as an Indonesian mobile number has
+    return phone
+
+
+def typed(phone: str, style: str = "+{cc} {a}-{b}-{c}") -> str:
+    """A 13-digit number as a person types it: "+62 912-3400-0001", or in `style` (its country
+    code, then groups of 3, 4 and 4 digits: "{cc} ({a}) {b}.{c}")."""
+    return style.format(cc=phone[:2], a=phone[2:5], b=phone[5:9], c=phone[9:])
+
+
+# ---- ports ----
+# Asking the kernel for a free port, closing the socket and handing the number to a server
+# races with every other process on the box: the port may be taken before the server binds it.
+
+def listening_socket() -> socket.socket:
+    """A loopback TCP socket on a port the kernel picked, already listening: give it to a server
+    that accepts an inherited socket (gunicorn's `--bind fd://N`) and no one can take the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def port_of(sock: socket.socket) -> int:
+    return sock.getsockname()[1]
+
+
+class PortTaken(Exception):
+    """The server could not bind the port it was given (raised by a `start(port)` callback)."""
+
+
+def on_free_port(start, attempts: int = 5):
+    """Return start(port) for a port the kernel picked, trying a new one when it was taken.
+
+    For servers that only take a port number (redis, nginx, Java): `start` raises PortTaken
+    (or OSError EADDRINUSE) when the server says the address is in use.
+    """
+    for _ in range(attempts):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = port_of(probe)
+        try:
+            return start(port)
+        except PortTaken:
+            pass
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+    raise AssertionError(f"no free port after {attempts} attempts")
+
+
+@contextmanager
+def closed_port():
+    """A loopback port that refuses connections for as long as the block runs: bound, never
+    listening, so no other process can start listening on it meanwhile."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield port_of(sock)
+
+
+@pytest.fixture
+def refused_port() -> int:
+    """A loopback port that refuses connections for the whole test (see closed_port)."""
+    with closed_port() as port:
+        yield port

@@ -54,8 +54,8 @@ class Defaults:
     WA_LOAD_TIMEOUT = 120.0
     COMMAND_TIMEOUT = 60.0
     # push: the page notifies the gateway over a DevTools channel (engine/channel.py) and an
-    # idle session polls only every SAFETY_POLL_INTERVAL; poll: every PUMP_INTERVAL (the old way,
-    # also used while a page loads and whenever a channel cannot be opened).
+    # idle session polls only every SAFETY_POLL_INTERVAL; poll: every PUMP_INTERVAL
+    # (also used while a page loads and whenever a channel cannot be opened).
     PUMP_MODE = "push"
     PUMP_INTERVAL = 0.25
     SAFETY_POLL_INTERVAL = 5.0

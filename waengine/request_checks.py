@@ -111,7 +111,7 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 def init_app(app) -> None:
     # Otherwise "/sessions//etc" answers an HTML 308 to "/sessions/etc": an absolute path
-    # turned into a session id, and a page no API client expects. Now it is a 404 envelope.
+    # turned into a session id, and a page no API client expects. Here it is a 404 envelope.
     app.url_map.merge_slashes = False
     provider = StrictJSONProvider(app)
     provider.sort_keys = app.json.sort_keys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from contextlib import contextmanager
 
@@ -13,17 +12,61 @@ import requests
 from waengine import create_app, engine_of
 
 from ..conftest import wait_for
+from ..receiver import Receiver
 
-pytestmark = pytest.mark.browser
+# Fixtures that start Chromium (directly, through chromedriver or Grid, or through a gunicorn
+# whose sessions do): a test using one is marked `browser`, so `-m "not browser"` runs exactly
+# the integration tests that start none. A module whose every test starts a browser without one
+# of these (its own driver, a subprocess) sets `pytestmark = pytest.mark.browser`.
+BROWSER_FIXTURES = frozenset({
+    "gateway", "make_gateway", "gw", "servers", "served", "stack", "fuzz_gateway", "live", "launch",
+    "plain_page", "grid", "doctor_env",
+})
 
 
 def pytest_collection_modifyitems(items):
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return
-    skip = pytest.mark.skip(reason="chromium/chromedriver not installed (make install)")
     for item in items:
-        if "integration" in str(item.fspath):
-            item.add_marker(skip)
+        if "integration" in item.path.parts and BROWSER_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.browser)
+
+
+def _browsers_started(baseline: set[int]) -> list[str]:
+    """chromedriver and browser (not renderer) processes under this one not in `baseline`."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        if proc.pid in baseline:
+            continue
+        try:
+            name, parent = proc.name(), proc.parent()
+            if name == "chromedriver" or (name.startswith("chrom") and parent is not None
+                                          and not parent.name().startswith("chrom")):
+                found.append(f"{name} ({proc.pid})")
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def browser_mark_holds(request):
+    """A test without the browser mark fails if it starts Chromium or chromedriver anyway, so
+    `-m "not browser"` cannot quietly run browsers (a fixture missing from BROWSER_FIXTURES)."""
+    if request.node.get_closest_marker("browser"):
+        yield
+        return
+    baseline = {p.pid for p in psutil.Process().children(recursive=True)}
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(0.05):
+            seen.extend(_browsers_started(baseline))
+
+    watcher = threading.Thread(target=watch, name="test-browser-watch", daemon=True)
+    watcher.start()
+    yield
+    stop.set()
+    watcher.join()
+    assert not seen, f"started {sorted(set(seen))} without the browser mark (BROWSER_FIXTURES)"
 
 
 def browser_processes(folder) -> list[psutil.Process]:
@@ -81,10 +124,21 @@ def sandbox(sandbox_url):
 class Gateway:
     """The gateway app with its engine started, plus helpers that act like a REST client."""
 
-    def __init__(self, app):
+    def __init__(self, app, sid: str | None = None):
         self.app = app
         self.client = app.test_client()
         self.engine = engine_of(app)
+        self.sid = sid  # the session get/post/call address (linked_gateway sets it)
+
+    def call(self, method: str, path: str, sid: str | None = None, **kw):
+        """`method` on /sessions/<sid><path> through the test client."""
+        return getattr(self.client, method)(f"/sessions/{sid or self.sid}{path}", **kw)
+
+    def get(self, path: str, **kw):
+        return self.call("get", path, **kw)
+
+    def post(self, path: str, **kw):
+        return self.call("post", path, **kw)
 
     def session(self, sid: str) -> dict:
         return self.client.get(f"/sessions/{sid}").json
@@ -117,7 +171,7 @@ def assert_no_browsers(root) -> None:
 def linked_gateway(sandbox: Sandbox, root, sid: str, phone: str, **overrides):
     """A gateway whose session `sid` is CONNECTED as `phone`; closed and checked afterwards."""
     gateway = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(root / "data"),
-                                  "WA_URL": sandbox.url + "/", "API_KEYS": [], **overrides}))
+                                  "WA_URL": sandbox.url + "/", "API_KEYS": [], **overrides}), sid)
     gateway.engine.start()
     try:
         gateway.link(sandbox, sid, phone)
@@ -158,3 +212,25 @@ def servers(tmp_path):
     for server in started:
         server.stop()
     assert_no_browsers(tmp_path)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback, closed after the test."""
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def messages_at(receiver) -> list[dict]:
+    return [e for e in receiver.delivered() if e["type"] == "message"]
+
+
+def hooked(gateway: Gateway, sandbox: Sandbox, receiver, me: str, peer: str, sid: str = "ev",
+           events=None) -> dict:
+    """Session `sid` with a webhook to `receiver`, linked as `me`, with `peer` on WhatsApp."""
+    body = {"id": sid, "webhook": {"url": receiver.url, "secret": "topsecret",
+                                   **({"events": events} if events else {})}}
+    assert gateway.client.post("/sessions", json=body).status_code == 201
+    sandbox.phone(peer, "Budi")
+    return gateway.link(sandbox, sid, me)

@@ -6,51 +6,57 @@ costs cache misses, never errors.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 
 import pytest
+import redis
 
 from waengine import create_app
 from waengine.cache import KEY_PREFIX, SessionCache
 
-from ..conftest import wait_for
+from ..conftest import PortTaken, closed_port, on_free_port, phones, wait_for
 from .conftest import Gateway, Sandbox, browser_processes
 
+number = phones(__name__)
+
 SID = "red"
-RINA = "6281500000001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+RINA = number(1)
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    redis = pytest.importorskip("redis", reason="the redis package is not installed "
-                                                "(pip install 'waengine[redis]')")
     server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    assert server, "redis-server is not installed (make install)"
     folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder), "--daemonize", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
 
-    def up():
-        assert proc.poll() is None, "redis-server exited"
+    def start(port: int):
+        proc = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+             "no", "--dir", str(folder), "--daemonize", "no"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        client = redis.Redis(port=port)
+
+        def up():
+            if proc.poll() is not None:
+                out = proc.stdout.read()
+                if "Address already in use" in out:
+                    raise PortTaken(port)
+                raise AssertionError(f"redis-server exited: {out[-2000:]}")
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
         try:
-            return client.ping()
-        except redis.ConnectionError:
-            return False
+            wait_for(up, timeout=10, message="redis-server answering")
+        except BaseException:
+            client.close()
+            proc.kill()
+            proc.wait()
+            raise
+        return proc, client, port
 
+    proc, client, port = on_free_port(start)
     try:
-        wait_for(up, timeout=10, message="redis-server answering")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         client.close()
@@ -60,12 +66,11 @@ def redis_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
 
 
 @pytest.fixture
 def redis_client(redis_url):
-    import redis
-
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     yield client
@@ -116,13 +121,15 @@ def test_entries_expire_on_the_clock_of_the_reader(redis_url, redis_client):
 
 
 def test_a_redis_that_is_down_costs_misses_not_errors():
-    cache = node(f"redis://127.0.0.1:{free_port()}/0")
-    groups = [{"id": "g@g.us"}]
-    for _ in range(2):
-        assert cache.fetch("s1", "groups", lambda: groups) == (groups, False)
-    assert cache.clear("s1") == 0
+    with closed_port() as port:
+        cache = node(f"redis://127.0.0.1:{port}/0")
+        groups = [{"id": "g@g.us"}]
+        for _ in range(2):
+            assert cache.fetch("s1", "groups", lambda: groups) == (groups, False)
+        assert cache.clear("s1") == 0
 
 
+@pytest.mark.browser
 def test_two_gateway_nodes_serve_one_sessions_contacts_from_redis(
         redis_url, redis_client, sandbox_url, tmp_path):
     box = Sandbox(sandbox_url)

@@ -1,4 +1,4 @@
-"""Chats end to end (issue 12): presence both ways, archive, pin, mute, clear, delete, labels.
+"""Chats end to end: presence both ways, archive, pin, mute, clear, delete, labels.
 
 HTTP → real Chromium → the sandbox's WPP functions (wa-js 4.6.0 names and shapes) → the
 sandbox network → the phones. One linked session (a personal account) serves the module; the
@@ -13,14 +13,16 @@ import time
 import pytest
 import requests
 
-from ..conftest import wait_for
+from ..conftest import error_code, phones, wait_for
 from .conftest import Sandbox, linked_gateway
 
+number = phones(__name__)
+
 SID = "chats"
-ALICE = "6283100000001"  # the session's phone (numbers of its own: the sandbox is shared)
-BUDI, CITRA, DEWI, EKO, FAJAR = (f"62831000000{n:02d}" for n in range(2, 7))
-BOS = "6283100000010"  # a WhatsApp Business account (second session)
-STRANGER = "6283100000099"  # on WhatsApp, never in a chat with the session
+ALICE = number(1)  # the session's phone
+BUDI, CITRA, DEWI, EKO, FAJAR = (number(n) for n in range(2, 7))
+BOS = number(10)  # a WhatsApp Business account (second session)
+STRANGER = number(99)  # on WhatsApp, never in a chat with the session
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +70,6 @@ def seen_by(sandbox, phone: str) -> dict:
 def events(gw, type_: str, sid: str = SID) -> list[dict]:
     rows = gw.engine.events.outbox.since(sid, 0, limit=5000)
     return [json.loads(r["body"])["data"] for r in rows if r["type"] == type_]
-
-
-def error_code(resp) -> str:
-    return resp.json["error"]["code"]
 
 
 # ---- presence ----

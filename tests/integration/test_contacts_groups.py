@@ -13,13 +13,15 @@ import zlib
 import pytest
 import requests
 
-from ..conftest import wait_for
+from ..conftest import error_code, phones, wait_for
 from .conftest import Sandbox, linked_gateway
 
+number = phones(__name__)
+
 SID, SID2 = "cg", "cg2"
-ME, ME2 = "6283300000001", "6283300000002"
-ANI, BUDI, CICI = "6283300000011", "6283300000012", "6283300000013"
-NOBODY = "6283399999999"
+ME, ME2 = number(1), number(2)
+ANI, BUDI, CICI = number(11), number(12), number(13)
+NOBODY = number(9999999)
 
 
 def png(width: int = 8, height: int = 8, rgb=(200, 30, 60)) -> bytes:
@@ -54,16 +56,8 @@ def gw(sandbox, tmp_path_factory):
         yield gateway
 
 
-def call(gw, method, path, sid=SID, **kw):
-    return getattr(gw.client, method)(f"/sessions/{sid}{path}", **kw)
-
-
-def error_code(resp) -> str:
-    return resp.json["error"]["code"]
-
-
 def texts(gw, chat: str) -> list[str]:
-    resp = call(gw, "get", f"/chats/{chat}/messages")
+    resp = gw.call("get", f"/chats/{chat}/messages")
     return [m["body"] for m in resp.json["data"]] if resp.status_code == 200 else []
 
 
@@ -81,89 +75,89 @@ def test_a_blocked_contact_is_not_delivered_and_cannot_be_messaged_until_unblock
     sandbox.post("/_sandbox/messages", **{"from": ANI, "to": ME, "text": "sebelum blokir"})
     wait_for(lambda: "sebelum blokir" in texts(gw, f"{ANI}@c.us"), message="first message")
 
-    blocked = call(gw, "post", f"/contacts/{ANI}/block")
+    blocked = gw.call("post", f"/contacts/{ANI}/block")
     assert blocked.status_code == 200, blocked.json
     assert blocked.json == {"id": f"{ANI}@c.us", "blocked": True}
-    assert call(gw, "get", "/blocklist").json == {"data": [f"{ANI}@c.us"]}
+    assert gw.call("get", "/blocklist").json == {"data": [f"{ANI}@c.us"]}
     assert requests.get(f"{sandbox.url}/_sandbox/phones/{ME}", timeout=10).json()["blocked"] == [
         f"{ANI}@c.us"]
 
     sandbox.post("/_sandbox/messages", **{"from": ANI, "to": ME, "text": "saat diblokir"})
-    refused = call(gw, "post", "/messages", json={"to": ANI, "text": "ke yang diblokir"})
+    refused = gw.call("post", "/messages", json={"to": ANI, "text": "ke yang diblokir"})
     assert refused.status_code == 422 and error_code(refused) == "recipient_blocked"
     assert "ke yang diblokir" not in [m["text"] for m in sandbox.inbox(ANI)]
 
-    unblocked = call(gw, "delete", f"/contacts/{ANI}/block")
+    unblocked = gw.call("delete", f"/contacts/{ANI}/block")
     assert unblocked.json == {"id": f"{ANI}@c.us", "blocked": False}
-    assert call(gw, "get", "/blocklist").json == {"data": []}
+    assert gw.call("get", "/blocklist").json == {"data": []}
     sandbox.post("/_sandbox/messages", **{"from": ANI, "to": ME, "text": "setelah buka blokir"})
     # Messages arrive in order: once the later one is here, the blocked one never will be.
     wait_for(lambda: "setelah buka blokir" in texts(gw, f"{ANI}@c.us"), message="after unblock")
     assert "saat diblokir" not in texts(gw, f"{ANI}@c.us")
-    sent = call(gw, "post", "/messages", json={"to": ANI, "text": "halo lagi"})
+    sent = gw.call("post", "/messages", json={"to": ANI, "text": "halo lagi"})
     assert sent.status_code in (201, 202), sent.json
     wait_for(lambda: "halo lagi" in [m["text"] for m in sandbox.inbox(ANI)], message="delivered")
 
 
 def test_blocking_a_group_id_or_garbage_is_refused(gw):
-    assert call(gw, "post", "/contacts/120363000000000001@g.us/block").status_code == 422
-    assert call(gw, "post", "/contacts/not-a-number/block").status_code == 422
+    assert gw.call("post", "/contacts/120363000000000001@g.us/block").status_code == 422
+    assert gw.call("post", "/contacts/not-a-number/block").status_code == 422
 
 
 # ---- what contacts show ----
 
 def test_a_contacts_profile_picture_url_serves_its_photo_and_none_is_null(gw):
-    ani = call(gw, "get", f"/contacts/{ANI}/profile-picture")
+    ani = gw.call("get", f"/contacts/{ANI}/profile-picture")
     assert ani.status_code == 200 and ani.json["id"] == f"{ANI}@c.us"
     photo = requests.get(ani.json["url"], timeout=10)
     assert photo.status_code == 200 and photo.content == ANI_PICTURE
-    budi = call(gw, "get", f"/contacts/{BUDI}/profile-picture")
+    budi = gw.call("get", f"/contacts/{BUDI}/profile-picture")
     assert budi.json == {"id": f"{BUDI}@c.us", "url": None}
-    nobody = call(gw, "get", f"/contacts/{NOBODY}/profile-picture")
+    nobody = gw.call("get", f"/contacts/{NOBODY}/profile-picture")
     assert nobody.status_code == 404 and error_code(nobody) == "not_found"
 
 
 def test_a_contacts_about_text_is_read_and_null_when_empty(gw):
-    assert call(gw, "get", f"/contacts/{ANI}/about").json == {"id": f"{ANI}@c.us",
+    assert gw.call("get", f"/contacts/{ANI}/about").json == {"id": f"{ANI}@c.us",
                                                                "about": "Di kantor"}
-    assert call(gw, "get", f"/contacts/{BUDI}/about").json == {"id": f"{BUDI}@c.us",
+    assert gw.call("get", f"/contacts/{BUDI}/about").json == {"id": f"{BUDI}@c.us",
                                                                 "about": None}
-    assert call(gw, "get", f"/contacts/{NOBODY}/about").status_code == 404
+    assert gw.call("get", f"/contacts/{NOBODY}/about").status_code == 404
 
 
 # ---- the account's own profile ----
 
 def test_the_own_name_and_about_change_and_phones_see_them(gw, sandbox):
-    before = call(gw, "get", "/profile").json
+    before = gw.call("get", "/profile").json
     assert before["id"] == f"{ME}@c.us" and before["name"] == "Satu"
-    changed = call(gw, "patch", "/profile", json={"name": "Satu Baru", "about": "Sibuk"})
+    changed = gw.call("patch", "/profile", json={"name": "Satu Baru", "about": "Sibuk"})
     assert changed.status_code == 200, changed.json
     assert changed.json["name"] == "Satu Baru" and changed.json["about"] == "Sibuk"
     phone = requests.get(f"{sandbox.url}/_sandbox/phones/{ME}", timeout=10).json()
     assert (phone["name"], phone["about"]) == ("Satu Baru", "Sibuk")
     # Another account reads the new About through WhatsApp, as any contact would.
-    seen = call(gw, "get", f"/contacts/{ME}/about", sid=SID2).json
+    seen = gw.call("get", f"/contacts/{ME}/about", sid=SID2).json
     assert seen["about"] == "Sibuk"
     wait_for(lambda: (gw.session(SID).get("me") or {}).get("name") == "Satu Baru",
              message="the session's me.name")
-    assert call(gw, "patch", "/profile", json={}).status_code == 422
-    assert call(gw, "patch", "/profile", json={"name": "x" * 26}).status_code == 422
+    assert gw.call("patch", "/profile", json={}).status_code == 422
+    assert gw.call("patch", "/profile", json={"name": "x" * 26}).status_code == 422
 
 
 def test_the_own_photo_is_set_from_an_upload_and_others_see_it(gw, sandbox):
     upload = {"media": {"data": base64.b64encode(png(rgb=(0, 0, 250))).decode(),
                         "filename": "me.png"}}
-    resp = call(gw, "put", "/profile/picture", json=upload)
+    resp = gw.call("put", "/profile/picture", json=upload)
     assert resp.status_code == 200, resp.json
     assert resp.json["pictureUrl"]
-    seen = call(gw, "get", f"/contacts/{ME}/profile-picture", sid=SID2).json
+    seen = gw.call("get", f"/contacts/{ME}/profile-picture", sid=SID2).json
     photo = requests.get(seen["url"], timeout=10)
     assert photo.status_code == 200 and photo.content[:3] == b"\xff\xd8\xff"  # re-encoded JPEG
     not_image = {"media": {"data": base64.b64encode(b"hello, not a picture").decode(),
                            "filename": "me.png"}}
-    refused = call(gw, "put", "/profile/picture", json=not_image)
+    refused = gw.call("put", "/profile/picture", json=not_image)
     assert refused.status_code == 415, refused.json
-    pdf = call(gw, "put", "/profile/picture", data={"file": (
+    pdf = gw.call("put", "/profile/picture", data={"file": (
         __import__("io").BytesIO(b"%PDF-1.4\n%%EOF\n"), "me.pdf")},
         content_type="multipart/form-data")
     assert pdf.status_code == 415, pdf.json
@@ -173,13 +167,13 @@ def test_the_own_photo_is_set_from_an_upload_and_others_see_it(gw, sandbox):
 
 @pytest.fixture(scope="module")
 def group(gw) -> str:
-    created = call(gw, "post", "/groups", json={"name": "Tim Satu", "participants": [ANI, BUDI]})
+    created = gw.call("post", "/groups", json={"name": "Tim Satu", "participants": [ANI, BUDI]})
     assert created.status_code == 201, created.json
     return created.json["id"]
 
 
 def test_subject_description_and_settings_are_seen_by_member_phones(gw, sandbox, group):
-    resp = call(gw, "patch", f"/groups/{group}", json={
+    resp = gw.call("patch", f"/groups/{group}", json={
         "subject": "Tim Baru", "description": "Rapat tiap Senin",
         "settings": {"announce": True, "restrict": True}})
     assert resp.status_code == 200, resp.json
@@ -188,92 +182,92 @@ def test_subject_description_and_settings_are_seen_by_member_phones(gw, sandbox,
     seen = sandbox_group(sandbox, group)
     assert (seen["subject"], seen["desc"], seen["announce"], seen["restrict"]) == (
         "Tim Baru", "Rapat tiap Senin", True, True)
-    listed = call(gw, "get", "/groups?refresh=true").json["data"]
+    listed = gw.call("get", "/groups?refresh=true").json["data"]
     assert next(g for g in listed if g["id"] == group)["name"] == "Tim Baru"
 
     # announce: a member who is not an admin cannot send to the group; the admin can
     refused = requests.post(f"{sandbox.url}/_sandbox/messages", timeout=10,
                             json={"from": ANI, "to": group, "text": "boleh bicara?"})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "announcement_group"
-    sent = call(gw, "post", "/messages", json={"to": group, "text": "pengumuman"})
+    sent = gw.call("post", "/messages", json={"to": group, "text": "pengumuman"})
     assert sent.status_code in (201, 202), sent.json
     wait_for(lambda: "pengumuman" in [m["text"] for m in sandbox.inbox(ANI)], message="announce")
 
-    opened = call(gw, "patch", f"/groups/{group}", json={"settings": {"announce": False}})
+    opened = gw.call("patch", f"/groups/{group}", json={"settings": {"announce": False}})
     assert opened.json["settings"] == {"announce": False, "restrict": True}
     assert requests.post(f"{sandbox.url}/_sandbox/messages", timeout=10, json={
         "from": ANI, "to": group, "text": "terima kasih"}).status_code == 201
-    assert call(gw, "patch", f"/groups/{group}", json={}).status_code == 422
-    assert call(gw, "patch", f"/groups/{group}", json={"settings": {}}).status_code == 422
+    assert gw.call("patch", f"/groups/{group}", json={}).status_code == 422
+    assert gw.call("patch", f"/groups/{group}", json={"settings": {}}).status_code == 422
 
 
 def test_promote_and_demote_are_seen_by_member_phones(gw, sandbox, group):
-    promoted = call(gw, "post", f"/groups/{group}/admins", json={"promote": [ANI]})
+    promoted = gw.call("post", f"/groups/{group}/admins", json={"promote": [ANI]})
     assert promoted.status_code == 200, promoted.json
     assert roles(sandbox_group(sandbox, group))[f"{ANI}@c.us"] is True
-    again = call(gw, "post", f"/groups/{group}/admins", json={"promote": [ANI]})
+    again = gw.call("post", f"/groups/{group}/admins", json={"promote": [ANI]})
     assert again.status_code == 200 and again.json == promoted.json  # already one: unchanged
-    demoted = call(gw, "post", f"/groups/{group}/admins", json={"demote": [ANI]})
+    demoted = gw.call("post", f"/groups/{group}/admins", json={"demote": [ANI]})
     assert demoted.status_code == 200, demoted.json
     assert roles(sandbox_group(sandbox, group))[f"{ANI}@c.us"] is False
-    owner = call(gw, "post", f"/groups/{group}/admins", json={"demote": [ME]})
+    owner = gw.call("post", f"/groups/{group}/admins", json={"demote": [ME]})
     assert owner.status_code == 403 and error_code(owner) == "group_change_not_allowed"
-    stranger = call(gw, "post", f"/groups/{group}/admins", json={"promote": [CICI]})
+    stranger = gw.call("post", f"/groups/{group}/admins", json={"promote": [CICI]})
     assert stranger.status_code == 404, stranger.json
-    assert call(gw, "post", f"/groups/{group}/admins", json={}).status_code == 422
+    assert gw.call("post", f"/groups/{group}/admins", json={}).status_code == 422
 
 
 def test_a_non_admin_gets_403_and_an_unknown_group_404(gw, sandbox):
     theirs = sandbox.post("/_sandbox/groups", name="Grup Budi", owner=BUDI,
                           participants=[ME])["id"]
     wait_for(lambda: any(g["id"] == theirs for g in
-                         call(gw, "get", "/groups?refresh=true").json["data"]),
+                         gw.call("get", "/groups?refresh=true").json["data"]),
              message="the session sees Budi's group")
     sandbox.post(f"/_sandbox/phones/{BUDI}/groups/{theirs}/restrict", value=True)
-    wait_for(lambda: next(g for g in call(gw, "get", "/groups?refresh=true").json["data"]
+    wait_for(lambda: next(g for g in gw.call("get", "/groups?refresh=true").json["data"]
                           if g["id"] == theirs)["settings"]["restrict"], message="restrict")
     for body in ({"subject": "Punyaku"}, {"settings": {"restrict": False}},
                  {"settings": {"announce": True}}):
-        resp = call(gw, "patch", f"/groups/{theirs}", json=body)
+        resp = gw.call("patch", f"/groups/{theirs}", json=body)
         assert resp.status_code == 403 and error_code(resp) == "not_group_admin", (body, resp.json)
     assert sandbox_group(sandbox, theirs)["subject"] == "Grup Budi"
-    assert call(gw, "get", f"/groups/{theirs}/invite-link").status_code == 403
-    assert call(gw, "post", f"/groups/{theirs}/admins", json={"promote": [ME]}).status_code == 403
+    assert gw.call("get", f"/groups/{theirs}/invite-link").status_code == 403
+    assert gw.call("post", f"/groups/{theirs}/admins", json={"promote": [ME]}).status_code == 403
     unknown = "120363099999999999@g.us"
-    assert call(gw, "patch", f"/groups/{unknown}", json={"subject": "x"}).status_code == 404
-    assert call(gw, "get", f"/groups/{unknown}/invite-link").status_code == 404
-    assert call(gw, "post", f"/groups/{unknown}/leave").status_code == 404
+    assert gw.call("patch", f"/groups/{unknown}", json={"subject": "x"}).status_code == 404
+    assert gw.call("get", f"/groups/{unknown}/invite-link").status_code == 404
+    assert gw.call("post", f"/groups/{unknown}/leave").status_code == 404
 
 
 def test_invite_links_join_revoke_and_leave(gw, sandbox, group):
-    first = call(gw, "get", f"/groups/{group}/invite-link")
+    first = gw.call("get", f"/groups/{group}/invite-link")
     assert first.status_code == 200, first.json
     assert first.json["link"] == "https://chat.whatsapp.com/" + first.json["code"]
-    assert call(gw, "get", f"/groups/{group}/invite-link").json == first.json  # stable
+    assert gw.call("get", f"/groups/{group}/invite-link").json == first.json  # stable
 
-    joined = call(gw, "post", "/groups/join", sid=SID2, json={"link": first.json["link"]})
+    joined = gw.call("post", "/groups/join", sid=SID2, json={"link": first.json["link"]})
     assert joined.status_code == 200, joined.json
     assert joined.json == {"id": group, "name": "Tim Baru", "pendingApproval": False}
     assert f"{ME2}@c.us" in roles(sandbox_group(sandbox, group))
     wait_for(lambda: any(g["id"] == group for g in
-                         call(gw, "get", "/groups?refresh=true", sid=SID2).json["data"]),
+                         gw.call("get", "/groups?refresh=true", sid=SID2).json["data"]),
              message="the joined group in the second session's list")
-    twice = call(gw, "post", "/groups/join", sid=SID2, json={"link": first.json["code"]})
+    twice = gw.call("post", "/groups/join", sid=SID2, json={"link": first.json["code"]})
     assert twice.status_code == 409 and error_code(twice) == "already_group_member"
 
-    left = call(gw, "post", f"/groups/{group}/leave", sid=SID2)
+    left = gw.call("post", f"/groups/{group}/leave", sid=SID2)
     assert left.status_code == 200 and left.json == {"id": group, "left": True}
     assert f"{ME2}@c.us" not in roles(sandbox_group(sandbox, group))
     assert all(g["id"] != group for g in
-               call(gw, "get", "/groups?refresh=true", sid=SID2).json["data"])
-    again = call(gw, "post", f"/groups/{group}/leave", sid=SID2)
+               gw.call("get", "/groups?refresh=true", sid=SID2).json["data"])
+    again = gw.call("post", f"/groups/{group}/leave", sid=SID2)
     assert again.status_code == 409 and error_code(again) == "not_group_member"
 
-    revoked = call(gw, "post", f"/groups/{group}/invite-link/revoke")
+    revoked = gw.call("post", f"/groups/{group}/invite-link/revoke")
     assert revoked.status_code == 200 and revoked.json["code"] != first.json["code"]
-    old = call(gw, "post", "/groups/join", sid=SID2, json={"link": first.json["link"]})
+    old = gw.call("post", "/groups/join", sid=SID2, json={"link": first.json["link"]})
     assert old.status_code == 404 and error_code(old) == "invalid_invite_link"
-    new = call(gw, "post", "/groups/join", sid=SID2, json={"link": revoked.json["link"]})
+    new = gw.call("post", "/groups/join", sid=SID2, json={"link": revoked.json["link"]})
     assert new.status_code == 200 and new.json["id"] == group
-    assert call(gw, "post", "/groups/join", sid=SID2,
+    assert gw.call("post", "/groups/join", sid=SID2,
                 json={"link": "https://example.com/x"}).status_code == 422

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import threading
 from pathlib import Path
 
@@ -28,15 +27,19 @@ from waengine import create_app, engine_of
 from waengine.config import Defaults
 from waengine.sandbox import make_server as make_sandbox
 
-from ..conftest import wait_for
+from ..conftest import phones, typed, wait_for
 from ..receiver import Receiver
 from .conftest import assert_no_browsers
 
-pytestmark = pytest.mark.browser
+number = phones(__name__)
+
+# The tests are the steps of one operator's session, each leaving the state the next expects:
+# make test-random shuffles the modules but keeps this one's order.
+pytestmark = [pytest.mark.browser, pytest.mark.random_order(disabled=True)]
 
 ADMIN = "admin-key-0123456789abcdefghij"
 SCOPED = "acme-key-0123456789abcdefghijk"
-OWNER, BUDI = "6281300000001", "6281300000002"
+OWNER, BUDI = number(1), number(2)
 CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage "
                 "--disable-background-networking --disable-component-update --disable-sync "
                 "--no-first-run --disable-quic").split()
@@ -210,7 +213,7 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     stack.wait_text("#detail-notice", "CONNECTED")
     assert stack.driver.execute_script("return window.__sameDocument") is True
 
-    stack.type("#send-to", "+62 813-0000-0002")
+    stack.type("#send-to", typed(BUDI))
     stack.type("#send-text", "Halo Budi, from the dashboard")
     stack.find("#send-form button[type=submit]").click()
     stack.wait_text("#send-result", "Sent to")
@@ -225,7 +228,7 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     stack.shot("session")
 
     stack.find("a.back").click()
-    wait_for(lambda: "CONNECTED" in stack.row("sales") and "+6281300000001" in stack.row("sales"),
+    wait_for(lambda: "CONNECTED" in stack.row("sales") and f"+{OWNER}" in stack.row("sales"),
              message="row CONNECTED with the number")
     assert stack.driver.execute_script("return window.__sameDocument") is True
 
@@ -236,7 +239,7 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.find('#sessions-body tr[data-id="support"] a').click()
     wait_for(lambda: stack.shown("#qr-img"), timeout=30, message="support's QR")
     stack.find("#pairing summary").click()
-    stack.type("#pairing-phone", "+62 813-0000-0003")
+    stack.type("#pairing-phone", typed(number(3)))
     stack.find("#pairing-form button[type=submit]").click()
     wait_for(lambda: stack.shown("#pairing-code"), message="pairing code shown")
     code = stack.text("#pairing-code")
@@ -250,13 +253,13 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     # The sandbox's phone page, in another tab: the operator types the code on "the phone".
     stack.driver.switch_to.new_window("tab")
     stack.driver.get(stack.sandbox + "/_sandbox/phone")
-    stack.type("#link-phone", "6281300000003")
+    stack.type("#link-phone", number(3))
     stack.type("#link-name", "Support Phone")
     stack.type("#link-code", code)
     stack.find("#link-form button[type=submit]").click()
     stack.wait_text("#link-out", "Linked")
     stack.type("#send-from", BUDI)
-    stack.type("#send-to", "6281300000003")
+    stack.type("#send-to", number(3))
     stack.type("#send-text", "Halo support")
     stack.find("#send-form button[type=submit]").click()
     stack.wait_text("#send-out", "Sent")
@@ -264,7 +267,7 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.wait_text("#inbox", "Halo Budi, from the dashboard")  # test 2's message
     stack.driver.close()
     stack.driver.switch_to.window(dashboard)
-    wait_for(lambda: "CONNECTED" in (r := stack.row("support")) and "+6281300000003" in r,
+    wait_for(lambda: "CONNECTED" in (r := stack.row("support")) and f"+{number(3)}" in r,
              timeout=60, message="row CONNECTED with the number")
     wait_for(lambda: stack.api("GET", "/sessions/support").json()["activity"]["receivedToday"],
              message="support received Budi's message")
@@ -320,10 +323,9 @@ def test_a_failed_webhook_delivery_is_shown_with_its_answer_and_retried(stack):
     assert json.loads(request["body"])["data"]["body"] == "are you there?"
 
 
-def test_the_session_page_lists_its_sinks_masked_and_a_failing_one_shows_in_deliveries(stack):
-    with socket.socket() as s:  # a Redis that is not there: its publishes are retried
-        s.bind(("127.0.0.1", 0))
-        url = f"redis://:hunter2@127.0.0.1:{s.getsockname()[1]}/0"
+def test_the_session_page_lists_its_sinks_masked_and_a_failing_one_shows_in_deliveries(
+        stack, refused_port):
+    url = f"redis://:hunter2@127.0.0.1:{refused_port}/0"  # not there: its publishes are retried
     put = stack.api("PUT", "/sessions/sales/sinks", json={"sinks": [{"url": url,
                                                                       "events": ["message"]}]})
     assert put.status_code == 200, put.text

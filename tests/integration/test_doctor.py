@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
-import socket
 import stat
 import threading
 import zipfile
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from waengine.cli import EXIT_OFFLINE, _version, main, version_number
+
+from ..conftest import closed_port
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
@@ -42,12 +43,6 @@ def doctor_env(monkeypatch, tmp_path, web):
     monkeypatch.setenv("WAENGINE_WA_URL", web)
     monkeypatch.setenv("WAENGINE_CHROMIUM", CHROMIUM)
     return tmp_path
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def old_chromedriver(folder: Path) -> Path:
@@ -113,13 +108,15 @@ def test_fix_fetches_the_matching_driver_into_the_data_cache(doctor_env, chrome_
     assert out.rstrip().endswith("all good")
     # The fetched driver is what the user then runs: doctor agrees with it, offline.
     monkeypatch.setenv("WAENGINE_CHROMEDRIVER", str(fetched))
-    monkeypatch.setenv("WAENGINE_CHROMEDRIVER_MIRROR", f"http://127.0.0.1:{closed_port()}")
-    assert main(["doctor", "--fix"]) == 0
+    with closed_port() as port:
+        monkeypatch.setenv("WAENGINE_CHROMEDRIVER_MIRROR", f"http://127.0.0.1:{port}")
+        assert main(["doctor", "--fix"]) == 0
 
 
-def test_fix_offline_says_so_with_its_own_exit_code(doctor_env, monkeypatch, capsys):
+def test_fix_offline_says_so_with_its_own_exit_code(doctor_env, monkeypatch, capsys,
+                                                    refused_port):
     monkeypatch.setenv("WAENGINE_CHROMEDRIVER", str(old_chromedriver(doctor_env)))
-    monkeypatch.setenv("WAENGINE_CHROMEDRIVER_MIRROR", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("WAENGINE_CHROMEDRIVER_MIRROR", f"http://127.0.0.1:{refused_port}")
     assert main(["doctor", "--fix"]) == EXIT_OFFLINE
     out = capsys.readouterr().out
     assert "could not fetch chromedriver" in out and "internet access" in out
@@ -133,8 +130,8 @@ def test_fix_offline_says_so_with_its_own_exit_code(doctor_env, monkeypatch, cap
     ("https://127.0.0.1:{web}/", "TLS handshake with 127.0.0.1:{web} failed"),
 ])
 def test_an_unreachable_wa_url_names_the_network_error(doctor_env, web, monkeypatch, capsys,
-                                                       url, message):
-    ports = {"closed": closed_port(), "web": web.rsplit(":", 1)[1].strip("/")}
+                                                       refused_port, url, message):
+    ports = {"closed": refused_port, "web": web.rsplit(":", 1)[1].strip("/")}
     monkeypatch.setenv("WAENGINE_WA_URL", url.format(**ports))
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out

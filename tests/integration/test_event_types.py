@@ -10,23 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 import requests
 
-from ..conftest import wait_for
-from ..receiver import Receiver
+from ..conftest import phones, wait_for
 
-# Phones of this module only: the sandbox network is shared by the whole test run.
-P = {name: f"628230000{i:04d}" for i, name in enumerate(
+number = phones(__name__)
+
+P = {name: number(i + 1) for i, name in enumerate(
     ("me", "ana", "budi", "cici", "nostatus", "poster", "callee", "caller", "quiet", "ringer",
      "gone", "one", "two", "gposter", "joiner"))}
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def of_type(receiver, type_: str) -> list[dict]:

@@ -3,38 +3,20 @@
 import json
 import threading
 
-import pytest
 import requests
 
 from waengine.events.webhooks import sign
 
-from ..conftest import wait_for
-from ..receiver import Receiver
+from ..conftest import phones, wait_for
+from .conftest import hooked, messages_at
 
-ALICE, BUDI = "6281300000001", "6281300000002"
+number = phones(__name__)
 
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def messages_at(receiver):
-    return [e for e in receiver.delivered() if e["type"] == "message"]
-
-
-def hooked(gateway, sandbox, receiver, sid="ev", events=None):
-    body = {"id": sid, "webhook": {"url": receiver.url, "secret": "topsecret",
-                                   **({"events": events} if events else {})}}
-    assert gateway.client.post("/sessions", json=body).status_code == 201
-    sandbox.phone(BUDI, "Budi")
-    return gateway.link(sandbox, sid, ALICE)
+ALICE, BUDI = number(1), number(2)
 
 
 def test_an_incoming_message_becomes_a_signed_webhook(gateway, sandbox, receiver):
-    hooked(gateway, sandbox, receiver)
+    hooked(gateway, sandbox, receiver, ALICE, BUDI)
     sandbox.post("/_sandbox/messages", **{"from": BUDI, "to": ALICE, "text": "pesan masuk"})
     [event] = wait_for(lambda: messages_at(receiver), timeout=10, message="message webhook")
     assert event["session"] == "ev" and event["id"].startswith("evt_")
@@ -52,7 +34,7 @@ def test_an_incoming_message_becomes_a_signed_webhook(gateway, sandbox, receiver
 def test_fifty_messages_survive_a_receiver_outage_in_order_once_each(make_gateway, sandbox,
                                                                      receiver):
     gateway = make_gateway(WEBHOOK_RETRY_BASE=0.1, WEBHOOK_RETRY_MAX_DELAY=1.0)
-    hooked(gateway, sandbox, receiver, events=["message"])
+    hooked(gateway, sandbox, receiver, ALICE, BUDI, events=["message"])
     receiver.stop()  # connection refused
     for i in range(50):
         sandbox.post("/_sandbox/messages", **{"from": BUDI, "to": ALICE, "text": f"n{i}"})
@@ -68,7 +50,7 @@ def test_fifty_messages_survive_a_receiver_outage_in_order_once_each(make_gatewa
 
 def test_events_pending_at_shutdown_are_delivered_after_restart(make_gateway, sandbox, receiver):
     first = make_gateway()
-    hooked(first, sandbox, receiver, events=["message"])
+    hooked(first, sandbox, receiver, ALICE, BUDI, events=["message"])
     receiver.stop()
     for i in range(5):
         sandbox.post("/_sandbox/messages", **{"from": BUDI, "to": ALICE, "text": f"r{i}"})
@@ -84,7 +66,7 @@ def test_events_pending_at_shutdown_are_delivered_after_restart(make_gateway, sa
 
 
 def test_a_sent_message_reports_acks_sent_delivered_read(gateway, sandbox, receiver):
-    hooked(gateway, sandbox, receiver, events=["message.ack"])
+    hooked(gateway, sandbox, receiver, ALICE, BUDI, events=["message.ack"])
     sent = gateway.client.post("/sessions/ev/messages", json={"to": BUDI, "text": "ack me"}).json
     sandbox.deliver(BUDI)
     sandbox.read(BUDI)

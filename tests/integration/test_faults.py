@@ -1,4 +1,4 @@
-"""Fault injection (issue 14): real faults on real Chromium, chromedriver and SQLite.
+"""Fault injection: real faults on real Chromium, chromedriver and SQLite.
 
 Each test kills, stops or blocks something for real, then shows that nothing was lost, nothing
 was sent twice, no process was left behind, and the API still answers.
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from pathlib import Path
 
 import psutil
 import pytest
@@ -25,13 +26,14 @@ from waengine.config import load_config
 from waengine.events import EventOutbox, WebhookSender
 from waengine.store import DatabaseDamaged, Store
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from ..receiver import Receiver
-from .conftest import browser_processes
-from .test_gunicorn import Gunicorn
+from .conftest import Gateway, Sandbox, browser_processes
+from .servers import ROOT, Gunicorn
 
-# Phones of this module only: the sandbox network is shared by the whole test run.
-P = {name: f"628160000{i:04d}" for i, name in enumerate(
+number = phones(__name__)
+
+P = {name: number(i + 1) for i, name in enumerate(
     ("in", "friend", "dup", "drv", "race", "purge", "store", "term", "kill9", "wkill", "reg",
      "small", "streams", "frozen", "disk"))}
 
@@ -39,13 +41,6 @@ P = {name: f"628160000{i:04d}" for i, name in enumerate(
 @pytest.fixture(autouse=True)
 def friend(sandbox):
     sandbox.phone(P["friend"], "Friend")
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def incoming(receiver) -> list[dict]:
@@ -401,13 +396,11 @@ def test_a_truncated_database_refuses_to_start_and_doctor_rebuilds_the_registry(
     assert back["status"] == "CONNECTED", back  # the login came back from the profile
 
 
-def test_smaller_leaks_and_lies(make_gateway, sandbox):
+def test_smaller_leaks_and_lies(make_gateway, sandbox, refused_port):
     gw = make_gateway(API_KEYS=["admin-key-0123456789abcdef", "tenant-key-0123456789abcdef:small"])
     admin = {"X-API-Key": "admin-key-0123456789abcdef"}
     tenant = {"X-API-Key": "tenant-key-0123456789abcdef"}
-    with socket.socket() as s:  # a port nothing listens on: "connection refused"
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
+    closed = f"http://127.0.0.1:{refused_port}/hook"  # "connection refused"
     assert gw.client.post("/sessions", headers=admin, json={
         "id": "small", "webhook": {"url": closed, "secret": "s3cret-value"}}).status_code == 201
     assert gw.client.post("/sessions", headers=admin, json={"id": "other"}).status_code == 201
@@ -512,21 +505,6 @@ def test_a_frozen_renderer_shows_as_not_responding(make_gateway, sandbox):
     wait_for(lambda: gw.session("frozen")["responding"] is True, timeout=30, message="back")
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 MB file system of its own (tmpfs) for the data folder, so it can really fill up."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (root needed): {done.stderr.strip()}")
-    yield mount
-    for proc in browser_processes(mount):  # before unmounting: a browser holds files there
-        proc.kill()
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def fill(path) -> None:
     with path.open("wb") as f:
         chunk = b"\0" * (1 << 20)
@@ -538,29 +516,56 @@ def fill(path) -> None:
             pass  # ENOSPC: the disk is full
 
 
-def test_a_full_disk_is_a_503_and_everything_carries_on_once_space_is_freed(
-        make_gateway, sandbox, receiver, small_disk):
-    gw = make_gateway(data_dir=small_disk / "data", WEBHOOK_URL=receiver.url,
-                      WEBHOOK_EVENTS=["message"])
-    gw.link(sandbox, "disk", P["disk"])
-    filler = small_disk / "filler"
-    fill(filler)
-    texts = [f"full-{i}" for i in range(3)]
+def full_disk(root: str, sandbox_url: str, me: str, friend: str) -> None:
+    """The full-disk scenario, run by the test below inside a user and mount namespace of its own
+    (as its root): a 256 MB tmpfs is the data folder, so the disk really fills up."""
+    disk = Path(root) / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(disk)], check=True)
+    receiver, sandbox = Receiver(), Sandbox(sandbox_url)
+    gw = Gateway(create_app({"ENV": "testing", "DATA_DIR": str(disk / "data"),
+                             "WA_URL": sandbox_url + "/", "API_KEYS": [],
+                             "WEBHOOK_URL": receiver.url, "WEBHOOK_EVENTS": ["message"]}))
+    gw.engine.start()
     try:
-        for text in texts:
-            sandbox.post("/_sandbox/messages", **{"from": P["friend"], "to": P["disk"],
-                                                  "text": text})
-        health = wait_for(lambda: (h := gw.client.get("/health")).status_code == 503 and h,
-                          timeout=30, message="/health unhealthy")
-        assert "full" in health.json["reason"] or "database" in health.json["reason"]
-        refused = gw.client.post("/sessions/disk/messages",
-                                 json={"to": P["friend"], "text": "no room"})
-        assert refused.status_code == 503, refused.json
+        gw.link(sandbox, "disk", me)
+        filler = disk / "filler"
+        fill(filler)
+        texts = [f"full-{i}" for i in range(3)]
+        try:
+            for text in texts:
+                sandbox.post("/_sandbox/messages", **{"from": friend, "to": me, "text": text})
+            health = wait_for(lambda: (h := gw.client.get("/health")).status_code == 503 and h,
+                              timeout=30, message="/health unhealthy")
+            assert "full" in health.json["reason"] or "database" in health.json["reason"]
+            refused = gw.client.post("/sessions/disk/messages", json={"to": friend, "text": "no room"})
+            assert refused.status_code == 503, refused.json
+        finally:
+            filler.unlink()
+        wait_for(lambda: len(incoming(receiver)) >= 3, timeout=60, message="3 message webhooks")
+        assert Counter(e["data"]["body"] for e in incoming(receiver)) == Counter(texts)
+        gw.wait_status("disk", "CONNECTED")
+        wait_for(lambda: gw.client.get("/health").status_code == 200, timeout=30, message="healthy")
+        assert gw.client.post("/sessions/disk/messages",
+                              json={"to": friend, "text": "room again"}).status_code == 201
     finally:
-        filler.unlink()
-    wait_for(lambda: len(incoming(receiver)) >= 3, timeout=60, message="3 message webhooks")
-    assert Counter(e["data"]["body"] for e in incoming(receiver)) == Counter(texts)
-    gw.wait_status("disk", "CONNECTED")
-    wait_for(lambda: gw.client.get("/health").status_code == 200, timeout=30, message="healthy")
-    assert gw.client.post("/sessions/disk/messages",
-                          json={"to": P["friend"], "text": "room again"}).status_code == 201
+        gw.engine.close()
+        receiver.close()
+        leftovers = browser_processes(disk)
+        for proc in leftovers:  # before unmounting: a browser holds files there
+            proc.kill()
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+        assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
+
+
+@pytest.mark.browser  # its gateway runs in a subprocess, not from a fixture
+def test_a_full_disk_is_a_503_and_everything_carries_on_once_space_is_freed(sandbox, friend, tmp_path):
+    # A user namespace maps this user to root there, and its mount namespace may mount a tmpfs:
+    # the test needs neither root nor CAP_SYS_ADMIN outside.
+    code = ("import sys; from tests.integration.test_faults import full_disk; "
+            "full_disk(*sys.argv[1:])")
+    done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-c",
+                           code, str(tmp_path), sandbox.url, P["disk"], P["friend"]],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert not browser_processes(tmp_path)

@@ -15,10 +15,12 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
+
+number = phones(__name__)
 
 KEY = "sdk-test-key-0123456789abcdef"
-ALICE, BUDI = "6281300000021", "6281300000022"
+ALICE, BUDI = number(21), number(22)
 PACKAGE = "waengine_sdk_under_test"
 
 

@@ -16,7 +16,7 @@ from waengine.engine.flags import chrome_options
 
 from ..conftest import wait_for
 from .conftest import browser_processes
-from .test_gunicorn import Gunicorn
+from .servers import Gunicorn
 
 ADMIN = "admin-key-0123456789abcdefghij"
 SCOPED = "sales-key-0123456789abcdefghij"
@@ -122,6 +122,7 @@ def test_auth_through_gunicorn_and_no_key_in_its_log(server):
         assert key not in log  # ...and no key is in it
 
 
+@pytest.mark.browser
 def test_the_docs_page_renders_in_chromium_from_local_files_only(server, tmp_path):
     config = load_config({"ENV": "testing"}, environ={})
     options = chrome_options(config, tmp_path / "docs-profile")

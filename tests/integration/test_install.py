@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -16,24 +15,23 @@ import requests
 
 from waengine.config import PROJECT_ROOT, WA_JS_IN_ASSETS
 
-from ..conftest import wait_for
+from ..conftest import listening_socket, port_of, wait_for
 
 SWAGGER = ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
            "favicon-32x32.png"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def outside_env() -> dict:
+    """This environment without PYTHONPATH: a PYTHONPATH naming the checkout would make the
+    installed package's python import the checkout instead."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The source a release holds (package, config, setup files, the npm assets after `npm ci`),
     installed with pip, not editable; dependencies come from the project's venv via a .pth."""
-    if not (PROJECT_ROOT / "node_modules" / WA_JS_IN_ASSETS).is_file():
-        pytest.skip("node_modules missing: npm ci")
+    assert (PROJECT_ROOT / "node_modules" / WA_JS_IN_ASSETS).is_file(), "node_modules missing: npm ci"
     base = tmp_path_factory.mktemp("install")
     src = base / "src"
     ignore = shutil.ignore_patterns("__pycache__")
@@ -57,13 +55,14 @@ def installed(tmp_path_factory):
 def test_the_installed_package_is_not_the_checkout(installed, tmp_path):
     out = subprocess.run([str(installed / "bin/python"), "-c",
                           "import waengine.config as c; print(c.__file__, c.CHECKOUT)"],
-                         capture_output=True, text=True, cwd=tmp_path, check=True)
+                         capture_output=True, text=True, cwd=tmp_path, check=True, env=outside_env())
     path, checkout = out.stdout.split()
     assert Path(path).is_relative_to(installed) and checkout == "False"
 
 
+@pytest.mark.browser  # doctor runs chromium and chromedriver (--version)
 def test_doctor_from_another_folder_finds_the_installed_bundle_and_config(installed, tmp_path):
-    env = {**os.environ, "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "production",
+    env = {**outside_env(), "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "production",
            "WAENGINE_API_KEYS": "k" * 32, "PATH": f"{installed / 'bin'}:{os.environ['PATH']}"}
     env.pop("WAENGINE_ASSETS_DIR", None)
     out = subprocess.run([str(installed / "bin/waengine"), "doctor"], capture_output=True, text=True,
@@ -76,20 +75,23 @@ def test_doctor_from_another_folder_finds_the_installed_bundle_and_config(instal
 
 
 def test_gunicorn_from_the_install_serves_the_same_swagger_ui(installed, tmp_path):
-    port = free_port()
+    sock = listening_socket()
+    port = port_of(sock)
     share = installed / "share" / "waengine"
-    env = {**os.environ, "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "testing"}
-    proc = subprocess.Popen([str(installed / "bin/python"), "-m", "gunicorn",
-                             "-c", str(share / "gunicorn.conf.py"),
-                             "-b", f"127.0.0.1:{port}", "waengine:create_app()"],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**outside_env(), "WAENGINE_DATA_DIR": str(tmp_path / "data"), "WAENGINE_ENV": "testing"}
+    with sock:  # gunicorn takes the listening socket (fd://): no one can take the port meanwhile
+        proc = subprocess.Popen([str(installed / "bin/python"), "-m", "gunicorn",
+                                 "-c", str(share / "gunicorn.conf.py"),
+                                 "-b", f"fd://{sock.fileno()}", "waengine:create_app()"],
+                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, pass_fds=[sock.fileno()])
     try:
         url = f"http://127.0.0.1:{port}"
 
         def up():
             try:
                 return requests.get(url + "/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # gunicorn still starting behind its socket
                 assert proc.poll() is None, proc.stderr.read().decode()
                 return False
 

@@ -7,27 +7,20 @@ from __future__ import annotations
 import base64
 import json
 
-import pytest
 import requests
 
 from waengine.events.signing import generate_secret
 
-from ..conftest import wait_for
-from ..receiver import Receiver
-from .test_gunicorn import Gunicorn
+from ..conftest import phones, wait_for
+from .servers import Gunicorn
 
-ALICE, BUDI = "6281300000031", "6281300000032"
+number = phones(__name__)
+
+ALICE, BUDI = number(31), number(32)
 KEY = "json-logs-key-0123456789abcdef"
 HOOK_SECRET = "plain-hook-secret-4242"
 PROXY_PASSWORD = "proxy-pass-9876"
 FIELDS = {"ts", "level", "logger", "thread", "session", "event", "requestId", "message"}
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_json_logs_of_a_full_run_parse_and_leak_no_secret(servers, sandbox, receiver, tmp_path):

@@ -12,15 +12,17 @@ import json
 import pytest
 import requests
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import Sandbox, linked_gateway
 
+number = phones(__name__)
+
 SID = "lid"
-ANA = "6282500000001"  # the session's phone
-LINA, MIRA, NINA, OKTA = (f"62825000000{n:02d}" for n in range(2, 6))  # LID-addressed
-PUTRI, RAKA = "6282600000001", "6282600000002"  # LID group owner and member
-SARI = "6282600000003"  # phone-number addressed, for the replies
-TARI = "6282600000004"  # phone-number addressed until WhatsApp moves her to a LID
+ANA = number(1)  # the session's phone
+LINA, MIRA, NINA, OKTA = (number(n) for n in range(2, 6))  # LID-addressed
+PUTRI, RAKA = number(1001), number(1002)  # LID group owner and member
+SARI = number(1003)  # phone-number addressed, for the replies
+TARI = number(1004)  # phone-number addressed until WhatsApp moves her to a LID
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def test_exists_gives_the_numbers_lid(gw, sandbox):
     assert resp.status_code == 200
     assert resp.json["exists"] is True and resp.json["id"] == f"{NINA}@c.us"
     assert resp.json["lid"] == lid_of(sandbox, NINA)
-    missing = gw.client.get(f"/sessions/{SID}/contacts/6282599999999/exists").json
+    missing = gw.client.get(f"/sessions/{SID}/contacts/{number(9999999)}/exists").json
     assert missing == {"exists": False, "id": None, "lid": None, "isBusiness": False}
 
 

@@ -16,12 +16,14 @@ import requests
 
 from waengine import create_app
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import Gateway, Sandbox, assert_no_browsers
 
+number = phones(__name__)
+
 SID = "media"
-ME = "6281500000001"  # the session's phone
-ANI, BAYU, CICI = "6281500000002", "6281500000003", "6281500000004"
+ME = number(1)  # the session's phone
+ANI, BAYU, CICI = number(2), number(3), number(4)
 KIB, MIB = 2**10, 2**20
 # Small chunks so a 1.3 MB file is read in several commands; a 5 MiB store cap that three
 # 2 MB files overflow; a download cap the 2.5 MB file is over.
@@ -190,6 +192,7 @@ def test_the_local_store_evicts_the_oldest_files_past_its_cap(gw, sandbox):
 def test_when_storing_fails_the_event_still_goes_out_and_the_file_downloads(gw, sandbox):
     folder = gw.engine.data_dir / "media" / SID
     aside = folder.with_name("aside")
+    folder.mkdir(parents=True, exist_ok=True)  # no file stored yet when this test runs first
     folder.rename(aside)
     folder.write_bytes(b"")  # a file where the session's folder should be: storing fails
     try:
@@ -224,6 +227,7 @@ def s3_server(monkeypatch):
     server.stop()
 
 
+@pytest.mark.browser  # its gateway is made in the test, not by a fixture
 def test_the_s3_store_keeps_each_file_once_behind_a_presigned_url(sandbox, tmp_path,
                                                                    s3_server):
     import boto3

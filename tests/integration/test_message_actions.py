@@ -1,4 +1,4 @@
-"""Message actions end to end (issue 12): delete for everyone, edit, forward, with their events.
+"""Message actions end to end: delete for everyone, edit, forward, with their events.
 
 HTTP → real Chromium → the sandbox's WPP.chat functions → the sandbox network → the phones.
 One linked session serves the module; each test talks to its own peer phones.
@@ -13,12 +13,14 @@ import json
 import pytest
 import requests
 
-from ..conftest import wait_for
+from ..conftest import error_code, phones, wait_for
 from .conftest import Sandbox, linked_gateway
 
+number = phones(__name__)
+
 SID = "act"
-ALICE = "6281900000001"  # the session's phone (numbers of its own: the sandbox is shared)
-BUDI, CITRA, DEWI, EKO = (f"62819000000{n:02d}" for n in range(2, 6))
+ALICE = number(1)  # the session's phone
+BUDI, CITRA, DEWI, EKO = (number(n) for n in range(2, 6))
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +62,6 @@ def on_phone(sandbox, to: str | None = None, sender: str | None = None) -> list[
 def events(gw, type_: str) -> list[dict]:
     rows = gw.engine.events.outbox.since(SID, 0, limit=5000)
     return [json.loads(r["body"])["data"] for r in rows if r["type"] == type_]
-
-
-def error_code(resp) -> str:
-    return resp.json["error"]["code"]
 
 
 # ---- delete ----
@@ -188,7 +186,7 @@ def test_forward_arrives_at_the_other_phone_marked_forwarded(gw, sandbox):
 def test_forward_to_a_number_not_on_whatsapp_is_422(gw, sandbox):
     theirs = incoming(gw, sandbox, BUDI, "Forward me nowhere")
     resp = gw.client.post(f"/sessions/{SID}/messages/{theirs['id']}/forward",
-                          json={"to": "6281499999999"})
+                          json={"to": number(9999999)})
     assert resp.status_code == 422 and error_code(resp) == "recipient_not_on_whatsapp"
 
 

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import base64
 import io
+from urllib.parse import quote
 
 import pytest
 import requests
 import segno
 
-from ..conftest import wait_for
+from ..conftest import error_code, phones, typed, wait_for
 from .conftest import Sandbox, linked_gateway
 
+number = phones(__name__)
+
 SID = "msg"
-ALICE = "6281300000001"  # the session's phone
-BUDI, CITRA, DEWI, EKO, FAJAR, GITA = (f"62813000000{n:02d}" for n in range(2, 8))
-NOBODY = "6281399999999"  # not on WhatsApp
+ALICE = number(1)  # the session's phone
+BUDI, CITRA, DEWI, EKO, FAJAR, GITA = (number(n) for n in range(2, 8))
+NOBODY = number(9999999)  # not on WhatsApp
 
 PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
 OGG = b"OggS\x00\x02" + bytes(58)
@@ -49,18 +52,6 @@ def gw(sandbox, tmp_path_factory):
         yield gateway
 
 
-def post(gw, path, **kw):
-    return gw.client.post(f"/sessions/{SID}{path}", **kw)
-
-
-def get(gw, path, **kw):
-    return gw.client.get(f"/sessions/{SID}{path}", **kw)
-
-
-def error_code(resp) -> str:
-    return resp.json["error"]["code"]
-
-
 def sent_by(sandbox, sender: str) -> list[dict]:
     resp = requests.get(f"{sandbox.url}/_sandbox/messages", params={"from": sender}, timeout=10)
     return resp.json()["data"]
@@ -69,7 +60,7 @@ def sent_by(sandbox, sender: str) -> list[dict]:
 def incoming(gw, sandbox, sender: str, text: str) -> dict:
     """A phone sends the session a text; return the message as the session's chat shows it."""
     sandbox.post("/_sandbox/messages", **{"from": sender, "to": ALICE, "text": text})
-    return wait_for(lambda: next((m for m in get(gw, f"/chats/{sender}/messages").json.get(
+    return wait_for(lambda: next((m for m in gw.get(f"/chats/{sender}/messages").json.get(
         "data", []) if m["body"] == text), None), message=f"{text!r} in the session")
 
 
@@ -79,8 +70,8 @@ def test_a_reply_with_mentions_reaches_the_phone_quoting_the_message(gw, sandbox
     original = incoming(gw, sandbox, BUDI, "Rapat jam berapa?")
     assert original["fromMe"] is False and original["from"] == f"{BUDI}@c.us"
     text = "Jam 3, ajak @Citra"
-    resp = post(gw, "/messages", json={"to": BUDI, "text": text, "replyTo": original["id"],
-                                       "mentions": ["+62 813-0000-0003"]})
+    resp = gw.post("/messages", json={"to": BUDI, "text": text, "replyTo": original["id"],
+                                       "mentions": [typed(CITRA)]})
     assert resp.status_code == 201, resp.json
     msg = resp.json
     assert msg["quotedId"] == original["id"] and msg["mentions"] == [f"{CITRA}@c.us"]
@@ -93,7 +84,7 @@ def test_a_reply_with_mentions_reaches_the_phone_quoting_the_message(gw, sandbox
 
 
 def message_events(gw) -> list[dict]:
-    resp = get(gw, "/events/recent", query_string={"limit": 500})
+    resp = gw.get("/events/recent", query_string={"limit": 500})
     assert resp.status_code == 200, resp.json
     return [e["data"] for e in resp.json["data"] if e["type"] == "message"]
 
@@ -112,22 +103,22 @@ def test_incoming_messages_reach_events_whether_or_not_they_reply(gw, sandbox):
     reply = wait_for(lambda: next((m for m in message_events(gw) if m["body"] == "Ini balasan"),
                                   None), message="the reply as an event")
     assert reply["quotedId"] == plain["id"]
-    listed = get(gw, f"/chats/{GITA}/messages").json["data"]
+    listed = gw.get(f"/chats/{GITA}/messages").json["data"]
     assert {m["body"]: m.get("quotedId") for m in listed if m["body"] in (
         "Halo, bukan balasan", "Ini balasan")} == {"Halo, bukan balasan": None,
                                                    "Ini balasan": plain["id"]}
 
 
 def test_recipients_in_any_common_spelling_reach_the_same_chat(gw, sandbox):
-    for spelling in ("+62 813-0000-0004", "62 (813) 0000.0004", f"{DEWI}@c.us"):
-        resp = post(gw, "/messages", json={"to": spelling, "text": f"via {spelling}"})
+    for spelling in (typed(DEWI), typed(DEWI, "{cc} ({a}) {b}.{c}"), f"{DEWI}@c.us"):
+        resp = gw.post("/messages", json={"to": spelling, "text": f"via {spelling}"})
         assert resp.status_code == 201, (spelling, resp.json)
         assert resp.json["to"] == resp.json["chatId"] == f"{DEWI}@c.us"
     wait_for(lambda: len(sandbox.inbox(DEWI)) >= 3, message="three messages at Dewi's phone")
 
 
 def test_bad_recipients_and_bodies_are_422_with_a_clear_message(gw):
-    resp = post(gw, "/messages", json={"to": NOBODY, "text": "halo"})
+    resp = gw.post("/messages", json={"to": NOBODY, "text": "halo"})
     assert resp.status_code == 422 and error_code(resp) == "recipient_not_on_whatsapp"
     assert NOBODY in resp.json["error"]["message"]
     for body in ({"to": "hello", "text": "x"}, {"to": "0812345", "text": "x"},
@@ -135,7 +126,7 @@ def test_bad_recipients_and_bodies_are_422_with_a_clear_message(gw):
                  {"text": "x"}, {"to": BUDI, "text": ""}, {"to": BUDI, "text": "x", "y": 1},
                  {"to": BUDI, "text": "x", "mentions": ["120363000000000001@g.us"]},
                  {"to": BUDI, "text": "x", "replyTo": f"false_{BUDI}@c.us_3EB0AAAAAAAAAAAAAAAA"}):
-        resp = post(gw, "/messages", json=body)
+        resp = gw.post("/messages", json=body)
         assert resp.status_code == 422, (body, resp.json)
         assert resp.json["error"]["message"], body
 
@@ -144,7 +135,7 @@ def test_bad_recipients_and_bodies_are_422_with_a_clear_message(gw):
 
 def test_an_image_by_multipart_arrives_with_its_caption(gw, sandbox):
     image = png_bytes()
-    resp = post(gw, "/messages/media", data={"to": EKO, "caption": "Foto KTP",
+    resp = gw.post("/messages/media", data={"to": EKO, "caption": "Foto KTP",
                                              "file": (io.BytesIO(image), "ktp.png")},
                 content_type="multipart/form-data")
     assert resp.status_code == 201, resp.json
@@ -159,7 +150,7 @@ def test_an_image_by_multipart_arrives_with_its_caption(gw, sandbox):
 def test_a_document_by_json_base64_gets_a_clean_file_name(gw, sandbox):
     media = {"data": base64.b64encode(PDF).decode(), "mimetype": "application/pdf",
              "filename": "..\\..\\windows/../etc/Laporan\u202eMei 2025.pdf"}
-    resp = post(gw, "/messages/media", json={"to": EKO, "media": media})
+    resp = gw.post("/messages/media", json={"to": EKO, "media": media})
     assert resp.status_code == 201, resp.json
     assert resp.json["type"] == "document" and resp.json["filename"] == "LaporanMei 2025.pdf"
     assert resp.json["caption"] == "LaporanMei 2025.pdf"  # WhatsApp's caption without one
@@ -170,10 +161,10 @@ def test_a_document_by_json_base64_gets_a_clean_file_name(gw, sandbox):
 
 def test_audio_and_video_go_as_what_they_are_and_a_data_url_is_accepted(gw):
     ogg = "data:audio/ogg;base64," + base64.b64encode(OGG).decode()
-    resp = post(gw, "/messages/media", json={"to": EKO, "media": {"data": ogg,
+    resp = gw.post("/messages/media", json={"to": EKO, "media": {"data": ogg,
                                                                    "filename": "voice.ogg"}})
     assert resp.status_code == 201 and resp.json["type"] == "audio", resp.json
-    resp = post(gw, "/messages/media", data={"to": EKO, "file": (io.BytesIO(MP4), "clip.mp4")},
+    resp = gw.post("/messages/media", data={"to": EKO, "file": (io.BytesIO(MP4), "clip.mp4")},
                 content_type="multipart/form-data")
     assert resp.status_code == 201 and resp.json["type"] == "video", resp.json
     assert resp.json["mimetype"] == "video/mp4"
@@ -182,18 +173,18 @@ def test_audio_and_video_go_as_what_they_are_and_a_data_url_is_accepted(gw):
 def test_a_file_at_the_16_mb_limit_goes_through_one_byte_more_is_413(gw, sandbox):
     limit = gw.app.config["UPLOAD_MAX_BYTES"]
     big = PDF + bytes(limit - len(PDF))
-    resp = post(gw, "/messages/media", data={"to": FAJAR, "file": (io.BytesIO(big), "big.pdf")},
+    resp = gw.post("/messages/media", data={"to": FAJAR, "file": (io.BytesIO(big), "big.pdf")},
                 content_type="multipart/form-data")
     assert resp.status_code == 201, resp.json
     wait_for(lambda: [m for m in sandbox.inbox(FAJAR) if m["size"] == limit],
              message="16 MB at Fajar's phone")
     too_big = big + b"\0"
-    resp = post(gw, "/messages/media", data={"to": FAJAR, "file": (io.BytesIO(too_big), "b.pdf")},
+    resp = gw.post("/messages/media", data={"to": FAJAR, "file": (io.BytesIO(too_big), "b.pdf")},
                 content_type="multipart/form-data")
     assert resp.status_code == 413 and error_code(resp) == "payload_too_large"
     assert resp.json["error"]["details"]["limitBytes"] == limit
     media = {"data": base64.b64encode(too_big).decode(), "filename": "b.pdf"}
-    resp = post(gw, "/messages/media", json={"to": FAJAR, "media": media})
+    resp = gw.post("/messages/media", json={"to": FAJAR, "media": media})
     assert resp.status_code == 413 and error_code(resp) == "payload_too_large"
 
 
@@ -206,7 +197,7 @@ def test_a_file_at_the_16_mb_limit_goes_through_one_byte_more_is_413(gw, sandbox
     ("noextension", PDF, "no extension"),
 ])
 def test_a_file_whose_type_is_not_allowed_or_not_what_it_says_is_415(gw, name, content, why):
-    resp = post(gw, "/messages/media", data={"to": EKO, "file": (io.BytesIO(content), name)},
+    resp = gw.post("/messages/media", data={"to": EKO, "file": (io.BytesIO(content), name)},
                 content_type="multipart/form-data")
     assert resp.status_code == 415, (why, resp.json)
     assert error_code(resp) == "unsupported_media_type" and resp.json["error"]["message"]
@@ -214,9 +205,9 @@ def test_a_file_whose_type_is_not_allowed_or_not_what_it_says_is_415(gw, name, c
 
 def test_a_declared_type_that_contradicts_the_content_is_415(gw):
     media = {"data": base64.b64encode(PDF).decode(), "filename": "a.pdf", "mimetype": "image/png"}
-    resp = post(gw, "/messages/media", json={"to": EKO, "media": media})
+    resp = gw.post("/messages/media", json={"to": EKO, "media": media})
     assert resp.status_code == 415, resp.json
-    resp = post(gw, "/messages/media", data=PDF, content_type="application/pdf")
+    resp = gw.post("/messages/media", data=PDF, content_type="application/pdf")
     assert resp.status_code == 415, resp.json
 
 
@@ -236,10 +227,10 @@ def test_media_requests_missing_a_part_are_422(gw):
     ]
     for case in cases:
         if "data" in case:
-            resp = post(gw, "/messages/media", data=case["data"],
+            resp = gw.post("/messages/media", data=case["data"],
                         content_type="multipart/form-data")
         else:
-            resp = post(gw, "/messages/media", json=case["json"])
+            resp = gw.post("/messages/media", json=case["json"])
         assert resp.status_code == 422, (case, resp.json)
         assert error_code(resp) == "validation_error"
 
@@ -247,7 +238,7 @@ def test_media_requests_missing_a_part_are_422(gw):
 # ---- location and reactions ----
 
 def test_a_location_arrives_with_its_name(gw, sandbox):
-    resp = post(gw, "/messages/location", json={"to": GITA, "latitude": -6.1754,
+    resp = gw.post("/messages/location", json={"to": GITA, "latitude": -6.1754,
                                                 "longitude": 106.8272, "name": "Monas",
                                                 "address": "Jakarta Pusat"})
     assert resp.status_code == 201, resp.json
@@ -260,39 +251,39 @@ def test_a_location_arrives_with_its_name(gw, sandbox):
         -6.1754, 106.8272, "Monas\nJakarta Pusat")
     for bad in ({"to": GITA, "latitude": 91, "longitude": 0}, {"to": GITA, "latitude": 0},
                 {"to": GITA, "latitude": "x", "longitude": 1}):
-        assert post(gw, "/messages/location", json=bad).status_code == 422, bad
+        assert gw.post("/messages/location", json=bad).status_code == 422, bad
 
 
 def test_a_reaction_is_sent_and_removed(gw, sandbox):
     original = incoming(gw, sandbox, GITA, "Sudah sampai!")
-    resp = post(gw, f"/messages/{original['id']}/reaction", json={"emoji": "👍"})
+    resp = gw.post(f"/messages/{original['id']}/reaction", json={"emoji": "👍"})
     assert resp.status_code == 200, resp.json
     assert resp.json == {"messageId": original["id"], "emoji": "👍", "result": "OK"}
     wait_for(lambda: [m for m in sent_by(sandbox, ALICE) if m["type"] == "reaction"
                       and m["text"] == "👍" and m["quotedId"] == original["id"].split("_")[2]],
              message="the reaction at Gita's phone")
-    assert post(gw, f"/messages/{original['id']}/reaction", json={"emoji": ""}).status_code == 200
+    assert gw.post(f"/messages/{original['id']}/reaction", json={"emoji": ""}).status_code == 200
     unknown = f"false_{GITA}@c.us_3EB0000000000000DEAD"
-    resp = post(gw, f"/messages/{unknown}/reaction", json={"emoji": "👍"})
+    resp = gw.post(f"/messages/{unknown}/reaction", json={"emoji": "👍"})
     assert resp.status_code == 404, resp.json
-    assert post(gw, "/messages/not-a-key/reaction", json={"emoji": "👍"}).status_code == 422
-    assert post(gw, f"/messages/{original['id']}/reaction", json={"emoji": "ok"}).status_code == 422
+    assert gw.post("/messages/not-a-key/reaction", json={"emoji": "👍"}).status_code == 422
+    assert gw.post(f"/messages/{original['id']}/reaction", json={"emoji": "ok"}).status_code == 422
 
 
 # ---- chats ----
 
 def test_chats_are_cached_and_a_new_chat_from_the_phone_invalidates_them(gw, sandbox):
-    first = get(gw, "/chats?refresh=true").json
+    first = gw.get("/chats?refresh=true").json
     assert first["cached"] is False and first["data"]
-    second = get(gw, "/chats").json
+    second = gw.get("/chats").json
     assert second == {**first, "cached": True}
     assert set(second["data"][0]) == {"id", "name", "isGroup", "unreadCount", "timestamp",
                                       "archived", "pinned", "muted", "mutedUntil", "labels"}
-    newcomer = "6281300000042"
+    newcomer = number(42)
     sandbox.phone(newcomer, "Hadi")
     assert newcomer + "@c.us" not in {c["id"] for c in second["data"]}
     sandbox.post("/_sandbox/messages", **{"from": newcomer, "to": ALICE, "text": "Kenalan dong"})
-    fresh = wait_for(lambda: (r := get(gw, "/chats").json)["cached"] is False and r,
+    fresh = wait_for(lambda: (r := gw.get("/chats").json)["cached"] is False and r,
                      message="the chat list invalidated by the new chat")
     chat = next(c for c in fresh["data"] if c["id"] == newcomer + "@c.us")
     assert chat["unreadCount"] == 1 and chat["isGroup"] is False
@@ -300,31 +291,31 @@ def test_chats_are_cached_and_a_new_chat_from_the_phone_invalidates_them(gw, san
 
 def test_history_returns_the_newest_messages_oldest_first_up_to_limit(gw, sandbox):
     for text in ("satu", "dua", "tiga"):
-        assert post(gw, "/messages", json={"to": CITRA, "text": text}).status_code == 201
-    two = get(gw, f"/chats/{CITRA}/messages?limit=2").json["data"]
+        assert gw.post("/messages", json={"to": CITRA, "text": text}).status_code == 201
+    two = gw.get(f"/chats/{CITRA}/messages?limit=2").json["data"]
     assert [m["body"] for m in two] == ["dua", "tiga"]
     assert all(m["fromMe"] and m["chatId"] == f"{CITRA}@c.us" for m in two)
-    assert [m["body"] for m in get(gw, "/chats/%2B62%20813-0000-0003/messages").json["data"]][-3:] \
+    assert [m["body"] for m in gw.get(f"/chats/{quote(typed(CITRA), safe='')}/messages").json["data"]][-3:] \
         == ["satu", "dua", "tiga"]
     for limit in ("0", "501", "x"):
-        assert get(gw, f"/chats/{CITRA}/messages?limit={limit}").status_code == 422, limit
-    resp = get(gw, "/chats/6281300000099/messages")
+        assert gw.get(f"/chats/{CITRA}/messages?limit={limit}").status_code == 422, limit
+    resp = gw.get(f"/chats/{number(99)}/messages")
     assert resp.status_code == 404 and error_code(resp) == "not_found"
 
 
 def test_mark_read_sends_blue_ticks_and_clears_the_unread_count(gw, sandbox):
-    peer = "6281300000043"
+    peer = number(43)
     sandbox.phone(peer, "Indah")
     for text in ("pesan 1", "pesan 2"):
         sandbox.post("/_sandbox/messages", **{"from": peer, "to": ALICE, "text": text})
-    unread = wait_for(lambda: next((c["unreadCount"] for c in get(gw, "/chats?refresh=true").json[
+    unread = wait_for(lambda: next((c["unreadCount"] for c in gw.get("/chats?refresh=true").json[
         "data"] if c["id"] == peer + "@c.us" and c["unreadCount"] == 2), None),
         message="two unread messages")
     assert unread == 2
-    resp = post(gw, f"/chats/{peer}/read")
+    resp = gw.post(f"/chats/{peer}/read")
     assert resp.status_code == 200 and resp.json == {"chatId": peer + "@c.us", "unreadCount": 2}
     wait_for(lambda: all(m["ack"] == 3 for m in sent_by(sandbox, peer)), message="blue ticks")
-    after = get(gw, "/chats").json
+    after = gw.get("/chats").json
     assert after["cached"] is False  # the read invalidated the cached list
     assert next(c for c in after["data"] if c["id"] == peer + "@c.us")["unreadCount"] == 0
-    assert post(gw, "/chats/6281300000099/read").status_code == 404
+    assert gw.post(f"/chats/{number(99)}/read").status_code == 404

@@ -1,20 +1,13 @@
 """Send pacing end to end: bulk sends through the pacer, idempotent retries, restart survival."""
 
-import pytest
 
-from ..conftest import wait_for
-from ..receiver import Receiver
+from ..conftest import phones, wait_for
+
+number = phones(__name__)
 
 # The sandbox lives for the whole run: each test talks to phones of its own.
-ALICE, BUDI, CITRA = "6281400000001", "6281400000002", "6281400000003"
-DEWI, EKO, FAJAR = "6281400000004", "6281400000005", "6281400000006"
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+ALICE, BUDI, CITRA = number(1), number(2), number(3)
+DEWI, EKO, FAJAR = number(4), number(5), number(6)
 
 
 def texts_at(sandbox, phone):

@@ -3,7 +3,7 @@
 chromedriver 156 keeps every value execute_script / execute_async_script returns alive in the
 page (a remote object it never releases, held under "DevTools console" in a heap snapshot):
 every poll and every command's JSON stayed in WhatsApp Web's heap, about 45 MB/h per session
-under bench/soak.py's traffic. The bridge now runs through Runtime.evaluate by value. This
+under bench/soak.py's traffic, so the bridge runs through Runtime.evaluate by value. This
 looks for the answers themselves in a heap snapshot of the real page after real reads.
 """
 
@@ -14,7 +14,11 @@ import json
 import requests
 import websocket
 
-ME, FRIEND = "6283400000001", "6283400000002"
+from ..conftest import phones
+
+number = phones(__name__)
+
+ME, FRIEND = number(1), number(2)
 MARKER = "Heap Marker Zq7"
 
 

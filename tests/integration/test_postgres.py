@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 
-from ..conftest import wait_for
+import pytest
+
+from ..conftest import phones, wait_for
 from .conftest import Sandbox, linked_gateway
 
+number = phones(__name__)
+
 SID = "pg"
-ALICE = "6281500000001"
-BUDI = "6281500000002"
+ALICE = number(1)
+BUDI = number(2)
 
 
+@pytest.mark.browser  # its gateway is made in the test, not by a fixture
 def test_a_session_on_postgresql_sends_and_receives(sandbox: Sandbox, tmp_path, postgres):
     sandbox.phone(BUDI, "Budi")
     sandbox.phone(ALICE, "Alice")

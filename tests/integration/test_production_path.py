@@ -2,11 +2,8 @@
 
 import http.server
 import threading
-from pathlib import Path
 
 import pytest
-
-from waengine.config import Defaults
 
 from .conftest import browser_processes
 
@@ -33,7 +30,6 @@ def plain_page():
     server.shutdown()
 
 
-@pytest.mark.skipif(not Path(Defaults.WA_JS).is_file(), reason="wa-js bundle missing: npm ci")
 def test_wa_js_is_injected_and_a_page_without_whatsapp_fails_wa_not_loaded(
         make_gateway, plain_page, tmp_path):
     gw = make_gateway(WA_URL=plain_page, WA_LOAD_TIMEOUT=8.0)

@@ -14,38 +14,44 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 
 import psutil
 import pytest
 
-from waengine.engine.driver import _free_port
-
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import browser_processes
 
-ALICE, BUDI, CITRA = "6282800000001", "6282800000002", "6282800000003"
+number = phones(__name__)
+
+ALICE, BUDI, CITRA = number(1), number(2), number(3)
 USER, PASSWORD = "wauser", "s3cret-proxy-pw"
 
 
 class ProxyServer:
     """proxy.py in its own process, logging every request it forwards to a file."""
 
+    count = 0
+
     def __init__(self, folder, basic_auth: str | None = None):
-        self.port = _free_port()
-        self.log = folder / f"proxy-{self.port}.log"
-        cmd = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
-               "--num-workers", "1", "--num-acceptors", "1", "--threaded",
-               "--log-file", str(self.log), "--data-dir", str(folder)]
+        ProxyServer.count += 1
+        name = f"proxy-{ProxyServer.count}"
+        self.log, port_file = folder / f"{name}.log", folder / f"{name}.port"
+        # --port 0: proxy.py binds a port the kernel picks and writes it to the port file.
+        cmd = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0",
+               "--port-file", str(port_file), "--num-workers", "1", "--num-acceptors", "1",
+               "--threaded", "--log-file", str(self.log), "--data-dir", str(folder)]
         if basic_auth:
             cmd += ["--basic-auth", basic_auth]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._listening, timeout=30, message="proxy.py listening")
 
-    def _listening(self) -> bool:
-        assert self.proc.poll() is None, "proxy.py exited"
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
+        def listening() -> int | None:
+            assert self.proc.poll() is None, "proxy.py exited"
+            text = port_file.read_text().strip() if port_file.exists() else ""
+            if not text.isdigit():
+                return None
+            with socket.socket() as s:
+                return int(text) if s.connect_ex(("127.0.0.1", int(text))) == 0 else None
+        self.port = wait_for(listening, timeout=30, message="proxy.py listening")
 
     def url(self, credentials: str = "") -> str:
         return f"http://{credentials}127.0.0.1:{self.port}"
@@ -182,9 +188,9 @@ def test_a_proxy_asking_for_a_password_none_was_given_for_is_proxy_auth_failed(m
     assert failed["statusDetails"]["error"] == "407 Proxy Authentication Required"
 
 
-def test_a_dead_proxy_fails_the_session_proxy_unreachable(make_gateway):
+def test_a_dead_proxy_fails_the_session_proxy_unreachable(make_gateway, refused_port):
     gateway = make_gateway(RESTART_MAX=3, RESTART_BACKOFF=0.1)
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{refused_port}"
     assert gateway.client.post("/sessions", json={"id": "mati", "proxy": dead}).status_code == 201
     failed = gateway.wait_status("mati", "FAILED")
     assert failed["statusReason"] == "proxy_unreachable"
@@ -200,7 +206,7 @@ def test_put_proxy_moves_a_linked_session_and_null_removes_it(make_gateway, sand
     sandbox.phone(BUDI, "Budi")
     created = gateway.client.post("/sessions", json={"id": "pindah", "proxy": first.url()})
     assert created.status_code == 201
-    link(gateway, sandbox, "pindah", "6282800000004")
+    link(gateway, sandbox, "pindah", number(4))
 
     restarts = gateway.session("pindah")["restarts"]
     moved = gateway.client.put("/sessions/pindah/proxy", json={"proxy": second.url()})
@@ -227,11 +233,10 @@ def test_put_proxy_moves_a_linked_session_and_null_removes_it(make_gateway, sand
     ("http://nonexistent.invalid/", "ERR_NAME_NOT_RESOLVED"),
 ])
 def test_an_unreachable_whatsapp_web_fails_wa_unreachable_after_retries(make_gateway, caplog,
-                                                                         url, error):
+                                                                         refused_port, url, error):
     caplog.set_level(logging.INFO, logger="waengine.engine.session")
-    url = url.format(port=_free_port())
+    url = url.format(port=refused_port)
     gateway = make_gateway(WA_URL=url, RESTART_MAX=3, RESTART_BACKOFF=0.1)
-    started = time.monotonic()
     assert gateway.client.post("/sessions", json={"id": "putus"}).status_code == 201
     failed = gateway.wait_status("putus", "FAILED")
     assert failed["statusReason"] == "wa_unreachable"
@@ -239,7 +244,6 @@ def test_an_unreachable_whatsapp_web_fails_wa_unreachable_after_retries(make_gat
     assert failed["restarts"] == 2
     assert "-> RECOVERING (wa_unreachable)" in caplog.text
     assert "browser_launch_failed" not in caplog.text
-    assert time.monotonic() - started < 60
 
 
 @pytest.mark.parametrize("proxy", ["socks5://user:pass@127.0.0.1:1080", "ftp://127.0.0.1:21",
@@ -285,7 +289,7 @@ def test_the_proxy_survives_a_gateway_restart(make_gateway, sandbox, proxies, tm
     created = first.client.post("/sessions", json={"id": "tetap",
                                                   "proxy": proxy.url(f"{USER}:{PASSWORD}@")})
     assert created.status_code == 201
-    link(first, sandbox, "tetap", "6282800000005")
+    link(first, sandbox, "tetap", number(5))
     first.engine.close()
 
     before = proxy.forwarded(host)

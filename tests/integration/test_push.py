@@ -6,19 +6,14 @@ import pytest
 
 from waengine.engine.bridge import Bridge
 
-from ..conftest import wait_for
-from ..receiver import Receiver
-from .test_events_e2e import ALICE, BUDI, hooked, messages_at
+from ..conftest import phones, wait_for
+from .conftest import hooked, messages_at
+
+number = phones(__name__)
+ALICE, BUDI = number(1), number(2)
 
 # An idle session reads its page this rarely here: anything faster than this came by push.
 SLOW = 600.0
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
@@ -38,7 +33,7 @@ def polls(monkeypatch):
 def test_an_idle_session_gets_events_and_state_by_push_without_polling(make_gateway, sandbox,
                                                                        receiver, polls):
     gateway = make_gateway(SAFETY_POLL_INTERVAL=SLOW)
-    hooked(gateway, sandbox, receiver)
+    hooked(gateway, sandbox, receiver, ALICE, BUDI)
     session = gateway.engine.manager.get("ev")
     assert session._channel is not None and not session._channel.closed
     before = len(polls)
@@ -60,7 +55,7 @@ def test_an_idle_session_gets_events_and_state_by_push_without_polling(make_gate
 
 def test_an_event_during_a_long_command_is_not_held_up_by_it(make_gateway, sandbox, receiver):
     gateway = make_gateway(SAFETY_POLL_INTERVAL=SLOW, COMMAND_TIMEOUT=30.0, STUCK_TIMEOUT=60.0)
-    hooked(gateway, sandbox, receiver, events=["message"])
+    hooked(gateway, sandbox, receiver, ALICE, BUDI, events=["message"])
     sandbox.post("/_sandbox/stall", fn="chat.sendTextMessage", seconds=20)
     result = {}
     client = gateway.app.test_client()
@@ -83,7 +78,7 @@ def test_an_event_during_a_long_command_is_not_held_up_by_it(make_gateway, sandb
 def test_a_lost_channel_wakes_the_worker_and_is_opened_again(make_gateway, sandbox, receiver,
                                                              polls):
     gateway = make_gateway(SAFETY_POLL_INTERVAL=1.0)
-    hooked(gateway, sandbox, receiver, events=["message"])
+    hooked(gateway, sandbox, receiver, ALICE, BUDI, events=["message"])
     session = gateway.engine.manager.get("ev")
     first = session._channel
     first.ws.sock.shutdown(2)  # the link breaks under the gateway (not closed by it)
@@ -100,7 +95,7 @@ def test_a_lost_channel_wakes_the_worker_and_is_opened_again(make_gateway, sandb
 
 def test_poll_mode_still_delivers(make_gateway, sandbox, receiver):
     gateway = make_gateway(PUMP_MODE="poll")
-    hooked(gateway, sandbox, receiver, events=["message"])
+    hooked(gateway, sandbox, receiver, ALICE, BUDI, events=["message"])
     assert gateway.engine.manager.get("ev")._channel is None
     sandbox.post("/_sandbox/messages", **{"from": BUDI, "to": ALICE, "text": "ditarik"})
     [event] = wait_for(lambda: messages_at(receiver), timeout=10, message="message webhook")

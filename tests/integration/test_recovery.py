@@ -11,24 +11,23 @@ import http.server
 import os
 import signal
 import threading
-from pathlib import Path
 
 import psutil
 import pytest
 import requests
 
 from waengine import create_app
-from waengine.config import Defaults
 from waengine.engine import processes
 from waengine.engine.manager import ChromiumFactory
 from waengine.ops import metrics
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import Gateway, browser_processes
-from .test_gunicorn import Gunicorn
+from .servers import Gunicorn
 
-# Phones of this module only: the sandbox network is shared by the whole test run.
-P = {name: f"628130000{i:04d}" for i, name in enumerate(
+number = phones(__name__)
+
+P = {name: number(i + 1) for i, name in enumerate(
     ("crash", "reload", "friend", "stall", "frozen", "lock", "other", "g1", "g2",
      "s0", "s1", "s2", "idle", "kept"))}
 
@@ -146,7 +145,6 @@ class _ReloadingPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.skipif(not Path(Defaults.WA_JS).is_file(), reason="wa-js bundle missing: npm ci")
 def test_wa_js_is_injected_again_into_the_reloaded_page(make_gateway):
     _ReloadingPage.hits = 0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ReloadingPage)
@@ -309,8 +307,6 @@ def test_idle_sessions_stop_keeping_their_login_and_keep_alive_ones_stay(make_ga
     assert gw.client.post("/sessions/idle/start").status_code == 202
     back = gw.wait_status("idle", "CONNECTED", "SCAN_QR")
     assert back["status"] == "CONNECTED" and back["me"] == first["me"]
-
-
 
 
 def test_a_killed_gunicorn_worker_is_replaced_and_restores_every_session(servers, sandbox,

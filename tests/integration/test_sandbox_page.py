@@ -18,9 +18,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from waengine.sandbox import make_server
 
+from ..conftest import phones
+
+number = phones(__name__)
+
 pytestmark = pytest.mark.browser
 
-ALICE, BUDI, CITRA = "6281200000001", "6281200000002", "6281200000003"
+ALICE, BUDI, CITRA = number(1), number(2), number(3)
 CHROME_FLAGS = (
     "--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage "
     "--disable-background-networking --disable-component-update --disable-sync "

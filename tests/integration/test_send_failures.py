@@ -5,24 +5,17 @@ rejecting it, answers null for a number lookup that errored, and rebuilds receip
 the receipt: the sandbox does the same (docs/sandbox.md), and the gateway must see through it.
 """
 
-import pytest
 import requests
 
-from ..conftest import wait_for
-from ..receiver import Receiver
+from ..conftest import phones, wait_for
+
+number = phones(__name__)
 
 # The sandbox lives for the whole run: this module's phones are 62821… and 62822….
-ALICE, BUDI, CITRA = "6282100000001", "6282100000002", "6282100000003"
-DEWI, EKO, FAJAR = "6282100000004", "6282100000005", "6282100000006"
-GITA, HADI, INDAH = "6282200000001", "6282200000002", "6282200000003"
-NOBODY = "6282299999999"
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+ALICE, BUDI, CITRA = number(1), number(2), number(3)
+DEWI, EKO, FAJAR = number(4), number(5), number(6)
+GITA, HADI, INDAH = number(1001), number(1002), number(1003)
+NOBODY = number(9999999)
 
 
 def statuses(receiver, queue_id):

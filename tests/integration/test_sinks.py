@@ -20,12 +20,14 @@ from waengine.events.sinks import key
 from waengine.events.sinks.sender import SinkSender
 from waengine.store import Store
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from ..receiver import Receiver
 from .brokers import Nats, RabbitMQ, Redis, Sqs
 
+number = phones(__name__)
+
 SID = "sk"
-ALICE, BUDI = "6281700000001", "6281700000002"
+ALICE, BUDI = number(1), number(2)
 TYPES = ["message", "message.ack"]
 
 

@@ -17,10 +17,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from waengine.events import signing
 
-from ..conftest import wait_for
-from ..receiver import Receiver
+from ..conftest import phones, wait_for
 
-ALICE, BUDI = "6281300000011", "6281300000012"
+number = phones(__name__)
+
+ALICE, BUDI = number(11), number(12)
 NODE_RECEIVER = Path(__file__).parent.parent / "node_receiver.js"
 
 
@@ -52,16 +53,8 @@ class NodeReceiver:
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def node_receivers():
-    if not shutil.which("node"):
-        pytest.skip("node is not installed")
+    assert shutil.which("node"), "node is not installed (make install)"
     made = []
     yield lambda secret: made.append(NodeReceiver(secret)) or made[-1]
     for node in made:

@@ -1,9 +1,11 @@
 """One WhatsApp session end to end: HTTP, real Chromium through Selenium, and the sandbox."""
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import browser_processes
 
-ALICE, BUDI, CITRA = "6281100000001", "6281100000002", "6281100000003"
+number = phones(__name__)
+
+ALICE, BUDI, CITRA = number(1), number(2), number(3)
 
 
 def test_create_scan_send_and_the_phone_receives_it(gateway, sandbox):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from waengine.ops.memory import browsers_memory
 
-from ..conftest import wait_for
+from ..conftest import phones, wait_for
 from .conftest import browser_processes
 
-ALICE, BUDI = "6281400000001", "6281400000002"
+number = phones(__name__)
+
+ALICE, BUDI = number(1), number(2)
 
 
 def test_a_new_session_takes_a_warm_browser_and_purge_leaves_nothing(make_gateway, sandbox,

@@ -13,11 +13,12 @@ import requests
 import websocket
 from werkzeug.serving import make_server
 
-from ..conftest import wait_for
-from .test_gunicorn import Gunicorn
-from .test_nginx import Nginx
+from ..conftest import phones, wait_for
+from .servers import Gunicorn, Nginx
 
-ALICE, BUDI = "6281800000001", "6281800000002"  # numbers of its own: the sandbox is shared
+number = phones(__name__)
+
+ALICE, BUDI = number(1), number(2)
 KEY = "ws-test-key-0123456789abcdef"
 
 

@@ -206,6 +206,9 @@ def test_nothing_cached_means_nothing_to_invalidate_and_no_error(cache):
     cache.on_event("s1", "message", incoming("62899@c.us", "62899@c.us"))
     cache.on_event("s1", "message", {})
     cache.on_event("s1", "session.status", {})
+    calls = []
+    assert cache.fetch("s1", "chats", loader([{"id": "a@c.us"}], calls)) == ([{"id": "a@c.us"}], False)
+    assert calls == [1] and cache.clear("s1") == 1  # the cache still works, and held only that
 
 
 def test_a_failing_backend_costs_misses_and_never_breaks_events(clock):

@@ -103,7 +103,6 @@ def make(folder: Path, *args: str) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL, start_new_session=True, timeout=60)
 
 
-@pytest.mark.skipif(not shutil.which("make"), reason="make not installed")
 def test_clean_keeps_data_and_distclean_needs_a_yes_or_force(project):
     assert make(project, "clean").returncode == 0
     assert (project / "data" / "waengine.db").read_text() == "logins"

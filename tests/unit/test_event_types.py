@@ -1,4 +1,4 @@
-"""Non-chat events (issue 9) and calls (issue 12): translate(), the call policy, the sandbox
+"""Non-chat events and calls: translate(), the call policy, the sandbox
 network's status posts, notifications, ciphertexts and calls on a fake clock."""
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import json
-import socket
 import threading
 
 import pytest
@@ -93,10 +92,9 @@ def test_webhooks_arrive_signed_in_order_after_the_receiver_recovers(outbox, rec
 
 
 @BOTH
-def test_a_refused_connection_is_retried_and_a_4xx_is_dead_lettered(outbox, receiver):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed_url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+def test_a_refused_connection_is_retried_and_a_4xx_is_dead_lettered(outbox, receiver,
+                                                                    refused_port):
+    closed_url = f"http://127.0.0.1:{refused_port}/"
     outbox.add("s1", "qr", {"qr": "x"}, None, [{"url": closed_url}])
     receiver.statuses = [404]
     dead = outbox.add("s2", "qr", {"qr": "y"}, None, [{"url": receiver.url}])

@@ -1,4 +1,4 @@
-"""Long-lived streams may never take every request thread (issue 14, item 3)."""
+"""Long-lived streams may never take every request thread."""
 
 import pytest
 

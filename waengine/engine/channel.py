@@ -4,7 +4,7 @@ Each browser gets one DevTools WebSocket (CDP): attached to its page, `Runtime.a
 puts `window.__waengineNotify` into every document, bridge.js calls it with the events it
 queued (or "state" when login state moved), and Chrome sends `Runtime.bindingCalled` here.
 One I/O thread reads the sockets of all sessions (selectors), so 100 idle sessions cost no
-round trips at all; before, each one polled its page four times a second through chromedriver.
+round trips at all, where polling reads each page four times a second through chromedriver.
 
 The address comes from the WebDriver session: `se:cdp` on a Selenium Grid 4 (a WebSocket
 through its router), else chromedriver's `goog:chromeOptions.debuggerAddress`.

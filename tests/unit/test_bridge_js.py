@@ -12,7 +12,11 @@ import pytest
 BRIDGE_JS = Path(__file__).resolve().parents[2] / "waengine" / "engine" / "bridge.js"
 
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+@pytest.fixture(autouse=True)
+def node_installed():
+    assert NODE, "node is not installed (make install)"
 
 # A window just big enough for bridge.js; WPP.contact.getPnLidEntry counts its calls and answers
 # `<digits>@lid` <-> `62<digits>@c.us`, except for ids starting with 9 (WhatsApp knows no pair).

@@ -1,0 +1,190 @@
+"""Real servers the integration tests (and bench/nginx.py) start: gunicorn with the project's
+gunicorn.conf.py, and Debian's nginx with deploy/nginx.conf; raw clients that hold nginx's
+connections open (event streams, slow clients)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import requests
+
+from ..conftest import PortTaken, listening_socket, on_free_port, port_of, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SLOW_HEADERS = SLOW_BODIES = 100
+PER_CLIENT = 64  # deploy/nginx.conf: limit_conn per_client 64 on the API
+
+
+class Gunicorn:
+    def __init__(self, data_dir: Path, wa_url: str, log: Path, extra_env: dict | None = None,
+                 start_new_session: bool = False):
+        # gunicorn takes the listening socket itself (fd://): no other process can take the port
+        # between choosing it and gunicorn binding it.
+        sock = listening_socket()
+        self.port = port_of(sock)
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "WAENGINE_ENV": "testing", "WAENGINE_DATA_DIR": str(data_dir),
+               "WAENGINE_WA_URL": wa_url, "WAENGINE_API_KEYS": "k1,k2", **(extra_env or {})}
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+             "-b", f"fd://{sock.fileno()}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, pass_fds=[sock.fileno()],
+            start_new_session=start_new_session)  # its own group: a test may SIGKILL it whole
+        sock.close()  # gunicorn holds it now: once gunicorn is gone, the port refuses
+
+    def get(self, path, **kw):
+        return requests.get(self.url + path, headers={"X-API-Key": "k1"}, timeout=30, **kw)
+
+    def post(self, path, **kw):
+        return requests.post(self.url + path, headers={"Authorization": "Bearer k2"},
+                             timeout=30, **kw)
+
+    def wait_healthy(self):
+        def healthy():
+            assert self.proc.poll() is None, "gunicorn exited"
+            try:
+                return requests.get(self.url + "/health", timeout=2).status_code == 200
+            except requests.RequestException:  # not listening yet, or busy starting
+                return False
+        wait_for(healthy, timeout=30, message="gunicorn /health")
+
+    def wait_status(self, sid, *statuses, timeout=60):
+        return wait_for(lambda: (s := self.get(f"/sessions/{sid}").json()).get("status")
+                        in statuses and s, timeout=timeout, message=f"{sid} in {statuses}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def render(listen: int, upstream: int, folder: Path) -> str:
+    """deploy/nginx.conf with this test's ports and files; every other line as shipped."""
+    text = (ROOT / "deploy/nginx.conf").read_text()
+    assert f"limit_conn per_client {PER_CLIENT};" in text
+    temp = " ".join(f"{kind}_temp_path {folder / kind};"
+                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    for old, new in [("user www-data;\n", ""),
+                     ("pid /run/nginx.pid;", f"pid {folder / 'nginx.pid'};"),
+                     ("error_log /var/log/nginx/error.log warn;", f"error_log {folder / 'error.log'} warn;"),
+                     ("access_log /var/log/nginx/access.log;", f"access_log {folder / 'access.log'}; {temp}"),
+                     ("listen 80;", f"listen 127.0.0.1:{listen};"),
+                     ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")]:
+        assert text.count(old) == 1, f"deploy/nginx.conf lacks {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+class Nginx:
+    """nginx with deploy/nginx.conf on a free loopback port, proxying to `upstream`."""
+
+    def __init__(self, folder: Path, upstream: int):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.upstream = folder, upstream
+        self.conf = folder / "nginx.conf"
+        self.proc = on_free_port(self._start)  # nginx takes a port number, not a socket
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _start(self, port: int) -> subprocess.Popen:
+        self.port = port
+        self.conf.write_text(render(port, self.upstream, self.folder))
+        cmd = [NGINX, "-p", str(self.folder), "-e", str(self.folder / "error.log"),
+               "-c", str(self.conf), "-g", "daemon off;"]
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+
+        def up():
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode()
+                if "Address already in use" in err:
+                    raise PortTaken(port)
+                raise AssertionError(f"nginx exited: {err}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, timeout=30, message="nginx listening")
+        return proc
+
+    def stop(self):
+        self.proc.terminate()  # SIGTERM: fast shutdown, workers exit with the master
+        self.proc.wait(30)
+        self.proc.stderr.close()
+
+
+def open_stream(url: str, path: str) -> tuple[socket.socket, bytes]:
+    """A raw SSE client: returns the socket and what arrived first (headers and the first event)."""
+    sock = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: gw\r\nX-API-Key: k1\r\nAccept: text/event-stream\r\n\r\n"
+                 .encode())
+    got = b""
+    while b"\r\n\r\n" not in got or (b" 200 " in got.split(b"\r\n")[0] and b"retry:" not in got):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return sock, got
+
+
+class SlowClients:
+    """SLOW_HEADERS clients sending their headers a byte at a time, SLOW_BODIES sending a
+    100 kB message body a few bytes at a time; one named thread trickles for all of them."""
+
+    def __init__(self, port: int):
+        self.socks: list[tuple[socket.socket, str]] = []
+        for _ in range(SLOW_HEADERS):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"GET /sessions HTTP/1.1\r\nHost: gw\r\n")
+            self.socks.append((sock, "header"))
+        for _ in range(SLOW_BODIES):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"POST /sessions/s1/messages HTTP/1.1\r\nHost: gw\r\nX-API-Key: k1\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"to\":")
+            self.socks.append((sock, "body"))
+        self.answers: dict[int, bytes] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._trickle, name="test-slow-clients", daemon=True)
+        self.thread.start()
+
+    def _trickle(self):
+        while not self.stopping.wait(0.5):
+            for sock, kind in self.socks:
+                try:
+                    sock.send(b"X" if kind == "header" else b" ")
+                except OSError:
+                    pass  # refused or timed out by nginx: counted by refused()
+
+    def refused(self) -> dict[str, list[bytes]]:
+        """What nginx answered so far, per kind (a client under the limits gets nothing yet)."""
+        for i, (sock, _) in enumerate(self.socks):
+            sock.setblocking(False)
+            try:
+                self.answers[i] = self.answers.get(i, b"") + sock.recv(65536)
+            except BlockingIOError:
+                pass
+            finally:
+                sock.setblocking(True)
+        answers: dict[str, list[bytes]] = {"header": [], "body": []}
+        for i, data in self.answers.items():
+            answers[self.socks[i][1]].append(data)
+        return answers
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join()
+        for sock, _ in self.socks:
+            sock.close()
