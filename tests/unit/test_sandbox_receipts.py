@@ -123,7 +123,8 @@ def test_a_silent_socket_looks_open_but_nothing_flows_until_it_speaks_again(net)
                                            "devices": [alice["device"]]}
     net.send_from_phone(BUDI, ALICE, "into the void")
     answer = poll(net, alice)
-    assert answer["events"] == [] and answer["stream"] == {"mode": "MAIN", "info": "NORMAL", "needsUpdate": False}
+    assert answer["events"] == []
+    assert answer["stream"] == {"mode": "MAIN", "info": "NORMAL", "needsUpdate": False}
     assert net.get_phone(ALICE)["devices"][0]["silent"] is True
     result = {}
     sender = threading.Thread(target=lambda: result.update(net.send_from_device(
