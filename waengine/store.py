@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import stat
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, StorageUnavailable
+from .sealing import Sealer, open_options, seal_options
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -142,10 +148,13 @@ class Store:
     StorageUnavailable (503 with Retry-After); `failing` says why until a write succeeds again.
     """
 
-    def __init__(self, path: Path, busy_timeout: float = 5.0):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, busy_timeout: float = 5.0, sealer: Sealer | None = None):
+        private_folder(path.parent)
+        private_file(path)  # SQLite gives -wal and -shm the database file's mode
         self._lock = threading.Lock()
         self.failing: str | None = None
+        # Seals the secret fields of session options (sealing.py); None: stored as given.
+        self.sealer = sealer
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
                                    timeout=busy_timeout)
         self._db.row_factory = sqlite3.Row
@@ -203,7 +212,8 @@ class Store:
             self._exec(
                 "INSERT INTO sessions (id, created_at, status, last_activity_at, options)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (session_id, now, status, now, json.dumps(options)),
+                (session_id, now, status, now,
+                 json.dumps(seal_options(options, self.sealer, session_id))),
             )
         except sqlite3.IntegrityError:
             raise KeyError(session_id) from None
@@ -211,10 +221,16 @@ class Store:
 
     def get_session(self, session_id: str) -> dict | None:
         rows = self._exec("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return _row(rows[0]) if rows else None
+        return self._session(rows[0]) if rows else None
 
     def list_sessions(self) -> list[dict]:
-        return [_row(r) for r in self._exec("SELECT * FROM sessions ORDER BY created_at, id")]
+        return [self._session(r)
+                for r in self._exec("SELECT * FROM sessions ORDER BY created_at, id")]
+
+    def _session(self, row: sqlite3.Row) -> dict:
+        d = _row(row)
+        d["options"] = open_options(d["options"], self.sealer, d["id"])
+        return d
 
     _UPDATABLE = {"desired", "status", "status_reason", "me_id", "me_name", "restarts",
                   "last_activity_at", "options"}
@@ -224,12 +240,41 @@ class Store:
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         if "options" in fields:
-            fields["options"] = json.dumps(fields["options"])
+            fields["options"] = json.dumps(seal_options(fields["options"], self.sealer,
+                                                        session_id))
         cols = ", ".join(f"{k} = ?" for k in fields)
         self._exec(f"UPDATE sessions SET {cols} WHERE id = ?", (*fields.values(), session_id))
 
     def delete_session(self, session_id: str) -> None:
         self._exec("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+
+def private_folder(path: Path) -> Path:
+    """Make a folder only the service user may enter (0700), tightening an existing one.
+
+    The data folder holds WhatsApp logins (profiles), media and the database."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Create a file 0600 if missing; tighten an existing one (and its SQLite companions)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        _tighten(each, 0o600)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode:
+            path.chmod(current & mode)
+    except FileNotFoundError:
+        pass
+    except OSError as e:  # another owner (a mounted volume): say so, do not stop
+        log.warning("cannot make %s private (%s): keep it %o", path, e, mode)
 
 
 def _row(row: sqlite3.Row) -> dict:

@@ -50,7 +50,9 @@ class Gunicorn:
             assert self.proc.poll() is None, "gunicorn exited"
             try:
                 return requests.get(self.url + "/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Timeout: the master accepted the connection while the worker still boots
+                # (seconds on a loaded machine); ask again.
                 return False
         wait_for(healthy, timeout=30, message="gunicorn /health")
 

@@ -18,7 +18,7 @@ from .test_gunicorn import Gunicorn
 
 ALICE, BUDI = "6281300000031", "6281300000032"
 KEY = "json-logs-key-0123456789abcdef"
-HOOK_SECRET = "plain-hook-secret-4242"
+HOOK_SECRET = "plain-hook-secret-42424242"
 PROXY_PASSWORD = "proxy-pass-9876"
 FIELDS = {"ts", "level", "logger", "thread", "session", "event", "requestId", "message"}
 

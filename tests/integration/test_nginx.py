@@ -38,7 +38,8 @@ def render(listen: int, upstream: int, folder: Path) -> str:
     for old, new in [("user www-data;\n", ""),
                      ("pid /run/nginx.pid;", f"pid {folder / 'nginx.pid'};"),
                      ("error_log /var/log/nginx/error.log warn;", f"error_log {folder / 'error.log'} warn;"),
-                     ("access_log /var/log/nginx/access.log;", f"access_log {folder / 'access.log'}; {temp}"),
+                     ("access_log /var/log/nginx/access.log masked;",
+                      f"access_log {folder / 'access.log'} masked; {temp}"),
                      ("listen 80;", f"listen 127.0.0.1:{listen};"),
                      ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")]:
         assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r}"
@@ -77,6 +78,21 @@ def test_the_shipped_config_passes_nginx_t(tmp_path):
     out = subprocess.run([NGINX, "-t", "-p", str(folder), "-e", str(folder / "error.log"),
                           "-c", str(folder / "nginx.conf")], capture_output=True, text=True)
     assert out.returncode == 0 and "syntax is ok" in out.stderr, out.stderr
+
+
+def test_the_access_log_masks_stream_tokens_in_any_spelling(tmp_path):
+    # A token read from nginx's log could open a stream: the log shows the path, not the query.
+    nginx = Nginx(tmp_path / "nginx", free_port())  # no upstream: a 502 is still logged
+    try:
+        for query in ("token=1.99.nonce.SECRETMAC1", "%74oken=1.99.nonce.SECRETMAC2",
+                      "lastEventId=evt_1&ToKeN=1.99.nonce.SECRETMAC3", "tail=5"):
+            requests.get(f"{nginx.url}/events?{query}", timeout=10)
+        log = wait_for(lambda: (text := (tmp_path / "nginx" / "access.log").read_text())
+                       .count("GET /events") == 4 and text, message="four access log lines")
+    finally:
+        nginx.stop()
+    assert "SECRETMAC" not in log and log.count("GET /events?*** HTTP/1.1") == 3, log
+    assert "GET /events?tail=5 HTTP/1.1" in log
 
 
 def open_stream(url: str, path: str) -> tuple[socket.socket, bytes]:

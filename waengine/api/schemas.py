@@ -7,6 +7,7 @@ import re
 from apiflask import Schema
 from apiflask.fields import URL, Boolean, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
+from flask import current_app
 from marshmallow import ValidationError as SchemaError
 from marshmallow import validates_schema
 
@@ -15,6 +16,7 @@ from ..errors import ValidationError
 from ..events import sinks
 from ..events.outbox import EVENT_TYPES
 from ..events.signing import WHSEC_PATTERN, secret_problem
+from ..netguard import AddressRefused, Guard
 from ..vocabulary import DELIVERY_STATUSES
 from ..vocabulary import SESSION_ID as SESSION_ID_RE
 
@@ -141,13 +143,29 @@ WEBHOOK_URL_PATTERN = (rf"^https?://{_HOST}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~!$
                        r"(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]+)?$")
 
 
+def outgoing(url: str) -> None:
+    """Refuse an outgoing URL whose host is an inside address or a localhost name (netguard:
+    names are checked again, resolved, at every connect)."""
+    try:
+        Guard.from_config(current_app.config).check_url(url)
+    except AddressRefused as e:
+        raise SchemaError(f"A {e.reason} address is not allowed here (the operator may allow "
+                          "it: WEBHOOK_ALLOW_PRIVATE, WEBHOOK_ALLOW).") from None
+
+
+_WEBHOOK_URL = {"validate": [Length(max=2048), Pattern(WEBHOOK_URL_PATTERN,
+                                                       error="Not a valid URL."), outgoing],
+                "metadata": {"description": "http(s); not a loopback, private, link-local or "
+                             "multicast address unless the operator allows it"}}
+
+
 class WebhookIn(Schema):
-    url = URL(required=True, schemes={"http", "https"}, require_tld=False,
-              validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
+    url = URL(required=True, schemes={"http", "https"}, require_tld=False, **_WEBHOOK_URL)
     events = List(String(validate=OneOf(EVENT_TYPES)), validate=Length(max=len(EVENT_TYPES)))
-    secret = String(validate=[Length(max=256), _secret], metadata={
+    secret = String(validate=[Length(min=24, max=256), _secret], metadata={
         "description": "signs every delivery: a Standard Webhooks `whsec_<base64>` secret "
-                       "(24 to 64 bytes), or any other string (its UTF-8 bytes are the key)",
+                       "(24 to 64 bytes), or any other string of 24 or more characters (its "
+                       "UTF-8 bytes are the key)",
         "anyOf": [{"not": {"pattern": "^whsec_"}}, {"pattern": WHSEC_PATTERN}]})
 
 
@@ -164,8 +182,7 @@ class WebhookPutIn(WebhookIn):
 class WebhookPatchIn(WebhookIn):
     """PATCH: what is left out (the secret above all) is kept."""
 
-    url = URL(schemes={"http", "https"}, require_tld=False,
-              validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
+    url = URL(schemes={"http", "https"}, require_tld=False, **_WEBHOOK_URL)
 
 
 def _sink_url(value: str) -> None:
@@ -175,7 +192,11 @@ def _sink_url(value: str) -> None:
 
 
 class SinkIn(Schema):
-    url = String(required=True, validate=[Length(max=2048), _sink_url], metadata={
+    # The scheme as a pattern too, so the document says what _sink_url checks first.
+    url = String(required=True, validate=[
+        Length(max=2048),
+        Regexp("^(?:" + "|".join(re.escape(s) for s in sinks.SINK_URL_SCHEMES) + ")"),
+        _sink_url, outgoing], metadata={
         "description": "`amqp://`, `nats://`, `redis://` or `sqs://` (docs/events.md); "
                        "its password is never shown again",
         "example": "redis://:password@10.0.0.7:6379/0?maxlen=100000"})
@@ -209,6 +230,7 @@ def _proxy(value: str) -> None:
         parse_proxy(value)
     except ProxyError as e:
         raise SchemaError(str(e)) from None
+    outgoing(value)
 
 
 class ProxyIn(Schema):
