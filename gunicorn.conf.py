@@ -4,11 +4,17 @@ Threads and bind come from waengine's configuration (WAENGINE_THREADS, WAENGINE_
 config/<env>.py); a `-b` on the command line still wins. docs/operations.md explains each value.
 """
 
+import os
 import signal
 import sys
 
 from waengine.config import ConfigError, load_config
 from waengine.logs import gunicorn_logconfig
+
+# Files the server makes (waengine.db and its -wal/-shm, media, browser profiles) are the
+# service user's alone: 0600 files, 0700 folders. Set here, in the master before the worker
+# forks, so Chromium and chromedriver inherit it too. (waengine/cli.py does the same.)
+os.umask(0o077)
 
 try:
     _config = load_config()

@@ -35,3 +35,7 @@ CACHE_TTL_CHATS = 30.0
 # Send pacing (anti-ban), short enough to try things by hand.
 SEND_MIN_INTERVAL = 1.0
 SEND_JITTER = 0.5
+
+# Outgoing URLs (webhooks, proxies) may reach loopback and the LAN: a laptop's test receiver
+# listens on localhost. Production and testing refuse them (docs/security.md, Outgoing URLs).
+WEBHOOK_ALLOW_PRIVATE = True

@@ -12,19 +12,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import secrets
 import time
+import urllib.parse
 
-from flask import g, request
+from flask import current_app, g, request
 
-from .apikeys import RECOMMENDED_KEY_LENGTH, ApiKey, digest, parse_api_keys
+from .apikeys import ApiKey, digest, parse_api_keys
 from .errors import Forbidden, Unauthorized
+from .ratelimit import limiter, refuse
 
+log = logging.getLogger(__name__)
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="waengine"'}
 # EventSource and browser WebSockets cannot send headers: event streams also take `?token=`, a
 # short-lived token made by POST /auth/stream-token, so the API key itself never appears in a URL
 # (or a proxy's log).
 STREAM_TOKEN_TTL = 60
-STREAM_ROUTES = ("/events", "/ws")
+# The views that open an event stream: a token is taken there and nowhere else (matched by
+# endpoint, not by path, so `/sessions/events?token=` is the session "events", not a stream).
+STREAM_ENDPOINTS = frozenset({"events.stream_events", "events.stream_all_events",
+                              "ws.session_socket", "ws.all_sockets", "ws.not_a_websocket"})
 
 
 def presented_key() -> str | None:
@@ -49,35 +57,71 @@ def match_key(key: str, keys: list[ApiKey]) -> ApiKey | None:
 
 
 def stream_token(key: ApiKey | None, now: float | None = None) -> tuple[str, int]:
-    """A token for the event streams, valid STREAM_TOKEN_TTL seconds with the key's scope."""
+    """A token for one event stream, valid STREAM_TOKEN_TTL seconds with the key's scope."""
     expires = int(now or time.time()) + STREAM_TOKEN_TTL
     number = key.number if key else 0
-    return f"{number}.{expires}.{_token_mac(key, number, expires)}", expires
+    # The nonce makes each token one of a kind, so that spending it (spend_token) spends
+    # only this one.
+    nonce = base64.urlsafe_b64encode(secrets.token_bytes(12)).decode()
+    return f"{number}.{expires}.{nonce}.{_token_mac(key, number, expires, nonce)}", expires
 
 
-def _token_mac(key: ApiKey | None, number: int, expires: int) -> str:
+def _token_mac(key: ApiKey | None, number: int, expires: int, nonce: str) -> str:
     # Keyed by the key's digest: stateless (any worker, any restart) and dies with the key.
     secret = key.digest if key else b"auth-disabled"
-    mac = hmac.new(secret, f"{number}.{expires}".encode(), hashlib.sha256).digest()
+    mac = hmac.new(secret, f"{number}.{expires}.{nonce}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:24]).decode()
 
 
 def match_token(token: str, keys: list[ApiKey], now: float | None = None) -> ApiKey | None:
     """The key a valid, unexpired stream token was made for."""
-    number, _, rest = token.partition(".")
-    expires, _, mac = rest.partition(".")
+    parts = token.split(".")
+    if len(parts) != 4:
+        return None
+    number, expires, nonce, mac = parts
     if not (number.isdigit() and expires.isdigit()) or int(expires) < (now or time.time()):
         return None
     key = next((k for k in keys if k.number == int(number)), None)
-    if key is None or not hmac.compare_digest(mac, _token_mac(key, key.number, int(expires))):
+    if key is None or not hmac.compare_digest(
+            mac, _token_mac(key, key.number, int(expires), nonce)):
         return None
     return key
 
 
-def is_stream(path: str) -> bool:
-    """Event streams a browser opens (EventSource, WebSocket): these accept a stream token."""
-    return path in STREAM_ROUTES or (path.startswith("/sessions/")
-                                     and path.endswith(("/events", "/ws")))
+def is_stream() -> bool:
+    """Whether the request opens an event stream (EventSource, WebSocket): a token may."""
+    return request.method == "GET" and request.endpoint in STREAM_ENDPOINTS
+
+
+def query_token() -> str | None:
+    """The `token` query parameter, spelled so: `%74oken=` is no token (proxies and logs
+    that look for `token=` would not see it)."""
+    for pair in request.query_string.split(b"&"):
+        name, sep, value = pair.partition(b"=")
+        if sep and name == b"token":
+            return urllib.parse.unquote(value.decode("ascii", "replace"))
+    return None
+
+
+def spend_token(token: str, storage) -> bool:
+    """True the first time a token is used; a replay (within its life) is refused.
+
+    Counted in the rate limiter's storage: Redis (every node) when CACHE is Redis."""
+    mac = token.rpartition(".")[2]
+    try:
+        return storage.incr(f"waengine/stream-token/{mac}", STREAM_TOKEN_TTL + 1) == 1
+    except Exception as e:  # noqa: BLE001 - Redis down: the stream opens (as rate limits do)
+        log.warning("stream token store failed (%s): replays not checked", type(e).__name__)
+        return True
+
+
+def may_see_detail() -> bool:
+    """On an open route: whether the request carries a valid key (or auth is off)."""
+    keys = current_app.extensions.get("waengine.keys")
+    if not keys:
+        return True
+    key = presented_key()
+    return bool(key) and match_key(key, keys) is not None
 
 
 def allowed(session_id: str) -> bool:
@@ -135,27 +179,35 @@ def _check_scope(key: ApiKey) -> None:
 
 def init_app(app) -> None:
     keys = parse_api_keys(app.config["API_KEYS"])
-    if not keys or app.config["AUTH_DISABLED"]:
-        app.logger.warning("no API keys configured: the API is open (development only)")
+    app.extensions["waengine.keys"] = keys
+    if not keys:  # config refuses AUTH_DISABLED together with keys
+        app.logger.warning("no API keys configured: the API is open (%s)",
+                           "WAENGINE_AUTH_DISABLED=1" if app.config["AUTH_DISABLED"]
+                           else "development only")
         return
-    for key in keys:
-        if key.short and app.config["ENV"] == "production":
-            app.logger.warning("API_KEYS entry %d is shorter than %d characters: use a random "
-                               "key (openssl rand -hex 24)", key.number, RECOMMENDED_KEY_LENGTH)
 
     @app.before_request
     def require_key():
         if open_route(request.path, app.config):
             return None
         key = presented_key()
-        matched = match_key(key, keys) if key else None
-        token = request.args.get("token")
-        if matched is None and token and request.method == "GET" and is_stream(request.path):
-            matched = match_token(token, keys)
-            key = key or token
+        token = query_token() if key is None and is_stream() else None
+        if not (key or token):
+            raise Unauthorized(details={"reason": "missing"}, headers=CHALLENGE)
+        limits = limiter()
+        client = limits.client()
+        # Guessing keys: past AUTH_FAIL_LIMIT failures an address gets 429 whatever it sends
+        # (answering a right key then would tell the guesser it found one).
+        wait = limits.exhausted(limits.auth_failures, "auth-fail", client)
+        if wait:
+            refuse(wait, "failed API keys from this address")
+        matched = match_key(key, keys) if key else match_token(token, keys)
         if matched is None:
-            reason = "invalid" if key else "missing"
-            raise Unauthorized(details={"reason": reason}, headers=CHALLENGE)
+            limits.hit(limits.auth_failures, "auth-fail", client)
+            raise Unauthorized(details={"reason": "invalid"}, headers=CHALLENGE)
+        if token and not spend_token(token, limits.strategy.storage):
+            raise Unauthorized("This stream token was used already: get a new one",
+                               details={"reason": "token_used"}, headers=CHALLENGE)
         g.api_key = matched
         if matched.scope is not None:
             _check_scope(matched)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .sealing import sealer_from_config
 from .store import Store, StoreBase, check_database
 
 
@@ -13,6 +14,8 @@ def open_store(config: dict, data_dir: Path) -> StoreBase:
     if url:
         from .store_pg import PostgresStore  # psycopg only where PostgreSQL is used
         return PostgresStore(url, pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
-                             timeout=float(config.get("STORE_BUSY_TIMEOUT") or 5.0))
+                             timeout=float(config.get("STORE_BUSY_TIMEOUT") or 5.0),
+                             sealer=sealer_from_config(config))
     check_database(data_dir)
-    return Store(data_dir / "waengine.db", config.get("STORE_BUSY_TIMEOUT") or 5.0)
+    return Store(data_dir / "waengine.db", config.get("STORE_BUSY_TIMEOUT") or 5.0,
+                 sealer_from_config(config))

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 CFT_METADATA = "https://googlechromelabs.github.io/chrome-for-testing"
 # doctor's exit codes: 0 all good, 1 something to fix, 3 --fix could not download (offline?).
 EXIT_PROBLEMS, EXIT_OFFLINE = 1, 3
+# Files the server makes (database, media, browser profiles, logs) are its user's alone.
+PRIVATE_UMASK = 0o077
 
 
 def serve(args) -> int:
@@ -26,6 +28,7 @@ def serve(args) -> int:
     from . import create_app, engine_of
     from .config import ConfigError
 
+    os.umask(PRIVATE_UMASK)  # before any file: see gunicorn.conf.py
     try:
         app = create_app()
     except ConfigError as e:

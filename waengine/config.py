@@ -9,7 +9,7 @@ import shutil
 import sysconfig
 from pathlib import Path
 
-from .apikeys import parse_api_keys
+from .apikeys import RECOMMENDED_KEY_LENGTH, parse_api_keys
 from .errors import ConfigError
 
 __all__ = ["PROJECT_ROOT", "ConfigError", "load_config", "validate"]  # ConfigError: re-exported
@@ -29,6 +29,19 @@ class Defaults:
     # `key` or `key:session|session|prefix-*` entries, comma-separated (docs/security.md).
     API_KEYS: list[str] = []
     AUTH_DISABLED = False
+    # Failed keys from one client address: past this many (a `limits` string) every request
+    # from it that carries a key gets 429 for the rest of the window (docs/security.md).
+    AUTH_FAIL_LIMIT = "10/minute"
+    # Requests per API key (per client address when auth is off): `limits` strings separated
+    # by `;`, e.g. "50/second;1800/minute"; empty = no limit. Counted in Redis when CACHE is a
+    # redis:// URL (every node shares the count), else in this process.
+    RATE_LIMIT = ""
+    # The client address for the two limits above is X-Forwarded-For's last entry when the
+    # connection comes from one of these proxies (nginx appends the client it saw).
+    TRUSTED_PROXIES = ["127.0.0.1", "::1"]
+    # Encrypts the webhook secrets and proxy passwords stored in waengine.db (AES-GCM; any
+    # string of 32 or more characters, e.g. `openssl rand -base64 32`). Empty: stored as given.
+    SECRET_KEY = ""
     # Whether /metrics, and /openapi.json with /docs, need an API key like the API does.
     METRICS_AUTH = True
     DOCS_AUTH = False
@@ -95,6 +108,12 @@ class Defaults:
     WEBHOOK_URL = ""
     WEBHOOK_SECRET = ""
     WEBHOOK_EVENTS: list[str] = []
+    # Outgoing URLs a tenant sets (webhooks, sinks, proxies) may not reach loopback, private,
+    # link-local, unique-local or multicast addresses (netguard.py) unless allowed here:
+    # WEBHOOK_ALLOW_PRIVATE opens them all, WEBHOOK_ALLOW some (`10.1.2.0/24,hooks.lan,.corp`).
+    # config/development.py opens them (a laptop's receivers listen on localhost).
+    WEBHOOK_ALLOW_PRIVATE = False
+    WEBHOOK_ALLOW: list[str] = []
     # Seconds for a whole webhook attempt (connect, send, the full answer), not one read.
     WEBHOOK_TIMEOUT = 5.0
     # Deliveries in flight at once (at most half of them to one URL; one per session and URL).
@@ -126,10 +145,19 @@ class Defaults:
     # half of THREADS, so API calls and /health always find one. 0 = THREADS // 4.
     SSE_MAX_STREAMS = 0
     SSE_KEEPALIVE = 15.0
+    # Of those, SSE_ADMIN_STREAMS places only admin keys (and an open API) may take, and a
+    # scoped key holds at most SSE_STREAMS_PER_KEY at once, so one tenant cannot take them all.
+    # -1 (defaults): 1 place reserved (none when SSE_MAX_STREAMS is 1); per key, half of the
+    # places scoped keys may use (at least 1).
+    SSE_ADMIN_STREAMS = -1
+    SSE_STREAMS_PER_KEY = -1
     # WebSocket event streams (GET /ws, /sessions/{id}/ws) share SSE_MAX_STREAMS. A client more
     # than WS_SEND_BUFFER events behind is closed (4008); one that misses a ping's pong for
     # WS_PING_INTERVAL seconds is closed (1008).
     WS_SEND_BUFFER = 256
+    # Web pages of other origins than the gateway's own that may open its WebSockets
+    # (`https://app.example.com`); a browser page of any other origin gets 403.
+    WS_ORIGINS: list[str] = []
     WS_PING_INTERVAL = 25.0
     # Send pacing (anti-ban): every send of a session waits at least SEND_MIN_INTERVAL plus up
     # to SEND_JITTER seconds after the previous one; SEND_DAILY_CAP (0 = none) per rolling 24 h;
@@ -260,6 +288,7 @@ def validate(config: dict) -> None:
         raise ConfigError(f"SSE_MAX_STREAMS ({config['SSE_MAX_STREAMS']}) must be between 1 and "
                           f"half of THREADS ({config['THREADS']}): streams hold request threads, "
                           "and API calls and /health need the rest")
+    _validate_security(config)
     if config["STUCK_TIMEOUT"] <= config["COMMAND_TIMEOUT"]:
         # A command may legitimately run COMMAND_TIMEOUT; killing its browser sooner breaks it.
         raise ConfigError(f"STUCK_TIMEOUT ({config['STUCK_TIMEOUT']}) must be longer than "
@@ -293,6 +322,13 @@ def validate(config: dict) -> None:
         config["SINKS"] = parse_config(config["SINKS"])
     except ValueError as e:  # json.JSONDecodeError is one
         raise ConfigError(f"SINKS: {e}") from None
+    from .events.sinks import address_problem
+    from .netguard import Guard
+
+    guard = Guard.parse(bool(config["WEBHOOK_ALLOW_PRIVATE"]), config["WEBHOOK_ALLOW"])
+    for sink in config["SINKS"]:
+        if address_problem(sink["url"], guard):
+            raise ConfigError(f"SINKS: {address_problem(sink['url'], guard)}")
     if config["SINK_TIMEOUT"] <= 0:
         raise ConfigError(f"SINK_TIMEOUT must be positive, got {config['SINK_TIMEOUT']}")
     if isinstance(config["API_KEYS"], str):
@@ -302,6 +338,47 @@ def validate(config: dict) -> None:
         raise ConfigError(
             "production needs WAENGINE_API_KEYS (or WAENGINE_AUTH_DISABLED=1 to run without auth)"
         )
+    if config["API_KEYS"] and config["AUTH_DISABLED"]:
+        # Which one was meant? Opening the API by mistake is the worse guess.
+        raise ConfigError("WAENGINE_AUTH_DISABLED=1 and WAENGINE_API_KEYS are both set: unset "
+                          "one (keys: auth on; AUTH_DISABLED alone: the API is open)")
+    if config["ENV"] == "production":
+        for key in parse_api_keys(config["API_KEYS"]):
+            if key.short:
+                raise ConfigError(f"API_KEYS entry {key.number} is shorter than "
+                                  f"{RECOMMENDED_KEY_LENGTH} bytes: production keys must be "
+                                  "random and long (openssl rand -hex 24)")
+
+
+def _validate_security(config: dict) -> None:
+    total = int(config["SSE_MAX_STREAMS"])
+    if int(config["SSE_ADMIN_STREAMS"]) < 0:
+        config["SSE_ADMIN_STREAMS"] = 1 if total > 1 else 0
+    if not 0 <= int(config["SSE_ADMIN_STREAMS"]) < total:
+        raise ConfigError(f"SSE_ADMIN_STREAMS ({config['SSE_ADMIN_STREAMS']}) must be 0 or more "
+                          f"and less than SSE_MAX_STREAMS ({total})")
+    if int(config["SSE_STREAMS_PER_KEY"]) < 0:
+        config["SSE_STREAMS_PER_KEY"] = max(1, (total - int(config["SSE_ADMIN_STREAMS"])) // 2)
+    if int(config["SSE_STREAMS_PER_KEY"]) < 1:
+        raise ConfigError("SSE_STREAMS_PER_KEY must be at least 1")
+    from .netguard import Guard
+
+    try:
+        guard = Guard.parse(bool(config["WEBHOOK_ALLOW_PRIVATE"]), config["WEBHOOK_ALLOW"])
+        if config["WEBHOOK_URL"]:  # refused at every delivery otherwise: say so at start
+            guard.check_url(str(config["WEBHOOK_URL"]))
+    except ValueError as e:  # AddressRefused too
+        raise ConfigError(f"WEBHOOK_URL: {e}" if "outgoing" in str(e) else str(e)) from None
+    from .ratelimit import parse_limits
+
+    for key in ("RATE_LIMIT", "AUTH_FAIL_LIMIT"):
+        try:
+            parse_limits(config[key])
+        except ValueError:
+            raise ConfigError(f"{key}={config[key]!r} is not a rate like 10/minute or "
+                              "50/second;1800/minute") from None
+    if config["SECRET_KEY"] and len(str(config["SECRET_KEY"])) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters (openssl rand -base64 32)")
 
 
 def _validate_database(config: dict) -> None:

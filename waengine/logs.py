@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from urllib.parse import unquote_plus
 
 from flask import g, has_request_context, request
 from gunicorn import glogging
@@ -35,6 +36,7 @@ _SESSION_THREAD = re.compile(r"^wa-session-(.+)$")
 # The engine's lines about one session start "session <id>:" (engine/session.py, manager.py).
 _SESSION_MESSAGE = re.compile(rf"^session ({SESSION_ID.pattern.strip('^$')}):")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(threadName)s [%(requestId)s %(session)s]: %(message)s"
+_SECRET_NAME = re.compile(r"(?i)api[-_]?keys?|token|secret|passw|authorization")
 _MASKS = (
     # http://user:password@host: a proxy or webhook URL with credentials
     (re.compile(r"(?<=://)([^/\s:@\"']+):([^/\s@\"']+)@"), r"\1:***@"),
@@ -42,6 +44,10 @@ _MASKS = (
     # secret=…, "apiKey": "…", token=…, Authorization: Bearer …
     (re.compile(r"(?i)\b(api[-_]?keys?|token|secret|password|passwd|authorization|x-api-key)"
                 r"(\"?'?\s*[:=]\s*\"?'?)(?:bearer\s+)?[^\s\"',&}\]]+"), r"\1\2***"),
+    # ?%74oken=…: a query parameter whose name is percent-encoded is the same parameter to a
+    # server that decodes names, so it is masked by its decoded name.
+    (re.compile(r"(?<=[?&;])([^=&;\s\"]*%[0-9A-Fa-f]{2}[^=&;\s\"]*)=([^&;\s\"]*)"),
+     lambda m: f"{m[1]}=***" if _SECRET_NAME.search(unquote_plus(m[1])) else m[0]),
 )
 
 
@@ -63,7 +69,7 @@ SECRETS = _Secrets()
 
 # Every pattern of _MASKS needs one of these: most text (a request line, an address, a status)
 # has none, and one search costs a third of the three substitutions.
-_MAYBE_MASKED = re.compile(r"://|whsec_|(?i:api[-_]?key|token|secret|passw|authorization)")
+_MAYBE_MASKED = re.compile(r"://|whsec_|(?i:api[-_]?key|token|secret|passw|authorization)|%")
 
 
 def redact(text: str) -> str:

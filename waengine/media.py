@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from .engine.page import Page
 from .errors import ConfigError, NotFound, WAEngineError, WhatsAppError
+from .store import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,19 @@ class _Spool:
         self.path.unlink(missing_ok=True)
 
 
+# Types a browser runs or renders as a page (scripts, HTML, SVG, XML): a file anyone sent the
+# account would run in the gateway's origin. Served as application/octet-stream instead.
+ACTIVE_TYPES = re.compile(r"html|xml|svg|javascript|ecmascript|x-shockwave-flash|text/css|"
+                          r"^multipart/", re.I)
+
+
+def served_mimetype(mimetype: str | None) -> str:
+    """The Content-Type a media file is served with: its own, unless it is an active type."""
+    if not mimetype or ACTIVE_TYPES.search(mimetype):
+        return "application/octet-stream"
+    return mimetype
+
+
 class LocalMediaStore:
     """Files under DATA_DIR/media/<session>/, at most `max_total` bytes (oldest go first)."""
 
@@ -159,8 +173,8 @@ class LocalMediaStore:
         return self._view(session_id, meta) if meta else None
 
     def put(self, session_id: str, message_id: str, media: MediaFile) -> dict:
-        folder = self.root / session_id
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.root)  # media of every session: not for other users of the machine
+        folder = private_folder(self.root / session_id)
         name = object_name(session_id, message_id)
         spool = _Spool(media, folder)
         meta = {"name": name, "messageId": message_id, "mimetype": media.mimetype,

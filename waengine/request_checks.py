@@ -15,7 +15,7 @@ from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 from webargs.core import missing
 
-from .errors import InvalidJSON, UnsupportedMediaType, ValidationError
+from .errors import Forbidden, InvalidJSON, PayloadTooLarge, UnsupportedMediaType, ValidationError
 from .vocabulary import check_session_id
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -61,6 +61,54 @@ def check_media_type() -> None:
         raise UnsupportedMediaType(
             f"Send this body as {' or '.join(declared)}, not {request.mimetype or 'untyped'}",
             details={"accepted": declared})
+
+
+def check_chunked_size() -> None:
+    """413 for a chunked body over MAX_CONTENT_LENGTH, as for a declared Content-Length.
+
+    Werkzeug stops reading a chunked body at the limit and hands the view what it read: a
+    truncated body, processed. Here it is read (up to the limit, cached for the view) and one
+    byte more is asked of the server's stream: if there is one, the body was too large."""
+    if request.content_length is not None or "chunked" not in request.headers.get(
+            "Transfer-Encoding", "").lower():
+        return
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and len(request.get_data(cache=True)) >= limit \
+            and request.environ["wsgi.input"].read(1):
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes",
+                              details={"limit": limit})
+
+
+# Content types a web page may send another site without asking it first (CORS "simple"
+# requests): with auth off, a page could make an operator's browser POST them to the gateway.
+_SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+CSRF_HEADER = "X-Requested-With"
+
+
+def check_browser_write() -> None:
+    """With auth off, a state-changing request from a browser needs a JSON body or a custom
+    header (X-Requested-With): either makes a cross-site page's request ask first (CORS
+    preflight), which the gateway never answers yes to.
+
+    A browser is told by its Origin or Sec-Fetch-Site header (every current browser sends one
+    on a POST); programs send neither and no web page can make them send a request. With keys,
+    a page has no key to send, so this is not needed."""
+    headers = request.headers
+    if not (headers.get("Origin") or headers.get("Sec-Fetch-Site")) or CSRF_HEADER in headers:
+        return
+    if request.mimetype in _SIMPLE_TYPES or not request.mimetype:
+        raise Forbidden("A browser's request to change something needs Content-Type: "
+                        f"application/json or an {CSRF_HEADER} header while auth is off",
+                        details={"header": CSRF_HEADER})
+
+
+def security_headers(response):
+    """nosniff on every answer; /docs (Swagger UI) may not be framed (clickjacking)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path == "/docs" or request.path.startswith("/docs/"):
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
 
 def parse_strict_json(data: bytes):
@@ -119,8 +167,15 @@ def init_app(app) -> None:
     # apiflask's one module-level webargs parser: an instance attribute replaces its loader.
     input_parser._raw_load_json = load_json_body
 
+    open_api = not app.config["API_KEYS"]
+
     @app.before_request
     def guard_request():
         check_path_params()
         if request.method in BODY_METHODS:
+            check_chunked_size()
+            if open_api:
+                check_browser_write()
             check_media_type()
+
+    app.after_request(security_headers)

@@ -5,7 +5,10 @@ DATABASE_URL is set (waengine/store_pg.py); waengine/backends.py chooses."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -14,6 +17,9 @@ from pathlib import Path
 
 from .errors import ConfigError, LeaseLost, StorageUnavailable
 from .migrations import migrate
+from .sealing import Sealer, open_options, seal_options
+
+log = logging.getLogger(__name__)
 
 
 def iso_utc(seconds: float | None = None, timespec: str = "seconds") -> str:
@@ -141,8 +147,10 @@ class StoreBase:
     node_id: str | None = None
     clock = staticmethod(time.time)  # the lease times' clock (cluster.Leases sets its own)
 
-    def __init__(self):
+    def __init__(self, sealer: Sealer | None = None):
         self.held: dict[str, int] = {}
+        # Seals the secret fields of session options (sealing.py); None: stored as given.
+        self.sealer = sealer
 
     # ---- what a backend implements ----
     def execute(self, sql: str, args=()) -> list:
@@ -225,17 +233,24 @@ class StoreBase:
         rows = self.execute(
             "INSERT INTO sessions (id, created_at, status, last_activity_at, options)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id",
-            (session_id, now, status, now, json.dumps(options)))
+            (session_id, now, status, now,
+             json.dumps(seal_options(options, self.sealer, session_id))))
         if not rows:
             raise KeyError(session_id)
         return self.get_session(session_id)
 
     def get_session(self, session_id: str) -> dict | None:
         rows = self.execute("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return _row(rows[0]) if rows else None
+        return self._session(rows[0]) if rows else None
 
     def list_sessions(self) -> list[dict]:
-        return [_row(r) for r in self.execute("SELECT * FROM sessions ORDER BY created_at, id")]
+        return [self._session(r)
+                for r in self.execute("SELECT * FROM sessions ORDER BY created_at, id")]
+
+    def _session(self, row) -> dict:
+        d = _row(row)
+        d["options"] = open_options(d["options"], self.sealer, d["id"])
+        return d
 
     _UPDATABLE = {"desired", "status", "status_reason", "me_id", "me_name", "restarts",
                   "last_activity_at", "options"}
@@ -245,7 +260,8 @@ class StoreBase:
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         if "options" in fields:
-            fields["options"] = json.dumps(fields["options"])
+            fields["options"] = json.dumps(seal_options(fields["options"], self.sealer,
+                                                        session_id))
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.fenced(f"UPDATE sessions SET {cols} WHERE id = ?",
                            (*fields.values(), session_id), session_id=session_id)
@@ -269,9 +285,10 @@ class Store(StoreBase):
     backend = "sqlite"
     serial_key = "INTEGER PRIMARY KEY AUTOINCREMENT"
 
-    def __init__(self, path: Path, busy_timeout: float = 5.0):
-        super().__init__()
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, busy_timeout: float = 5.0, sealer: Sealer | None = None):
+        super().__init__(sealer)
+        private_folder(path.parent)
+        private_file(path)  # SQLite gives -wal and -shm the database file's mode
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
                                    timeout=busy_timeout)
@@ -326,6 +343,34 @@ class Store(StoreBase):
 
     def json_without(self, column: str, key: str) -> str:
         return f"json_remove({column}, '$.{key}')"
+
+
+def private_folder(path: Path) -> Path:
+    """Make a folder only the service user may enter (0700), tightening an existing one.
+
+    The data folder holds WhatsApp logins (profiles), media and the database."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Create a file 0600 if missing; tighten an existing one (and its SQLite companions)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        _tighten(each, 0o600)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode:
+            path.chmod(current & mode)
+    except FileNotFoundError:
+        pass
+    except OSError as e:  # another owner (a mounted volume): say so, do not stop
+        log.warning("cannot make %s private (%s): keep it %o", path, e, mode)
 
 
 def _row(row) -> dict:

@@ -38,7 +38,7 @@ from .ops.activity import session_activity
 from .ops.history import capacity
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemorySample, MemoryWatchdog, measure
-from .store import iso_utc
+from .store import iso_utc, private_folder
 from .vocabulary import Status
 
 # The lists a session caches (api/ reads them through Engine.cached_list), and the page read
@@ -108,7 +108,7 @@ class Engine:
                 return
             self.started = True
             memory.limit_malloc_arenas()  # before this process starts its threads
-            self.profiles.mkdir(parents=True, exist_ok=True)
+            private_folder(self.profiles)
             processes.sweep(self.profiles, pidfile=self.driver_pidfile)
             if hasattr(self.manager.factory, "start"):
                 self.manager.factory.start()  # the warm pool (WARM_BROWSERS), after the sweep
@@ -347,9 +347,10 @@ class Engine:
         return self.events.resume_point(last_event_id, tail, among, session)
 
     def sse(self, read: Callable[[int], list[dict]], after: int,
-            visible: Callable[[dict], bool] = lambda row: True):
-        """Server-Sent Events text chunks of the rows read(after) returns."""
-        return self.events.stream(read, after, visible)
+            visible: Callable[[dict], bool] = lambda row: True, key=None):
+        """Server-Sent Events text chunks of the rows read(after) returns; `key` (the request's
+        ApiKey) decides which stream places it may take."""
+        return self.events.stream(read, after, visible, key)
 
     def media_file(self, session_id: str, name: str) -> tuple[Path, dict]:
         """(path, meta) of a file MEDIA_STORE=local kept; 404 otherwise."""
@@ -359,9 +360,9 @@ class Engine:
         return store.file(session_id, name)
 
     def websocket(self, environ: dict, read: Callable[[int], list[dict]], after: int,
-                  resume: Callable, visible: Callable[[dict], bool] = lambda row: True):
+                  resume: Callable, visible: Callable[[dict], bool] = lambda row: True, key=None):
         """Serve the rows read(after) returns over the request's WebSocket (events/websocket.py)."""
-        return websocket.serve(self.events, environ, read, after, resume, visible)
+        return websocket.serve(self.events, environ, read, after, resume, visible, key)
 
     # health and performance
     def session_counts(self) -> dict[str, int]:
@@ -372,27 +373,28 @@ class Engine:
         """Why chromedriver keeps dying (DRIVER_FLAPPING crashes in a window), or None."""
         return self.service.flapping()
 
-    def unhealthy_reason(self) -> str | None:
-        """Why the engine cannot serve, from cheap checks only (a load balancer asks every
-        second)."""
+    def unhealthy_reason(self) -> tuple[str, str] | None:
+        """Why the engine cannot serve, as (class, detail), from cheap checks only (a load
+        balancer asks every second). The class (engine, threads, browsers, database, disk) is
+        all a caller without a key sees: the detail names paths and errors."""
         if not self.started:
-            return "engine not started"
+            return "engine", "engine not started"
         for name, thread in (("watchdog", self.watchdog), ("reaper", self.reaper)):
             if not thread.alive:
-                return f"the {name} thread is not running"
+                return "threads", f"the {name} thread is not running"
         if self.watchdog.overdue():
-            return (f"the watchdog has not run for 3 intervals ({self.watchdog.interval:.0f}s "
-                    "each)")
+            return "threads", (f"the watchdog has not run for 3 intervals "
+                               f"({self.watchdog.interval:.0f}s each)")
         flapping = self.flapping()
         if flapping:
-            return flapping
+            return "browsers", flapping
         if self.store.failing:
-            return f"the database cannot be written: {self.store.failing}"
+            return "database", f"the database cannot be written: {self.store.failing}"
         if not os.access(self.data_dir, os.W_OK):
-            return f"data folder {self.data_dir} is not writable"
+            return "disk", f"data folder {self.data_dir} is not writable"
         disk = os.statvfs(self.data_dir)
         if disk.f_bavail * disk.f_frsize < MIN_FREE_BYTES:
-            return f"the disk of data folder {self.data_dir} is full"
+            return "disk", f"the disk of data folder {self.data_dir} is full"
         return None
 
     def memory(self) -> tuple[MemorySample, dict]:

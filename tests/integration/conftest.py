@@ -229,7 +229,7 @@ def messages_at(receiver) -> list[dict]:
 def hooked(gateway: Gateway, sandbox: Sandbox, receiver, me: str, peer: str, sid: str = "ev",
            events=None) -> dict:
     """Session `sid` with a webhook to `receiver`, linked as `me`, with `peer` on WhatsApp."""
-    body = {"id": sid, "webhook": {"url": receiver.url, "secret": "topsecret",
+    body = {"id": sid, "webhook": {"url": receiver.url, "secret": "topsecret-of-24-bytes-or-more",
                                    **({"events": events} if events else {})}}
     assert gateway.client.post("/sessions", json=body).status_code == 201
     sandbox.phone(peer, "Budi")

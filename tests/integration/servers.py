@@ -81,7 +81,8 @@ def render(listen: int, upstream: int, folder: Path) -> str:
     for old, new in [("user www-data;\n", ""),
                      ("pid /run/nginx.pid;", f"pid {folder / 'nginx.pid'};"),
                      ("error_log /var/log/nginx/error.log warn;", f"error_log {folder / 'error.log'} warn;"),
-                     ("access_log /var/log/nginx/access.log;", f"access_log {folder / 'access.log'}; {temp}"),
+                     ("access_log /var/log/nginx/access.log masked;",
+                      f"access_log {folder / 'access.log'} masked; {temp}"),
                      ("listen 80;", f"listen 127.0.0.1:{listen};"),
                      ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")]:
         assert text.count(old) == 1, f"deploy/nginx.conf lacks {old!r}"

@@ -163,3 +163,30 @@ def test_two_gateway_nodes_serve_one_sessions_contacts_from_redis(
         for proc in leftovers:
             proc.kill()
         assert not leftovers, f"browsers left running: {[p.pid for p in leftovers]}"
+
+
+def test_two_nodes_share_one_request_count_per_key_in_redis(redis_url, redis_client, tmp_path):
+    # RATE_LIMIT counts a key's requests in the cache's Redis: a tenant spreading its
+    # requests over two gateway nodes gets no more than one node would give it.
+    from waengine import engine_of
+
+    keys = ["admin-0123456789abcdefghijkl", "tenant-0123456789abcdefghijk:t-*"]
+    apps = [create_app({"ENV": "testing", "DATA_DIR": str(tmp_path / name), "API_KEYS": keys,
+                        "CACHE": redis_url, "RATE_LIMIT": "4/minute"}) for name in "ab"]
+    try:
+        tenant = {"X-API-Key": keys[1].split(":")[0]}
+        answers = [apps[n % 2].test_client().get("/sessions", headers=tenant).status_code
+                   for n in range(5)]
+        assert answers == [200, 200, 200, 200, 429]
+        assert any(b"LIMITER" in key for key in redis_client.keys("*"))
+        # The failed-key throttle and the stream tokens' single use live there too.
+        admin = {"X-API-Key": keys[0]}
+        token = apps[0].test_client().post("/auth/stream-token", headers=admin).json["token"]
+        first = apps[0].test_client().get(f"/events?token={token}", buffered=False)
+        assert first.status_code == 200
+        first.close()
+        replay = apps[1].test_client().get(f"/events?token={token}")  # on the other node
+        assert replay.status_code == 401
+    finally:
+        for app in apps:
+            engine_of(app).close()

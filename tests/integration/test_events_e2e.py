@@ -25,7 +25,7 @@ def test_an_incoming_message_becomes_a_signed_webhook(gateway, sandbox, receiver
     request = next(r for r in receiver.requests if json.loads(r["body"])["type"] == "message")
     headers = {k.lower(): v for k, v in request["headers"].items()}
     assert headers["x-waengine-event"] == "message"
-    expected = sign("topsecret", headers["x-waengine-timestamp"], request["body"])
+    expected = sign("topsecret-of-24-bytes-or-more", headers["x-waengine-timestamp"], request["body"])
     assert headers["x-waengine-signature"] == expected
     statuses = [e["data"]["status"] for e in receiver.delivered() if e["type"] == "session.status"]
     assert statuses[:1] == ["STARTING"] and "CONNECTED" in statuses

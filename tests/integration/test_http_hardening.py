@@ -146,3 +146,38 @@ def test_the_docs_page_renders_in_chromium_from_local_files_only(server, tmp_pat
     finally:
         driver.quit()
     assert not browser_processes(tmp_path)
+
+
+def test_a_chunked_body_over_the_limit_is_refused_413_under_gunicorn(server):
+    # Chunked bodies declare no Content-Length: one over 24 MiB was cut at the limit and the
+    # truncated JSON processed. It is refused like a declared one.
+    limit = 24 * 2**20
+    payload = b'{"id": "chunky", "keepAlive": true}' + b" " * (limit + 100)
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in
+                      (payload[i:i + 2**20] for i in range(0, len(payload), 2**20)))
+    head = (f"POST /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {ADMIN}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        # Keep-alive: gunicorn reads what the view left unread before the next request, so
+        # the answer is not lost to a reset.
+        sock.sendall(head + chunks + b"0\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < int(
+                answer.lower().split(b"content-length: ")[1].split(b"\r\n")[0]):
+            answer += sock.recv(65536)
+    status = int(answer.split(b" ", 2)[1])
+    body = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert status == 413 and body["error"]["details"] == {"limit": limit}
+    assert requests.get(f"{server.url}/sessions/chunky", headers={"X-API-Key": ADMIN},
+                        timeout=10).status_code == 404  # nothing was made of it
+
+
+def test_the_server_keeps_its_files_private(server):
+    # gunicorn.conf.py sets umask 077: the database, its WAL files and the folders are the
+    # service user's alone (0600, 0700), whatever the shell's umask was.
+    data = server.folder / "data"
+    wait_for(lambda: (data / "waengine.db-wal").exists(), message="the WAL file")
+    for name in ("waengine.db", "waengine.db-wal", "waengine.db-shm"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    for folder in (data, data / "profiles"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder

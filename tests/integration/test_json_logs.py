@@ -18,7 +18,7 @@ number = phones(__name__)
 
 ALICE, BUDI = number(31), number(32)
 KEY = "json-logs-key-0123456789abcdef"
-HOOK_SECRET = "plain-hook-secret-4242"
+HOOK_SECRET = "plain-hook-secret-42424242"
 PROXY_PASSWORD = "proxy-pass-9876"
 FIELDS = {"ts", "level", "logger", "thread", "session", "event", "requestId", "message"}
 

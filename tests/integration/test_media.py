@@ -246,3 +246,24 @@ def test_the_s3_store_keeps_each_file_once_behind_a_presigned_url(sandbox, tmp_p
         listed = boto3.client("s3", endpoint_url=s3_server).list_objects_v2(Bucket="wa-media")
         keys = [o["Key"] for o in listed.get("Contents", ())]
         assert len(keys) == 1 and keys[0].startswith(f"inbox/{SID}/")
+
+
+def test_a_presigned_s3_link_is_signed_to_expire_after_media_url_ttl(s3_server):
+    # Event links are bearer links (anyone holding one reads the file): each is signed (SigV4
+    # signs every query parameter but the signature) to die MEDIA_URL_TTL seconds after it
+    # was made; S3 refuses it after that. moto checks neither expiry nor signature, so the
+    # signed lifetime is what is checked here.
+    from urllib.parse import parse_qs, urlsplit
+
+    from waengine.media import MediaFile, S3MediaStore
+
+    store = S3MediaStore("s3://wa-media/ttl", {"MEDIA_URL_TTL": 900,
+                                               "MEDIA_S3_ENDPOINT": s3_server})
+    data = os.urandom(KIB)
+    view = store.put("s1", "true_1@c.us_TTL", MediaFile(size=len(data), mimetype="image/png",
+                                                        filename="x.png", type="image",
+                                                        chunks=iter([data])))
+    signed = parse_qs(urlsplit(view["url"]).query)
+    assert signed["X-Amz-Expires"] == ["900"] and "X-Amz-Signature" in signed
+    assert signed["X-Amz-SignedHeaders"] == ["host"]  # nothing a holder could vary
+    assert requests.get(view["url"], timeout=10).content == data

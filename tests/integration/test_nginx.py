@@ -37,6 +37,22 @@ def test_the_shipped_config_passes_nginx_t(tmp_path):
     assert out.returncode == 0 and "syntax is ok" in out.stderr, out.stderr
 
 
+def test_the_access_log_masks_stream_tokens_in_any_spelling(tmp_path):
+    # A token read from nginx's log could open a stream: the log shows the path, not the query.
+    with closed_port() as upstream:  # no upstream: a 502 is still logged
+        nginx = Nginx(tmp_path / "nginx", upstream)
+    try:
+        for query in ("token=1.99.nonce.SECRETMAC1", "%74oken=1.99.nonce.SECRETMAC2",
+                      "lastEventId=evt_1&ToKeN=1.99.nonce.SECRETMAC3", "tail=5"):
+            requests.get(f"{nginx.url}/events?{query}", timeout=10)
+        log = wait_for(lambda: (text := (tmp_path / "nginx" / "access.log").read_text())
+                       .count("GET /events") == 4 and text, message="four access log lines")
+    finally:
+        nginx.stop()
+    assert "SECRETMAC" not in log and log.count("GET /events?*** HTTP/1.1") == 3, log
+    assert "GET /events?tail=5 HTTP/1.1" in log
+
+
 def health_answers(url: str, count: int = 300) -> list[bytes]:
     """GET /health `count` times, one connection each: the status line of every answer (a
     refused or reset connection fails the test where it happens)."""

@@ -155,6 +155,22 @@ def test_ws_refuses_bad_requests_with_the_json_envelope(served):
     assert code == 4422 and "evt_nope" in reason
 
 
+def test_a_web_page_of_another_origin_cannot_open_the_websocket(served):
+    # WebSockets are not held to the same-origin policy: a page elsewhere that an operator
+    # visits could otherwise read the event stream with a token it got. 403 before upgrading.
+    gateway, server = served(WS_ORIGINS=["https://app.example.com"])
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(f"{server.ws}/ws", origin="https://evil.example")
+    assert refused.value.status_code == 403
+    assert json.loads(refused.value.resp_body)["error"]["details"]["origin"] == "https://evil.example"
+    for origin in (server.http, "https://app.example.com"):  # its own page, a listed one
+        ws = connect(f"{server.ws}/ws", hello={}, origin=origin)
+        ws.close()
+        wait_for(lambda: place_free(gateway.engine.events), message="the place given back")
+    ws = connect(f"{server.ws}/ws", hello={}, suppress_origin=True)  # not a browser
+    ws.close()
+
+
 def test_a_ws_client_that_stops_reading_is_closed_4008_and_resumes_without_loss(served):
     gateway, server = served(WS_SEND_BUFFER=16)
     hub = gateway.engine.events

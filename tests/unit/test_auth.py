@@ -120,9 +120,11 @@ def test_docs_are_open_by_default_and_need_a_key_when_switched_on(make_app):
         assert locked.get(path, headers=h(SALES)).status_code == 200, path
 
 
-def test_auth_disabled_opens_the_api_even_with_keys(make_app):
-    client = make_app(API_KEYS=KEYS, AUTH_DISABLED=True).test_client()
-    assert client.get("/sessions").status_code == 200
+def test_auth_disabled_with_keys_is_refused_at_start(make_app):
+    # Which was meant? Opening the API by mistake is the worse guess: neither, with a reason.
+    with pytest.raises(ConfigError, match="AUTH_DISABLED=1 and WAENGINE_API_KEYS are both set"):
+        make_app(API_KEYS=KEYS, AUTH_DISABLED=True)
+    assert make_app(AUTH_DISABLED=True).test_client().get("/sessions").status_code == 200
 
 
 # ---- scoped keys ----

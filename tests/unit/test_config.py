@@ -32,5 +32,5 @@ def test_bad_configuration_names_the_setting_in_one_line(environ, message):
 
 
 def test_production_starts_with_keys_or_with_auth_explicitly_disabled():
-    assert load_config(environ={"WAENGINE_ENV": "production", "WAENGINE_API_KEYS": "k"})
+    assert load_config(environ={"WAENGINE_ENV": "production", "WAENGINE_API_KEYS": "k" * 24})
     assert load_config(environ={"WAENGINE_ENV": "production", "WAENGINE_AUTH_DISABLED": "1"})

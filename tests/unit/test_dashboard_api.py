@@ -18,6 +18,7 @@ from .conftest import FAST
 
 ADMIN, SCOPED = "admin-0123456789abcdefghijklmn", "acme-0123456789abcdefghijklmno"
 KEYS = [ADMIN, f"{SCOPED}:acme-*"]
+SECRET = "s3cret-of-24-bytes-or-more"
 
 
 @pytest.fixture
@@ -107,16 +108,21 @@ def test_a_stream_token_opens_event_streams_only_for_a_minute(keyed):
     keys = auth.parse_api_keys(KEYS)
     assert auth.match_token(token, keys).scope == ("acme-*",)
     assert auth.match_token(token, keys, now=time.time() + 61) is None
-    number, expires, mac = token.split(".")
-    assert auth.match_token(f"1.{expires}.{mac}", keys) is None  # not the admin's token
-    assert auth.match_token(f"{number}.{int(expires) + 3600}.{mac}", keys) is None
-    assert client.get("/events?token=2.99999999999.forged").status_code == 401
+    number, expires, nonce, mac = token.split(".")
+    assert auth.match_token(f"1.{expires}.{nonce}.{mac}", keys) is None  # not the admin's token
+    assert auth.match_token(f"{number}.{int(expires) + 3600}.{nonce}.{mac}", keys) is None
+    assert client.get("/events?token=2.99999999999.nonce.forged").status_code == 401
     client.post("/sessions", json={"id": "acme-1"}, headers=as_key(ADMIN))
     client.post("/sessions", json={"id": "other"}, headers=as_key(ADMIN))
     own = client.get(f"/sessions/acme-1/events?token={token}", buffered=False)
     assert own.status_code == 200 and own.mimetype == "text/event-stream"
     own.close()
-    assert client.get(f"/sessions/other/events?token={token}").status_code == 403
+    # Single use: the same token again (a replay from a log) is refused, even where it
+    # would otherwise be allowed.
+    again = client.get(f"/sessions/acme-1/events?token={token}")
+    assert again.status_code == 401 and again.json["error"]["details"]["reason"] == "token_used"
+    fresh = client.post("/auth/stream-token", headers=as_key(SCOPED)).json["token"]
+    assert client.get(f"/sessions/other/events?token={fresh}").status_code == 403
 
 
 def test_sessions_carry_the_live_fields_the_table_shows(keyed):
@@ -246,13 +252,13 @@ def test_patching_the_webhook_keeps_its_secret(keyed):
     first = client.patch("/sessions/acme-1/webhook", json={"events": ["message"]},
                          headers=as_key(SCOPED))
     assert first.status_code == 422 and first.json["error"]["details"]["field"] == "url"
-    client.put("/sessions/acme-1/webhook", json={"url": "http://h.lan/a", "secret": "s3cret"},
+    client.put("/sessions/acme-1/webhook", json={"url": "http://h.lan/a", "secret": SECRET},
                headers=as_key(SCOPED))
     patched = client.patch("/sessions/acme-1/webhook",
                            json={"url": "http://h.lan/b", "events": ["message"]},
                            headers=as_key(SCOPED))
     assert patched.json == {"url": "http://h.lan/b", "events": ["message"], "hasSecret": True}
     hook = engine_of(keyed).manager.get("acme-1").options["webhook"]
-    assert hook["secret"] == "s3cret"
+    assert hook["secret"] == SECRET
     bad = client.patch("/sessions/acme-1/webhook", json={"url": "ftp://x"}, headers=as_key(SCOPED))
     assert bad.status_code == 422

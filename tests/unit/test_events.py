@@ -18,7 +18,8 @@ from ..receiver import Receiver
 BOTH = pytest.mark.parametrize("database", BACKENDS, indirect=True)
 
 CONFIG = {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.01, "WEBHOOK_RETRY_MAX_DELAY": 0.05,
-          "WEBHOOK_RETRY_HORIZON": 3600.0}
+          "WEBHOOK_RETRY_HORIZON": 3600.0,
+          "WEBHOOK_ALLOW_PRIVATE": True}  # the receivers listen on 127.0.0.1
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_a_refused_connection_is_retried_and_a_4xx_is_dead_lettered(outbox, rece
 @BOTH
 def test_webhook_routes_and_delivery_status(client, factory, receiver, app):
     resp = client.post("/sessions", json={"id": "s1", "webhook": {"url": receiver.url,
-                                                                    "secret": "k",
+                                                                    "secret": "k" * 24,
                                                                     "events": ["session.status"]}})
     assert resp.status_code == 201
     assert client.get("/sessions/s1/webhook").json == {"url": receiver.url,

@@ -21,7 +21,7 @@ def test_every_environment_file_sets_every_threshold_and_ttl(env):
 
 def test_the_seeds_thresholds_per_environment():
     dev = load_config({"ENV": "development"}, environ={})
-    prod = load_config({"ENV": "production", "API_KEYS": ["k"]}, environ={})
+    prod = load_config({"ENV": "production", "API_KEYS": ["k" * 24]}, environ={})
     assert (dev["WORKER_MEMORY_LIMIT_MB"], prod["WORKER_MEMORY_LIMIT_MB"]) == (300, 800)
     assert (dev["SESSION_IDLE_TIMEOUT"], prod["SESSION_IDLE_TIMEOUT"]) == (3600, 86400)
 

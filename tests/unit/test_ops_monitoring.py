@@ -29,10 +29,11 @@ def connected(make_app, factory):
     return app
 
 
-def test_health_needs_no_key_and_counts_sessions_by_status(connected):
+def test_health_needs_no_key_and_counts_sessions_by_status_for_a_key(connected):
     resp = connected.test_client().get("/health")
-    assert resp.status_code == 200
-    assert resp.json == {"status": "ok", "sessions": {"CONNECTED": 1}}
+    assert resp.status_code == 200 and resp.json == {"status": "ok"}  # nothing more to strangers
+    keyed = connected.test_client().get("/health", headers={"X-API-Key": "k1"})
+    assert keyed.json == {"status": "ok", "sessions": {"CONNECTED": 1}}
 
 
 def test_health_is_503_before_the_engine_starts(tmp_path, factory):

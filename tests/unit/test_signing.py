@@ -66,7 +66,8 @@ def test_without_a_secret_deliveries_carry_ids_but_no_signature():
 @pytest.mark.parametrize("secret, problem", [
     ("whsec_not base64!", "base64"),
     ("whsec_" + base64.b64encode(b"short").decode(), "24 to 64 bytes"),
-    ("plain strings are fine", None),
+    ("plain strings of 24 bytes are fine", None),
+    ("a short plain secret", "at least 24 bytes"),
 ])
 def test_unusable_whsec_secrets_are_named(secret, problem):
     found = signing.secret_problem(secret)
@@ -80,10 +81,12 @@ def test_put_webhook_generates_a_secret_shown_once_and_refuses_bad_ones(client):
     assert put.status_code == 200 and signing.secret_problem(put.json["secret"]) is None
     assert put.json["secret"].startswith("whsec_") and put.json["hasSecret"] is True
     assert "secret" not in client.get("/sessions/s1/webhook").json
-    mine = client.put("/sessions/s1/webhook", json={"url": "http://127.0.0.1:9/h", "secret": "k"})
+    mine = client.put("/sessions/s1/webhook", json={"url": "http://127.0.0.1:9/h",
+                                                    "secret": "k" * 24})
     assert mine.status_code == 200 and "secret" not in mine.json  # never echoed back
     for body, field in (({"secret": "whsec_short"}, "secret"),
-                        ({"secret": "k", "generateSecret": True}, "_schema"),
+                        ({"secret": "k" * 23}, "secret"),  # guessable offline from one delivery
+                        ({"secret": "k" * 24, "generateSecret": True}, "_schema"),
                         ({"generateSecret": "yes"}, "generateSecret")):
         bad = client.put("/sessions/s1/webhook", json={"url": "http://127.0.0.1:9/h", **body})
         assert bad.status_code == 422 and bad.json["error"]["code"] == "validation_error"
@@ -105,7 +108,8 @@ def test_a_retried_delivery_keeps_its_webhook_id_and_is_signed_anew(store):
         event = outbox.add("s1", "qr", {"qr": "x"}, None, [{"url": receiver.url, "secret": secret}])
         sender = WebhookSender(outbox, {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.0,
                                         "WEBHOOK_RETRY_MAX_DELAY": 0.0,
-                                        "WEBHOOK_RETRY_HORIZON": 60.0})
+                                        "WEBHOOK_RETRY_HORIZON": 60.0,
+                                        "WEBHOOK_ALLOW_PRIVATE": True})  # a loopback receiver
         sender.secret_for = lambda session, url: secret  # kept with the hook, not per row
         sender.run_once()
         sender.run_once()

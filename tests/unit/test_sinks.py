@@ -20,7 +20,8 @@ from ..conftest import BACKENDS, wait_for
 from ..receiver import Receiver
 
 CONFIG = {"WEBHOOK_TIMEOUT": 2.0, "WEBHOOK_RETRY_BASE": 0.01, "WEBHOOK_RETRY_MAX_DELAY": 0.05,
-          "WEBHOOK_RETRY_HORIZON": 3600.0, "SINK_TIMEOUT": 1.0}
+          "WEBHOOK_RETRY_HORIZON": 3600.0, "SINK_TIMEOUT": 1.0,
+          "WEBHOOK_ALLOW_PRIVATE": True}  # the receivers and brokers listen on 127.0.0.1
 
 
 def closed_port() -> int:

@@ -62,15 +62,20 @@ def delete_webhook(session_id):
         summary="Webhook deliveries, newest first", responses=docs.responses(docs.DeliveryList))
 def list_deliveries(session_id, query):
     rows = engine().deliveries(session_id, query.get("status"), query["limit"])
-    if scoped_key():  # a connection error names hosts and ports: a port scanner for tenants
+    if scoped_key():  # an answer's body or a connection error would map the inside network
         rows = [{**r, "lastError": public_error(r["lastError"])} for r in rows]
     return {"data": rows}
 
 
 def public_error(error: str | None) -> str | None:
-    """HTTP statuses as they are; any network error as one generic line."""
-    if not error or error.startswith("HTTP "):
+    """What a scoped key sees of a failed delivery: `HTTP 403` (never the answer's body, which
+    could be an inside service's), a refused address's class, or one generic line."""
+    if not error:
         return error
+    if error.startswith("HTTP "):
+        return error.split(":", 1)[0]
+    if error.startswith("AddressRefused: "):
+        return "address not allowed"
     return "connection failed"
 
 
@@ -97,7 +102,7 @@ def stream_events(session_id):
     eng = engine()
     eng.touch(session_id)
     after = eng.resume_point(last_event_id(), session=session_id)
-    return _sse(eng.sse(eng.event_reader(session_id), after))
+    return _sse(eng.sse(eng.event_reader(session_id), after, key=g.get("api_key")))
 
 
 @bp.get("/sessions/<session_id>/events/recent")
@@ -118,7 +123,7 @@ def recent_events(session_id, query):
                                  errors=(422, 429)))
 def stream_all_events(query):
     read, resume, visible = all_sessions(query)
-    return _sse(engine().sse(read, resume(last_event_id()), visible))
+    return _sse(engine().sse(read, resume(last_event_id()), visible, g.get("api_key")))
 
 
 def all_sessions(query: dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, current_app, send_file, stream_with_context
 
-from ..media import content_disposition, open_media
+from ..media import content_disposition, open_media, served_mimetype
 from . import docs
 from .context import engine, page
 from .schemas import message_id
@@ -38,7 +38,8 @@ STORED = {200: {"description": "The stored file", "content": FILE, "headers": HE
                     "MEDIA_MAX_BYTES.", responses=DOWNLOAD)
 def download(session_id, messageId):
     media = open_media(page(session_id), message_id(messageId), current_app.config)
-    response = Response(stream_with_context(media.chunks), mimetype=media.mimetype, headers={
+    response = Response(stream_with_context(media.chunks), mimetype=served_mimetype(
+        media.mimetype), headers={
         "Content-Length": str(media.size), "Content-Disposition": content_disposition(
             media.filename), "Cache-Control": "private, no-store"})
     response.call_on_close(media.close)  # also when no chunk was read (HEAD, a client gone)
@@ -51,6 +52,7 @@ def download(session_id, messageId):
         responses=STORED)
 def stored(session_id, name):
     path, meta = engine().media_file(session_id, name)
-    response = send_file(path, mimetype=meta["mimetype"], conditional=True, max_age=0)
+    response = send_file(path, mimetype=served_mimetype(meta["mimetype"]), conditional=True,
+                         max_age=0)
     response.headers["Content-Disposition"] = content_disposition(meta["filename"])
     return response

@@ -8,6 +8,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, current_app
 
+from .. import auth
 from ..ops import metrics
 from . import docs
 from .context import engine
@@ -22,14 +23,17 @@ bp = APIBlueprint("monitoring", __name__, tag="Monitoring")
                    **docs.responses(docs.Health, 503, description="It cannot; `reason` says why")})
 def health():
     eng = engine()
-    counts = eng.session_counts()
-    # A sink's broker that is down is reported here, never as unhealthy: the gateway serves.
-    report = eng.sink_health()
-    sinks = {"sinks": report} if report else {}
-    reason = eng.unhealthy_reason()
-    if reason:
-        return {"status": "unhealthy", "reason": reason, "sessions": counts, **sinks}, 503
-    return {"status": "ok", "sessions": counts, **sinks}
+    found = eng.unhealthy_reason()
+    body = {"status": "unhealthy", "reasonClass": found[0]} if found else {"status": "ok"}
+    if auth.may_see_detail():  # counts, paths, errors and brokers: for key holders only
+        body["sessions"] = eng.session_counts()
+        if found:
+            body["reason"] = found[1]
+        # A sink's broker that is down is reported here, never as unhealthy: the gateway serves.
+        report = eng.sink_health()
+        if report:
+            body["sinks"] = report
+    return (body, 503) if found else body
 
 
 @bp.get("/performance")

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from apiflask import Schema
 from apiflask.fields import URL, Boolean, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range, Regexp
+from flask import current_app
 from marshmallow import ValidationError as SchemaError
 from marshmallow import validates_schema
 
@@ -16,6 +17,7 @@ from ..errors import ValidationError
 from ..events import sinks
 from ..events.outbox import EVENT_TYPES
 from ..events.signing import WHSEC_PATTERN, secret_problem
+from ..netguard import AddressRefused, Guard
 from ..vocabulary import DELIVERY_STATUSES
 from ..vocabulary import SESSION_ID as SESSION_ID_RE
 
@@ -142,13 +144,29 @@ WEBHOOK_URL_PATTERN = (rf"^https?://{_HOST}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~!$
                        r"(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]+)?$")
 
 
+def outgoing(url: str) -> None:
+    """Refuse an outgoing URL whose host is an inside address or a localhost name (netguard:
+    names are checked again, resolved, at every connect)."""
+    try:
+        Guard.from_config(current_app.config).check_url(url)
+    except AddressRefused as e:
+        raise SchemaError(f"A {e.reason} address is not allowed here (the operator may allow "
+                          "it: WEBHOOK_ALLOW_PRIVATE, WEBHOOK_ALLOW).") from None
+
+
+_WEBHOOK_URL = {"validate": [Length(max=2048), Pattern(WEBHOOK_URL_PATTERN,
+                                                       error="Not a valid URL."), outgoing],
+                "metadata": {"description": "http(s); not a loopback, private, link-local or "
+                             "multicast address unless the operator allows it"}}
+
+
 class WebhookIn(Schema):
-    url = URL(required=True, schemes={"http", "https"}, require_tld=False,
-              validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
+    url = URL(required=True, schemes={"http", "https"}, require_tld=False, **_WEBHOOK_URL)
     events = List(String(validate=OneOf(EVENT_TYPES)), validate=Length(max=len(EVENT_TYPES)))
-    secret = String(validate=[Length(max=256), _secret], metadata={
+    secret = String(validate=[Length(min=24, max=256), _secret], metadata={
         "description": "signs every delivery: a Standard Webhooks `whsec_<base64>` secret "
-                       "(24 to 64 bytes), or any other string (its UTF-8 bytes are the key)",
+                       "(24 to 64 bytes), or any other string of 24 or more characters (its "
+                       "UTF-8 bytes are the key)",
         "anyOf": [{"not": {"pattern": "^whsec_"}}, {"pattern": WHSEC_PATTERN}]})
 
 
@@ -165,8 +183,7 @@ class WebhookPutIn(WebhookIn):
 class WebhookPatchIn(WebhookIn):
     """PATCH: what is left out (the secret above all) is kept."""
 
-    url = URL(schemes={"http", "https"}, require_tld=False,
-              validate=[Length(max=2048), Pattern(WEBHOOK_URL_PATTERN, error="Not a valid URL.")])
+    url = URL(schemes={"http", "https"}, require_tld=False, **_WEBHOOK_URL)
 
 
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
@@ -190,7 +207,8 @@ SINK_URL_PATTERN = (rf"^(?:(?:amqps?|nats|tls|rediss?)://(?:(?:{_CREDENTIAL})?(?
 
 
 class SinkIn(Schema):
-    url = String(required=True, validate=[Length(max=2048), Regexp(SINK_URL_PATTERN), _sink_url],
+    url = String(required=True, validate=[Length(max=2048), Regexp(SINK_URL_PATTERN), _sink_url,
+                                                outgoing],
                  metadata={
         "description": "`amqp://`, `nats://`, `redis://` or `sqs://` (docs/events.md); "
                        "its password is never shown again",
@@ -223,6 +241,7 @@ def _proxy(value: str) -> None:
         parse_proxy(value)
     except ProxyError as e:
         raise SchemaError(str(e)) from None
+    outgoing(value)
 
 
 class ProxyIn(Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import request
+from flask import g, request
 
 from ..errors import UpgradeRequired
 from . import docs
@@ -34,7 +34,8 @@ def session_socket(session_id):
     eng = engine()
     eng.touch(session_id)
     return eng.websocket(request.environ, eng.event_reader(session_id),
-                         eng.resume_point(last_event_id()), eng.resume_point)
+                         eng.resume_point(last_event_id()), eng.resume_point,
+                         key=g.get("api_key"))
 
 
 @bp.get("/ws", websocket=True)
@@ -45,7 +46,8 @@ def session_socket(session_id):
         responses=_UPGRADED)
 def all_sockets(query):
     read, resume, visible = all_sessions(query)
-    return engine().websocket(request.environ, read, resume(last_event_id()), resume, visible)
+    return engine().websocket(request.environ, read, resume(last_event_id()), resume, visible,
+                              g.get("api_key"))
 
 
 @bp.get("/ws")

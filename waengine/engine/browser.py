@@ -64,7 +64,7 @@ class BrowserProcess:
 def launch(config: dict, service: ChromeDriverService, profile: Path,
            proxy_server: str | None = None) -> BrowserProcess:
     """Start a browser on the profile folder (a stale lock of a dead browser is cleared first)."""
-    profile.mkdir(parents=True, exist_ok=True)
+    profile.mkdir(mode=0o700, parents=True, exist_ok=True)  # the WhatsApp login
     reap_profile(profile)
     clear_stale_locks(profile)
     url = service.ensure_running()

@@ -15,6 +15,7 @@ from ..errors import (
     StorageUnavailable,
 )
 from ..logs import SECRETS
+from ..netguard import AddressRefused, Guard
 from ..store import Store
 from ..vocabulary import Status, check_session_id
 from . import channel as channels
@@ -22,7 +23,7 @@ from .bridge import Bridge, PageUnreachable
 from .browser import launch
 from .driver import ChromeDriverService
 from .processes import delete_profile, reap_profile
-from .proxy import ProxyAuthChannel, failure_reason, parse_proxy
+from .proxy import Proxy, ProxyAuthChannel, failure_reason, parse_proxy
 from .session import Session
 from .warm import WarmPool
 
@@ -30,6 +31,31 @@ log = logging.getLogger(__name__)
 # Seconds a delete waits for the session's worker (a launch in progress ends within
 # COMMAND_TIMEOUT + 30 s in the worst case; it checks for the stop between steps).
 DELETE_WAIT = 120.0
+
+
+def pinned_server(route: Proxy, guard: Guard) -> str:
+    """--proxy-server for a session's proxy, its host resolved and checked now (netguard).
+
+    An http:// or socks5:// proxy is given to Chromium as the address that was checked, so
+    Chromium cannot resolve the name to another (DNS rebinding); an https:// proxy keeps its
+    name, which TLS checks the proxy's certificate against. A refused address or a name that
+    does not resolve is a page that did not load, reason proxy_unreachable."""
+    try:
+        infos = guard.resolve(route.host, route.port)
+    except AddressRefused as e:
+        raise _unreachable(route, f"address not allowed ({e.reason})") from None
+    except OSError as e:
+        raise _unreachable(route, f"the proxy's name did not resolve ({e})") from None
+    if route.scheme == "https" or not infos:
+        return route.server
+    return Proxy(route.scheme, infos[0][4][0], route.port).server
+
+
+def _unreachable(route: Proxy, why: str) -> PageUnreachable:
+    error = PageUnreachable("ERR_PROXY_CONNECTION_FAILED", route.redacted)
+    error.reason = "proxy_unreachable"
+    error.details = {"error": why, "proxy": route.redacted}
+    return error
 
 
 class ChromiumFactory:
@@ -40,6 +66,7 @@ class ChromiumFactory:
         self.service = service
         self.profiles = profiles
         self.warm = WarmPool(config, service, profiles) if config["WARM_BROWSERS"] else None
+        self.guard = Guard.from_config(config)  # a tenant's proxy may not point inside
 
     def start(self) -> None:
         if self.warm is not None:
@@ -58,7 +85,7 @@ class ChromiumFactory:
             return taken
         route = parse_proxy(proxy) if proxy else None
         browser = launch(self.config, self.service, self.profiles / session_id,
-                                  route.server if route else None)
+                         pinned_server(route, self.guard) if route else None)
         try:
             if route is not None and route.scheme != "socks5":  # SOCKS5 in Chromium: no auth
                 if route.password:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from ..errors import ServiceUnavailable, TooManyRequests, ValidationError
@@ -28,6 +29,13 @@ class EventHub:
         self.session_of: Callable[[str], object | None] = lambda session_id: None
         # SSE streams and WebSockets together: each holds a gthread worker thread.
         self.streams = threading.BoundedSemaphore(config["SSE_MAX_STREAMS"])
+        # Streams of scoped keys (tenants): per key, and all together, so that no tenant can
+        # take every place and SSE_ADMIN_STREAMS stay for admin keys (docs/security.md).
+        total = int(config["SSE_MAX_STREAMS"])
+        self.tenant_places = total - int(config.get("SSE_ADMIN_STREAMS", 0) or 0)
+        self.per_key = int(config.get("SSE_STREAMS_PER_KEY", total) or total)
+        self.tenant_streams: Counter = Counter()
+        self._places = threading.Lock()
         # Set when the engine stops (or gunicorn's SIGTERM arrives): open streams end now, so
         # a graceful stop does not wait graceful_timeout for clients that never leave.
         self.closing = threading.Event()
@@ -100,28 +108,49 @@ class EventHub:
         return after
 
     def stream(self, read: Callable[[int], list[dict]], after: int,
-               visible: Callable[[dict], bool] = lambda row: True) -> Iterator[str]:
+               visible: Callable[[dict], bool] = lambda row: True, key=None) -> Iterator[str]:
         """Server-Sent Events of the visible rows read(after_seq) returns, as text chunks.
 
         Checks shutdown (503) and the stream cap (429) first, so the caller can still answer
         with an error; the stream then runs until the client goes away or the gateway shuts
         down (a final `shutdown` event).
         """
-        self.open_stream()
-        return self._stream(read, after, visible)
+        self.open_stream(key)
+        return self._stream(read, after, visible, key)
 
-    def open_stream(self) -> None:
-        """Take a place among the SSE_MAX_STREAMS open streams (429 if none); release() it."""
+    def open_stream(self, key=None) -> None:
+        """Take a place among the SSE_MAX_STREAMS open streams (429 if none); release() it.
+
+        key: the request's ApiKey (None: auth is off). A scoped key is also held to
+        SSE_STREAMS_PER_KEY and kept out of the SSE_ADMIN_STREAMS reserved places."""
         if self.closing.is_set():
             raise ServiceUnavailable("The gateway is shutting down", headers={"Retry-After": "2"})
-        # Each stream holds a gthread worker thread: cap them so API calls always find one.
-        if not self.streams.acquire(blocking=False):
-            raise TooManyRequests("Too many event streams are open", headers={"Retry-After": "5"})
+        tenant = key.number if key is not None and key.scope is not None else None
+        with self._places:
+            if tenant is not None:
+                if self.tenant_streams[tenant] >= self.per_key:
+                    raise TooManyRequests(f"This API key has {self.per_key} event stream(s) open, "
+                                          "its most", details={"limit": self.per_key},
+                                          headers={"Retry-After": "5"})
+                if sum(self.tenant_streams.values()) >= self.tenant_places:
+                    raise TooManyRequests("Every event stream place open to scoped keys is taken",
+                                          headers={"Retry-After": "5"})
+            # Each stream holds a gthread worker thread: cap them so API calls always find one.
+            if not self.streams.acquire(blocking=False):
+                raise TooManyRequests("Too many event streams are open",
+                                      headers={"Retry-After": "5"})
+            if tenant is not None:
+                self.tenant_streams[tenant] += 1
 
-    def release(self) -> None:
-        self.streams.release()
+    def release(self, key=None) -> None:
+        with self._places:
+            self.streams.release()
+            if key is not None and key.scope is not None:
+                self.tenant_streams[key.number] -= 1
+                if self.tenant_streams[key.number] <= 0:
+                    del self.tenant_streams[key.number]
 
-    def _stream(self, read, after: int, visible) -> Iterator[str]:
+    def _stream(self, read, after: int, visible, key=None) -> Iterator[str]:
         try:
             yield "retry: 2000\n\n"
             for rows in self.follow(read, after, visible, self.config["SSE_KEEPALIVE"]):
@@ -132,7 +161,7 @@ class EventHub:
             # Shutting down: say so, so the client reconnects (Last-Event-ID) elsewhere or later.
             yield 'event: shutdown\ndata: {"reason":"shutdown","retryAfter":2}\n\n'
         finally:
-            self.release()
+            self.release(key)
 
     def follow(self, read: Callable[[int], list[dict]], after: int,
                visible: Callable[[dict], bool], idle: float) -> Iterator[list[dict]]:

@@ -35,9 +35,16 @@ def key_of(secret: str) -> bytes:
     return secret.encode()
 
 
+MIN_SECRET_BYTES = 24  # a shorter HMAC key can be guessed offline from one signed delivery
+
+
 def secret_problem(secret: str) -> str | None:
-    """Why a `whsec_` secret cannot be used, or None (plain secrets are always usable)."""
-    if not secret.startswith(PREFIX) or _WHSEC.fullmatch(secret):
+    """Why a secret cannot be used, or None ("" is no secret: deliveries go unsigned)."""
+    if not secret.startswith(PREFIX):
+        if secret and len(secret.encode()) < MIN_SECRET_BYTES:
+            return f"a webhook secret is at least {MIN_SECRET_BYTES} bytes (or a whsec_ secret)"
+        return None
+    if _WHSEC.fullmatch(secret):
         return None
     return "a whsec_ secret is whsec_ followed by the padded base64 of 24 to 64 bytes"
 

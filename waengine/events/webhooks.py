@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..backoff import backoff as doubling
 from ..config import Defaults
+from ..netguard import AddressRefused, Guard
 from ..store import epoch
 from .outbox import EventOutbox
 from .signing import headers as signed_headers
@@ -43,14 +44,16 @@ class DeadlineExceeded(OSError):
 
 
 def post(url: str, body: bytes, headers: dict, deadline: float,
-         keep: int = 300) -> tuple[int, str]:
+         keep: int = 300, guard: Guard | None = None) -> tuple[int, str]:
     """POST and return the status and the start of the answer (up to `keep` bytes, text); the
-    whole exchange must end within `deadline` seconds."""
+    whole exchange must end within `deadline` seconds.
+
+    The host is resolved and checked by `guard` when connecting, and the connection goes to
+    the address checked (netguard.py); AddressRefused (a ValueError) if it is inside."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname, parts.port, timeout=deadline)
+    conn = (guard or Guard()).http_connection(url, deadline)
     expired = threading.Event()
 
     def cut():
@@ -95,6 +98,7 @@ class WebhookSender:
         self.base = config["WEBHOOK_RETRY_BASE"]
         self.cap = config["WEBHOOK_RETRY_MAX_DELAY"]
         self.horizon = config["WEBHOOK_RETRY_HORIZON"]
+        self.guard = Guard.from_config(config)
         self.delivered = 0
         self.failed = 0
         self.concurrency = int(config.get("WEBHOOK_CONCURRENCY", Defaults.WEBHOOK_CONCURRENCY))
@@ -205,12 +209,16 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    **signed_headers(row["event_id"], row["type"], timestamp, body,
                                     row.get("secret"))}
-        status, error = None, ""
+        status, error, refused = None, "", False
         try:
-            status, answer = post(row["url"], body, headers, self.timeout)
+            status, answer = post(row["url"], body, headers, self.timeout, guard=self.guard)
             if not 200 <= status < 300:
-                # The start of the receiver's answer: what an operator needs to see why it failed.
+                # The start of the receiver's answer: what an operator needs to see why it failed
+                # (a scoped key sees the status only: api/events.py public_error).
                 error = f"HTTP {status}" + (f": {answer}" if answer else "")
+        except AddressRefused as e:
+            # Never retried: the address will not become public by waiting.
+            error, refused = f"AddressRefused: {e}", True
         except (OSError, ValueError, http.client.HTTPException) as e:
             error = f"{type(e).__name__}: {e}"
         if status is not None and 200 <= status < 300:
@@ -218,7 +226,7 @@ class WebhookSender:
             self.delivered += 1
             return
         age = time.time() - (epoch(row["created_at"]) or time.time())
-        dead = not retryable(status) or age > self.horizon
+        dead = refused or not retryable(status) or age > self.horizon
         at = time.time() + backoff(row["attempts"] + 1, self.base, self.cap)
         self.outbox.mark_retry(row["event_seq"], row["url"], at, error, status, dead)
         if dead:

@@ -15,6 +15,7 @@ import logging
 import socket
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable
 
@@ -23,7 +24,7 @@ from werkzeug.wrappers import Response
 from wsproto.events import Ping, TextMessage
 from wsproto.utilities import LocalProtocolError
 
-from ..errors import ValidationError
+from ..errors import Forbidden, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +54,46 @@ _numbers = itertools.count(1)
 
 def serve(hub, environ: dict, read: Callable[[int], list[dict]], after: int,
           resume: Callable[[str], int], visible: Callable[[dict], bool] = lambda row: True,
-          ) -> Response:
+          key=None) -> Response:
     """Upgrade the request and stream the visible rows read(after) gives until either side ends.
 
-    Refuses before the upgrade, with a JSON error, when no stream place is left (429).
+    Refuses before the upgrade, with a JSON error, when no stream place is left for `key` (429).
     `resume(last_event_id)` turns the client's first frame into a new starting point.
     """
-    hub.open_stream()
+    check_origin(environ, hub.config.get("WS_ORIGINS") or ())
+    hub.open_stream(key)
     try:
         connection = EventSocket(hub, environ)
         connection.run(read, after, resume, visible)
     finally:
-        hub.release()
+        hub.release(key)
     return _Upgraded(connection.ws.mode)
+
+
+def check_origin(environ: dict, allowed) -> None:
+    """403 for a browser page of another origin (its Origin header) than this gateway's.
+
+    A WebSocket is not held to the same-origin policy: without this, any web page an operator
+    visits could open the gateway's event stream with the browser's access to it. Clients
+    that are not browsers send no Origin and are not affected."""
+    origin = environ.get("HTTP_ORIGIN")
+    if not origin:
+        return
+    if origin.rstrip("/") in allowed or _same_host(origin, environ.get("HTTP_HOST") or ""):
+        return
+    raise Forbidden("A WebSocket from another origin: add it to WS_ORIGINS to allow it",
+                    details={"origin": origin[:200]})
+
+
+def _same_host(origin: str, host: str) -> bool:
+    try:
+        page, here = urllib.parse.urlsplit(origin), urllib.parse.urlsplit("//" + host)
+        # nginx passes `Host: $host`, without the port: then the names decide.
+        return bool(here.hostname) and page.hostname == here.hostname and (
+            here.port is None or here.port == (page.port or {"http": 80, "https": 443}.get(
+                page.scheme)))
+    except ValueError:
+        return False
 
 
 class _Upgraded(Response):

@@ -61,7 +61,8 @@ def complete_spec(spec: dict, config) -> dict:
             if open_route(path, config):
                 op["security"] = []
             else:
-                codes |= {401, 403}
+                # 429: RATE_LIMIT per key and AUTH_FAIL_LIMIT per address (ratelimit.py).
+                codes |= {401, 403, 429}
             if method != "get":
                 codes |= {400, 413}
             if "requestBody" in op:

@@ -22,11 +22,15 @@ class Health(Out):
     """Not the error envelope even at 503: load balancers read `status`."""
 
     status = String(required=True, validate=OneOf(("ok", "unhealthy")))
-    sessions = Dict(keys=String(), values=Integer(), required=True,
-                    metadata={"example": {"CONNECTED": 3}})
-    reason = String(metadata={"description": "why the engine cannot serve (503 only)"})
+    reasonClass = String(validate=OneOf(("engine", "threads", "browsers", "database", "disk")),
+                         metadata={"description": "what cannot serve (503 only)"})
+    sessions = Dict(keys=String(), values=Integer(), metadata={
+        "example": {"CONNECTED": 3}, "description": "with an API key (or auth off) only"})
+    reason = String(metadata={"description": "why the engine cannot serve (503 only; with an "
+                                             "API key, or auth off, only)"})
     sinks = List(Nested(SinkHealth), metadata={
-        "description": "each sink published to; one that is down does not make /health 503"})
+        "description": "each sink published to; one that is down does not make /health 503 "
+                       "(with an API key, or auth off, only)"})
 
 
 class PerformanceFigures(Out):

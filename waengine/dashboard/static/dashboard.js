@@ -42,7 +42,9 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body, accept) {
-  const headers = {};
+  // X-Requested-With: with auth off the gateway takes writes from a browser only with it
+  // (or a JSON body): a custom header another site's page cannot send without asking.
+  const headers = { 'X-Requested-With': 'waengine-dashboard' };
   if (state.key) headers['X-API-Key'] = state.key;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (accept) headers.Accept = accept;

@@ -9,6 +9,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
+from ...netguard import AddressRefused, Guard
+
 # Query parameters whose values are credentials (SQS keys, tokens): masked like a password.
 _SECRET_PARAM = re.compile(r"(?i)(password|passwd|secret|token|credential|signature|auth)")
 
@@ -30,10 +32,32 @@ def mask(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def address_problem(url: str) -> str | None:
-    """Why the gateway must not connect to this sink's host (the outgoing address check against
-    SSRF plugs in here), or None. Called when a sink is set (API, SINKS) and before each new
-    connection to its broker (a name may resolve elsewhere later)."""
+# Where a sink's broker listens when its URL names no port (to resolve and check its host).
+DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671, "nats": 4222, "tls": 4222, "redis": 6379,
+                 "rediss": 6379, "sqs": 443}
+
+
+def address_problem(url: str, guard: Guard | None = None, resolve: bool = False) -> str | None:
+    """Why the gateway must not connect to this sink's host (netguard), or None.
+
+    Without a guard nothing is checked (a caller without the configuration; the API's schema
+    and config.py check with theirs). With resolve, the host is resolved and every address
+    checked: before each new connection to its broker (a name may resolve elsewhere later).
+    Broker clients resolve the name again themselves, so a sink is not pinned to the address
+    checked as a webhook is."""
+    if guard is None:
+        return None
+    try:
+        guard.check_url(url)
+        if resolve:
+            parts = urllib.parse.urlsplit(url)
+            try:
+                guard.resolve(parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme, 0))
+            except OSError:
+                return None  # does not resolve: the client's own error says so
+    except AddressRefused as e:
+        return f"{mask(url)}: a {e.reason} address is not allowed (WEBHOOK_ALLOW_PRIVATE, " \
+               "WEBHOOK_ALLOW)"
     return None
 
 
@@ -66,6 +90,8 @@ class Publisher:
         self.parts = urllib.parse.urlsplit(url)
         self.params = dict(urllib.parse.parse_qsl(self.parts.query))
         self.timeout = timeout
+        # The outgoing address check (netguard); the sink sender sets it from the config.
+        self.guard: Guard | None = None
         self.connected = False
         self._lock = threading.Lock()
         self._down_until = 0.0
@@ -79,7 +105,8 @@ class Publisher:
             connecting = not self.connected
             try:
                 if connecting:
-                    problem = address_problem(self.url)  # checked again on each new connection
+                    # Checked again on each new connection: a name may resolve elsewhere later.
+                    problem = address_problem(self.url, self.guard, resolve=True)
                     if problem:
                         raise SinkError(problem)
                     self.connect()

@@ -51,6 +51,7 @@ class SinkSender(WebhookSender):
             pub = self._publishers.get(url)
             if pub is None:
                 pub = self._publishers[url] = publisher(url, self.timeout)
+                pub.guard = self.guard  # WebhookSender's: the same outgoing address rules
             return pub
 
     def attempt(self, row: dict) -> None:
