@@ -408,7 +408,9 @@ def test_smaller_leaks_and_lies(make_gateway, sandbox, refused_port):
     def status():
         return gw.client.get("/sessions/small", headers=admin).json["status"]
     wait_for(lambda: status() == "SCAN_QR", timeout=60, message="SCAN_QR")
-    qr = gw.client.get("/sessions/small/qr", headers=admin).json["qr"]
+    # The status turns SCAN_QR a moment before the session holds its first QR: wait for it.
+    qr = wait_for(lambda: gw.client.get("/sessions/small/qr", headers=admin).json.get("qr"),
+                  message="small's QR")
     sandbox.post("/_sandbox/link", qr=qr, phone=P["small"])
     wait_for(lambda: status() == "CONNECTED", timeout=60, message="CONNECTED")
 

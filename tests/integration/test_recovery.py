@@ -345,4 +345,5 @@ def test_a_killed_gunicorn_worker_is_replaced_and_restores_every_session(servers
     sent = server.post("/sessions/g1/messages", json={"to": P["friend"], "text": "new worker"})
     assert sent.status_code == 201, sent.text
     wait_for(lambda: any(m["text"] == "new worker" for m in sandbox.inbox(P["friend"])))
-    assert requests.get(server.url + "/health", timeout=5).json()["sessions"] == {"CONNECTED": 2}
+    health = requests.get(server.url + "/health", headers={"X-API-Key": "k1"}, timeout=5)
+    assert health.json()["sessions"] == {"CONNECTED": 2}  # the detail is for keys

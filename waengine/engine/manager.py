@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import counters
 from ..errors import (
     CapacityExceeded,
+    LeaseLost,
     SessionExists,
     SessionNotFound,
     StorageUnavailable,
@@ -234,8 +235,15 @@ class SessionManager:
             except KeyError:
                 raise SessionExists(f"Session {session_id!r} exists") from None
             session = self._sessions[session_id] = self._build(record)
+        self._lease(session_id)
         session.start()
         return session
+
+    def _lease(self, session_id: str) -> None:
+        """Cluster mode: take the session's lease before its browser starts, so its first
+        writes are fenced (a session another node holds is that node's: 503)."""
+        if self.may_run is not None and not self.may_run(session_id):
+            raise LeaseLost(details={"session": session_id})
 
     def start(self, session_id: str) -> Session:
         with self.lifecycle(session_id):
@@ -245,6 +253,7 @@ class SessionManager:
         session = self.get(session_id)
         if not session.running:
             self._admit()
+            self._lease(session_id)
             self.store.update_session(session_id, desired="running")
             session.start()
         return session
