@@ -51,18 +51,24 @@ class StreamOps:
         if name not in STREAM_MODES:
             raise SandboxError(400, "invalid_mode",
                                f"mode must be one of {', '.join(STREAM_MODES)}")
+        flag = bool(needs_update) or name == "DEPRECATED_VERSION"
+
+        def apply(device) -> None:
+            device.mode, device.info = STREAM_MODES[name]
+            device.needs_update = flag
+        return {"mode": name, "needsUpdate": flag, **self._each_linked_device(phone, apply)}
+
+    def _each_linked_device(self, phone, change) -> dict:
+        """Apply `change` to every device linked to the phone (control API); 409 without one."""
         digits = normalize_phone(phone)
         with self._cond:
             account = self._require_phone(digits)
             if not account.devices:
                 raise SandboxError(409, "no_linked_device", f"Phone {digits} has no linked device")
             for device_id in account.devices:
-                device = self._devices[device_id]
-                device.mode, device.info = STREAM_MODES[name]
-                device.needs_update = bool(needs_update) or name == "DEPRECATED_VERSION"
+                change(self._devices[device_id])
             self._cond.notify_all()
-            return {"phone": digits, "mode": name, "needsUpdate": bool(needs_update)
-                    or name == "DEPRECATED_VERSION", "devices": list(account.devices)}
+            return {"phone": digits, "devices": list(account.devices)}
 
     def takeover(self, device_id: str, token: str, client: str) -> dict:
         """`Socket.takeover()`: this page becomes the login's active one, back in MAIN."""
@@ -101,12 +107,6 @@ class StreamOps:
         answer (a "connected but dead" session). False lets everything through again."""
         if not isinstance(silent, bool):
             raise SandboxError(400, "validation_error", "'silent' must be true or false")
-        digits = normalize_phone(phone)
-        with self._cond:
-            account = self._require_phone(digits)
-            if not account.devices:
-                raise SandboxError(409, "no_linked_device", f"Phone {digits} has no linked device")
-            for device_id in account.devices:
-                self._devices[device_id].silent = silent
-            self._cond.notify_all()
-            return {"phone": digits, "silent": silent, "devices": list(account.devices)}
+        def apply(device) -> None:
+            device.silent = silent
+        return {"silent": silent, **self._each_linked_device(phone, apply)}
