@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 from pathlib import Path
 
 from ..conftest import wait_for
+from .servers import stop_process
 
 
 def free_port() -> int:
@@ -71,14 +71,8 @@ class Server:
 
     def stop(self) -> None:
         """A clean stop (SIGTERM): what the broker confirmed is on disk when it comes back."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, 30)
 
     def close(self) -> None:
         self.stop()

@@ -62,14 +62,20 @@ class Gunicorn:
                         in statuses and s, timeout=timeout, message=f"{sid} in {statuses}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(90)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 90)
         self.log.close()
+
+
+def stop_process(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM (a clean stop), then SIGKILL after `grace` seconds; a stopped one is left."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def render(listen: int, upstream: int, folder: Path) -> str:
