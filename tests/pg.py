@@ -13,6 +13,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
+# util-linux's runuser lives in /usr/sbin, which a non-login PATH may leave out.
+RUNUSER = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
+
 
 def server_bindir() -> Path:
     """Debian's postgresql package keeps pg_ctl off PATH, under /usr/lib/postgresql/<v>/bin."""
@@ -62,7 +65,7 @@ class PostgresServer:
     def _run(self, command: str, *args: str) -> None:
         cmd = [str(self.bindir / command), *args]
         if self.user:
-            cmd = ["runuser", "-u", self.user, "--", *cmd]
+            cmd = [RUNUSER, "-u", self.user, "--", *cmd]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.root)
         if done.returncode:
             log = self.log.read_text()[-2000:] if self.log.exists() else ""
