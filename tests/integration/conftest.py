@@ -111,6 +111,22 @@ class Sandbox:
         """The phone comes online and has every message sent to it: delivered receipts."""
         return self.post(f"/_sandbox/phones/{phone}/deliver")
 
+    def scan(self, read_qr, phone: str, timeout: float = 60.0) -> dict:
+        """The phone scans the QR the session shows, as a person does: `read_qr()` returns the
+        current code (or None before there is one); a code the page rotated away (410
+        qr_expired) is read and scanned again, since the page moves on while a test waits."""
+        def attempt():
+            qr = read_qr()
+            if not qr:
+                return None
+            resp = requests.post(self.url + "/_sandbox/link", json={"qr": qr, "phone": phone},
+                                 timeout=10)
+            if resp.status_code == 410 and resp.json()["error"]["code"] == "qr_expired":
+                return None
+            assert resp.status_code < 300, resp.text
+            return resp.json()
+        return wait_for(attempt, timeout=timeout, message=f"{phone} scanned a current QR")
+
     def inbox(self, phone: str) -> list[dict]:
         return requests.get(f"{self.url}/_sandbox/messages", params={"to": phone},
                             timeout=10).json()["data"]
@@ -152,10 +168,8 @@ class Gateway:
         if self.client.get(f"/sessions/{sid}").status_code == 404:
             assert self.client.post("/sessions", json={"id": sid}).status_code == 201
         self.wait_status(sid, "SCAN_QR")
-        # The status turns SCAN_QR a moment before the session holds its first QR: wait for it.
-        qr = wait_for(lambda: self.client.get(f"/sessions/{sid}/qr").json.get("qr"),
-                      message=f"{sid}'s QR")
-        sandbox.post("/_sandbox/link", qr=qr, phone=phone)
+        # The status turns SCAN_QR a moment before the session holds its first QR.
+        sandbox.scan(lambda: self.client.get(f"/sessions/{sid}/qr").json.get("qr"), phone)
         return self.wait_status(sid, "CONNECTED")
 
 

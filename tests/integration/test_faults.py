@@ -295,7 +295,7 @@ def started_gunicorn(tmp_path, sandbox, sid, phone, **kw) -> tuple[Gunicorn, lis
     server.wait_healthy()
     assert server.post("/sessions", json={"id": sid}).status_code == 201
     server.wait_status(sid, "SCAN_QR")
-    sandbox.post("/_sandbox/link", qr=server.get(f"/sessions/{sid}/qr").json()["qr"], phone=phone)
+    sandbox.scan(lambda: server.get(f"/sessions/{sid}/qr").json().get("qr"), phone)
     server.wait_status(sid, "CONNECTED")
     worker = psutil.Process(server.proc.pid).children()[0]
     helpers = [p.pid for p in worker.children()]  # chromedriver and its guard
@@ -408,10 +408,9 @@ def test_smaller_leaks_and_lies(make_gateway, sandbox, refused_port):
     def status():
         return gw.client.get("/sessions/small", headers=admin).json["status"]
     wait_for(lambda: status() == "SCAN_QR", timeout=60, message="SCAN_QR")
-    # The status turns SCAN_QR a moment before the session holds its first QR: wait for it.
-    qr = wait_for(lambda: gw.client.get("/sessions/small/qr", headers=admin).json.get("qr"),
-                  message="small's QR")
-    sandbox.post("/_sandbox/link", qr=qr, phone=P["small"])
+    # The status turns SCAN_QR a moment before the session holds its first QR.
+    sandbox.scan(lambda: gw.client.get("/sessions/small/qr", headers=admin).json.get("qr"),
+                 P["small"])
     wait_for(lambda: status() == "CONNECTED", timeout=60, message="CONNECTED")
 
     # An Idempotency-Key reused for another request is refused, not answered with the first.

@@ -84,9 +84,8 @@ def test_a_generated_client_links_a_session_sends_and_reads(live, sdk, sandbox):
     sandbox.phone(ALICE, "Alice", contacts=[{"phone": BUDI, "name": "Budi Kantor"}])
     wait_for(lambda: get_session.sync(session_id="sdk", client=client).status
              == models.SessionStatus.SCAN_QR, timeout=60, message="SCAN_QR")
-    qr = get_qr.sync(session_id="sdk", client=client)
-    assert isinstance(qr, models.QrCode)
-    sandbox.post("/_sandbox/link", qr=qr.qr, phone=ALICE)
+    assert isinstance(get_qr.sync(session_id="sdk", client=client), models.QrCode)
+    sandbox.scan(lambda: getattr(get_qr.sync(session_id="sdk", client=client), "qr", None), ALICE)
     wait_for(lambda: get_session.sync(session_id="sdk", client=client).status
              == models.SessionStatus.CONNECTED, timeout=60, message="CONNECTED")
 

@@ -27,8 +27,7 @@ def test_gunicorn_serves_and_a_restart_keeps_the_login(servers, sandbox, tmp_pat
     assert first.get("/performance").json()["gc"]["frozenObjects"] > 10000
     assert first.post("/sessions", json={"id": "gsales"}).status_code == 201
     first.wait_status("gsales", "SCAN_QR")
-    qr = first.get("/sessions/gsales/qr").json()["qr"]
-    sandbox.post("/_sandbox/link", qr=qr, phone=ALICE)
+    sandbox.scan(lambda: first.get("/sessions/gsales/qr").json().get("qr"), ALICE)
     first.wait_status("gsales", "CONNECTED")
     first.stop()
     assert first.proc.returncode == 0

@@ -101,9 +101,8 @@ def chromium_cmdlines(root) -> list[str]:
 def link(gateway, sandbox, sid: str, phone: str) -> None:
     """Scan the session's QR with the phone (conftest's link, waiting for the QR itself: the
     status turns SCAN_QR a moment before the session holds its QR)."""
-    qr = wait_for(lambda: (r := gateway.client.get(f"/sessions/{sid}/qr")).status_code == 200
-                  and r.json["qr"], timeout=60, message=f"{sid}'s QR")
-    sandbox.post("/_sandbox/link", qr=qr, phone=phone)
+    sandbox.scan(lambda: (r := gateway.client.get(f"/sessions/{sid}/qr")).status_code == 200
+                 and r.json["qr"], phone)
     gateway.wait_status(sid, "CONNECTED")
 
 
