@@ -27,6 +27,9 @@ def server_bindir() -> Path:
     return Path(found[-1]).parent
 
 
+PORT_ATTEMPTS = 3
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,7 +60,7 @@ class PostgresServer:
             conf.update(settings or {})
             with open(self.data / "postgresql.conf", "a") as f:
                 f.writelines(f"{k} = {v}\n" for k, v in conf.items())
-            self.start()
+            self._start_on_a_free_port()
         except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
             raise
@@ -70,6 +73,21 @@ class PostgresServer:
         if done.returncode:
             log = self.log.read_text()[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{command} failed: {done.stderr or done.stdout}\n{log}")
+
+    def _start_on_a_free_port(self) -> None:
+        """The port was picked and closed before the server binds it, so another process may
+        take it first: the server then fails with "Address already in use" and a new port is
+        set (the last `port =` line of postgresql.conf wins). Restarts keep the port."""
+        for attempt in range(PORT_ATTEMPTS):
+            try:
+                return self.start()
+            except RuntimeError:
+                taken = self.log.exists() and "already in use" in self.log.read_text()
+                if not taken or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
+                with open(self.data / "postgresql.conf", "a") as f:
+                    f.write(f"port = {self.port}\n")
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")

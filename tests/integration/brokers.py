@@ -12,8 +12,12 @@ import socket
 import subprocess
 from pathlib import Path
 
+import psutil
+
 from ..conftest import wait_for
 from .servers import stop_process
+
+PORT_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -44,6 +48,7 @@ class Server:
     def __init__(self, folder: Path):
         self.folder = folder
         self.port = free_port()
+        self.started = False
         self.proc: subprocess.Popen | None = None
         self.log = open(folder / "server.log", "ab")  # noqa: SIM115 - closed in close()
 
@@ -54,8 +59,22 @@ class Server:
         return dict(os.environ)
 
     def start(self) -> None:
-        self.launch()
-        self.wait_ready()
+        """Start on this broker's ports. The first start picks new ports when the broker exits
+        because another process took one between choosing it and binding it; a restart keeps
+        them (clients reconnect to the same address)."""
+        for attempt in range(PORT_ATTEMPTS):
+            self.launch()
+            try:
+                self.wait_ready()
+                self.started = True
+                return
+            except AssertionError:
+                if self.started or self.proc.poll() is None or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.pick_ports()
+
+    def pick_ports(self) -> None:
+        self.port = free_port()
 
     def launch(self) -> None:
         self.proc = subprocess.Popen(self.argv(), env=self.env(), stdout=self.log,
@@ -67,7 +86,18 @@ class Server:
 
     def ready(self) -> bool:
         assert self.proc.poll() is None, f"{self.argv()[0]} exited: see {self.folder}/server.log"
-        return listening(self.port)
+        return self.listens()
+
+    def listens(self) -> bool:
+        """This broker (or a process it started) listens on its port: not some other process
+        that took the port first."""
+        try:
+            tree = [psutil.Process(self.proc.pid)]
+            tree += tree[0].children(recursive=True)
+            return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
+                       for p in tree for c in p.net_connections("tcp"))
+        except psutil.NoSuchProcess:
+            return False
 
     def stop(self) -> None:
         """A clean stop (SIGTERM): what the broker confirmed is on disk when it comes back."""
@@ -138,6 +168,10 @@ class RabbitMQ(Server):
         super().__init__(folder)
         self.dist_port, self.epmd_port = free_port(), free_port()
         (folder / "enabled_plugins").write_text("[].\n")  # no plugins: it boots faster
+
+    def pick_ports(self) -> None:
+        super().pick_ports()
+        self.dist_port, self.epmd_port = free_port(), free_port()
 
     def argv(self):
         # The server script itself: Debian's /usr/sbin wrapper switches to the rabbitmq user

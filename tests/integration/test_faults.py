@@ -570,3 +570,26 @@ def test_a_full_disk_is_a_503_and_everything_carries_on_once_space_is_freed(sand
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     assert not browser_processes(tmp_path)
+
+
+@pytest.mark.browser
+def test_chromedriver_starts_on_another_port_when_its_port_was_taken(monkeypatch, caplog):
+    from waengine.engine import driver
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen(1)
+    taken = squatter.getsockname()[1]
+    ports = iter([taken])
+    real = driver._free_port
+    monkeypatch.setattr(driver, "_free_port", lambda: next(ports, None) or real())
+    service = driver.ChromeDriverService(load_config({"ENV": "testing"}))
+    try:
+        url = service.ensure_running()
+        assert url != f"http://127.0.0.1:{taken}"
+        assert requests.get(url + "/status", timeout=5).json()["value"]["ready"]
+        assert "trying another port" in caplog.text  # the taken port was tried and left
+    finally:
+        service.stop()
+        squatter.close()
+    assert service.pid is None

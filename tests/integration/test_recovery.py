@@ -318,7 +318,7 @@ def test_a_killed_gunicorn_worker_is_replaced_and_restores_every_session(servers
     for sid in ("g1", "g2"):
         assert server.post("/sessions", json={"id": sid}).status_code == 201
         server.wait_status(sid, "SCAN_QR")
-        sandbox.scan(lambda: server.get(f"/sessions/{sid}/qr").json().get("qr"), P[sid])
+        sandbox.scan(lambda sid=sid: server.get(f"/sessions/{sid}/qr").json().get("qr"), P[sid])
         server.wait_status(sid, "CONNECTED")
     master = psutil.Process(server.proc.pid)
     (worker,) = master.children()

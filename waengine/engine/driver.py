@@ -25,6 +25,13 @@ DRIVER_CRASH_WINDOW = 600.0
 DRIVER_FLAPPING = 3
 
 
+PORT_ATTEMPTS = 3
+
+
+class ChromeDriverExited(RuntimeError):
+    """chromedriver ended while starting (its port was taken, or the binary is broken)."""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,29 +75,40 @@ class ChromeDriverService:
                 return self._url
             if self._proc:
                 self._backoff_after_crash()
-            port = _free_port()
-            self._stop_guard()
-            # Its own session (process group) so a reaper can tell its children from ours;
-            # SIGKILLed when this process dies, and its guard kills the browsers it started.
-            self._proc = self._spawner.submit(
-                subprocess.Popen,
-                [self._binary, f"--port={port}", "--allowed-ips=127.0.0.1", "--log-level=SEVERE"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=die_with_parent(signal.SIGKILL),
-            ).result()
-            self._guard = self._spawner.submit(
-                subprocess.Popen,
-                [sys.executable, orphan_killer.__file__, str(self._proc.pid),
-                 str(os.getpid())],
-                stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=die_with_parent(signal.SIGTERM),
-            ).result()
-            self.generation += 1
-            self._url = f"http://127.0.0.1:{port}"
-            record_pid(self._pidfile, self._proc.pid)
-            self._wait_ready()
+            # The port is picked, closed and handed over, so another process may bind it
+            # first: chromedriver then exits at once, and a new port is tried.
+            for attempt in range(PORT_ATTEMPTS):
+                try:
+                    self._launch(_free_port())
+                    break
+                except ChromeDriverExited:
+                    if attempt == PORT_ATTEMPTS - 1:
+                        raise
+                    log.warning("chromedriver could not start on %s; trying another port",
+                                self._url)
             log.info("chromedriver pid %s on %s", self._proc.pid, self._url)
             return self._url
+
+    def _launch(self, port: int) -> None:
+        self._stop_guard()
+        # Its own session (process group) so a reaper can tell its children from ours;
+        # SIGKILLed when this process dies, and its guard kills the browsers it started.
+        self._proc = self._spawner.submit(
+            subprocess.Popen,
+            [self._binary, f"--port={port}", "--allowed-ips=127.0.0.1", "--log-level=SEVERE"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL),
+        ).result()
+        self._guard = self._spawner.submit(
+            subprocess.Popen,
+            [sys.executable, orphan_killer.__file__, str(self._proc.pid), str(os.getpid())],
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),
+        ).result()
+        self.generation += 1
+        self._url = f"http://127.0.0.1:{port}"
+        record_pid(self._pidfile, self._proc.pid)
+        self._wait_ready()
 
     def _backoff_after_crash(self) -> None:
         now = time.monotonic()
@@ -121,7 +139,7 @@ class ChromeDriverService:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"chromedriver exited with {self._proc.returncode}")
+                raise ChromeDriverExited(f"chromedriver exited with {self._proc.returncode}")
             try:
                 with urllib.request.urlopen(self._url + "/status", timeout=1) as resp:
                     if resp.status == 200:
