@@ -91,3 +91,20 @@ class FakeFactory:
 
     def bridge(self, index=-1) -> FakeBridge:
         return self.opened[index][2]
+
+
+# ---- what a page shows, and what the gateway reports for it ----
+
+def status_of(client, sid="s1"):
+    return client.get(f"/sessions/{sid}").json["status"]
+
+
+def scan_qr(bridge, qr="ref1,a,b,c"):
+    """The fake page shows a QR, as a page not yet linked does."""
+    bridge.state.update(fullReady=True, auth=False, mode="QR", qr=qr)
+
+
+def connect(bridge, me="6281234567890@c.us"):
+    """The fake page is linked and in MAIN, as after a scan."""
+    bridge.state.update(fullReady=True, auth=True, mode="MAIN", qr=None,
+                        me={"id": me, "name": "Sales"})

@@ -6,7 +6,7 @@ import pytest
 from waengine import engine_of
 
 from ..conftest import wait_for
-from .test_session_lifecycle import connect, status_of
+from .fakes import connect, status_of
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)

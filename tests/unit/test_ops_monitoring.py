@@ -12,7 +12,7 @@ from waengine.ops import metrics
 
 from ..conftest import wait_for
 from .conftest import FAST
-from .test_session_lifecycle import connect, status_of
+from .fakes import connect, status_of
 
 MB = re.compile(r"^\d+ MB$")
 

@@ -9,7 +9,7 @@ from waengine.ops.reaper import SessionReaper
 from waengine.store import epoch
 
 from ..conftest import wait_for
-from .test_session_lifecycle import connect, scan_qr, status_of
+from .fakes import connect, scan_qr, status_of
 
 DAY = 86400.0
 QUIET = {"REAPER_INTERVAL": 3600.0}  # the engine's own reaper never passes during a test

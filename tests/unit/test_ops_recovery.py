@@ -15,8 +15,7 @@ from waengine.errors import CommandTimeout
 from waengine.ops import metrics
 
 from ..conftest import wait_for
-from .fakes import FakeFactory
-from .test_session_lifecycle import connect, status_of
+from .fakes import FakeFactory, connect, status_of
 
 
 def connected(app, factory, sid="s1"):

@@ -9,7 +9,7 @@ from waengine.ops import memory, metrics, watchdog
 from waengine.ops.watchdog import MemorySample, MemoryWatchdog
 
 from ..conftest import wait_for
-from .test_session_lifecycle import connect, status_of
+from .fakes import connect, status_of
 
 QUIET = {"WATCHDOG_INTERVAL": 3600.0}  # the engine's own watchdog passes once, then sleeps
 

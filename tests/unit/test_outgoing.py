@@ -9,7 +9,7 @@ from waengine.engine.outgoing import pacing_for, typing_ms
 from waengine.errors import TooManyRequests
 
 from ..conftest import BACKENDS, wait_for
-from .test_session_lifecycle import connect, status_of
+from .fakes import connect, status_of
 
 BOTH = pytest.mark.parametrize("database", BACKENDS, indirect=True)
 

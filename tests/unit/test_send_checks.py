@@ -12,7 +12,7 @@ from waengine.engine import outgoing, session
 from waengine.engine.budget import Budget
 
 from ..conftest import wait_for
-from .test_session_lifecycle import connect, status_of
+from .fakes import connect, status_of
 
 
 def counted(monkeypatch, calls: Counter, owner, name: str):

@@ -19,7 +19,7 @@ from waengine.store import epoch, iso_utc, utcnow
 from waengine.vocabulary import SESSION_ID, STATUSES, Status, check_session_id
 
 from ..conftest import wait_for
-from .test_session_lifecycle import connect
+from .fakes import connect
 
 WAENGINE = Path(__file__).resolve().parents[2] / "waengine"
 

@@ -8,19 +8,7 @@ from waengine.engine.status import derive_status, stream_detail
 from waengine.vocabulary import Status
 
 from ..conftest import wait_for
-
-
-def status_of(client, sid="s1"):
-    return client.get(f"/sessions/{sid}").json["status"]
-
-
-def scan_qr(bridge, qr="ref1,a,b,c"):
-    bridge.state.update(fullReady=True, auth=False, mode="QR", qr=qr)
-
-
-def connect(bridge, me="6281234567890@c.us"):
-    bridge.state.update(fullReady=True, auth=True, mode="MAIN", qr=None,
-                        me={"id": me, "name": "Sales"})
+from .fakes import connect, scan_qr, status_of
 
 
 def test_derive_status_reads_login_from_the_page_not_from_readiness():
