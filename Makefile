@@ -131,5 +131,10 @@ distclean: clean
 	fi
 	rm -rf data
 
-bench-scale: install  # N sessions next to bare Chromium, same run (bench/scale.py, docs/performance.md)
-	$(PYTHON) bench/scale.py $(or $(N),10)
+# N sessions next to bare Chromium, same run, on the light and on the field-weight page; then
+# what each page weight costs a bare Chromium (bench/scale.py, bench/page_weight.py,
+# docs/performance.md)
+bench-scale: install
+	$(PYTHON) bench/scale.py $(or $(N),10) --page-weight light
+	$(PYTHON) bench/scale.py $(or $(N),10) --page-weight field
+	$(PYTHON) bench/page_weight.py

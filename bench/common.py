@@ -93,11 +93,11 @@ def wait_http(url: str, timeout: float = 60) -> None:
     wait_for(up, timeout=timeout, interval=0.1, message=url)
 
 
-def start_sandbox(tmp: Path) -> tuple[str, Proc]:
+def start_sandbox(tmp: Path, *options: str) -> tuple[str, Proc]:
     """The sandbox in its own process on a free port, logging to tmp, answering: (its URL, the
     process). It takes a port number: a port taken meanwhile means another try."""
     def start(port: int) -> tuple[str, Proc]:
-        proc = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(port)], {},
+        proc = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(port), *options], {},
                     tmp / "sandbox.log")
         url = f"http://127.0.0.1:{port}"
 

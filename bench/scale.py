@@ -57,6 +57,7 @@ from waengine.engine.processes import profile_processes, reap_profile  # noqa: E
 from waengine.ops.memory import browsers_memory  # noqa: E402
 
 PEER = "6289800000000"
+BOX_GIB = 24
 SECRET = "bench-secret"
 
 
@@ -240,12 +241,14 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=30.0, help="idle CPU window, seconds")
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--skip-poll", action="store_true", help="no PUMP_MODE=poll phase")
+    parser.add_argument("--page-weight", choices=("light", "field"), default="light",
+                        help="the sandbox page's weight (docs/sandbox.md, Page weight)")
     args = parser.parse_args()
     n = args.n
     tmp = Path(tempfile.mkdtemp(prefix="waengine-scale-"))
     config = load_config({"ENV": "development", "DATA_DIR": str(tmp / "bare")})
-    print(f"bench-scale N={n} in {tmp} (logs there)", file=sys.stderr)
-    sandbox_url, sandbox = start_sandbox(tmp)
+    print(f"bench-scale N={n} page={args.page_weight} in {tmp} (logs there)", file=sys.stderr)
+    sandbox_url, sandbox = start_sandbox(tmp, "--page-weight", args.page_weight)
     hooks = HookReceiver()
     service = ChromeDriverService(config)
     gw = None
@@ -304,6 +307,8 @@ def main() -> int:
             f"{len(groups['chromium'])} Chromium processes, load {os.getloadavg()[0]:.1f}")
         push_cpu = idle_cpu(groups, args.idle)
         pss, procs = memory(data / "profiles")
+        gateway_mb = sum(p.memory_full_info().pss for p in [
+            psutil.Process(gw.proc.proc.pid), *groups["worker"], *groups["chromedriver"]]) / 2**20
 
         # 4. load
         health = []
@@ -382,6 +387,12 @@ def main() -> int:
         row("browser PSS per session", f"{pss:.0f} MB", f"{bare_pss:.0f} MB bare same flags; "
             f"{default_pss:.0f} MB bare default flags", f"{pss / max(default_pss, 1):.2f}x default"
             f", {pss / max(bare_pss, 1):.2f}x same")
+        # Memory-bound sessions per box: what is left after the gateway's own processes,
+        # divided by the browser PSS of one session.
+        box = BOX_GIB * 1024 - gateway_mb
+        per_box, bare_box = int(box // max(pss, 1)), int(box // max(default_pss, 1))
+        row(f"sessions per {BOX_GIB} GiB box (memory-bound, {args.page_weight} page)",
+            f"{per_box}", f"{bare_box} bare default flags", f"{per_box / max(bare_box, 1):.2f}x")
         row("processes per browser", f"{procs:.1f}", f"{bare_procs:.1f} same flags; "
             f"{default_procs:.1f} default flags")
         for name, cpu in (("push", push_cpu), ("poll (previous release)", poll_cpu)):
@@ -400,7 +411,7 @@ def main() -> int:
         sandbox.stop()
         hooks.server.shutdown()
         reap_profile(tmp)
-    print_table(f"N={n}")
+    print_table(f"N={n}, {args.page_weight} page")
     return 0
 
 

@@ -16,6 +16,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from .app import build_app
 from .network import OPTION_NAMES, Network, Options
+from .weight import WEIGHTS
 
 __all__ = ["add_arguments", "create_app", "make_server", "serve"]
 
@@ -24,6 +25,8 @@ def _network(options: dict) -> Network:
     unknown = set(options) - set(OPTION_NAMES)
     if unknown:
         raise TypeError(f"unknown sandbox option(s): {', '.join(sorted(unknown))}")
+    if options.get("page_weight", "light") not in WEIGHTS:
+        raise ValueError(f"page_weight is one of {', '.join(WEIGHTS)}")
     return Network(Options(**options))
 
 
@@ -113,5 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="generated contacts for every new phone")
     group.add_argument("--seed-groups", type=int, default=defaults.seed_groups,
                        help="generated groups for every new phone")
+    group.add_argument("--page-weight", choices=WEIGHTS, default=defaults.page_weight,
+                       help="what the page costs a browser: light (tests) or field (as "
+                       "WhatsApp Web: docs/sandbox.md, Page weight) (default %(default)s)")
     group.add_argument("--seed", type=int, default=defaults.seed,
                        help="seed of the generated contacts and groups")

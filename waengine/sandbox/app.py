@@ -20,6 +20,8 @@ from . import social
 from .context import body, device_auth, network
 from .network import Network, SandboxError
 from .network.model import HISTORY_DELAY_MAX
+from .weight import field
+from .weight import page_options as page_options_for
 
 control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 transport = Blueprint("sandbox_transport", __name__, url_prefix="/_sandbox/api")
@@ -61,7 +63,7 @@ def _timeout() -> float:
 @page.get("/")
 def index():
     opts = network().options
-    page_options = {"reloadAfterScan": opts.reload_after_scan}
+    page_options = {"reloadAfterScan": opts.reload_after_scan, **page_options_for(opts.page_weight)}
     response = current_app.make_response(render_template("index.html", options=page_options))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = PAGE_CSP
@@ -547,7 +549,7 @@ def build_app(net: Network) -> Flask:
                 template_folder="templates")
     app.extensions["sandbox_network"] = net
     app.json.sort_keys = False
-    for blueprint in (page, control, transport, social.control, social.transport):
+    for blueprint in (page, control, transport, social.control, social.transport, field):
         app.register_blueprint(blueprint)
     app.register_error_handler(SandboxError, handle_sandbox_error)
     app.register_error_handler(HTTPException, handle_http_error)

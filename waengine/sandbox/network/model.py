@@ -53,6 +53,8 @@ class Options:
     seed_contacts: int = 0
     seed_groups: int = 0
     seed: int = 1
+    # What the page costs a browser: light (tests) or field (as WhatsApp Web; weight.py)
+    page_weight: str = "light"
 
 
 OPTION_NAMES = tuple(Options.__dataclass_fields__)

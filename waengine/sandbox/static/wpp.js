@@ -13,11 +13,12 @@
  */
 
 import { WPP } from './wpp/api.js';
-import { API, sleep } from './wpp/base.js';
+import { API, pageOptions, sleep } from './wpp/base.js';
 import { boot } from './wpp/boot.js';
 import { makeConfig } from './wpp/config.js';
 import { state } from './wpp/state.js';
 import { bindUi, render } from './wpp/ui.js';
+import { applyWeight } from './wpp/weight.js';
 
 window.WPP = WPP;
 WPP.config = makeConfig();
@@ -29,6 +30,11 @@ window.addEventListener('pagehide', () => {
 });
 
 (async function start() {
+  try {
+    await applyWeight(pageOptions); // WhatsApp Web loads its own code and stores first
+  } catch (err) {
+    console.error('[sandbox] page weight', err);
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       await boot();
