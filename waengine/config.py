@@ -92,6 +92,10 @@ class Defaults:
     WATCHDOG_INTERVAL = 30.0
     WORKER_MEMORY_LIMIT_MB = 300.0  # the seed's gcThreshold: gc + cache trim above it
     BROWSER_MEMORY_LIMIT_MB = 1024.0  # one session's browser tree (PSS); recycled above it
+    # The PSS a session's browser is kept under by the memory ladder (ops/memory_ladder.py:
+    # trim, then a soft reload, then a restart); 0 = no ladder. A WhatsApp-Web-weight page
+    # measured 310-390 MB in a bare Chromium (docs/sandbox.md, Page weight): this leaves room.
+    SESSION_MEMORY_BUDGET_MB = 450.0
     TOTAL_MEMORY_LIMIT_MB = 0.0  # worker + browsers + chromedriver; 0 = 80 % of the RAM
     MEMORY_RESERVE_MB = 512.0  # refuse a session that would leave the machine less free
     BROWSER_MEMORY_ESTIMATE_MB = 250.0  # a new session's cost until browsers are measured
@@ -275,6 +279,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"UNDECRYPTABLE_AFTER must be positive, got {config['UNDECRYPTABLE_AFTER']}")
     if len(str(config["CALL_REPLY"])) > 4096:
         raise ConfigError("CALL_REPLY must be at most 4096 characters")
+    if config["SESSION_MEMORY_BUDGET_MB"] < 0:
+        raise ConfigError("SESSION_MEMORY_BUDGET_MB must be 0 (no ladder) or more")
     if int(config["SEND_RETRIES"]) < 0 or config["SEND_RETRY_DELAY"] < 0:
         raise ConfigError("SEND_RETRIES and SEND_RETRY_DELAY must be 0 or more")
     if int(config["WARM_BROWSERS"]) < 0 or config["WARM_MAX_AGE"] <= 0:

@@ -164,7 +164,9 @@ class Engine:
         if data["browser"]:  # the numbers /performance shows: the watchdog's measurement
             mem = self.watchdog.browser_memory(session.id) or {}
             data["browser"].update(rssMb=mem.get("rssMb"), pssMb=mem.get("pssMb"),
-                                   processes=mem.get("processes"))
+                                   processes=mem.get("processes"),
+                                   budget=self.watchdog.ladder.usage(session.id,
+                                                                     mem.get("pssMb")))
         data["statusSince"] = iso_utc(time.time() - (time.monotonic() - session.status_since))
         data["activity"] = (activity or session_activity(self.store, [session.id]))[session.id]
         data["pacing"] = pacing_for(self.config, session.options)

@@ -69,3 +69,53 @@ def test_the_field_page_serves_its_scripts_from_its_own_origin(field_sandbox):
     missing = requests.get(field_sandbox.url + f"/_sandbox/field/chunk-{FIELD['script_chunks']}.js",
                            timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def message_bodies(gw, sid: str) -> list[str]:
+    import json
+
+    return [json.loads(row["body"])["data"].get("body")
+            for row in gw.engine.events.outbox.since(sid, 0) if row["type"] == "message"]
+
+
+@pytest.mark.browser
+def test_a_session_over_its_memory_budget_climbs_the_ladder_and_loses_nothing(sandbox,
+                                                                             tmp_path):
+    carol, dewi = number(3), number(4)
+    sandbox.phone(carol, "Carol")
+    sandbox.phone(dewi, "Dewi")
+    # A budget every browser is over: each watchdog pass (run here, not on its timer) takes
+    # the next step, on real Chromium.
+    with linked_gateway(sandbox, tmp_path, "lean", carol, SESSION_MEMORY_BUDGET_MB=1.0,
+                        WATCHDOG_INTERVAL=3600.0, RECYCLE_COOLDOWN=3600.0) as gw:
+        dog = gw.engine.watchdog
+        dog.ladder.quiet = 0.0
+        assert dog.run_once() == ["ladder_trim_moderate"]
+        assert dog.run_once() == ["ladder_trim_critical"]
+        trimmed = dog.ladder.usage("lean", None)["ladder"]["last"]
+        assert trimmed["step"] == "trim_moderate" and trimmed["beforeMb"] > 1.0
+
+        restarts = gw.session("lean")["restarts"]
+        assert dog.run_once() == ["ladder_reload"]
+        # messages that arrive while the page reloads reach the events once each
+        texts = [f"selama muat ulang {i}" for i in range(3)]
+        for text in texts:
+            sandbox.post("/_sandbox/messages", **{"from": dewi, "to": carol, "text": text})
+        wait_for(lambda: set(texts) <= set(message_bodies(gw, "lean")), timeout=60,
+                 message="the messages after the reload")
+        gw.wait_status("lean", "CONNECTED")
+        session = gw.session("lean")
+        assert session["restarts"] == restarts  # the same browser: the page reloaded only
+        assert session["status"] == "CONNECTED" and session.get("qr") is None
+
+        assert dog.run_once() == ["recycle", "ladder_restart"]
+        wait_for(lambda: gw.session("lean")["restarts"] == restarts + 1, timeout=60,
+                 message="the browser relaunched")
+        gw.wait_status("lean", "CONNECTED")  # from its profile: no QR
+        sandbox.post("/_sandbox/messages", **{"from": dewi, "to": carol, "text": "sesudahnya"})
+        wait_for(lambda: "sesudahnya" in message_bodies(gw, "lean"), timeout=60,
+                 message="a message after the restart")
+        bodies = message_bodies(gw, "lean")
+        assert all(bodies.count(t) == 1 for t in [*texts, "sesudahnya"]), bodies
+        taken = dog.ladder.usage("lean", None)["ladder"]["taken"]
+        assert taken == {"trim_moderate": 1, "trim_critical": 1, "reload": 1, "restart": 1}

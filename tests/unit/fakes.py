@@ -45,6 +45,8 @@ class FakeBridge:
         self.thaw = threading.Event()
         self.polls = 0
         self.poll_errors: list = []  # exception classes the next polls raise, one each
+        self.trims: list[str] = []  # memory-pressure levels signalled (trim_memory)
+        self.reloads = 0  # soft reloads taken (reload_if_drained)
 
     def poll(self, ack_ids):
         self.polls += 1
@@ -58,6 +60,17 @@ class FakeBridge:
             self.acked += ack_ids
             self.events = [e for e in self.events if e["id"] not in set(ack_ids)]
             return {**self.state, "events": list(self.events)}
+
+    def trim_memory(self, level: str) -> None:
+        self.trims.append(level)
+
+    def reload_if_drained(self) -> bool:
+        """Like the bridge: no reload while events wait for the gateway."""
+        with self.lock:
+            if self.events:
+                return False
+            self.reloads += 1
+            return True
 
     def _new_id(self, to):
         self.ids += 1

@@ -89,7 +89,14 @@ def test_performance_has_the_seed_shape_with_numbers_and_browsers(connected):
     assert perf["averageResponseTime"] > 0
     assert perf["cacheHitRate"] is None or 0 <= perf["cacheHitRate"] <= 1
     assert body["sessions"] == [{"id": "s1", "status": "CONNECTED", "browserRssMb": None,
-                                 "browserPssMb": None, "browserUssMb": None, "processes": 0}]
+                                 "browserPssMb": None, "browserUssMb": None, "processes": 0,
+                                 "memoryBudget": {"budgetMb": 450.0, "usePercent": None,
+                                                  "ladder": {"nextStep": "trim_moderate",
+                                                             "taken": {"trim_moderate": 0,
+                                                                       "trim_critical": 0,
+                                                                       "reload": 0,
+                                                                       "restart": 0},
+                                                             "last": None}}}]
     assert body["watchdog"]["limitsMb"]["total"] > 0
 
 

@@ -11,7 +11,9 @@ from waengine.ops.watchdog import MemorySample, MemoryWatchdog
 from ..conftest import wait_for
 from .fakes import connect, status_of
 
-QUIET = {"WATCHDOG_INTERVAL": 3600.0}  # the engine's own watchdog passes once, then sleeps
+# the engine's own watchdog passes once, then sleeps; the memory ladder only where a test sets it
+QUIET = {"WATCHDOG_INTERVAL": 3600.0, "SESSION_MEMORY_BUDGET_MB": 0.0}
+LADDER = {**QUIET, "SESSION_MEMORY_BUDGET_MB": 400.0}
 
 
 def counter(metric, *labels) -> float:
@@ -295,3 +297,79 @@ def test_the_watchdog_measures_browsers_through_its_meter(make_app, monkeypatch)
     dog.run_once()
     assert [m for m in seen if m is dog.meter] == [dog.meter, dog.meter]  # (the engine's
     # own watchdog may pass too, with its own meter)
+
+
+def test_a_session_over_its_budget_climbs_the_ladder_one_step_a_pass(make_app, factory):
+    app = make_app(**LADDER)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    bridge = factory.bridge()
+    # over budget on every pass: trim, trim harder, reload (quiet), then restart
+    dog = watchdog_for(app, [sample(s1=600.0)])
+    dog.ladder.quiet = 0.0
+    steps = counter(metrics.MEMORY_LADDER_STEPS, "reload")
+    assert dog.run_once() == ["ladder_trim_moderate"] and bridge.trims == ["moderate"]
+    assert dog.run_once() == ["ladder_trim_critical"] and bridge.trims[-1] == "critical"
+    assert dog.run_once() == ["ladder_reload"] and bridge.reloads == 1
+    assert counter(metrics.MEMORY_LADDER_STEPS, "reload") == steps + 1
+    assert dog.run_once() == ["recycle", "ladder_restart"]
+    wait_for(lambda: len(factory.opened) == 2, message="the browser restarted")
+    wait_for(lambda: status_of(client) == "CONNECTED")
+    # every step taken: nothing more until the session is under its budget again
+    assert dog.run_once() == []
+    shown = client.get("/performance").json["sessions"][0]["memoryBudget"]
+    assert shown["budgetMb"] == 400.0  # the engine's own watchdog; this one's ladder:
+    perf = dog.ladder.usage("s1", 600.0)
+    assert perf["budgetMb"] == 400.0 and perf["usePercent"] == 150.0
+    assert perf["ladder"]["taken"] == {"trim_moderate": 1, "trim_critical": 1, "reload": 1,
+                                       "restart": 1}
+    assert perf["ladder"]["last"]["step"] == "restart"  # measured on the pass after it
+
+
+def test_a_trim_that_brings_the_session_under_budget_ends_the_climb(make_app, factory):
+    app = make_app(**LADDER)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    dog = watchdog_for(app, [sample(s1=450.0), sample(s1=380.0), sample(s1=420.0)])
+    assert dog.run_once() == ["ladder_trim_moderate"]
+    assert dog.run_once() == []  # measured under budget: the gain is kept, the climb reset
+    last = dog.ladder.usage("s1", 380.0)["ladder"]["last"]
+    assert last == {"step": "trim_moderate", "beforeMb": 450.0, "afterMb": 380.0,
+                    "gaveBackMb": 70.0}
+    assert dog.run_once() == ["ladder_trim_moderate"]  # over again: from the first step
+
+
+def test_the_reload_waits_for_a_quiet_moment_and_a_drained_queue(make_app, factory):
+    app = make_app(**LADDER)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    bridge = factory.bridge()
+    dog = watchdog_for(app, [sample(s1=600.0)])
+    dog.ladder.quiet = 0.0
+    dog.run_once()
+    dog.run_once()
+    with bridge.lock:  # an event the gateway has not taken yet: no reload
+        bridge.events.append({"id": "e1", "type": "message", "data": {
+            "id": "false_62822@c.us_AAAA", "chatId": "62822@c.us", "from": "62822@c.us",
+            "fromMe": False, "type": "chat", "body": "halo", "sender": {"id": "62822@c.us"}}})
+    assert dog.run_once() == [] and bridge.reloads == 0
+    wait_for(lambda: not bridge.events, message="the worker took the event")
+    assert dog.run_once() == ["ladder_reload"] and bridge.reloads == 1
+
+
+def test_a_session_never_quiet_for_a_reload_is_restarted_instead(make_app, factory,
+                                                                  monkeypatch):
+    from waengine.ops import memory_ladder
+
+    monkeypatch.setattr(memory_ladder, "RELOAD_WAIT", 2)
+    app = make_app(**LADDER)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    bridge = factory.bridge()
+    dog = watchdog_for(app, [sample(s1=600.0)])
+    dog.ladder.quiet = 3600.0  # a client's command within the last hour: never quiet
+    dog.run_once()
+    dog.run_once()
+    assert dog.run_once() == [] and bridge.reloads == 0
+    assert dog.run_once() == ["recycle", "ladder_restart"] and bridge.reloads == 0
+    wait_for(lambda: len(factory.opened) == 2, message="the browser restarted")

@@ -168,6 +168,22 @@ class Bridge:
         self._timeout(self.config["COMMAND_TIMEOUT"])
         self._guard(self.driver.refresh)
 
+    def trim_memory(self, level: str) -> None:
+        """A full JS garbage collection, then Chromium's memory-pressure signal at `level`
+        (moderate or critical: the renderer drops its caches as under real pressure)."""
+        self._timeout(self.config["COMMAND_TIMEOUT"])
+        self._guard(self.driver.execute_cdp_cmd, "HeapProfiler.collectGarbage", {})
+        self._guard(self.driver.execute_cdp_cmd, "Memory.simulatePressureNotification",
+                    {"level": level})
+
+    def reload_if_drained(self) -> bool:
+        """Reload the page, keeping the login, if the bridge's event queue is empty (checked in
+        the script that schedules the reload); False when events wait for the gateway."""
+        return bool(self._evaluate(
+            "(function () { var w = window.__waengine;"
+            " if (w && w.queue && w.queue.length) return false;"
+            " setTimeout(function () { location.reload(); }, 0); return true; })()"))
+
     def _evaluate(self, expression: str):
         """The value of an expression (a promise is awaited) in the page's main world."""
         reply = self._guard(self._runtime_evaluate, expression)

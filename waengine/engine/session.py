@@ -72,6 +72,7 @@ class Session(WorkerLoop, EventDelivery):
         self.status_details: dict | None = None
         self._auto_takeover_at = 0.0
         self.status_since = time.monotonic()
+        self.last_command_at = time.monotonic()  # a client's command (ops/memory_ladder.py)
         me_id = record.get("me_id")
         self.me = {"id": me_id, "name": record.get("me_name")} if me_id else None
         self.restarts = int(record.get("restarts") or 0)
@@ -188,6 +189,29 @@ class Session(WorkerLoop, EventDelivery):
         if not checked:
             self.check_ready(need_connected)
         self.touch()
+        self.last_command_at = time.monotonic()
+        future: Future = Future()
+        self._queue.put((fn, future))
+        try:
+            return future.result(self._budget.queue)
+        except FutureTimeout:
+            future.cancel()
+            raise CommandTimeout(details={"timeoutSeconds": self._budget.total}) from None
+
+    def trim_memory(self, level: str) -> None:
+        """Give memory back without a reload (ops/memory_ladder.py): a full GC and a
+        memory-pressure signal. Not a client's command: last_command_at stays."""
+        self._maintenance(lambda bridge: bridge.trim_memory(level))
+
+    def reload_page_when_drained(self) -> bool:
+        """Reload the page if its event queue is empty; a catch-up follows once it is back."""
+        reloaded = self._maintenance(lambda bridge: bridge.reload_if_drained())
+        if reloaded:
+            self._catch_up_due = True
+        return reloaded
+
+    def _maintenance(self, fn: Callable):
+        self.check_ready(True)
         future: Future = Future()
         self._queue.put((fn, future))
         try:

@@ -43,6 +43,12 @@ HTTP_LATENCY = Histogram("waengine_http_request_duration_seconds",
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 WATCHDOG_ACTIONS = Counter("waengine_watchdog_actions_total",
                            "Memory watchdog actions: gc, recycle, unstick", ["action"])
+MEMORY_LADDER_STEPS = Counter("waengine_memory_ladder_steps_total",
+                              "Memory ladder steps taken for sessions over their budget: "
+                              "trim_moderate, trim_critical, reload, restart", ["step"])
+MEMORY_LADDER_GAIN = Histogram("waengine_memory_ladder_gain_megabytes",
+                               "Browser PSS a memory ladder step gave back, by step", ["step"],
+                               buckets=(1, 5, 10, 25, 50, 100, 250, 500))
 REAPER_ACTIONS = Counter("waengine_reaper_actions_total",
                          "Reaper actions: idle_stop, qr_expired, outbox_purged, lock_removed",
                          ["action"])
@@ -126,6 +132,14 @@ class EngineCollector:
             procs.add_metric([sid], mem["processes"])
         yield memory
         yield procs
+        budget = float(engine.config["SESSION_MEMORY_BUDGET_MB"])
+        if budget:
+            use = GaugeMetricFamily("waengine_session_memory_budget_ratio",
+                                    "A session's browser PSS over SESSION_MEMORY_BUDGET_MB",
+                                    labels=["session"])
+            for sid, mem in sample.browsers.items():
+                use.add_metric([sid], mem["pssMb"] / budget)
+            yield use
         worker = GaugeMetricFamily("waengine_worker_memory_bytes",
                                    "Memory of the gateway process (rss, uss)", labels=["kind"])
         worker.add_metric(["rss"], sample.worker["rssMb"] * 2**20)
@@ -238,7 +252,9 @@ def performance_report(app, sample) -> dict:
         mem = sample.browsers.get(session.id) or {}
         sessions.append({"id": session.id, "status": session.status.value,
                          "browserRssMb": mem.get("rssMb"), "browserPssMb": mem.get("pssMb"),
-                         "browserUssMb": mem.get("ussMb"), "processes": mem.get("processes", 0)})
+                         "browserUssMb": mem.get("ussMb"), "processes": mem.get("processes", 0),
+                         "memoryBudget": engine.watchdog.ladder.usage(session.id,
+                                                                      mem.get("pssMb"))})
     watchdog = engine.watchdog
     return {
         "memoryUsage": memory,
@@ -254,6 +270,7 @@ def performance_report(app, sample) -> dict:
                      "intervalSeconds": watchdog.interval,
                      "limitsMb": {"worker": engine.config["WORKER_MEMORY_LIMIT_MB"],
                                   "browser": engine.config["BROWSER_MEMORY_LIMIT_MB"],
+                                  "sessionBudget": engine.config["SESSION_MEMORY_BUDGET_MB"],
                                   "total": watchdog.total_limit_mb}},
     }
 

@@ -7,7 +7,9 @@ Every WATCHDOG_INTERVAL, on the thread "wa-watchdog":
    gc.collect(), caches trimmed, malloc_trim again;
 3. a browser over BROWSER_MEMORY_LIMIT_MB (PSS) is recycled: relaunched from its profile,
    the login kept, no new QR;
-4. everything together over the total limit: the fattest browser is recycled;
+4. a browser over its SESSION_MEMORY_BUDGET_MB climbs the memory ladder, one step a pass
+   (memory_ladder.py: trim, trim harder, a soft reload in a quiet moment, a restart);
+5. everything together over the total limit: the fattest browser is recycled;
 and between passes, new sessions are refused (503 capacity_exceeded) when the last sample
 says one more would not fit. Each action is logged and counted (waengine_watchdog_actions_total).
 """
@@ -29,6 +31,7 @@ from ..libc import libc
 from ..vocabulary import Status
 from . import memory, metrics
 from .history import MemoryHistory
+from .memory_ladder import MemoryLadder
 from .periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ class MemoryWatchdog(PeriodicThread):
         self._killed: dict[str, float] = {}
         self._adhoc: tuple[float, dict] = (float("-inf"), {})
         self._adhoc_lock = threading.Lock()
+        self.ladder = MemoryLadder(engine, self._recycle, clock)
 
     # ---- thread ----
     def starting(self) -> None:
@@ -145,6 +149,8 @@ class MemoryWatchdog(PeriodicThread):
         sample = self._measure(self.engine)
         self._collect_garbage(sample, actions)
         recycled = self._recycle_over_limit(sample, sessions, actions)
+        recycled |= self.ladder.run(sample, {sid: s for sid, s in sessions.items()
+                                             if sid not in recycled}, actions)
         self._recycle_fattest(sample, sessions, recycled, actions)
         self.last_sample = sample
         self.history.add(sample, sessions.values())

@@ -78,6 +78,19 @@ function showError(id, err) {
 
 // ---- formatting ----
 const mb = (v) => (v == null ? '–' : `${Math.round(v)} MB`);
+
+/** A session's memory budget and the ladder steps taken to keep it (ops/memory_ladder.py). */
+function budgetText(budget) {
+  if (!budget || !budget.budgetMb) return 'none';
+  const use = budget.usePercent == null ? 'use measured at the next watchdog pass'
+    : `${Math.round(budget.usePercent)} % of ${mb(budget.budgetMb)}`;
+  const taken = Object.entries(budget.ladder.taken).filter(([, n]) => n)
+    .map(([step, n]) => `${step.replace('_', ' ')} ×${n}`);
+  const last = budget.ladder.last;
+  return [use, taken.length ? `steps taken: ${taken.join(', ')}` : 'no steps taken',
+    last ? `last: ${last.step.replace('_', ' ')} gave back ${mb(last.gaveBackMb)}` : null]
+    .filter(Boolean).join(' · ');
+}
 function ago(iso) {
   if (!iso) return '–';
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -362,6 +375,9 @@ function sessionRow(s) {
       s.me && s.me.name ? el('span', { class: 'muted' }, ` ${s.me.name}`) : null),
     el('td', { 'data-label': 'Memory', class: 'num' },
       s.browser ? `${mb(browser.pssMb ?? browser.rssMb)}` : '–',
+      s.browser && browser.budget && browser.budget.usePercent != null
+        ? el('span', { class: browser.budget.usePercent > 100 ? 'bad' : 'muted' },
+          ` · ${Math.round(browser.budget.usePercent)} % of budget`) : null,
       s.browser && browser.processes ? el('span', { class: 'muted' }, ` · ${browser.processes} proc`) : null),
     el('td', { 'data-label': 'Restarts', class: 'num' }, String(s.restarts)),
     el('td', { 'data-label': 'Today ↑/↓', class: 'num' }, `${a.sentToday ?? 0} / ${a.receivedToday ?? 0}`,
@@ -458,6 +474,7 @@ function renderDetail(first) {
     ['Number', s.me ? `${phone(s.me)} ${s.me.name || ''}` : 'not linked'],
     ['Browser', !b ? 'none' : b.pssMb == null ? `pid ${b.pid} · ${mb(b.rssMb)} RSS · PSS at the next watchdog pass`
       : `pid ${b.pid} · ${mb(b.pssMb)} PSS · ${mb(b.rssMb)} RSS · ${b.processes} processes`],
+    ['Memory budget', budgetText(b && b.budget)],
     ['Restarts', String(s.restarts)],
     ['Today', `${a.sentToday ?? 0} sent · ${a.receivedToday ?? 0} received · ${a.failedToday ?? 0} failed`],
     ['Queue', `${a.queued ?? 0} waiting`],

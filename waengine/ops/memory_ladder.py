@@ -1,0 +1,145 @@
+"""Per-session memory budgets: steps that give memory back while the session stays alive.
+
+A browser whose PSS is over SESSION_MEMORY_BUDGET_MB climbs one step per watchdog pass, the
+next pass measuring what the step gave back, and stops climbing once it is under budget:
+
+1. trim_moderate: a full JS garbage collection (HeapProfiler.collectGarbage) and a
+   moderate memory-pressure signal (Memory.simulatePressureNotification), which makes
+   Chromium drop its own caches;
+2. trim_critical: the same with a critical signal;
+3. reload: a soft page reload that keeps the login (the profile holds it), taken only in a
+   quiet moment: no command running on the session, none in the last QUIET seconds, and the
+   page's event queue empty, checked in the same script that reloads so no event can slip in
+   between; a catch-up follows, as after any gap. It waits up to RELOAD_WAIT passes for a quiet
+   moment;
+4. restart: the browser relaunched from its profile (the watchdog's recycle), only then.
+
+BROWSER_MEMORY_LIMIT_MB stays the hard ceiling: a browser over it is recycled at once.
+Every step is counted (waengine_memory_ladder_steps_total) and its gain kept, and /performance
+and the dashboard show each session's budget use and the steps taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..errors import WAEngineError
+from ..vocabulary import Status
+from . import metrics
+
+log = logging.getLogger(__name__)
+
+STEPS = ("trim_moderate", "trim_critical", "reload", "restart")
+QUIET = 60.0  # seconds without a command before a reload ("a quiet minute")
+RELOAD_WAIT = 10  # passes a reload waits for a quiet moment before the restart is taken
+
+
+@dataclass
+class Climb:
+    """Where one session is on the ladder."""
+
+    step: int = 0  # the next step to take
+    waited: int = 0  # passes the reload has waited for a quiet moment
+    pending: tuple[str, float] | None = None  # the step taken last pass and the PSS before it
+    taken: Counter = field(default_factory=Counter)
+    last: dict | None = None  # {step, beforeMb, afterMb, gaveBackMb, at}
+
+    def view(self) -> dict:
+        return {"nextStep": STEPS[self.step] if self.step < len(STEPS) else None,
+                "taken": {s: self.taken[s] for s in STEPS}, "last": self.last}
+
+
+class MemoryLadder:
+    def __init__(self, engine, recycle, clock=time.monotonic, quiet: float = QUIET):
+        self.engine = engine
+        self.config = engine.config
+        self._recycle = recycle  # the watchdog's recycle: (session, reason, detail, actions)
+        self._clock = clock
+        self.quiet = quiet
+        self.climbs: dict[str, Climb] = {}
+
+    @property
+    def budget_mb(self) -> float:
+        return float(self.config["SESSION_MEMORY_BUDGET_MB"])
+
+    def usage(self, session_id: str, pss_mb: float | None) -> dict:
+        """The session's budget use and ladder, as /performance and the dashboard show it."""
+        budget = self.budget_mb
+        climb = self.climbs.get(session_id) or Climb()
+        return {"budgetMb": budget or None,
+                "usePercent": round(100 * pss_mb / budget, 1) if budget and pss_mb else None,
+                "ladder": climb.view()}
+
+    def run(self, sample, sessions: dict, actions: list[str]) -> set[str]:
+        """One pass: a step for every session over budget; the sessions restarted."""
+        budget = self.budget_mb
+        restarted: set[str] = set()
+        for sid in list(self.climbs):
+            if sid not in sessions:
+                del self.climbs[sid]
+        if not budget:
+            return restarted
+        for sid, mem in sample.browsers.items():
+            session = sessions.get(sid)
+            if session is None or session.status != Status.CONNECTED:
+                continue
+            climb = self.climbs.setdefault(sid, Climb())
+            pss = mem["pssMb"]
+            self._measured(sid, climb, pss)
+            if pss <= budget:
+                climb.step, climb.waited = 0, 0
+                continue
+            if climb.step >= len(STEPS):
+                continue  # every step taken and still over: the hard limit and the total act
+            if self._take(session, climb, STEPS[climb.step], pss, actions):
+                if STEPS[climb.step] == "restart":
+                    restarted.add(sid)
+                climb.step += 1
+        return restarted
+
+    def _measured(self, sid: str, climb: Climb, pss: float) -> None:
+        if climb.pending is None:
+            return
+        step, before = climb.pending
+        climb.pending = None
+        gave_back = round(before - pss, 1)
+        climb.last = {"step": step, "beforeMb": round(before, 1), "afterMb": round(pss, 1),
+                      "gaveBackMb": gave_back}
+        metrics.MEMORY_LADDER_GAIN.labels(step).observe(max(0.0, gave_back))
+        log.info("memory ladder: session %s %s gave back %.0f MB (%.0f → %.0f MB)", sid, step,
+                 gave_back, before, pss)
+
+    def _take(self, session, climb: Climb, step: str, pss: float, actions: list[str]) -> bool:
+        detail = f"browser PSS {pss:.0f} MB over SESSION_MEMORY_BUDGET_MB {self.budget_mb:.0f}"
+        try:
+            if step == "restart":
+                self._recycle(session, "memory_budget", detail, actions)
+            elif step == "reload":
+                if not self._quiet(session) or not session.reload_page_when_drained():
+                    climb.waited += 1
+                    if climb.waited < RELOAD_WAIT:
+                        return False
+                    log.warning("memory ladder: session %s never quiet for a reload in %d "
+                                "passes; its browser is restarted instead", session.id,
+                                climb.waited)
+                    climb.step += 1  # skip to restart
+                    return self._take(session, climb, "restart", pss, actions)
+            else:
+                session.trim_memory("moderate" if step == "trim_moderate" else "critical")
+        except WAEngineError as e:
+            log.warning("memory ladder: session %s %s failed: %s", session.id, step, e.message)
+            return False
+        log.warning("memory ladder: session %s: %s (%s)", session.id, step, detail)
+        climb.taken[step] += 1
+        climb.pending = (step, pss)
+        metrics.MEMORY_LADDER_STEPS.labels(step).inc()
+        actions.append(f"ladder_{step}")
+        return True
+
+    def _quiet(self, session) -> bool:
+        if session.busy_for() > 0:
+            return False
+        return self._clock() - session.last_command_at >= self.quiet
