@@ -17,6 +17,8 @@ host names (`hooks.lan`, or `.lan` for every name under it).
     guard = Guard.from_config(config)
     guard.check_url(url)                       # at set time: names and literal addresses
     sock = guard.connect(host, port, timeout)  # at connect time: resolve, check, pin
+    infos = guard.resolve(host, port)          # or resolve and check once, then
+    sock = connect_to(infos, timeout)          # connect to those addresses (broker clients)
     conn = guard.http_connection(url, timeout) # http.client connection pinned the same way
 """
 
@@ -157,17 +159,7 @@ class Guard:
 
     def connect(self, host: str, port: int, timeout: float | None) -> socket.socket:
         """A TCP connection to a checked address of host (tried in the resolver's order)."""
-        error: OSError | None = None
-        for family, kind, proto, _, sockaddr in self.resolve(host, port):
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.settimeout(timeout)
-                sock.connect(sockaddr)
-                return sock
-            except OSError as e:
-                sock.close()
-                error = e
-        raise error or OSError(f"{host}: no address")
+        return connect_to(self.resolve(host, port), timeout)
 
     def http_connection(self, url: str, timeout: float) -> http.client.HTTPConnection:
         """An http.client connection for url that connects only through `connect`.
@@ -180,6 +172,25 @@ class Guard:
         conn = cls(parts.hostname, parts.port, timeout=timeout)
         conn.guard = self
         return conn
+
+
+def connect_to(infos: list[tuple], timeout: float | None,
+               prepare=None) -> socket.socket:
+    """A TCP connection to the first of `infos` (getaddrinfo answers `resolve` checked) that
+    takes it; never a new lookup. `prepare(sock)` sets options before the connect."""
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            if prepare is not None:
+                prepare(sock)
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as e:
+            sock.close()
+            error = e
+    raise error or OSError("no address")
 
 
 class _PinnedHTTP(http.client.HTTPConnection):

@@ -2,14 +2,18 @@
 
 End to end, a linked sandbox session's incoming messages and acks reach every sink and the
 webhook in the outbox's order with their event ids, and a stopped broker holds up only its own
-sink. Against each broker directly, its restart mid-stream loses nothing and repeats only
-event ids (which NATS and SQS FIFO drop), and events committed while no sender ran go out
-when one starts.
+sink; a gateway SIGKILLed mid-stream (gunicorn's whole process group) and started again on its
+data folder publishes every event of its outbox at least once. Against each broker directly,
+its restart mid-stream loses nothing and repeats only event ids (which NATS and SQS FIFO drop),
+and events committed while no sender ran go out when one starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -23,11 +27,13 @@ from waengine.store import Store
 from ..conftest import phones, wait_for
 from ..receiver import Receiver
 from .brokers import Nats, RabbitMQ, Redis, Sqs
+from .servers import Gunicorn
 
 number = phones(__name__)
 
 SID = "sk"
 ALICE, BUDI = number(1), number(2)
+KILLED, CITRA = number(3), number(4)  # the SIGKILL test's session number and its friend
 TYPES = ["message", "message.ack"]
 
 
@@ -255,3 +261,78 @@ def test_a_broker_restart_mid_stream_loses_nothing_and_repeats_only_event_ids(
             assert got[session] == committed[session]
         else:  # a publish cut by the restart may come twice, with its id: nothing else
             assert set(got[session]) == set(committed[session])
+
+
+# ---- the gateway SIGKILLed mid-stream ----
+
+def test_a_gateway_sigkilled_mid_stream_publishes_every_outbox_event_after_its_restart(
+        brokers, sandbox, servers, tmp_path):
+    """Events committed but not yet published when the whole gunicorn group dies (Redis is
+    down then, so some surely are), and events arriving around the kill, all reach the
+    broker once the gateway is started again on the same data folder: every event of the
+    outbox at least once, and a consumer that drops repeated event ids has each exactly once.
+    """
+    sid, stream = "kill9", "waengine.kill9"
+    env = {"WAENGINE_SINKS": json.dumps([{"url": brokers.redis.url, "events": ["message"]}]),
+           "WAENGINE_SINK_TIMEOUT": "2", "WAENGINE_WEBHOOK_RETRY_BASE": "0.2",
+           "WAENGINE_WEBHOOK_RETRY_MAX_DELAY": "1"}
+
+    def gateway() -> Gunicorn:
+        server = Gunicorn(tmp_path / "data", sandbox.url + "/", tmp_path / "gunicorn.log",
+                          extra_env=env, start_new_session=True)  # its own group: killed whole
+        servers.append(server)
+        server.wait_healthy()
+        return server
+
+    def outbox(server) -> list[str]:
+        return [e["id"] for e in server.get(f"/sessions/{sid}/events/recent?limit=500").json()[
+            "data"] if e["type"] == "message"]
+
+    def published() -> list[dict]:
+        return brokers.redis.read(stream)
+
+    def send(first: int, last: int) -> None:
+        for i in range(first, last):
+            sandbox.post("/_sandbox/messages", **{"from": CITRA, "to": KILLED, "text": f"k{i}"})
+
+    sandbox.phone(CITRA, "Citra")
+    first = gateway()
+    assert first.post("/sessions", json={"id": sid}).status_code == 201
+    first.wait_status(sid, "SCAN_QR")
+    sandbox.scan(lambda: first.get(f"/sessions/{sid}/qr").json().get("qr"), KILLED)
+    first.wait_status(sid, "CONNECTED")
+
+    send(0, 10)
+    wait_for(lambda: len(published()) >= 10, timeout=60, message="the first 10 published")
+    brokers.redis.stop()  # from here events are committed to the outbox and wait there
+    send(10, 20)
+    wait_for(lambda: len(outbox(first)) >= 20, timeout=60, message="20 events committed")
+    waiting = wait_for(lambda: [d["eventId"] for d in first.get(
+        f"/sessions/{sid}/webhook/deliveries?status=pending&limit=100").json()["data"]],
+        message="events waiting for the broker")
+    # More messages flow while the gateway dies: the group is SIGKILLed between two of them.
+    flow = threading.Thread(target=send, args=(20, 30), name="test-friend", daemon=True)
+    flow.start()
+    wait_for(lambda: len(outbox(first)) >= 22, timeout=30, message="the flow reaching the outbox")
+    os.killpg(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(10)
+    flow.join(60)
+    assert not flow.is_alive()
+
+    brokers.redis.start()
+    second = gateway()  # the same data folder: its session, its outbox, its deliveries
+    second.wait_status(sid, "CONNECTED")
+
+    def caught_up():
+        committed, got = outbox(second), published()
+        return set(committed) == {row["webhook-id"] for row in got} and (committed, got)
+
+    committed, got = wait_for(caught_up, timeout=90,
+                              message="every outbox event published after the restart")
+    distinct = {row["webhook-id"] for row in got}
+    assert len(distinct) == len(committed) == len(set(committed)) >= 22
+    assert set(waiting) <= distinct  # what was waiting at the kill went out after it
+    for row in got:  # the id a consumer deduplicates by is the event's own
+        assert json.loads(row["body"])["id"] == row["webhook-id"]
+    texts = {json.loads(row["body"])["data"]["body"] for row in got}
+    assert {f"k{i}" for i in range(22)} <= texts

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from waengine import request_checks, vocabulary
+from waengine import engine_of, request_checks, vocabulary
 from waengine.engine import outgoing, session
 from waengine.engine.budget import Budget
 
@@ -45,9 +45,9 @@ def test_one_text_send_runs_each_check_once(make_app, factory, monkeypatch):
     resp = client.post("/sessions/s1/messages", headers={"Idempotency-Key": "k1"},
                        json={"to": "628111", "text": "once"})
     assert resp.status_code == 201, resp.json
-    # The request checks the session once; the paced sender's attempt once more, for all of
-    # its page calls (new id, typing, send), not once per call.
-    assert calls["check_ready"] == 2
+    # The request checks the session once; the sender's attempt and its page calls (new id,
+    # typing, send) go through its dispatch gate (Sender._ready), not through check_ready.
+    assert calls["check_ready"] == 1
     assert calls["by_key"] == 1 and calls["pacing_for"] == 1
     assert calls["check_session_id"] == 1 and calls["parse_strict_json"] == 1
 
@@ -65,6 +65,35 @@ def test_the_request_checks_readiness_once(make_app, factory, monkeypatch):
     resp = client.post("/sessions/s1/messages", json={"to": "628111", "text": "paced"})
     assert resp.status_code == 202, resp.json
     assert calls["check_ready"] == 1
+
+
+def test_a_send_accepted_before_its_session_stopped_stays_queued_until_it_is_back(
+        make_app, factory, monkeypatch):
+    sent = []
+    app = make_app(SEND_MIN_INTERVAL=0, SEND_JITTER=0)
+    factory.on_open = lambda bridge: (connect(bridge), bridge.handlers.update(
+        sendText=lambda **a: sent.append(a["text"]) or {"id": a["messageId"], "chatId": a["to"],
+                                                       "ack": 1}))
+    client = app.test_client()
+    client.post("/sessions", json={"id": "s1"})
+    wait_for(lambda: status_of(client) == "CONNECTED")
+    engine = engine_of(app)
+    session = engine.manager.get("s1")
+    gate: list[bool] = []
+    real = outgoing.Sender._ready
+    monkeypatch.setattr(outgoing.Sender, "_ready", lambda self: gate.append(real(self)) or gate[-1])
+    # Accepted while CONNECTED (the request's check), then the session stops before the
+    # sender dispatches it.
+    row = engine.outgoing.submit(session, "sendText", {"to": "628111@c.us", "text": "held"}, None,
+                                 session.check_ready)
+    session.stop("test")
+    engine.senders.ensure(session)
+    wait_for(lambda: False in gate, message="the sender looked at the stopped session")
+    assert sent == [] and engine.outgoing.get("s1", row["id"])["status"] == vocabulary.SendStatus.QUEUED
+    assert client.post("/sessions/s1/start").status_code in (200, 202)
+    done = wait_for(lambda: (r := engine.outgoing.get("s1", row["id"]))["status"] == "sent" and r,
+                    message="sent once the session is back")
+    assert sent == ["held"] and done["message"]["id"]
 
 
 def test_the_timeout_budget_nests_each_layer_inside_the_one_around_it():

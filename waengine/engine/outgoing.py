@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..store import StoreBase, utcnow
 from ..vocabulary import PENDING_SENDS, SendStatus, Status
+from .budget import Budget
 from .page import Page
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,7 @@ class Sender:
         self.rand = rand
         self._options_seen: dict | None = None
         self._pacing: dict = {}
+        self.budget = Budget.of(config)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"wa-send-{session.id}",
                                         daemon=True)
@@ -309,11 +311,8 @@ class Sender:
         if row is None:
             self._idle(5.0, seen)
             return
-        if self.session.status is not Status.CONNECTED:
+        if not self._ready():
             self._idle(1.0)  # queued sends wait for the session, they are never dropped
-            return
-        if getattr(self.session, "detail", None):
-            self._idle(1.0)  # CONNECTED but the stream is down (OFFLINE, SYNCING): hold them
             return
         pacing = self.pacing()
         delay = self._pacing_delay(pacing)
@@ -323,6 +322,15 @@ class Sender:
             self._idle(delay)
             return
         self._send(row, pacing)
+
+    def _ready(self) -> bool:
+        """The attempt's readiness gate, read just before it (the request ran check_ready
+        when it accepted the send; this is the moment the page is called, maybe much later):
+        CONNECTED with its stream up, the worker running and not stuck in a call that outlived
+        its timeout. A session that stopped or failed in between keeps its sends queued."""
+        session = self.session
+        return (session.status is Status.CONNECTED and not getattr(session, "detail", None)
+                and session.running and not session.busy_for() > self.budget.total)
 
     def pacing(self) -> dict:
         """The session's pacing, looked up again only when its options change (a PUT
@@ -341,14 +349,7 @@ class Sender:
 
     def _send(self, row: dict, pacing: dict) -> None:
         args = row["args"]
-        try:
-            self.session.check_ready()  # the attempt's one readiness check: its page calls skip it
-        except RETRYABLE as e:  # refused before anything reached the page
-            log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
-            self.queue.retry_later(row["id"])
-            self._stop.wait(1.0)
-            return
-        page = Page(self.session, checked=True)
+        page = Page(self.session, checked=True)  # _step's _ready() was the attempt's check
         wa_id = row.get("wa_id")
         try:
             if wa_id:

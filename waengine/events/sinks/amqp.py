@@ -2,7 +2,8 @@
 `<session>.<event type>`, persistent messages, publisher confirms, mandatory routing (an event
 no queue is bound to take is not confirmed: it is retried, never dropped).
 
-`amqp://user:password@host:5672/vhost?exchange=...` (`amqps://` for TLS). AMQP properties:
+`amqp://user:password@host:5672/vhost?exchange=...` (`amqps://` for TLS), connected to the
+address the publisher checked (base.Publisher.pin). AMQP properties:
 message_id = event id, type = event type, timestamp, content_type; headers as webhooks have.
 """
 
@@ -38,13 +39,30 @@ class Publisher(Base):
         from pika.exceptions import AMQPConnectionError
 
         try:
-            self.connection = pika.BlockingConnection(pika.URLParameters(self.client_url))
+            self.connection = pika.BlockingConnection(self.parameters())
         except AMQPConnectionError as e:  # its text is often empty: say where it failed
             where = f"{self.parts.hostname}:{self.parts.port or 5672}"
             raise SinkError(f"cannot connect to {where}: {e!r}") from e
         self.channel = self.connection.channel()
         self.channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
         self.channel.confirm_delivery()
+
+    def parameters(self) -> list:
+        """The URL's connection parameters once per checked address, tried in order: pika
+        connects to the address given, not to a new lookup of the name. amqps:// keeps the
+        name as the TLS server name, so the certificate is checked against it."""
+        import pika
+
+        out = []
+        for address in self.addresses:
+            params = pika.URLParameters(self.client_url)
+            params.host = address[4][0]
+            if params.ssl_options is not None:
+                params.ssl_options = pika.SSLOptions(
+                    params.ssl_options.context,
+                    params.ssl_options.server_hostname or self.parts.hostname)
+            out.append(params)
+        return out
 
     def send(self, message: Message) -> None:
         import pika

@@ -1,15 +1,17 @@
 """What every sink publisher shares: one connection per sink, made lazily and remade after
-a failure; one publish at a time (broker clients are not thread-safe); secrets masked."""
+a failure, to an address resolved and checked for it (pinned); one publish at a time (broker
+clients are not thread-safe); secrets masked."""
 
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ...netguard import AddressRefused, Guard
+from ...netguard import AddressRefused, Guard, connect_to
 
 # Query parameters whose values are credentials (SQS keys, tokens): masked like a password.
 _SECRET_PARAM = re.compile(r"(?i)(password|passwd|secret|token|credential|signature|auth)")
@@ -37,28 +39,23 @@ DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671, "nats": 4222, "tls": 4222, "redis"
                  "rediss": 6379, "sqs": 443}
 
 
-def address_problem(url: str, guard: Guard | None = None, resolve: bool = False) -> str | None:
-    """Why the gateway must not connect to this sink's host (netguard), or None.
-
-    Without a guard nothing is checked (a caller without the configuration; the API's schema
-    and config.py check with theirs). With resolve, the host is resolved and every address
-    checked: before each new connection to its broker (a name may resolve elsewhere later).
-    Broker clients resolve the name again themselves, so a sink is not pinned to the address
-    checked as a webhook is."""
+def address_problem(url: str, guard: Guard | None = None) -> str | None:
+    """Why the gateway must not connect to this sink's host as its URL spells it (a literal
+    inside address, a localhost name), or None. Without a guard nothing is checked (a caller
+    without the configuration; the API's schema and config.py check with theirs). Names are
+    resolved and checked at connect time (`Publisher.pin`)."""
     if guard is None:
         return None
     try:
         guard.check_url(url)
-        if resolve:
-            parts = urllib.parse.urlsplit(url)
-            try:
-                guard.resolve(parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme, 0))
-            except OSError:
-                return None  # does not resolve: the client's own error says so
     except AddressRefused as e:
-        return f"{mask(url)}: a {e.reason} address is not allowed (WEBHOOK_ALLOW_PRIVATE, " \
-               "WEBHOOK_ALLOW)"
+        return refused(url, e)
     return None
+
+
+def refused(url: str, error: AddressRefused) -> str:
+    return f"{mask(url)}: a {error.reason} address is not allowed (WEBHOOK_ALLOW_PRIVATE, " \
+           "WEBHOOK_ALLOW)"
 
 
 class SinkError(Exception):
@@ -93,6 +90,8 @@ class Publisher:
         # The outgoing address check (netguard); the sink sender sets it from the config.
         self.guard: Guard | None = None
         self.connected = False
+        # getaddrinfo answers checked for the current connection (pin()).
+        self.addresses: list[tuple] = []
         self._lock = threading.Lock()
         self._down_until = 0.0
         self._down_error = ""
@@ -105,10 +104,7 @@ class Publisher:
             connecting = not self.connected
             try:
                 if connecting:
-                    # Checked again on each new connection: a name may resolve elsewhere later.
-                    problem = address_problem(self.url, self.guard, resolve=True)
-                    if problem:
-                        raise SinkError(problem)
+                    self.addresses = self.pin()
                     self.connect()
                     self.connected = True
                 self.send(message)
@@ -119,6 +115,31 @@ class Publisher:
                     self._down_until = time.monotonic() + self.COOLDOWN
                     self._down_error = reason
                 raise SinkError(reason) from e
+
+    def pin(self) -> list[tuple]:
+        """The broker's addresses for this connection: resolved once and every one checked
+        (netguard). connect() connects only to these, never to a new lookup of the name, so
+        a DNS answer that changes after the check (rebinding) cannot steer it inside. With
+        WEBHOOK_ALLOW_PRIVATE nothing is refused, and the connection is pinned all the same."""
+        guard = self.guard or Guard(allow_private=True)
+        host = self.parts.hostname or ""
+        problem = address_problem(self.url, guard)
+        if problem:
+            raise SinkError(problem)
+        try:
+            return guard.resolve(host, self.parts.port or DEFAULT_PORTS.get(self.parts.scheme, 0))
+        except AddressRefused as e:
+            raise SinkError(refused(self.url, e)) from None
+        except OSError as e:
+            raise SinkError(f"cannot resolve {host}: {e}") from None
+
+    def pinned_host(self) -> str:
+        """The first checked address, as a client library takes a host (IPv6 unbracketed)."""
+        return self.addresses[0][4][0]
+
+    def open_socket(self, timeout: float | None, prepare=None) -> socket.socket:
+        """A TCP connection to a checked address (for clients that take a socket factory)."""
+        return connect_to(self.addresses, timeout, prepare)
 
     def describe(self, error: Exception) -> str:
         """A one-line reason without the URL's secrets (some clients echo the URL)."""

@@ -3,8 +3,9 @@
 window. A stream that takes the subjects must exist; if none does, `WAENGINE` (`?stream=`) is
 made with subjects `waengine.>`.
 
-`nats://[user:password@]host:4222?stream=...&prefix=...` (`tls://` for TLS). nats-py is
-asyncio: each publisher runs its own event loop on a named daemon thread.
+`nats://[user:password@]host:4222?stream=...&prefix=...` (`tls://` for TLS), connected to the
+address the publisher checked (base.Publisher.pin). nats-py is asyncio: each publisher runs its
+own event loop on a named daemon thread.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ class Publisher(Base):
         super().__init__(url, timeout)
         self.prefix = self.params.get("prefix") or "waengine"
         self.stream = self.params.get("stream") or "WAENGINE"
-        self.server = urllib.parse.urlunsplit(self.parts._replace(query="", fragment=""))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.nc = self.js = None
@@ -57,9 +57,10 @@ class Publisher(Base):
         # delivery's backoff retries it (on a new connection). One attempt (1 is the least
         # the client takes; 0 means forever), no wait between them.
         try:
-            self.nc = await nats.connect(self.server, connect_timeout=self.timeout,
+            self.nc = await nats.connect(self.servers(), connect_timeout=self.timeout,
                                          allow_reconnect=False, max_reconnect_attempts=1,
-                                         reconnect_time_wait=0, error_cb=note)
+                                         reconnect_time_wait=0, error_cb=note,
+                                         dont_randomize=True, tls_hostname=self.parts.hostname)
         except NoServersError:
             cause = errors[-1] if errors else None
             raise SinkError(f"cannot connect: {type(cause).__name__}: {cause}") from None
@@ -69,6 +70,21 @@ class Publisher(Base):
             await self.js.find_stream_name_by_subject(subject)
         except NotFoundError:
             await self.js.add_stream(name=self.stream, subjects=[subject])
+
+    def servers(self) -> list[str]:
+        """The server URL once per checked address, in the resolver's order: the client
+        connects to the address, not to a new lookup of the name. tls:// (and a server that
+        asks for TLS) verifies the certificate against the name (tls_hostname)."""
+        netloc = self.parts.netloc.rsplit("@", 1)
+        userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
+        port = self.parts.port or 4222
+        out = []
+        for address in self.addresses:
+            ip = address[4][0]
+            host = f"[{ip}]" if ":" in ip else ip
+            out.append(urllib.parse.urlunsplit(
+                (self.parts.scheme, f"{userinfo}{host}:{port}", "", "", "")))
+        return out
 
     def send(self, message: Message) -> None:
         self._run(self._send(message))
