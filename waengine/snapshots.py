@@ -352,3 +352,91 @@ class Snapshots:
         log.info("session %s: profile restored from snapshot %d (%.2fs)", session_id, version,
                  seconds)
         return {"version": version, "bytes": len(blob), "seconds": seconds, "record": record}
+
+    def forget(self, session_id: str) -> None:
+        """Delete every version (the session was purged)."""
+        for version in self.list(session_id):
+            self.store.delete(f"{session_id}/{version:010d}.snap")
+
+
+# Seconds between two looks at the sessions (a snapshot follows a link within this).
+CHECK_INTERVAL = 2.0
+
+
+class Snapshotter:
+    """Takes the snapshots of the sessions this node runs: once a session is CONNECTED (after
+    a link, a restart or a takeover), every SNAPSHOT_INTERVAL while it stays so, and after
+    each graceful stop (`stopped`, from a closed profile). Each is a `session.snapshot` event.
+    """
+
+    def __init__(self, engine, snapshots: Snapshots):
+        self.engine = engine
+        self.snapshots = snapshots
+        self.interval = float(engine.config["SNAPSHOT_INTERVAL"])
+        self._taken: dict[str, float] = {}  # session -> monotonic time of its last snapshot
+        self._due: set[str] = set()  # left CONNECTED since: the next CONNECTED takes one
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="wa-snapshots", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(CHECK_INTERVAL):
+            try:
+                self.check()
+            except Exception:  # a store outage or a bug: the next look tries again
+                log.exception("snapshot check failed")
+
+    def check(self) -> None:
+        from .vocabulary import Status
+
+        now = time.monotonic()
+        for session in self.engine.manager.list():
+            if session.status != Status.CONNECTED or not session.running:
+                self._due.add(session.id)
+                continue
+            if session.detail is not None:  # the stream is not up yet
+                continue
+            last = self._taken.get(session.id)
+            if last is None or session.id in self._due or now - last >= self.interval:
+                self.take(session)
+
+    def stopped(self, session) -> None:
+        """A graceful stop: the browser quit, the profile is closed and complete."""
+        if session.me and not session.running:
+            self.take(session)
+
+    def take(self, session) -> dict | None:
+        engine = self.engine
+        if engine.leases.fencing and session.id not in engine.store.held:
+            return None  # another node's session now: its snapshots are that node's
+        profile = engine.profiles / session.id
+        if not (profile / "Default").is_dir():
+            return None  # never launched here
+        try:
+            taken = self.snapshots.take(session.id, profile, record=_record(engine, session))
+        except Exception as e:  # SnapshotBusy, the store unreachable: the next look again
+            log.warning("session %s: snapshot failed: %s", session.id, e)
+            return None
+        self._taken[session.id] = time.monotonic()
+        self._due.discard(session.id)
+        engine._publish(session, "session.snapshot",
+                        {"version": taken["version"], "bytes": taken["bytes"]})
+        return taken
+
+
+def _record(engine, session) -> dict | None:
+    """The session's registry row (options sealed as stored), for a restore on another box."""
+    row = engine.store.get_session(session.id)
+    if row is None:
+        return None
+    return {"id": row["id"], "createdAt": row["created_at"], "options": row["options"],
+            "desired": row["desired"]}
