@@ -66,7 +66,11 @@ def adopt_orphans(engine) -> list[str]:
     found = orphans(leases)
     if not found:
         return []
-    alive = [n for n in leases.nodes() if n["alive"] and not n["draining"]]
+    # A node whose leases expired is not renewing them, whatever its last beat says.
+    lapsed = {o["node"] for o in found}
+    alive = [n for n in leases.nodes()
+             if n["alive"] and not n["draining"] and (n["id"] not in lapsed or
+                                                      n["id"] == leases.node_id)]
     ranked = [n["id"] for n in sorted(alive, key=lambda n: (-n["free"], n["id"]))]
     rank = ranked.index(leases.node_id) if leases.node_id in ranked else 0
     now = leases.clock()
