@@ -422,7 +422,8 @@ class Snapshotter:
         if not (profile / "Default").is_dir():
             return None  # never launched here
         try:
-            taken = self.snapshots.take(session.id, profile, record=_record(engine, session))
+            taken = self.snapshots.take(session.id, profile,
+                                        record=session_record(engine.store, session.id))
         except Exception as e:  # SnapshotBusy, the store unreachable: the next look again
             log.warning("session %s: snapshot failed: %s", session.id, e)
             return None
@@ -433,10 +434,11 @@ class Snapshotter:
         return taken
 
 
-def _record(engine, session) -> dict | None:
-    """The session's registry row (options sealed as stored), for a restore on another box."""
-    row = engine.store.get_session(session.id)
+def session_record(store, session_id: str) -> dict | None:
+    """The session's registry row, for a restore on another box (the archive is sealed with
+    the snapshot; the store seals the options again when the row is written back)."""
+    row = store.get_session(session_id)
     if row is None:
         return None
     return {"id": row["id"], "createdAt": row["created_at"], "options": row["options"],
-            "desired": row["desired"]}
+            "desired": row["desired"], "meId": row.get("me_id"), "meName": row.get("me_name")}

@@ -5,6 +5,9 @@ and when it stops."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 from waengine.snapshots import FolderStore, Snapshots
@@ -84,3 +87,37 @@ def test_snapshots_taken_during_traffic_each_come_up_connected_without_a_scan(
                 fresh.client.get(f"/sessions/{SID}/events/recent?limit=500").json["data"]
                 if e["type"] == "session.status"]
     assert "SCAN_QR" not in statuses and statuses.count("CONNECTED") == RESTORES
+
+
+def cli(*args: str, data_dir, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "waengine", "sessions", *args], capture_output=True, text=True,
+        timeout=120, env={**os.environ, "WAENGINE_ENV": "testing",
+                          "WAENGINE_DATA_DIR": str(data_dir), **env})
+
+
+def test_a_backup_restored_on_a_new_machine_comes_up_linked(make_gateway, sandbox, tmp_path):
+    sid, phone = "moving", number(3)
+    sandbox.phone(phone, "Mover")
+    old = make_gateway(data_dir=tmp_path / "old")
+    old.link(sandbox, sid, phone)
+    assert old.client.put(f"/sessions/{sid}/webhook",
+                          json={"url": "https://hooks.example.com/wa"}).status_code == 200
+    key = {"WAENGINE_SNAPSHOT_KEY": KEY}
+    backup = tmp_path / "backup"
+    done = cli("backup", "--to", str(backup), data_dir=tmp_path / "old", **key)
+    assert done.returncode == 0, done.stderr  # taken from the running browser
+    assert f"{sid}: version 1" in done.stdout
+    assert old.client.delete(f"/sessions/{sid}").status_code == 200
+
+    wrong = cli("restore", "--from", str(backup), data_dir=tmp_path / "new",
+                WAENGINE_SNAPSHOT_KEY="not the key")
+    assert wrong.returncode != 0 and "does not open" in wrong.stderr
+    done = cli("restore", "--from", str(backup), data_dir=tmp_path / "new", **key)
+    assert done.returncode == 0, done.stderr
+    new = make_gateway(data_dir=tmp_path / "new")  # restores the sessions that were running
+    up = new.wait_status(sid, "CONNECTED", "SCAN_QR", "FAILED")
+    assert up["status"] == "CONNECTED" and up["me"]["id"].startswith(phone), up
+    assert new.client.get(f"/sessions/{sid}/webhook").json["url"] == "https://hooks.example.com/wa"
+    busy = cli("restore", "--from", str(backup), data_dir=tmp_path / "new", **key)
+    assert busy.returncode == 1 and "stop the gateway first" in busy.stderr
