@@ -416,7 +416,7 @@ class Snapshotter:
 
     def take(self, session) -> dict | None:
         engine = self.engine
-        if engine.leases.fencing and session.id not in engine.store.held:
+        if engine.leases.fencing and not _owned(engine, session.id):
             return None  # another node's session now: its snapshots are that node's
         profile = engine.profiles / session.id
         if not (profile / "Default").is_dir():
@@ -432,6 +432,15 @@ class Snapshotter:
         engine._publish(session, "session.snapshot",
                         {"version": taken["version"], "bytes": taken["bytes"]})
         return taken
+
+
+def _owned(engine, session_id: str) -> bool:
+    """This node holds the session's lease at the epoch it claimed (a node paused past its
+    lease must not write a snapshot over the new owner's)."""
+    held = engine.store.held.get(session_id)
+    owner = engine.leases.owner(session_id)
+    return held is not None and owner is not None and owner["node"] == engine.leases.node_id \
+        and owner["epoch"] == held
 
 
 def session_record(store, session_id: str) -> dict | None:
