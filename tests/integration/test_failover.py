@@ -1,4 +1,4 @@
-"""Failover between two gunicorn nodes sharing a real PostgreSQL and a snapshot folder: node A's
+"""Failover between two gunicorn nodes sharing a real PostgreSQL and S3 (moto's server): node A's
 whole process group (browsers included) is SIGKILLed; node B claims its sessions once their
 leases expire, restores their newest snapshots and brings them up CONNECTED without a scan.
 Messages sent to them during the gap reach the webhook once; a send caught by the kill goes
@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from collections import Counter
 
 import psutil
+import pytest
 
 from ..conftest import phones, wait_for
 from .conftest import browser_processes
@@ -23,10 +25,33 @@ OWNERS = {"fo1": number(2), "fo2": number(3)}
 TTL = 6  # seconds of a lease: B takes over at most this long (plus a beat) after the kill
 
 
-def node(tmp_path, name: str, url: str, sandbox, receiver, store) -> Gunicorn:
+@pytest.fixture
+def s3(monkeypatch):
+    """A real S3 API on a free loopback port (moto's server) with a bucket; the nodes get its
+    credentials through the environment."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    endpoint = f"http://{host}:{port}"
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint)
+    bucket = f"wa-{uuid.uuid4().hex[:12]}"  # moto keeps buckets in this process across servers
+    client.create_bucket(Bucket=bucket)
+    yield {"WAENGINE_SNAPSHOT_STORE": f"s3://{bucket}/cluster",
+           "WAENGINE_SNAPSHOT_S3_ENDPOINT": endpoint}
+    server.stop()
+
+
+def node(tmp_path, name: str, url: str, sandbox, receiver, store: dict) -> Gunicorn:
     server = Gunicorn(tmp_path / name, sandbox.url + "/", tmp_path / f"{name}.log", extra_env={
         "WAENGINE_DATABASE_URL": url, "WAENGINE_NODE_ID": f"node-{name}",
-        "WAENGINE_LEASE_TTL": str(TTL), "WAENGINE_SNAPSHOT_STORE": str(store),
+        "WAENGINE_LEASE_TTL": str(TTL), **store,
         "WAENGINE_SNAPSHOT_KEY": "failover test passphrase",
         "WAENGINE_WEBHOOK_URL": receiver.url,
         "WAENGINE_WEBHOOK_EVENTS": "message,session.moved",
@@ -41,12 +66,12 @@ def inbox_texts(sandbox, phone: str) -> Counter:
 
 
 def test_a_killed_node_s_sessions_come_up_on_another_without_a_scan(
-        sandbox, tmp_path, postgres, receiver, servers):
+        sandbox, tmp_path, postgres, receiver, servers, s3):
     sandbox.phone(FRIEND, "Friend")
     for sid, phone in OWNERS.items():
         sandbox.phone(phone, f"Owner {sid}")
     url = postgres.create_database()
-    store = tmp_path / "snapshots"
+    store = s3
     try:
         a = node(tmp_path, "a", url, sandbox, receiver, store)
         servers.append(a)
