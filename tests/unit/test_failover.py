@@ -10,7 +10,7 @@ from waengine import engine_of, snapshots
 from waengine.snapshots import FolderStore, Snapshots
 
 from ..conftest import wait_for
-from .test_session_lifecycle import connect, status_of
+from .fakes import connect, status_of
 
 LOGIN = b"the login of s1"
 
