@@ -2,7 +2,7 @@
 its size and time, and N snapshots taken from the running browser during traffic restored one
 by one into a fresh gateway (each must come up CONNECTED without a scan).
 
-python bench/snapshots.py [--restores 20]: the sandbox in its own process, two gateways in this
+python bench/snapshots.py [--restores 20] [--page-weight field]: the sandbox in its own process, two gateways in this
 one (SQLite). docs/cluster.md keeps the result.
 """
 
@@ -61,9 +61,11 @@ def link(sandbox: str, client) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--restores", type=int, default=20)
+    parser.add_argument("--page-weight", choices=("light", "field"), default="light",
+                        help="the sandbox page's weight (field: WhatsApp Web's IndexedDB size)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="waengine-bench-snap-"))
-    sandbox, proc = start_sandbox(tmp)
+    sandbox, proc = start_sandbox(tmp, "--page-weight", args.page_weight)
     apps = []
     try:
         for phone, name in ((OWNER, "Owner"), (FRIEND, "Friend")):
@@ -135,7 +137,7 @@ def main() -> int:
         row("restore to CONNECTED in a fresh browser (median)", f"{statistics.median(up_s):.1f} s")
         row("snapshots taken during traffic that came up CONNECTED without a scan",
             f"{connected} of {len(taken)}")
-        print_table("Profile snapshots")
+        print_table(f"Profile snapshots ({args.page_weight} page)")
         return 0 if connected == len(taken) else 1
     finally:
         for app in apps:
