@@ -19,7 +19,7 @@ SID = "snap"
 OWNER = number(1)
 FRIEND = number(2)
 # Snapshots restored into fresh browsers; each restore is one browser launch and link.
-RESTORES = 12
+RESTORES = 10
 KEY = "a passphrase for the test snapshots"
 
 
