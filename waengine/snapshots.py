@@ -193,7 +193,7 @@ def capture(profile: Path, record: dict | None = None) -> bytes:
             try:
                 for rel in files:
                     tar.add(profile / rel, arcname=str(rel), recursive=False)
-            except FileNotFoundError:  # removed by a compaction while copying: again
+            except OSError:  # removed (a compaction) or truncated while copying: again
                 time.sleep(0.1 * (attempt + 1))
                 continue
             if record is not None:
