@@ -291,6 +291,7 @@ def sessions_restore(args) -> int:
     """Put each session's newest backup into DATA_DIR/profiles and register it."""
     from .engine.processes import profile_processes
     from .snapshots import SnapshotError
+    from .vocabulary import Status
 
     context = _backup_context(args)
     if isinstance(context, int):
@@ -318,7 +319,7 @@ def sessions_restore(args) -> int:
                 return 1
             record = restored["record"] or {}
             if store.get_session(sid) is None:
-                store.insert_session(sid, "STOPPED", record.get("options") or {})
+                store.insert_session(sid, Status.STOPPED.value, record.get("options") or {})
                 store.update_session(sid, desired=record.get("desired") or "running",
                                      me_id=record.get("meId"), me_name=record.get("meName"))
             print(f"{sid}: version {restored['version']} restored")
