@@ -1,4 +1,5 @@
-"""Command line: `waengine serve`, `waengine sandbox`, `waengine doctor`."""
+"""Command line: `waengine serve`, `waengine sandbox`, `waengine doctor`, `waengine sessions
+backup|restore`."""
 
 from __future__ import annotations
 
@@ -210,10 +211,123 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild-registry", action="store_true",
                    help="re-register sessions from their profile folders (damaged waengine.db)")
     p.set_defaults(func=doctor)
+    p = sub.add_parser("sessions", help="back the sessions' logins up to a folder, or restore "
+                       "them from one (disaster recovery, moving to a new machine)")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("backup", help="snapshot each session's login and registry entry "
+                           "into a folder (encrypted with WAENGINE_SNAPSHOT_KEY)")
+    q.add_argument("--session", help="only this session")
+    q.add_argument("--to", required=True, type=Path, help="the folder (created if missing)")
+    q.set_defaults(func=sessions_backup)
+    q = actions.add_parser("restore", help="put each session's newest backup into the data "
+                           "folder and register it (the gateway must be stopped)")
+    q.add_argument("--session", help="only this session")
+    q.add_argument("--from", dest="source", required=True, type=Path, help="the backup folder")
+    q.set_defaults(func=sessions_restore)
     args = parser.parse_args(argv)
     if getattr(args, "rebuild_registry", False):
         return rebuild_registry(args)
     return args.func(args)
+
+
+def _backup_context(args):
+    """(config, data_dir, store, Snapshots of the folder) or an exit code."""
+    from .backends import open_store
+    from .config import ConfigError, load_config
+    from .snapshots import FolderStore, Snapshots
+
+    os.umask(PRIVATE_UMASK)  # the backups hold logins: the operator's alone
+    try:
+        config = load_config()
+    except ConfigError as e:
+        print(f"waengine: {e}", file=sys.stderr)
+        return 2
+    folder = args.to if args.func is sessions_backup else args.source
+    if not config["SNAPSHOT_KEY"]:
+        if config["ENV"] == "production":
+            print("waengine: backups hold WhatsApp logins: set WAENGINE_SNAPSHOT_KEY "
+                  "(production does not write or read them unencrypted)", file=sys.stderr)
+            return 2
+        print("waengine: WAENGINE_SNAPSHOT_KEY is not set: the backup is not encrypted",
+              file=sys.stderr)
+    data_dir = Path(config["DATA_DIR"]).resolve()
+    snapshots = Snapshots(FolderStore(folder), config["SNAPSHOT_KEY"] or None,
+                          int(config["SNAPSHOT_KEEP"]))
+    return config, data_dir, open_store(config, data_dir), snapshots
+
+
+def sessions_backup(args) -> int:
+    """Snapshot every session's profile (or one) with its registry entry into --to."""
+    from .snapshots import session_record
+
+    context = _backup_context(args)
+    if isinstance(context, int):
+        return context
+    _config, data_dir, store, snapshots = context
+    try:
+        ids = [r["id"] for r in store.list_sessions()]
+        if args.session:
+            if args.session not in ids:
+                print(f"waengine: no session {args.session!r}", file=sys.stderr)
+                return 1
+            ids = [args.session]
+        done = 0
+        for sid in ids:
+            profile = data_dir / "profiles" / sid
+            if not (profile / "Default").is_dir():
+                print(f"{sid}: no profile (never linked here), skipped")
+                continue
+            taken = snapshots.take(sid, profile, record=session_record(store, sid))
+            print(f"{sid}: version {taken['version']}, {taken['bytes']} bytes, "
+                  f"{taken['seconds']:.2f}s")
+            done += 1
+    finally:
+        store.close()
+    print(f"backed up {done} session(s) to {args.to}")
+    return 0
+
+
+def sessions_restore(args) -> int:
+    """Put each session's newest backup into DATA_DIR/profiles and register it."""
+    from .engine.processes import profile_processes
+    from .snapshots import SnapshotError
+    from .vocabulary import Status
+
+    context = _backup_context(args)
+    if isinstance(context, int):
+        return context
+    _config, data_dir, store, snapshots = context
+    try:
+        ids = snapshots.sessions()
+        if args.session:
+            ids = [sid for sid in ids if sid == args.session]
+        if not ids:
+            print(f"waengine: no backup in {args.source}"
+                  + (f" for {args.session!r}" if args.session else ""), file=sys.stderr)
+            return 1
+        profiles = data_dir / "profiles"
+        busy = [sid for sid in ids if profile_processes(profiles / sid)]
+        if busy:
+            print(f"waengine: a browser runs on {', '.join(busy)}: stop the gateway first",
+                  file=sys.stderr)
+            return 1
+        for sid in ids:
+            try:
+                restored = snapshots.restore_latest(sid, profiles / sid)
+            except SnapshotError as e:
+                print(f"waengine: {sid}: {e}", file=sys.stderr)
+                return 1
+            record = restored["record"] or {}
+            if store.get_session(sid) is None:
+                store.insert_session(sid, Status.STOPPED.value, record.get("options") or {})
+                store.update_session(sid, desired=record.get("desired") or "running",
+                                     me_id=record.get("meId"), me_name=record.get("meName"))
+            print(f"{sid}: version {restored['version']} restored")
+    finally:
+        store.close()
+    print(f"restored {len(ids)} session(s) into {profiles}; start the gateway: each comes "
+          "back linked, without a QR scan")
+    return 0
 
 
 def rebuild_registry(args) -> int:

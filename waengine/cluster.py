@@ -158,3 +158,14 @@ class NodeKeeper:
                 log.warning("session %s is leased by another node", session_id)
         for session_id in sorted(set(held) - running):
             self.leases.release(session_id)
+        self.adopt()
+
+    def adopt(self) -> None:
+        """Failover: take a share of the sessions whose node stopped renewing their leases
+        (only with a snapshot store, which brings their logins along)."""
+        if self.engine.snapshots is None:
+            return
+        from .failover import adopt_orphans
+
+        for session_id in adopt_orphans(self.engine):
+            log.warning("session %s taken over by this node (failover)", session_id)

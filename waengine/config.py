@@ -145,6 +145,15 @@ class Defaults:
     NODE_URL = ""
     # Seconds a session's lease lasts without renewal (renewed every third of it).
     LEASE_TTL = 15.0
+    # Profile snapshots (docs/cluster.md): where (`s3://bucket/prefix`, with SNAPSHOT_S3_ENDPOINT
+    # for a non-AWS S3 API, or a folder such as a shared mount; empty: none), the passphrase
+    # their AES key is derived from, seconds between two snapshots of a CONNECTED session,
+    # and how many versions each session keeps.
+    SNAPSHOT_STORE = ""
+    SNAPSHOT_KEY = ""
+    SNAPSHOT_S3_ENDPOINT = ""
+    SNAPSHOT_INTERVAL = 900.0
+    SNAPSHOT_KEEP = 3
     # Long-lived streams (SSE) each hold a request thread for as long as they are open: at most
     # half of THREADS, so API calls and /health always find one. 0 = THREADS // 4.
     SSE_MAX_STREAMS = 0
@@ -394,6 +403,11 @@ def _validate_database(config: dict) -> None:
         raise ConfigError(f"DATABASE_URL must be empty (SQLite) or postgresql://…, got {scheme}")
     if float(config["LEASE_TTL"]) < 1:
         raise ConfigError(f"LEASE_TTL must be at least 1 second, got {config['LEASE_TTL']}")
+    if config["SNAPSHOT_INTERVAL"] <= 0 or int(config["SNAPSHOT_KEEP"]) < 1:
+        raise ConfigError("SNAPSHOT_INTERVAL must be positive and SNAPSHOT_KEEP at least 1")
+    if config["SNAPSHOT_STORE"] and not config["SNAPSHOT_KEY"] and config["ENV"] == "production":
+        raise ConfigError("SNAPSHOT_STORE needs SNAPSHOT_KEY in production: the snapshots hold "
+                          "WhatsApp logins (set WAENGINE_SNAPSHOT_KEY to a long passphrase)")
     if int(config["DATABASE_POOL_SIZE"]) < 1:
         raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, got {config['DATABASE_POOL_SIZE']}")
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from . import shapes
+from . import failover, shapes
 from .backends import open_store
 from .cache import Body, SessionCache
 from .cluster import Leases, NodeKeeper, node_id_for
@@ -38,6 +38,7 @@ from .ops.activity import session_activity
 from .ops.history import capacity
 from .ops.reaper import SessionReaper
 from .ops.watchdog import MemorySample, MemoryWatchdog, measure
+from .snapshots import Snapshots, Snapshotter, warn_unencrypted
 from .store import iso_utc, private_folder
 from .vocabulary import Status
 
@@ -96,8 +97,15 @@ class Engine:
             session, bridge, self.events.outbox, self._on_event, config["UNDECRYPTABLE_AFTER"])
         self.calls = CallRejecter(config, self._queue_reply)
         self.node = NodeKeeper(self, self.leases)
+        self.snapshots = Snapshots.from_config(config)
+        self.snapshotter = Snapshotter(self, self.snapshots) if self.snapshots else None
+        if self.snapshots is not None:
+            warn_unencrypted(config)
+            self.manager.after_stop = self.snapshotter.stopped
+            self.manager.on_delete.append(
+                lambda sid, purged: self.snapshots.forget(sid) if purged else None)
         if self.leases.fencing:  # a session is restored by the node that takes its lease
-            self.manager.may_run = lambda sid: self.leases.claim(sid) is not None
+            self.manager.may_run = lambda sid: failover.claim(self, sid)
         self.started = False
         self._lock = threading.Lock()
 
@@ -118,6 +126,8 @@ class Engine:
             self.watchdog.start()
             self.node.start()
             self.reaper.start()
+            if self.snapshotter is not None:
+                self.snapshotter.start()
             log.info("engine started; restoring %d session(s)", restored)
 
     def stop(self) -> None:
@@ -129,6 +139,8 @@ class Engine:
         self.watchdog.stop()
         self.reaper.stop()
         self.node.stop()
+        if self.snapshotter is not None:
+            self.snapshotter.stop()  # the stops below take each session's last snapshot
         self.senders.stop()
         self.manager.shutdown()
         if hasattr(self.manager.factory, "stop"):

@@ -139,6 +139,8 @@ class SessionManager:
         self.may_run: Callable[[str], bool] | None = None
         # Set by the engine: the catch-up a worker runs after each (re)connect (catchup.py).
         self.on_connected: Callable[[Session, object], None] | None = None
+        # Set by the engine with SNAPSHOT_STORE: called after a graceful stop (browser quit).
+        self.after_stop: Callable[[Session], None] | None = None
 
     def lifecycle(self, session_id: str) -> threading.RLock:
         """The lock that serializes lifecycle operations on this session id."""
@@ -295,7 +297,19 @@ class SessionManager:
             session = self.get(session_id)
             self.store.update_session(session_id, desired="stopped")
             session.stop(reason)
+            self._stopped(session)
             return session
+
+    def _stopped(self, session: Session) -> None:
+        if self.after_stop is not None:
+            try:
+                self.after_stop(session)
+            except Exception:  # the stop itself succeeded; the hook logs its own failures
+                log.exception("session %s: after-stop hook failed", session.id)
+
+    def _shut(self, session: Session) -> None:
+        session.stop("shutdown")
+        self._stopped(session)
 
     def delete(self, session_id: str, purge: bool = False) -> dict:
         """Stop the session and wait for its worker to end; purge removes every trace of it."""
@@ -309,6 +323,8 @@ class SessionManager:
                 reap_profile(self.profiles / session_id)
                 session.stop("deleted", timeout=DELETE_WAIT)
             snapshot = session.snapshot()
+            if not purge:
+                self._stopped(session)
             if purge:
                 delete_profile(self.profiles / session_id)
                 with self._lock:
@@ -321,7 +337,7 @@ class SessionManager:
 
     def shutdown(self) -> None:
         """Stop every worker in parallel (browsers quit, profiles flushed); keep them 'running'."""
-        threads = [threading.Thread(target=s.stop, args=("shutdown",), name=f"wa-stop-{s.id}",
+        threads = [threading.Thread(target=self._shut, args=(s,), name=f"wa-stop-{s.id}",
                                     daemon=True)
                    for s in self.list() if s.running]
         for t in threads:

@@ -246,6 +246,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
     if kind == "session.status":
         return [("session.status", data, None)]
+    if kind in ("session.snapshot", "session.moved"):  # cluster mode (docs/cluster.md)
+        return [(kind, data, None)]
     if kind == "bridge.error":
         log.warning("in-page bridge error: %s", data.get("message"))
     return []  # message.sent (our own echo), conn.logout: covered by session.status

@@ -17,7 +17,8 @@ from ..vocabulary import Status
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
                "group.participants", "message.status", "message.edited",
                "poll.vote", "message.undecryptable", "status.received", "group.notification",
-               "call.received", "presence.update", "pairing.code")
+               "call.received", "presence.update", "pairing.code", "session.snapshot",
+               "session.moved")
 
 
 def new_event_id() -> str:

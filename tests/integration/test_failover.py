@@ -1,0 +1,145 @@
+"""Failover between two gunicorn nodes sharing a real PostgreSQL and S3 (moto's server): node A's
+whole process group (browsers included) is SIGKILLed; node B claims its sessions once their
+leases expire, restores their newest snapshots and brings them up CONNECTED without a scan.
+Messages sent to them during the gap reach the webhook once; a send caught by the kill goes
+out once; a send whose outcome was unknown is looked up by its WhatsApp id, not sent again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+
+import psutil
+import pytest
+
+from ..conftest import phones, wait_for
+from .conftest import browser_processes
+from .servers import Gunicorn
+
+number = phones(__name__)
+FRIEND = number(1)
+OWNERS = {"fo1": number(2), "fo2": number(3)}
+TTL = 6  # seconds of a lease: B takes over at most this long (plus a beat) after the kill
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A real S3 API on a free loopback port (moto's server) with a bucket; the nodes get its
+    credentials through the environment."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    endpoint = f"http://{host}:{port}"
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint)
+    bucket = f"wa-{uuid.uuid4().hex[:12]}"  # moto keeps buckets in this process across servers
+    client.create_bucket(Bucket=bucket)
+    yield {"WAENGINE_SNAPSHOT_STORE": f"s3://{bucket}/cluster",
+           "WAENGINE_SNAPSHOT_S3_ENDPOINT": endpoint}
+    server.stop()
+
+
+def node(tmp_path, name: str, url: str, sandbox, receiver, store: dict) -> Gunicorn:
+    server = Gunicorn(tmp_path / name, sandbox.url + "/", tmp_path / f"{name}.log", extra_env={
+        "WAENGINE_DATABASE_URL": url, "WAENGINE_NODE_ID": f"node-{name}",
+        "WAENGINE_LEASE_TTL": str(TTL), **store,
+        "WAENGINE_SNAPSHOT_KEY": "failover test passphrase",
+        "WAENGINE_WEBHOOK_URL": receiver.url,
+        "WAENGINE_WEBHOOK_EVENTS": "message,session.moved",
+        "WAENGINE_SEND_MIN_INTERVAL": "0", "WAENGINE_SEND_JITTER": "0"},
+        start_new_session=True)  # its own process group: the test SIGKILLs it whole
+    server.wait_healthy()
+    return server
+
+
+def inbox_texts(sandbox, phone: str) -> Counter:
+    return Counter(m["text"] for m in sandbox.inbox(phone))
+
+
+def test_a_killed_node_s_sessions_come_up_on_another_without_a_scan(
+        sandbox, tmp_path, postgres, receiver, servers, s3):
+    sandbox.phone(FRIEND, "Friend")
+    for sid, phone in OWNERS.items():
+        sandbox.phone(phone, f"Owner {sid}")
+    url = postgres.create_database()
+    store = s3
+    try:
+        a = node(tmp_path, "a", url, sandbox, receiver, store)
+        servers.append(a)
+        b = node(tmp_path, "b", url, sandbox, receiver, store)
+        servers.append(b)
+        for sid, phone in OWNERS.items():
+            assert a.post("/sessions", json={"id": sid}).status_code == 201
+            a.wait_status(sid, "SCAN_QR")
+            sandbox.scan(lambda s=sid: a.get(f"/sessions/{s}/qr").json().get("qr"), phone)
+            a.wait_status(sid, "CONNECTED")
+        wait_for(lambda: len(postgres.query(
+            url, "SELECT DISTINCT session FROM events WHERE type = 'session.snapshot'")) == 2,
+            message="the snapshot each session takes once linked")
+        sent = a.post("/sessions/fo1/messages", json={"to": FRIEND, "text": "before the kill"})
+        assert sent.status_code in (201, 202), sent.text
+        wait_for(lambda: postgres.query(url, "SELECT 1 FROM outgoing WHERE status = 'sent'"),
+                 message="the first send is sent")
+        caught = a.post("/sessions/fo2/messages", json={"to": FRIEND, "text": "caught by the kill"})
+        assert caught.status_code in (201, 202), caught.text
+
+        a_pids = [p.pid for p in psutil.Process(a.proc.pid).children(recursive=True)]
+        os.killpg(a.proc.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        a.proc.wait(10)
+        # A died after its page sent "before the kill" but before it recorded the outcome.
+        postgres.query(url, "UPDATE outgoing SET status = 'unknown' WHERE session = 'fo1'"
+                            " AND status = 'sent' RETURNING id")
+        gap = [(sid, f"gap {sid} {i}") for sid in OWNERS for i in range(3)]
+        for sid, text in gap:
+            sandbox.post("/_sandbox/messages", **{"from": FRIEND, "to": OWNERS[sid], "text": text})
+        wait_for(lambda: not [p for p in a_pids if psutil.pid_exists(p)
+                              and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+                 and not browser_processes(tmp_path / "a"), timeout=15,
+                 message="no process of node A left, Chromium included")
+
+        wait_for(lambda: postgres.query(url, "SELECT DISTINCT node FROM leases") == [
+            ("node-b",)], timeout=3 * TTL, message="node B holds every lease")
+        for sid in OWNERS:  # a browser on B: not the status A last stored
+            up = wait_for(lambda s=sid: (view := b.get(f"/sessions/{s}").json()).get("browser")
+                          and view["status"] in ("CONNECTED", "SCAN_QR") and view, timeout=90,
+                          message=f"{sid} up on node B")
+            assert up["status"] == "CONNECTED", up
+        print(f"takeover of {len(OWNERS)} sessions: {time.monotonic() - killed_at:.1f}s "
+              f"after the SIGKILL (lease {TTL}s)")
+
+        def delivered():
+            return [e for e in receiver.delivered() if e["type"] == "message"
+                    and e["data"]["body"].startswith("gap ")]
+        wait_for(lambda: len({e["data"]["body"] for e in delivered()}) == len(gap), timeout=60,
+                 message="every message of the gap at the webhook")
+        moved = [e for e in receiver.delivered() if e["type"] == "session.moved"]
+        assert sorted((e["session"], e["data"]["from"], e["data"]["to"], e["data"]["reason"])
+                      for e in moved) == [(sid, "node-a", "node-b", "failover") for sid in OWNERS]
+        wait_for(lambda: postgres.query(
+            url, "SELECT 1 FROM outgoing WHERE status IN ('queued', 'unknown')") == [],
+            timeout=60, message="the sends A left behind ended on B")
+        assert sorted(postgres.query(url, "SELECT session, status FROM outgoing")) == [
+            ("fo1", "sent"), ("fo2", "sent")]
+        wait_for(lambda: inbox_texts(sandbox, FRIEND)["caught by the kill"] == 1,
+                 message="the send caught by the kill on Friend's phone")
+        after = b.post("/sessions/fo1/messages", json={"to": FRIEND, "text": "after"})
+        assert after.status_code in (201, 202), after.text
+        wait_for(lambda: inbox_texts(sandbox, FRIEND)["after"] == 1, message="a send from B")
+        texts = inbox_texts(sandbox, FRIEND)
+        assert texts["before the kill"] == 1 and texts["caught by the kill"] == 1, texts
+        assert Counter(e["data"]["body"] for e in delivered()) == Counter(t for _, t in gap)
+    finally:
+        for server in servers:
+            server.stop()
+        servers.clear()
+        postgres.drop_database(url)

@@ -1,0 +1,79 @@
+"""Snapshots and failover in the engine, with fake browsers: when a snapshot is taken, that a
+purge deletes them, and a node that stops renewing its leases loses its sessions to another
+node, which restores their snapshots before it starts them."""
+
+from __future__ import annotations
+
+import pytest
+
+from waengine import engine_of, snapshots
+from waengine.snapshots import FolderStore, Snapshots
+
+from ..conftest import wait_for
+from .fakes import connect, status_of
+
+LOGIN = b"the login of s1"
+
+
+def log_file(profiles, sid="s1"):
+    return profiles / sid / "Default/IndexedDB/http_wa.indexeddb.leveldb/000003.log"
+
+
+def linked(client, engine, sid):
+    assert client.post("/sessions", json={"id": sid}).status_code == 201
+    wait_for(lambda: status_of(client, sid) == "CONNECTED", message=f"{sid} CONNECTED")
+    path = log_file(engine.profiles, sid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(LOGIN)  # what Chromium would have written at the link
+
+
+def events(client, sid, kind):
+    return [e["data"] for e in client.get(f"/sessions/{sid}/events/recent?limit=500").json["data"]
+            if e["type"] == kind]
+
+
+def test_a_session_is_snapshotted_once_linked_every_interval_and_at_its_stop(
+        make_app, factory, tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "CHECK_INTERVAL", 3600.0)  # this test calls check() itself
+    factory.on_open = connect
+    app = make_app(SNAPSHOT_STORE=str(tmp_path / "snaps"), SNAPSHOT_INTERVAL=3600.0,
+                   SNAPSHOT_KEEP=2)
+    client, engine = app.test_client(), engine_of(app)
+    linked(client, engine, "s1")
+    store = Snapshots(FolderStore(tmp_path / "snaps"), None)
+    engine.snapshotter.check()
+    engine.snapshotter.check()  # inside the interval: nothing new
+    assert store.list("s1") == [1]
+    engine.snapshotter.interval = 0.0
+    engine.snapshotter.check()
+    assert store.list("s1") == [1, 2]
+    assert client.delete("/sessions/s1").status_code == 200
+    assert store.list("s1") == [2, 3]  # the graceful stop's; SNAPSHOT_KEEP versions stay
+    assert [e["version"] for e in events(client, "s1", "session.snapshot")] == [1, 2, 3]
+    assert client.delete("/sessions/s1?purge=true").status_code == 200
+    assert store.list("s1") == []
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_node_that_stops_renewing_loses_its_sessions_to_one_that_restores_them(
+        make_app, factory, tmp_path):
+    factory.on_open = connect
+    common = {"LEASE_TTL": 1.5, "SNAPSHOT_STORE": str(tmp_path / "snaps"), "SNAPSHOT_KEY": "k"}
+    a = make_app(NODE_ID="node-a", DATA_DIR=str(tmp_path / "a"), **common)
+    client_a, engine_a = a.test_client(), engine_of(a)
+    for sid in ("s1", "s2"):
+        linked(client_a, engine_a, sid)
+    assert engine_a.snapshotter.take(engine_a.manager.get("s1")) is not None
+    b = make_app(NODE_ID="node-b", DATA_DIR=str(tmp_path / "b"), **common)
+    engine_b = engine_of(b)
+    engine_a.node.stop()  # node-a hangs: no more heartbeats, no renewals
+    wait_for(lambda: {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-b"},
+             timeout=15, message="node-b holds both leases")
+    for sid in ("s1", "s2"):
+        wait_for(lambda s=sid: engine_b.manager.get(s).running
+                 and status_of(b.test_client(), s) == "CONNECTED", message=f"{sid} on node-b")
+    assert log_file(engine_b.profiles).read_bytes() == LOGIN  # from node-a's snapshot
+    moved = events(b.test_client(), "s1", "session.moved")
+    assert moved == [{"from": "node-a", "to": "node-b", "reason": "failover"}]
+    # node-a's stale browser may not snapshot over node-b's
+    assert engine_a.snapshotter.take(engine_a.manager.get("s1")) is None
