@@ -2,8 +2,10 @@
 its size and time, and N snapshots taken from the running browser during traffic restored one
 by one into a fresh gateway (each must come up CONNECTED without a scan).
 
-python bench/snapshots.py [--restores 20] [--page-weight field]: the sandbox in its own process, two gateways in this
-one (SQLite). docs/cluster.md keeps the result.
+    python bench/snapshots.py [--restores 20] [--page-weight field]
+
+The sandbox runs in its own process, two gateways in this one (SQLite). docs/cluster.md keeps
+the result.
 """
 
 from __future__ import annotations
