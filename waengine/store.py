@@ -175,6 +175,12 @@ class StoreBase:
         """SQL for a JSON object column with one top-level key removed."""
         raise NotImplementedError
 
+    def text_search(self, words: list[tuple[str, bool]]) -> tuple[str, str, str, str]:
+        """How the message history finds words (events/history.py), each a (word, prefix)
+        pair, all of them in a message: (the FROM source, naming the messages `m`; the
+        condition; the sort-key column to bound and order by; the condition's argument)."""
+        raise NotImplementedError
+
     def serialize(self, tx, name: str) -> None:
         """Hold a lock on `name` until the transaction ends (writers that must not interleave:
         migrations)."""
@@ -340,6 +346,12 @@ class Store(StoreBase):
         return f"json_extract({column}, '$.{'.'.join(path)}')"
 
     json_number = json_text
+
+    def text_search(self, words: list[tuple[str, bool]]) -> tuple[str, str, str, str]:
+        # FTS5 walks its rowid (the sort key) newest first and stops at the page's end
+        expr = " ".join(f'"{word}"' + ("*" if prefix else "") for word, prefix in words)
+        return ("messages_fts JOIN messages m ON m.k = messages_fts.rowid",
+                "messages_fts MATCH ?", "messages_fts.rowid", expr)
 
     def json_without(self, column: str, key: str) -> str:
         return f"json_remove({column}, '$.{key}')"
