@@ -180,3 +180,69 @@ def test_retention_is_per_session_and_a_purge_forgets_everything(history, store)
     assert store.execute("SELECT COUNT(*) AS n FROM messages")[0]["n"] == 0
     # the full-text index forgot them too
     assert bodies(history.page("s2", q="old")) == []
+
+
+# ---- the route (a fake browser: the events reach the hub as the engine publishes them) ----
+ADMIN, SALES = "admin-0123456789abcdef0123", "salesbot-0123456789abcdef01"
+
+
+@pytest.fixture
+def api(make_app, factory):
+    from waengine import engine_of
+
+    from ..conftest import wait_for
+
+    app = make_app(API_KEYS=[ADMIN, f"{SALES}:sales"])
+    client = app.test_client()
+    for sid, key in (("sales", SALES), ("other", ADMIN), ("brief", ADMIN)):
+        body = {"id": sid, **({"historyDays": 2} if sid == "brief" else {})}
+        assert client.post("/sessions", json=body, headers={"X-API-Key": key}).status_code == 201
+    wait_for(lambda: len(factory.opened) == 3, message="three browsers")
+    engine = engine_of(app)
+    for sid in ("sales", "other", "brief"):
+        published = engine.manager.get(sid)
+        for n in range(3):
+            engine._on_event(published, "message", incoming(n, f"{sid} pesan {n}", ago=-n))
+    return client
+
+
+def get(client, sid, key=ADMIN, **query):
+    return client.get(f"/sessions/{sid}/messages", query_string=query,
+                      headers={"X-API-Key": key})
+
+
+def test_the_route_pages_a_session_history_newest_first(api):
+    resp = get(api, "sales", SALES, limit=2)
+    assert resp.status_code == 200 and bodies(resp.json) == ["sales pesan 2", "sales pesan 1"]
+    rest = get(api, "sales", SALES, before=resp.json["next"])
+    assert bodies(rest.json) == ["sales pesan 0"] and rest.json["next"] is None
+    assert bodies(get(api, "sales", SALES, q="PESAN 1", chat="+62 811-0000-0001").json) == [
+        "sales pesan 1"]
+    assert get(api, "sales", SALES, type="image").json == {"data": [], "next": None}
+
+
+def test_a_scoped_key_reads_only_its_sessions_history_and_unknown_is_404(api):
+    resp = get(api, "other", SALES)
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden"
+    assert get(api, "nobody").status_code == 404
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"before": "yesterday"}, "before"), ({"after": "c12x"}, "after"), ({"limit": 0}, "limit"),
+    ({"limit": 501}, "limit"), ({"type": "Chat!"}, "type"), ({"chat": "not a chat"}, "chat"),
+    ({"q": "x" * 201}, "q"), ({"q": ""}, "q")])
+def test_bad_parameters_are_422_naming_the_field(api, query, field):
+    resp = get(api, "other", **query)
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "validation_error"
+    assert field in str(resp.json["error"]["details"])
+
+
+def test_a_session_shows_its_retention_and_a_purge_removes_its_history(api):
+    assert api.get("/sessions/brief", headers={"X-API-Key": ADMIN}).json["historyDays"] == 2
+    assert api.get("/sessions/other", headers={"X-API-Key": ADMIN}).json["historyDays"] == 90
+    assert api.delete("/sessions/brief?purge=true",
+                      headers={"X-API-Key": ADMIN}).status_code == 200
+    assert api.post("/sessions", json={"id": "brief"},
+                    headers={"X-API-Key": ADMIN}).status_code == 201
+    assert get(api, "brief").json == {"data": [], "next": None}
+    assert len(get(api, "other").json["data"]) == 3
