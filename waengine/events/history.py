@@ -42,8 +42,10 @@ DELETE_BATCH = 2000
 
 def words(text: str) -> list[str]:
     """The searchable words of a text: case-folded, accents removed ("Café" -> "cafe")."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = text.casefold()
+    if not folded.isascii():  # most texts are: no accents to remove
+        folded = "".join(c for c in unicodedata.normalize("NFKD", folded)
+                         if not unicodedata.combining(c))
     return [w for w in WORD.findall(folded) if len(w) <= WORD_MAX]
 
 
