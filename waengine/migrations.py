@@ -175,18 +175,23 @@ def _message_history(store, tx) -> None:
                 "CREATE INDEX IF NOT EXISTS messages_key ON messages (session, key_id)"):
         tx.execute(sql)
     if store.backend == "sqlite":
-        # FTS5 over the table's own `terms` (external content): triggers keep it in step
+        # FTS5 over the table's own `terms` (external content), triggers keeping it in step;
+        # and the chat as one token (its hex), so a search within a chat is one index walk
+        tx.execute("ALTER TABLE messages ADD COLUMN chat_token TEXT"
+                   " GENERATED ALWAYS AS (hex(chat)) VIRTUAL")
         tx.execute("CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5("
-                   "terms, content='messages', content_rowid='k')")
+                   "terms, chat_token, content='messages', content_rowid='k')")
         tx.execute("CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages"
-                   " BEGIN INSERT INTO messages_fts (rowid, terms) VALUES (new.k, new.terms); END")
+                   " BEGIN INSERT INTO messages_fts (rowid, terms, chat_token)"
+                   " VALUES (new.k, new.terms, new.chat_token); END")
         tx.execute("CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages"
-                   " BEGIN INSERT INTO messages_fts (messages_fts, rowid, terms)"
-                   " VALUES ('delete', old.k, old.terms); END")
+                   " BEGIN INSERT INTO messages_fts (messages_fts, rowid, terms, chat_token)"
+                   " VALUES ('delete', old.k, old.terms, old.chat_token); END")
         tx.execute("CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF terms"
-                   " ON messages BEGIN INSERT INTO messages_fts (messages_fts, rowid, terms)"
-                   " VALUES ('delete', old.k, old.terms);"
-                   " INSERT INTO messages_fts (rowid, terms) VALUES (new.k, new.terms); END")
+                   " ON messages BEGIN INSERT INTO messages_fts (messages_fts, rowid, terms,"
+                   " chat_token) VALUES ('delete', old.k, old.terms, old.chat_token);"
+                   " INSERT INTO messages_fts (rowid, terms, chat_token)"
+                   " VALUES (new.k, new.terms, new.chat_token); END")
     else:
         # The terms as they are (no parser, no stemming): the same words FTS5 indexes
         tx.execute("CREATE INDEX IF NOT EXISTS messages_terms ON messages"

@@ -183,7 +183,7 @@ class MessageHistory:
             found = parse_query(q)
             if not found:
                 return {"data": [], "next": None}  # no word: nothing can match
-            source, condition, key, arg = self.store.text_search(found)
+            source, condition, key, arg = self.store.text_search(found, chat)
             where, args = [condition, "m.session = ?"], [arg, session_id]
         else:
             source, key, where, args = "messages m", "m.k", ["m.session = ?"], [session_id]
