@@ -113,16 +113,22 @@ def queries(count: int, words: list[str]) -> list[tuple[str, dict]]:
             (order[n % len(order)] for n in range(count))]
 
 
+BASELINE = "newest page, no q (the same-run baseline)"
+
+
 def search(client, asked: list[tuple[str, dict]]) -> dict[str, list[float]]:
+    """Each search, then the plain newest page (no q) as its same-run baseline: on a loaded
+    box a p99 is mostly the scheduler's, and the baseline shows how much."""
     timings: dict[str, list[float]] = {}
     for _kind, query in asked[:30]:  # warm the page cache and the code paths
         client.get(f"/sessions/{SID}/messages", query_string=query)
     for kind, query in asked:
-        began = time.perf_counter()
-        resp = client.get(f"/sessions/{SID}/messages", query_string=query)
-        spent = time.perf_counter() - began
-        assert resp.status_code == 200, resp.json
-        timings.setdefault(kind, []).append(spent)
+        for name, each in ((kind, query), (BASELINE, {"limit": 50})):
+            began = time.perf_counter()
+            resp = client.get(f"/sessions/{SID}/messages", query_string=each)
+            spent = time.perf_counter() - began
+            assert resp.status_code == 200, resp.json
+            timings.setdefault(name, []).append(spent)
     return timings
 
 
@@ -166,14 +172,17 @@ def main() -> None:
             client = app.test_client()
             asked = queries(asked_count, words)
             timings = search(client, asked)
+            plain = timings.pop(BASELINE)
             everything = [t for each in timings.values() for t in each]
             for kind, each in timings.items():
                 row(f"GET …/messages?q= {kind}", f"p50 {pct(each, 0.5) * 1000:.1f} / p99 "
                     f"{pct(each, 0.99) * 1000:.1f} ms")
             p99 = pct(everything, 0.99) * 1000
             row(f"GET …/messages?q= all {len(everything)} requests",
-                f"p50 {pct(everything, 0.5) * 1000:.1f} / p99 {p99:.1f} ms", "target p99 ≤ 50 ms",
-                "met" if p99 <= 50 else "NOT met")
+                f"p50 {pct(everything, 0.5) * 1000:.1f} / p99 {p99:.1f} ms",
+                f"p50 {pct(plain, 0.5) * 1000:.1f} / p99 {pct(plain, 0.99) * 1000:.1f} ms "
+                f"GET …/messages (no q), interleaved",
+                f"target p99 ≤ 50 ms: {'met' if p99 <= 50 else 'NOT met'}")
             first = client.get(f"/sessions/{SID}/messages", query_string={"limit": 50})
             assert len(first.json["data"]) == 50
             kept, skipped = insert_cost(engine)
