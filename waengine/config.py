@@ -131,6 +131,9 @@ class Defaults:
     # Seconds for one publish to a sink's broker (connect, send, its acknowledgement).
     SINK_TIMEOUT = 5.0
     EVENT_RETENTION = 7 * 86400.0
+    # Days of message history a session keeps (GET /sessions/{id}/messages; its own
+    # `historyDays` wins); the reaper deletes older messages. 0: no history is kept.
+    HISTORY_DAYS = 90.0
     # Seconds a write waits for another process's SQLite lock (PostgreSQL: for a connection)
     # before 503 storage_unavailable.
     STORE_BUSY_TIMEOUT = 5.0
@@ -284,6 +287,8 @@ def validate(config: dict) -> None:
                 "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL", "WS_PING_INTERVAL"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
+    if not 0 <= config["HISTORY_DAYS"] <= 36500:
+        raise ConfigError(f"HISTORY_DAYS must be between 0 and 36500, got {config['HISTORY_DAYS']}")
     if config["UNDECRYPTABLE_AFTER"] <= 0:
         raise ConfigError(f"UNDECRYPTABLE_AFTER must be positive, got {config['UNDECRYPTABLE_AFTER']}")
     if len(str(config["CALL_REPLY"])) > 4096:

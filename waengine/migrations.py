@@ -140,10 +140,69 @@ def _nodes_and_leases(store, tx) -> None:
     tx.execute("CREATE INDEX IF NOT EXISTS leases_node ON leases (node)")
 
 
+# The message history (events/history.py). `k` orders a session's messages: the WhatsApp
+# timestamp in its high bits, a hash of the id below (HISTORY_KEY_BITS), so a page is a range
+# of one index and the full-text index walks it newest first. `terms` is the searchable text
+# as history.py normalizes it, the same words for both backends' full-text indexes.
+MESSAGES = """
+CREATE TABLE IF NOT EXISTS messages (
+    k {key},
+    session TEXT NOT NULL,
+    id TEXT NOT NULL,
+    key_id TEXT,            -- the random id part of `id`: receipts name a message by it
+    chat TEXT NOT NULL,
+    sender TEXT,
+    recipient TEXT,
+    from_me BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,     -- the text, a media caption, a poll's name
+    ack BIGINT NOT NULL,    -- WhatsApp's code (vocabulary.ACK_BY_CODE); it only rises
+    timestamp BIGINT NOT NULL,
+    edited_at BIGINT,
+    revoked_at BIGINT,
+    terms TEXT NOT NULL,
+    data TEXT NOT NULL,     -- the message as events show it (media by reference)
+    UNIQUE (session, id)
+)"""
+
+
+def _message_history(store, tx) -> None:
+    key = "INTEGER PRIMARY KEY" if store.backend == "sqlite" else "BIGINT PRIMARY KEY"
+    tx.execute(MESSAGES.replace("{key}", key))
+    for sql in ("CREATE INDEX IF NOT EXISTS messages_session ON messages (session, k)",
+                "CREATE INDEX IF NOT EXISTS messages_chat ON messages (session, chat, k)",
+                "CREATE INDEX IF NOT EXISTS messages_type ON messages (session, type, k)",
+                "CREATE INDEX IF NOT EXISTS messages_key ON messages (session, key_id)"):
+        tx.execute(sql)
+    if store.backend == "sqlite":
+        # FTS5 over the table's own `terms` (external content), triggers keeping it in step;
+        # and the chat as one token (its hex), so a search within a chat is one index walk
+        tx.execute("ALTER TABLE messages ADD COLUMN chat_token TEXT"
+                   " GENERATED ALWAYS AS (hex(chat)) VIRTUAL")
+        tx.execute("CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5("
+                   "terms, chat_token, content='messages', content_rowid='k')")
+        tx.execute("CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages"
+                   " BEGIN INSERT INTO messages_fts (rowid, terms, chat_token)"
+                   " VALUES (new.k, new.terms, new.chat_token); END")
+        tx.execute("CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages"
+                   " BEGIN INSERT INTO messages_fts (messages_fts, rowid, terms, chat_token)"
+                   " VALUES ('delete', old.k, old.terms, old.chat_token); END")
+        tx.execute("CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF terms"
+                   " ON messages BEGIN INSERT INTO messages_fts (messages_fts, rowid, terms,"
+                   " chat_token) VALUES ('delete', old.k, old.terms, old.chat_token);"
+                   " INSERT INTO messages_fts (rowid, terms, chat_token)"
+                   " VALUES (new.k, new.terms, new.chat_token); END")
+    else:
+        # The terms as they are (no parser, no stemming): the same words FTS5 indexes
+        tx.execute("CREATE INDEX IF NOT EXISTS messages_terms ON messages"
+                   " USING GIN (array_to_tsvector(string_to_array(terms, ' ')))")
+
+
 # (version, name, apply(store, tx)): append only; a released migration never changes.
 MIGRATIONS = [
     (1, "baseline: sessions, events, deliveries, outgoing, receipts", _baseline),
     (2, "nodes and leases", _nodes_and_leases),
+    (3, "message history", _message_history),
 ]
 
 

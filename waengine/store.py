@@ -175,6 +175,14 @@ class StoreBase:
         """SQL for a JSON object column with one top-level key removed."""
         raise NotImplementedError
 
+    def text_search(self, words: list[tuple[str, bool]],
+                    chat: str | None = None) -> tuple[str, str, str, str]:
+        """How the message history finds words (events/history.py), each a (word, prefix)
+        pair, all of them in a message (of `chat`, when given; the caller also filters on
+        it): (the FROM source, naming the messages `m`; the condition; the sort-key column to
+        bound and order by; the condition's argument)."""
+        raise NotImplementedError
+
     def serialize(self, tx, name: str) -> None:
         """Hold a lock on `name` until the transaction ends (writers that must not interleave:
         migrations)."""
@@ -340,6 +348,17 @@ class Store(StoreBase):
         return f"json_extract({column}, '$.{'.'.join(path)}')"
 
     json_number = json_text
+
+    def text_search(self, words: list[tuple[str, bool]],
+                    chat: str | None = None) -> tuple[str, str, str, str]:
+        # FTS5 walks its rowid (the sort key) newest first and stops at the page's end; the
+        # chat's token narrows that walk inside the index (migrations.py)
+        expr = "terms : (" + " ".join(f'"{word}"' + ("*" if prefix else "")
+                                      for word, prefix in words) + ")"
+        if chat is not None:
+            expr += f' AND chat_token : "{chat.encode().hex().upper()}"'
+        return ("messages_fts JOIN messages m ON m.k = messages_fts.rowid",
+                "messages_fts MATCH ?", "messages_fts.rowid", expr)
 
     def json_without(self, column: str, key: str) -> str:
         return f"json_remove({column}, '$.{key}')"

@@ -108,6 +108,15 @@ class PostgresStore(StoreBase):
         return (f"(SELECT pg_advisory_xact_lock(hashtextextended('{name}', 0)) OFFSET 0)"
                 " AS locked")
 
+    def text_search(self, words: list[tuple[str, bool]],
+                    chat: str | None = None) -> tuple[str, str, str, str]:
+        # A tsquery cast from text takes its lexemes as written: no parser, no stemming; the
+        # chat is the caller's condition (the planner combines the GIN and chat indexes)
+        query = " & ".join(f"'{word}'" + (":*" if prefix else "") for word, prefix in words)
+        return ("messages m",
+                "array_to_tsvector(string_to_array(m.terms, ' ')) @@ CAST(? AS tsquery)",
+                "m.k", query)
+
     def json_text(self, column: str, *path: str) -> str:
         return f"({column}::jsonb #>> '{{{','.join(path)}}}')"
 

@@ -83,6 +83,8 @@ class Engine:
         # Purge means nothing of the session remains: its events and pending deliveries too.
         self.manager.on_delete.append(
             lambda sid, purged: self.events.outbox.forget_session(sid) if purged else None)
+        self.manager.on_delete.append(
+            lambda sid, purged: self.events.history.forget_session(sid) if purged else None)
         # A stopped session keeps nothing cached (its status event clears it too; this covers
         # a session that was already STOPPED or FAILED, and purges).
         self.manager.on_delete.append(
@@ -186,6 +188,7 @@ class Engine:
         data["webhook"] = shapes.webhook(session.options.get("webhook"))
         data.update(call_policy(self.config, session.options))
         data["proxy"] = redact_proxy(session.options.get("proxy"))
+        data["historyDays"] = self.events.history.days(session.options)
         return data
 
     def describe_all(self, visible: Callable[[str], bool]) -> list[dict]:
@@ -365,6 +368,12 @@ class Engine:
         """Server-Sent Events text chunks of the rows read(after) returns; `key` (the request's
         ApiKey) decides which stream places it may take."""
         return self.events.stream(read, after, visible, key)
+
+    def message_history(self, session_id: str, **query) -> dict:
+        """A page of the session's stored messages (events/history.py), newest first; read
+        from the store, so a stopped session's history pages too."""
+        self._session(session_id)
+        return self.events.history.page(session_id, **query)
 
     def media_file(self, session_id: str, name: str) -> tuple[Path, dict]:
         """(path, meta) of a file MEDIA_STORE=local kept; 404 otherwise."""

@@ -65,8 +65,9 @@ def test_a_generated_client_links_a_session_sends_and_reads(live, sdk, sandbox):
     models = sdk("models")
     create_session, get_session, get_qr = (sdk(f"api.sessions.{name}") for name in
                                            ("create_session", "get_session", "get_qr"))
-    send_text, get_send_status = (sdk(f"api.messages.{name}") for name in
-                                  ("send_text", "get_send_status"))
+    send_text, get_send_status, list_stored = (sdk(f"api.messages.{name}") for name in
+                                               ("send_text", "get_send_status",
+                                                "list_stored_messages"))
     list_contacts = sdk("api.contacts_and_groups.list_contacts")
     client = sdk("client").AuthenticatedClient(base_url=url, token=KEY,
                                                raise_on_unexpected_status=True)
@@ -97,6 +98,12 @@ def test_a_generated_client_links_a_session_sends_and_reads(live, sdk, sandbox):
         session_id="sdk", message_id=queue_id, client=client)).status == models.QueuedStatus.SENT
         and s, timeout=30, message="the send's status: sent")
     assert status.message.body == "dari SDK" and status.message.to == f"{BUDI}@c.us"
+
+    # the stored history finds it by a word, typed, with a cursor for the next page
+    stored = wait_for(lambda: list_stored.sync(session_id="sdk", client=client, q="sdk").data,
+                      message="the send in the stored history")
+    assert isinstance(stored[0], models.StoredMessage) and stored[0].body == "dari SDK"
+    assert stored[0].cursor.startswith("c")
 
     found = list_contacts.sync(session_id="sdk", client=client)
     assert isinstance(found, models.ContactList)

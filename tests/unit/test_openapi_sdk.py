@@ -23,6 +23,7 @@ OPERATION_IDS = {
     ("get", "/sessions/{session_id}/pacing"): "getPacing",
     ("put", "/sessions/{session_id}/pacing"): "setPacing",
     ("post", "/sessions/{session_id}/messages"): "sendText",
+    ("get", "/sessions/{session_id}/messages"): "listStoredMessages",
     ("post", "/sessions/{session_id}/messages/media"): "sendMedia",
     ("post", "/sessions/{session_id}/messages/location"): "sendLocation",
     ("post", "/sessions/{session_id}/messages/bulk"): "sendBulk",

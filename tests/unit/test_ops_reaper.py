@@ -145,3 +145,23 @@ def test_the_reaper_thread_keeps_going_after_a_failing_pass(make_app, caplog):
     reaper.run_once = broken
     wait_for(lambda: len(calls) >= 2, message="two passes")
     assert reaper.alive and "reaper pass failed" in caplog.text
+
+
+def test_stored_messages_past_their_session_history_retention_are_deleted(make_app, factory):
+    app = make_app(HISTORY_DAYS=30, **QUIET)
+    client = app.test_client()
+    client.post("/sessions", json={"id": "s1"})
+    client.post("/sessions", json={"id": "s2", "historyDays": 365})
+    wait_for(lambda: len(factory.opened) == 2, message="two browsers")
+    engine, clock = engine_of(app), Clock()
+    engine.events.history.clock = clock.wall
+    for sid in ("s1", "s2"):
+        engine._on_event(engine.manager.get(sid), "message", {
+            "id": "false_6281100000001@c.us_3EB0AAAAAAAAAAAAAAAA", "chatId": "6281100000001@c.us",
+            "type": "chat", "body": "halo", "timestamp": int(time.time())})
+    reaper = reaper_for(app, clock)
+    assert "history_expired" not in reaper.run_once()
+    clock.offset = 31 * DAY
+    assert reaper.run_once().count("history_expired") == 1
+    assert client.get("/sessions/s1/messages").json["data"] == []
+    assert [m["body"] for m in client.get("/sessions/s2/messages").json["data"]] == ["halo"]

@@ -22,12 +22,14 @@ from ..errors import ValidationError, rebuild_error
 from ..vocabulary import SendStatus
 from . import docs
 from .context import engine, page
+from .docs.messages import StoredMessages
 from .schemas import (
     RECIPIENT_PATTERN,
     BulkIn,
     ContactIn,
     EditIn,
     ForwardIn,
+    HistoryQuery,
     LocationIn,
     MediaFormIn,
     MediaJSONIn,
@@ -83,6 +85,22 @@ def send_text(session_id, body):
     mentions = [user_id(m, "mentions") for m in body.get("mentions", [])]
     return send(session_id, SendOp.TEXT, text_args(chat_id(body["to"]), body["text"],
                                                    body.get("replyTo"), mentions))
+
+
+@bp.get("/sessions/<session_id>/messages")
+@bp.input(HistoryQuery, location="query", arg_name="query")
+@bp.doc(operation_id="listStoredMessages",
+        summary="Page and search the session's stored message history, newest first",
+        description="Every message the gateway saw or sent, kept HISTORY_DAYS (the session's "
+                    "historyDays), with its ack, edits and revoke; read from the gateway's "
+                    "store, so a stopped session's history pages too. Filters combine; page "
+                    "with `before=<next>`.",
+        responses=docs.responses(StoredMessages, errors=(404, 422)))
+def list_stored_messages(session_id, query):
+    chat = chat_id(query["chat"], "chat") if "chat" in query else None
+    return engine().message_history(
+        session_id, chat=chat, before=query.get("before"), after=query.get("after"),
+        q=query.get("q"), type_=query.get("type"), limit=query["limit"])
 
 
 @bp.post("/sessions/<session_id>/messages/media")

@@ -274,6 +274,9 @@ class SessionCreateIn(Schema):
     proxy = String(validate=[Length(max=2048), _proxy, Pattern(PROXY_URL_PATTERN,
                                                                error="Not a proxy URL.")],
                    metadata=_PROXY_DOC)
+    historyDays = JSONInteger(validate=Range(0, 36500), metadata={
+        "description": "days of message history kept (GET …/messages; 0: none; default: the "
+                       "HISTORY_DAYS setting)"})
 
 
 class KeepAliveIn(Schema):
@@ -349,6 +352,28 @@ class ListQuery(Schema):
 
 
 class MessagesQuery(Schema):
+    limit = Integer(load_default=50, validate=Range(1, 500))
+
+
+# A bound of the stored history: a cursor from a page (`next`, or a message's `cursor`), or
+# unix seconds (the messages' `timestamp`).
+HISTORY_BOUND = r"^(?:c[0-9]{1,19}|[0-9]{1,10})$"
+
+
+class HistoryQuery(Schema):
+    chat = String(validate=_RECIPIENT, metadata={"description": "one chat's messages only"})
+    before = String(validate=Pattern(HISTORY_BOUND, error="A cursor (c…) or unix seconds."),
+                    metadata={"description": "older than this: a cursor (`next`, or a "
+                                             "message's `cursor`) or unix seconds",
+                              "example": "1765015200"})
+    after = String(validate=Pattern(HISTORY_BOUND, error="A cursor (c…) or unix seconds."),
+                   metadata={"description": "newer than this: a cursor or unix seconds"})
+    q = String(validate=Length(1, 200), metadata={
+        "description": "words the text or caption holds, all of them (case and accents "
+                       "ignored); `word*` matches words it begins"})
+    type = String(validate=Pattern(r"^[a-z_]{1,32}$", error="A message type (chat, image, …)."),
+                  metadata={"description": "chat, image, video, audio, ptt, document, sticker, "
+                                           "location, vcard, poll_creation, revoked, …"})
     limit = Integer(load_default=50, validate=Range(1, 500))
 
 

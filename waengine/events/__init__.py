@@ -11,6 +11,7 @@ from ..errors import ServiceUnavailable, TooManyRequests, ValidationError
 from ..shapes import ack_name, message, outgoing_view
 from ..store import Store, iso_utc
 from . import sinks
+from .history import MessageHistory
 from .outbox import EVENT_TYPES, EventOutbox
 from .sinks.sender import SinkSender
 from .webhooks import WebhookSender
@@ -22,6 +23,7 @@ class EventHub:
     def __init__(self, store: Store, config: dict):
         self.config = config
         self.outbox = EventOutbox(store)
+        self.history = MessageHistory(store, config)
         self.sender = WebhookSender(self.outbox, config)
         self.sink_sender = SinkSender(self.outbox, config)
         self.sink_sender.url_for = self.sink_url
@@ -189,10 +191,13 @@ class EventHub:
                 lambda: self.outbox.last_seq > seen or self.closing.is_set(), timeout)
 
     def publish(self, session, kind: str, data: dict) -> None:
-        """The engine's event callback: translate, dedupe, commit (before the page is acked)."""
+        """The engine's event callback: translate, dedupe, commit (before the page is acked),
+        then keep what it says about a message in the history (idempotent: a redelivered
+        event finds its row)."""
         for type_, payload, dedupe in translate(kind, data):
             self.outbox.add(session.id, type_, payload, dedupe,
                             self.webhooks_for(session, type_) + self.sinks_for(session, type_))
+        self.history.record(session, kind, data)
 
 
 def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
@@ -272,4 +277,5 @@ def presence(data: dict) -> dict:
     return out
 
 
-__all__ = ["EVENT_TYPES", "EventHub", "EventOutbox", "SinkSender", "WebhookSender", "translate"]
+__all__ = ["EVENT_TYPES", "EventHub", "EventOutbox", "MessageHistory", "SinkSender",
+           "WebhookSender", "translate"]

@@ -50,7 +50,8 @@ MEMORY_LADDER_GAIN = Histogram("waengine_memory_ladder_gain_megabytes",
                                "Browser PSS a memory ladder step gave back, by step", ["step"],
                                buckets=(1, 5, 10, 25, 50, 100, 250, 500))
 REAPER_ACTIONS = Counter("waengine_reaper_actions_total",
-                         "Reaper actions: idle_stop, qr_expired, outbox_purged, lock_removed",
+                         "Reaper actions: idle_stop, qr_expired, outbox_purged, history_expired, "
+                         "lock_removed",
                          ["action"])
 
 # The text format every Prometheus (2.x and 3.x) scrapes; newer clients default to 1.0.0 headers.

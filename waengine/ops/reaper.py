@@ -6,6 +6,8 @@
 - a session still in SCAN_QR QR_SCAN_TIMEOUT after it got there (the QR attempts are over;
   the page normally says so itself) ends FAILED with reason `qr_expired`.
 - outbox events older than EVENT_RETENTION whose webhooks are all delivered are purged.
+- stored messages older than the session's history retention (HISTORY_DAYS, or its own
+  `historyDays`) are deleted.
 - Singleton* locks in the profile of a session that is not running, left by a dead browser,
   are removed (Chromium refuses a profile whose lock names a live pid, which pid reuse makes
   likely in containers).
@@ -49,6 +51,7 @@ class SessionReaper(PeriodicThread):
             elif session.status == Status.SCAN_QR and session.running:
                 self._fail_if_qr_over(session, actions)
         self._purge_outbox(actions)
+        self._expire_history(actions)
         self._remove_orphaned_locks(actions)
         return actions
 
@@ -86,6 +89,17 @@ class SessionReaper(PeriodicThread):
         if purged:
             log.info("reaper: purged %d delivered event(s) older than EVENT_RETENTION", purged)
             self._act("outbox_purged", actions)
+
+    def _expire_history(self, actions: list[str]) -> None:
+        history = self.engine.events.history
+        for session in self.engine.manager.list():
+            if self._stop.is_set():
+                break
+            expired = history.expire(session.id, history.days(session.options))
+            if expired:
+                log.info("reaper: deleted %d stored message(s) of session %s older than its "
+                         "history retention", expired, session.id)
+                self._act("history_expired", actions)
 
     def _remove_orphaned_locks(self, actions: list[str]) -> None:
         profiles = self.engine.profiles

@@ -77,6 +77,21 @@ class MessageList(Out):
     data = List(Nested(Message), required=True)
 
 
+class StoredMessage(Message):
+    cursor = String(required=True, metadata={"description": "its place in the history: "
+                                                            "`before`/`after` take it"})
+    editedAt = Integer(metadata={"description": "unix seconds of the last edit, if edited"})
+    revokedAt = Integer(metadata={"description": "unix seconds it was deleted for everyone "
+                                                 "(type `revoked`, its content dropped)"})
+
+
+class StoredMessages(Out):
+    data = List(Nested(StoredMessage), required=True, metadata={"description": "newest first"})
+    next = String(required=True, allow_none=True, metadata={
+        "description": "older messages match too: pass it as `before` (keep the other "
+                       "filters); null on the last page"})
+
+
 class Receipt(Out):
     participant = String(required=True, metadata={"example": "6281234567890@c.us"})
     ack = String(required=True, validate=OneOf(("delivered", "read")))

@@ -78,6 +78,8 @@ class Session(Out):
         "description": "the proxy the browser goes through, password masked "
                        "(`http://user:***@host:port`); null: none",
         "example": "http://user:***@10.0.0.5:3128"})
+    historyDays = Float(metadata={"description": "days of message history it keeps "
+                                                 "(GET …/messages; 0: none)"})
 
 
 class SessionList(Out):
