@@ -383,6 +383,10 @@ class Engine:
         """How many sessions are in each status."""
         return dict(Counter(s.status.value for s in self.manager.list()))
 
+    def degraded_sessions(self) -> dict[str, dict]:
+        """Sessions connected but dead (engine/ladder.py): their reason and recovery step."""
+        return {s.id: s.ladder.view() for s in self.manager.list() if s.ladder.active}
+
     def flapping(self) -> str | None:
         """Why chromedriver keeps dying (DRIVER_FLAPPING crashes in a window), or None."""
         return self.service.flapping()

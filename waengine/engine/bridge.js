@@ -429,13 +429,23 @@
     return out;
   }
 
+  // How long the oldest send of the gateway's queue has been in flight here (0: none): a send
+  // waits for WhatsApp's server ack, so one that waits long is a socket that carries nothing
+  // (engine/ladder.py, "connected but dead").
+  function stalledMs() {
+    var now = Date.now();
+    var oldest = now;
+    Object.keys(w.inflight).forEach(function (id) { oldest = Math.min(oldest, w.inflight[id]); });
+    return now - oldest;
+  }
+
   w.poll = async function (ackIds) {
     w.ack(ackIds);
     var P = currentWPP();
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
              mode: null, info: null, needsUpdate: false, waVersion: null, qr: null, idle: false,
-             linkCode: null, linkCodeExpired: false,
+             linkCode: null, linkCodeExpired: false, stalledMs: stalledMs(),
              me: null, events: handable(200)};
     if (!P) return s;
     attach(P);
@@ -1162,7 +1172,7 @@
       // A send with a pre-assigned id is in flight until its call settles, even after the
       // gateway stopped waiting for it (findSent answers pending meanwhile: never sent twice).
       var id = args && args.messageId;
-      if (id) w.inflight[id] = true;
+      if (id) w.inflight[id] = Date.now();
       var settle = function (envelope) { if (id) delete w.inflight[id]; resolve(envelope); };
       try {
         Promise.resolve(ops[op](P, args || {})).then(function (v) {

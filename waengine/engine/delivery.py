@@ -117,6 +117,7 @@ class EventDelivery:
             if len(self._delivered) > DELIVERED_MEMORY:
                 self._delivered_ids.discard(self._delivered.popleft())
         self.touch()
+        self._saw_traffic(event["type"], event["data"])
         return True
 
     def _pump(self) -> None:

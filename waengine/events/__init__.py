@@ -244,9 +244,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("pairing.code", data, None)]
     if kind == "message.status":  # a queued send ended, or its outcome became unknown
         return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
-    if kind == "session.status":
-        return [("session.status", data, None)]
-    if kind in ("session.snapshot", "session.moved"):  # cluster mode (docs/cluster.md)
+    if kind in ("session.status", "session.degraded", "session.recovered",
+                "session.snapshot", "session.moved"):  # the last two: cluster mode (docs/cluster.md)
         return [(kind, data, None)]
     if kind == "bridge.error":
         log.warning("in-page bridge error: %s", data.get("message"))
