@@ -432,6 +432,53 @@
   // How long the oldest send of the gateway's queue has been in flight here (0: none): a send
   // waits for WhatsApp's server ack, so one that waits long is a socket that carries nothing
   // (engine/ladder.py, "connected but dead").
+  // Every wa-js function the bridge calls (tests/unit/test_contract.py keeps the lists whole).
+  // WhatsApp Web updates without notice, and a build the injected wa-js was not made for can
+  // lack some: each is checked present and callable once per page load, before the session
+  // reports ready, so it ends FAILED wa_update_required naming them instead of failing its
+  // calls one by one. OPTIONAL: calls the bridge tests for first and does without.
+  var USES = {
+    blocklist: ['all', 'blockContact', 'unblockContact'],
+    call: ['reject'],
+    chat: ['archive', 'clear', 'delete', 'deleteMessage', 'downloadMedia', 'editMessage', 'find',
+      'forwardMessage', 'generateMessageID', 'get', 'getMessageById', 'getMessages', 'list',
+      'markIsComposing', 'markIsPaused', 'markIsRead', 'markIsRecording', 'mute', 'pin', 'pinMsg',
+      'sendCreatePollMessage', 'sendFileMessage', 'sendLocationMessage', 'sendReactionToMessage',
+      'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],
+    conn: ['genLinkDeviceCodeForPhoneNumber', 'getAuthCode', 'getBuildConstants', 'getMyUserId',
+      'isAuthenticated', 'logout', 'markAvailable', 'markUnavailable'],
+    contact: ['get', 'getProfilePictureUrl', 'getStatus', 'list', 'queryExists'],
+    group: ['addParticipants', 'create', 'demoteParticipants', 'getAllGroups',
+      'getGroupInfoFromInviteCode', 'getInviteCode', 'iAmMember', 'join', 'leave',
+      'promoteParticipants', 'removeParticipants', 'revokeInviteCode', 'setDescription',
+      'setProperty', 'setSubject'],
+    labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels', 'getLabelColorPalette'],
+    profile: ['getMyProfileName', 'getMyProfilePicture', 'getMyStatus', 'isBusiness',
+      'setMyProfileName', 'setMyProfilePicture', 'setMyStatus']
+  };
+  var OPTIONAL = {
+    blocklist: ['isBlocked'],
+    conn: ['getStreamData', 'isIdle', 'needsUpdate', 'setKeepAlive',
+      'startLinkDeviceCodeForPhoneNumber'],
+    contact: ['getPnLidEntry', 'subscribePresence'],
+    group: ['GroupProperty']  // an enum object, read where it is used
+  };
+  /** @param {WPPType} P */
+  function selfCheck(P) {
+    var missing = [];
+    var checked = 0;
+    Object.keys(USES).forEach(function (ns) {
+      USES[ns].forEach(function (name) {
+        checked += 1;
+        var space = /** @type {any} */ (P)[ns];
+        if (!space || typeof space[name] !== 'function') missing.push(ns + '.' + name);
+      });
+    });
+    var waVersion = null;
+    try { waVersion = P.conn.getBuildConstants().VERSION_STR || null; } catch (e) { /* unknown */ }
+    return {missing: missing, checked: checked, waVersion: waVersion};
+  }
+
   function stalledMs() {
     var now = Date.now();
     var oldest = now;
@@ -444,23 +491,26 @@
     var P = currentWPP();
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
-             mode: null, info: null, needsUpdate: false, waVersion: null, qr: null, idle: false,
+             mode: null, info: null, needsUpdate: false, waVersion: null, checked: 0,
+             missing: [], qr: null, idle: false,
              linkCode: null, linkCodeExpired: false, stalledMs: stalledMs(),
              me: null, events: handable(200)};
     if (!P) return s;
     attach(P);
     s.ready = P.isReady === true;
     s.fullReady = P.isFullReady === true;
-    if (!s.fullReady || !P.conn) return s;
+    if (!s.fullReady) return s;
+    if (!w.check) w.check = selfCheck(P);  // once per page load: the build does not change
+    s.waVersion = w.check.waVersion;
+    s.checked = w.check.checked;
+    s.missing = w.check.missing;
+    if (s.missing.length || !P.conn) return s;  // the gateway fails the session on a miss
     s.auth = P.conn.isAuthenticated() === true;
     var stream = P.conn.getStreamData ? P.conn.getStreamData() : null;
     s.mode = stream ? stream.mode : null;
     // StreamMode / StreamInfo names: whatsapp/enums/StreamMode.d.ts, StreamInfo.d.ts (4.6.0)
     s.info = stream && stream.info ? stream.info : null;
     s.needsUpdate = P.conn.needsUpdate ? P.conn.needsUpdate() === true : false;
-    if (s.needsUpdate || s.mode === 'DEPRECATED_VERSION') {
-      try { s.waVersion = P.conn.getBuildConstants().VERSION_STR || null; } catch (e) { /* unknown */ }
-    }
     s.idle = P.conn.isIdle ? P.conn.isIdle() === true : false;
     if (!s.auth) {
       w.me = null;
