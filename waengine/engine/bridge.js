@@ -147,6 +147,8 @@
     if (typeof x === 'object' && x._serialized) return String(x._serialized);
     return String(x);
   }
+  /** @param {string|null} id  a person's id without its device part (`:12`) */
+  function bareId(id) { return id ? id.replace(/:\d+@/, '@') : id; }
   function isGroupId(id) { return typeof id === 'string' && id.slice(-5) === '@g.us'; }
   var MEDIA = {image: 1, video: 1, audio: 1, ptt: 1, sticker: 1, document: 1};
 
@@ -268,6 +270,13 @@
   var NOTICE = {e2e_notification: 1, notification_template: 1, notification: 1, call_log: 1,
                 protocol: 1, broadcast_notification: 1, group_notification: 1, revoked: 1};
   var STATUS_CHAT = 'status@broadcast';
+  // What a person writes: the only types that arrive as `message`. WhatsApp adds types (newer
+  // system notices, `unknown` for what this build cannot show); one outside both lists is
+  // reported as message.unsupported (id, chat, sender, type), never as a customer message.
+  var CONTENT = {chat: 1, image: 1, video: 1, ptv: 1, audio: 1, ptt: 1, sticker: 1, document: 1,
+                 location: 1, vcard: 1, multi_vcard: 1, poll_creation: 1, list_response: 1,
+                 buttons_response: 1, template_button_reply: 1, interactive_response: 1,
+                 order: 1, product: 1};
 
   /** @param {MsgModel} m */
   function onMessage(m) {
@@ -282,9 +291,11 @@
     } else if (json.type === 'gp2') {
       json.recipients = (m.recipients || []).map(str);
       push('group.notification', json);
-    } else if (!NOTICE[json.type]) {
+    } else if (CONTENT[json.type]) {
       push(json.fromMe ? 'message.sent' : 'message', json, senderIds(currentWPP(), json));
       subscribePresence(json.chatId);
+    } else if (!NOTICE[json.type] && !json.fromMe) {
+      push('message.unsupported', unsupportedJSON(json));
     }
   }
 
@@ -299,6 +310,12 @@
       delete w.watching[id];
       if (m.type === 'ciphertext') push('message.undecryptable', undecryptableJSON(m));
     }), CONFIG.undecryptableAfterMs || 60000);
+  }
+
+  // A message of a type the gateway does not pass on as `message`: what names it, no content.
+  function unsupportedJSON(json) {
+    return {id: json.id, chatId: json.chatId, from: json.from, author: json.author,
+            type: json.type, subtype: json.subtype, timestamp: json.timestamp};
   }
 
   /** @param {MsgModel|RawMessage} m */
@@ -360,10 +377,13 @@
                                   author: str(e.author)});
     }));
     // call/events/eventTypes.d.ts: {id, isGroup, isVideo, offerTime, sender, peerJid}
+    // The caller may come with a device part (`62…:12@c.us`) or as an @lid: `from` is the
+    // person's chat id without the device (what a reply is sent to), with both ids beside it.
     P.on('call.incoming_call', safe(function (e) {
-      push('call.received', {id: str(e.id), from: str(e.sender), peerJid: str(e.peerJid),
-                             isVideo: e.isVideo === true, isGroup: e.isGroup === true,
-                             offerTime: typeof e.offerTime === 'number' ? e.offerTime : null});
+      var json = {id: str(e.id), from: bareId(str(e.sender) || str(e.peerJid)),
+                  peerJid: str(e.peerJid), isVideo: e.isVideo === true, isGroup: e.isGroup === true,
+                  offerTime: typeof e.offerTime === 'number' ? e.offerTime : null};
+      push('call.received', json, senderIds(currentWPP(), json));
     }));
     // chat/events/eventTypes.d.ts 'chat.presence_change': {id, isOnline, isGroup, isUser,
     // shortName, state (composing|recording|available|unavailable), t (ms), participants?}
@@ -691,6 +711,31 @@
 
   function byTime(a, b) { return (a.timestamp || 0) - (b.timestamp || 0); }
 
+  // The chats active since `since` (unix s), newest first. chat.list loads each group's
+  // metadata one by one unless told not to (wa-js chat/functions/list: GroupMetadataStore.find
+  // per group), which on an account with hundreds of groups outlasts any command: never here.
+  // ChatStore keeps chats newest first after the pinned ones, so paging stops at the first
+  // unpinned chat older than `since`.
+  var CHAT_PAGE = 50;
+  /** @param {WPPType} P @param {number} since @returns {Promise<ChatModel[]>} */
+  async function recentChats(P, since) {
+    var out = [];
+    var last = null;
+    for (;;) {
+      /** @type {import('@wppconnect/wa-js').chat.ChatListOptions} */
+      var opts = {count: CHAT_PAGE, ignoreGroupMetadata: true};
+      if (last) { opts.id = last; opts.direction = 'after'; }
+      var page = await P.chat.list(opts);
+      for (var i = 0; i < page.length; i++) {
+        var c = page[i];
+        if (c && !c.pin && typeof c.t === 'number' && c.t < since) return out;
+        if (c) out.push(c);
+      }
+      if (page.length < CHAT_PAGE || !page[page.length - 1]) return out;
+      last = page[page.length - 1].id;
+    }
+  }
+
   /** @param {WPPType} P @param {string} id */
   function existingChat(P, id) {
     var chat = null;
@@ -835,8 +880,17 @@
     forwardMessage: async function (P, a) {
       var to = await recipient(P, a.to);
       await P.chat.getMessageById(a.id);  // msg_not_found before anything is sent
-      var ok = await P.chat.forwardMessage(to, a.id);
-      if (ok === false) throw {code: 'forward_failed', message: 'WhatsApp did not forward ' + a.id};
+      // Deprecated in wa-js 4.6.0: it answers what WhatsApp's forwardMessagesToChats does (no
+      // boolean), and throws when this WhatsApp Web build has no such function.
+      try {
+        await P.chat.forwardMessage(to, a.id);
+      } catch (e) {
+        if (e && e.code === 'forward_messages_to_chats_not_available') {
+          throw {code: 'forward_unavailable', message: 'This WhatsApp Web build cannot forward ' +
+                 '(forwardMessagesToChats is missing): it needs a newer wa-js'};
+        }
+        throw e;
+      }
       return {id: a.id, to: to, forwarded: true};
     },
     starMessage: async function (P, a) {
@@ -962,7 +1016,7 @@
     // Messages the page may have received while the gateway was not draining it (a crash, a
     // restart): every chat active since a.since, its newest a.perChat incoming messages.
     catchUp: async function (P, a) {
-      var chats = await P.chat.list({});
+      var chats = await recentChats(P, a.since);
       var out = [];
       for (var i = 0; i < chats.length; i++) {
         var c = chats[i];
@@ -971,7 +1025,8 @@
         var msgs = await P.chat.getMessages(id, {count: a.perChat});
         for (var j = 0; j < msgs.length; j++) {
           var m = msgs[j];
-          if (!m || !m.id || NOTICE[m.type] || m.type === 'gp2' || (m.t || 0) < a.since) continue;
+          if (!m || !m.id || (m.t || 0) < a.since) continue;
+          if (!CONTENT[m.type || 'chat'] && m.type !== 'ciphertext') continue;  // as onMessage
           if (m.type === 'ciphertext') {  // still not decrypted: past the wait, undecryptable
             if (!m.id.fromMe && a.undecryptableBefore && (m.t || 0) < a.undecryptableBefore) {
               var u = undecryptableJSON(m);
@@ -1042,7 +1097,9 @@
     pinChat: async function (P, a) {
       if (!!existingChat(P, a.chatId).pin !== a.pin) {
         // WhatsApp pins at most 3 chats; say so before asking it
-        var pinned = (await P.chat.list({})).filter(function (c) { return c && c.pin; });
+        var pinned = (await P.chat.list({ignoreGroupMetadata: true})).filter(function (c) {
+          return c && c.pin;
+        });
         if (a.pin && pinned.length >= 3) {
           throw {code: 'chat_pin_limit', message: 'WhatsApp pins at most 3 chats: ' +
                  pinned.map(function (c) { return str(c.id); }).join(', ')};

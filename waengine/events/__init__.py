@@ -231,8 +231,14 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         if data.get("catchUp"):
             body["catchUp"] = True
         return [("message.undecryptable", body, f"undecryptable:{body['id']}")]
+    if kind == "message.unsupported":  # not customer content (docs/webhooks.md): named only
+        keys = ("id", "chatId", "from", "author", "type", "subtype", "timestamp")
+        return [("message.unsupported", {k: data.get(k) for k in keys},
+                 f"unsupported:{data.get('id')}")]
     if kind == "call.received":
         call = {k: data.get(k) for k in ("id", "from", "isVideo", "isGroup", "offerTime")}
+        if data.get("senderIds"):
+            call["senderIds"] = data["senderIds"]  # the caller's phone and @lid, when known
         return [("call.received", call, f"call:{call['id']}")]
     if kind == "group.participants":
         return [("group.participants", data, None)]

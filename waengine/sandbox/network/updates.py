@@ -8,8 +8,9 @@ import re
 
 from .model import SandboxError, normalize_phone
 
-# "namespace.function", as wa-js names them (chat.sendTextMessage)
-WPP_NAME = re.compile(r"[a-z]+\.[A-Za-z]+")
+# "namespace.function", as wa-js names them (chat.sendTextMessage), or one of WhatsApp's own
+# functions wa-js calls (whatsapp.functions.forwardMessagesToChats)
+WPP_NAME = re.compile(r"[a-z]+(\.[A-Za-z]+){1,2}")
 VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 

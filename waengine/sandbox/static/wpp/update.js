@@ -8,16 +8,15 @@ import { log } from './base.js';
 export function applyUpdate(WPP, update) {
   if (!update) return;
   for (const name of update.remove || []) {
-    const [ns, fn] = name.split('.');
-    if (WPP[ns]) delete WPP[ns][fn];
+    const [space, fn] = place(WPP, name);
+    if (space) delete space[fn];
   }
   for (const [from, to] of Object.entries(update.rename || {})) {
-    const [ns, fn] = from.split('.');
-    const [nsTo, fnTo] = to.split('.');
-    if (!WPP[ns] || !(fn in WPP[ns])) continue;
-    WPP[nsTo] = WPP[nsTo] || {};
-    WPP[nsTo][fnTo] = WPP[ns][fn];
-    delete WPP[ns][fn];
+    const [space, fn] = place(WPP, from);
+    if (!space || !(fn in space)) continue;
+    const [spaceTo, fnTo] = place(WPP, to, true);
+    spaceTo[fnTo] = space[fn];
+    delete space[fn];
   }
   if (update.version) {
     const constants = WPP.conn.getBuildConstants;
@@ -28,4 +27,16 @@ export function applyUpdate(WPP, update) {
       VERSION_SECONDARY: secondary, VERSION_TERTIARY: tertiary });
   }
   log('WhatsApp Web update applied', update);
+}
+
+/** [the object holding a dotted name's last part (made with `create`), that part]. */
+function place(WPP, name, create = false) {
+  const parts = name.split('.');
+  let space = WPP;
+  for (const part of parts.slice(0, -1)) {
+    if (!space[part] && create) space[part] = {};
+    space = space[part];
+    if (!space) return [null, null];
+  }
+  return [space, parts[parts.length - 1]];
 }
