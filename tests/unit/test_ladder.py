@@ -87,3 +87,12 @@ def test_a_socket_the_page_reports_down_too_long_degrades_and_ends_when_it_is_ba
     assert ladder.observe(QUIET, True) == "degraded"
     assert ladder.view()["reason"] == "socket_down"
     assert ladder.observe(QUIET, False) == "recovered"
+
+
+def test_a_reset_forgets_the_state_and_the_signs(ladder):
+    ladder.send_timed_out()
+    ladder.observe(STALLED, False)
+    ladder.reset()
+    assert not ladder.active and ladder.view() is None
+    ladder.send_timed_out()
+    assert ladder.observe(QUIET, False) is None  # one timeout of two: the count started over

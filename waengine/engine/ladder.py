@@ -115,6 +115,12 @@ class Ladder:
         self._timeouts = self._refusals = 0
         return "recovered"
 
+    def reset(self) -> None:
+        """Forget it all: the session was started anew or linked again."""
+        with self._lock:
+            self._recover()
+            self._down_since = None
+
     def view(self) -> dict | None:
         """The session's DEGRADED details: reason, the last step taken, since when (epoch s)."""
         if self.reason is None:

@@ -140,6 +140,7 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
                 return
             self._stopping.clear()
             self._stop_reason = None
+            self.ladder.reset()  # a fresh start is not DEGRADED until it shows the signs again
             self._queue = queue.Queue()
             self._set(Status.STARTING, None)
             self._thread = threading.Thread(target=self._run, name=f"wa-session-{self.id}",
@@ -322,6 +323,7 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
         if status == Status.CONFLICT and self._config.get("TAKEOVER_ON_CONFLICT"):
             self._auto_takeover()
         if status == Status.SCAN_QR:
+            self.ladder.reset()  # logged out: a new link starts clean
             self._update_qr(state.get("qr"))
             self._update_pairing_code(state)
         self._take_step(action)  # last: a relaunch step raises Restart
