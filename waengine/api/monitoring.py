@@ -32,7 +32,9 @@ def health():
         degraded = eng.degraded_sessions()  # connected but dead: the gateway still serves
         if degraded:
             body["degraded"] = degraded
-        body["versions"] = eng.wa_versions()  # what to compare when WhatsApp Web updates
+        versions = eng.wa_versions()  # what to compare when WhatsApp Web updates
+        if versions:
+            body["versions"] = versions
         # A sink's broker that is down is reported here, never as unhealthy: the gateway serves.
         report = eng.sink_health()
         if report:
