@@ -185,8 +185,53 @@ def doctor(args) -> int:
            f"{unreachable}; sessions here would end FAILED wa_unreachable (the network, not "
            "Chromium): check DNS, firewall and proxy (or give sessions a proxy), or "
            "WAENGINE_WA_URL")
+    if args.page:
+        checked = page_check(config)
+        report(not checked.get("error"), f"WhatsApp Web loaded: {config['WA_URL']}"
+               + (f" ({checked['error']})" if checked.get("error") else ""),
+               "check the URL, the network and WA_LOAD_TIMEOUT")
+        if not checked.get("error"):
+            print(f"WhatsApp Web {checked['waVersion'] or 'unknown'}; "
+                  f"wa-js {checked['waJsVersion'] or 'unknown'} ({config['WA_JS']})")
+            missing = checked["missing"]
+            report(not missing, f"wa-js self-check: {checked['checked'] - len(missing)} of "
+                   f"{checked['checked']} functions the gateway calls are there"
+                   + (f"; missing: {', '.join(missing)}" if missing else ""),
+                   "this WhatsApp Web build needs a newer wa-js: point WAENGINE_WA_JS at a "
+                   "bundle built for it (sessions here end FAILED wa_update_required)")
     print("all good" if not problems else f"{problems} problem(s)")
     return EXIT_PROBLEMS if problems else 0
+
+
+def page_check(config: dict) -> dict:
+    """Load WhatsApp Web in a throwaway headless browser with the bridge and wa-js injected, as
+    a session does; its versions and self-check, or {"error": why}."""
+    import tempfile
+    import time
+
+    from .engine.driver import ChromeDriverService
+    from .engine.manager import ChromiumFactory
+
+    service = ChromeDriverService(config)
+    with tempfile.TemporaryDirectory(prefix="waengine-doctor-") as profiles:
+        try:
+            browser, bridge = ChromiumFactory(config, service, Path(profiles)).open("doctor")
+        except Exception as e:  # PageUnreachable, a browser that did not start: said, not raised
+            service.stop()
+            return {"error": str(e) or type(e).__name__}
+        try:
+            deadline = time.monotonic() + config["WA_LOAD_TIMEOUT"]
+            state = bridge.poll([])
+            while not state.get("fullReady"):
+                if time.monotonic() > deadline:
+                    return {"error": f"not ready within {config['WA_LOAD_TIMEOUT']:.0f}s"}
+                time.sleep(0.5)  # the page loads in its own time; nothing to wait on but it
+                state = bridge.poll([])
+            return {"waVersion": state.get("waVersion"), "waJsVersion": state.get("version"),
+                    "checked": state.get("checked") or 0, "missing": state.get("missing") or []}
+        finally:
+            browser.quit()
+            service.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                    "<data>/cache when it is missing or its major version differs")
     p.add_argument("--rebuild-registry", action="store_true",
                    help="re-register sessions from their profile folders (damaged waengine.db)")
+    p.add_argument("--page", action="store_true",
+                   help="also load WhatsApp Web in a headless browser: show its version, the "
+                        "wa-js version and whether every wa-js function the gateway calls is there")
     p.set_defaults(func=doctor)
     p = sub.add_parser("sessions", help="back the sessions' logins up to a folder, or restore "
                        "them from one (disaster recovery, moving to a new machine)")

@@ -188,6 +188,16 @@ class Defaults:
     # SEND_RETRY_DELAY seconds, doubling (at most 60 s); then it fails.
     SEND_RETRIES = 5
     SEND_RETRY_DELAY = 2.0
+    # Connected but dead (docs/sessions.md, "Bad days"): a session is DEGRADED when a send of
+    # its own waits at pending (ack 0) in the page DEGRADED_ACK_TIMEOUT seconds, when
+    # DEGRADED_SEND_FAILURES sends in a row time out or are refused, or when the page reports
+    # its socket down for DEGRADED_OFFLINE_AFTER seconds. It then reloads the page, relaunches
+    # the browser, then alerts, each step DEGRADED_STEP_AFTER seconds after the one before
+    # while the signs persist.
+    DEGRADED_ACK_TIMEOUT = 90.0
+    DEGRADED_SEND_FAILURES = 3
+    DEGRADED_OFFLINE_AFTER = 300.0
+    DEGRADED_STEP_AFTER = 120.0
     # List cache (contacts, groups, chats; docs/api.md): "simple" (this process), "none", or a
     # redis:// URL several gateway nodes share. TTLs in seconds; config/<env>.py tunes them
     # (the seed's table: 300 s in development, 3600 s in production). Chats change most.
@@ -284,7 +294,8 @@ def validate(config: dict) -> None:
     """Raise ConfigError naming the first setting that cannot work."""
     for key in ("WA_LOAD_TIMEOUT", "COMMAND_TIMEOUT", "PUMP_INTERVAL", "QR_TTL", "QR_FIRST_TTL",
                 "WATCHDOG_INTERVAL", "REAPER_INTERVAL", "POLL_TIMEOUT", "SESSION_IDLE_TIMEOUT",
-                "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL", "WS_PING_INTERVAL"):
+                "QR_SCAN_TIMEOUT", "SAFETY_POLL_INTERVAL", "WS_PING_INTERVAL",
+                "DEGRADED_ACK_TIMEOUT", "DEGRADED_OFFLINE_AFTER", "DEGRADED_STEP_AFTER"):
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
     if not 0 <= config["HISTORY_DAYS"] <= 36500:
@@ -299,7 +310,8 @@ def validate(config: dict) -> None:
         raise ConfigError("SEND_RETRIES and SEND_RETRY_DELAY must be 0 or more")
     if int(config["WARM_BROWSERS"]) < 0 or config["WARM_MAX_AGE"] <= 0:
         raise ConfigError("WARM_BROWSERS must be 0 or more and WARM_MAX_AGE positive")
-    for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS", "WS_SEND_BUFFER"):
+    for key in ("MAX_SESSIONS", "LAUNCH_CONCURRENCY", "THREADS", "STUCK_POLLS", "WS_SEND_BUFFER",
+                "DEGRADED_SEND_FAILURES"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1, got {config[key]}")
     if not config["SSE_MAX_STREAMS"]:

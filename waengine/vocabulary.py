@@ -31,7 +31,10 @@ STATUSES = tuple(s.value for s in Status)
 # What a CONNECTED session's `detail` may say: linked, but the stream is not up (yet). Sends
 # made then wait in the queue until it is (wa-js StreamMode OFFLINE / SYNCING, StreamInfo
 # RESUMING: whatsapp/enums/StreamMode.d.ts, StreamInfo.d.ts).
-CONNECTED_DETAILS = ("OFFLINE", "SYNCING", "RESUMING")
+STREAM_DETAILS = ("OFFLINE", "SYNCING", "RESUMING")
+# DEGRADED: the stream looks up but nothing flows (engine/ladder.py); sends still go to the page
+# one at a time, in order, as the probe that sees it flow again.
+CONNECTED_DETAILS = (*STREAM_DETAILS, "DEGRADED")
 
 # A message's ack as responses name it (docs/api.md), and WhatsApp's numeric ack (wa-js
 # whatsapp/enums/ACK.d.ts: -1 error, 0 clock, 1 sent, 2 received, 3 read, 4 played) by name.

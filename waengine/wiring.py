@@ -392,6 +392,15 @@ class Engine:
         """How many sessions are in each status."""
         return dict(Counter(s.status.value for s in self.manager.list()))
 
+    def degraded_sessions(self) -> dict[str, dict]:
+        """Sessions connected but dead (engine/ladder.py): their reason and recovery step."""
+        return {s.id: s.ladder.view() for s in self.manager.list() if s.ladder.active}
+
+    def wa_versions(self) -> dict[str, dict]:
+        """What each loaded page runs: WhatsApp Web's build and the wa-js bundle's version."""
+        return {s.id: {"waVersion": s.wa.get("waVersion"), "waJsVersion": s.wa.get("waJsVersion")}
+                for s in self.manager.list() if s.wa.get("waJsVersion")}
+
     def flapping(self) -> str | None:
         """Why chromedriver keeps dying (DRIVER_FLAPPING crashes in a window), or None."""
         return self.service.flapping()

@@ -216,8 +216,9 @@ def test_blocking_modes_end_the_session_failed(make_gateway, sandbox_url, phone,
     last = statuses(gw, "blocked")[-1]
     assert (last["status"], last["reason"]) == ("FAILED", reason)
     if reason == "wa_update_required":
-        assert session["statusDetails"]["waJs"] == "4.6.0"
-        assert session["statusDetails"]["whatsapp"]  # WhatsApp Web's build, to compare
+        assert session["statusDetails"]["waJsVersion"] == "4.6.0"
+        assert session["statusDetails"]["waVersion"]  # WhatsApp Web's build, to compare
+        assert session["statusDetails"]["missing"] == []  # WhatsApp itself said so
         assert last["details"] == session["statusDetails"]
     assert send(gw, "blocked", number(2), "hi").status_code == 409
 

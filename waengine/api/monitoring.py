@@ -29,6 +29,12 @@ def health():
         body["sessions"] = eng.session_counts()
         if found:
             body["reason"] = found[1]
+        degraded = eng.degraded_sessions()  # connected but dead: the gateway still serves
+        if degraded:
+            body["degraded"] = degraded
+        versions = eng.wa_versions()  # what to compare when WhatsApp Web updates
+        if versions:
+            body["versions"] = versions
         # A sink's broker that is down is reported here, never as unhealthy: the gateway serves.
         report = eng.sink_health()
         if report:

@@ -147,6 +147,8 @@
     if (typeof x === 'object' && x._serialized) return String(x._serialized);
     return String(x);
   }
+  /** @param {string|null} id  a person's id without its device part (`:12`) */
+  function bareId(id) { return id ? id.replace(/:\d+@/, '@') : id; }
   function isGroupId(id) { return typeof id === 'string' && id.slice(-5) === '@g.us'; }
   var MEDIA = {image: 1, video: 1, audio: 1, ptt: 1, sticker: 1, document: 1};
 
@@ -268,6 +270,13 @@
   var NOTICE = {e2e_notification: 1, notification_template: 1, notification: 1, call_log: 1,
                 protocol: 1, broadcast_notification: 1, group_notification: 1, revoked: 1};
   var STATUS_CHAT = 'status@broadcast';
+  // What a person writes: the only types that arrive as `message`. WhatsApp adds types (newer
+  // system notices, `unknown` for what this build cannot show); one outside both lists is
+  // reported as message.unsupported (id, chat, sender, type), never as a customer message.
+  var CONTENT = {chat: 1, image: 1, video: 1, ptv: 1, audio: 1, ptt: 1, sticker: 1, document: 1,
+                 location: 1, vcard: 1, multi_vcard: 1, poll_creation: 1, list_response: 1,
+                 buttons_response: 1, template_button_reply: 1, interactive_response: 1,
+                 order: 1, product: 1};
 
   /** @param {MsgModel} m */
   function onMessage(m) {
@@ -282,9 +291,11 @@
     } else if (json.type === 'gp2') {
       json.recipients = (m.recipients || []).map(str);
       push('group.notification', json);
-    } else if (!NOTICE[json.type]) {
+    } else if (CONTENT[json.type]) {
       push(json.fromMe ? 'message.sent' : 'message', json, senderIds(currentWPP(), json));
       subscribePresence(json.chatId);
+    } else if (!NOTICE[json.type] && !json.fromMe) {
+      push('message.unsupported', unsupportedJSON(json));
     }
   }
 
@@ -299,6 +310,12 @@
       delete w.watching[id];
       if (m.type === 'ciphertext') push('message.undecryptable', undecryptableJSON(m));
     }), CONFIG.undecryptableAfterMs || 60000);
+  }
+
+  // A message of a type the gateway does not pass on as `message`: what names it, no content.
+  function unsupportedJSON(json) {
+    return {id: json.id, chatId: json.chatId, from: json.from, author: json.author,
+            type: json.type, subtype: json.subtype, timestamp: json.timestamp};
   }
 
   /** @param {MsgModel|RawMessage} m */
@@ -360,10 +377,13 @@
                                   author: str(e.author)});
     }));
     // call/events/eventTypes.d.ts: {id, isGroup, isVideo, offerTime, sender, peerJid}
+    // The caller may come with a device part (`62…:12@c.us`) or as an @lid: `from` is the
+    // person's chat id without the device (what a reply is sent to), with both ids beside it.
     P.on('call.incoming_call', safe(function (e) {
-      push('call.received', {id: str(e.id), from: str(e.sender), peerJid: str(e.peerJid),
-                             isVideo: e.isVideo === true, isGroup: e.isGroup === true,
-                             offerTime: typeof e.offerTime === 'number' ? e.offerTime : null});
+      var json = {id: str(e.id), from: bareId(str(e.sender) || str(e.peerJid)),
+                  peerJid: str(e.peerJid), isVideo: e.isVideo === true, isGroup: e.isGroup === true,
+                  offerTime: typeof e.offerTime === 'number' ? e.offerTime : null};
+      push('call.received', json, senderIds(currentWPP(), json));
     }));
     // chat/events/eventTypes.d.ts 'chat.presence_change': {id, isOnline, isGroup, isUser,
     // shortName, state (composing|recording|available|unavailable), t (ms), participants?}
@@ -429,28 +449,88 @@
     return out;
   }
 
+  // How long the oldest send of the gateway's queue has been in flight here (0: none): a send
+  // waits for WhatsApp's server ack, so one that waits long is a socket that carries nothing
+  // (engine/ladder.py, "connected but dead").
+  // Every wa-js function the bridge calls (tests/unit/test_contract.py keeps the lists whole).
+  // WhatsApp Web updates without notice, and a build the injected wa-js was not made for can
+  // lack some: each is checked present and callable once per page load, before the session
+  // reports ready, so it ends FAILED wa_update_required naming them instead of failing its
+  // calls one by one. OPTIONAL: calls the bridge tests for first and does without.
+  var USES = {
+    blocklist: ['all', 'blockContact', 'unblockContact'],
+    call: ['reject'],
+    chat: ['archive', 'clear', 'delete', 'deleteMessage', 'downloadMedia', 'editMessage', 'find',
+      'forwardMessage', 'generateMessageID', 'get', 'getMessageById', 'getMessages', 'list',
+      'markIsComposing', 'markIsPaused', 'markIsRead', 'markIsRecording', 'mute', 'pin', 'pinMsg',
+      'sendCreatePollMessage', 'sendFileMessage', 'sendLocationMessage', 'sendReactionToMessage',
+      'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],
+    conn: ['genLinkDeviceCodeForPhoneNumber', 'getAuthCode', 'getBuildConstants', 'getMyUserId',
+      'isAuthenticated', 'logout', 'markAvailable', 'markUnavailable'],
+    contact: ['get', 'getProfilePictureUrl', 'getStatus', 'list', 'queryExists'],
+    group: ['addParticipants', 'create', 'demoteParticipants', 'getAllGroups',
+      'getGroupInfoFromInviteCode', 'getInviteCode', 'iAmMember', 'join', 'leave',
+      'promoteParticipants', 'removeParticipants', 'revokeInviteCode', 'setDescription',
+      'setProperty', 'setSubject'],
+    labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels', 'getLabelColorPalette'],
+    profile: ['getMyProfileName', 'getMyProfilePicture', 'getMyStatus', 'isBusiness',
+      'setMyProfileName', 'setMyProfilePicture', 'setMyStatus']
+  };
+  var OPTIONAL = {
+    blocklist: ['isBlocked'],
+    conn: ['getStreamData', 'isIdle', 'needsUpdate', 'setKeepAlive',
+      'startLinkDeviceCodeForPhoneNumber'],
+    contact: ['getPnLidEntry', 'subscribePresence'],
+    group: ['GroupProperty']  // an enum object, read where it is used
+  };
+  /** @param {WPPType} P */
+  function selfCheck(P) {
+    var missing = [];
+    var checked = 0;
+    Object.keys(USES).forEach(function (ns) {
+      USES[ns].forEach(function (name) {
+        checked += 1;
+        var space = /** @type {any} */ (P)[ns];
+        if (!space || typeof space[name] !== 'function') missing.push(ns + '.' + name);
+      });
+    });
+    var waVersion = null;
+    try { waVersion = P.conn.getBuildConstants().VERSION_STR || null; } catch (e) { /* unknown */ }
+    return {missing: missing, checked: checked, waVersion: waVersion};
+  }
+
+  function stalledMs() {
+    var now = Date.now();
+    var oldest = now;
+    Object.keys(w.inflight).forEach(function (id) { oldest = Math.min(oldest, w.inflight[id]); });
+    return now - oldest;
+  }
+
   w.poll = async function (ackIds) {
     w.ack(ackIds);
     var P = currentWPP();
     var s = {doc: w.doc, url: location.href, wpp: !!P, injected: w.injected,
              version: (P && P.version) || null, ready: false, fullReady: false, auth: false,
-             mode: null, info: null, needsUpdate: false, waVersion: null, qr: null, idle: false,
-             linkCode: null, linkCodeExpired: false,
+             mode: null, info: null, needsUpdate: false, waVersion: null, checked: 0,
+             missing: [], qr: null, idle: false,
+             linkCode: null, linkCodeExpired: false, stalledMs: stalledMs(),
              me: null, events: handable(200)};
     if (!P) return s;
     attach(P);
     s.ready = P.isReady === true;
     s.fullReady = P.isFullReady === true;
-    if (!s.fullReady || !P.conn) return s;
+    if (!s.fullReady) return s;
+    if (!w.check) w.check = selfCheck(P);  // once per page load: the build does not change
+    s.waVersion = w.check.waVersion;
+    s.checked = w.check.checked;
+    s.missing = w.check.missing;
+    if (s.missing.length || !P.conn) return s;  // the gateway fails the session on a miss
     s.auth = P.conn.isAuthenticated() === true;
     var stream = P.conn.getStreamData ? P.conn.getStreamData() : null;
     s.mode = stream ? stream.mode : null;
     // StreamMode / StreamInfo names: whatsapp/enums/StreamMode.d.ts, StreamInfo.d.ts (4.6.0)
     s.info = stream && stream.info ? stream.info : null;
     s.needsUpdate = P.conn.needsUpdate ? P.conn.needsUpdate() === true : false;
-    if (s.needsUpdate || s.mode === 'DEPRECATED_VERSION') {
-      try { s.waVersion = P.conn.getBuildConstants().VERSION_STR || null; } catch (e) { /* unknown */ }
-    }
     s.idle = P.conn.isIdle ? P.conn.isIdle() === true : false;
     if (!s.auth) {
       w.me = null;
@@ -631,6 +711,31 @@
 
   function byTime(a, b) { return (a.timestamp || 0) - (b.timestamp || 0); }
 
+  // The chats active since `since` (unix s), newest first. chat.list loads each group's
+  // metadata one by one unless told not to (wa-js chat/functions/list: GroupMetadataStore.find
+  // per group), which on an account with hundreds of groups outlasts any command: never here.
+  // ChatStore keeps chats newest first after the pinned ones, so paging stops at the first
+  // unpinned chat older than `since`.
+  var CHAT_PAGE = 50;
+  /** @param {WPPType} P @param {number} since @returns {Promise<ChatModel[]>} */
+  async function recentChats(P, since) {
+    var out = [];
+    var last = null;
+    for (;;) {
+      /** @type {import('@wppconnect/wa-js').chat.ChatListOptions} */
+      var opts = {count: CHAT_PAGE, ignoreGroupMetadata: true};
+      if (last) { opts.id = last; opts.direction = 'after'; }
+      var page = await P.chat.list(opts);
+      for (var i = 0; i < page.length; i++) {
+        var c = page[i];
+        if (c && !c.pin && typeof c.t === 'number' && c.t < since) return out;
+        if (c) out.push(c);
+      }
+      if (page.length < CHAT_PAGE || !page[page.length - 1]) return out;
+      last = page[page.length - 1].id;
+    }
+  }
+
   /** @param {WPPType} P @param {string} id */
   function existingChat(P, id) {
     var chat = null;
@@ -775,8 +880,17 @@
     forwardMessage: async function (P, a) {
       var to = await recipient(P, a.to);
       await P.chat.getMessageById(a.id);  // msg_not_found before anything is sent
-      var ok = await P.chat.forwardMessage(to, a.id);
-      if (ok === false) throw {code: 'forward_failed', message: 'WhatsApp did not forward ' + a.id};
+      // Deprecated in wa-js 4.6.0: it answers what WhatsApp's forwardMessagesToChats does (no
+      // boolean), and throws when this WhatsApp Web build has no such function.
+      try {
+        await P.chat.forwardMessage(to, a.id);
+      } catch (e) {
+        if (e && e.code === 'forward_messages_to_chats_not_available') {
+          throw {code: 'forward_unavailable', message: 'This WhatsApp Web build cannot forward ' +
+                 '(forwardMessagesToChats is missing): it needs a newer wa-js'};
+        }
+        throw e;
+      }
       return {id: a.id, to: to, forwarded: true};
     },
     starMessage: async function (P, a) {
@@ -902,7 +1016,7 @@
     // Messages the page may have received while the gateway was not draining it (a crash, a
     // restart): every chat active since a.since, its newest a.perChat incoming messages.
     catchUp: async function (P, a) {
-      var chats = await P.chat.list({});
+      var chats = await recentChats(P, a.since);
       var out = [];
       for (var i = 0; i < chats.length; i++) {
         var c = chats[i];
@@ -911,7 +1025,8 @@
         var msgs = await P.chat.getMessages(id, {count: a.perChat});
         for (var j = 0; j < msgs.length; j++) {
           var m = msgs[j];
-          if (!m || !m.id || NOTICE[m.type] || m.type === 'gp2' || (m.t || 0) < a.since) continue;
+          if (!m || !m.id || (m.t || 0) < a.since) continue;
+          if (!CONTENT[m.type || 'chat'] && m.type !== 'ciphertext') continue;  // as onMessage
           if (m.type === 'ciphertext') {  // still not decrypted: past the wait, undecryptable
             if (!m.id.fromMe && a.undecryptableBefore && (m.t || 0) < a.undecryptableBefore) {
               var u = undecryptableJSON(m);
@@ -982,7 +1097,9 @@
     pinChat: async function (P, a) {
       if (!!existingChat(P, a.chatId).pin !== a.pin) {
         // WhatsApp pins at most 3 chats; say so before asking it
-        var pinned = (await P.chat.list({})).filter(function (c) { return c && c.pin; });
+        var pinned = (await P.chat.list({ignoreGroupMetadata: true})).filter(function (c) {
+          return c && c.pin;
+        });
         if (a.pin && pinned.length >= 3) {
           throw {code: 'chat_pin_limit', message: 'WhatsApp pins at most 3 chats: ' +
                  pinned.map(function (c) { return str(c.id); }).join(', ')};
@@ -1162,7 +1279,7 @@
       // A send with a pre-assigned id is in flight until its call settles, even after the
       // gateway stopped waiting for it (findSent answers pending meanwhile: never sent twice).
       var id = args && args.messageId;
-      if (id) w.inflight[id] = true;
+      if (id) w.inflight[id] = Date.now();
       var settle = function (envelope) { if (id) delete w.inflight[id]; resolve(envelope); };
       try {
         Promise.resolve(ops[op](P, args || {})).then(function (v) {

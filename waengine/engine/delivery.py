@@ -11,6 +11,7 @@ import time
 
 from .. import counters
 from ..errors import BrowserUnavailable, CommandTimeout, StorageUnavailable
+from .status import versions
 from .worker import WAKE, Restart
 
 log = logging.getLogger("waengine.engine.session")
@@ -117,6 +118,7 @@ class EventDelivery:
             if len(self._delivered) > DELIVERED_MEMORY:
                 self._delivered_ids.discard(self._delivered.popleft())
         self.touch()
+        self._saw_traffic(event["type"], event["data"])
         return True
 
     def _pump(self) -> None:
@@ -137,7 +139,7 @@ class EventDelivery:
         self._ack = []
         self._note_document(state.get("doc"))
         if state.get("version"):
-            self.wa = {"version": state["version"], "injected": bool(state.get("injected"))}
+            self.wa = versions(state)
         for event in state.get("events") or ():
             # Delivered to the sink (outbox) first; acknowledged to the page on the next poll.
             if self._deliver(event, in_order=True) is None:

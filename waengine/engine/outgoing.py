@@ -29,7 +29,7 @@ from ..errors import (
     WhatsAppUnavailable,
 )
 from ..store import StoreBase, utcnow
-from ..vocabulary import PENDING_SENDS, SendStatus, Status
+from ..vocabulary import PENDING_SENDS, STREAM_DETAILS, SendStatus, Status
 from .budget import Budget
 from .page import Page
 
@@ -327,9 +327,12 @@ class Sender:
         """The attempt's readiness gate, read just before it (the request ran check_ready
         when it accepted the send; this is the moment the page is called, maybe much later):
         CONNECTED with its stream up, the worker running and not stuck in a call that outlived
-        its timeout. A session that stopped or failed in between keeps its sends queued."""
+        its timeout. A session that stopped or failed in between keeps its sends queued. A
+        DEGRADED session (engine/ladder.py) tries them, one at a time: the probe that sees its
+        socket carry again."""
         session = self.session
-        return (session.status is Status.CONNECTED and not getattr(session, "detail", None)
+        return (session.status is Status.CONNECTED
+                and getattr(session, "detail", None) not in STREAM_DETAILS
                 and session.running and not session.busy_for() > self.budget.total)
 
     def pacing(self) -> dict:
@@ -363,6 +366,7 @@ class Sender:
                     return
                 if found:
                     log.info("send %s of %s had been sent already", row["id"], self.session.id)
+                    self._report("flowed")
                     self._record(lambda: self.queue.finish(row["id"], found, None))
                     self._ended(row)
                     return
@@ -387,6 +391,7 @@ class Sender:
         except (SendFailedTransient, WhatsAppUnavailable) as e:
             # refused for a passing reason, or the recipient lookup got no answer (nothing
             # was sent then): tried again under the pacer
+            self._report("send_refused")
             if self._retry(row, e):
                 return
         except CommandTimeout as e:
@@ -394,6 +399,7 @@ class Sender:
             # failure: unknown, looked for by its id later, never sent twice.
             log.warning("send %s of %s timed out; its outcome is looked for", row["id"],
                         self.session.id)
+            self._report("send_timed_out")
             self._record(lambda err=e: self.queue.mark_unknown(row["id"], err,
                                                               recheck=UNKNOWN_RECHECK))
         except WAEngineError as e:
@@ -402,8 +408,15 @@ class Sender:
             log.exception("send %s of %s failed unexpectedly", row["id"], self.session.id)
             self._record(lambda: self.queue.finish(row["id"], None, WAEngineError()))
         else:
+            self._report("flowed")
             self._record(lambda: self.queue.finish(row["id"], message, None))
         self._ended(row)
+
+    def _report(self, sign: str) -> None:
+        """Tell the session's dead-socket watch (engine/ladder.py) how a send went."""
+        ladder = getattr(self.session, "ladder", None)
+        if ladder is not None:
+            getattr(ladder, sign)()
 
     def _retry(self, row: dict, error: WAEngineError) -> bool:
         """Queue a refused send again with a growing delay; False once it has had all its

@@ -34,7 +34,9 @@ from ..errors import (
 from ..store import utcnow
 from ..vocabulary import Status
 from .budget import Budget
+from .degraded import FlowWatch
 from .delivery import EventDelivery
+from .ladder import Ladder
 from .page import Page, pairing_code_text
 from .status import derive_status, failure_details, stream_detail
 from .worker import Fail, Restart, WorkerLoop, raise_fail, raise_restart
@@ -55,7 +57,7 @@ class BrowserFactory(Protocol):
         """Launch a browser for the session and load the page; return it and its Bridge."""
 
 
-class Session(WorkerLoop, EventDelivery):
+class Session(WorkerLoop, EventDelivery, FlowWatch):
     def __init__(self, record: dict, config: dict, factory: BrowserFactory,
                  launch_slots: threading.Semaphore,
                  on_change: Callable[[Session], None],
@@ -122,6 +124,10 @@ class Session(WorkerLoop, EventDelivery):
         self._blocked: str | None = None
         self._held = False  # ... because the sink held it: poll every PUMP_INTERVAL till it takes it
         self._skipped_push = False
+        # Connected but dead (engine/ladder.py): kept across the page reloads and relaunches
+        # it orders, so a relaunched page comes back DEGRADED until traffic flows.
+        self.ladder = Ladder(config)
+        self._recovery: dict = {}
 
     # ---- public, called from HTTP threads ----
     @property
@@ -134,6 +140,7 @@ class Session(WorkerLoop, EventDelivery):
                 return
             self._stopping.clear()
             self._stop_reason = None
+            self.ladder.reset()  # a fresh start is not DEGRADED until it shows the signs again
             self._queue = queue.Queue()
             self._set(Status.STARTING, None)
             self._thread = threading.Thread(target=self._run, name=f"wa-session-{self.id}",
@@ -253,7 +260,8 @@ class Session(WorkerLoop, EventDelivery):
                 "detail": self.detail, "statusDetails": self.status_details, "me": self.me,
                 "createdAt": self.created_at,
                 "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
-                "browser": browser, "wa": dict(self.wa), "responding": not stuck}
+                "browser": browser, "wa": dict(self.wa), "responding": not stuck,
+                "degraded": self.ladder.view()}
 
     # ---- the worker thread ----
     def _set(self, status: Status, reason: str | None, detail: str | None = None,
@@ -306,14 +314,19 @@ class Session(WorkerLoop, EventDelivery):
         if status == Status.CONNECTED and self.status != Status.CONNECTED:
             self._catch_up_due = True
         detail = stream_detail(state) if status == Status.CONNECTED else None
-        self._set(status, reason, detail)
+        details, action = None, None
+        if status == Status.CONNECTED:
+            detail, details, action = self._watch_flow(state, detail)
+        self._set(status, reason, detail, details)
         if self._catch_up_due and status == Status.CONNECTED and detail is None:
             self._catch_up()  # once messages flow: a page offline has nothing new to read
         if status == Status.CONFLICT and self._config.get("TAKEOVER_ON_CONFLICT"):
             self._auto_takeover()
         if status == Status.SCAN_QR:
+            self.ladder.reset()  # logged out: a new link starts clean
             self._update_qr(state.get("qr"))
             self._update_pairing_code(state)
+        self._take_step(action)  # last: a relaunch step raises Restart
 
     def _auto_takeover(self) -> None:
         """TAKEOVER_ON_CONFLICT: use WhatsApp here again, at most once per 30 s, so that two

@@ -12,6 +12,8 @@ def derive_status(state: dict, current: Status) -> tuple[Status, str | None] | N
     """The status a polled page state means, or None when it says nothing new (still loading)."""
     if not state.get("fullReady"):
         return None
+    if state.get("missing"):  # the page's self-check: this WhatsApp Web lacks functions we call
+        return Status.FAILED, "wa_update_required"
     mode = state.get("mode")
     # conn.needsUpdate() is WhatsApp's Stream.needsUpdate, its "update available" banner: the
     # socket keeps working, so only the mode DEPRECATED_VERSION ends the session.
@@ -56,6 +58,17 @@ def failure_details(reason: str, state: dict) -> dict | None:
     """What a FAILED reason needs said, from the page state (wa_update_required: versions)."""
     if reason != "wa_update_required":
         return None
-    # The versions an operator compares when updating the bundle (docs/sessions.md).
-    return {"waJs": state.get("version"), "whatsapp": state.get("waVersion"),
-            "mode": state.get("mode")}
+    # The versions an operator compares when updating the bundle (docs/sessions.md), and the
+    # wa-js functions this WhatsApp Web build lacks (none when WhatsApp itself said so).
+    return {"missing": list(state.get("missing") or ()), "waVersion": state.get("waVersion"),
+            "waJsVersion": state.get("version"), "mode": state.get("mode")}
+
+
+def versions(state: dict) -> dict:
+    """What a loaded page runs: WhatsApp Web's build, the wa-js bundle's version, and the
+    self-check of the wa-js functions the bridge calls (session JSON `wa`, /health)."""
+    return {"version": state.get("version"), "injected": bool(state.get("injected")),
+            "waVersion": state.get("waVersion"), "waJsVersion": state.get("version"),
+            "selfCheck": {"checked": state.get("checked") or 0,
+                          "missing": list(state.get("missing") or ())}
+            if state.get("fullReady") else None}

@@ -236,8 +236,14 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         if data.get("catchUp"):
             body["catchUp"] = True
         return [("message.undecryptable", body, f"undecryptable:{body['id']}")]
+    if kind == "message.unsupported":  # not customer content (docs/webhooks.md): named only
+        keys = ("id", "chatId", "from", "author", "type", "subtype", "timestamp")
+        return [("message.unsupported", {k: data.get(k) for k in keys},
+                 f"unsupported:{data.get('id')}")]
     if kind == "call.received":
         call = {k: data.get(k) for k in ("id", "from", "isVideo", "isGroup", "offerTime")}
+        if data.get("senderIds"):
+            call["senderIds"] = data["senderIds"]  # the caller's phone and @lid, when known
         return [("call.received", call, f"call:{call['id']}")]
     if kind == "group.participants":
         return [("group.participants", data, None)]
@@ -249,9 +255,8 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
         return [("pairing.code", data, None)]
     if kind == "message.status":  # a queued send ended, or its outcome became unknown
         return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
-    if kind == "session.status":
-        return [("session.status", data, None)]
-    if kind in ("session.snapshot", "session.moved"):  # cluster mode (docs/cluster.md)
+    if kind in ("session.status", "session.degraded", "session.recovered",
+                "session.snapshot", "session.moved"):  # the last two: cluster mode (docs/cluster.md)
         return [(kind, data, None)]
     if kind == "bridge.error":
         log.warning("in-page bridge error: %s", data.get("message"))

@@ -18,7 +18,7 @@ EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoke
                "group.participants", "message.status", "message.edited",
                "poll.vote", "message.undecryptable", "status.received", "group.notification",
                "call.received", "presence.update", "pairing.code", "session.snapshot",
-               "session.moved")
+               "session.moved", "session.degraded", "session.recovered", "message.unsupported")
 
 
 def new_event_id() -> str:

@@ -129,6 +129,13 @@ def phone_silent(phone):
     return network().set_silent(phone, body().get("silent"))
 
 
+@control.post("/phones/<phone>/wa-update")
+def phone_wa_update(phone):
+    data = body()
+    return network().set_wa_update(phone, data.get("remove"), data.get("rename"),
+                                   data.get("version"))
+
+
 @control.post("/phones/<phone>/send-failures")
 def send_failures(phone):
     data = body()

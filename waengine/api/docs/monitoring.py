@@ -28,6 +28,12 @@ class Health(Out):
         "example": {"CONNECTED": 3}, "description": "with an API key (or auth off) only"})
     reason = String(metadata={"description": "why the engine cannot serve (503 only; with an "
                                              "API key, or auth off, only)"})
+    degraded = Dict(keys=String(), values=Dict(), metadata={
+        "description": "sessions connected but dead, by id: `{reason, step, since}` (with an API "
+                       "key, or auth off, only)"})
+    versions = Dict(keys=String(), values=Dict(), metadata={
+        "description": "each loaded session's `{waVersion, waJsVersion}`: WhatsApp Web's build "
+                       "and the wa-js bundle's version (with an API key, or auth off, only)"})
     sinks = List(Nested(SinkHealth), metadata={
         "description": "each sink published to; one that is down does not make /health 503 "
                        "(with an API key, or auth off, only)"})

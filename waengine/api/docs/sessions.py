@@ -51,11 +51,22 @@ class Session(Out):
     detail = String(allow_none=True, validate=OneOf(CONNECTED_DETAILS), metadata={
         "description": "CONNECTED only: the account is linked but its stream is down (OFFLINE: "
                        "no connection, SYNCING / RESUMING: catching up); sends made now are "
-                       "queued (202) and go out when it is back. null otherwise"})
+                       "queued (202) and go out when it is back. DEGRADED: the stream looks up "
+                       "but nothing flows (`statusDetails` `{reason, step, since}`); sends are "
+                       "queued (202) and tried one at a time. null otherwise"})
     statusDetails = Dict(allow_none=True, metadata={
         "description": "what the reason needs said, or null: for `wa_update_required` "
-                       "`{waJs, whatsapp, mode}` (the versions in use); for `wa_unreachable` and "
+                       "`{missing, waVersion, waJsVersion, mode}` (the wa-js functions this "
+                       "WhatsApp Web lacks, the versions in use); for DEGRADED `{reason, step, "
+                       "since}`; for `wa_unreachable` and "
                        "the `proxy_*` reasons `{\"error\": \"ERR_NAME_NOT_RESOLVED\", \"url\": …}`"})
+    degraded = Dict(allow_none=True, metadata={
+        "description": "connected but dead: `{reason, step, since}` (reason acks_pending, "
+                       "sends_timed_out, sends_refused or socket_down; step reload, relaunch or "
+                       "alert); null otherwise"})
+    wa = Dict(metadata={
+        "description": "what the page runs, recorded at each load: `{waVersion, waJsVersion, "
+                       "injected, selfCheck: {checked, missing}}`"})
     me = Nested(Me, required=True, allow_none=True)
     createdAt = String(required=True, metadata=TIME)
     lastActivityAt = String(required=True, allow_none=True, metadata=TIME)

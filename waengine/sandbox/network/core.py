@@ -44,11 +44,12 @@ from .profiles import ProfileOps
 from .receipts import ReceiptOps
 from .seeding import SeedOps
 from .streams import StreamOps
+from .updates import UpdateOps
 
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
               MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
-              ChatStateOps, ReceiptOps):
+              ChatStateOps, ReceiptOps, UpdateOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

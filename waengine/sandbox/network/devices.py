@@ -49,7 +49,8 @@ class DeviceOps:
                 return {"loggedIn": False, "reason": err.message}
             device.client = str(client)
             self._cond.notify_all()  # an older page of this login sees the conflict
-            return {"loggedIn": True, "me": self._me_view(device)}
+            return {"loggedIn": True, "me": self._me_view(device),
+                    "update": self._phones[device.phone].wa_update}
 
     def _me_view(self, device: Device) -> dict:
         account = self._phones[device.phone]

@@ -131,6 +131,7 @@ class Phone:
     picture: bytes | None = None  # the profile photo (JPEG/PNG), served to others by URL
     picture_version: int = 0  # changes with each new photo: a new URL, as on WhatsApp's CDN
     blocked: set = field(default_factory=set)  # phones this account blocked
+    wa_update: dict | None = None  # the WhatsApp Web build its pages load next (updates.py)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 import { call } from './call.js';
 import { blocklist } from './blocklist.js';
-import { chat } from './chat.js';
+import { chat, forwardMessagesToChats } from './chat.js';
 import { chatStateApi, installChatState } from './chatstate.js';
 import { conn } from './conn.js';
 import { contact, serverQueryWidExists } from './contact.js';
@@ -41,7 +41,7 @@ export const WPP = {
     get isFullReady() { return state.fullReady; },
   },
   whatsapp: { MsgKey, Wid, WidFactory: { createWid: (x) => assertWid(x) },
-    functions: { queryWidExists: serverQueryWidExists },
+    functions: { queryWidExists: serverQueryWidExists, forwardMessagesToChats },
     Socket: { takeover: () => takeover() } },
 };
 for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'newsletter', 'order',

@@ -9,6 +9,7 @@ import { pump } from './pump.js';
 import { setMe, state } from './state.js';
 import { applySnapshot } from './stores.js';
 import { http } from './transport.js';
+import { applyUpdate } from './update.js';
 import { render } from './ui.js';
 
 export async function boot() {
@@ -22,6 +23,7 @@ export async function boot() {
     state.login = login;
     const hello = await http('POST', '/hello', { body: { ...login, client: clientId }, retries: 8 });
     if (hello.loggedIn) {
+      applyUpdate(window.WPP, hello.update);
       setMe(hello.me);
       applySnapshot(await http('GET', '/sync', { auth: true, retries: 8 }));
       await loadBlocklist();

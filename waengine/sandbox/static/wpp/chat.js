@@ -464,17 +464,38 @@ export function applyEdit(msg, view, editKey) {
 }
 
 /** chat.forwardMessage: the message sent again to another chat, marked as forwarded. */
+// One group's metadata query (GroupMetadataStore.find) in chat.list without ignoreGroupMetadata.
+export const GROUP_METADATA_MS = 100;
+
+/**
+ * chat.forwardMessage (deprecated in wa-js 4.6.0, module 74997): WhatsApp's own
+ * forwardMessagesToChats does the work, and what it answers is returned (no boolean). A
+ * WhatsApp Web build without that function throws forward_messages_to_chats_not_available.
+ */
 export async function forwardMessage(toChatId, msgId, options = {}) {
   const target = await findChat(toChatId);
   const msg = await getOneMessage(msgId);
-  const attrs = { type: msg.type, body: msg.body, isForwarded: true };
-  for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
-    if (msg[name] !== undefined) attrs[name] = msg[name];
+  const functions = window.WPP && window.WPP.whatsapp && window.WPP.whatsapp.functions;
+  if (!functions || typeof functions.forwardMessagesToChats !== 'function') {
+    throw new WPPError('forward_messages_to_chats_not_available',
+      "WhatsApp's forwardMessagesToChats function is not available in this session");
   }
-  if (msg.isMedia && options.displayCaptionText === false) attrs.caption = msg.filename;
-  const result = await sendMessage(target.id, attrs, { forwardOf: msg.id.id });
-  const sendResult = result.sendMsgResult;
-  return !!sendResult && sendResult.messageSendResult === 'OK';
+  return await functions.forwardMessagesToChats([msg], [target], options.displayCaptionText);
+}
+
+/** WhatsApp's forwardMessagesToChats(msgs, chats, displayCaptionText): answers nothing. */
+export async function forwardMessagesToChats(msgs, chats, displayCaptionText) {
+  for (const chatModel of chats) {
+    for (const msg of msgs) {
+      const attrs = { type: msg.type, body: msg.body, isForwarded: true };
+      for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc']) {
+        if (msg[name] !== undefined) attrs[name] = msg[name];
+      }
+      if (msg.isMedia && displayCaptionText === false) attrs.caption = msg.filename;
+      await sendMessage(chatModel.id, attrs, { forwardOf: msg.id.id });
+    }
+  }
+  return undefined;
 }
 
 /** chat.starMessage: like wa-js 4.6.0, each result's `star` is the state before the call. */
@@ -562,6 +583,11 @@ export const chat = {
         : chats.slice(index + 1);
     }
     if (options.count !== undefined && options.count >= 0) chats = chats.slice(0, options.count);
+    // wa-js 4.6.0 (chat/functions/list) loads each group's metadata one at a time unless
+    // ignoreGroupMetadata: as slow here, so a gateway that lists every chat pays for it
+    if (!options.ignoreGroupMetadata) {
+      for (const c of chats) if (c.id.isGroup()) await sleep(GROUP_METADATA_MS);
+    }
     return chats;
   }),
   getMessages: asyncApi('chat.getMessages', async (chatId, options = {}) => {
