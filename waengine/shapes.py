@@ -95,6 +95,9 @@ def outgoing_view(row: dict) -> dict:
            # why it failed, or why it is being tried again (WhatsApp's SendMsgResult or a code)
            "reason": (error.get("reason") or error.get("code")) if error else None,
            "ack": sent["ack"] if sent else ("failed" if row["status"] == "failed" else "pending")}
+    if row.get("held"):  # a cold send a reach-out limit holds (engine/reachout.py)
+        out.update(status="held", heldReason=row["held"]["reason"],
+                   heldUntil=iso(row["held"]["until"]))
     if row.get("receipts") is not None:
         out["receipts"] = row["receipts"]  # a group send: each member's delivery and read
     return out

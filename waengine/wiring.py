@@ -28,6 +28,8 @@ from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue, pacing_for
 from .engine.page import Page, SendOp, pairing_code_text
 from .engine.proxy import redact_proxy
+from .engine.reachout import Lookups, ReachOut
+from .engine.reachout import event_of as restriction_event
 from .engine.receipts import Receipts, match_ack
 from .errors import NotFound, SessionNotReady
 from .events import EventHub, websocket
@@ -74,7 +76,14 @@ class Engine:
                                       on_event=self._on_event)
         self.manager.load()
         self.outgoing = OutgoingQueue(self.store, config)
-        self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
+        self.reach = ReachOut(self.store, config, self.outgoing.clock,
+                              on_restricted=self._restricted)
+        self.lookups = Lookups(config, self.outgoing.clock)
+        self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended,
+                                  reach=self.reach)
+        self.manager.on_delete.append(
+            lambda sid, purged: (self.reach.forget(sid), self.lookups.forget(sid))
+            if purged else None)
         self.receipts = Receipts(self.store, self.outgoing.clock)
         self.manager.on_delete.append(
             lambda sid, purged: self.receipts.forget_session(sid) if purged else None)
@@ -189,7 +198,24 @@ class Engine:
         data.update(call_policy(self.config, session.options))
         data["proxy"] = redact_proxy(session.options.get("proxy"))
         data["historyDays"] = self.events.history.days(session.options)
+        data.update(self._restriction_view(session))
         return data
+
+    def _restriction_view(self, session) -> dict:
+        """A restricted session's `restriction`, and its `detail` RESTRICTED with `until` when
+        its stream says nothing worse (engine/reachout.py)."""
+        found = self.reach.restriction(session.id)
+        if found is None:
+            return {"restriction": None}
+        view = {"restriction": restriction_event(found)}
+        if session.status is Status.CONNECTED and not session.detail:
+            view.update(detail="RESTRICTED", until=view["restriction"]["until"])
+        return view
+
+    def restrictions(self) -> dict:
+        """/health: the sessions WhatsApp restricts now, with when it ends."""
+        found = {s.id: self.reach.restriction(s.id) for s in self.manager.list()}
+        return {sid: restriction_event(r) for sid, r in found.items() if r is not None}
 
     def describe_all(self, visible: Callable[[str], bool]) -> list[dict]:
         """Every session whose id `visible` allows (a scoped API key sees its own)."""
@@ -292,7 +318,18 @@ class Engine:
         session.touch()
         if session.detail:  # the stream is down: queued (202) until it is back, not a wait
             return row
-        return self.outgoing.wait(session.id, row["id"], Budget.of(self.config).http)
+        row = self.outgoing.wait(session.id, row["id"], Budget.of(self.config).http,
+                                 settled=lambda r: self._held(session, r) is not None)
+        return self._with_hold(session, row)
+
+    def _held(self, session, row: dict) -> dict | None:
+        return ReachOut.held(row, self.reach.hold(session.id, pacing_for(self.config,
+                                                                          session.options)))
+
+    def _with_hold(self, session, row: dict) -> dict:
+        """The row, with `held` {reason, until} while a reach-out limit holds it."""
+        held = self._held(session, row)
+        return {**row, "held": held} if held else row
 
     def send_status(self, session_id: str, message_id: str) -> dict:
         """A send by queue id or message id; a group send with its members' receipts."""
@@ -302,7 +339,19 @@ class Engine:
             raise NotFound(f"No send {message_id!r} in this session")
         if (row["args"].get("to") or "").endswith("@g.us") and row.get("message"):
             row["receipts"] = self.receipts.of(session_id, row["message"]["id"])
-        return row
+        return self._with_hold(self._session(session_id), row)
+
+    def contact_exists(self, session_id: str, number_id: str) -> dict | None:
+        """{id, lid, isBusiness} when the number is on WhatsApp, else None: a kept answer,
+        or asked of WhatsApp within the session's lookup rate (429 past it)."""
+        kept, answer = self.lookups.cached(session_id, number_id)
+        if kept:
+            return answer
+        page = self.page(session_id)
+        self.lookups.admit(session_id)
+        answer = page.query_exists(number_id)
+        self.lookups.keep(session_id, number_id, answer)
+        return answer
 
     def queue_many(self, session_id: str, op: SendOp, items: list[dict]) -> list[dict]:
         """Queue several sends (bulk); each is stored before this returns."""
@@ -506,7 +555,12 @@ class Engine:
         return self.events.sink_sender.report()
 
     def _send_ended(self, session, row: dict) -> None:
-        self.events.publish(session, "message.status", row)
+        self.events.publish(session, "message.status", self._with_hold(session, row))
+
+    def _restricted(self, session_id: str, record: dict) -> None:
+        """WhatsApp's reach-out timelock is on (or longer): session.restricted."""
+        session = self._session(session_id)
+        self._publish(session, "session.restricted", restriction_event(record))
 
     def close(self) -> None:
         self.stop()

@@ -36,7 +36,7 @@ def get_contact(session_id, contactId):
         summary="Whether a phone number is on WhatsApp, and its @lid when WhatsApp gives one",
         responses=docs.responses(docs.Exists, errors=docs.BROWSER_ERRORS))
 def contact_exists(session_id, phone):
-    found = page(session_id).query_exists(user_id(phone, "phone"))
+    found = engine().contact_exists(session_id, user_id(phone, "phone"))
     return {"exists": found is not None, "id": found and found["id"],
             "lid": found and found.get("lid"), "isBusiness": bool(found and found.get("isBusiness"))}
 

@@ -254,7 +254,10 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     if kind == "pairing.code":  # a new code to type on the phone, or null once it expired
         return [("pairing.code", data, None)]
     if kind == "message.status":  # a queued send ended, or its outcome became unknown
-        return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
+        view = outgoing_view(data)
+        return [("message.status", view, f"status:{data['id']}:{view['status']}")]
+    if kind == "session.restricted":  # a reach-out timelock: {until, reason, since}
+        return [("session.restricted", data, f"restricted:{data['until']}")]
     if kind in ("session.status", "session.degraded", "session.recovered",
                 "session.snapshot", "session.moved"):  # the last two: cluster mode (docs/cluster.md)
         return [(kind, data, None)]

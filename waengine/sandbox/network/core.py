@@ -41,6 +41,7 @@ from .notices import NoticeOps
 from .pairing import PairingOps
 from .phones import PhoneOps
 from .profiles import ProfileOps
+from .reachout import ReachOutOps
 from .receipts import ReceiptOps
 from .seeding import SeedOps
 from .streams import StreamOps
@@ -49,7 +50,7 @@ from .updates import UpdateOps
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
               MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
-              ChatStateOps, ReceiptOps, UpdateOps):
+              ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -81,6 +82,7 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, Not
         self._stalls: dict[str, float] = {}
         self._send_failures: dict[str, list[str]] = {}  # phone -> results of its next sends
         self._query_failures: dict[str, int] = {}  # phone -> number lookups still to fail
+        self._reach_out: dict = {}  # phone -> its reach-out budgets and timelock (reachout.py)
         self._group_counter = itertools.count(1)
         # chatstate.py: who is online, who types to whom, presence subscriptions, labels
         self._online: dict[str, bool] = {}

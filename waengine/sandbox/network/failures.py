@@ -55,4 +55,5 @@ class FailureOps:
             if left > 0:
                 self._query_failures[device.phone] = left - 1
                 raise SandboxError(503, "query_failed", "usync query failed (injected)")
+            self._check_lookup(device.phone)
         return self.query_exists(phone)
