@@ -111,8 +111,9 @@ class ReachOut:
         """When a timelock ends: as WhatsApp said, else COLD_TIMELOCK_HOLD from now."""
         ends = (error.details or {}).get("timelockEnds")
         now = self.clock()
-        if isinstance(ends, (int, float)) and ends > now:
-            return float(ends)
+        if isinstance(ends, (int, float)) and not isinstance(ends, bool):
+            # an end just past (whole seconds, clocks apart): look again in a moment
+            return max(float(ends), now + 1.0)
         return now + float(self.config.get("COLD_TIMELOCK_HOLD", 3600.0))
 
     def forget(self, session_id: str) -> None:

@@ -16,6 +16,7 @@ hour for one to end.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .model import Phone, SandboxError, is_group_id, normalize_phone, user_wid
@@ -120,29 +121,32 @@ class ReachOutOps:
         if target in self._phones and self._has_chat(account, target):
             return  # a reply or a follow-up: never counted
         now = self._clock()
-        state.contacts = [t for t in state.contacts if t > now - state.window]
         if state.until is not None and state.until <= now:
-            state.until = None
+            state.until = None  # the timelock is over: the budget starts afresh
+            state.contacts.clear()
+        state.contacts = [t for t in state.contacts if t > now - state.window]
         if state.until is None and state.new_contacts is not None \
                 and len(state.contacts) >= state.new_contacts:
-            state.until = now + state.timelock_seconds
+            state.until = math.ceil(now + state.timelock_seconds)  # WhatsApp names whole seconds
         if state.until is not None:
             state.refused += 1
             raise ReachOutRefused(state, now)
         state.contacts.append(now)
 
     def _check_lookup(self, sender: str) -> None:
-        """Lock held: refuse a number lookup past the rate; overrunning it starts the timelock."""
+        """Lock held: with a lookup rate set, refuse a lookup past it (overrunning it starts
+        the timelock) or during a timelock."""
         state = self._reach_out.get(sender)
-        if state is None:
+        if state is None or state.lookups is None:
             return
         now = self._clock()
-        state.looked_up = [t for t in state.looked_up if t > now - state.lookup_window]
         if state.until is not None and state.until <= now:
             state.until = None
+            state.looked_up.clear()
+        state.looked_up = [t for t in state.looked_up if t > now - state.lookup_window]
         if state.until is None and state.lookups is not None \
                 and len(state.looked_up) >= state.lookups:
-            state.until = now + state.timelock_seconds
+            state.until = math.ceil(now + state.timelock_seconds)
         if state.until is not None:
             state.refused += 1
             raise SandboxError(429, "rate-overlimit", "Number lookups refused: reach-out timelock")
