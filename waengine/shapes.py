@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .store import iso_utc
-from .vocabulary import ACK_BY_CODE
+from .vocabulary import ACK_BY_CODE, HELD
 
 
 def ack_name(value) -> str:
@@ -96,7 +96,7 @@ def outgoing_view(row: dict) -> dict:
            "reason": (error.get("reason") or error.get("code")) if error else None,
            "ack": sent["ack"] if sent else ("failed" if row["status"] == "failed" else "pending")}
     if row.get("held"):  # a cold send a reach-out limit holds (engine/reachout.py)
-        out.update(status="held", heldReason=row["held"]["reason"],
+        out.update(status=HELD, heldReason=row["held"]["reason"],
                    heldUntil=iso(row["held"]["until"]))
     if row.get("receipts") is not None:
         out["receipts"] = row["receipts"]  # a group send: each member's delivery and read

@@ -42,7 +42,7 @@ from .ops.reaper import SessionReaper
 from .ops.watchdog import MemorySample, MemoryWatchdog, measure
 from .snapshots import Snapshots, Snapshotter, warn_unencrypted
 from .store import iso_utc, private_folder
-from .vocabulary import Status
+from .vocabulary import RESTRICTED, Status
 
 # The lists a session caches (api/ reads them through Engine.cached_list), and the page read
 # that loads each.
@@ -209,7 +209,7 @@ class Engine:
             return {"restriction": None}
         view = {"restriction": restriction_event(found)}
         if session.status is Status.CONNECTED and not session.detail:
-            view.update(detail="RESTRICTED", until=view["restriction"]["until"])
+            view.update(detail=RESTRICTED, until=view["restriction"]["until"])
         return view
 
     def restrictions(self) -> dict:
