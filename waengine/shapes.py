@@ -26,7 +26,10 @@ def message(m: dict) -> dict:
     for src, dst in (("caption", "caption"), ("mimetype", "mimetype"), ("filename", "filename"),
                      ("size", "size"), ("quotedId", "quotedId"), ("author", "author"),
                      ("mentions", "mentions"), ("media", "media"), ("mediaError", "mediaError"),
-                     ("poll", "poll"), ("contacts", "contacts")):
+                     ("poll", "poll"), ("contacts", "contacts"),
+                     # the chat's person and a send's recipient by phone id and @lid, where
+                     # known (engine/identities.py)
+                     ("chatIds", "chatIds"), ("recipientIds", "recipientIds")):
         if m.get(src):
             out[dst] = m[src]
     if m.get("type") == "location":

@@ -24,13 +24,14 @@ from .cluster import Leases, NodeKeeper, node_id_for
 from .engine import catchup, driver, processes
 from .engine.budget import Budget
 from .engine.calls import CallRejecter, call_policy
+from .engine.identities import ContactIds
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue, pacing_for
 from .engine.page import Page, SendOp, pairing_code_text
 from .engine.proxy import redact_proxy
 from .engine.reachout import Lookups, ReachOut
 from .engine.reachout import event_of as restriction_event
-from .engine.receipts import Receipts, match_ack
+from .engine.receipts import Receipts, key_id, match_ack
 from .errors import NotFound, SessionNotReady
 from .events import EventHub, websocket
 from .events.sinks import key as sink_key
@@ -79,11 +80,12 @@ class Engine:
         self.reach = ReachOut(self.store, config, self.outgoing.clock,
                               on_restricted=self._restricted)
         self.lookups = Lookups(config, self.outgoing.clock)
+        self.ids = ContactIds(self.store, self.outgoing.clock)
         self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended,
                                   reach=self.reach)
         self.manager.on_delete.append(
-            lambda sid, purged: (self.reach.forget(sid), self.lookups.forget(sid))
-            if purged else None)
+            lambda sid, purged: (self.reach.forget(sid), self.lookups.forget(sid),
+                                 self.ids.forget(sid)) if purged else None)
         self.receipts = Receipts(self.store, self.outgoing.clock)
         self.manager.on_delete.append(
             lambda sid, purged: self.receipts.forget_session(sid) if purged else None)
@@ -320,7 +322,21 @@ class Engine:
             return row
         row = self.outgoing.wait(session.id, row["id"], Budget.of(self.config).http,
                                  settled=lambda r: self._held(session, r) is not None)
-        return self._with_hold(session, row)
+        return self._with_recipient(session, self._with_hold(session, row))
+
+    def _with_recipient(self, session, row: dict) -> dict:
+        """A sent message with `recipientIds` {phone, lid}: the person it went to by both ids
+        (the page may file a phone-number send in the person's @lid chat)."""
+        if row.get("status") != "sent" or not row.get("message"):
+            return row
+        to, chat = row["args"].get("to"), row["message"].get("chatId")
+        if to and chat and to != chat:
+            self.ids.learn(session.id, to, chat, "send") or self.ids.learn(
+                session.id, chat, to, "send")
+        if not (to or "").endswith(("@c.us", "@lid")):
+            return row
+        return {**row, "message": {**row["message"],
+                                   "recipientIds": self.ids.pair(session.id, to, chat)}}
 
     def _held(self, session, row: dict) -> dict | None:
         return ReachOut.held(row, self.reach.hold(session.id, pacing_for(self.config,
@@ -351,7 +367,30 @@ class Engine:
         self.lookups.admit(session_id)
         answer = page.query_exists(number_id)
         self.lookups.keep(session_id, number_id, answer)
+        if answer:
+            self.ids.learn(session_id, answer.get("id"), answer.get("lid"), "lookup")
         return answer
+
+    def contact(self, session_id: str, contact_id: str) -> dict:
+        """A contact by its phone-number id or its @lid, with both ids when either was ever
+        learned: WhatsApp Web looks ids up exactly, so the other id is asked too, and one
+        person answers as one contact."""
+        page = self.page(session_id)
+        other = self.ids.other(session_id, contact_id)
+        try:
+            found = page.get_contact(contact_id)
+        except NotFound:
+            if not other:
+                raise
+            found = page.get_contact(other)
+        pair = self.ids.pair(session_id, contact_id, found.get("id"), found.get("lid"),
+                             found.get("phone") and found["phone"] + "@c.us")
+        self.ids.learn(session_id, pair["phone"], pair["lid"], "contact")
+        if pair["phone"] and not found.get("phone"):
+            found = {**found, "phone": pair["phone"].split("@")[0]}
+        if pair["lid"] and not found.get("lid"):
+            found = {**found, "lid": pair["lid"]}
+        return found
 
     def queue_many(self, session_id: str, op: SendOp, items: list[dict]) -> list[dict]:
         """Queue several sends (bulk); each is stored before this returns."""
@@ -370,8 +409,17 @@ class Engine:
         session = self._session(session_id)
         session.touch()  # a client reading from the cache is still using the session (reaper)
         read = LISTS[kind]
-        return self.cache.fetch_body(
-            session_id, kind, lambda: [shape(item) for item in read(Page(session))], refresh)
+
+        def load() -> list[dict]:
+            items = read(Page(session))
+            if kind == "contacts":  # each contact that names both ids teaches the pair
+                self.ids.learn_from_contacts(session_id, items, "contact")
+            elif kind == "groups":  # a roster names members by phone id and @lid at times
+                for group in items:
+                    self.ids.learn_from_contacts(session_id, group.get("participants") or [],
+                                                 "group")
+            return [shape(item) for item in items]
+        return self.cache.fetch_body(session_id, kind, load, refresh)
 
     def invalidate(self, session_id: str, *kinds: str) -> None:
         """The page changed these lists: the next read loads them again."""
@@ -512,10 +560,42 @@ class Engine:
             return self.media.hold(session, data)
         if kind == "message.ack":  # named by the id the send answered with
             data = match_ack(self.outgoing, self.receipts, session.id, data)
+        data = self._with_ids(session, kind, data)
         self._publish(session, kind, data)
         if kind == "call.received":  # after it is stored: the rejection follows the event
             self.calls.on_call(session, data)
         return True
+
+    def _with_ids(self, session, kind: str, data: dict) -> dict:
+        """Learn the phone <-> @lid pairs an event names, and carry both ids where one was
+        ever learned (engine/identities.py)."""
+        if kind in ("message", "message.edited", "message.revoked", "group.notification"):
+            self.ids.learn_from_message(session.id, data)
+            known = data.get("senderIds") or {}
+            pair = self.ids.pair(session.id, known.get("phone"), known.get("lid"),
+                                 data.get("author") or data.get("from"),
+                                 (data.get("sender") or {}).get("id"))
+            data = {**data, "senderIds": pair}
+            chat = data.get("chatId")
+            if isinstance(chat, str) and chat.endswith(("@c.us", "@lid")):
+                data["chatIds"] = self.ids.pair(session.id, chat)
+        elif kind == "message.ack":
+            chat = data.get("chatId")
+            if isinstance(chat, str) and chat.endswith("@lid"):
+                # a 1:1 receipt names the recipient by @lid; the send named them by phone
+                for mid in data.get("ids") or ():
+                    row = self.outgoing.by_key_id(session.id, key_id(mid) or "")
+                    if row:
+                        self.ids.learn(session.id, row["args"].get("to"), chat, "receipt")
+                        break
+            by = data.get("sender") or chat
+            if isinstance(by, str) and by.endswith(("@c.us", "@lid")):
+                data = {**data, "byIds": self.ids.pair(session.id, by)}
+        elif kind == "call.received":  # the caller's senderIds, filled in from the map
+            known = data.get("senderIds") or {}
+            data = {**data, "senderIds": self.ids.pair(session.id, known.get("phone"),
+                                                       known.get("lid"), data.get("from"))}
+        return data
 
     def _queue_reply(self, session, op: str, args: dict, idempotency_key: str) -> None:
         """Queue a send the engine itself makes (a call's auto-reply): paced like any other."""

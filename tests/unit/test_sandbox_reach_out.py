@@ -92,3 +92,22 @@ def test_bad_limits_are_refused(net):
         with pytest.raises(SandboxError) as err:
             net.set_reach_out(ME, bad)
         assert err.value.status == 400
+
+
+def test_a_private_number_is_known_by_its_lid_until_shared_or_looked_up(net):
+    me = linked_device(net, ME)
+    other = linked_device(net, FRIEND, client="page-2")
+    shy = NEW[9]
+    lid = net.get_phone(shy)["lid"]
+    view = net.set_number_private(shy, True)
+    assert view["numberPrivate"] is True and view["knownTo"] == []
+    net.send_from_phone(shy, ME, "halo")
+    me_account = net._phones[ME]
+    assert net._contact_view(me_account, shy)["id"] == lid  # only the @lid
+    assert net._contact_view(me_account, shy)["lid"] == lid
+    assert net.share_number(shy, ME)["knownTo"] == [ME]
+    shared = net._contact_view(me_account, shy)
+    assert shared["id"] == f"{shy}@c.us" and shared["lid"] == lid
+    assert net._contact_view(net._phones[FRIEND], shy)["id"] == lid  # others still do not
+    assert net.query_exists_for_device(other["device"], other["token"], shy)["lid"] == lid
+    assert net._contact_view(net._phones[FRIEND], shy)["id"] == f"{shy}@c.us"  # looked up

@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 
 from .. import shapes
 from . import docs
-from .context import cached_list, engine, page
+from .context import cached_list, engine
 from .schemas import ListQuery, user_id
 
 bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
@@ -27,8 +27,7 @@ def list_contacts(session_id, query):
         summary="One contact (a number on WhatsApp but not in the contacts is shown too)",
         responses=docs.responses(docs.Contact, errors=docs.BROWSER_ERRORS))
 def get_contact(session_id, contactId):
-    found = page(session_id).get_contact(user_id(contactId, "contactId"))
-    return shapes.contact(found)
+    return shapes.contact(engine().contact(session_id, user_id(contactId, "contactId")))
 
 
 @bp.get("/sessions/<session_id>/contacts/<phone>/exists")

@@ -212,7 +212,10 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
             return []  # a failed send is a message.status event, never an ack
         ack, by = ack_name(data.get("ack")), data.get("sender")
         # A group's receipts come one per member: each is an event (`by` says whose).
-        return [("message.ack", {"id": mid, "chatId": data.get("chatId"), "ack": ack, "by": by},
+        # `byIds`: the receipt's person by phone id and @lid, where known (engine/identities.py)
+        extra = {"byIds": data["byIds"]} if data.get("byIds") else {}
+        return [("message.ack", {"id": mid, "chatId": data.get("chatId"), "ack": ack, "by": by,
+                                 **extra},
                  f"ack:{mid}:{ack}" + (f":{by}" if by else ""))
                 for mid in data.get("ids") or ()]
     if kind == "message.revoked":

@@ -152,6 +152,16 @@ def get_reach_out(phone):
     return network().get_reach_out(phone)
 
 
+@control.post("/phones/<phone>/number-private")
+def number_private(phone):
+    return network().set_number_private(phone, body().get("private"))
+
+
+@control.post("/phones/<phone>/share-number")
+def share_number(phone):
+    return network().share_number(phone, body().get("with"))
+
+
 @control.post("/phones/<phone>/query-failures")
 def query_failures(phone):
     return network().set_query_failures(phone, body().get("count"))

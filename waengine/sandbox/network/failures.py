@@ -56,4 +56,7 @@ class FailureOps:
                 self._query_failures[device.phone] = left - 1
                 raise SandboxError(503, "query_failed", "usync query failed (injected)")
             self._check_lookup(device.phone)
-        return self.query_exists(phone)
+            found = self.query_exists(phone)
+            if found:  # the answer names the number with its lid (identities.py)
+                self._learn_number(device.phone, found["wid"].split("@")[0])
+        return found
