@@ -95,7 +95,7 @@ def test_bad_limits_are_refused(net):
 
 
 def test_a_private_number_is_known_by_its_lid_until_shared_or_looked_up(net):
-    me = linked_device(net, ME)
+    linked_device(net, ME)
     other = linked_device(net, FRIEND, client="page-2")
     shy = NEW[9]
     lid = net.get_phone(shy)["lid"]
