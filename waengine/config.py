@@ -192,6 +192,9 @@ class Defaults:
     COLD_CONTACTS_PER_HOUR = 0
     COLD_CONTACTS_PER_DAY = 0
     COLD_TIMELOCK_HOLD = 3600.0
+    # Take a cold send refused with ERROR_UNKNOWN as the timelock too (WhatsApp Web builds
+    # whose refusal shows no nack code): such sends are held, not failed.
+    COLD_UNKNOWN_IS_TIMELOCK = False
     EXISTS_PER_MINUTE = 60
     EXISTS_CACHE_TTL = 3600.0
     # A send WhatsApp refuses for a passing reason (ERROR_NETWORK, ERROR_UPLOAD) or whose

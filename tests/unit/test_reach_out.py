@@ -34,14 +34,16 @@ def test_the_budget_is_free_until_a_window_holds_its_limit():
     assert budget_end([NOW - 1] * 5, 0, 0, NOW) is None
 
 
-def test_a_timelock_is_a_463_nack_or_a_cold_send_refused_for_no_reason():
+def test_a_timelock_is_a_463_nack_or_if_so_configured_a_cold_send_refused_for_no_reason():
     nack = from_page_error("send_error_unknown", "refused")
     nack.details["nack"] = 463
-    assert timelock_refusal(nack, cold=False)
+    assert timelock_refusal(nack, cold=False, unknown_is_timelock=False)
     unknown = from_page_error("send_error_unknown", "refused")
-    assert timelock_refusal(unknown, cold=True) and not timelock_refusal(unknown, cold=False)
+    assert not timelock_refusal(unknown, cold=True, unknown_is_timelock=False)
+    assert timelock_refusal(unknown, cold=True, unknown_is_timelock=True)
+    assert not timelock_refusal(unknown, cold=False, unknown_is_timelock=True)
     network = from_page_error("send_error_network", "offline")
-    assert not timelock_refusal(network, cold=True)
+    assert not timelock_refusal(network, cold=True, unknown_is_timelock=True)
     assert is_person("628@c.us") and is_person("1234@lid")
     assert not is_person("1203@g.us") and not is_person("status@broadcast")
 

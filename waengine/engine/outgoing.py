@@ -480,7 +480,8 @@ class Sender:
         """A send WhatsApp refused with its reach-out timelock: the session is restricted
         (session.restricted) and the send held, not failed."""
         if self.reach is None or not is_person(row["args"].get("to")) \
-                or not timelock_refusal(error, row.get("cold") == 1):
+                or not timelock_refusal(error, row.get("cold") == 1,
+                                        bool(self.config.get("COLD_UNKNOWN_IS_TIMELOCK"))):
             return False
         self.reach.restrict(self.session.id, self.reach.until_of(error))
         return True

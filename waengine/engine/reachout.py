@@ -5,8 +5,10 @@ WhatsApp restricts an account that messages many people it has no chat with (or 
 numbers): sends to new contacts are refused with error 463 until the timelock ends, while
 replies to existing chats still go out. wa-js 4.6.0 reports such a refusal as any refused send
 (sendMsgResult ERROR_UNKNOWN, ack -1); bridge.js adds the server's nack code and the timelock's
-end when the page gives them (the sandbox does). So a cold send refused with ERROR_UNKNOWN is
-taken as a timelock, ending when WhatsApp said, or COLD_TIMELOCK_HOLD seconds on.
+end when the page gives them (the sandbox does). A refusal whose nack is 463 is taken as the
+timelock, ending when WhatsApp said, or COLD_TIMELOCK_HOLD seconds on; with
+COLD_UNKNOWN_IS_TIMELOCK, so is any cold send refused with ERROR_UNKNOWN (what a 463 looks like
+where the nack is not visible, at the price of holding other refusals of cold sends too).
 
 While a session is restricted, or has used its cold budget (COLD_CONTACTS_PER_HOUR / _PER_DAY,
 or the session's pacing coldPerHour / coldPerDay), its cold sends stay queued and show
@@ -51,13 +53,14 @@ def is_person(chat_id: str | None) -> bool:
     return bool(chat_id) and chat_id.endswith(("@c.us", "@lid"))
 
 
-def timelock_refusal(error: WAEngineError, cold: bool) -> bool:
-    """Whether a send's failure is WhatsApp's reach-out timelock: its nack says 463, or a cold
-    send was refused without a reason (ERROR_UNKNOWN: how wa-js reports a 463)."""
+def timelock_refusal(error: WAEngineError, cold: bool, unknown_is_timelock: bool) -> bool:
+    """Whether a send's failure is WhatsApp's reach-out timelock: its nack says 463, or (with
+    COLD_UNKNOWN_IS_TIMELOCK) a cold send was refused without a reason: ERROR_UNKNOWN is all
+    wa-js 4.6.0 shows of a 463, and of other refusals too."""
     details = error.details or {}
     if details.get("nack") == NACK_REACHOUT_TIMELOCKED:
         return True
-    return cold and details.get("waCode") == "send_error_unknown"
+    return unknown_is_timelock and cold and details.get("waCode") == "send_error_unknown"
 
 
 class ReachOut:
