@@ -40,6 +40,10 @@ class Message(Out):
     from_ = String(required=True, allow_none=True, data_key="from")
     senderIds = Dict(metadata={"description": "the sender as {phone: …@c.us, lid: …@lid}, "
                                               "each where WhatsApp gave it"})
+    chatIds = Dict(metadata={"description": "a 1:1 chat's person as {phone, lid}, each where "
+                                            "known (learned pairs included)"})
+    recipientIds = Dict(metadata={"description": "in the answer to a send to a person: the "
+                                                 "recipient as {phone, lid}, each where known"})
     media = Nested(StoredMedia, metadata={"description": "message events with MEDIA_STORE"})
     mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
     queueId = String(metadata={"description": "in the answer to a send: its id in the session's "
