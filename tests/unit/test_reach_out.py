@@ -3,8 +3,11 @@ timelock, restrictions kept in the store (both backends), and the lookup rate an
 
 from __future__ import annotations
 
+import time as clock
+
 import pytest
 
+from waengine import engine_of
 from waengine.engine.reachout import (
     BUDGET,
     TIMELOCK,
@@ -16,7 +19,8 @@ from waengine.engine.reachout import (
 )
 from waengine.errors import TooManyRequests, from_page_error
 
-from ..conftest import BACKENDS
+from ..conftest import BACKENDS, wait_for
+from .test_outgoing import connected
 
 BOTH = pytest.mark.parametrize("database", BACKENDS, indirect=True)
 NOW = 1_800_000_000.0
@@ -104,3 +108,38 @@ def test_lookups_are_cached_and_refused_past_the_rate():
     now[0] += 61
     assert lookups.cached("s1", "1@c.us") == (False, None)
     lookups.admit("s1")
+
+
+@BOTH
+def test_the_sender_holds_cold_sends_on_a_463_sends_replies_then_the_held_ones(make_app, factory):
+    app = make_app(SEND_MIN_INTERVAL=0, SEND_JITTER=0)
+    engine = engine_of(app)
+    friend, stranger = "62821000@c.us", "62829999@c.us"
+    ends = clock.time() + 1.5
+    sent, refused = [], []
+
+    def send(to, text, messageId=None, **_):
+        if to == stranger and clock.time() < ends:
+            refused.append(text)
+            error = from_page_error("send_error_unknown", "WhatsApp did not take the message")
+            error.details.update(nack=463, timelockEnds=ends)
+            raise error
+        sent.append(text)
+        return {"id": messageId, "chatId": to, "fromMe": True, "to": to, "type": "chat",
+                "body": text, "timestamp": 1, "ack": 1}
+
+    connected(app.test_client(), factory, handlers={
+        "sendText": send, "chatKnown": lambda to: {"known": to == friend}})
+    session = engine.manager.get("s1")
+    rows = [engine.outgoing.submit(session, "sendText", {"to": to, "text": text}, None)
+            for to, text in ((stranger, "cold 1"), (friend, "reply"), (stranger, "cold 2"))]
+    engine.senders.ensure(session)
+    wait_for(lambda: sent == ["reply"], timeout=10, message="the reply, during the timelock")
+    assert refused == ["cold 1"]  # the second cold send was held, never tried
+    restriction = engine.reach.restriction("s1")
+    assert restriction["until"] == ends and restriction["reason"] == TIMELOCK
+    view = engine.send_status("s1", rows[2]["id"])
+    assert view["held"] == {"reason": TIMELOCK, "until": ends}
+    wait_for(lambda: sent == ["reply", "cold 1", "cold 2"], timeout=15,
+             message="the held sends, once the timelock ended")
+    assert all(engine.outgoing.get("s1", r["id"])["status"] == "sent" for r in rows)
