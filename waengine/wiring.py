@@ -24,7 +24,7 @@ from .cluster import Leases, NodeKeeper, node_id_for
 from .engine import catchup, driver, processes
 from .engine.budget import Budget
 from .engine.calls import CallRejecter, call_policy
-from .engine.identities import ContactIds
+from .engine.identities import ContactIds, merge_contacts
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue, pacing_for
 from .engine.page import Page, SendOp, pairing_code_text
@@ -414,6 +414,7 @@ class Engine:
             items = read(Page(session))
             if kind == "contacts":  # each contact that names both ids teaches the pair
                 self.ids.learn_from_contacts(session_id, items, "contact")
+                items = merge_contacts(items, self.ids.known(session_id))  # one per person
             elif kind == "groups":  # a roster names members by phone id and @lid at times
                 for group in items:
                     self.ids.learn_from_contacts(session_id, group.get("participants") or [],

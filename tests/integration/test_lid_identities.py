@@ -74,6 +74,10 @@ def test_a_lid_only_person_who_shares_their_number_is_one_contact_by_either_id(g
         "SELECT phone, lid, source FROM contact_ids WHERE session = ?", (SID,))
     assert (phone, lid, "message") in {(r["phone"], r["lid"], r["source"]) for r in stored}
 
+    listed = gw.client.get(f"/sessions/{SID}/contacts?refresh=true").json["data"]
+    mine = [c for c in listed if c["id"] in (phone, lid)]
+    assert [(c["id"], c["lid"]) for c in mine] == [(phone, lid)]  # one contact, not two
+
     sent = gw.client.post(f"/sessions/{SID}/messages", json={"to": SHY, "text": "salam kenal"})
     assert sent.status_code == 201, sent.json
     assert sent.json["recipientIds"] == {"phone": phone, "lid": lid}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from waengine.engine.identities import ContactIds, bare
+from waengine.engine.identities import ContactIds, bare, merge_contacts
 
 from ..conftest import BACKENDS
 
@@ -47,3 +47,15 @@ def test_messages_contacts_and_rosters_teach_pairs(make_store):
     assert ids.pair("s1", "777@lid")["phone"] == "6281300000777@c.us"
     assert ids.pair("s1", "6281300000888@c.us")["lid"] == "888@lid"
     assert ids.pair("s1", "999@lid")["phone"] is None
+
+
+def test_a_person_listed_under_both_ids_is_one_contact_with_both():
+    listed = [{"id": PHONE, "phone": PHONE[:-5], "lid": None, "name": "Lina", "pushname": None},
+              {"id": LID, "phone": None, "lid": LID, "name": None, "pushname": "Lina L."},
+              {"id": "555@lid", "phone": None, "lid": "555@lid", "name": None},
+              {"id": "6281300000666@c.us", "phone": "6281300000666", "lid": None}]
+    merged = merge_contacts(listed, {LID: PHONE, PHONE: LID, "555@lid": "6281300000555@c.us"})
+    assert [c["id"] for c in merged] == [PHONE, "555@lid", "6281300000666@c.us"]
+    assert merged[0]["lid"] == LID and merged[0]["pushname"] == "Lina L."
+    assert merged[1]["phone"] == "6281300000555"  # known by @lid only, its number learned
+    assert merged[2]["lid"] is None

@@ -96,6 +96,15 @@ class ContactIds:
             phone = self.other(session_id, lid)
         return {"phone": phone, "lid": lid}
 
+    def known(self, session_id: str) -> dict[str, str]:
+        """Every learned id of the session -> the other id (one read, for whole lists)."""
+        out: dict[str, str] = {}
+        for r in self.store.execute("SELECT phone, lid FROM contact_ids WHERE session = ?",
+                                    (session_id,)):
+            out[r["lid"]] = r["phone"]
+            out.setdefault(r["phone"], r["lid"])
+        return out
+
     def forget(self, session_id: str) -> None:
         self.store.execute("DELETE FROM contact_ids WHERE session = ?", (session_id,))
         with self._lock:
@@ -125,3 +134,31 @@ def _phone_id(phone: str | None) -> str | None:
     if not isinstance(phone, str) or not phone.isdigit():
         return None
     return phone + "@c.us"
+
+
+def merge_contacts(contacts: list[dict], pairs: dict[str, str]) -> list[dict]:
+    """One entry per person: WhatsApp lists a LID-addressed person twice (under the phone id and
+    under the @lid). An @lid entry whose phone id is listed too is folded into that entry;
+    every entry gets the other id where a pair is known (`pairs`: id -> the other id)."""
+    by_id = {c.get("id"): c for c in contacts}
+    out, folded = [], set()
+    for c in contacts:
+        wid = c.get("id") or ""
+        other = pairs.get(wid) or (c.get("lid") if wid.endswith("@c.us") else None) \
+            or (_phone_id(c.get("phone")) if wid.endswith("@lid") else None)
+        if wid.endswith("@lid") and other in by_id:
+            folded.add(wid)
+            continue  # the phone-id entry stands for the person
+        entry = dict(c)
+        if wid.endswith("@c.us") and other and not entry.get("lid"):
+            entry["lid"] = other
+        if wid.endswith("@lid") and other and not entry.get("phone"):
+            entry["phone"] = other.split("@")[0]
+        out.append(entry)
+    for entry in out:  # what the folded @lid entry knew and the phone entry did not
+        lid = entry.get("lid")
+        if lid in folded:
+            twin = by_id[lid]
+            for key in ("name", "shortName", "pushname"):
+                entry[key] = entry.get(key) or twin.get(key)
+    return out
