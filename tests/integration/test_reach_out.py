@@ -88,7 +88,9 @@ def test_a_timelock_holds_cold_sends_while_replies_go_out_and_releases_them_at_i
     session = gw.session(SID)
     assert session["status"] == "CONNECTED" and session["detail"] == "RESTRICTED"
     assert session["until"] == restricted["until"]
-    held_event = events(gw, "message.status", lambda d: d["id"] == refused.json["id"])[-1]
+    held_event = wait_for(lambda: events(gw, "message.status",
+                                         lambda d: d["id"] == refused.json["id"]),
+                          timeout=10, message="the held send's message.status")[-1]
     assert held_event["status"] == "held" and held_event["heldReason"] == "reachout_timelock"
     health = gw.client.get("/health").json
     assert health["restricted"][SID]["until"] == restricted["until"]
