@@ -36,3 +36,8 @@ CACHE_TTL_CHATS = 120.0
 SEND_MIN_INTERVAL = 3.0
 SEND_JITTER = 2.0
 SEND_TYPING = True
+# New contacts per rolling hour and day (engine/reachout.py): bulk first messages are what
+# brings WhatsApp's reach-out timelock.
+COLD_CONTACTS_PER_HOUR = 20
+COLD_CONTACTS_PER_DAY = 100
+EXISTS_PER_MINUTE = 30

@@ -183,6 +183,20 @@ class Defaults:
     SEND_DAILY_CAP = 0
     SEND_TYPING = False
     SEND_TYPING_CPS = 25.0
+    # Reach-out limits (engine/reachout.py): first messages to people the account has no chat
+    # with, per rolling hour and day (0 = no limit; a session's pacing may set its own). Past
+    # them, and during a WhatsApp reach-out timelock, cold sends are held while replies go
+    # out. A timelock whose end WhatsApp does not name holds them COLD_TIMELOCK_HOLD seconds.
+    # Number lookups (…/exists): at most EXISTS_PER_MINUTE per session, answers cached for
+    # EXISTS_CACHE_TTL seconds.
+    COLD_CONTACTS_PER_HOUR = 0
+    COLD_CONTACTS_PER_DAY = 0
+    COLD_TIMELOCK_HOLD = 3600.0
+    # Take a cold send refused with ERROR_UNKNOWN as the timelock too (WhatsApp Web builds
+    # whose refusal shows no nack code): such sends are held, not failed.
+    COLD_UNKNOWN_IS_TIMELOCK = False
+    EXISTS_PER_MINUTE = 60
+    EXISTS_CACHE_TTL = 3600.0
     # A send WhatsApp refuses for a passing reason (ERROR_NETWORK, ERROR_UPLOAD) or whose
     # recipient lookup got no answer is tried again up to SEND_RETRIES times, after
     # SEND_RETRY_DELAY seconds, doubling (at most 60 s); then it fails.

@@ -196,6 +196,34 @@ def _message_history(store, tx) -> None:
         # The terms as they are (no parser, no stemming): the same words FTS5 indexes
         tx.execute("CREATE INDEX IF NOT EXISTS messages_terms ON messages"
                    " USING GIN (array_to_tsvector(string_to_array(terms, ' ')))")
+# A session's reach-out timelock (engine/reachout.py): cold sends wait until `until`.
+RESTRICTIONS = """
+CREATE TABLE IF NOT EXISTS restrictions (
+    session TEXT PRIMARY KEY,
+    until DOUBLE PRECISION NOT NULL,  -- Unix time the timelock ends
+    reason TEXT NOT NULL,
+    since DOUBLE PRECISION NOT NULL
+)"""
+
+# What each session learned of who is who: a person's phone-number id and @lid
+# (engine/identities.py), from messages, receipts, lookups and group rosters.
+CONTACT_IDS = """
+CREATE TABLE IF NOT EXISTS contact_ids (
+    session TEXT NOT NULL,
+    lid TEXT NOT NULL,     -- …@lid
+    phone TEXT NOT NULL,   -- …@c.us
+    source TEXT NOT NULL,  -- message | receipt | lookup | group | contact
+    learned_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (session, lid)
+)"""
+
+
+def _reach_out_and_identities(store, tx) -> None:
+    tx.execute(RESTRICTIONS)
+    tx.execute(CONTACT_IDS)
+    tx.execute("CREATE INDEX IF NOT EXISTS contact_ids_phone ON contact_ids (session, phone)")
+    # a send to a person with no chat yet (1), a reply (0), not looked at yet (NULL)
+    tx.execute("ALTER TABLE outgoing ADD COLUMN cold BIGINT")
 
 
 # (version, name, apply(store, tx)): append only; a released migration never changes.
@@ -203,6 +231,7 @@ MIGRATIONS = [
     (1, "baseline: sessions, events, deliveries, outgoing, receipts", _baseline),
     (2, "nodes and leases", _nodes_and_leases),
     (3, "message history", _message_history),
+    (6, "reach-out restrictions, cold sends, phone <-> @lid map", _reach_out_and_identities),
 ]
 
 

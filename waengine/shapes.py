@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .store import iso_utc
-from .vocabulary import ACK_BY_CODE
+from .vocabulary import ACK_BY_CODE, HELD
 
 
 def ack_name(value) -> str:
@@ -26,7 +26,10 @@ def message(m: dict) -> dict:
     for src, dst in (("caption", "caption"), ("mimetype", "mimetype"), ("filename", "filename"),
                      ("size", "size"), ("quotedId", "quotedId"), ("author", "author"),
                      ("mentions", "mentions"), ("media", "media"), ("mediaError", "mediaError"),
-                     ("poll", "poll"), ("contacts", "contacts")):
+                     ("poll", "poll"), ("contacts", "contacts"),
+                     # the chat's person and a send's recipient by phone id and @lid, where
+                     # known (engine/identities.py)
+                     ("chatIds", "chatIds"), ("recipientIds", "recipientIds")):
         if m.get(src):
             out[dst] = m[src]
     if m.get("type") == "location":
@@ -95,6 +98,9 @@ def outgoing_view(row: dict) -> dict:
            # why it failed, or why it is being tried again (WhatsApp's SendMsgResult or a code)
            "reason": (error.get("reason") or error.get("code")) if error else None,
            "ack": sent["ack"] if sent else ("failed" if row["status"] == "failed" else "pending")}
+    if row.get("held"):  # a cold send a reach-out limit holds (engine/reachout.py)
+        out.update(status=HELD, heldReason=row["held"]["reason"],
+                   heldUntil=iso(row["held"]["until"]))
     if row.get("receipts") is not None:
         out["receipts"] = row["receipts"]  # a group send: each member's delivery and read
     return out

@@ -35,6 +35,9 @@ STREAM_DETAILS = ("OFFLINE", "SYNCING", "RESUMING")
 # DEGRADED: the stream looks up but nothing flows (engine/ladder.py); sends still go to the page
 # one at a time, in order, as the probe that sees it flow again.
 CONNECTED_DETAILS = (*STREAM_DETAILS, "DEGRADED")
+# A CONNECTED session whose sends to new contacts WhatsApp's reach-out timelock holds
+# (engine/reachout.py): its `detail` when the stream is up; replies still go out.
+RESTRICTED = "RESTRICTED"
 
 # A message's ack as responses name it (docs/api.md), and WhatsApp's numeric ack (wa-js
 # whatsapp/enums/ACK.d.ts: -1 error, 0 clock, 1 sent, 2 received, 3 read, 4 played) by name.
@@ -54,6 +57,9 @@ class SendStatus(str, Enum):
 
 
 SEND_STATUSES = tuple(s.value for s in SendStatus)
+# How a queued send to a new contact shows while a reach-out limit holds it (its row stays
+# queued): the API's word, never stored.
+HELD = "held"
 # Still to be sent, or its outcome is still being found out.
 PENDING_SENDS = (SendStatus.QUEUED.value, SendStatus.UNKNOWN.value)
 # A webhook delivery's status (GET …/webhook/deliveries).

@@ -24,11 +24,14 @@ from .cluster import Leases, NodeKeeper, node_id_for
 from .engine import catchup, driver, processes
 from .engine.budget import Budget
 from .engine.calls import CallRejecter, call_policy
+from .engine.identities import ContactIds, merge_contacts
 from .engine.manager import ChromiumFactory, SessionManager
 from .engine.outgoing import Dispatcher, OutgoingQueue, pacing_for
 from .engine.page import Page, SendOp, pairing_code_text
 from .engine.proxy import redact_proxy
-from .engine.receipts import Receipts, match_ack
+from .engine.reachout import Lookups, ReachOut
+from .engine.reachout import event_of as restriction_event
+from .engine.receipts import Receipts, key_id, match_ack
 from .errors import NotFound, SessionNotReady
 from .events import EventHub, websocket
 from .events.sinks import key as sink_key
@@ -40,7 +43,7 @@ from .ops.reaper import SessionReaper
 from .ops.watchdog import MemorySample, MemoryWatchdog, measure
 from .snapshots import Snapshots, Snapshotter, warn_unencrypted
 from .store import iso_utc, private_folder
-from .vocabulary import Status
+from .vocabulary import RESTRICTED, Status
 
 # The lists a session caches (api/ reads them through Engine.cached_list), and the page read
 # that loads each.
@@ -74,7 +77,15 @@ class Engine:
                                       on_event=self._on_event)
         self.manager.load()
         self.outgoing = OutgoingQueue(self.store, config)
-        self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended)
+        self.reach = ReachOut(self.store, config, self.outgoing.clock,
+                              on_restricted=self._restricted)
+        self.lookups = Lookups(config, self.outgoing.clock)
+        self.ids = ContactIds(self.store, self.outgoing.clock)
+        self.senders = Dispatcher(self.outgoing, config, on_result=self._send_ended,
+                                  reach=self.reach)
+        self.manager.on_delete.append(
+            lambda sid, purged: (self.reach.forget(sid), self.lookups.forget(sid),
+                                 self.ids.forget(sid)) if purged else None)
         self.receipts = Receipts(self.store, self.outgoing.clock)
         self.manager.on_delete.append(
             lambda sid, purged: self.receipts.forget_session(sid) if purged else None)
@@ -189,7 +200,24 @@ class Engine:
         data.update(call_policy(self.config, session.options))
         data["proxy"] = redact_proxy(session.options.get("proxy"))
         data["historyDays"] = self.events.history.days(session.options)
+        data.update(self._restriction_view(session))
         return data
+
+    def _restriction_view(self, session) -> dict:
+        """A restricted session's `restriction`, and its `detail` RESTRICTED with `until` when
+        its stream says nothing worse (engine/reachout.py)."""
+        found = self.reach.restriction(session.id)
+        if found is None:
+            return {"restriction": None}
+        view = {"restriction": restriction_event(found)}
+        if session.status is Status.CONNECTED and not session.detail:
+            view.update(detail=RESTRICTED, until=view["restriction"]["until"])
+        return view
+
+    def restrictions(self) -> dict:
+        """/health: the sessions WhatsApp restricts now, with when it ends."""
+        found = {s.id: self.reach.restriction(s.id) for s in self.manager.list()}
+        return {sid: restriction_event(r) for sid, r in found.items() if r is not None}
 
     def describe_all(self, visible: Callable[[str], bool]) -> list[dict]:
         """Every session whose id `visible` allows (a scoped API key sees its own)."""
@@ -292,7 +320,32 @@ class Engine:
         session.touch()
         if session.detail:  # the stream is down: queued (202) until it is back, not a wait
             return row
-        return self.outgoing.wait(session.id, row["id"], Budget.of(self.config).http)
+        row = self.outgoing.wait(session.id, row["id"], Budget.of(self.config).http,
+                                 settled=lambda r: self._held(session, r) is not None)
+        return self._with_recipient(session, self._with_hold(session, row))
+
+    def _with_recipient(self, session, row: dict) -> dict:
+        """A sent message with `recipientIds` {phone, lid}: the person it went to by both ids
+        (the page may file a phone-number send in the person's @lid chat)."""
+        if row.get("status") != "sent" or not row.get("message"):
+            return row
+        to, chat = row["args"].get("to"), row["message"].get("chatId")
+        if to and chat and to != chat:
+            self.ids.learn(session.id, to, chat, "send") or self.ids.learn(
+                session.id, chat, to, "send")
+        if not (to or "").endswith(("@c.us", "@lid")):
+            return row
+        return {**row, "message": {**row["message"],
+                                   "recipientIds": self.ids.pair(session.id, to, chat)}}
+
+    def _held(self, session, row: dict) -> dict | None:
+        return ReachOut.held(row, self.reach.hold(session.id, pacing_for(self.config,
+                                                                          session.options)))
+
+    def _with_hold(self, session, row: dict) -> dict:
+        """The row, with `held` {reason, until} while a reach-out limit holds it."""
+        held = self._held(session, row)
+        return {**row, "held": held} if held else row
 
     def send_status(self, session_id: str, message_id: str) -> dict:
         """A send by queue id or message id; a group send with its members' receipts."""
@@ -302,7 +355,42 @@ class Engine:
             raise NotFound(f"No send {message_id!r} in this session")
         if (row["args"].get("to") or "").endswith("@g.us") and row.get("message"):
             row["receipts"] = self.receipts.of(session_id, row["message"]["id"])
-        return row
+        return self._with_hold(self._session(session_id), row)
+
+    def contact_exists(self, session_id: str, number_id: str) -> dict | None:
+        """{id, lid, isBusiness} when the number is on WhatsApp, else None: a kept answer,
+        or asked of WhatsApp within the session's lookup rate (429 past it)."""
+        kept, answer = self.lookups.cached(session_id, number_id)
+        if kept:
+            return answer
+        page = self.page(session_id)
+        self.lookups.admit(session_id)
+        answer = page.query_exists(number_id)
+        self.lookups.keep(session_id, number_id, answer)
+        if answer:
+            self.ids.learn(session_id, answer.get("id"), answer.get("lid"), "lookup")
+        return answer
+
+    def contact(self, session_id: str, contact_id: str) -> dict:
+        """A contact by its phone-number id or its @lid, with both ids when either was ever
+        learned: WhatsApp Web looks ids up exactly, so the other id is asked too, and one
+        person answers as one contact."""
+        page = self.page(session_id)
+        other = self.ids.other(session_id, contact_id)
+        try:
+            found = page.get_contact(contact_id)
+        except NotFound:
+            if not other:
+                raise
+            found = page.get_contact(other)
+        pair = self.ids.pair(session_id, contact_id, found.get("id"), found.get("lid"),
+                             found.get("phone") and found["phone"] + "@c.us")
+        self.ids.learn(session_id, pair["phone"], pair["lid"], "contact")
+        if pair["phone"] and not found.get("phone"):
+            found = {**found, "phone": pair["phone"].split("@")[0]}
+        if pair["lid"] and not found.get("lid"):
+            found = {**found, "lid": pair["lid"]}
+        return found
 
     def queue_many(self, session_id: str, op: SendOp, items: list[dict]) -> list[dict]:
         """Queue several sends (bulk); each is stored before this returns."""
@@ -321,8 +409,18 @@ class Engine:
         session = self._session(session_id)
         session.touch()  # a client reading from the cache is still using the session (reaper)
         read = LISTS[kind]
-        return self.cache.fetch_body(
-            session_id, kind, lambda: [shape(item) for item in read(Page(session))], refresh)
+
+        def load() -> list[dict]:
+            items = read(Page(session))
+            if kind == "contacts":  # each contact that names both ids teaches the pair
+                self.ids.learn_from_contacts(session_id, items, "contact")
+                items = merge_contacts(items, self.ids.known(session_id))  # one per person
+            elif kind == "groups":  # a roster names members by phone id and @lid at times
+                for group in items:
+                    self.ids.learn_from_contacts(session_id, group.get("participants") or [],
+                                                 "group")
+            return [shape(item) for item in items]
+        return self.cache.fetch_body(session_id, kind, load, refresh)
 
     def invalidate(self, session_id: str, *kinds: str) -> None:
         """The page changed these lists: the next read loads them again."""
@@ -463,10 +561,42 @@ class Engine:
             return self.media.hold(session, data)
         if kind == "message.ack":  # named by the id the send answered with
             data = match_ack(self.outgoing, self.receipts, session.id, data)
+        data = self._with_ids(session, kind, data)
         self._publish(session, kind, data)
         if kind == "call.received":  # after it is stored: the rejection follows the event
             self.calls.on_call(session, data)
         return True
+
+    def _with_ids(self, session, kind: str, data: dict) -> dict:
+        """Learn the phone <-> @lid pairs an event names, and carry both ids where one was
+        ever learned (engine/identities.py)."""
+        if kind in ("message", "message.edited", "message.revoked", "group.notification"):
+            self.ids.learn_from_message(session.id, data)
+            known = data.get("senderIds") or {}
+            pair = self.ids.pair(session.id, known.get("phone"), known.get("lid"),
+                                 data.get("author") or data.get("from"),
+                                 (data.get("sender") or {}).get("id"))
+            data = {**data, "senderIds": pair}
+            chat = data.get("chatId")
+            if isinstance(chat, str) and chat.endswith(("@c.us", "@lid")):
+                data["chatIds"] = self.ids.pair(session.id, chat)
+        elif kind == "message.ack":
+            chat = data.get("chatId")
+            if isinstance(chat, str) and chat.endswith("@lid"):
+                # a 1:1 receipt names the recipient by @lid; the send named them by phone
+                for mid in data.get("ids") or ():
+                    row = self.outgoing.by_key_id(session.id, key_id(mid) or "")
+                    if row:
+                        self.ids.learn(session.id, row["args"].get("to"), chat, "receipt")
+                        break
+            by = data.get("sender") or chat
+            if isinstance(by, str) and by.endswith(("@c.us", "@lid")):
+                data = {**data, "byIds": self.ids.pair(session.id, by)}
+        elif kind == "call.received":  # the caller's senderIds, filled in from the map
+            known = data.get("senderIds") or {}
+            data = {**data, "senderIds": self.ids.pair(session.id, known.get("phone"),
+                                                       known.get("lid"), data.get("from"))}
+        return data
 
     def _queue_reply(self, session, op: str, args: dict, idempotency_key: str) -> None:
         """Queue a send the engine itself makes (a call's auto-reply): paced like any other."""
@@ -506,7 +636,12 @@ class Engine:
         return self.events.sink_sender.report()
 
     def _send_ended(self, session, row: dict) -> None:
-        self.events.publish(session, "message.status", row)
+        self.events.publish(session, "message.status", self._with_hold(session, row))
+
+    def _restricted(self, session_id: str, record: dict) -> None:
+        """WhatsApp's reach-out timelock is on (or longer): session.restricted."""
+        session = self._session(session_id)
+        self._publish(session, "session.restricted", restriction_event(record))
 
     def close(self) -> None:
         self.stop()

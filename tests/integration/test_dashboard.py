@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,25 @@ def test_stop_and_start_from_the_session_page(stack):
     assert stack.api("GET", "/sessions/sales").json()["status"] == "STOPPED"
     stack.find('[data-action="start"]').click()
     stack.wait_text("#detail-status", "CONNECTED", timeout=60)  # the stored login: no QR
+
+
+def test_a_reach_out_timelock_shows_in_the_table_and_on_the_session_page_until_it_ends(stack):
+    stranger = number(7)
+    stack.sandbox_post("/_sandbox/phones", phone=stranger, name="Stranger")
+    # WhatsApp's timelock on the account, ending in a few seconds (whole seconds, as it says)
+    stack.sandbox_post(f"/_sandbox/phones/{OWNER}/reach-out", until=int(time.time()) + 15)
+    held = stack.api("POST", "/sessions/sales/messages", json={"to": stranger, "text": "promo"})
+    assert held.status_code == 202 and held.json()["status"] == "held", held.text
+    stack.driver.get(stack.url + "/dashboard#session/sales")
+    stack.wait_text("#facts", "new contacts held until")
+    stack.find("a.back").click()
+    wait_for(lambda: "RESTRICTED" in (r := stack.row("sales")) and "held until" in r,
+             message="the table row shows the restriction")
+    stack.shot("restricted")
+    wait_for(lambda: any(m.get("text") == "promo" for m in stack.inbox(stranger)), timeout=60,
+             message="the held send, after the timelock")
+    wait_for(lambda: "RESTRICTED" not in stack.row("sales"), timeout=30,
+             message="the row without the restriction")
 
 
 def test_a_failed_webhook_delivery_is_shown_with_its_answer_and_retried(stack):

@@ -36,7 +36,9 @@ class FakeBridge:
         self.acked: list[str] = []
         # Every send first asks for the id it will carry; findSent answers "not in the chat".
         self.ids = 0
+        # chatKnown: every recipient is a chat the account has (a reply, not a reach-out).
         self.handlers = {"newMessageId": self._new_id, "findSent": lambda id: None,
+                         "chatKnown": lambda to: {"known": True},
                          "catchUp": lambda since, perChat, undecryptableBefore=None: []}
         self.dead = False
         self.lock = threading.Lock()

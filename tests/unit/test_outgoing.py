@@ -34,7 +34,7 @@ def test_pacing_defaults_and_per_session_override():
     config = {"SEND_MIN_INTERVAL": 2.0, "SEND_JITTER": 1.0, "SEND_DAILY_CAP": 0,
               "SEND_TYPING": False}
     assert pacing_for(config, {}) == {"minInterval": 2.0, "jitter": 1.0, "dailyCap": 0,
-                                      "typing": False}
+                                      "typing": False, "coldPerHour": 0, "coldPerDay": 0}
     assert pacing_for(config, {"pacing": {"dailyCap": 5}})["dailyCap"] == 5
     assert typing_ms("x" * 50, 25.0) == 2000 and typing_ms("x" * 5000, 25.0) == 5000
     assert typing_ms("", 25.0) == 0

@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 
 from .. import shapes
 from . import docs
-from .context import cached_list, engine, page
+from .context import cached_list, engine
 from .schemas import ListQuery, user_id
 
 bp = APIBlueprint("contacts", __name__, tag="Contacts and groups")
@@ -27,8 +27,7 @@ def list_contacts(session_id, query):
         summary="One contact (a number on WhatsApp but not in the contacts is shown too)",
         responses=docs.responses(docs.Contact, errors=docs.BROWSER_ERRORS))
 def get_contact(session_id, contactId):
-    found = page(session_id).get_contact(user_id(contactId, "contactId"))
-    return shapes.contact(found)
+    return shapes.contact(engine().contact(session_id, user_id(contactId, "contactId")))
 
 
 @bp.get("/sessions/<session_id>/contacts/<phone>/exists")
@@ -36,7 +35,7 @@ def get_contact(session_id, contactId):
         summary="Whether a phone number is on WhatsApp, and its @lid when WhatsApp gives one",
         responses=docs.responses(docs.Exists, errors=docs.BROWSER_ERRORS))
 def contact_exists(session_id, phone):
-    found = page(session_id).query_exists(user_id(phone, "phone"))
+    found = engine().contact_exists(session_id, user_id(phone, "phone"))
     return {"exists": found is not None, "id": found and found["id"],
             "lid": found and found.get("lid"), "isBusiness": bool(found and found.get("isBusiness"))}
 

@@ -35,6 +35,9 @@ def health():
         versions = eng.wa_versions()  # what to compare when WhatsApp Web updates
         if versions:
             body["versions"] = versions
+        restricted = eng.restrictions()  # WhatsApp's reach-out timelocks: the gateway serves
+        if restricted:
+            body["restricted"] = restricted
         # A sink's broker that is down is reported here, never as unhealthy: the gateway serves.
         report = eng.sink_health()
         if report:

@@ -259,6 +259,10 @@ class PacingIn(Schema):
     jitter = JSONNumber(validate=Range(0, 3600), metadata={"description": "seconds, random extra"})
     dailyCap = JSONInteger(validate=Range(0, 1_000_000), metadata={"description": "0 = none"})
     typing = JSONBoolean()
+    coldPerHour = JSONInteger(validate=Range(0, 1_000_000), metadata={
+        "description": "first messages to new contacts per rolling hour; 0 = none"})
+    coldPerDay = JSONInteger(validate=Range(0, 1_000_000), metadata={
+        "description": "first messages to new contacts per rolling day; 0 = none"})
 
 
 class SessionCreateIn(Schema):

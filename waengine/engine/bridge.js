@@ -573,7 +573,8 @@
     if ((outcome && outcome !== 'OK') || (result && typeof result.ack === 'number' && result.ack < 0)) {
       var name = outcome && outcome !== 'OK' ? String(outcome) : 'ERROR_UNKNOWN';
       throw {code: 'send_' + name.toLowerCase(),
-             message: 'WhatsApp did not take the message (' + name + ', ack ' + (result && result.ack) + ')'};
+             message: 'WhatsApp did not take the message (' + name + ', ack ' + (result && result.ack) + ')',
+             details: refusal(r)};
     }
     // WhatsApp took it: its model is in the chat (a moment later at worst). Failing to read it
     // back must not turn a sent message into a failed send.
@@ -585,6 +586,20 @@
     return {id: key, chatId: str(result.to) || key.split('_')[1], fromMe: true,
             from: str(result.from), to: str(result.to), type: null, body: '',
             timestamp: Math.floor(Date.now() / 1000), ack: typeof result.ack === 'number' ? result.ack : 1};
+  }
+
+  // What a refused send's result says beyond its SendMsgResult: the server's nack code (463: a
+  // reach-out timelock) and WhatsApp's timelock notice (enforcementType, isActive,
+  // timeEnforcementEnds). wa-js 4.6.0 declares neither (its result is the SendMsgResult alone),
+  // so both are read only when present; the sandbox page gives them (sandbox/network/reachout.py).
+  /** @param {any} r @returns {{nack?: number, timelockEnds?: number}} */
+  function refusal(r) {
+    var out = {};
+    if (!r || typeof r !== 'object') return out;
+    if (typeof r.nack === 'number') out.nack = r.nack;
+    var lock = r.reachoutTimelock;
+    if (lock && lock.isActive && typeof lock.timeEnforcementEnds === 'number') out.timelockEnds = lock.timeEnforcementEnds;
+    return out;
   }
 
   // contact.queryExists answers null both for "not on WhatsApp" and for any failed query (and
@@ -1041,6 +1056,22 @@
       }
       return out.sort(byTime);
     },
+    // Whether the account already talks with this person: a chat with a message under the phone
+    // id or the person's @lid. WhatsApp counts a first message to anyone else as a reach-out
+    // (engine/reachout.py); local state only, no server query (a lookup counts against the
+    // account's lookup rate).
+    chatKnown: async function (P, a) {
+      if (!isPerson(a.to)) return {known: true};
+      var ids = [a.to];
+      var pair = await idsOf(P, a.to);
+      [pair.phone, pair.lid].forEach(function (id) { if (id && ids.indexOf(id) < 0) ids.push(id); });
+      for (var i = 0; i < ids.length; i++) {
+        var chat = null;
+        try { chat = P.chat.get(ids[i]); } catch (e) { /* invalid_wid: no chat */ }
+        if (chat && typeof chat.t === 'number' && chat.t > 0) return {known: true, chatId: ids[i]};
+      }
+      return {known: false};
+    },
     // The id a send will carry, chosen before it is attempted: after a crash mid-send the
     // gateway looks for it in the chat instead of sending blind a second time.
     newMessageId: async function (P, a) {
@@ -1266,7 +1297,9 @@
   function errorEnvelope(e) {
     if (typeof e === 'string') return {ok: false, code: e, message: e};
     if (e && typeof e === 'object') {
-      return {ok: false, code: e.code ? String(e.code) : 'page_error', message: String(e.message || e)};
+      var env = {ok: false, code: e.code ? String(e.code) : 'page_error', message: String(e.message || e)};
+      if (e.details && typeof e.details === 'object') env.details = e.details;
+      return env;
     }
     return {ok: false, code: 'page_error', message: String(e)};
   }

@@ -238,4 +238,7 @@ class Bridge:
         code = result.get("code") or "page_error"
         if code in ("wpp_not_ready", "page_reloading"):
             raise BrowserUnavailable("WhatsApp Web is loading", retry_after=2)
-        raise from_page_error(code, result.get("message") or code)
+        error = from_page_error(code, result.get("message") or code)
+        if isinstance(result.get("details"), dict):  # e.g. a refused send's nack (bridge.js)
+            error.details = {**(error.details or {}), **result["details"]}
+        raise error

@@ -32,6 +32,7 @@ from ..store import StoreBase, utcnow
 from ..vocabulary import PENDING_SENDS, STREAM_DETAILS, SendStatus, Status
 from .budget import Budget
 from .page import Page
+from .reachout import ReachOut, is_person, timelock_refusal
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ def pacing_for(config: dict, options: dict) -> dict:
     return {"minInterval": own.get("minInterval", config["SEND_MIN_INTERVAL"]),
             "jitter": own.get("jitter", config["SEND_JITTER"]),
             "dailyCap": own.get("dailyCap", config["SEND_DAILY_CAP"]),
-            "typing": own.get("typing", config["SEND_TYPING"])}
+            "typing": own.get("typing", config["SEND_TYPING"]),
+            "coldPerHour": own.get("coldPerHour", config.get("COLD_CONTACTS_PER_HOUR", 0)),
+            "coldPerDay": own.get("coldPerDay", config.get("COLD_CONTACTS_PER_DAY", 0))}
 
 
 def typing_ms(text: str | None, chars_per_second: float, cap_ms: int = 5000) -> int:
@@ -117,14 +120,17 @@ class OutgoingQueue:
                                   details={"dailyCap": cap},
                                   headers={"Retry-After": str(retry_after)})
 
-    def wait(self, session_id: str, row_id: str, timeout: float) -> dict:
-        """Block until the row is sent or failed, or the timeout passes; return it."""
+    def wait(self, session_id: str, row_id: str, timeout: float,
+             settled: Callable[[dict], bool] | None = None) -> dict:
+        """Block until the row is sent or failed (or `settled(row)`: held), or the timeout
+        passes; return it."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
                 row = self.get(session_id, row_id)
                 remaining = deadline - time.monotonic()
-                if row["status"] not in PENDING_SENDS or remaining <= 0:
+                if row["status"] not in PENDING_SENDS or remaining <= 0 \
+                        or (settled is not None and settled(row)):
                     return row
                 self.changed.wait(remaining)
 
@@ -158,12 +164,29 @@ class OutgoingQueue:
             (session_id, key_id))
         return _row(rows[0]) if rows else None
 
-    def next_queued(self, session_id: str) -> dict | None:
+    def next_queued(self, session_id: str, skip_cold: bool = False) -> dict | None:
+        """The send to attempt next; `skip_cold`: not one known to go to a new contact (held
+        by a reach-out limit, engine/reachout.py)."""
+        cold = " AND (cold IS NULL OR cold = 0 OR status = 'unknown')" if skip_cold else ""
         rows = self.store.execute(
             "SELECT * FROM outgoing WHERE session = ? AND status IN ('queued', 'unknown')"
-            " ORDER BY seq LIMIT 1",
+            f"{cold} ORDER BY seq LIMIT 1",
             (session_id,))
         return _row(rows[0]) if rows else None
+
+    def set_cold(self, row_id: str, cold: bool) -> None:
+        """Record whether a send goes to a person the account has no chat with."""
+        self._update("UPDATE outgoing SET cold = ? WHERE id = ?", (1 if cold else 0, row_id),
+                     row_id)
+        self._notify()
+
+    def hold_refused(self, row_id: str, error: WAEngineError) -> None:
+        """WhatsApp's reach-out timelock refused this cold send: queued again (held until the
+        timelock ends), never failed."""
+        self._update(
+            "UPDATE outgoing SET status = 'queued', cold = 1, attempts = attempts + 1, error = ?"
+            " WHERE id = ?", (json.dumps(error_record(error)), row_id), row_id)
+        self._notify()
 
     def last_sent_at(self, session_id: str) -> float | None:
         rows = self.store.execute(
@@ -259,9 +282,11 @@ class Sender:
     """One thread per running session: takes queued sends in order and paces them."""
 
     def __init__(self, session, queue: OutgoingQueue, config: dict,
-                 on_result: Callable[[object, dict], None], rand=random.random):
+                 on_result: Callable[[object, dict], None], rand=random.random,
+                 reach: ReachOut | None = None):
         self.session = session
         self.queue = queue
+        self.reach = reach
         self.config = config
         self.on_result = on_result
         self.rand = rand
@@ -307,9 +332,12 @@ class Sender:
 
     def _step(self) -> None:
         seen = self.queue.version
-        row = self.queue.next_queued(self.session.id)
+        hold = self.cold_hold()
+        row = self.queue.next_queued(self.session.id, skip_cold=hold is not None)
         if row is None:
-            self._idle(5.0, seen)
+            # held cold sends wait for the hold to end: look again then (or at a change)
+            wait = 5.0 if hold is None else max(0.05, min(5.0, hold["until"] - self.queue.clock()))
+            self._idle(wait, seen)
             return
         if not self._ready():
             self._idle(1.0)  # queued sends wait for the session, they are never dropped
@@ -353,6 +381,9 @@ class Sender:
     def _send(self, row: dict, pacing: dict) -> None:
         args = row["args"]
         page = Page(self.session, checked=True)  # _step's _ready() was the attempt's check
+        if self.reach is not None and row.get("cold") is None and is_person(args.get("to")):
+            if not self._classify(page, row):
+                return  # held (a new contact while a reach-out limit holds), or to look again
         wa_id = row.get("wa_id")
         try:
             if wa_id:
@@ -403,7 +434,10 @@ class Sender:
             self._record(lambda err=e: self.queue.mark_unknown(row["id"], err,
                                                               recheck=UNKNOWN_RECHECK))
         except WAEngineError as e:
-            self._record(lambda err=e: self.queue.finish(row["id"], None, err))
+            if self._timelocked(row, e):
+                self._record(lambda err=e: self.queue.hold_refused(row["id"], err))
+            else:
+                self._record(lambda err=e: self.queue.finish(row["id"], None, err))
         except Exception:
             log.exception("send %s of %s failed unexpectedly", row["id"], self.session.id)
             self._record(lambda: self.queue.finish(row["id"], None, WAEngineError()))
@@ -417,6 +451,40 @@ class Sender:
         ladder = getattr(self.session, "ladder", None)
         if ladder is not None:
             getattr(ladder, sign)()
+
+    # ---- reach-out limits (engine/reachout.py) ----
+    def cold_hold(self) -> dict | None:
+        """{reason, until} while this session's sends to new contacts must wait."""
+        return self.reach.hold(self.session.id, self.pacing()) if self.reach is not None else None
+
+    def _classify(self, page: Page, row: dict) -> bool:
+        """Record whether a send goes to a new contact; False when it does not go now (held,
+        or the page could not tell: it is looked at again)."""
+        try:
+            cold = not page.chat_known(row["args"]["to"])
+        except StorageUnavailable:
+            raise
+        except WAEngineError as e:
+            log.info("send %s of %s waits: %s", row["id"], self.session.id, e.message)
+            self.queue.retry_later(row["id"])
+            self._stop.wait(1.0)
+            return False
+        self._record(lambda: self.queue.set_cold(row["id"], cold))
+        row["cold"] = 1 if cold else 0
+        if cold and self.cold_hold() is not None:
+            self._ended(row)  # message.status: held
+            return False
+        return True
+
+    def _timelocked(self, row: dict, error: WAEngineError) -> bool:
+        """A send WhatsApp refused with its reach-out timelock: the session is restricted
+        (session.restricted) and the send held, not failed."""
+        if self.reach is None or not is_person(row["args"].get("to")) \
+                or not timelock_refusal(error, row.get("cold") == 1,
+                                        bool(self.config.get("COLD_UNKNOWN_IS_TIMELOCK"))):
+            return False
+        self.reach.restrict(self.session.id, self.reach.until_of(error))
+        return True
 
     def _retry(self, row: dict, error: WAEngineError) -> bool:
         """Queue a refused send again with a growing delay; False once it has had all its
@@ -462,10 +530,12 @@ class Sender:
 class Dispatcher:
     """Keeps one Sender per session that has work, and tells the event hub how sends ended."""
 
-    def __init__(self, queue: OutgoingQueue, config: dict, on_result: Callable):
+    def __init__(self, queue: OutgoingQueue, config: dict, on_result: Callable,
+                 reach: ReachOut | None = None):
         self.queue = queue
         self.config = config
         self.on_result = on_result
+        self.reach = reach
         self._senders: dict[str, Sender] = {}
         self._lock = threading.Lock()
 
@@ -474,7 +544,7 @@ class Dispatcher:
             sender = self._senders.get(session.id)
             if sender is None or not sender._thread.is_alive():
                 sender = self._senders[session.id] = Sender(session, self.queue, self.config,
-                                                            self.on_result)
+                                                            self.on_result, reach=self.reach)
                 sender.start()
 
     def resume(self, sessions) -> None:

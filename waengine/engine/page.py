@@ -79,6 +79,11 @@ class Page:
         """The id a send to `to` will carry, chosen before it is attempted."""
         return self._run("newMessageId", to=to)
 
+    def chat_known(self, to: str) -> bool:
+        """Whether the account already has a chat with messages with this person (a reply, not
+        a reach-out: engine/reachout.py)."""
+        return bool((self._run("chatKnown", to=to) or {}).get("known"))
+
     def find_sent(self, message_id: str) -> dict | None:
         """A send of ours by its pre-assigned id, or None when WhatsApp never got it."""
         return self._run("findSent", id=message_id)

@@ -212,7 +212,10 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
             return []  # a failed send is a message.status event, never an ack
         ack, by = ack_name(data.get("ack")), data.get("sender")
         # A group's receipts come one per member: each is an event (`by` says whose).
-        return [("message.ack", {"id": mid, "chatId": data.get("chatId"), "ack": ack, "by": by},
+        # `byIds`: the receipt's person by phone id and @lid, where known (engine/identities.py)
+        extra = {"byIds": data["byIds"]} if data.get("byIds") else {}
+        return [("message.ack", {"id": mid, "chatId": data.get("chatId"), "ack": ack, "by": by,
+                                 **extra},
                  f"ack:{mid}:{ack}" + (f":{by}" if by else ""))
                 for mid in data.get("ids") or ()]
     if kind == "message.revoked":
@@ -254,7 +257,10 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     if kind == "pairing.code":  # a new code to type on the phone, or null once it expired
         return [("pairing.code", data, None)]
     if kind == "message.status":  # a queued send ended, or its outcome became unknown
-        return [("message.status", outgoing_view(data), f"status:{data['id']}:{data['status']}")]
+        view = outgoing_view(data)
+        return [("message.status", view, f"status:{data['id']}:{view['status']}")]
+    if kind == "session.restricted":  # a reach-out timelock: {until, reason, since}
+        return [("session.restricted", data, f"restricted:{data['until']}")]
     if kind in ("session.status", "session.degraded", "session.recovered",
                 "session.snapshot", "session.moved"):  # the last two: cluster mode (docs/cluster.md)
         return [(kind, data, None)]

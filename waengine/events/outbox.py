@@ -18,7 +18,8 @@ EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoke
                "group.participants", "message.status", "message.edited",
                "poll.vote", "message.undecryptable", "status.received", "group.notification",
                "call.received", "presence.update", "pairing.code", "session.snapshot",
-               "session.moved", "session.degraded", "session.recovered", "message.unsupported")
+               "session.moved", "session.degraded", "session.recovered", "message.unsupported",
+               "session.restricted")
 
 
 def new_event_id() -> str:

@@ -142,6 +142,26 @@ def send_failures(phone):
     return network().set_send_failures(phone, data.get("count"), data.get("result"))
 
 
+@control.post("/phones/<phone>/reach-out")
+def set_reach_out(phone):
+    return network().set_reach_out(phone, body())
+
+
+@control.get("/phones/<phone>/reach-out")
+def get_reach_out(phone):
+    return network().get_reach_out(phone)
+
+
+@control.post("/phones/<phone>/number-private")
+def number_private(phone):
+    return network().set_number_private(phone, body().get("private"))
+
+
+@control.post("/phones/<phone>/share-number")
+def share_number(phone):
+    return network().share_number(phone, body().get("with"))
+
+
 @control.post("/phones/<phone>/query-failures")
 def query_failures(phone):
     return network().set_query_failures(phone, body().get("count"))
@@ -530,14 +550,14 @@ def get_stall():
 # --------------------------------------------------------------------------- errors
 
 
-def error_response(status: int, code: str, message: str):
-    response = jsonify({"error": {"code": code, "message": message}})
+def error_response(status: int, code: str, message: str, extra: dict | None = None):
+    response = jsonify({"error": {"code": code, "message": message, **(extra or {})}})
     response.status_code = status
     return response
 
 
 def handle_sandbox_error(err: SandboxError):
-    return error_response(err.status, err.code, err.message)
+    return error_response(err.status, err.code, err.message, getattr(err, "extra", None))
 
 
 def handle_http_error(err: HTTPException):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
-from ...vocabulary import SEND_STATUSES
+from ...vocabulary import HELD, SEND_STATUSES
 from .errors import ErrorDetail
 from .out import ACKS, TIME, Out
 
@@ -40,6 +40,10 @@ class Message(Out):
     from_ = String(required=True, allow_none=True, data_key="from")
     senderIds = Dict(metadata={"description": "the sender as {phone: …@c.us, lid: …@lid}, "
                                               "each where WhatsApp gave it"})
+    chatIds = Dict(metadata={"description": "a 1:1 chat's person as {phone, lid}, each where "
+                                            "known (learned pairs included)"})
+    recipientIds = Dict(metadata={"description": "in the answer to a send to a person: the "
+                                                 "recipient as {phone, lid}, each where known"})
     media = Nested(StoredMedia, metadata={"description": "message events with MEDIA_STORE"})
     mediaError = Nested(ErrorDetail, metadata={"description": "MEDIA_STORE could not keep it"})
     queueId = String(metadata={"description": "in the answer to a send: its id in the session's "
@@ -102,7 +106,12 @@ class Queued(Out):
     """A send in the session's paced queue (and, once sent, the message it became)."""
 
     id = String(required=True, metadata={"example": "out_0194c1f2a3b4c5d6e7f8a9"})
-    status = String(required=True, validate=OneOf(SEND_STATUSES))
+    status = String(required=True, validate=OneOf((*SEND_STATUSES, HELD)), metadata={
+        "description": "held: queued, a send to a new contact that a reach-out limit holds"})
+    heldReason = String(metadata={
+        "description": "reachout_timelock (WhatsApp's timelock) or cold_contact_budget (the "
+                       "session's own budget of new contacts)"})
+    heldUntil = String(allow_none=True, metadata={**TIME, "description": "when it may go"})
     to = String(required=True, allow_none=True)
     attempts = Integer(required=True)
     createdAt = String(required=True, metadata=TIME)

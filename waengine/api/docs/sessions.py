@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 
-from ...vocabulary import CONNECTED_DETAILS, SESSION_ID
+from ...vocabulary import CONNECTED_DETAILS, RESTRICTED, SESSION_ID
 from .out import STATUSES, TIME, Out
 
 
@@ -48,12 +48,17 @@ class Session(Out):
     status = String(required=True, validate=OneOf(STATUSES))
     statusReason = String(required=True, allow_none=True,
                           metadata={"example": "qr_expired"})
-    detail = String(allow_none=True, validate=OneOf(CONNECTED_DETAILS), metadata={
+    detail = String(allow_none=True, validate=OneOf((*CONNECTED_DETAILS, RESTRICTED)), metadata={
         "description": "CONNECTED only: the account is linked but its stream is down (OFFLINE: "
                        "no connection, SYNCING / RESUMING: catching up); sends made now are "
                        "queued (202) and go out when it is back. DEGRADED: the stream looks up "
                        "but nothing flows (`statusDetails` `{reason, step, since}`); sends are "
-                       "queued (202) and tried one at a time. null otherwise"})
+                       "queued (202) and tried one at a time. RESTRICTED: WhatsApp's "
+                       "reach-out timelock holds sends to new contacts until `until`. "
+                       "null otherwise"})
+    until = String(metadata={**TIME, "description": "RESTRICTED: when the timelock ends"})
+    restriction = Dict(allow_none=True, metadata={
+        "description": "WhatsApp's reach-out timelock in force: {until, reason, since}, or null"})
     statusDetails = Dict(allow_none=True, metadata={
         "description": "what the reason needs said, or null: for `wa_update_required` "
                        "`{missing, waVersion, waJsVersion, mode}` (the wa-js functions this "

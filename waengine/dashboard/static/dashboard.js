@@ -370,6 +370,7 @@ function sessionRow(s) {
       el('a', { href: `#session/${encodeURIComponent(s.id)}`, class: 'sid' }, s.id)),
     el('td', { 'data-label': 'Status' }, badge(s.status),
       s.statusReason || s.detail ? el('span', { class: 'reason' }, ` ${s.statusReason || s.detail}`) : null,
+      restrictionNote(s),
       el('span', { class: 'since muted', 'data-since': s.statusSince || '' }, ` ${ago(s.statusSince)}`)),
     el('td', { 'data-label': 'Number' }, s.me ? phone(s.me) : '–',
       s.me && s.me.name ? el('span', { class: 'muted' }, ` ${s.me.name}`) : null),
@@ -449,6 +450,17 @@ function showDetail(id) {
 
 function current() { return state.sessions.get(state.detail); }
 
+// WhatsApp's reach-out timelock (engine/reachout.py): new contacts wait until it ends.
+function restrictionText(s) {
+  const r = s.restriction;
+  return r ? `new contacts held until ${new Date(r.until).toLocaleString()} (${r.reason})` : null;
+}
+
+function restrictionNote(s) {
+  const text = restrictionText(s);
+  return text ? el('span', { class: 'reason restricted' }, ` · ${text}`) : null;
+}
+
 function renderDetail(first) {
   const s = current();
   $('#detail-title').textContent = state.detail;
@@ -472,6 +484,7 @@ function renderDetail(first) {
   const b = s.browser;
   const facts = [
     ['Number', s.me ? `${phone(s.me)} ${s.me.name || ''}` : 'not linked'],
+    ...(s.restriction ? [['Restricted', restrictionText(s)]] : []),
     ['Browser', !b ? 'none' : b.pssMb == null ? `pid ${b.pid} · ${mb(b.rssMb)} RSS · PSS at the next watchdog pass`
       : `pid ${b.pid} · ${mb(b.pssMb)} PSS · ${mb(b.rssMb)} RSS · ${b.processes} processes`],
     ['Memory budget', budgetText(b && b.budget)],

@@ -64,6 +64,11 @@ class ContactOps:
         name = viewer.book.get(number)
         if number == viewer.phone:
             name = None
+        if peer is not None and self._number_hidden(viewer, number):  # identities.py
+            lid = peer.lid + "@lid"
+            return {"id": lid, "name": None, "shortName": None, "pushname": peer.name,
+                    "isBusiness": bool(peer.business), "isMyContact": False,
+                    "verifiedName": None, "lid": lid, "lidAddressed": False}
         return {
             "id": user_wid(number),
             "name": name,

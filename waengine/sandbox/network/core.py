@@ -27,6 +27,7 @@ from .contacts import ContactOps
 from .devices import DeviceOps
 from .failures import FailureOps
 from .groups import GroupAdminOps, GroupOps
+from .identities import IdentityOps
 from .messages import MessageOps
 from .model import (
     POLL_TIMEOUT_MAX,
@@ -41,6 +42,7 @@ from .notices import NoticeOps
 from .pairing import PairingOps
 from .phones import PhoneOps
 from .profiles import ProfileOps
+from .reachout import ReachOutOps
 from .receipts import ReceiptOps
 from .seeding import SeedOps
 from .streams import StreamOps
@@ -49,7 +51,7 @@ from .updates import UpdateOps
 
 class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
               MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
-              ChatStateOps, ReceiptOps, UpdateOps):
+              ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -81,6 +83,10 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, Not
         self._stalls: dict[str, float] = {}
         self._send_failures: dict[str, list[str]] = {}  # phone -> results of its next sends
         self._query_failures: dict[str, int] = {}  # phone -> number lookups still to fail
+        self._reach_out: dict = {}  # phone -> its reach-out budgets and timelock (reachout.py)
+        # identities.py: accounts known by @lid only, and the private numbers each one learned
+        self._private_numbers: set[str] = set()
+        self._learned_numbers: dict[str, set] = {}
         self._group_counter = itertools.count(1)
         # chatstate.py: who is online, who types to whom, presence subscriptions, labels
         self._online: dict[str, bool] = {}

@@ -55,4 +55,8 @@ class FailureOps:
             if left > 0:
                 self._query_failures[device.phone] = left - 1
                 raise SandboxError(503, "query_failed", "usync query failed (injected)")
-        return self.query_exists(phone)
+            self._check_lookup(device.phone)
+            found = self.query_exists(phone)
+            if found:  # the answer names the number with its lid (identities.py)
+                self._learn_number(device.phone, found["wid"].split("@")[0])
+        return found

@@ -97,6 +97,7 @@ class MessageOps:
             failure = self._take_send_failure(device)
             if failure:  # the server did not take it: nobody receives it (the page's result)
                 raise SandboxError(409, failure, f"Send failed (injected): {failure}")
+            self._check_reach_out(device.phone, self._target(payload.get("to")))
             msg = self._message_from_payload(device, msg_id, payload)
             self._deliver(msg)
             return self._send_result(msg, self._phones[device.phone])

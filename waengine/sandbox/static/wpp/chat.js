@@ -227,7 +227,13 @@ export async function deliver(msg, chat, quoted, mentions, upload) {
     setAck(msg, -1);
     // The server names the result of an injected failure (409 with a SendMsgResult code).
     const named = err.status === 409 && SEND_RESULTS.includes(err.code) ? err.code : null;
-    return { messageSendResult: named || (err.status ? 'ERROR_UNKNOWN' : 'ERROR_NETWORK') };
+    const result = { messageSendResult: named || (err.status ? 'ERROR_UNKNOWN' : 'ERROR_NETWORK') };
+    // A reach-out refusal (server nack 463) comes with WhatsApp's timelock notice
+    // (xwa2_notify_account_reachout_timelock); network/reachout.py.
+    if (err.extra && err.extra.nack) {
+      Object.assign(result, { nack: err.extra.nack, reachoutTimelock: err.extra.reachoutTimelock });
+    }
+    return result;
   }
 }
 

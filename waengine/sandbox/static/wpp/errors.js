@@ -22,9 +22,10 @@ export class InvalidChat extends WPPError {
 
 /** An error answer of the sandbox server (HTTP status + code). */
 export class ServerError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, extra) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.extra = extra || {}; // what else the answer said (a send's nack: its code, a timelock)
   }
 }

@@ -28,7 +28,7 @@ export function contactFor(wid) {
 
 export function upsertContact(view) {
   const contact = upsertOneContact(view.id, view);
-  if (view.lid) {
+  if (view.lid && view.lid !== view.id) { // a LID-only contact maps to no phone (yet)
     store.lids.set(view.lid, view.id);
     store.pns.set(view.id, view.lid);
     // a LID-addressed account is in the ContactStore twice: as its phone id and its @lid

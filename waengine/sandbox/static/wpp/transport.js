@@ -33,8 +33,8 @@ export async function http(method, path, { body, auth = false, retries = 0 } = {
       await sleep(Math.min(5000, 200 * 2 ** attempt));
       continue;
     }
-    const error = data.error || {};
-    throw new ServerError(response.status, error.code || 'http_' + response.status, error.message);
+    const { code, message, ...extra } = data.error || {};
+    throw new ServerError(response.status, code || 'http_' + response.status, message, extra);
   }
 }
 
