@@ -58,7 +58,7 @@ from waengine.ops.memory import browsers_memory  # noqa: E402
 
 PEER = "6289800000000"
 BOX_GIB = 24
-SECRET = "bench-secret"
+SECRET = "bench-secret-of-24-bytes-or-more"
 
 
 def phone(i: int) -> str:

@@ -1,5 +1,10 @@
 """Leak soak: steady traffic on S connected sessions, memory slopes after warm-up.
 
+python bench/soak.py --page-weight field --hours 6 --sessions 20: the field-weight run
+(docs/sandbox.md, Page weight). It also reports, per session, the passes its browser spent
+over SESSION_MEMORY_BUDGET_MB in a row and the memory-ladder steps it needed (soft reloads,
+restarts), and whether every incoming message reached the webhook exactly once.
+
 python bench/soak.py --sessions 3 --minutes 60 (the issue's target: worker RSS slope
 < 5 MB/h, browser PSS slope per session < 10 MB/h after warm-up). Every second each session
 gets an incoming message, every 5 s it sends one, reads of the cached contacts run all along
@@ -121,13 +126,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--hours", type=float, default=None, help="instead of --minutes")
+    parser.add_argument("--page-weight", choices=("light", "field"), default="light")
     parser.add_argument("--sample", type=float, default=30.0)
     parser.add_argument("--bare", type=int, default=2,
                         help="bare linked devices (no gateway) of the first phones: the baseline")
     args = parser.parse_args()
     n = args.sessions
+    if args.hours is not None:
+        args.minutes = args.hours * 60
     tmp = Path(tempfile.mkdtemp(prefix="waengine-soak-"))
-    sandbox_url, sandbox = start_sandbox(tmp)
+    sandbox_url, sandbox = start_sandbox(tmp, "--page-weight", args.page_weight)
     hooks = HookReceiver()
     gw = None
     stop = threading.Event()
@@ -159,6 +168,8 @@ def main() -> int:
         sampler.start()
         start = time.monotonic()
         rss, pss, base = [], [], []
+        over_run: dict[str, int] = {}  # passes over budget in a row, now and at most
+        over_max: dict[str, int] = {}
         while time.monotonic() - start < args.minutes * 60:
             at = time.monotonic() - start
             mean, low, high = sampler.window()
@@ -171,6 +182,10 @@ def main() -> int:
                   f"browser PSS "
                   f"{pss[-1][1]:.0f} MB/session (bare device {base[-1][1]:.0f} MB), {counts}",
                   file=sys.stderr, flush=True)
+            for s in gw.http.get(gw.url + "/performance", timeout=30).json()["sessions"]:
+                use = (s.get("memoryBudget") or {}).get("usePercent")
+                over_run[s["id"]] = over_run.get(s["id"], 0) + 1 if use and use > 100 else 0
+                over_max[s["id"]] = max(over_max.get(s["id"], 0), over_run[s["id"]])
             stop.wait(args.sample)
         stop.set()
         thread.join(120)
@@ -185,8 +200,18 @@ def main() -> int:
             f"({pss[0][1]:.0f} → {pss[-1][1]:.0f} MB)", f"{theirs:+.1f} MB/h "
             f"({base[0][1]:.0f} → {base[-1][1]:.0f} MB) a bare linked device of the same phone, "
             "same messages, no gateway", f"{ours - theirs:+.1f} MB/h added")
-        delivered = sum(1 for _, e in hooks.got if e.get("type") == "message")
-        row("incoming messages delivered by webhook", f"{delivered} of {counts['in']}")
+        bodies = [e["data"].get("body") for _, e in hooks.got if e.get("type") == "message"]
+        soaked = [b for b in bodies if b and b.startswith("soak-")]
+        row("incoming messages delivered by webhook", f"{len(set(soaked))} of {counts['in']}",
+            f"{len(soaked) - len(set(soaked))} doubled")
+        ladders = {s["id"]: s["memoryBudget"]["ladder"]["taken"] for s in gw.http.get(
+            gw.url + "/performance", timeout=30).json()["sessions"] if s.get("memoryBudget")}
+        row(f"memory ladder, {args.page_weight} page",
+            f"reloads {sum(t['reload'] for t in ladders.values())}, restarts "
+            f"{sum(t['restart'] for t in ladders.values())}, trims "
+            f"{sum(t['trim_moderate'] + t['trim_critical'] for t in ladders.values())}",
+            f"most passes over budget in a row: {max(over_max.values(), default=0)} "
+            f"(sample every {args.sample:.0f} s)")
     finally:
         stop.set()
         if gw is not None:
