@@ -24,9 +24,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Proc, on_free_port, row, wait_for  # noqa: E402
+from bench.common import Proc, row, start_sandbox, wait_for  # noqa: E402
 from bench.scale import bare_browsers, quit_all  # noqa: E402
-from tests.conftest import PortTaken  # noqa: E402
 from waengine.config import load_config  # noqa: E402
 from waengine.engine.driver import ChromeDriverService  # noqa: E402
 from waengine.ops.memory import browsers_memory  # noqa: E402
@@ -35,25 +34,9 @@ PEER = "6281900000001"
 
 
 def sandbox(tmp: Path, weight: str) -> tuple[str, Proc]:
-    def start(port: int):
-        proc = Proc([sys.executable, "-m", "waengine", "sandbox", "--port", str(port),
-                     "--page-weight", weight, "--qr-first-ttl", "120"], {},
-                    tmp / f"sandbox-{weight}.log")
-        url = f"http://127.0.0.1:{port}"
-
-        def up():
-            if proc.proc.poll() is not None:
-                proc.stop()
-                if "Address already in use" in proc.path.read_text(errors="replace"):
-                    raise PortTaken(port)
-                raise RuntimeError(f"the sandbox exited: see {proc.path}")
-            try:
-                return requests.get(url + "/", timeout=2).status_code < 500
-            except requests.RequestException:
-                return False
-        wait_for(up, timeout=60, interval=0.1, message=url)
-        return url, proc
-    return on_free_port(start)
+    folder = tmp / f"sandbox-{weight}"
+    folder.mkdir(parents=True)
+    return start_sandbox(folder, "--page-weight", weight, "--qr-first-ttl", "120")
 
 
 def page_figures(driver) -> dict:

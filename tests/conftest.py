@@ -189,3 +189,28 @@ def refused_port() -> int:
     """A loopback port that refuses connections for the whole test (see closed_port)."""
     with closed_port() as port:
         yield port
+
+
+@contextmanager
+def moto_s3(monkeypatch, bucket: str):
+    """A real S3 API on a free loopback port (moto's server) holding `bucket`, with test
+    credentials in the environment (gateways started meanwhile inherit them): its endpoint."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"),
+                            ("AWS_SECRET_ACCESS_KEY", "testing"),
+                            ("AWS_DEFAULT_REGION", "us-east-1")):
+            monkeypatch.setenv(name, value)
+        endpoint = f"http://{host}:{port}"
+        client = boto3.client("s3", endpoint_url=endpoint)
+        # moto keeps buckets in this process from one server to the next
+        if bucket not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+            client.create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        server.stop()

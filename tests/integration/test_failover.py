@@ -15,7 +15,7 @@ from collections import Counter
 import psutil
 import pytest
 
-from ..conftest import phones, wait_for
+from ..conftest import moto_s3, phones, wait_for
 from .conftest import browser_processes
 from .servers import Gunicorn
 
@@ -29,23 +29,10 @@ TTL = 6  # seconds of a lease: B takes over at most this long (plus a beat) afte
 def s3(monkeypatch):
     """A real S3 API on a free loopback port (moto's server) with a bucket; the nodes get its
     credentials through the environment."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    endpoint = f"http://{host}:{port}"
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint)
-    bucket = f"wa-{uuid.uuid4().hex[:12]}"  # moto keeps buckets in this process across servers
-    client.create_bucket(Bucket=bucket)
-    yield {"WAENGINE_SNAPSHOT_STORE": f"s3://{bucket}/cluster",
-           "WAENGINE_SNAPSHOT_S3_ENDPOINT": endpoint}
-    server.stop()
+    bucket = f"wa-{uuid.uuid4().hex[:12]}"
+    with moto_s3(monkeypatch, bucket) as endpoint:
+        yield {"WAENGINE_SNAPSHOT_STORE": f"s3://{bucket}/cluster",
+               "WAENGINE_SNAPSHOT_S3_ENDPOINT": endpoint}
 
 
 def node(tmp_path, name: str, url: str, sandbox, receiver, store: dict) -> Gunicorn:

@@ -16,7 +16,7 @@ import requests
 
 from waengine import create_app
 
-from ..conftest import phones, wait_for
+from ..conftest import moto_s3, phones, wait_for
 from .conftest import Gateway, Sandbox, assert_no_browsers
 
 number = phones(__name__)
@@ -211,20 +211,8 @@ def test_when_storing_fails_the_event_still_goes_out_and_the_file_downloads(gw, 
 @pytest.fixture
 def s3_server(monkeypatch):
     """A real S3 API on a free loopback port (moto's server), with a bucket and credentials."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    endpoint = f"http://{host}:{port}"
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="wa-media")
-    yield endpoint
-    server.stop()
+    with moto_s3(monkeypatch, "wa-media") as endpoint:
+        yield endpoint
 
 
 @pytest.mark.browser  # its gateway is made in the test, not by a fixture

@@ -11,6 +11,8 @@ import pytest
 from waengine.config import ConfigError, load_config
 from waengine.snapshots import FolderStore, S3Store, Snapshots, Unreadable
 
+from ..conftest import moto_s3
+
 LOGIN = b"login-keys-" * 50
 
 
@@ -34,22 +36,8 @@ def profile(root):
 
 @pytest.fixture
 def s3_endpoint(monkeypatch):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    import boto3
-
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint)
-    if "wa-snapshots" not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
-        client.create_bucket(Bucket="wa-snapshots")
-    yield endpoint
-    server.stop()
+    with moto_s3(monkeypatch, "wa-snapshots") as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=["folder", "s3"])

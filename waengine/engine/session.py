@@ -197,13 +197,7 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
             self.check_ready(need_connected)
         self.touch()
         self.last_command_at = time.monotonic()
-        future: Future = Future()
-        self._queue.put((fn, future))
-        try:
-            return future.result(self._budget.queue)
-        except FutureTimeout:
-            future.cancel()
-            raise CommandTimeout(details={"timeoutSeconds": self._budget.total}) from None
+        return self._on_worker(fn)
 
     def trim_memory(self, level: str) -> None:
         """Give memory back without a reload (ops/memory_ladder.py): a full GC and a
@@ -219,6 +213,10 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
 
     def _maintenance(self, fn: Callable):
         self.check_ready(True)
+        return self._on_worker(fn)
+
+    def _on_worker(self, fn: Callable):
+        """fn(bridge) queued to the worker thread; its result (504 past the queue budget)."""
         future: Future = Future()
         self._queue.put((fn, future))
         try:
