@@ -20,7 +20,7 @@ from pathlib import Path
 from . import failover, shapes
 from .backends import open_store
 from .cache import Body, SessionCache
-from .cluster import Leases, NodeKeeper, node_id_for
+from .cluster import LeaseGuard, Leases, NodeKeeper, node_id_for
 from .engine import catchup, driver, processes
 from .engine.budget import Budget
 from .engine.calls import CallRejecter, call_policy
@@ -117,8 +117,10 @@ class Engine:
             self.manager.after_stop = self.snapshotter.stopped
             self.manager.on_delete.append(
                 lambda sid, purged: self.snapshots.forget(sid) if purged else None)
+        self.lease_guard = LeaseGuard(self, self.leases)
         if self.leases.fencing:  # a session is restored by the node that takes its lease
             self.manager.may_run = lambda sid: failover.claim(self, sid)
+            self.manager.lease_lapsed = self.leases.lapsed
         self.started = False
         self._lock = threading.Lock()
 
@@ -138,6 +140,7 @@ class Engine:
             self.senders.resume(self.manager.list())
             self.watchdog.start()
             self.node.start()
+            self.lease_guard.start()
             self.reaper.start()
             if self.snapshotter is not None:
                 self.snapshotter.start()
@@ -151,6 +154,7 @@ class Engine:
         # First: neither may recycle or reap sessions that are being shut down.
         self.watchdog.stop()
         self.reaper.stop()
+        self.lease_guard.stop()  # a graceful stop of every session follows
         self.node.stop()
         if self.snapshotter is not None:
             self.snapshotter.stop()  # the stops below take each session's last snapshot

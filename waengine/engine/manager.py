@@ -137,6 +137,8 @@ class SessionManager:
         self.memory_guard: Callable[[], str | None] | None = None
         # Cluster mode: whether this node may run a session it restores (it took its lease).
         self.may_run: Callable[[str], bool] | None = None
+        # Cluster mode: whether this node's lease of a session lapsed (cluster.Leases.lapsed).
+        self.lease_lapsed: Callable[[str], bool] | None = None
         # Set by the engine: the catch-up a worker runs after each (re)connect (catchup.py).
         self.on_connected: Callable[[Session, object], None] | None = None
         # Set by the engine with SNAPSHOT_STORE: called after a graceful stop (browser quit).
@@ -151,6 +153,8 @@ class SessionManager:
         session = Session(record, self.config, self.factory, self._slots,
                           on_change=self._persist, on_event=self._emit)
         session.on_connected = self._connected
+        session.lease_lapsed = lambda: (self.lease_lapsed is not None
+                                        and self.lease_lapsed(session.id))
         return session
 
     def _connected(self, session: Session, bridge) -> None:
