@@ -130,6 +130,26 @@ class Leases:
             self.store.held.pop(session_id, None)
             self.renewed.pop(session_id, None)
 
+    def placement(self, session_id: str) -> dict | None:
+        """Where a session is: its desired state, the lease's node (None when no lease is
+        live) and that node's URL; None for an unknown session."""
+        rows = self.store.execute(
+            "SELECT s.desired, l.node, l.expires, n.url FROM sessions s"
+            " LEFT JOIN leases l ON l.session = s.id LEFT JOIN nodes n ON n.id = l.node"
+            " WHERE s.id = ?", (session_id,))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        if row["node"] is not None and row["expires"] < self.clock():
+            row["node"] = row["url"] = None
+        return row
+
+    def owners(self) -> dict[str, str]:
+        """Each session with a live lease: the node holding it."""
+        rows = self.store.execute("SELECT session, node FROM leases WHERE expires >= ?",
+                                  (self.clock(),))
+        return {r["session"]: r["node"] for r in rows}
+
     def owner(self, session_id: str) -> dict | None:
         rows = self.store.execute("SELECT node, epoch, expires FROM leases WHERE session = ?",
                                   (session_id,))

@@ -9,7 +9,7 @@ import segno
 from apiflask import APIBlueprint
 from flask import request, send_file
 
-from .. import auth
+from .. import auth, forward
 from ..errors import ValidationError
 from ..store import iso_utc
 from . import docs
@@ -45,7 +45,7 @@ def create_session(body):
         summary="List sessions (a scoped API key sees its own)",
         responses=docs.responses(docs.SessionList))
 def list_sessions():
-    return {"data": engine().describe_all(auth.allowed)}
+    return {"data": engine().describe_all(auth.allowed, local=forward.local_only())}
 
 
 @bp.get("/sessions/<session_id>")

@@ -209,9 +209,34 @@ class SessionManager:
             check_session_id(session_id)
         with self._lock:
             session = self._sessions.get(session_id)
+        if session is None and self.may_run is not None:
+            session = self._load_one(session_id)  # cluster mode: another node created it
         if session is None:
             raise SessionNotFound(f"No session {session_id!r}")
         return session
+
+    def find(self, session_id: str) -> Session | None:
+        """The session if this node knows it (no store read)."""
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    def _load_one(self, session_id: str) -> Session | None:
+        record = self.store.get_session(session_id)
+        if record is None:
+            return None
+        with self._lock:
+            return self._sessions.setdefault(session_id, self._build(record))
+
+    def refresh(self, session: Session) -> None:
+        """A session not running here takes the status its owner stored (cluster mode)."""
+        if session.running or self.may_run is None:
+            return
+        record = self.store.get_session(session.id)
+        if record is not None:
+            session.status = Status(record.get("status") or Status.STOPPED)
+            session.reason = record.get("status_reason")
+            me_id = record.get("me_id")
+            session.me = {"id": me_id, "name": record.get("me_name")} if me_id else None
 
     def _admit(self) -> None:
         running = sum(1 for s in self.list() if s.running)

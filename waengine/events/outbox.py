@@ -39,6 +39,16 @@ class EventOutbox:
         rows = self.store.execute("SELECT COALESCE(MAX(seq), 0) AS m FROM events")
         return rows[0]["m"]
 
+    max_seq = _max_seq
+
+    def moved_to(self, seq: int) -> None:
+        """Another node committed events up to `seq`: wake whoever waits for them."""
+        with self.changed:
+            if seq > self._seq:
+                self._seq = seq
+                self.version += 1
+                self.changed.notify_all()
+
     @property
     def last_seq(self) -> int:
         return self._seq
@@ -63,6 +73,8 @@ class EventOutbox:
                 return None
             seq = row["seq"]
             urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
+            if self.store.backend == "postgresql":  # other nodes' streams (events/listen.py)
+                db.execute("SELECT pg_notify('waengine_events', ?)", (str(row["seq"]),))
             if urls:
                 db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
                            + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",

@@ -51,6 +51,8 @@ class SessionMemory(Out):
     browserRssMb = Float(required=True, allow_none=True)
     browserPssMb = Float(required=True, allow_none=True)
     processes = Integer(required=True)
+    node = String(allow_none=True, metadata={
+        "description": "the node running it (cluster mode: every node's sessions are listed)"})
 
 
 class Capacity(Out):

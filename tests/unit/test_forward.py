@@ -1,0 +1,143 @@
+"""Any node answers any request: a command for a session another node owns is forwarded to
+it over HTTP, signed with CLUSTER_SECRET (never the client's key); cluster-wide lists show
+each session's node."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from werkzeug.serving import make_server
+
+from waengine import engine_of
+from waengine.forward import HEADER, sign
+
+from ..conftest import wait_for
+from .test_session_lifecycle import connect
+
+SECRET = "s" * 40
+KEY = {"X-API-Key": "k1-abcdefghijklmnopqrstuvwxyz012345"}
+
+
+@pytest.fixture
+def served():
+    """Serve apps on loopback HTTP (a node's NODE_URL); shut down afterwards."""
+    servers = []
+
+    def serve(app, port_holder):
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        port_holder["url"] = f"http://127.0.0.1:{server.server_port}"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+def node(make_app, served, name: str, data_dir):
+    """A node served on loopback HTTP, advertising that URL."""
+    app = make_app(NODE_ID=name, DATA_DIR=str(data_dir), LEASE_TTL=3.0, CLUSTER_SECRET=SECRET,
+                   API_KEYS=[KEY["X-API-Key"]])
+    address: dict = {}
+    served(app, address)
+    engine_of(app).config["NODE_URL"] = address["url"]
+    engine_of(app).node.beat()
+    return app
+
+
+def two_nodes(make_app, factory, served, tmp_path):
+    factory.on_open = connect
+    return (node(make_app, served, "node-a", tmp_path / "a"),
+            node(make_app, served, "node-b", tmp_path / "b"), None)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_command_for_another_nodes_session_is_answered_by_its_owner(make_app, factory,
+                                                                      served, tmp_path):
+    first, second, _ = two_nodes(make_app, factory, served, tmp_path)
+    a, b = first.test_client(), second.test_client()
+    assert b.post("/sessions", json={"id": "s1"}, headers=KEY).status_code == 201
+    wait_for(lambda: b.get("/sessions/s1", headers=KEY).json.get("status") == "CONNECTED")
+    # created on b: a knows it from the shared registry, and forwards to b
+    seen = wait_for(lambda: (r := a.get("/sessions/s1", headers=KEY)).status_code == 200 and r,
+                    message="node-a answers for s1")
+    assert seen.json["node"] == "node-b"
+    # no forward without the client's key: node-a checks it itself
+    assert a.get("/sessions/s1").status_code == 401
+    changed = a.put("/sessions/s1/keep-alive", json={"keepAlive": True}, headers=KEY)
+    assert changed.status_code == 200, changed.json
+    assert engine_of(second).manager.get("s1").options.get("keepAlive") is True
+    assert not engine_of(first).manager.get("s1").running
+    listed = {s["id"]: s for s in a.get("/sessions", headers=KEY).json["data"]}
+    assert listed["s1"]["node"] == "node-b" and listed["s1"]["status"] == "CONNECTED"
+    perf = a.get("/performance", headers=KEY).json
+    assert [(s["id"], s["node"]) for s in perf["sessions"]] == [("s1", "node-b")]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_node_refuses_an_unsigned_stale_forged_or_replayed_forward(make_app, factory,
+                                                                    served, tmp_path):
+    first, _second, _ = two_nodes(make_app, factory, served, tmp_path)
+    a = first.test_client()
+
+    def code(header):
+        resp = a.get("/sessions", headers={HEADER: header})
+        return resp.status_code, resp.json["error"]["details"].get("reason")
+
+    assert a.get("/sessions").status_code == 401  # unsigned, no key
+    assert code(sign(SECRET, "GET", "/sessions", b"", ts=time.time() - 120)) == (
+        401, "cluster_stale")
+    assert code(sign("x" * 40, "GET", "/sessions", b"")) == (401, "cluster_bad_signature")
+    assert code(sign(SECRET, "POST", "/sessions", b"")) == (401, "cluster_bad_signature")
+    good = sign(SECRET, "GET", "/sessions", b"")
+    assert a.get("/sessions", headers={HEADER: good}).status_code == 200
+    assert code(good) == (401, "cluster_replayed")
+    assert code("t=1") == (401, "cluster_malformed")
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_session_whose_owner_does_not_answer_is_moving(make_app, factory, served, tmp_path):
+    first, second, _ = two_nodes(make_app, factory, served, tmp_path)
+    a, b = first.test_client(), second.test_client()
+    assert a.post("/sessions", json={"id": "s2"}, headers=KEY).status_code == 201
+    wait_for(lambda: a.get("/sessions/s2", headers=KEY).json["status"] == "CONNECTED")
+    engine_of(first).config["NODE_URL"] = "http://127.0.0.1:9/"  # nothing listens there
+    engine_of(first).node.beat()
+    moving = b.get("/sessions/s2", headers=KEY)
+    assert moving.status_code == 503 and moving.json["error"]["code"] == "session_moving"
+    assert moving.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_stream_on_any_node_is_woken_by_another_nodes_event(make_app, factory, served,
+                                                              tmp_path):
+    factory.on_open = connect
+    first = make_app(NODE_ID="node-a", LEASE_TTL=3.0, SSE_KEEPALIVE=120.0)
+    second = make_app(NODE_ID="node-b", DATA_DIR=str(tmp_path / "b"), LEASE_TTL=3.0,
+                      SSE_KEEPALIVE=120.0)
+    a, b = first.test_client(), second.test_client()
+    assert a.post("/sessions", json={"id": "s3"}).status_code == 201
+    wait_for(lambda: a.get("/sessions/s3").json["status"] == "CONNECTED")
+    outbox = engine_of(second).events.outbox
+    wait_for(lambda: outbox.last_seq == outbox.max_seq(), message="node-b caught up")
+    waiting = len(outbox.changed._waiters)  # the senders that wait on it already
+    stream = b.get("/sessions/s3/events", buffered=False)
+    chunks = stream.response  # node-b serves it from the shared outbox
+    assert next(chunks).startswith(b"retry:")
+    got: list[bytes] = []
+
+    def read():
+        for chunk in chunks:
+            got.append(chunk)
+            if b"STOPPED" in chunk:
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    wait_for(lambda: len(outbox.changed._waiters) > waiting, message="the stream waits")
+    assert a.delete("/sessions/s3").status_code == 200  # node-a commits session.status STOPPED
+    # nothing is committed on node-b: its waiting stream is woken by LISTEN/NOTIFY alone
+    wait_for(lambda: any(b'"status":"STOPPED"' in c for c in got), message="STOPPED streamed")
+    stream.close()
