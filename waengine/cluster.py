@@ -130,6 +130,33 @@ class Leases:
             self.store.held.pop(session_id, None)
             self.renewed.pop(session_id, None)
 
+    def hand_to(self, session_id: str, node: str) -> int | None:
+        """Give a lease this node holds straight to `node` (a move): a new epoch, so this
+        node's writes are refused from now on and no third node can claim it meanwhile; the
+        new epoch, or None when this node no longer held it."""
+        epoch = self.store.held.get(session_id)
+        if epoch is None:
+            return None
+        rows = self.store.execute(
+            "UPDATE leases SET node = ?, epoch = epoch + 1, expires = ?, acquired_at = ?"
+            " WHERE session = ? AND node = ? AND epoch = ? RETURNING epoch",
+            (node, self.clock() + self.ttl, utcnow(), session_id, self.node_id, epoch))
+        self.renewed.pop(session_id, None)
+        return rows[0]["epoch"] if rows else None
+
+    def take_back(self, session_id: str, node: str, epoch: int) -> int | None:
+        """Claim again a lease handed to `node` that it never took (its epoch unchanged)."""
+        sent = time.monotonic()
+        rows = self.store.execute(
+            "UPDATE leases SET node = ?, epoch = epoch + 1, expires = ?, acquired_at = ?"
+            " WHERE session = ? AND node = ? AND epoch = ? RETURNING epoch",
+            (self.node_id, self.clock() + self.ttl, utcnow(), session_id, node, epoch))
+        if not rows:
+            return None
+        self.store.held[session_id] = rows[0]["epoch"]
+        self.renewed[session_id] = sent
+        return rows[0]["epoch"]
+
     def placement(self, session_id: str) -> dict | None:
         """Where a session is: its desired state, the lease's node (None when no lease is
         live) and that node's URL; None for an unknown session."""
@@ -190,9 +217,11 @@ class NodeKeeper:
 
         engine = self.engine
         sample = engine.watchdog.last_sample or measure(engine)
+        mover = getattr(engine, "mover", None)
         self.leases.beat(engine.config.get("NODE_URL") or None,
                          int(engine.config["MAX_SESSIONS"]),
-                         capacity(engine, sample)["sessionsThatFit"])
+                         capacity(engine, sample)["sessionsThatFit"],
+                         draining=bool(mover and mover.draining))
         if not self.leases.fencing:
             return  # one box (SQLite): nothing else writes its file, no lease to hold
         running = {s.id for s in engine.manager.list() if s.running}

@@ -190,10 +190,13 @@ def init_app(app) -> None:
 
     @app.before_request
     def forward_to_owner():
+        engine = app.extensions["waengine"]
+        if request.method == "POST" and request.path == "/sessions" and not verified():
+            url = engine.create_target()  # a new session goes where there is most room
+            return engine.forwarder.relay(url) if url else None
         session_id = (request.view_args or {}).get("session_id")
         if session_id is None or EVENT_READS.match(request.path):
             return None
-        engine = app.extensions["waengine"]
         url = engine.owner_url(session_id, forwarded=verified(),
                                lifecycle=bool(LIFECYCLE.match(request.path)))
         if url is None:

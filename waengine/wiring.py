@@ -37,6 +37,7 @@ from .events import EventHub, websocket
 from .events.sinks import key as sink_key
 from .forward import LOCAL_HEADER, Forwarder
 from .media import LocalMediaStore, MediaKeeper, store_from_config
+from .moves import Mover
 from .ops import memory
 from .ops.activity import session_activity
 from .ops.history import capacity
@@ -123,6 +124,7 @@ class Engine:
         self.forwarder = Forwarder(config["CLUSTER_SECRET"], Budget.of(config).total + 10) \
             if config.get("CLUSTER_SECRET") and self.leases.fencing else None
         self.moving: dict[str, str] = {}  # sessions leaving or arriving here: why
+        self.mover = Mover(self)
         if self.leases.fencing:  # a session is restored by the node that takes its lease
             self.manager.may_run = lambda sid: failover.claim(self, sid)
             self.manager.lease_lapsed = self.leases.lapsed
@@ -586,6 +588,47 @@ class Engine:
             return where["url"]
         if where["desired"] == "running" and not lifecycle:
             raise LeaseLost("No node runs the session for now", details={"session": session_id})
+        return None
+
+    def move_session(self, session_id: str, node: str | None) -> dict:
+        """Move a session running here to `node` (None: the one with most free capacity)."""
+        return self.mover.move(session_id, node, "move")
+
+    def drain_node(self, node_id: str) -> dict:
+        """Move every session off a node (this one, or another: asked by a signed request)."""
+        if node_id != self.leases.node_id:
+            node = next((n for n in self.leases.nodes() if n["id"] == node_id), None)
+            if node is None:
+                raise NotFound(f"No node {node_id!r}", details={"node": node_id})
+            if self.forwarder is None or not node["url"] or not node["alive"]:
+                raise SessionNotReady(f"Node {node_id!r} cannot be asked to drain",
+                                      details={"node": node_id})
+            answer = self.forwarder.request(node["url"], "POST", f"/nodes/{node_id}/drain",
+                                            headers={"Accept-Encoding": "identity"})
+            return answer.json()
+        return {"node": node_id, "draining": True, "moving": self.mover.drain()}
+
+    def adopt_session(self, session_id: str, source: str, reason: str) -> dict:
+        return self.mover.adopt(session_id, source, reason)
+
+    def handed_profile(self, session_id: str) -> bytes:
+        return self.mover.profile(session_id)
+
+    def publish_event(self, session, kind: str, data: dict) -> None:
+        self._publish(session, kind, data)
+
+    def create_target(self) -> str | None:
+        """The URL of the node a new session goes to when it is not this one: this node is
+        draining, or another has more free capacity (measured); None: here."""
+        if self.forwarder is None:
+            return None
+        me = next((n for n in self.leases.nodes() if n["id"] == self.leases.node_id), None)
+        others = [n for n in self._other_nodes() if not n["draining"]]
+        if not others:
+            return None
+        best = max(others, key=lambda n: n["free"])
+        if self.mover.draining or me is None or best["free"] > me["free"]:
+            return best["url"]
         return None
 
     def _node_of(self, session) -> str | None:

@@ -141,3 +141,67 @@ def test_a_stream_on_any_node_is_woken_by_another_nodes_event(make_app, factory,
     # nothing is committed on node-b: its waiting stream is woken by LISTEN/NOTIFY alone
     wait_for(lambda: any(b'"status":"STOPPED"' in c for c in got), message="STOPPED streamed")
     stream.close()
+
+
+def events_of(app, sid: str, kind: str) -> list[dict]:
+    import json
+
+    rows = engine_of(app).store.execute(
+        "SELECT body FROM events WHERE session = ? AND type = ? ORDER BY seq", (sid, kind))
+    return [json.loads(r["body"])["data"] for r in rows]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_session_moves_to_a_named_node_with_its_profile_and_its_lease(make_app, factory,
+                                                                        served, tmp_path):
+    from waengine.errors import LeaseLost
+
+    first, second, _ = two_nodes(make_app, factory, served, tmp_path)
+    a, b = first.test_client(), second.test_client()
+    assert a.post("/sessions", json={"id": "m1"}, headers=KEY).status_code == 201
+    wait_for(lambda: a.get("/sessions/m1", headers=KEY).json["status"] == "CONNECTED")
+    owner = engine_of(first) if engine_of(first).manager.get("m1").running else engine_of(second)
+    other = "node-b" if owner is engine_of(first) else "node-a"
+    marker = owner.profiles / "m1" / "Default" / "Local Storage" / "login"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("linked")
+    (owner.profiles / "m1" / "Default" / "Cache").mkdir()
+    moved = b.post("/sessions/m1/move", json={"node": other}, headers=KEY)  # any node takes it
+    assert moved.status_code == 200, moved.json
+    assert moved.json["node"] == other
+    target = engine_of(second) if other == "node-b" else engine_of(first)
+    assert (target.profiles / "m1" / "Default" / "Local Storage" / "login").read_text() == "linked"
+    assert not (target.profiles / "m1" / "Default" / "Cache").exists()
+    assert target.manager.get("m1").running and not owner.manager.get("m1").running
+    wait_for(lambda: a.get("/sessions/m1", headers=KEY).json["status"] == "CONNECTED")
+    assert events_of(first, "m1", "session.moved") == [
+        {"from": owner.leases.node_id, "to": other, "reason": "move"}]
+    with pytest.raises(LeaseLost):  # the node it left is fenced
+        owner.store.update_session("m1", status="CONNECTED")
+    unknown = a.post("/sessions/m1/move", json={"node": "node-z"}, headers=KEY)
+    assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_drained_node_hands_every_session_to_the_others_and_takes_no_new_one(
+        make_app, factory, served, tmp_path):
+    first, second, _ = two_nodes(make_app, factory, served, tmp_path)
+    a, b = first.test_client(), second.test_client()
+    for sid in ("d1", "d2"):
+        assert a.post("/sessions", json={"id": sid}, headers=KEY).status_code == 201
+    wait_for(lambda: all(a.get(f"/sessions/{sid}", headers=KEY).json["status"] == "CONNECTED"
+                         for sid in ("d1", "d2")))
+    drained = b.post("/nodes/node-a/drain", headers=KEY)  # asked of node-b, done by node-a
+    assert drained.status_code == 202 and drained.json["draining"] is True
+
+    def placed():
+        listed = {s["id"]: s for s in b.get("/sessions", headers=KEY).json["data"]}
+        return all(listed[sid]["node"] == "node-b" and listed[sid]["status"] == "CONNECTED"
+                   for sid in ("d1", "d2"))
+    wait_for(placed, message="both sessions on node-b")
+    nodes = {n["id"]: n for n in a.get("/nodes", headers=KEY).json["data"]}
+    assert nodes["node-a"]["draining"] and nodes["node-a"]["sessions"] == 0
+    assert a.post("/sessions", json={"id": "d3"}, headers=KEY).status_code == 201
+    assert a.get("/sessions/d3", headers=KEY).json["node"] == "node-b"
+    moved = events_of(first, "d1", "session.moved") + events_of(first, "d2", "session.moved")
+    assert [m["reason"] for m in moved] == ["drain"] * (len(moved)) and moved

@@ -63,6 +63,14 @@ def list_nodes():
     return {"data": engine().nodes()}
 
 
+@bp.post("/nodes/<node_id>/drain")
+@bp.doc(operation_id="drainNode",
+        summary="Move every session off a node (rolling upgrade); it takes no new session",
+        responses=docs.responses(docs.Drain, 202, errors=(404, 503)))
+def drain_node(node_id):
+    return engine().drain_node(node_id), 202
+
+
 @bp.get("/performance/history")
 @bp.doc(operation_id="getPerformanceHistory",
         summary="Memory and sessions over the last hour, one point per watchdog pass",

@@ -18,6 +18,7 @@ from .docs.chats import Presence
 from .schemas import (
     DeleteQuery,
     KeepAliveIn,
+    MoveIn,
     PacingIn,
     PairingIn,
     PresenceIn,
@@ -70,6 +71,15 @@ def delete_session(session_id, query):
         responses=docs.responses(docs.Session, 202, errors=(503,)))
 def start_session(session_id):
     return engine().start_session(session_id), 202
+
+
+@bp.post("/sessions/<session_id>/move")
+@bp.input(MoveIn, arg_name="body")
+@bp.doc(operation_id="moveSession",
+        summary="Move the session to another node of the cluster (its login goes with it)",
+        responses=docs.responses(docs.Session, errors=(404, 409, 503)))
+def move_session(session_id, body):
+    return engine().move_session(session_id, body.get("node"))
 
 
 @bp.post("/sessions/<session_id>/reconnect")

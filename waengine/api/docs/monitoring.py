@@ -119,3 +119,11 @@ class Node(Out):
 
 class NodeList(Out):
     data = List(Nested(Node), required=True)
+
+
+class Drain(Out):
+    node = String(required=True)
+    draining = Boolean(required=True)
+    moving = List(String(), required=True, metadata={
+        "description": "the sessions it runs, each moved in the background (GET /nodes shows "
+                       "its count fall; `session.moved` events say where each went)"})
