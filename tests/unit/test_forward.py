@@ -191,8 +191,12 @@ def test_a_drained_node_hands_every_session_to_the_others_and_takes_no_new_one(
         assert a.post("/sessions", json={"id": sid}, headers=KEY).status_code == 201
     wait_for(lambda: all(a.get(f"/sessions/{sid}", headers=KEY).json["status"] == "CONNECTED"
                          for sid in ("d1", "d2")))
-    drained = b.post("/nodes/node-a/drain", headers=KEY)  # asked of node-b, done by node-a
-    assert drained.status_code == 202 and drained.json["draining"] is True
+    # waengine node drain asks node-b over HTTP (POST /nodes/node-a/drain), node-a does it
+    from waengine import cli
+
+    url_b = engine_of(second).config["NODE_URL"]
+    assert cli.main(["node", "drain", "node-a", "--url", url_b, "--key", KEY["X-API-Key"],
+                     "--timeout", "60"]) == 0
 
     def placed():
         listed = {s["id"]: s for s in b.get("/sessions", headers=KEY).json["data"]}
