@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import StorageUnavailable
 from .store import StoreBase, iso_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,8 @@ class LeaseGuard:
         self.engine = engine
         self.leases = leases
         self.interval = min(0.5, leases.ttl / 10)
+        # Sessions given up here: monotonic time of the last attempt to run them again.
+        self.given_up: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wa-lease-guard", daemon=True)
 
@@ -271,6 +274,7 @@ class LeaseGuard:
         while not self._stop.wait(self.interval):
             try:
                 self.check()
+                self.take_back()
             except Exception:  # the guard must outlive any one failure
                 log.exception("lease guard pass failed")
 
@@ -282,9 +286,41 @@ class LeaseGuard:
             self.give_up(session)
         return [s.id for s in lapsed]
 
+    def take_back(self) -> list[str]:
+        """Run again here a session given up while no other node took it (the database was
+        out of reach, not a takeover): its lease still names this node. One try per session
+        every LEASE_TTL / 3; the ids started."""
+        from .errors import WAEngineError
+
+        started = []
+        for session_id, tried in list(self.given_up.items()):
+            if time.monotonic() - tried < self.leases.ttl / 3:
+                continue
+            self.given_up[session_id] = time.monotonic()
+            session = self.engine.manager.find(session_id)
+            if session is None or session.running:
+                continue  # still stopping: the next round
+            try:
+                lease = self.leases.owner(session_id)
+                if lease is not None and lease["node"] != self.leases.node_id:
+                    log.info("session %s runs on node %s now", session_id, lease["node"])
+                    self.given_up.pop(session_id, None)
+                    continue
+                self.engine.manager.start(session_id)  # claims the lease again first
+            except StorageUnavailable:
+                continue  # the database is still away: the next round
+            except WAEngineError as e:  # another node holds it, no capacity: not here
+                log.info("session %s is not started here again: %s", session_id, e.message)
+            else:
+                started.append(session_id)
+                log.info("session %s: lease taken again, started here", session_id)
+            self.given_up.pop(session_id, None)
+        return started
+
     def give_up(self, session) -> None:
         log.warning("session %s: lease not renewed in time (or taken over): its browser is "
                     "killed here, another node may own it", session.id)
+        self.given_up[session.id] = time.monotonic()
         self.engine.senders.drop(session.id)
         # SIGKILL first: a graceful quit may take longer than what is left of the lease.
         self.engine.reap_browser(session.id)
