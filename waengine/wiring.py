@@ -125,6 +125,8 @@ class Engine:
             if config.get("CLUSTER_SECRET") and self.leases.fencing else None
         self.moving: dict[str, str] = {}  # sessions leaving or arriving here: why
         self.mover = Mover(self)
+        if self.leases.fencing:  # one node delivers each session's webhooks and sinks
+            self.events.outbox.deliverer = (self.leases.node_id, self.leases.ttl)
         if self.leases.fencing:  # a session is restored by the node that takes its lease
             self.manager.may_run = lambda sid: failover.claim(self, sid)
             self.manager.lease_lapsed = self.leases.lapsed

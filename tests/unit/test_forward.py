@@ -209,3 +209,23 @@ def test_a_drained_node_hands_every_session_to_the_others_and_takes_no_new_one(
     assert a.get("/sessions/d3", headers=KEY).json["node"] == "node-b"
     moved = events_of(first, "d1", "session.moved") + events_of(first, "d2", "session.moved")
     assert [m["reason"] for m in moved] == ["drain"] * (len(moved)) and moved
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_sessions_webhooks_go_out_from_the_node_holding_its_lease_only(make_app, factory,
+                                                                         tmp_path):
+    factory.on_open = connect
+    hook = {"url": "http://127.0.0.1:9/hook", "secret": "x" * 32}
+    first = make_app(NODE_ID="node-a", LEASE_TTL=3.0, WEBHOOK_RETRY_BASE=3600.0)
+    second = make_app(NODE_ID="node-b", DATA_DIR=str(tmp_path / "b"), LEASE_TTL=3.0,
+                      WEBHOOK_RETRY_BASE=3600.0)
+    a = first.test_client()
+    assert a.post("/sessions", json={"id": "w1", "webhook": hook}).status_code == 201
+    wait_for(lambda: a.get("/sessions/w1").json["status"] == "CONNECTED")
+    mine, theirs = engine_of(first).events.outbox, engine_of(second).events.outbox
+    pending = engine_of(first).store.execute(
+        "SELECT COUNT(*) AS n FROM deliveries WHERE session = 'w1'")[0]["n"]
+    assert pending  # its status events wait for the (refusing) receiver
+    far = time.time() + 7200  # every retry of them is due by then
+    assert {r["session"] for r in mine.due(far, sinks=False)} == {"w1"}
+    assert theirs.due(far, sinks=False) == [] and theirs.next_due_at() is None
