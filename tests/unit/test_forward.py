@@ -14,7 +14,7 @@ from waengine import engine_of
 from waengine.forward import HEADER, sign
 
 from ..conftest import wait_for
-from .test_session_lifecycle import connect
+from .fakes import connect
 
 SECRET = "s" * 40
 KEY = {"X-API-Key": "k1-abcdefghijklmnopqrstuvwxyz012345"}
