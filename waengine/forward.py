@@ -43,7 +43,8 @@ LIFECYCLE = re.compile(r"^/sessions/[^/]+(/start|/move)?$")
 PASSED = ("Content-Type", "Accept", "Accept-Encoding", "Idempotency-Key", "X-Request-Id",
           "If-None-Match", "Cache-Control")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-              "proxy-authenticate", "proxy-authorization", "content-length"}
+              "proxy-authenticate", "proxy-authorization", "content-length",
+              "date", "server"}  # the last two: the answering server writes its own
 
 
 class ForwardTimeout(WAEngineError):
@@ -170,6 +171,8 @@ class Forwarder:
         """Forward the current request as it came (minus the client's credentials)."""
         headers = {k: v for k, v in request.headers.items() if k in PASSED}
         headers.setdefault("Accept-Encoding", "identity")  # what the client takes, no more
+        if g.get("request_id"):  # both nodes' log lines of the request carry one id
+            headers["X-Request-Id"] = g.request_id
         headers["X-Forwarded-For"] = request.remote_addr or ""
         answer = self.request(base_url, request.method, signed_path(),
                            request.get_data(cache=True), headers)
