@@ -25,7 +25,7 @@ import time
 import requests
 from flask import Response, g, request
 
-from .errors import LeaseLost, Unauthorized, WAEngineError
+from .errors import ForwardTimeout, LeaseLost, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,6 @@ PASSED = ("Content-Type", "Accept", "Accept-Encoding", "Idempotency-Key", "X-Req
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authenticate", "proxy-authorization", "content-length",
               "date", "server"}  # the last two: the answering server writes its own
-
-
-class ForwardTimeout(WAEngineError):
-    """The owner took the command but did not answer in time: its outcome is unknown."""
-
-    status, code, message = 504, "forward_timeout", "The node that owns the session did not answer in time"
 
 
 def sign(secret: str, method: str, path: str, body: bytes, ts: float | None = None,
