@@ -190,7 +190,15 @@ def init_app(app) -> None:
         engine = app.extensions["waengine"]
         if request.method == "POST" and request.path == "/sessions" and not verified():
             url = engine.create_target()  # a new session goes where there is most room
-            return engine.forwarder.relay(url) if url else None
+            if url is None:
+                return None
+            from . import auth  # (auth imports this module)
+
+            body = request.get_json(silent=True)
+            new_id = body.get("id") if isinstance(body, dict) else None
+            if isinstance(new_id, str):
+                auth.require_session(new_id)  # the key's scope, checked where the key is known
+            return engine.forwarder.relay(url)
         session_id = (request.view_args or {}).get("session_id")
         if session_id is None or EVENT_READS.match(request.path):
             return None

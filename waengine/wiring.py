@@ -248,7 +248,8 @@ class Engine:
         found = {d["id"]: d for d in self.describe_all(visible, local=True)}
         for node in self._other_nodes():
             for item in self._ask(node, "/sessions").get("data", []):
-                found.setdefault(item["id"], item)
+                if visible(item["id"]):
+                    found.setdefault(item["id"], item)
         rest = [s for s in self.manager.list() if visible(s.id) and s.id not in found]
         activity = session_activity(self.store, [s.id for s in rest])
         for session in rest:

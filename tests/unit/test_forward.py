@@ -18,6 +18,7 @@ from .fakes import connect
 
 SECRET = "s" * 40
 KEY = {"X-API-Key": "k1-abcdefghijklmnopqrstuvwxyz012345"}
+SCOPED = {"X-API-Key": "k2-abcdefghijklmnopqrstuvwxyz012345"}
 
 
 @pytest.fixture
@@ -37,10 +38,10 @@ def served():
         server.shutdown()
 
 
-def node(make_app, served, name: str, data_dir):
+def node(make_app, served, name: str, data_dir, **config):
     """A node served on loopback HTTP, advertising that URL."""
     app = make_app(NODE_ID=name, DATA_DIR=str(data_dir), LEASE_TTL=3.0, CLUSTER_SECRET=SECRET,
-                   API_KEYS=[KEY["X-API-Key"]])
+                   API_KEYS=[KEY["X-API-Key"], f"{SCOPED['X-API-Key']}:own-*"], **config)
     address: dict = {}
     served(app, address)
     engine_of(app).config["NODE_URL"] = address["url"]
@@ -229,3 +230,21 @@ def test_a_sessions_webhooks_go_out_from_the_node_holding_its_lease_only(make_ap
     far = time.time() + 7200  # every retry of them is due by then
     assert {r["session"] for r in mine.due(far, sinks=False)} == {"w1"}
     assert theirs.due(far, sinks=False) == [] and theirs.next_due_at() is None
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_scoped_key_keeps_its_scope_through_forwarded_creates_and_cluster_lists(
+        make_app, factory, served, tmp_path):
+    factory.on_open = connect
+    full = node(make_app, served, "node-a", tmp_path / "a", MAX_SESSIONS=1)
+    node(make_app, served, "node-b", tmp_path / "b")  # room for more
+    a = full.test_client()
+    nodes = {n["id"]: n["free"] for n in a.get("/nodes", headers=KEY).json["data"]}
+    assert nodes["node-b"] > nodes["node-a"]  # node-a has room for 1, node-b for more
+    refused = a.post("/sessions", json={"id": "other-2"}, headers=SCOPED)
+    assert refused.status_code == 403, refused.json  # refused on node-a, never forwarded
+    made = a.post("/sessions", json={"id": "own-1"}, headers=SCOPED)
+    assert made.status_code == 201 and made.json["node"] == "node-b", made.json
+    assert a.post("/sessions", json={"id": "other-1"}, headers=KEY).status_code == 201
+    listed = [s["id"] for s in a.get("/sessions", headers=SCOPED).json["data"]]
+    assert listed == ["own-1"]
