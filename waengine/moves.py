@@ -151,10 +151,8 @@ class Mover:
         return engine.describe(session_id)
 
     def hand_over_profile(self, session_id: str, source: str) -> None:
-        """Bring the session's profile here from the node that ran it (it is still up).
-
-        Profile snapshots (the snapshot store) fill this in where they exist; the node-to-node
-        copy is what a move uses without them."""
+        """Bring the session's profile here from the node that ran it (it is still up, and
+        stopped the browser a moment ago: this copy is newer than any snapshot)."""
         engine = self.engine
         node = next((n for n in engine.leases.nodes() if n["id"] == source), None)
         if node is None or not node["url"]:
