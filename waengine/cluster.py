@@ -223,6 +223,7 @@ class NodeKeeper:
                          int(engine.config["MAX_SESSIONS"]),
                          capacity(engine, sample)["sessionsThatFit"],
                          draining=bool(mover and mover.draining))
+        self.beaten_at = time.monotonic()  # this node reaches the store (LeaseGuard.take_back)
         if not self.leases.fencing:
             return  # one box (SQLite): nothing else writes its file, no lease to hold
         running = {s.id for s in engine.manager.list() if s.running}
@@ -288,10 +289,12 @@ class LeaseGuard:
 
     def take_back(self) -> list[str]:
         """Run again here a session given up while no other node took it (the database was
-        out of reach, not a takeover): its lease still names this node. One try per session
-        every LEASE_TTL / 3; the ids started."""
+        out of reach, not a takeover): its lease still names this node, and this node beats
+        again. One try per session every LEASE_TTL / 3; the ids started."""
         from .errors import WAEngineError
 
+        if time.monotonic() - getattr(self.engine.node, "beaten_at", 0.0) > self.leases.ttl / 2:
+            return []  # this node does not beat (a hang, the store away): not yet
         started = []
         for session_id, tried in list(self.given_up.items()):
             if time.monotonic() - tried < self.leases.ttl / 3:

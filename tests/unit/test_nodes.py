@@ -4,6 +4,7 @@ on the node holding its lease."""
 import pytest
 
 from waengine import engine_of
+from waengine.cluster import NodeKeeper
 
 from ..conftest import wait_for
 from .fakes import connect, status_of
@@ -54,9 +55,11 @@ def test_a_node_that_could_not_renew_in_time_refuses_the_session_and_stops_its_b
     browser = factory.opened[0][1]
     wait_for(lambda: browser.quits == 1, message="its browser quit")
     assert engine.store.execute("SELECT id FROM outgoing WHERE session = ?", ("s1",)) == []
-    # no other node took the lease (a database outage, not a takeover): it runs here again,
-    # under a new epoch
+    # no other node took the lease (a database outage, not a takeover): once the node beats
+    # again, it runs here again, under a new epoch
     epoch = engine.leases.owner("s1")["epoch"]
+    engine.node = NodeKeeper(engine, engine.leases)
+    engine.node.start()
     wait_for(lambda: len(factory.opened) == 2 and status_of(client, "s1") == "CONNECTED",
              message="the session started again here")
     assert engine.leases.owner("s1")["epoch"] == epoch + 1
