@@ -15,7 +15,7 @@ def create_app(test_config: dict | None = None, factory=None):
     from apiflask import APIFlask
     from flask_compress import Compress
 
-    from . import api, auth, dashboard, errors, logs, ratelimit, request_checks
+    from . import api, auth, dashboard, errors, forward, logs, ratelimit, request_checks
     from .api import docs
     from .config import load_config
     from .ops import metrics as ops_metrics
@@ -46,8 +46,11 @@ def create_app(test_config: dict | None = None, factory=None):
     ops_metrics.init_app(app)  # early, so its timer also covers requests auth refuses
     errors.init_app(app)
     auth.init_app(app)
-    ratelimit.init_app(app, exempt=auth.open_route)  # after auth: it counts per key
+    # after auth: it counts per key; a node's forward was counted where the client came in
+    ratelimit.init_app(app, exempt=lambda path, config: auth.open_route(path, config)
+                       or forward.verified())
     request_checks.init_app(app)  # after auth: a stranger learns nothing from the checks
+    forward.init_app(app)  # after the checks: the node the client reached answers 4xx itself
     docs.init_app(app)
     Compress(app)
     api.register(app)

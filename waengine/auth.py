@@ -19,12 +19,15 @@ import urllib.parse
 
 from flask import current_app, g, request
 
+from . import forward
 from .apikeys import ApiKey, digest, parse_api_keys
 from .errors import Forbidden, Unauthorized
 from .ratelimit import limiter, refuse
 
 log = logging.getLogger(__name__)
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="waengine"'}
+# Who a request forwarded by another node acts as: that node checked the client's key and scope.
+CLUSTER_KEY = ApiKey(number=0, digest=b"", scope=None)
 # EventSource and browser WebSockets cannot send headers: event streams also take `?token=`, a
 # short-lived token made by POST /auth/stream-token, so the API key itself never appears in a URL
 # (or a proxy's log).
@@ -189,6 +192,9 @@ def init_app(app) -> None:
     @app.before_request
     def require_key():
         if open_route(request.path, app.config):
+            return None
+        if forward.verified():  # another node of the cluster, which checked the client's key
+            g.api_key = CLUSTER_KEY
             return None
         key = presented_key()
         token = query_token() if key is None and is_stream() else None

@@ -272,6 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--session", help="only this session")
     q.add_argument("--from", dest="source", required=True, type=Path, help="the backup folder")
     q.set_defaults(func=sessions_restore)
+    p = sub.add_parser("node", help="cluster mode: act on a gateway node")
+    node_sub = p.add_subparsers(dest="action", required=True)
+    d = node_sub.add_parser("drain", help="move every session off a node (POST /nodes/{id}/drain)"
+                            " and wait until it runs none")
+    d.add_argument("node", nargs="?", help="its NODE_ID (default: this host's node)")
+    d.add_argument("--url", default=os.environ.get(
+        "WAENGINE_URL", f"http://127.0.0.1:{os.environ.get('PORT', 8080)}"),
+        help="any node of the cluster (default: $WAENGINE_URL or this host's port)")
+    d.add_argument("--key", default=os.environ.get("WAENGINE_API_KEY", ""),
+                   help="an admin API key (default: $WAENGINE_API_KEY)")
+    d.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (600)")
+    d.set_defaults(func=drain_node)
     args = parser.parse_args(argv)
     if getattr(args, "rebuild_registry", False):
         return rebuild_registry(args)
@@ -396,3 +408,38 @@ def rebuild_registry(args) -> int:
     print("start the gateway: each comes back from its login (no QR); webhooks and pending "
           "sends that were only in the damaged file must be set again")
     return 0
+
+
+def drain_node(args) -> int:
+    """POST /nodes/{id}/drain through any node, then follow GET /nodes until the node holds no
+    session; exit 0 drained, 1 not within --timeout, 2 refused."""
+    import time
+
+    import requests
+
+    node = args.node
+    if not node:
+        from .cluster import node_id_for
+        from .config import load_config
+
+        node = node_id_for(load_config())
+    headers = {"X-API-Key": args.key} if args.key else {}
+    base = args.url.rstrip("/")
+    resp = requests.post(f"{base}/nodes/{node}/drain", headers=headers, timeout=60)
+    if resp.status_code != 202:
+        print(f"waengine: drain refused: {resp.status_code} {resp.text[:300]}", file=sys.stderr)
+        return 2
+    moving = resp.json().get("moving", [])
+    print(f"draining {node}: moving {len(moving)} session(s): {', '.join(moving) or '-'}")
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        found = {n["id"]: n for n in requests.get(f"{base}/nodes", headers=headers,
+                                                  timeout=30).json()["data"]}
+        left = found.get(node, {}).get("sessions", 0)
+        if not left:
+            print(f"{node} is drained")
+            return 0
+        time.sleep(1.0)  # the node reports its leases at each heartbeat
+    print(f"waengine: {node} still runs {left} session(s) after {args.timeout:.0f}s",
+          file=sys.stderr)
+    return 1

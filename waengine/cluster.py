@@ -6,6 +6,12 @@ A claim succeeds when the session has no lease, its lease has expired, or this n
 store (StoreBase.fence); a lease row is never deleted, so no epoch repeats. The owner renews
 its leases every LEASE_TTL / 3 seconds. Times are Unix seconds of the nodes' clocks, which are
 assumed to agree to well under LEASE_TTL (NTP).
+
+Split brain: a node that could not renew a lease for RENEW_DEADLINE of LEASE_TTL (counted on its
+monotonic clock from the moment it sent the last renewal that succeeded, so a process stopped
+and resumed, or a store it cannot reach, counts as not renewed) refuses every command of that
+session and kills its browser (LeaseGuard) before the lease can expire and be claimed by
+another node. Its late writes are refused by the store's fence anyway.
 """
 
 from __future__ import annotations
@@ -18,9 +24,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import StorageUnavailable
 from .store import StoreBase, iso_utc, utcnow
 
 log = logging.getLogger(__name__)
+# The share of LEASE_TTL after the last renewal sent at which the owner gives a session up:
+# the rest of the TTL is the time its browser has to be gone before the lease expires.
+RENEW_DEADLINE = 0.6
 
 
 def node_id_for(config: dict) -> str:
@@ -41,6 +51,8 @@ class Leases:
         self.ttl = ttl
         self.clock = clock
         self.fencing = fence
+        # Monotonic time each lease held here was last claimed or renewed (sent, not answered).
+        self.renewed: dict[str, float] = {}
         store.clock = clock
         if fence:
             store.node_id = node_id  # from now on the store fences this node's writes
@@ -69,7 +81,7 @@ class Leases:
     def claim(self, session_id: str) -> int | None:
         """Take the session's lease (free, expired, or ours before a restart); its new epoch,
         or None while another node holds it."""
-        now = self.clock()
+        now, sent = self.clock(), time.monotonic()
         rows = self.store.execute(
             "INSERT INTO leases (session, node, epoch, expires, acquired_at)"
             " VALUES (?, ?, 1, ?, ?) ON CONFLICT (session) DO UPDATE SET node = excluded.node,"
@@ -81,6 +93,7 @@ class Leases:
             return None
         epoch = rows[0]["epoch"]
         self.store.held[session_id] = epoch
+        self.renewed[session_id] = sent
         return epoch
 
     def renew(self, session_id: str) -> bool:
@@ -88,10 +101,24 @@ class Leases:
         epoch = self.store.held.get(session_id)
         if epoch is None:
             return False
+        sent = time.monotonic()
         rows = self.store.execute(
             "UPDATE leases SET expires = ? WHERE session = ? AND node = ? AND epoch = ?"
             " RETURNING epoch", (self.clock() + self.ttl, session_id, self.node_id, epoch))
+        if rows:
+            self.renewed[session_id] = sent
+        else:
+            self.renewed.pop(session_id, None)  # taken over: lapsed from now on
         return bool(rows)
+
+    def lapsed(self, session_id: str) -> bool:
+        """Whether this node may no longer act for a session whose lease it held: its last
+        renewal is older than RENEW_DEADLINE of the TTL, or it was taken over. False for a
+        session this node never held (single box, or not claimed here)."""
+        if not self.fencing or session_id not in self.store.held:
+            return False
+        sent = self.renewed.get(session_id)
+        return sent is None or time.monotonic() > sent + self.ttl * RENEW_DEADLINE
 
     def release(self, session_id: str) -> None:
         """Give up a lease this node still holds (the session stopped here): it expires now,
@@ -102,6 +129,54 @@ class Leases:
                 "UPDATE leases SET expires = 0 WHERE session = ? AND node = ? AND epoch = ?"
                 " RETURNING epoch", (session_id, self.node_id, epoch)):
             self.store.held.pop(session_id, None)
+            self.renewed.pop(session_id, None)
+
+    def hand_to(self, session_id: str, node: str) -> int | None:
+        """Give a lease this node holds straight to `node` (a move): a new epoch, so this
+        node's writes are refused from now on and no third node can claim it meanwhile; the
+        new epoch, or None when this node no longer held it."""
+        epoch = self.store.held.get(session_id)
+        if epoch is None:
+            return None
+        rows = self.store.execute(
+            "UPDATE leases SET node = ?, epoch = epoch + 1, expires = ?, acquired_at = ?"
+            " WHERE session = ? AND node = ? AND epoch = ? RETURNING epoch",
+            (node, self.clock() + self.ttl, utcnow(), session_id, self.node_id, epoch))
+        self.renewed.pop(session_id, None)
+        return rows[0]["epoch"] if rows else None
+
+    def take_back(self, session_id: str, node: str, epoch: int) -> int | None:
+        """Claim again a lease handed to `node` that it never took (its epoch unchanged)."""
+        sent = time.monotonic()
+        rows = self.store.execute(
+            "UPDATE leases SET node = ?, epoch = epoch + 1, expires = ?, acquired_at = ?"
+            " WHERE session = ? AND node = ? AND epoch = ? RETURNING epoch",
+            (self.node_id, self.clock() + self.ttl, utcnow(), session_id, node, epoch))
+        if not rows:
+            return None
+        self.store.held[session_id] = rows[0]["epoch"]
+        self.renewed[session_id] = sent
+        return rows[0]["epoch"]
+
+    def placement(self, session_id: str) -> dict | None:
+        """Where a session is: its desired state, the lease's node (None when no lease is
+        live) and that node's URL; None for an unknown session."""
+        rows = self.store.execute(
+            "SELECT s.desired, l.node, l.expires, n.url FROM sessions s"
+            " LEFT JOIN leases l ON l.session = s.id LEFT JOIN nodes n ON n.id = l.node"
+            " WHERE s.id = ?", (session_id,))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        if row["node"] is not None and row["expires"] < self.clock():
+            row["node"] = row["url"] = None
+        return row
+
+    def owners(self) -> dict[str, str]:
+        """Each session with a live lease: the node holding it."""
+        rows = self.store.execute("SELECT session, node FROM leases WHERE expires >= ?",
+                                  (self.clock(),))
+        return {r["session"]: r["node"] for r in rows}
 
     def owner(self, session_id: str) -> dict | None:
         rows = self.store.execute("SELECT node, epoch, expires FROM leases WHERE session = ?",
@@ -143,9 +218,12 @@ class NodeKeeper:
 
         engine = self.engine
         sample = engine.watchdog.last_sample or measure(engine)
+        mover = getattr(engine, "mover", None)
         self.leases.beat(engine.config.get("NODE_URL") or None,
                          int(engine.config["MAX_SESSIONS"]),
-                         capacity(engine, sample)["sessionsThatFit"])
+                         capacity(engine, sample)["sessionsThatFit"],
+                         draining=bool(mover and mover.draining))
+        self.beaten_at = time.monotonic()  # this node reaches the store (LeaseGuard.take_back)
         if not self.leases.fencing:
             return  # one box (SQLite): nothing else writes its file, no lease to hold
         running = {s.id for s in engine.manager.list() if s.running}
@@ -169,3 +247,85 @@ class NodeKeeper:
 
         for session_id in adopt_orphans(self.engine):
             log.warning("session %s taken over by this node (failover)", session_id)
+
+
+class LeaseGuard:
+    """Kills the browser of every session whose lease this node failed to renew in time
+    (Leases.lapsed), checked several times a second, so it is gone before the lease expires."""
+
+    def __init__(self, engine, leases: Leases):
+        self.engine = engine
+        self.leases = leases
+        self.interval = min(0.5, leases.ttl / 10)
+        # Sessions given up here: monotonic time of the last attempt to run them again.
+        self.given_up: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wa-lease-guard", daemon=True)
+
+    def start(self) -> None:
+        if self.leases.fencing:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+                self.take_back()
+            except Exception:  # the guard must outlive any one failure
+                log.exception("lease guard pass failed")
+
+    def check(self) -> list[str]:
+        """Give up every running session whose lease lapsed; their ids."""
+        lapsed = [s for s in self.engine.manager.list()
+                  if s.running and self.leases.lapsed(s.id)]
+        for session in lapsed:
+            self.give_up(session)
+        return [s.id for s in lapsed]
+
+    def take_back(self) -> list[str]:
+        """Run again here a session given up while no other node took it (the database was
+        out of reach, not a takeover): its lease still names this node, and this node beats
+        again. One try per session every LEASE_TTL / 3; the ids started."""
+        from .errors import WAEngineError
+
+        if time.monotonic() - getattr(self.engine.node, "beaten_at", 0.0) > self.leases.ttl / 2:
+            return []  # this node does not beat (a hang, the store away): not yet
+        started = []
+        for session_id, tried in list(self.given_up.items()):
+            if time.monotonic() - tried < self.leases.ttl / 3:
+                continue
+            self.given_up[session_id] = time.monotonic()
+            session = self.engine.manager.find(session_id)
+            if session is None or session.running:
+                continue  # still stopping: the next round
+            try:
+                lease = self.leases.owner(session_id)
+                if lease is not None and lease["node"] != self.leases.node_id:
+                    log.info("session %s runs on node %s now", session_id, lease["node"])
+                    self.given_up.pop(session_id, None)
+                    continue
+                self.engine.manager.start(session_id)  # claims the lease again first
+            except StorageUnavailable:
+                continue  # the database is still away: the next round
+            except WAEngineError as e:  # another node holds it, no capacity: not here
+                log.info("session %s is not started here again: %s", session_id, e.message)
+            else:
+                started.append(session_id)
+                log.info("session %s: lease taken again, started here", session_id)
+            self.given_up.pop(session_id, None)
+        return started
+
+    def give_up(self, session) -> None:
+        log.warning("session %s: lease not renewed in time (or taken over): its browser is "
+                    "killed here, another node may own it", session.id)
+        self.given_up[session.id] = time.monotonic()
+        self.engine.senders.drop(session.id)
+        # SIGKILL first: a graceful quit may take longer than what is left of the lease.
+        self.engine.reap_browser(session.id)
+        threading.Thread(target=session.stop, args=("lease_lost",), daemon=True,
+                         name=f"wa-lease-lost-{session.id}").start()

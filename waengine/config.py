@@ -157,6 +157,9 @@ class Defaults:
     SNAPSHOT_S3_ENDPOINT = ""
     SNAPSHOT_INTERVAL = 900.0
     SNAPSHOT_KEEP = 3
+    # Shared by every node of a cluster (at least 32 characters): signs the requests one node
+    # forwards to the node that owns a session (waengine/forward.py). Empty: no forwarding.
+    CLUSTER_SECRET = ""
     # Long-lived streams (SSE) each hold a request thread for as long as they are open: at most
     # half of THREADS, so API calls and /health always find one. 0 = THREADS // 4.
     SSE_MAX_STREAMS = 0
@@ -439,6 +442,12 @@ def _validate_database(config: dict) -> None:
     if config["SNAPSHOT_STORE"] and not config["SNAPSHOT_KEY"] and config["ENV"] == "production":
         raise ConfigError("SNAPSHOT_STORE needs SNAPSHOT_KEY in production: the snapshots hold "
                           "WhatsApp logins (set WAENGINE_SNAPSHOT_KEY to a long passphrase)")
+    secret = str(config["CLUSTER_SECRET"] or "")
+    if secret and len(secret) < 32:
+        raise ConfigError("CLUSTER_SECRET must be at least 32 characters (openssl rand -base64 32)")
+    if url and not secret and config["ENV"] == "production":
+        raise ConfigError("cluster mode (DATABASE_URL) in production needs WAENGINE_CLUSTER_SECRET:"
+                          " nodes forward requests to each other signed with it")
     if int(config["DATABASE_POOL_SIZE"]) < 1:
         raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, got {config['DATABASE_POOL_SIZE']}")
 

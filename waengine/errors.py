@@ -198,6 +198,13 @@ class CommandTimeout(WAEngineError):
     status, code, message = 504, "command_timeout", "The browser did not answer in time"
 
 
+class ForwardTimeout(WAEngineError):
+    """Cluster mode: the node running the session took a forwarded command and did not answer
+    in time; its outcome is unknown (an Idempotency-Key makes a retried send safe)."""
+
+    status, code, message = 504, "forward_timeout", "The node running the session did not answer in time"
+
+
 class WhatsAppError(WAEngineError):
     """An error WhatsApp (wa-js or the sandbox page) returned; `details.waCode` keeps its code."""
 

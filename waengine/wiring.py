@@ -20,7 +20,7 @@ from pathlib import Path
 from . import failover, shapes
 from .backends import open_store
 from .cache import Body, SessionCache
-from .cluster import Leases, NodeKeeper, node_id_for
+from .cluster import LeaseGuard, Leases, NodeKeeper, node_id_for
 from .engine import catchup, driver, processes
 from .engine.budget import Budget
 from .engine.calls import CallRejecter, call_policy
@@ -32,10 +32,12 @@ from .engine.proxy import redact_proxy
 from .engine.reachout import Lookups, ReachOut
 from .engine.reachout import event_of as restriction_event
 from .engine.receipts import Receipts, key_id, match_ack
-from .errors import NotFound, SessionNotReady
+from .errors import LeaseLost, NotFound, SessionNotReady
 from .events import EventHub, websocket
 from .events.sinks import key as sink_key
+from .forward import LOCAL_HEADER, Forwarder
 from .media import LocalMediaStore, MediaKeeper, store_from_config
+from .moves import Mover
 from .ops import memory
 from .ops.activity import session_activity
 from .ops.history import capacity
@@ -117,8 +119,17 @@ class Engine:
             self.manager.after_stop = self.snapshotter.stopped
             self.manager.on_delete.append(
                 lambda sid, purged: self.snapshots.forget(sid) if purged else None)
+        self.lease_guard = LeaseGuard(self, self.leases)
+        # Cluster mode with CLUSTER_SECRET: commands for another node's session go to it.
+        self.forwarder = Forwarder(config["CLUSTER_SECRET"], Budget.of(config).total + 10) \
+            if config.get("CLUSTER_SECRET") and self.leases.fencing else None
+        self.moving: dict[str, str] = {}  # sessions leaving or arriving here: why
+        self.mover = Mover(self)
+        if self.leases.fencing:  # one node delivers each session's webhooks and sinks
+            self.events.outbox.deliverer = (self.leases.node_id, self.leases.ttl)
         if self.leases.fencing:  # a session is restored by the node that takes its lease
             self.manager.may_run = lambda sid: failover.claim(self, sid)
+            self.manager.lease_lapsed = self.leases.lapsed
         self.started = False
         self._lock = threading.Lock()
 
@@ -138,6 +149,7 @@ class Engine:
             self.senders.resume(self.manager.list())
             self.watchdog.start()
             self.node.start()
+            self.lease_guard.start()
             self.reaper.start()
             if self.snapshotter is not None:
                 self.snapshotter.start()
@@ -151,6 +163,7 @@ class Engine:
         # First: neither may recycle or reap sessions that are being shut down.
         self.watchdog.stop()
         self.reaper.stop()
+        self.lease_guard.stop()  # a graceful stop of every session follows
         self.node.stop()
         if self.snapshotter is not None:
             self.snapshotter.stop()  # the stops below take each session's last snapshot
@@ -179,12 +192,15 @@ class Engine:
         return Page(self._session(session_id), need_connected)
 
     def session_ids(self) -> list[str]:
+        if self.leases.fencing:
+            self.manager.load()  # cluster mode: sessions other nodes created since
         return [s.id for s in self.manager.list()]
 
     # sessions
     def describe(self, session_id: str, activity: dict | None = None) -> dict:
         """The session as GET /sessions/{id} shows it (docs/api.md)."""
         session = self._session(session_id)
+        self.manager.refresh(session)  # cluster mode: not run here, as its owner stored it
         data = session.snapshot()
         if data["browser"]:  # the numbers /performance shows: the watchdog's measurement
             mem = self.watchdog.browser_memory(session.id) or {}
@@ -201,6 +217,7 @@ class Engine:
         data["proxy"] = redact_proxy(session.options.get("proxy"))
         data["historyDays"] = self.events.history.days(session.options)
         data.update(self._restriction_view(session))
+        data["node"] = self._node_of(session)
         return data
 
     def _restriction_view(self, session) -> dict:
@@ -219,11 +236,25 @@ class Engine:
         found = {s.id: self.reach.restriction(s.id) for s in self.manager.list()}
         return {sid: restriction_event(r) for sid, r in found.items() if r is not None}
 
-    def describe_all(self, visible: Callable[[str], bool]) -> list[dict]:
-        """Every session whose id `visible` allows (a scoped API key sees its own)."""
-        ids = [s.id for s in self.manager.list() if visible(s.id)]
-        activity = session_activity(self.store, ids)
-        return [self.describe(session_id, activity) for session_id in ids]
+    def describe_all(self, visible: Callable[[str], bool], local: bool = False) -> list[dict]:
+        """Every session whose id `visible` allows (a scoped API key sees its own). In a
+        cluster: each as the node running it describes it; `local`, only those running here."""
+        if local or self.forwarder is None:
+            sessions = [s for s in self.manager.list() if visible(s.id)
+                        and (not local or s.running)]
+            activity = session_activity(self.store, [s.id for s in sessions])
+            return [self.describe(s.id, activity) for s in sessions]
+        self.manager.load()  # sessions other nodes created
+        found = {d["id"]: d for d in self.describe_all(visible, local=True)}
+        for node in self._other_nodes():
+            for item in self._ask(node, "/sessions").get("data", []):
+                if visible(item["id"]):
+                    found.setdefault(item["id"], item)
+        rest = [s for s in self.manager.list() if visible(s.id) and s.id not in found]
+        activity = session_activity(self.store, [s.id for s in rest])
+        for session in rest:
+            found[session.id] = self.describe(session.id, activity)
+        return [found[s.id] for s in self.manager.list() if s.id in found]
 
     def create_session(self, session_id: str, options: dict) -> dict:
         return self.describe(self.manager.create(session_id, options).id)
@@ -531,6 +562,122 @@ class Engine:
         """(the watchdog's last memory sample, or one measured now; the capacity it leaves)."""
         sample = self.watchdog.last_sample or measure(self)  # before the first pass
         return sample, capacity(self, sample)
+
+    # cluster: any node answers any request (forward.py)
+    def owner_url(self, session_id: str, forwarded: bool = False,
+                  lifecycle: bool = False) -> str | None:
+        """The URL of the node a command for the session goes to; None: this node answers it
+        (it runs the session, or no node does and the command may start it here: `lifecycle`).
+        503 session_moving while the session is between owners."""
+        if not self.leases.fencing:
+            return None
+        why = self.moving.get(session_id)
+        if why:
+            raise LeaseLost(f"The session is moving between nodes ({why})",
+                            details={"session": session_id, "reason": why})
+        session = self.manager.find(session_id)
+        if (session is not None and session.running and session_id in self.store.held
+                and not self.leases.lapsed(session_id)):
+            return None  # the common case: served here, no query
+        where = self.leases.placement(session_id)
+        if where is None or where["node"] == self.leases.node_id:
+            return None  # unknown (404 here), or ours
+        if where["node"] is not None:
+            if forwarded:  # it moved again since the node that sent it looked: the client retries
+                raise LeaseLost(details={"session": session_id, "owner": where["node"]})
+            if not where["url"]:
+                raise LeaseLost("The node that owns the session advertises no NODE_URL",
+                                details={"session": session_id, "owner": where["node"]})
+            return where["url"]
+        if where["desired"] == "running" and not lifecycle:
+            raise LeaseLost("No node runs the session for now", details={"session": session_id})
+        return None
+
+    def move_session(self, session_id: str, node: str | None) -> dict:
+        """Move a session running here to `node` (None: the one with most free capacity)."""
+        return self.mover.move(session_id, node, "move")
+
+    def drain_node(self, node_id: str) -> dict:
+        """Move every session off a node (this one, or another: asked by a signed request)."""
+        if node_id != self.leases.node_id:
+            node = next((n for n in self.leases.nodes() if n["id"] == node_id), None)
+            if node is None:
+                raise NotFound(f"No node {node_id!r}", details={"node": node_id})
+            if self.forwarder is None or not node["url"] or not node["alive"]:
+                raise SessionNotReady(f"Node {node_id!r} cannot be asked to drain",
+                                      details={"node": node_id})
+            answer = self.forwarder.request(node["url"], "POST", f"/nodes/{node_id}/drain",
+                                            headers={"Accept-Encoding": "identity"})
+            return answer.json()
+        return {"node": node_id, "draining": True, "moving": self.mover.drain()}
+
+    def adopt_session(self, session_id: str, source: str, reason: str) -> dict:
+        return self.mover.adopt(session_id, source, reason)
+
+    def handed_profile(self, session_id: str) -> bytes:
+        return self.mover.profile(session_id)
+
+    def publish_event(self, session, kind: str, data: dict) -> None:
+        self._publish(session, kind, data)
+
+    def create_target(self) -> str | None:
+        """The URL of the node a new session goes to when it is not this one: this node is
+        draining, or another has more free capacity (measured); None: here."""
+        if self.forwarder is None:
+            return None
+        me = next((n for n in self.leases.nodes() if n["id"] == self.leases.node_id), None)
+        others = [n for n in self._other_nodes() if not n["draining"]]
+        if not others:
+            return None
+        best = max(others, key=lambda n: n["free"])
+        if self.mover.draining or me is None or best["free"] > me["free"]:
+            return best["url"]
+        return None
+
+    def _node_of(self, session) -> str | None:
+        if session.running:
+            return self.leases.node_id
+        if not self.leases.fencing:
+            return None
+        where = self.leases.placement(session.id)
+        return where["node"] if where else None
+
+    def _other_nodes(self) -> list[dict]:
+        return [n for n in self.leases.nodes()
+                if n["alive"] and n["url"] and n["id"] != self.leases.node_id]
+
+    def _ask(self, node: dict, path: str) -> dict:
+        """Another node's own part of a cluster-wide read ({} when it does not answer: the
+        node's sessions are then listed from the store)."""
+        try:
+            answer = self.forwarder.request(node["url"], "GET", path,
+                                         headers={LOCAL_HEADER: "1",
+                                                  "Accept-Encoding": "identity"},
+                                         read_timeout=5.0)
+            return answer.json() if answer.status_code == 200 else {}
+        except Exception as e:  # unreachable, a timeout: the list goes on without its part
+            log.warning("node %s did not answer %s: %s", node["id"], path, e)
+            return {}
+
+    def cluster_performance(self, report: dict, local: bool) -> dict:
+        """/performance of the whole cluster: every node's sessions, each with its node."""
+        report["node"] = self.leases.node_id
+        report["sessions"] = [{**item, "node": self.leases.node_id} for item in
+                              report["sessions"]
+                              if self.forwarder is None or self.manager.get(item["id"]).running]
+        if local or self.forwarder is None:
+            return report
+        for node in self._other_nodes():
+            theirs = self._ask(node, "/performance")
+            report["sessions"] += theirs.get("sessions", [])
+        listed = {item["id"] for item in report["sessions"]}
+        for session in self.manager.list():  # run by no node
+            if session.id not in listed:
+                self.manager.refresh(session)
+                report["sessions"].append({"id": session.id, "status": session.status.value,
+                                           "browserRssMb": None, "browserPssMb": None,
+                                           "processes": 0, "node": None})
+        return report
 
     def nodes(self) -> list[dict]:
         """Every gateway process sharing this store (GET /nodes)."""

@@ -25,7 +25,7 @@ PER_CLIENT = 64  # deploy/nginx.conf: limit_conn per_client 64 on the API
 
 class Gunicorn:
     def __init__(self, data_dir: Path, wa_url: str, log: Path, extra_env: dict | None = None,
-                 start_new_session: bool = False):
+                 start_new_session: bool = False, node: str | None = None):
         # gunicorn takes the listening socket itself (fd://): no other process can take the port
         # between choosing it and gunicorn binding it.
         sock = listening_socket()
@@ -33,6 +33,8 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "WAENGINE_ENV": "testing", "WAENGINE_DATA_DIR": str(data_dir),
                "WAENGINE_WA_URL": wa_url, "WAENGINE_API_KEYS": "k1,k2", **(extra_env or {})}
+        if node:  # a cluster node: its id, and the URL the other nodes forward to
+            env.update(WAENGINE_NODE_ID=node, WAENGINE_NODE_URL=self.url)
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
@@ -78,19 +80,27 @@ def stop_process(proc: subprocess.Popen, grace: float) -> None:
         proc.wait()
 
 
-def render(listen: int, upstream: int, folder: Path) -> str:
-    """deploy/nginx.conf with this test's ports and files; every other line as shipped."""
-    text = (ROOT / "deploy/nginx.conf").read_text()
+def render(listen: int, upstream: int | list[int], folder: Path) -> str:
+    """deploy/nginx.conf with this test's ports and files; every other line as shipped. A list
+    of upstream ports: deploy/nginx-cluster.conf, one server line per node."""
+    cluster = isinstance(upstream, list)
+    text = (ROOT / ("deploy/nginx-cluster.conf" if cluster else "deploy/nginx.conf")).read_text()
     assert f"limit_conn per_client {PER_CLIENT};" in text
     temp = " ".join(f"{kind}_temp_path {folder / kind};"
                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    if cluster:
+        line = "server 127.0.0.1:{} max_fails=1 fail_timeout=5s;"
+        shipped = "\n        ".join(line.format(port) for port in (8081, 8082, 8083))
+        upstreams = (shipped, "\n        ".join(line.format(port) for port in upstream))
+    else:
+        upstreams = ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")
     for old, new in [("user www-data;\n", ""),
                      ("pid /run/nginx.pid;", f"pid {folder / 'nginx.pid'};"),
                      ("error_log /var/log/nginx/error.log warn;", f"error_log {folder / 'error.log'} warn;"),
                      ("access_log /var/log/nginx/access.log masked;",
                       f"access_log {folder / 'access.log'} masked; {temp}"),
                      ("listen 80;", f"listen 127.0.0.1:{listen};"),
-                     ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")]:
+                     upstreams]:
         assert text.count(old) == 1, f"deploy/nginx.conf lacks {old!r}"
         text = text.replace(old, new)
     return text
@@ -99,7 +109,7 @@ def render(listen: int, upstream: int, folder: Path) -> str:
 class Nginx:
     """nginx with deploy/nginx.conf on a free loopback port, proxying to `upstream`."""
 
-    def __init__(self, folder: Path, upstream: int):
+    def __init__(self, folder: Path, upstream: int | list[int]):
         folder.mkdir(parents=True, exist_ok=True)
         self.folder, self.upstream = folder, upstream
         self.conf = folder / "nginx.conf"

@@ -4,6 +4,7 @@ on the node holding its lease."""
 import pytest
 
 from waengine import engine_of
+from waengine.cluster import NodeKeeper
 
 from ..conftest import wait_for
 from .fakes import connect, status_of
@@ -35,3 +36,30 @@ def test_a_second_node_lists_both_and_leaves_the_first_nodes_session_alone(make_
     assert not engine_of(second).manager.get("s1").running
     assert [sid for sid, _, _ in factory.opened] == ["s1"]
     assert leases.owner("s1")["node"] == "node-a" and status_of(client_a, "s1") == "CONNECTED"
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_node_that_could_not_renew_in_time_refuses_the_session_and_stops_its_browser(
+        make_app, factory):
+    app = make_app(NODE_ID="node-a", LEASE_TTL=3.0)
+    factory.on_open = connect
+    client = app.test_client()
+    assert client.post("/sessions", json={"id": "s1"}).status_code == 201
+    wait_for(lambda: status_of(client, "s1") == "CONNECTED")
+    engine = engine_of(app)
+    engine.node.stop()  # no renewal from now on, as in a process stopped (SIGSTOP)
+    engine.leases.renewed["s1"] -= 3.0  # its last renewal was sent a TTL ago
+    sent = client.post("/sessions/s1/messages", json={"to": "6281111111111", "text": "late"})
+    assert sent.status_code == 503 and sent.json["error"]["code"] == "session_moving"
+    assert sent.headers["Retry-After"]
+    browser = factory.opened[0][1]
+    wait_for(lambda: browser.quits == 1, message="its browser quit")
+    assert engine.store.execute("SELECT id FROM outgoing WHERE session = ?", ("s1",)) == []
+    # no other node took the lease (a database outage, not a takeover): once the node beats
+    # again, it runs here again, under a new epoch
+    epoch = engine.leases.owner("s1")["epoch"]
+    engine.node = NodeKeeper(engine, engine.leases)
+    engine.node.start()
+    wait_for(lambda: len(factory.opened) == 2 and status_of(client, "s1") == "CONNECTED",
+             message="the session started again here")
+    assert engine.leases.owner("s1")["epoch"] == epoch + 1

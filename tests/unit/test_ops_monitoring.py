@@ -96,7 +96,8 @@ def test_performance_has_the_seed_shape_with_numbers_and_browsers(connected):
                                                                        "trim_critical": 0,
                                                                        "reload": 0,
                                                                        "restart": 0},
-                                                             "last": None}}}]
+                                                             "last": None}},
+                                 "node": engine_of(connected).leases.node_id}]
     assert body["watchdog"]["limitsMb"]["total"] > 0
 
 

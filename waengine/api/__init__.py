@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import uploads
 from . import (
     chats,
+    cluster,
     contacts,
     events,
     groups,
@@ -30,6 +31,7 @@ def register(app) -> None:
     app.register_blueprint(sinks.bp)
     app.register_blueprint(ws.bp)
     app.register_blueprint(monitoring.bp)
+    app.register_blueprint(cluster.bp)
     uploads.init_app(app)
     messages.init_app(app)
     profile.init_app(app)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, current_app
 
-from .. import auth
+from .. import auth, forward
 from ..ops import metrics
 from . import docs
 from .context import engine
@@ -51,7 +51,8 @@ def health():
         responses=docs.responses(docs.Performance))
 def performance():
     sample, capacity = engine().memory()
-    return {**metrics.performance_report(current_app, sample), "capacity": capacity}
+    report = {**metrics.performance_report(current_app, sample), "capacity": capacity}
+    return engine().cluster_performance(report, local=forward.local_only())
 
 
 @bp.get("/nodes")
@@ -60,6 +61,14 @@ def performance():
         responses=docs.responses(docs.NodeList, errors=(503,)))
 def list_nodes():
     return {"data": engine().nodes()}
+
+
+@bp.post("/nodes/<node_id>/drain")
+@bp.doc(operation_id="drainNode",
+        summary="Move every session off a node (rolling upgrade); it takes no new session",
+        responses=docs.responses(docs.Drain, 202, errors=(404, 503)))
+def drain_node(node_id):
+    return engine().drain_node(node_id), 202
 
 
 @bp.get("/performance/history")

@@ -252,6 +252,11 @@ class ProxyIn(Schema):
                              + "; null: connect directly"})
 
 
+class MoveIn(Schema):
+    node = String(validate=Length(min=1, max=200), metadata={
+        "description": "the node (NODE_ID) to move to; absent: the one with most free capacity"})
+
+
 class PacingIn(Schema):
     """Per-session send pacing; fields left out keep the configured default."""
 

@@ -9,7 +9,7 @@ import segno
 from apiflask import APIBlueprint
 from flask import request, send_file
 
-from .. import auth
+from .. import auth, forward
 from ..errors import ValidationError
 from ..store import iso_utc
 from . import docs
@@ -18,6 +18,7 @@ from .docs.chats import Presence
 from .schemas import (
     DeleteQuery,
     KeepAliveIn,
+    MoveIn,
     PacingIn,
     PairingIn,
     PresenceIn,
@@ -45,7 +46,7 @@ def create_session(body):
         summary="List sessions (a scoped API key sees its own)",
         responses=docs.responses(docs.SessionList))
 def list_sessions():
-    return {"data": engine().describe_all(auth.allowed)}
+    return {"data": engine().describe_all(auth.allowed, local=forward.local_only())}
 
 
 @bp.get("/sessions/<session_id>")
@@ -70,6 +71,15 @@ def delete_session(session_id, query):
         responses=docs.responses(docs.Session, 202, errors=(503,)))
 def start_session(session_id):
     return engine().start_session(session_id), 202
+
+
+@bp.post("/sessions/<session_id>/move")
+@bp.input(MoveIn, arg_name="body")
+@bp.doc(operation_id="moveSession",
+        summary="Move the session to another node of the cluster (its login goes with it)",
+        responses=docs.responses(docs.Session, errors=(404, 409, 503)))
+def move_session(session_id, body):
+    return engine().move_session(session_id, body.get("node"))
 
 
 @bp.post("/sessions/<session_id>/reconnect")

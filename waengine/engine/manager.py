@@ -137,6 +137,8 @@ class SessionManager:
         self.memory_guard: Callable[[], str | None] | None = None
         # Cluster mode: whether this node may run a session it restores (it took its lease).
         self.may_run: Callable[[str], bool] | None = None
+        # Cluster mode: whether this node's lease of a session lapsed (cluster.Leases.lapsed).
+        self.lease_lapsed: Callable[[str], bool] | None = None
         # Set by the engine: the catch-up a worker runs after each (re)connect (catchup.py).
         self.on_connected: Callable[[Session, object], None] | None = None
         # Set by the engine with SNAPSHOT_STORE: called after a graceful stop (browser quit).
@@ -151,6 +153,8 @@ class SessionManager:
         session = Session(record, self.config, self.factory, self._slots,
                           on_change=self._persist, on_event=self._emit)
         session.on_connected = self._connected
+        session.lease_lapsed = lambda: (self.lease_lapsed is not None
+                                        and self.lease_lapsed(session.id))
         return session
 
     def _connected(self, session: Session, bridge) -> None:
@@ -205,9 +209,34 @@ class SessionManager:
             check_session_id(session_id)
         with self._lock:
             session = self._sessions.get(session_id)
+        if session is None and self.may_run is not None:
+            session = self._load_one(session_id)  # cluster mode: another node created it
         if session is None:
             raise SessionNotFound(f"No session {session_id!r}")
         return session
+
+    def find(self, session_id: str) -> Session | None:
+        """The session if this node knows it (no store read)."""
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    def _load_one(self, session_id: str) -> Session | None:
+        record = self.store.get_session(session_id)
+        if record is None:
+            return None
+        with self._lock:
+            return self._sessions.setdefault(session_id, self._build(record))
+
+    def refresh(self, session: Session) -> None:
+        """A session not running here takes the status its owner stored (cluster mode)."""
+        if session.running or self.may_run is None:
+            return
+        record = self.store.get_session(session.id)
+        if record is not None:
+            session.status = Status(record.get("status") or Status.STOPPED)
+            session.reason = record.get("status_reason")
+            me_id = record.get("me_id")
+            session.me = {"id": me_id, "name": record.get("me_name")} if me_id else None
 
     def _admit(self) -> None:
         running = sum(1 for s in self.list() if s.running)

@@ -21,6 +21,7 @@ from ..errors import (
     BrowserUnavailable,
     CommandTimeout,
     IdempotencyKeyReused,
+    LeaseLost,
     SendFailedTransient,
     SessionNotReady,
     StorageUnavailable,
@@ -323,6 +324,9 @@ class Sender:
             try:
                 self._step()
                 failures = 0
+            except LeaseLost:  # cluster mode: another node owns the session and its queue
+                log.warning("sender of %s stops: the session's lease was lost", self.session.id)
+                return
             except StorageUnavailable as e:  # nothing is dropped: the row waits in the store
                 failures += 1
                 delay = store_retry(failures)

@@ -27,6 +27,7 @@ from typing import Protocol
 from ..errors import (
     BrowserUnavailable,
     CommandTimeout,
+    LeaseLost,
     SessionNotReady,
     StorageUnavailable,
     WAEngineError,
@@ -91,6 +92,8 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
         self._slots = launch_slots
         self._on_change = on_change
         self._on_event = on_event
+        # Cluster mode (set by the manager): whether this node's lease of the session lapsed.
+        self.lease_lapsed: Callable[[], bool] = lambda: False
         self._queue: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._stop_reason: str | None = None
@@ -226,6 +229,8 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
             raise CommandTimeout(details={"timeoutSeconds": self._budget.total}) from None
 
     def check_ready(self, need_connected: bool = True) -> None:
+        if self.lease_lapsed():  # cluster mode: another node may own it now (cluster.py)
+            raise LeaseLost(details={"session": self.id})
         status = self.status
         if need_connected and status == Status.CONFLICT:
             # Nothing would go out until a takeover: say so now rather than time out.

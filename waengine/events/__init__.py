@@ -12,6 +12,7 @@ from ..shapes import ack_name, message, outgoing_view
 from ..store import Store, iso_utc
 from . import sinks
 from .history import MessageHistory
+from .listen import OutboxListener
 from .outbox import EVENT_TYPES, EventOutbox
 from .sinks.sender import SinkSender
 from .webhooks import WebhookSender
@@ -42,9 +43,14 @@ class EventHub:
         # a graceful stop does not wait graceful_timeout for clients that never leave.
         self.closing = threading.Event()
         self.sockets: set = set()  # open WebSocket connections (events/websocket.py)
+        # PostgreSQL: other nodes' commits wake this node's streams (events/listen.py).
+        self.listener = OutboxListener(self.outbox, store.url) \
+            if getattr(store, "backend", "") == "postgresql" else None
 
     def start(self) -> None:
         self.closing.clear()
+        if self.listener is not None:
+            self.listener.start()
         self.sender.start()
         self.sink_sender.start()
 
@@ -57,6 +63,8 @@ class EventHub:
 
     def stop(self) -> None:
         self.close_streams()
+        if self.listener is not None:
+            self.listener.stop()
         self.sender.stop()
         self.sink_sender.stop()
 

@@ -39,6 +39,16 @@ class EventOutbox:
         rows = self.store.execute("SELECT COALESCE(MAX(seq), 0) AS m FROM events")
         return rows[0]["m"]
 
+    max_seq = _max_seq
+
+    def moved_to(self, seq: int) -> None:
+        """Another node committed events up to `seq`: wake whoever waits for them."""
+        with self.changed:
+            if seq > self._seq:
+                self._seq = seq
+                self.version += 1
+                self.changed.notify_all()
+
     @property
     def last_seq(self) -> int:
         return self._seq
@@ -63,6 +73,8 @@ class EventOutbox:
                 return None
             seq = row["seq"]
             urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
+            if self.store.backend == "postgresql":  # other nodes' streams (events/listen.py)
+                db.execute("SELECT pg_notify('waengine_events', ?)", (str(row["seq"]),))
             if urls:
                 db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
                            + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",
@@ -152,15 +164,36 @@ class EventOutbox:
                WHERE d.status = 'pending' AND {_kind(sinks)} AND d.event_seq = (
                    SELECT MIN(event_seq) FROM deliveries d2
                    WHERE d2.session = d.session AND d2.url = d.url AND d2.status = 'pending')
-                 AND d.next_attempt_at <= ?
-               ORDER BY d.next_attempt_at, d.event_seq LIMIT ?""", (now, limit))
+                 AND d.next_attempt_at <= ?{self._mine()}
+               ORDER BY d.next_attempt_at, d.event_seq LIMIT ?""",
+            (now, *self._mine_args(), limit))
         return [dict(r) for r in rows]
 
     def next_due_at(self, sinks: bool = False) -> float | None:
         rows = self.store.execute(
             "SELECT MIN(next_attempt_at) AS t FROM deliveries d WHERE status = 'pending'"
-            f" AND {_kind(sinks)}")
+            f" AND {_kind(sinks)}{self._mine()}", self._mine_args())
         return rows[0]["t"]
+
+    # Cluster mode: (this node's id, LEASE_TTL), set by the wiring. Each node delivers the
+    # events of the sessions it holds a lease on, so a session's webhooks go out from one node,
+    # in order; the alive node first by id delivers those of sessions no node holds.
+    deliverer: tuple[str, float] | None = None
+
+    def _mine(self) -> str:
+        if self.deliverer is None:
+            return ""
+        return (" AND (EXISTS (SELECT 1 FROM leases l WHERE l.session = d.session"
+                " AND l.node = ? AND l.expires >= ?) OR (NOT EXISTS (SELECT 1 FROM leases l"
+                " WHERE l.session = d.session AND l.expires >= ?)"
+                " AND ? = (SELECT MIN(id) FROM nodes WHERE heartbeat >= ?)))")
+
+    def _mine_args(self) -> tuple:
+        if self.deliverer is None:
+            return ()
+        node, ttl = self.deliverer
+        now = self.store.clock()
+        return (node, now, now, node, now - ttl)
 
     def mark_delivered(self, seq: int, url: str, status_code: int | None) -> None:
         self.store.execute(

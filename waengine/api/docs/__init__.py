@@ -38,6 +38,7 @@ from .messages import (
 )
 from .monitoring import (
     Capacity,
+    Drain,
     Health,
     HistoryPoint,
     Node,
@@ -66,7 +67,7 @@ __all__ = [
     "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
     "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health",
-    "HistoryPoint", "Node", "NodeList",
+    "HistoryPoint", "Node", "NodeList", "Drain",
     "Location", "Me", "Message", "MessageList", "NOT_MODIFIED", "Pacing", "PacingOut",
     "PairingCode", "Participant", "Performance", "PerformanceFigures", "PerformanceHistory",
     "Pinned", "QrCode", "Queued", "QueuedList", "Reaction", "ReadReceipt", "Retried", "Session",

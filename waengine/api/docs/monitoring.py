@@ -51,6 +51,8 @@ class SessionMemory(Out):
     browserRssMb = Float(required=True, allow_none=True)
     browserPssMb = Float(required=True, allow_none=True)
     processes = Integer(required=True)
+    node = String(allow_none=True, metadata={
+        "description": "the node running it (cluster mode: every node's sessions are listed)"})
 
 
 class Capacity(Out):
@@ -117,3 +119,11 @@ class Node(Out):
 
 class NodeList(Out):
     data = List(Nested(Node), required=True)
+
+
+class Drain(Out):
+    node = String(required=True)
+    draining = Boolean(required=True)
+    moving = List(String(), required=True, metadata={
+        "description": "the sessions it runs, each moved in the background (GET /nodes shows "
+                       "its count fall; `session.moved` events say where each went)"})

@@ -96,6 +96,8 @@ class Session(Out):
         "example": "http://user:***@10.0.0.5:3128"})
     historyDays = Float(metadata={"description": "days of message history it keeps "
                                                  "(GET …/messages; 0: none)"})
+    node = String(allow_none=True, metadata={
+        "description": "the gateway node (NODE_ID) running it; null: none runs it"})
 
 
 class SessionList(Out):
