@@ -50,6 +50,7 @@ export const USED = {
     'promoteParticipants', 'removeParticipants', 'revokeInviteCode', 'setDescription',
     'setProperty', 'setSubject'],
   labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels', 'getLabelColorPalette'],
+  newsletter: ['create', 'destroy', 'edit', 'follow', 'getSubscribers', 'unfollow'],
   profile: ['getMyProfileName', 'getMyProfilePicture', 'getMyStatus', 'isBusiness',
     'setMyProfileName', 'setMyProfilePicture', 'setMyStatus'],
 } as const;
@@ -67,4 +68,5 @@ export const conn: Contract['conn'] = Sandbox.conn;
 export const contact: Contract['contact'] = Sandbox.contact;
 export const group: Contract['group'] = Sandbox.group;
 export const labels: Contract['labels'] = Sandbox.labels;
+export const newsletter: Contract['newsletter'] = Sandbox.newsletter;
 export const profile: Contract['profile'] = Sandbox.profile;

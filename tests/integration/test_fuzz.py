@@ -94,7 +94,12 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
     assert group.status_code == 201, group.json
     label = gateway.client.post(f"/sessions/{SESSION}/labels", json={"name": "fuzz"})
     assert label.status_code == 201, label.json
+    channel = gateway.client.post(f"/sessions/{SESSION}/channels", json={"name": "fuzz"})
+    assert channel.status_code == 201, channel.json
     gateway.known = {"message": sent.json["id"], "group": group.json["id"],
+                     "channel": channel.json["id"],
+                     "fresh_channel": lambda: gateway.client.post(
+                         f"/sessions/{SESSION}/channels", json={"name": "to delete"}).json["id"],
                      "label": label.json["id"],
                      "fresh_message": lambda: gateway.client.post(
                          f"/sessions/{SESSION}/messages",
@@ -167,6 +172,9 @@ def aim_at_real_things(case, known: dict) -> None:
                             ("messageId", known["message"])):
             if name in path:
                 path[name] = value
+        if "channelId" in path:  # an owned channel; each valid delete deletes one of its own
+            path["channelId"] = known["fresh_channel"]() if case.method == "DELETE" \
+                else known["channel"]
         if case.path.endswith("/block") and "contactId" in path:
             path["contactId"] = f"{OTHER}@c.us"  # blocking PEER would refuse the sends to it
         if case.path.endswith("/leave") and "groupId" in path:
@@ -224,18 +232,20 @@ def aim_at_real_things(case, known: dict) -> None:
         # A voice note must be Ogg/Opus and a sticker WebP, by content: a PNG is refused (415).
         sample, name = {"voice": (OGG_OPUS, "fuzz.ogg"), "sticker": (WEBP, "fuzz.webp")}.get(
             case.path.rsplit("/", 1)[-1], (PNG, "fuzz.png"))
-        if isinstance(body.get("media"), dict):
-            body["media"] = {"data": base64.b64encode(sample).decode(), "filename": name}
+        for field in ("media", "picture"):  # a channel's picture is a JPEG or PNG too
+            if isinstance(body.get(field), dict):
+                body[field] = {"data": base64.b64encode(sample).decode(), "filename": name}
         if "file" in body:
             body["file"] = sample  # schemathesis names the part after its content
         for card in body.get("contacts") or ():
             if isinstance(card, dict) and "id" in card:
                 card["id"] = PEER  # a contact card names someone on WhatsApp
-        count = body.get("selectableCount")
-        if isinstance(body.get("options"), list) and isinstance(count, (int, float)):
+        poll = body["poll"] if isinstance(body.get("poll"), dict) else body  # a channel's poll
+        count = poll.get("selectableCount")
+        if isinstance(poll.get("options"), list) and isinstance(count, (int, float)):
             # "at most as many as the options" relates two fields: no schema can say it (an
             # integer may come as 8.0, which JSON and the schema take as an integer too)
-            body["selectableCount"] = min(int(count), len(body["options"]))
+            poll["selectableCount"] = min(int(count), len(poll["options"]))
 
 
 SETTLED = ("SCAN_QR", "CONNECTED", "STOPPED", "FAILED")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import uploads
 from . import (
+    channels,
     chats,
     cluster,
     contacts,
@@ -26,6 +27,7 @@ def register(app) -> None:
     app.register_blueprint(contacts.bp)
     app.register_blueprint(chats.bp)
     app.register_blueprint(groups.bp)
+    app.register_blueprint(channels.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(sinks.bp)

@@ -680,3 +680,75 @@ CROSS_FIELD_RULES.update({
     "GroupUpdateIn": {"minProperties": 1},
     "AdminsIn": {"anyOf": [{"required": ["promote"]}, {"required": ["demote"]}]},
 })
+
+
+# ---- channels (api/channels.py): WhatsApp's limits, a name of 100, a description of 2048
+CHANNEL_ID_PATTERN = r"^[0-9]{1,32}@newsletter$"
+_CHANNEL_ID = re.compile(CHANNEL_ID_PATTERN, re.ASCII)
+
+
+def channel_id(value: str) -> str:
+    if not _CHANNEL_ID.fullmatch(value or ""):
+        raise ValidationError(f"{value!r} is not a channel id (…@newsletter)",
+                              details={"field": "channelId"})
+    return value
+
+
+class ChannelCreateIn(Schema):
+    name = String(required=True, validate=Length(1, 100), metadata={"example": "Daily deals"})
+    description = String(validate=Length(0, 2048))
+    picture = Nested(MediaFileIn, metadata={"description": "a JPEG or PNG"})
+
+
+class ChannelUpdateIn(Schema):
+    name = String(validate=Length(1, 100))
+    description = String(validate=Length(0, 2048))
+    picture = Nested(MediaFileIn, metadata={"description": "a JPEG or PNG"})
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data:
+            raise SchemaError("Give 'name', 'description' and/or 'picture'.")
+
+
+class ChannelPollIn(Schema):
+    name = String(required=True, validate=Length(1, 255))
+    options = List(String(validate=Length(1, 100)), required=True, validate=Length(2, 12),
+                   metadata={"uniqueItems": True})
+    selectableCount = JSONInteger(load_default=0, validate=Range(0, 12),
+                                  metadata={"description": "how many a voter may pick; 0 = any"})
+
+    @validates_schema
+    def _options(self, data, **kwargs):
+        PollIn._options(self, data)
+
+
+class ChannelPostIn(Schema):
+    """Exactly one of `text`, `media` (an image or a video, with `caption`) and `poll`."""
+
+    text = String(validate=Length(1, 65536))
+    media = Nested(MediaFileIn, metadata={"description": "a JPEG, PNG or MP4"})
+    caption = String(validate=_CAPTION)
+    poll = Nested(ChannelPollIn)
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if sum(k in data for k in ("text", "media", "poll")) != 1:
+            raise SchemaError("Give exactly one of 'text', 'media' and 'poll'.")
+        if "caption" in data and "media" not in data:
+            raise SchemaError("A caption goes with 'media'.", "caption")
+
+
+class ChannelFollowersQuery(Schema):
+    limit = Integer(load_default=100, validate=Range(1, 1000))
+
+
+CROSS_FIELD_RULES.update({
+    "ChannelUpdateIn": {"minProperties": 1},
+    "ChannelPostIn": {"oneOf": [
+        {"required": ["text"], "not": {"anyOf": [{"required": ["media"]}, {"required": ["poll"]},
+                                                 {"required": ["caption"]}]}},
+        {"required": ["media"], "not": {"anyOf": [{"required": ["text"]}, {"required": ["poll"]}]}},
+        {"required": ["poll"], "not": {"anyOf": [{"required": ["text"]}, {"required": ["media"]},
+                                                 {"required": ["caption"]}]}}]},
+})

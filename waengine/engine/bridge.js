@@ -150,6 +150,7 @@
   /** @param {string|null} id  a person's id without its device part (`:12`) */
   function bareId(id) { return id ? id.replace(/:\d+@/, '@') : id; }
   function isGroupId(id) { return typeof id === 'string' && id.slice(-5) === '@g.us'; }
+  function isChannelId(id) { return typeof id === 'string' && id.slice(-11) === '@newsletter'; }
   var MEDIA = {image: 1, video: 1, audio: 1, ptt: 1, sticker: 1, document: 1};
 
   /** @param {ContactModel} c */
@@ -286,7 +287,9 @@
     if (w.seen.indexOf(json.id) !== -1) return;
     w.seen.push(json.id);
     if (w.seen.length > 2000) w.seen.splice(0, 1000);
-    if (json.chatId === STATUS_CHAT) {
+    if (isChannelId(json.chatId)) {  // a channel's post: never a chat message
+      if (!json.fromMe) push('channel.message', json);
+    } else if (json.chatId === STATUS_CHAT) {
       if (!json.fromMe) push('status.received', json);  // someone's status (story)
     } else if (json.type === 'gp2') {
       json.recipients = (m.recipients || []).map(str);
@@ -794,6 +797,45 @@
     });
   }
 
+  // ---- channels (wa-js 4.6.0 dist/newsletter/functions/*.d.ts; a channel is a chat
+  // <digits>@newsletter in WhatsApp's NewsletterStore, which chat.get and
+  // chat.list({onlyNewsletter: true}) read). ChatModel.newsletterMetadata is typed any in
+  // 4.6.0: WhatsApp's NewsletterMetadataModel, read field by field with its membership checks.
+  /** @param {ChatModel} c */
+  function channelJSON(c) {
+    var meta = c.newsletterMetadata || {};
+    var code = meta.inviteCode || null;
+    return {id: str(c.id), name: meta.name || c.name || null, description: meta.description || null,
+            role: meta.membershipType || null, followers: typeof meta.subscribersCount === 'number' ? meta.subscribersCount : null,
+            inviteCode: code, inviteLink: code ? 'https://whatsapp.com/channel/' + code : null,
+            createdAt: typeof meta.creationTime === 'number' ? meta.creationTime : null,
+            mutedUntil: muteOf(c) || null};
+  }
+
+  /** @param {WPPType} P @param {string} id @returns {ChatModel} */
+  function channelChat(P, id) {
+    var chat = null;
+    try { chat = P.chat.get(id); } catch (e) { /* invalid_wid: not found either */ }
+    if (!chat || !chat.isNewsletter) {
+      throw {code: 'channel_not_found', message: 'The account neither owns nor follows ' + id};
+    }
+    return chat;
+  }
+
+  // Only the owner and the channel's admins post, edit and list followers (WhatsApp refuses
+  // anyone else): said before WhatsApp is asked.
+  /** @param {WPPType} P @param {string} id @param {boolean} [owner] */
+  function adminChannel(P, id, owner) {
+    var chat = channelChat(P, id);
+    var meta = chat.newsletterMetadata;
+    var ok = meta && (owner ? meta.iAmOwner() : meta.iAmAdminOrOwner());
+    if (!ok) {
+      throw owner ? {code: 'not_channel_owner', message: 'Only the owner of ' + id + ' may delete it'}
+        : {code: 'not_channel_admin', message: 'Only the owner and admins of ' + id + ' may do this'};
+    }
+    return chat;
+  }
+
   /** @type {Record<string, (P: WPPType, a: any) => Promise<any>>} */
   var ops = {
     // "typing…" before a paced send; a chat that does not exist yet has nobody to show it to.
@@ -1281,6 +1323,70 @@
       }
       var r = await P.group.join(a.code);
       return {id: str(r.id), name: info.subject || null, pendingApproval: r.pendingApproval === true};
+    },
+    listChannels: async function (P) {
+      return (await P.chat.list({onlyNewsletter: true})).filter(Boolean).map(channelJSON);
+    },
+    getChannel: async function (P, a) {
+      return channelJSON(channelChat(P, a.id));
+    },
+    createChannel: async function (P, a) {
+      var opts = {};
+      if (a.description) opts.description = a.description;
+      if (a.picture) opts.picture = a.picture;
+      var r = await P.newsletter.create(a.name, opts);
+      var chat = P.chat.get(r.idJid);
+      return chat ? channelJSON(chat) : {id: r.idJid, name: r.name, description: r.description,
+        role: 'owner', followers: r.subscribersCount, inviteCode: r.inviteCode,
+        inviteLink: r.inviteLink, createdAt: r.timestamp, mutedUntil: null};
+    },
+    editChannel: async function (P, a) {
+      adminChannel(P, a.id, false);
+      var opts = {};
+      if (typeof a.name === 'string') opts.name = a.name;
+      if (typeof a.description === 'string') opts.description = a.description;
+      if (a.picture) opts.picture = a.picture;
+      await P.newsletter.edit(a.id, opts);
+      return channelJSON(channelChat(P, a.id));
+    },
+    // destroy answers false when WhatsApp refuses
+    deleteChannel: async function (P, a) {
+      adminChannel(P, a.id, true);
+      if (!(await P.newsletter.destroy(a.id))) {
+        throw {code: 'channel_delete_failed', message: 'WhatsApp did not delete ' + a.id};
+      }
+      return {id: a.id, deleted: true};
+    },
+    // follow/unfollow wrap WhatsApp's error as {code, error: {status}}: a 404 is no channel
+    followChannel: async function (P, a) {
+      try {
+        if (a.follow) await P.newsletter.follow(a.id); else await P.newsletter.unfollow(a.id);
+      } catch (e) {
+        if (e && e.error && e.error.status === 404) {
+          throw {code: 'channel_not_found', message: 'WhatsApp has no channel ' + a.id};
+        }
+        throw e;
+      }
+      var chat = null;
+      try { chat = P.chat.get(a.id); } catch (e) { /* invalid_wid */ }
+      return {id: a.id, following: !!(chat && chat.isNewsletter), channel: chat && chat.isNewsletter ? channelJSON(chat) : null};
+    },
+    // getSubscribers answers false when the request failed
+    channelFollowers: async function (P, a) {
+      adminChannel(P, a.id, false);
+      var list = await P.newsletter.getSubscribers(a.id, a.limit);
+      if (list === false) throw {code: 'whatsapp_unavailable', message: 'WhatsApp did not list the followers'};
+      return list.map(function (f) {
+        return {id: str(f.id), name: f.displayName || null, role: f.role || null,
+                followedAt: typeof f.followTime === 'number' ? f.followTime : null};
+      });
+    },
+    // a.post text|file|poll, with the send ops' own arguments: owners and admins only
+    sendChannel: async function (P, a) {
+      adminChannel(P, a.to, false);
+      var send = {text: ops.sendText, file: ops.sendFile, poll: ops.sendPoll}[a.post];
+      if (!send) throw {code: 'unknown_op', message: 'No channel send ' + a.post};
+      return send(P, a);
     },
     leaveGroup: async function (P, a) {
       if (!(await P.group.iAmMember(a.groupId))) {

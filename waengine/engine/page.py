@@ -263,6 +263,37 @@ class Page:
         return self._run("leaveGroup", groupId=group_id)
 
 
+    # ---- channels (bridge.js listChannels … sendChannel) ----
+    def list_channels(self) -> list[dict]:
+        return self._run("listChannels")
+
+    def get_channel(self, channel_id: str) -> dict:
+        return self._run("getChannel", id=channel_id)
+
+    def create_channel(self, name: str, description: str | None = None,
+                       picture: str | None = None) -> dict:
+        """`picture`: a data: URL."""
+        return self._run("createChannel", name=name, description=description, picture=picture)
+
+    def edit_channel(self, channel_id: str, name: str | None = None,
+                     description: str | None = None, picture: str | None = None) -> dict:
+        return self._run("editChannel", id=channel_id, name=name, description=description,
+                         picture=picture)
+
+    def delete_channel(self, channel_id: str) -> dict:
+        return self._run("deleteChannel", id=channel_id)
+
+    def follow_channel(self, channel_id: str, follow: bool) -> dict:
+        return self._run("followChannel", id=channel_id, follow=follow)
+
+    def channel_followers(self, channel_id: str, limit: int) -> list[dict]:
+        return self._run("channelFollowers", id=channel_id, limit=limit)
+
+    def send_channel(self, post: str, args: dict) -> dict:
+        """Post to an owned channel: `post` text|file|poll with the send ops' arguments."""
+        return self._run("sendChannel", post=post, **args)
+
+
 def pairing_code_text(code: str | None) -> str | None:
     """A pairing code as the phone shows it: ABCD-EFGH."""
     if not code:

@@ -8,6 +8,7 @@ their success schema and their own error statuses with `responses()`; what every
 """
 
 from .build import init_app
+from .channels import Channel, ChannelDeleted, ChannelFollow, ChannelFollowers, ChannelList
 from .chats import Chat, ChatList, ReadReceipt
 from .contacts import Contact, ContactList, Exists
 from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
@@ -64,7 +65,8 @@ from .sessions import (
 )
 
 __all__ = [
-    "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
+    "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Channel", "ChannelDeleted",
+    "ChannelFollow", "ChannelFollowers", "ChannelList", "Chat", "ChatList", "Cleared",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
     "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health",
     "HistoryPoint", "Node", "NodeList", "Drain",

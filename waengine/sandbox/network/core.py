@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from .calls import CallOps
+from .channels import ChannelOps
 from .chatstate import ChatStateOps
 from .clock import ThreadScheduler
 from .contacts import ContactOps
@@ -49,7 +50,7 @@ from .streams import StreamOps
 from .updates import UpdateOps
 
 
-class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
+class Network(ChannelOps, PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
               MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
               ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps):
     """The whole simulated network. Every public method is thread-safe."""
@@ -73,6 +74,7 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, Not
         self._generation = getattr(self, "_generation", 0) + 1
         self._phones: dict[str, Phone] = {}
         self._groups: dict[str, Group] = {}
+        self._channels: dict = {}  # channels.py: id -> Channel
         self._messages: dict[str, Message] = {}
         self._message_order: list[str] = []
         self._devices: dict[str, Device] = {}

@@ -11,6 +11,7 @@ import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
 import { takeover } from './pump.js';
 import { installLabels, isBusiness, labels } from './labels.js';
+import { newsletter } from './newsletter.js';
 import { profile } from './profile.js';
 import { state } from './state.js';
 import { util } from './util.js';
@@ -30,6 +31,7 @@ export const WPP = {
   util,
   blocklist,
   labels,
+  newsletter,
   profile: Object.assign(profile, { isBusiness }),
   loader: {
     loaderType: 'meta',
@@ -44,8 +46,8 @@ export const WPP = {
     functions: { queryWidExists: serverQueryWidExists, forwardMessagesToChats },
     Socket: { takeover: () => takeover() } },
 };
-for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'newsletter', 'order',
-  'privacy', 'status']) {
+for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'order', 'privacy',
+  'status']) {
   WPP[name] = {};
 }
 installChatState(); // presence subscriptions, the server's chat events

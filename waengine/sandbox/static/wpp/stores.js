@@ -5,6 +5,7 @@ import { chat } from './chat.js';
 import { contact } from './contact.js';
 import { createWid, keyFromView } from './ids.js';
 import { ChatModel, ContactModel, GroupMetadataModel, MsgModel, ParticipantCollection, ParticipantModel, hidden } from './models.js';
+import { NewsletterMetadataModel } from './newsletter.js';
 import { state } from './state.js';
 
 export const store = {
@@ -88,6 +89,7 @@ export function upsertChat(view) {
   chat.muteExpiration = view.muteExpiration || 0;
   chat.labels = (view.labels || []).map(String);
   if (view.groupMetadata) chat.groupMetadata = groupMetadataFrom(view.groupMetadata);
+  if (view.newsletterMetadata) hidden(chat, 'newsletterMetadata', new NewsletterMetadataModel(view.newsletterMetadata));
   return chat;
 }
 
