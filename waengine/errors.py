@@ -292,6 +292,9 @@ _WA_CODE_MAP = {
     "type_not_valid_for_newsletter": ValidationError,
     "invalid_newsletter_id": ValidationError,
     "send_correctly_newsletter_id": ValidationError,
+    # status posts (wa-js 4.6.0 dist/status/functions)
+    "error_on_remove_status": NotFound,
+    "invalid_color": ValidationError,
 }
 
 

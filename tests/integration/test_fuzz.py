@@ -100,6 +100,8 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
                      "channel": channel.json["id"],
                      "fresh_channel": lambda: gateway.client.post(
                          f"/sessions/{SESSION}/channels", json={"name": "to delete"}).json["id"],
+                     "fresh_status": lambda: gateway.client.post(
+                         f"/sessions/{SESSION}/status", json={"text": "to delete"}).json["id"],
                      "label": label.json["id"],
                      "fresh_message": lambda: gateway.client.post(
                          f"/sessions/{SESSION}/messages",
@@ -175,6 +177,8 @@ def aim_at_real_things(case, known: dict) -> None:
         if "channelId" in path:  # an owned channel; each valid delete deletes one of its own
             path["channelId"] = known["fresh_channel"]() if case.method == "DELETE" \
                 else known["channel"]
+        if "statusId" in path:  # each valid delete deletes a status of its own
+            path["statusId"] = known["fresh_status"]()
         if case.path.endswith("/block") and "contactId" in path:
             path["contactId"] = f"{OTHER}@c.us"  # blocking PEER would refuse the sends to it
         if case.path.endswith("/leave") and "groupId" in path:

@@ -105,6 +105,9 @@ OPERATION_IDS = {
     ("post", "/sessions/{session_id}/channels/{channelId}/unfollow"): "unfollowChannel",
     ("get", "/sessions/{session_id}/channels/{channelId}/followers"): "listChannelFollowers",
     ("post", "/sessions/{session_id}/channels/{channelId}/messages"): "postToChannel",
+    ("post", "/sessions/{session_id}/status"): "postStatus",
+    ("get", "/sessions/{session_id}/status"): "listMyStatuses",
+    ("delete", "/sessions/{session_id}/status/{statusId}"): "deleteStatus",
 }
 TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
         "Channels", "Monitoring"]

@@ -62,3 +62,18 @@ def test_views_and_reactions_are_counted_not_named(net):
     assert net.view_channel_post(msg_id, BUDI, "")["reactions"] == {"👍": 1}
     net.follow_channel(cid, BUDI, follow=False)
     refused("msg_not_found", net.view_channel_post, msg_id, BUDI)
+
+
+def test_a_status_reaches_contacts_who_saved_the_poster_and_is_gone_after_a_day(net):
+    net.upsert_phone(OWNER, contacts=[{"phone": ANI}, {"phone": BUDI}])
+    net.upsert_phone(ANI, contacts=[{"phone": OWNER}])  # Budi did not save the poster
+    posted = net.post_status(OWNER, "hari ini")
+    assert posted["recipients"] == [ANI]
+    assert [s["text"] for s in net.statuses_seen_by(ANI)] == ["hari ini"]
+    assert net.statuses_seen_by(BUDI) == []
+    refused("not_a_contact", net.view_status, posted["id"], BUDI)
+    assert net.view_status(posted["id"], ANI)["viewers"] == [ANI]
+    net.clock(advance=24 * 3600)
+    assert net.statuses_seen_by(ANI) == []
+    refused("status_not_found", net.view_status, posted["id"], ANI)
+    assert net.clock(offset=0)["offset"] == 0

@@ -16,6 +16,7 @@ from . import (
     profile,
     sessions,
     sinks,
+    status,
     ws,
 )
 
@@ -28,6 +29,7 @@ def register(app) -> None:
     app.register_blueprint(chats.bp)
     app.register_blueprint(groups.bp)
     app.register_blueprint(channels.bp)
+    app.register_blueprint(status.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(sinks.bp)

@@ -752,3 +752,46 @@ CROSS_FIELD_RULES.update({
         {"required": ["poll"], "not": {"anyOf": [{"required": ["text"]}, {"required": ["media"]},
                                                  {"required": ["caption"]}]}}]},
 })
+
+
+# ---- status posts (api/status.py): wa-js's fonts 0..5, a background colour #RRGGBB
+STATUS_COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
+STATUS_ID_PATTERN = r"^true_status@broadcast_[0-9A-Za-z]{8,64}(?:_[0-9A-Za-z._:-]{1,64}@(?:c\.us|lid))?$"
+_STATUS_ID = re.compile(STATUS_ID_PATTERN, re.ASCII)
+
+
+def status_id(value: str) -> str:
+    if not _STATUS_ID.fullmatch(value or ""):
+        raise ValidationError(f"{value!r} is not one of the account's status ids "
+                              "(true_status@broadcast_…)", details={"field": "statusId"})
+    return value
+
+
+class StatusPostIn(Schema):
+    """A text (`text`, `backgroundColor`?, `font`?) or an image or video (`media`, `caption`?)."""
+
+    text = String(validate=Length(1, 700), metadata={"example": "Open until 9 tonight"})
+    backgroundColor = String(validate=Pattern(STATUS_COLOR_PATTERN, error="A colour #RRGGBB."),
+                             metadata={"example": "#0275D8"})
+    font = JSONInteger(validate=Range(0, 5), metadata={"description": "WhatsApp's fonts 0 to 5"})
+    media = Nested(MediaFileIn, metadata={"description": "a JPEG, PNG or MP4"})
+    caption = String(validate=_CAPTION)
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if ("text" in data) == ("media" in data):
+            raise SchemaError("Give 'text' or 'media'.")
+        if "media" in data and ("backgroundColor" in data or "font" in data):
+            raise SchemaError("backgroundColor and font go with 'text'.")
+        if "text" in data and "caption" in data:
+            raise SchemaError("A caption goes with 'media'.", "caption")
+
+
+CROSS_FIELD_RULES.update({
+    "StatusPostIn": {"oneOf": [
+        {"required": ["text"], "not": {"anyOf": [{"required": ["media"]},
+                                                 {"required": ["caption"]}]}},
+        {"required": ["media"], "not": {"anyOf": [{"required": ["text"]},
+                                                  {"required": ["backgroundColor"]},
+                                                  {"required": ["font"]}]}}]},
+})

@@ -836,6 +836,29 @@
     return chat;
   }
 
+  // ---- status posts (wa-js 4.6.0 dist/status/functions/*.d.ts): the account's own stories.
+  // A status is up 24 h; who viewed it is its receipts (chat/functions/getMessageACK.d.ts).
+  var STATUS_TTL = 24 * 3600;
+  /** @param {WPPType} P @param {MsgModel} m */
+  async function statusJSON(P, m) {
+    var json = msgJSON(m);
+    var color = typeof m.backgroundColor === 'number' ? m.backgroundColor : null;
+    var out = {id: json.id, type: json.type, text: json.type === 'chat' ? json.body : null,
+               caption: json.caption, mimetype: json.mimetype, timestamp: json.timestamp,
+               expiresAt: json.timestamp ? json.timestamp + STATUS_TTL : null,
+               font: typeof m.font === 'number' ? m.font : null,
+               // ARGB as WhatsApp stores it, as #RRGGBB
+               backgroundColor: color === null ? null : '#' + ('000000' + (color & 0xFFFFFF).toString(16)).slice(-6).toUpperCase(),
+               viewers: []};
+    try {
+      var ack = await P.chat.getMessageACK(json.id);
+      out.viewers = ack.participants.filter(function (p) { return !!p.readAt; }).map(function (p) {
+        return {id: str(p.wid), viewedAt: p.readAt};
+      });
+    } catch (e) { /* no receipts yet */ }
+    return out;
+  }
+
   /** @type {Record<string, (P: WPPType, a: any) => Promise<any>>} */
   var ops = {
     // "typing…" before a paced send; a chat that does not exist yet has nobody to show it to.
@@ -1387,6 +1410,36 @@
       var send = {text: ops.sendText, file: ops.sendFile, poll: ops.sendPoll}[a.post];
       if (!send) throw {code: 'unknown_op', message: 'No channel send ' + a.post};
       return send(P, a);
+    },
+    // a.post text ({text, backgroundColor, font}) | image | video ({data, caption})
+    postStatus: async function (P, a) {
+      var r;
+      if (a.post === 'text') {
+        r = await P.status.sendTextStatus(a.text, {backgroundColor: a.backgroundColor, font: a.font, waitForAck: true});
+      } else if (a.post === 'image') {
+        r = await P.status.sendImageStatus(a.data, {caption: a.caption || undefined, waitForAck: true});
+      } else {
+        r = await P.status.sendVideoStatus(a.data, {caption: a.caption || undefined, waitForAck: true});
+      }
+      var json = await sent(P, r);
+      return statusJSON(P, await P.chat.getMessageById(json.id));
+    },
+    myStatuses: async function (P) {
+      var mine = await P.status.getMyStatus();
+      var list = mine && mine.msgs ? mine.msgs.getModelsArray() : [];
+      var now = Date.now() / 1000;
+      var out = [];
+      for (var i = 0; i < list.length; i++) {
+        var m = list[i];
+        if (!m || !m.id || m.type === 'revoked' || !m.id.fromMe) continue;
+        out.push(await statusJSON(P, m));
+      }
+      return out.filter(function (x) { return !x.expiresAt || x.expiresAt > now - 60; }).sort(byTime);
+    },
+    // remove throws error_on_remove_status when WhatsApp refuses (not ours, gone)
+    deleteStatus: async function (P, a) {
+      await P.status.remove(a.id);
+      return {id: a.id, deleted: true};
     },
     leaveGroup: async function (P, a) {
       if (!(await P.group.iAmMember(a.groupId))) {

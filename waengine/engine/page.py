@@ -293,6 +293,17 @@ class Page:
         """Post to an owned channel: `post` text|file|poll with the send ops' arguments."""
         return self._run("sendChannel", post=post, **args)
 
+    # ---- status posts (bridge.js postStatus, myStatuses, deleteStatus) ----
+    def post_status(self, post: str, **args) -> dict:
+        """`post` text ({text, backgroundColor, font}) or image/video ({data, caption})."""
+        return self._run("postStatus", post=post, **args)
+
+    def my_statuses(self) -> list[dict]:
+        return self._run("myStatuses")
+
+    def delete_status(self, status_id: str) -> dict:
+        return self._run("deleteStatus", id=status_id)
+
 
 def pairing_code_text(code: str | None) -> str | None:
     """A pairing code as the phone shows it: ABCD-EFGH."""

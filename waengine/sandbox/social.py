@@ -1,9 +1,9 @@
-"""Sandbox routes for profiles, the blocklist, group administration and channels
-(docs/sandbox.md).
+"""Sandbox routes for profiles, the blocklist, group administration, channels, statuses
+and the network's clock (docs/sandbox.md).
 
 Control routes (`/_sandbox/...`) act as a phone; transport routes (`/_sandbox/api/...`) are the
 page's own calls behind its WPP.profile, WPP.blocklist, WPP.contact, WPP.group and
-WPP.newsletter functions.
+WPP.newsletter and WPP.status functions.
 """
 
 from __future__ import annotations
@@ -101,6 +101,34 @@ def view_channel_post(cid, msg_id):
     """A follower sees a post and, with 'emoji', reacts to it ('' takes it back)."""
     data = body()
     return network().view_channel_post(msg_id, _phone(data, "by"), data.get("emoji"))
+
+
+@control.post("/statuses/<msg_id>/view")
+def view_status(msg_id):
+    """A contact opens a status: its poster sees the view."""
+    return network().view_status(msg_id, _phone(body(), "by"))
+
+
+@control.get("/phones/<phone>/statuses")
+def statuses_seen_by(phone):
+    """The statuses the phone sees now: its contacts' of the last 24 hours."""
+    return {"data": network().statuses_seen_by(phone)}
+
+
+@control.get("/clock")
+def get_clock():
+    return network().clock()
+
+
+@control.post("/clock")
+def move_clock():
+    """Move the network's clock: {"advance": seconds} or {"offset": seconds} (0: real time)."""
+    data = body()
+    for name in ("advance", "offset"):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise SandboxError(400, "validation_error", f"'{name}' must be a number of seconds")
+    return network().clock(advance=data.get("advance"), offset=data.get("offset"))
 
 
 def _phone(data: dict, name: str) -> str:
@@ -232,3 +260,23 @@ def device_channel_followers(cid):
 @transport.get("/newsletters/posts/<msg_id>")
 def device_channel_post_counts(msg_id):
     return network().channel_post_counts(*device_auth(), msg_id)
+
+
+@transport.post("/status")
+def device_post_status():
+    return network().post_status_from_device(*device_auth(), body())
+
+
+@transport.get("/status/mine")
+def device_my_statuses():
+    return {"statuses": network().my_statuses(*device_auth())}
+
+
+@transport.get("/status/<msg_id>/viewers")
+def device_status_viewers(msg_id):
+    return network().status_viewers(*device_auth(), msg_id)
+
+
+@transport.post("/status/<msg_id>/revoke")
+def device_revoke_status(msg_id):
+    return network().revoke_status(*device_auth(), msg_id)

@@ -8,7 +8,16 @@ their success schema and their own error statuses with `responses()`; what every
 """
 
 from .build import init_app
-from .channels import Channel, ChannelDeleted, ChannelFollow, ChannelFollowers, ChannelList
+from .channels import (
+    Channel,
+    ChannelDeleted,
+    ChannelFollow,
+    ChannelFollowers,
+    ChannelList,
+    Status,
+    StatusDeleted,
+    StatusList,
+)
 from .chats import Chat, ChatList, ReadReceipt
 from .contacts import Contact, ContactList, Exists
 from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
@@ -67,6 +76,7 @@ from .sessions import (
 __all__ = [
     "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Channel", "ChannelDeleted",
     "ChannelFollow", "ChannelFollowers", "ChannelList", "Chat", "ChatList", "Cleared",
+    "Status", "StatusDeleted", "StatusList",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
     "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health",
     "HistoryPoint", "Node", "NodeList", "Drain",

@@ -27,7 +27,7 @@ TAGS = [
     {"name": "Chats", "description": "The chat list, a chat's messages, read receipts"},
     {"name": "Contacts and groups", "description": "Contacts, numbers on WhatsApp, groups"},
     {"name": "Webhooks and events", "description": "Signed webhooks, deliveries, the SSE stream"},
-    {"name": "Channels", "description": "WhatsApp channels (newsletters): create, follow, post"},
+    {"name": "Channels", "description": "WhatsApp channels (newsletters) and status posts"},
     {"name": "Monitoring", "description": "Health, performance, Prometheus metrics"},
 ]
 
@@ -133,6 +133,8 @@ def _id_pattern(name: str, path: str) -> str | None:
         return schemas.GROUP_ID_PATTERN
     if name == "channelId":
         return schemas.CHANNEL_ID_PATTERN
+    if name == "statusId":
+        return schemas.STATUS_ID_PATTERN
     if name == "messageId" and path.endswith("/reaction"):
         return schemas.MESSAGE_KEY_PATTERN
     return None

@@ -1,4 +1,4 @@
-"""Response schemas of the channel routes (api/channels.py)."""
+"""Response schemas of the channel and status routes (api/channels.py, api/status.py)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,30 @@ class ChannelFollower(Out):
 
 class ChannelFollowers(Out):
     data = List(Nested(ChannelFollower), required=True)
+
+
+class StatusViewer(Out):
+    id = String(required=True)
+    viewedAt = Integer(allow_none=True, metadata={"description": "unix seconds"})
+
+
+class Status(Out):
+    id = String(required=True, metadata={"example": "true_status@broadcast_3EB0…_628…@c.us"})
+    type = String(required=True, metadata={"description": "chat (text), image or video"})
+    text = String(allow_none=True)
+    caption = String(allow_none=True)
+    mimetype = String(allow_none=True)
+    backgroundColor = String(allow_none=True)
+    font = Integer(allow_none=True)
+    timestamp = Integer(allow_none=True)
+    expiresAt = Integer(allow_none=True, metadata={"description": "24 h after it was posted"})
+    viewers = List(Nested(StatusViewer), required=True)
+
+
+class StatusList(Out):
+    data = List(Nested(Status), required=True)
+
+
+class StatusDeleted(Out):
+    id = String(required=True)
+    deleted = Boolean(required=True)

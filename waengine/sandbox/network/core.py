@@ -46,13 +46,14 @@ from .profiles import ProfileOps
 from .reachout import ReachOutOps
 from .receipts import ReceiptOps
 from .seeding import SeedOps
+from .statuses import StatusOps
 from .streams import StreamOps
 from .updates import UpdateOps
 
 
 class Network(ChannelOps, PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
               MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
-              ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps):
+              ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps, StatusOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -62,7 +63,9 @@ class Network(ChannelOps, PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, 
         scheduler=None,
     ):
         self.options = options or Options()
-        self._clock = clock
+        # statuses.py clock(): a test moves the network a day on instead of waiting one
+        self._clock_offset = 0.0
+        self._clock = lambda: clock() + self._clock_offset
         self._scheduler = scheduler or ThreadScheduler()
         self._cond = threading.Condition()
         self._closed = False

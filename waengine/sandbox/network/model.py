@@ -186,6 +186,9 @@ class Message:
     subtype: str | None = None  # notifications: gp2 "add"/"remove", e2e "identity", call_log "miss"
     ciphertext: bool = False  # recipients still see type "ciphertext" (not decrypted yet)
     notice_recipients: list = field(default_factory=list)  # gp2: the phones added/removed
+    font: int | None = None  # a text status's font (wa-js TextFontStyle 0..5)
+    background: int | None = None  # a text status's background colour, ARGB (0xFF0275D8)
+    viewed: dict = field(default_factory=dict)  # a status: viewer phone -> when it was seen
 
 
 @dataclass

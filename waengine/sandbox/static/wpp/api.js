@@ -14,6 +14,8 @@ import { installLabels, isBusiness, labels } from './labels.js';
 import { newsletter } from './newsletter.js';
 import { profile } from './profile.js';
 import { state } from './state.js';
+import { getMessageACK, status } from './status.js';
+import { asyncApi } from './transport.js';
 import { util } from './util.js';
 
 export const WPP = {
@@ -25,13 +27,15 @@ export const WPP = {
   ev,
   call,
   conn: Object.assign(conn, chatStateApi.conn),
-  chat: Object.assign(chat, chatStateApi.chat),
+  chat: Object.assign(chat, chatStateApi.chat,
+    { getMessageACK: asyncApi('chat.getMessageACK', getMessageACK) }),
   contact: Object.assign(contact, chatStateApi.contact),
   group,
   util,
   blocklist,
   labels,
   newsletter,
+  status,
   profile: Object.assign(profile, { isBusiness }),
   loader: {
     loaderType: 'meta',
@@ -46,8 +50,7 @@ export const WPP = {
     functions: { queryWidExists: serverQueryWidExists, forwardMessagesToChats },
     Socket: { takeover: () => takeover() } },
 };
-for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'order', 'privacy',
-  'status']) {
+for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'order', 'privacy']) {
   WPP[name] = {};
 }
 installChatState(); // presence subscriptions, the server's chat events

@@ -316,4 +316,4 @@ MsgModel.props = ['id', 'type', 'subtype', 'body', 'caption', 't', 'from', 'to',
   'filename', 'size', 'duration', 'lat', 'lng', 'loc', 'clientUrl', 'quotedStanzaID',
   'quotedRemoteJid', 'quotedParticipant', 'mentionedJidList', 'isCaptionByUser',
   'latestEditMsgKey', 'latestEditSenderTimestampMs', 'pollName', 'pollOptions',
-  'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList', 'recipients'];
+  'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList', 'recipients', 'font', 'backgroundColor'];

@@ -118,7 +118,8 @@ export function msgFromView(view, isNew) {
     mentionedJidList: (view.mentionedJidList || []).map(createWid),
   };
   for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc', 'pollName',
-    'pollOptions', 'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList']) {
+    'pollOptions', 'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList', 'font',
+    'backgroundColor']) {
     if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
   }
   if (view.subtype) attrs.subtype = view.subtype; // notifications: gp2 add/remove, call_log miss
