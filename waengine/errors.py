@@ -109,6 +109,18 @@ class ChannelNotFound(NotFound):
     code, message = "channel_not_found", "The account neither owns nor follows this channel"
 
 
+class NotCommunityAdmin(Forbidden):
+    code, message = "not_community_admin", "Only the community's admins may do this"
+
+
+class NotCommunityOwner(Forbidden):
+    code, message = "not_community_owner", "Only the community's creator may do this"
+
+
+class CommunityNotFound(NotFound):
+    code, message = "community_not_found", "The account is in no such community"
+
+
 class GroupChangeRefused(Forbidden):
     code, message = "group_change_not_allowed", "WhatsApp refused this change to the group"
 
@@ -295,6 +307,12 @@ _WA_CODE_MAP = {
     # status posts (wa-js 4.6.0 dist/status/functions)
     "error_on_remove_status": NotFound,
     "invalid_color": ValidationError,
+    # communities (wa-js 4.6.0 dist/community/functions; bridge.js communityChat)
+    "community_not_found": CommunityNotFound,
+    "not_community_admin": NotCommunityAdmin,
+    "not_community_owner": NotCommunityOwner,
+    "group_not_exist": CommunityNotFound,
+    "announcement_group": NotCommunityAdmin,
 }
 
 

@@ -41,6 +41,8 @@ export const USED = {
     'markIsComposing', 'markIsPaused', 'markIsRead', 'markIsRecording', 'mute', 'pin', 'pinMsg',
     'sendCreatePollMessage', 'sendFileMessage', 'sendLocationMessage', 'sendReactionToMessage',
     'getMessageACK', 'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],
+  community: ['addSubgroups', 'create', 'deactivate', 'demoteParticipants', 'getAnnouncementGroup',
+    'getSubgroups', 'promoteParticipants', 'removeSubgroups'],
   conn: ['genLinkDeviceCodeForPhoneNumber', 'getAuthCode', 'getBuildConstants', 'getMyUserId',
     'getStreamData', 'isAuthenticated', 'isIdle', 'logout', 'markAvailable', 'markUnavailable',
     'needsUpdate', 'setKeepAlive', 'startLinkDeviceCodeForPhoneNumber'],
@@ -66,6 +68,7 @@ type Contract = {
 export const blocklist: Contract['blocklist'] = Sandbox.blocklist;
 export const call: Contract['call'] = Sandbox.call;
 export const chat: Contract['chat'] = Sandbox.chat;
+export const community: Contract['community'] = Sandbox.community;
 export const conn: Contract['conn'] = Sandbox.conn;
 export const contact: Contract['contact'] = Sandbox.contact;
 export const group: Contract['group'] = Sandbox.group;

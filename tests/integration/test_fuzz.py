@@ -94,10 +94,15 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
     assert group.status_code == 201, group.json
     label = gateway.client.post(f"/sessions/{SESSION}/labels", json={"name": "fuzz"})
     assert label.status_code == 201, label.json
+    community = gateway.client.post(f"/sessions/{SESSION}/communities",
+                                    json={"name": "fuzz", "groups": [group.json["id"]]})
+    assert community.status_code == 201, community.json
     channel = gateway.client.post(f"/sessions/{SESSION}/channels", json={"name": "fuzz"})
     assert channel.status_code == 201, channel.json
     gateway.known = {"message": sent.json["id"], "group": group.json["id"],
-                     "channel": channel.json["id"],
+                     "channel": channel.json["id"], "community": community.json["id"],
+                     "fresh_community": lambda: gateway.client.post(
+                         f"/sessions/{SESSION}/communities", json={"name": "to end"}).json["id"],
                      "fresh_channel": lambda: gateway.client.post(
                          f"/sessions/{SESSION}/channels", json={"name": "to delete"}).json["id"],
                      "fresh_status": lambda: gateway.client.post(
@@ -177,6 +182,9 @@ def aim_at_real_things(case, known: dict) -> None:
         if "channelId" in path:  # an owned channel; each valid delete deletes one of its own
             path["channelId"] = known["fresh_channel"]() if case.method == "DELETE" \
                 else known["channel"]
+        if "communityId" in path:  # the shared community; each deactivation ends its own
+            path["communityId"] = known["fresh_community"]() \
+                if case.path.endswith("/deactivate") else known["community"]
         if "statusId" in path:  # each valid delete deletes a status of its own
             path["statusId"] = known["fresh_status"]()
         if case.path.endswith("/block") and "contactId" in path:
@@ -201,9 +209,13 @@ def aim_at_real_things(case, known: dict) -> None:
             body["to"] = PEER
         if isinstance(body.get("participants"), list):
             body["participants"] = [OTHER]
+        if case.path.endswith("/communities") and isinstance(body.get("groups"), list):
+            body["groups"] = []  # a group links to one community: the shared one has it
         for op in ("add", "remove", "promote", "demote"):
             if isinstance(body.get(op), list):
                 body[op] = [known["label"]] if case.path.endswith("/labels") else [OTHER]
+                if "/communities/" in case.path:  # groups to link, members (via the group)
+                    body[op] = [known["group"]] if case.path.endswith("/groups") else [PEER]
         if isinstance(body.get("sinks"), list):
             # Each sink URL may be given once (documented; JSON Schema cannot say it of one
             # field of the items): the valid ones get distinct URLs.

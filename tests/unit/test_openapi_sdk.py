@@ -108,6 +108,14 @@ OPERATION_IDS = {
     ("post", "/sessions/{session_id}/status"): "postStatus",
     ("get", "/sessions/{session_id}/status"): "listMyStatuses",
     ("delete", "/sessions/{session_id}/status/{statusId}"): "deleteStatus",
+    ("get", "/sessions/{session_id}/communities"): "listCommunities",
+    ("post", "/sessions/{session_id}/communities"): "createCommunity",
+    ("get", "/sessions/{session_id}/communities/{communityId}"): "getCommunity",
+    ("post", "/sessions/{session_id}/communities/{communityId}/groups"): "changeCommunityGroups",
+    ("post", "/sessions/{session_id}/communities/{communityId}/announcements"):
+        "announceToCommunity",
+    ("post", "/sessions/{session_id}/communities/{communityId}/admins"): "changeCommunityAdmins",
+    ("post", "/sessions/{session_id}/communities/{communityId}/deactivate"): "deactivateCommunity",
 }
 TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
         "Channels", "Monitoring"]

@@ -7,6 +7,7 @@ from . import (
     channels,
     chats,
     cluster,
+    communities,
     contacts,
     events,
     groups,
@@ -30,6 +31,7 @@ def register(app) -> None:
     app.register_blueprint(groups.bp)
     app.register_blueprint(channels.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(communities.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(sinks.bp)

@@ -795,3 +795,33 @@ CROSS_FIELD_RULES.update({
                                                   {"required": ["backgroundColor"]},
                                                   {"required": ["font"]}]}}]},
 })
+
+
+# ---- communities (api/communities.py): a name of 100, a description of 2048, as groups
+class CommunityCreateIn(Schema):
+    name = String(required=True, validate=Length(1, 100), metadata={"example": "Customers"})
+    description = String(validate=Length(0, 2048))
+    groups = List(String(validate=Pattern(GROUP_ID_PATTERN, error="Not a group id (…@g.us).")),
+                  load_default=list, validate=Length(max=100),
+                  metadata={"description": "groups to link (the account must be an admin of each)"})
+
+
+class CommunityGroupsIn(Schema):
+    add = List(String(validate=Pattern(GROUP_ID_PATTERN, error="Not a group id (…@g.us).")),
+               validate=Length(1, 100))
+    remove = List(String(validate=Pattern(GROUP_ID_PATTERN, error="Not a group id (…@g.us).")),
+                  validate=Length(1, 100))
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data.get("add") and not data.get("remove"):
+            raise SchemaError("Give 'add' or 'remove' (a list of group ids).")
+
+
+class AnnouncementIn(Schema):
+    text = String(required=True, validate=Length(1, 65536))
+
+
+CROSS_FIELD_RULES.update({
+    "CommunityGroupsIn": {"anyOf": [{"required": ["add"]}, {"required": ["remove"]}]},
+})

@@ -859,6 +859,31 @@
     return out;
   }
 
+  // ---- communities (wa-js 4.6.0 dist/community/functions/*.d.ts): a parent group
+  // (groupMetadata.groupType COMMUNITY) with an announcement group and linked groups.
+  /** @param {WPPType} P @param {string} id @returns {ChatModel} */
+  function communityChat(P, id) {
+    var chat = null;
+    try { chat = P.chat.get(id); } catch (e) { /* invalid_wid */ }
+    if (!chat || !chat.groupMetadata || chat.groupMetadata.groupType !== 'COMMUNITY') {
+      throw {code: 'community_not_found', message: 'The account is in no community ' + id};
+    }
+    return chat;
+  }
+
+  /** @param {WPPType} P @param {ChatModel} chat */
+  function communityJSON(P, chat) {
+    var id = str(chat.id);
+    var announce = str(P.community.getAnnouncementGroup(id)) || null;
+    var groups = [];
+    try {
+      groups = P.community.getSubgroups(id).map(str).filter(function (g) { return g !== announce; });
+    } catch (e) { /* group_not_exist: no linked groups known yet */ }
+    var meta = chat.groupMetadata;
+    return {id: id, name: meta.subject || chat.name || null, description: meta.desc || null,
+            announcementGroup: announce, groups: groups, participants: participantsOf(meta)};
+  }
+
   /** @type {Record<string, (P: WPPType, a: any) => Promise<any>>} */
   var ops = {
     // "typing…" before a paced send; a chat that does not exist yet has nobody to show it to.
@@ -1440,6 +1465,64 @@
     deleteStatus: async function (P, a) {
       await P.status.remove(a.id);
       return {id: a.id, deleted: true};
+    },
+    listCommunities: async function (P) {
+      return (await P.chat.list({onlyCommunities: true})).filter(Boolean).map(function (c) {
+        return communityJSON(P, c);
+      });
+    },
+    getCommunity: async function (P, a) {
+      return communityJSON(P, communityChat(P, a.id));
+    },
+    createCommunity: async function (P, a) {
+      var r = await P.community.create(a.name, a.description || '', a.groups || []);
+      var out = communityJSON(P, communityChat(P, str(r.wid)));
+      out.failedGroups = (r.subGroups && r.subGroups.failedGroups) || [];
+      return out;
+    },
+    // each refused group is in failedGroups ({jid, error}: 403 not its admin, 404 unknown)
+    changeCommunityGroups: async function (P, a) {
+      var chat = communityChat(P, a.id);
+      if (!(chat.groupMetadata.participants && chat.groupMetadata.participants.iAmAdmin())) {
+        throw {code: 'not_community_admin', message: 'The account is not an admin of ' + a.id};
+      }
+      var failed = [];
+      if (a.add && a.add.length) failed = failed.concat((await P.community.addSubgroups(a.id, a.add)).failedGroups);
+      if (a.remove && a.remove.length) failed = failed.concat((await P.community.removeSubgroups(a.id, a.remove)).failedGroups);
+      var out = communityJSON(P, communityChat(P, a.id));
+      out.failedGroups = failed;
+      return out;
+    },
+    // the announcement group takes its admins' messages only (WhatsApp refuses the others)
+    communityAnnounce: async function (P, a) {
+      communityChat(P, a.id);
+      var announce = str(P.community.getAnnouncementGroup(a.id));
+      var chat = announce ? P.chat.get(announce) : null;
+      var members = chat && chat.groupMetadata && chat.groupMetadata.participants;
+      if (!members || !members.iAmAdmin()) {
+        throw {code: 'not_community_admin', message: 'Only the admins of ' + a.id + ' post announcements'};
+      }
+      return ops.sendText(P, {to: announce, text: a.text});
+    },
+    // idempotent like changeAdmins: only who changes goes to WhatsApp
+    changeCommunityAdmins: async function (P, a) {
+      var members = communityChat(P, a.id).groupMetadata.participants;
+      function admin(id) { var p = members && members.get(id); return p ? p.isAdmin === true : null; }
+      var promote = (a.promote || []).filter(function (id) { return admin(id) !== true; });
+      var demote = (a.demote || []).filter(function (id) { return admin(id) !== false; });
+      if (promote.length) await P.community.promoteParticipants(a.id, promote);
+      if (demote.length) await P.community.demoteParticipants(a.id, demote);
+      return communityJSON(P, communityChat(P, a.id));
+    },
+    deactivateCommunity: async function (P, a) {
+      var chat = communityChat(P, a.id);
+      var me = str(P.conn.getMyUserId());
+      var owner = participantsOf(chat.groupMetadata).filter(function (p) { return p.isSuperAdmin; })[0];
+      if (!owner || (owner.id !== me && owner.id.split('@')[0] !== (me || '').split('@')[0])) {
+        throw {code: 'not_community_owner', message: 'Only the creator of ' + a.id + ' deactivates it'};
+      }
+      await P.community.deactivate(a.id);
+      return {id: a.id, deactivated: true};
     },
     leaveGroup: async function (P, a) {
       if (!(await P.group.iAmMember(a.groupId))) {

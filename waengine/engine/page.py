@@ -304,6 +304,31 @@ class Page:
     def delete_status(self, status_id: str) -> dict:
         return self._run("deleteStatus", id=status_id)
 
+    # ---- communities (bridge.js listCommunities … deactivateCommunity) ----
+    def list_communities(self) -> list[dict]:
+        return self._run("listCommunities")
+
+    def get_community(self, community_id: str) -> dict:
+        return self._run("getCommunity", id=community_id)
+
+    def create_community(self, name: str, description: str, groups: list[str]) -> dict:
+        return self._run("createCommunity", name=name, description=description, groups=groups)
+
+    def change_community_groups(self, community_id: str, add: list[str],
+                                remove: list[str]) -> dict:
+        return self._run("changeCommunityGroups", id=community_id, add=add, remove=remove)
+
+    def community_announce(self, community_id: str, text: str) -> dict:
+        return self._run("communityAnnounce", id=community_id, text=text)
+
+    def change_community_admins(self, community_id: str, promote: list[str],
+                                demote: list[str]) -> dict:
+        return self._run("changeCommunityAdmins", id=community_id, promote=promote,
+                         demote=demote)
+
+    def deactivate_community(self, community_id: str) -> dict:
+        return self._run("deactivateCommunity", id=community_id)
+
 
 def pairing_code_text(code: str | None) -> str | None:
     """A pairing code as the phone shows it: ABCD-EFGH."""

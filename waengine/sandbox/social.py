@@ -103,6 +103,18 @@ def view_channel_post(cid, msg_id):
     return network().view_channel_post(msg_id, _phone(data, "by"), data.get("emoji"))
 
 
+@control.post("/communities")
+def create_community():
+    data = body()
+    return network().create_community(_phone(data, "owner"), data.get("name"),
+                                      data.get("description"), data.get("groups") or []), 201
+
+
+@control.get("/communities/<cid>")
+def get_community(cid):
+    return network().community_view(cid)
+
+
 @control.post("/statuses/<msg_id>/view")
 def view_status(msg_id):
     """A contact opens a status: its poster sees the view."""
@@ -280,3 +292,30 @@ def device_status_viewers(msg_id):
 @transport.post("/status/<msg_id>/revoke")
 def device_revoke_status(msg_id):
     return network().revoke_status(*device_auth(), msg_id)
+
+
+@transport.post("/communities")
+def device_create_community():
+    data = body()
+    made = network().create_community(_me(), data.get("name"), data.get("description"),
+                                      data.get("subgroups") or [])
+    return {**made, "groups": _groups(made["id"], made["announcementGroup"],
+                                      *made["subGroups"]["linkedGroupJids"])}
+
+
+@transport.post("/communities/<cid>/subgroups")
+def device_link_subgroups(cid):
+    data = body()
+    result = network().link_subgroups(cid, _me(), data.get("subgroups") or [],
+                                      link=data.get("link") is not False)
+    return {**result, "groups": _groups(cid, *result["linkedGroupJids"])}
+
+
+@transport.post("/communities/<cid>/deactivate")
+def device_deactivate_community(cid):
+    return network().deactivate_community(cid, _me())
+
+
+def _groups(*gids: str) -> list[dict]:
+    """The groups' views, which the page stores at once (their chat events follow)."""
+    return [network().get_group(g) for g in gids]

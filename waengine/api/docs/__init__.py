@@ -32,7 +32,17 @@ from .events import (
     StreamToken,
     Webhook,
 )
-from .groups import Group, GroupList, InviteLink, JoinedGroup, LeftGroup, Participant
+from .groups import (
+    Community,
+    CommunityList,
+    Deactivated,
+    Group,
+    GroupList,
+    InviteLink,
+    JoinedGroup,
+    LeftGroup,
+    Participant,
+)
 from .messages import (
     Deleted,
     Forwarded,
@@ -76,7 +86,7 @@ from .sessions import (
 __all__ = [
     "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Channel", "ChannelDeleted",
     "ChannelFollow", "ChannelFollowers", "ChannelList", "Chat", "ChatList", "Cleared",
-    "Status", "StatusDeleted", "StatusList",
+    "Status", "StatusDeleted", "StatusList", "Community", "CommunityList", "Deactivated",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
     "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health",
     "HistoryPoint", "Node", "NodeList", "Drain",

@@ -129,7 +129,7 @@ def _id_pattern(name: str, path: str) -> str | None:
         return rf"^ *(?:{schemas.WA_ID}|{schemas.PHONE}) *$"
     if name in ("contactId", "phone"):
         return rf"^ *(?:{schemas.PERSON_ID}|{schemas.PHONE}) *$"
-    if name == "groupId":
+    if name in ("groupId", "communityId"):
         return schemas.GROUP_ID_PATTERN
     if name == "channelId":
         return schemas.CHANNEL_ID_PATTERN

@@ -24,6 +24,7 @@ from .calls import CallOps
 from .channels import ChannelOps
 from .chatstate import ChatStateOps
 from .clock import ThreadScheduler
+from .communities import CommunityOps
 from .contacts import ContactOps
 from .devices import DeviceOps
 from .failures import FailureOps
@@ -51,9 +52,10 @@ from .streams import StreamOps
 from .updates import UpdateOps
 
 
-class Network(ChannelOps, PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
-              MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
-              ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps, StatusOps):
+class Network(ChannelOps, CommunityOps, PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps,
+              CallOps, NoticeOps, MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps,
+              StreamOps, ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps,
+              StatusOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(

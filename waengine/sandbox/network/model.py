@@ -146,6 +146,12 @@ class Group:
     announce: bool = False  # only admins may send
     restrict: bool = False  # only admins may edit the subject, description and settings
     invite_code: str | None = None  # the current invite link's code (made on first ask)
+    # communities.py: "group", or the community's COMMUNITY / LINKED_ANNOUNCEMENT_GROUP /
+    # LINKED_SUBGROUP; a community's announcement group and linked groups
+    kind: str = "group"
+    parent: str | None = None
+    announcement: str | None = None
+    subgroups: list = field(default_factory=list)
 
 
 @dataclass

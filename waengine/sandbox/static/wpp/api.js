@@ -3,6 +3,7 @@
 import { call } from './call.js';
 import { blocklist } from './blocklist.js';
 import { chat, forwardMessagesToChats } from './chat.js';
+import { community } from './community.js';
 import { chatStateApi, installChatState } from './chatstate.js';
 import { conn } from './conn.js';
 import { contact, serverQueryWidExists } from './contact.js';
@@ -31,6 +32,7 @@ export const WPP = {
     { getMessageACK: asyncApi('chat.getMessageACK', getMessageACK) }),
   contact: Object.assign(contact, chatStateApi.contact),
   group,
+  community,
   util,
   blocklist,
   labels,
@@ -50,7 +52,7 @@ export const WPP = {
     functions: { queryWidExists: serverQueryWidExists, forwardMessagesToChats },
     Socket: { takeover: () => takeover() } },
 };
-for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'order', 'privacy']) {
+for (const name of ['cart', 'catalog', 'indexdb', 'lists', 'order', 'privacy']) {
   WPP[name] = {};
 }
 installChatState(); // presence subscriptions, the server's chat events

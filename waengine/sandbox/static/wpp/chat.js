@@ -590,7 +590,9 @@ export const chat = {
     if (options.onlyGroups) chats = chats.filter((c) => c.id.isGroup());
     if (options.onlyWithUnreadMessage) chats = chats.filter((c) => c.unreadCount !== 0);
     if (options.onlyArchived) chats = chats.filter((c) => c.archive);
-    if (options.onlyCommunities) chats = [];
+    if (options.onlyCommunities) {
+      chats = chats.filter((c) => c.id.isGroup() && c.groupMetadata && c.groupMetadata.groupType === 'COMMUNITY');
+    }
     if (options.id) {
       const index = chats.findIndex((c) => c.id.equals(String(options.id)));
       chats = options.direction === 'before' ? chats.slice(0, Math.max(0, index))

@@ -206,7 +206,8 @@ export class GroupMetadataModel extends Model {
   }
 }
 GroupMetadataModel.props = ['id', 'subject', 'desc', 'owner', 'creation', 'size', 'announce',
-  'restrict', 'isLidAddressingMode', 'memberAddMode'];
+  'restrict', 'isLidAddressingMode', 'memberAddMode', 'groupType', 'isParentGroup', 'parentGroup',
+  'defaultSubgroup', 'joinedSubgroups'];
 
 export class ChatModel extends Model {
   constructor(attrs) {

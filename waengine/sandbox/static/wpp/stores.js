@@ -68,6 +68,12 @@ export function groupMetadataFrom(view) {
     restrict: !!view.restrict,
     isLidAddressingMode: view.isLidAddressingMode === true,
     memberAddMode: 'admin_add',
+    // communities (network/communities.py): the parent, its announcement and linked groups
+    groupType: view.groupType || 'DEFAULT',
+    isParentGroup: view.isParentGroup === true,
+    parentGroup: view.parentGroup ? createWid(view.parentGroup) : undefined,
+    defaultSubgroup: view.defaultSubgroup === true,
+    joinedSubgroups: (view.joinedSubgroups || []).map(createWid),
   });
   hidden(meta, 'participants', new ParticipantCollection(view.participants.map((p) =>
     new ParticipantModel({ id: createWid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin }))));
