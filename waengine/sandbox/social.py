@@ -269,11 +269,6 @@ def device_channel_followers(cid):
     return {"followers": network().channel_followers(cid, _me())}
 
 
-@transport.get("/newsletters/posts/<msg_id>")
-def device_channel_post_counts(msg_id):
-    return network().channel_post_counts(*device_auth(), msg_id)
-
-
 @transport.post("/status")
 def device_post_status():
     return network().post_status_from_device(*device_auth(), body())

@@ -245,18 +245,6 @@ class ChannelOps:
                     reactions.pop(digits, None)
             return self._post_counts(channel, msg.id)
 
-    def channel_post_counts(self, device_id: str, token: str, msg_id: str) -> dict:
-        """What an admin's page reads of a post: its views and its reactions per emoji."""
-        with self._cond:
-            device = self._auth(device_id, token)
-            msg = self._require_message(msg_id)
-            channel = self._channels.get(msg.to)
-            if channel is None:
-                raise SandboxError(404, "msg_not_found", f"Message {msg_id} is no channel post")
-            if channel.role(device.phone) == "guest":
-                raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
-            return self._post_counts(channel, msg.id)
-
     @staticmethod
     def _post_counts(channel: Channel, msg_id: str) -> dict:
         counts: dict[str, int] = {}
