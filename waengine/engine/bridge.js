@@ -467,7 +467,9 @@
       'forwardMessage', 'generateMessageID', 'get', 'getMessageById', 'getMessages', 'list',
       'markIsComposing', 'markIsPaused', 'markIsRead', 'markIsRecording', 'mute', 'pin', 'pinMsg',
       'sendCreatePollMessage', 'sendFileMessage', 'sendLocationMessage', 'sendReactionToMessage',
-      'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],
+      'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute', 'getMessageACK'],
+    community: ['addSubgroups', 'create', 'deactivate', 'demoteParticipants',
+      'getAnnouncementGroup', 'getSubgroups', 'promoteParticipants', 'removeSubgroups'],
     conn: ['genLinkDeviceCodeForPhoneNumber', 'getAuthCode', 'getBuildConstants', 'getMyUserId',
       'isAuthenticated', 'logout', 'markAvailable', 'markUnavailable'],
     contact: ['get', 'getProfilePictureUrl', 'getStatus', 'list', 'queryExists'],
@@ -476,8 +478,10 @@
       'promoteParticipants', 'removeParticipants', 'revokeInviteCode', 'setDescription',
       'setProperty', 'setSubject'],
     labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels', 'getLabelColorPalette'],
+    newsletter: ['create', 'destroy', 'edit', 'follow', 'getSubscribers', 'unfollow'],
     profile: ['getMyProfileName', 'getMyProfilePicture', 'getMyStatus', 'isBusiness',
-      'setMyProfileName', 'setMyProfilePicture', 'setMyStatus']
+      'setMyProfileName', 'setMyProfilePicture', 'setMyStatus'],
+    status: ['getMyStatus', 'remove', 'sendImageStatus', 'sendTextStatus', 'sendVideoStatus']
   };
   var OPTIONAL = {
     blocklist: ['isBlocked'],
