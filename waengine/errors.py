@@ -97,6 +97,30 @@ class NotGroupAdmin(Forbidden):
     code, message = "not_group_admin", "The session's account is not an admin of this group"
 
 
+class NotChannelAdmin(Forbidden):
+    code, message = "not_channel_admin", "Only the channel's owner and admins may do this"
+
+
+class NotChannelOwner(Forbidden):
+    code, message = "not_channel_owner", "Only the channel's owner may do this"
+
+
+class ChannelNotFound(NotFound):
+    code, message = "channel_not_found", "The account neither owns nor follows this channel"
+
+
+class NotCommunityAdmin(Forbidden):
+    code, message = "not_community_admin", "Only the community's admins may do this"
+
+
+class NotCommunityOwner(Forbidden):
+    code, message = "not_community_owner", "Only the community's creator may do this"
+
+
+class CommunityNotFound(NotFound):
+    code, message = "community_not_found", "The account is in no such community"
+
+
 class GroupChangeRefused(Forbidden):
     code, message = "group_change_not_allowed", "WhatsApp refused this change to the group"
 
@@ -268,6 +292,27 @@ _WA_CODE_MAP = {
     "invalid_invite_code": InviteLinkInvalid,
     "recipient_blocked": RecipientBlocked,
     "cannot_block_self": ValidationError,
+    # channels (wa-js 4.6.0 dist/newsletter/functions; bridge.js adminChannel)
+    "not_channel_admin": NotChannelAdmin,
+    "not_newsletter_admin": NotChannelAdmin,
+    "newsletter_subscribers_require_admin": NotChannelAdmin,
+    "not_channel_owner": NotChannelOwner,
+    "not_newsletter_owner": NotChannelOwner,
+    "channel_not_found": ChannelNotFound,
+    "not_a_newsletter": ChannelNotFound,
+    "newsletter_not_found": ChannelNotFound,
+    "type_not_valid_for_newsletter": ValidationError,
+    "invalid_newsletter_id": ValidationError,
+    "send_correctly_newsletter_id": ValidationError,
+    # status posts (wa-js 4.6.0 dist/status/functions)
+    "error_on_remove_status": NotFound,
+    "invalid_color": ValidationError,
+    # communities (wa-js 4.6.0 dist/community/functions; bridge.js communityChat)
+    "community_not_found": CommunityNotFound,
+    "not_community_admin": NotCommunityAdmin,
+    "not_community_owner": NotCommunityOwner,
+    "group_not_exist": CommunityNotFound,
+    "announcement_group": NotCommunityAdmin,
 }
 
 

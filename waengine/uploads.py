@@ -361,7 +361,19 @@ def _from_json(request, limit: int, schema):
     if not isinstance(body, dict):
         raise ValidationError("The body must be a JSON object")
     fields = _load(schema, body, "json")
-    media = fields.pop("media")
+    filename, data, declared = _decode(fields.pop("media"), limit)
+    return fields, filename, data, declared
+
+
+def media_file(media: dict, limit: int, allowed: tuple[str, ...]) -> Media:
+    """A file given inside a JSON body ({data: base64 or a data: URL, filename, mimetype?}),
+    checked as an upload (e.g. a channel's picture)."""
+    filename, data, declared = _decode(media, limit)
+    name, file_type = check_file(filename, data, declared, allowed)
+    return Media({}, name, file_type, data)
+
+
+def _decode(media: dict, limit: int) -> tuple[str, bytes, str]:
     text = media["data"]
     prefix = _DATA_URL.match(text[:256])
     declared = media.get("mimetype") or (prefix.group(1) if prefix else "")
@@ -375,7 +387,7 @@ def _from_json(request, limit: int, schema):
     except (binascii.Error, ValueError):
         details = {"json": {"media": {"data": ["Not valid base64."]}}}
         raise ValidationError("media.data is not valid base64", details=details) from None
-    return fields, media["filename"], data, declared
+    return media["filename"], data, declared
 
 
 def init_app(app) -> None:

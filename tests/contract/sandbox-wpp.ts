@@ -14,7 +14,8 @@ type Fn = (...args: any[]) => any;
 type WidLike = { _serialized: string; user: string; server: string };
 type MsgKeyLike = { _serialized: string; id: string; fromMe: boolean; remote: WidLike };
 type Models = InstanceType<WA['MsgModel'] | WA['ChatModel'] | WA['ContactModel']
-  | WA['GroupMetadataModel'] | WA['ProfilePicThumbModel'] | WA['ParticipantModel']>;
+  | WA['GroupMetadataModel'] | WA['ProfilePicThumbModel'] | WA['ParticipantModel']
+  | WA['StatusV3Model']>;
 type Loose<T> =
   T extends InstanceType<WA['Wid']> ? WidLike
     : T extends InstanceType<WA['MsgKey']> ? MsgKeyLike
@@ -39,7 +40,9 @@ export const USED = {
     'find', 'forwardMessage', 'generateMessageID', 'get', 'getMessageById', 'getMessages', 'list',
     'markIsComposing', 'markIsPaused', 'markIsRead', 'markIsRecording', 'mute', 'pin', 'pinMsg',
     'sendCreatePollMessage', 'sendFileMessage', 'sendLocationMessage', 'sendReactionToMessage',
-    'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],
+    'getMessageACK', 'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],
+  community: ['addSubgroups', 'create', 'deactivate', 'demoteParticipants', 'getAnnouncementGroup',
+    'getSubgroups', 'promoteParticipants', 'removeSubgroups'],
   conn: ['genLinkDeviceCodeForPhoneNumber', 'getAuthCode', 'getBuildConstants', 'getMyUserId',
     'getStreamData', 'isAuthenticated', 'isIdle', 'logout', 'markAvailable', 'markUnavailable',
     'needsUpdate', 'setKeepAlive', 'startLinkDeviceCodeForPhoneNumber'],
@@ -50,6 +53,8 @@ export const USED = {
     'promoteParticipants', 'removeParticipants', 'revokeInviteCode', 'setDescription',
     'setProperty', 'setSubject'],
   labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels', 'getLabelColorPalette'],
+  newsletter: ['create', 'destroy', 'edit', 'follow', 'getSubscribers', 'unfollow'],
+  status: ['getMyStatus', 'remove', 'sendImageStatus', 'sendTextStatus', 'sendVideoStatus'],
   profile: ['getMyProfileName', 'getMyProfilePicture', 'getMyStatus', 'isBusiness',
     'setMyProfileName', 'setMyProfilePicture', 'setMyStatus'],
 } as const;
@@ -63,8 +68,11 @@ type Contract = {
 export const blocklist: Contract['blocklist'] = Sandbox.blocklist;
 export const call: Contract['call'] = Sandbox.call;
 export const chat: Contract['chat'] = Sandbox.chat;
+export const community: Contract['community'] = Sandbox.community;
 export const conn: Contract['conn'] = Sandbox.conn;
 export const contact: Contract['contact'] = Sandbox.contact;
 export const group: Contract['group'] = Sandbox.group;
 export const labels: Contract['labels'] = Sandbox.labels;
+export const newsletter: Contract['newsletter'] = Sandbox.newsletter;
+export const status: Contract['status'] = Sandbox.status;
 export const profile: Contract['profile'] = Sandbox.profile;

@@ -94,7 +94,19 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
     assert group.status_code == 201, group.json
     label = gateway.client.post(f"/sessions/{SESSION}/labels", json={"name": "fuzz"})
     assert label.status_code == 201, label.json
+    community = gateway.client.post(f"/sessions/{SESSION}/communities",
+                                    json={"name": "fuzz", "groups": [group.json["id"]]})
+    assert community.status_code == 201, community.json
+    channel = gateway.client.post(f"/sessions/{SESSION}/channels", json={"name": "fuzz"})
+    assert channel.status_code == 201, channel.json
     gateway.known = {"message": sent.json["id"], "group": group.json["id"],
+                     "channel": channel.json["id"], "community": community.json["id"],
+                     "fresh_community": lambda: gateway.client.post(
+                         f"/sessions/{SESSION}/communities", json={"name": "to end"}).json["id"],
+                     "fresh_channel": lambda: gateway.client.post(
+                         f"/sessions/{SESSION}/channels", json={"name": "to delete"}).json["id"],
+                     "fresh_status": lambda: gateway.client.post(
+                         f"/sessions/{SESSION}/status", json={"text": "to delete"}).json["id"],
                      "label": label.json["id"],
                      "fresh_message": lambda: gateway.client.post(
                          f"/sessions/{SESSION}/messages",
@@ -167,6 +179,14 @@ def aim_at_real_things(case, known: dict) -> None:
                             ("messageId", known["message"])):
             if name in path:
                 path[name] = value
+        if "channelId" in path:  # an owned channel; each valid delete deletes one of its own
+            path["channelId"] = known["fresh_channel"]() if case.method == "DELETE" \
+                else known["channel"]
+        if "communityId" in path:  # the shared community; each deactivation ends its own
+            path["communityId"] = known["fresh_community"]() \
+                if case.path.endswith("/deactivate") else known["community"]
+        if "statusId" in path:  # each valid delete deletes a status of its own
+            path["statusId"] = known["fresh_status"]()
         if case.path.endswith("/block") and "contactId" in path:
             path["contactId"] = f"{OTHER}@c.us"  # blocking PEER would refuse the sends to it
         if case.path.endswith("/leave") and "groupId" in path:
@@ -189,9 +209,13 @@ def aim_at_real_things(case, known: dict) -> None:
             body["to"] = PEER
         if isinstance(body.get("participants"), list):
             body["participants"] = [OTHER]
+        if case.path.endswith("/communities") and isinstance(body.get("groups"), list):
+            body["groups"] = []  # a group links to one community: the shared one has it
         for op in ("add", "remove", "promote", "demote"):
             if isinstance(body.get(op), list):
                 body[op] = [known["label"]] if case.path.endswith("/labels") else [OTHER]
+                if "/communities/" in case.path:  # groups to link, members (via the group)
+                    body[op] = [known["group"]] if case.path.endswith("/groups") else [PEER]
         if isinstance(body.get("sinks"), list):
             # Each sink URL may be given once (documented; JSON Schema cannot say it of one
             # field of the items): the valid ones get distinct URLs.
@@ -224,18 +248,20 @@ def aim_at_real_things(case, known: dict) -> None:
         # A voice note must be Ogg/Opus and a sticker WebP, by content: a PNG is refused (415).
         sample, name = {"voice": (OGG_OPUS, "fuzz.ogg"), "sticker": (WEBP, "fuzz.webp")}.get(
             case.path.rsplit("/", 1)[-1], (PNG, "fuzz.png"))
-        if isinstance(body.get("media"), dict):
-            body["media"] = {"data": base64.b64encode(sample).decode(), "filename": name}
+        for field in ("media", "picture"):  # a channel's picture is a JPEG or PNG too
+            if isinstance(body.get(field), dict):
+                body[field] = {"data": base64.b64encode(sample).decode(), "filename": name}
         if "file" in body:
             body["file"] = sample  # schemathesis names the part after its content
         for card in body.get("contacts") or ():
             if isinstance(card, dict) and "id" in card:
                 card["id"] = PEER  # a contact card names someone on WhatsApp
-        count = body.get("selectableCount")
-        if isinstance(body.get("options"), list) and isinstance(count, (int, float)):
+        poll = body["poll"] if isinstance(body.get("poll"), dict) else body  # a channel's poll
+        count = poll.get("selectableCount")
+        if isinstance(poll.get("options"), list) and isinstance(count, (int, float)):
             # "at most as many as the options" relates two fields: no schema can say it (an
             # integer may come as 8.0, which JSON and the schema take as an integer too)
-            body["selectableCount"] = min(int(count), len(body["options"]))
+            poll["selectableCount"] = min(int(count), len(poll["options"]))
 
 
 SETTLED = ("SCAN_QR", "CONNECTED", "STOPPED", "FAILED")

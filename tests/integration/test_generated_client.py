@@ -109,6 +109,24 @@ def test_a_generated_client_links_a_session_sends_and_reads(live, sdk, sandbox):
     assert isinstance(found, models.ContactList)
     assert [c.name for c in found.data if c.id == f"{BUDI}@c.us"] == ["Budi Kantor"]
 
+    # one call per area of channels, status posts and communities
+    create_channel, post_status = (sdk(f"api.channels.{name}") for name in
+                                   ("create_channel", "post_status"))
+    create_community = sdk("api.contacts_and_groups.create_community")
+    channel = create_channel.sync_detailed(session_id="sdk", client=client,
+                                           body=models.ChannelCreateIn(name="Kanal SDK"))
+    assert channel.status_code == 201 and isinstance(channel.parsed, models.Channel)
+    assert channel.parsed.id.endswith("@newsletter") and channel.parsed.role == "owner"
+    # a body of oneOf alternatives is typed Any in the generated client: a plain dict
+    status_post = post_status.sync_detailed(session_id="sdk", client=client, body={
+        "text": "Status SDK", "backgroundColor": "#0275D8", "font": 1})
+    assert status_post.status_code == 201 and isinstance(status_post.parsed, models.Status)
+    assert status_post.parsed.background_color == "#0275D8"
+    community = create_community.sync_detailed(session_id="sdk", client=client,
+                                               body=models.CommunityCreateIn(name="Komunitas SDK"))
+    assert community.status_code == 201 and isinstance(community.parsed, models.Community)
+    assert community.parsed.announcement_group
+
     refused = send_text.sync_detailed(session_id="sdk", client=client,
                                                body=models.TextMessageIn(to="no phone", text="x"))
     assert refused.status_code == 422 and isinstance(refused.parsed, models.Error)

@@ -96,9 +96,29 @@ OPERATION_IDS = {
     ("post", "/sessions/{session_id}/groups/{groupId}/invite-link/revoke"): "revokeInviteLink",
     ("post", "/sessions/{session_id}/groups/join"): "joinGroup",
     ("post", "/sessions/{session_id}/groups/{groupId}/leave"): "leaveGroup",
+    ("get", "/sessions/{session_id}/channels"): "listChannels",
+    ("post", "/sessions/{session_id}/channels"): "createChannel",
+    ("get", "/sessions/{session_id}/channels/{channelId}"): "getChannel",
+    ("patch", "/sessions/{session_id}/channels/{channelId}"): "updateChannel",
+    ("delete", "/sessions/{session_id}/channels/{channelId}"): "deleteChannel",
+    ("post", "/sessions/{session_id}/channels/{channelId}/follow"): "followChannel",
+    ("post", "/sessions/{session_id}/channels/{channelId}/unfollow"): "unfollowChannel",
+    ("get", "/sessions/{session_id}/channels/{channelId}/followers"): "listChannelFollowers",
+    ("post", "/sessions/{session_id}/channels/{channelId}/messages"): "postToChannel",
+    ("post", "/sessions/{session_id}/status"): "postStatus",
+    ("get", "/sessions/{session_id}/status"): "listMyStatuses",
+    ("delete", "/sessions/{session_id}/status/{statusId}"): "deleteStatus",
+    ("get", "/sessions/{session_id}/communities"): "listCommunities",
+    ("post", "/sessions/{session_id}/communities"): "createCommunity",
+    ("get", "/sessions/{session_id}/communities/{communityId}"): "getCommunity",
+    ("post", "/sessions/{session_id}/communities/{communityId}/groups"): "changeCommunityGroups",
+    ("post", "/sessions/{session_id}/communities/{communityId}/announcements"):
+        "announceToCommunity",
+    ("post", "/sessions/{session_id}/communities/{communityId}/admins"): "changeCommunityAdmins",
+    ("post", "/sessions/{session_id}/communities/{communityId}/deactivate"): "deactivateCommunity",
 }
 TAGS = ["Sessions", "Messages", "Chats", "Contacts and groups", "Webhooks and events",
-        "Monitoring"]
+        "Channels", "Monitoring"]
 
 
 def test_every_operation_has_its_stable_camel_case_operation_id(spec):  # noqa: F811

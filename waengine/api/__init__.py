@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from .. import uploads
 from . import (
+    channels,
     chats,
     cluster,
+    communities,
     contacts,
     events,
     groups,
@@ -15,6 +17,7 @@ from . import (
     profile,
     sessions,
     sinks,
+    status,
     ws,
 )
 
@@ -26,6 +29,9 @@ def register(app) -> None:
     app.register_blueprint(contacts.bp)
     app.register_blueprint(chats.bp)
     app.register_blueprint(groups.bp)
+    app.register_blueprint(channels.bp)
+    app.register_blueprint(status.bp)
+    app.register_blueprint(communities.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(sinks.bp)

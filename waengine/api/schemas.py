@@ -680,3 +680,148 @@ CROSS_FIELD_RULES.update({
     "GroupUpdateIn": {"minProperties": 1},
     "AdminsIn": {"anyOf": [{"required": ["promote"]}, {"required": ["demote"]}]},
 })
+
+
+# ---- channels (api/channels.py): WhatsApp's limits, a name of 100, a description of 2048
+CHANNEL_ID_PATTERN = r"^[0-9]{1,32}@newsletter$"
+_CHANNEL_ID = re.compile(CHANNEL_ID_PATTERN, re.ASCII)
+
+
+def channel_id(value: str) -> str:
+    if not _CHANNEL_ID.fullmatch(value or ""):
+        raise ValidationError(f"{value!r} is not a channel id (…@newsletter)",
+                              details={"field": "channelId"})
+    return value
+
+
+class ChannelCreateIn(Schema):
+    name = String(required=True, validate=Length(1, 100), metadata={"example": "Daily deals"})
+    description = String(validate=Length(0, 2048))
+    picture = Nested(MediaFileIn, metadata={"description": "a JPEG or PNG"})
+
+
+class ChannelUpdateIn(Schema):
+    name = String(validate=Length(1, 100))
+    description = String(validate=Length(0, 2048))
+    picture = Nested(MediaFileIn, metadata={"description": "a JPEG or PNG"})
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data:
+            raise SchemaError("Give 'name', 'description' and/or 'picture'.")
+
+
+class ChannelPollIn(Schema):
+    name = String(required=True, validate=Length(1, 255))
+    options = List(String(validate=Length(1, 100)), required=True, validate=Length(2, 12),
+                   metadata={"uniqueItems": True})
+    selectableCount = JSONInteger(load_default=0, validate=Range(0, 12),
+                                  metadata={"description": "how many a voter may pick; 0 = any"})
+
+    @validates_schema
+    def _options(self, data, **kwargs):
+        PollIn._options(self, data)
+
+
+class ChannelPostIn(Schema):
+    """Exactly one of `text`, `media` (an image or a video, with `caption`) and `poll`."""
+
+    text = String(validate=Length(1, 65536))
+    media = Nested(MediaFileIn, metadata={"description": "a JPEG, PNG or MP4"})
+    caption = String(validate=_CAPTION)
+    poll = Nested(ChannelPollIn)
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if sum(k in data for k in ("text", "media", "poll")) != 1:
+            raise SchemaError("Give exactly one of 'text', 'media' and 'poll'.")
+        if "caption" in data and "media" not in data:
+            raise SchemaError("A caption goes with 'media'.", "caption")
+
+
+class ChannelFollowersQuery(Schema):
+    limit = Integer(load_default=100, validate=Range(1, 1000))
+
+
+CROSS_FIELD_RULES.update({
+    "ChannelUpdateIn": {"minProperties": 1},
+    "ChannelPostIn": {"oneOf": [
+        {"required": ["text"], "not": {"anyOf": [{"required": ["media"]}, {"required": ["poll"]},
+                                                 {"required": ["caption"]}]}},
+        {"required": ["media"], "not": {"anyOf": [{"required": ["text"]}, {"required": ["poll"]}]}},
+        {"required": ["poll"], "not": {"anyOf": [{"required": ["text"]}, {"required": ["media"]},
+                                                 {"required": ["caption"]}]}}]},
+})
+
+
+# ---- status posts (api/status.py): wa-js's fonts 0..5, a background colour #RRGGBB
+STATUS_COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
+STATUS_ID_PATTERN = r"^true_status@broadcast_[0-9A-Za-z]{8,64}(?:_[0-9A-Za-z._:-]{1,64}@(?:c\.us|lid))?$"
+_STATUS_ID = re.compile(STATUS_ID_PATTERN, re.ASCII)
+
+
+def status_id(value: str) -> str:
+    if not _STATUS_ID.fullmatch(value or ""):
+        raise ValidationError(f"{value!r} is not one of the account's status ids "
+                              "(true_status@broadcast_…)", details={"field": "statusId"})
+    return value
+
+
+class StatusPostIn(Schema):
+    """A text (`text`, `backgroundColor`?, `font`?) or an image or video (`media`, `caption`?)."""
+
+    text = String(validate=Length(1, 700), metadata={"example": "Open until 9 tonight"})
+    backgroundColor = String(validate=Pattern(STATUS_COLOR_PATTERN, error="A colour #RRGGBB."),
+                             metadata={"example": "#0275D8"})
+    font = JSONInteger(validate=Range(0, 5), metadata={"description": "WhatsApp's fonts 0 to 5"})
+    media = Nested(MediaFileIn, metadata={"description": "a JPEG, PNG or MP4"})
+    caption = String(validate=_CAPTION)
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if ("text" in data) == ("media" in data):
+            raise SchemaError("Give 'text' or 'media'.")
+        if "media" in data and ("backgroundColor" in data or "font" in data):
+            raise SchemaError("backgroundColor and font go with 'text'.")
+        if "text" in data and "caption" in data:
+            raise SchemaError("A caption goes with 'media'.", "caption")
+
+
+CROSS_FIELD_RULES.update({
+    "StatusPostIn": {"oneOf": [
+        {"required": ["text"], "not": {"anyOf": [{"required": ["media"]},
+                                                 {"required": ["caption"]}]}},
+        {"required": ["media"], "not": {"anyOf": [{"required": ["text"]},
+                                                  {"required": ["backgroundColor"]},
+                                                  {"required": ["font"]}]}}]},
+})
+
+
+# ---- communities (api/communities.py): a name of 100, a description of 2048, as groups
+class CommunityCreateIn(Schema):
+    name = String(required=True, validate=Length(1, 100), metadata={"example": "Customers"})
+    description = String(validate=Length(0, 2048))
+    groups = List(String(validate=Pattern(GROUP_ID_PATTERN, error="Not a group id (…@g.us).")),
+                  load_default=list, validate=Length(max=100),
+                  metadata={"description": "groups to link (the account must be an admin of each)"})
+
+
+class CommunityGroupsIn(Schema):
+    add = List(String(validate=Pattern(GROUP_ID_PATTERN, error="Not a group id (…@g.us).")),
+               validate=Length(1, 100))
+    remove = List(String(validate=Pattern(GROUP_ID_PATTERN, error="Not a group id (…@g.us).")),
+                  validate=Length(1, 100))
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if not data.get("add") and not data.get("remove"):
+            raise SchemaError("Give 'add' or 'remove' (a list of group ids).")
+
+
+class AnnouncementIn(Schema):
+    text = String(required=True, validate=Length(1, 65536))
+
+
+CROSS_FIELD_RULES.update({
+    "CommunityGroupsIn": {"anyOf": [{"required": ["add"]}, {"required": ["remove"]}]},
+})

@@ -150,6 +150,7 @@
   /** @param {string|null} id  a person's id without its device part (`:12`) */
   function bareId(id) { return id ? id.replace(/:\d+@/, '@') : id; }
   function isGroupId(id) { return typeof id === 'string' && id.slice(-5) === '@g.us'; }
+  function isChannelId(id) { return typeof id === 'string' && id.slice(-11) === '@newsletter'; }
   var MEDIA = {image: 1, video: 1, audio: 1, ptt: 1, sticker: 1, document: 1};
 
   /** @param {ContactModel} c */
@@ -286,7 +287,9 @@
     if (w.seen.indexOf(json.id) !== -1) return;
     w.seen.push(json.id);
     if (w.seen.length > 2000) w.seen.splice(0, 1000);
-    if (json.chatId === STATUS_CHAT) {
+    if (isChannelId(json.chatId)) {  // a channel's post: never a chat message
+      if (!json.fromMe) push('channel.message', json);
+    } else if (json.chatId === STATUS_CHAT) {
       if (!json.fromMe) push('status.received', json);  // someone's status (story)
     } else if (json.type === 'gp2') {
       json.recipients = (m.recipients || []).map(str);
@@ -464,7 +467,9 @@
       'forwardMessage', 'generateMessageID', 'get', 'getMessageById', 'getMessages', 'list',
       'markIsComposing', 'markIsPaused', 'markIsRead', 'markIsRecording', 'mute', 'pin', 'pinMsg',
       'sendCreatePollMessage', 'sendFileMessage', 'sendLocationMessage', 'sendReactionToMessage',
-      'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute'],
+      'sendTextMessage', 'sendVCardContactMessage', 'starMessage', 'unmute', 'getMessageACK'],
+    community: ['addSubgroups', 'create', 'deactivate', 'demoteParticipants',
+      'getAnnouncementGroup', 'getSubgroups', 'promoteParticipants', 'removeSubgroups'],
     conn: ['genLinkDeviceCodeForPhoneNumber', 'getAuthCode', 'getBuildConstants', 'getMyUserId',
       'isAuthenticated', 'logout', 'markAvailable', 'markUnavailable'],
     contact: ['get', 'getProfilePictureUrl', 'getStatus', 'list', 'queryExists'],
@@ -473,8 +478,10 @@
       'promoteParticipants', 'removeParticipants', 'revokeInviteCode', 'setDescription',
       'setProperty', 'setSubject'],
     labels: ['addNewLabel', 'addOrRemoveLabels', 'getAllLabels', 'getLabelColorPalette'],
+    newsletter: ['create', 'destroy', 'edit', 'follow', 'getSubscribers', 'unfollow'],
     profile: ['getMyProfileName', 'getMyProfilePicture', 'getMyStatus', 'isBusiness',
-      'setMyProfileName', 'setMyProfilePicture', 'setMyStatus']
+      'setMyProfileName', 'setMyProfilePicture', 'setMyStatus'],
+    status: ['getMyStatus', 'remove', 'sendImageStatus', 'sendTextStatus', 'sendVideoStatus']
   };
   var OPTIONAL = {
     blocklist: ['isBlocked'],
@@ -792,6 +799,93 @@
       reader.onerror = function () { reject({code: 'media_read_failed', message: String(reader.error)}); };
       reader.readAsDataURL(blob);
     });
+  }
+
+  // ---- channels (wa-js 4.6.0 dist/newsletter/functions/*.d.ts; a channel is a chat
+  // <digits>@newsletter in WhatsApp's NewsletterStore, which chat.get and
+  // chat.list({onlyNewsletter: true}) read). ChatModel.newsletterMetadata is typed any in
+  // 4.6.0: WhatsApp's NewsletterMetadataModel, read field by field with its membership checks.
+  /** @param {ChatModel} c */
+  function channelJSON(c) {
+    var meta = c.newsletterMetadata || {};
+    var code = meta.inviteCode || null;
+    return {id: str(c.id), name: meta.name || c.name || null, description: meta.description || null,
+            role: meta.membershipType || null, followers: typeof meta.subscribersCount === 'number' ? meta.subscribersCount : null,
+            inviteCode: code, inviteLink: code ? 'https://whatsapp.com/channel/' + code : null,
+            createdAt: typeof meta.creationTime === 'number' ? meta.creationTime : null,
+            mutedUntil: muteOf(c) || null};
+  }
+
+  /** @param {WPPType} P @param {string} id @returns {ChatModel} */
+  function channelChat(P, id) {
+    var chat = null;
+    try { chat = P.chat.get(id); } catch (e) { /* invalid_wid: not found either */ }
+    if (!chat || !chat.isNewsletter) {
+      throw {code: 'channel_not_found', message: 'The account neither owns nor follows ' + id};
+    }
+    return chat;
+  }
+
+  // Only the owner and the channel's admins post, edit and list followers (WhatsApp refuses
+  // anyone else): said before WhatsApp is asked.
+  /** @param {WPPType} P @param {string} id @param {boolean} [owner] */
+  function adminChannel(P, id, owner) {
+    var chat = channelChat(P, id);
+    var meta = chat.newsletterMetadata;
+    var ok = meta && (owner ? meta.iAmOwner() : meta.iAmAdminOrOwner());
+    if (!ok) {
+      throw owner ? {code: 'not_channel_owner', message: 'Only the owner of ' + id + ' may delete it'}
+        : {code: 'not_channel_admin', message: 'Only the owner and admins of ' + id + ' may do this'};
+    }
+    return chat;
+  }
+
+  // ---- status posts (wa-js 4.6.0 dist/status/functions/*.d.ts): the account's own stories.
+  // A status is up 24 h; who viewed it is its receipts (chat/functions/getMessageACK.d.ts).
+  var STATUS_TTL = 24 * 3600;
+  /** @param {WPPType} P @param {MsgModel} m */
+  async function statusJSON(P, m) {
+    var json = msgJSON(m);
+    var color = typeof m.backgroundColor === 'number' ? m.backgroundColor : null;
+    var out = {id: json.id, type: json.type, text: json.type === 'chat' ? json.body : null,
+               caption: json.caption, mimetype: json.mimetype, timestamp: json.timestamp,
+               expiresAt: json.timestamp ? json.timestamp + STATUS_TTL : null,
+               font: typeof m.font === 'number' ? m.font : null,
+               // ARGB as WhatsApp stores it, as #RRGGBB
+               backgroundColor: color === null ? null : '#' + ('000000' + (color & 0xFFFFFF).toString(16)).slice(-6).toUpperCase(),
+               viewers: []};
+    try {
+      var ack = await P.chat.getMessageACK(json.id);
+      out.viewers = ack.participants.filter(function (p) { return !!p.readAt; }).map(function (p) {
+        return {id: str(p.wid), viewedAt: p.readAt};
+      });
+    } catch (e) { /* no receipts yet */ }
+    return out;
+  }
+
+  // ---- communities (wa-js 4.6.0 dist/community/functions/*.d.ts): a parent group
+  // (groupMetadata.groupType COMMUNITY) with an announcement group and linked groups.
+  /** @param {WPPType} P @param {string} id @returns {ChatModel} */
+  function communityChat(P, id) {
+    var chat = null;
+    try { chat = P.chat.get(id); } catch (e) { /* invalid_wid */ }
+    if (!chat || !chat.groupMetadata || chat.groupMetadata.groupType !== 'COMMUNITY') {
+      throw {code: 'community_not_found', message: 'The account is in no community ' + id};
+    }
+    return chat;
+  }
+
+  /** @param {WPPType} P @param {ChatModel} chat */
+  function communityJSON(P, chat) {
+    var id = str(chat.id);
+    var announce = str(P.community.getAnnouncementGroup(id)) || null;
+    var groups = [];
+    try {
+      groups = P.community.getSubgroups(id).map(str).filter(function (g) { return g !== announce; });
+    } catch (e) { /* group_not_exist: no linked groups known yet */ }
+    var meta = chat.groupMetadata;
+    return {id: id, name: meta.subject || chat.name || null, description: meta.desc || null,
+            announcementGroup: announce, groups: groups, participants: participantsOf(meta)};
   }
 
   /** @type {Record<string, (P: WPPType, a: any) => Promise<any>>} */
@@ -1281,6 +1375,158 @@
       }
       var r = await P.group.join(a.code);
       return {id: str(r.id), name: info.subject || null, pendingApproval: r.pendingApproval === true};
+    },
+    listChannels: async function (P) {
+      return (await P.chat.list({onlyNewsletter: true})).filter(Boolean).map(channelJSON);
+    },
+    getChannel: async function (P, a) {
+      return channelJSON(channelChat(P, a.id));
+    },
+    createChannel: async function (P, a) {
+      var opts = {};
+      if (a.description) opts.description = a.description;
+      if (a.picture) opts.picture = a.picture;
+      var r = await P.newsletter.create(a.name, opts);
+      var chat = P.chat.get(r.idJid);
+      return chat ? channelJSON(chat) : {id: r.idJid, name: r.name, description: r.description,
+        role: 'owner', followers: r.subscribersCount, inviteCode: r.inviteCode,
+        inviteLink: r.inviteLink, createdAt: r.timestamp, mutedUntil: null};
+    },
+    editChannel: async function (P, a) {
+      adminChannel(P, a.id, false);
+      var opts = {};
+      if (typeof a.name === 'string') opts.name = a.name;
+      if (typeof a.description === 'string') opts.description = a.description;
+      if (a.picture) opts.picture = a.picture;
+      await P.newsletter.edit(a.id, opts);
+      return channelJSON(channelChat(P, a.id));
+    },
+    // destroy answers false when WhatsApp refuses
+    deleteChannel: async function (P, a) {
+      adminChannel(P, a.id, true);
+      if (!(await P.newsletter.destroy(a.id))) {
+        throw {code: 'channel_delete_failed', message: 'WhatsApp did not delete ' + a.id};
+      }
+      return {id: a.id, deleted: true};
+    },
+    // follow/unfollow wrap WhatsApp's error as {code, error: {status}}: a 404 is no channel
+    followChannel: async function (P, a) {
+      try {
+        if (a.follow) await P.newsletter.follow(a.id); else await P.newsletter.unfollow(a.id);
+      } catch (e) {
+        if (e && e.error && e.error.status === 404) {
+          throw {code: 'channel_not_found', message: 'WhatsApp has no channel ' + a.id};
+        }
+        throw e;
+      }
+      var chat = null;
+      try { chat = P.chat.get(a.id); } catch (e) { /* invalid_wid */ }
+      return {id: a.id, following: !!(chat && chat.isNewsletter), channel: chat && chat.isNewsletter ? channelJSON(chat) : null};
+    },
+    // getSubscribers answers false when the request failed
+    channelFollowers: async function (P, a) {
+      adminChannel(P, a.id, false);
+      var list = await P.newsletter.getSubscribers(a.id, a.limit);
+      if (list === false) throw {code: 'whatsapp_unavailable', message: 'WhatsApp did not list the followers'};
+      return list.map(function (f) {
+        return {id: str(f.id), name: f.displayName || null, role: f.role || null,
+                followedAt: typeof f.followTime === 'number' ? f.followTime : null};
+      });
+    },
+    // a.post text|file|poll, with the send ops' own arguments: owners and admins only
+    sendChannel: async function (P, a) {
+      adminChannel(P, a.to, false);
+      var send = {text: ops.sendText, file: ops.sendFile, poll: ops.sendPoll}[a.post];
+      if (!send) throw {code: 'unknown_op', message: 'No channel send ' + a.post};
+      return send(P, a);
+    },
+    // a.post text ({text, backgroundColor, font}) | image | video ({data, caption})
+    postStatus: async function (P, a) {
+      var r;
+      if (a.post === 'text') {
+        r = await P.status.sendTextStatus(a.text, {backgroundColor: a.backgroundColor, font: a.font, waitForAck: true});
+      } else if (a.post === 'image') {
+        r = await P.status.sendImageStatus(a.data, {caption: a.caption || undefined, waitForAck: true});
+      } else {
+        r = await P.status.sendVideoStatus(a.data, {caption: a.caption || undefined, waitForAck: true});
+      }
+      var json = await sent(P, r);
+      return statusJSON(P, await P.chat.getMessageById(json.id));
+    },
+    myStatuses: async function (P) {
+      var mine = await P.status.getMyStatus();
+      var list = mine && mine.msgs ? mine.msgs.getModelsArray() : [];
+      var now = Date.now() / 1000;
+      var out = [];
+      for (var i = 0; i < list.length; i++) {
+        var m = list[i];
+        if (!m || !m.id || m.type === 'revoked' || !m.id.fromMe) continue;
+        out.push(await statusJSON(P, m));
+      }
+      return out.filter(function (x) { return !x.expiresAt || x.expiresAt > now - 60; }).sort(byTime);
+    },
+    // remove throws error_on_remove_status when WhatsApp refuses (not ours, gone)
+    deleteStatus: async function (P, a) {
+      await P.status.remove(a.id);
+      return {id: a.id, deleted: true};
+    },
+    listCommunities: async function (P) {
+      return (await P.chat.list({onlyCommunities: true})).filter(Boolean).map(function (c) {
+        return communityJSON(P, c);
+      });
+    },
+    getCommunity: async function (P, a) {
+      return communityJSON(P, communityChat(P, a.id));
+    },
+    createCommunity: async function (P, a) {
+      var r = await P.community.create(a.name, a.description || '', a.groups || []);
+      var out = communityJSON(P, communityChat(P, str(r.wid)));
+      out.failedGroups = (r.subGroups && r.subGroups.failedGroups) || [];
+      return out;
+    },
+    // each refused group is in failedGroups ({jid, error}: 403 not its admin, 404 unknown)
+    changeCommunityGroups: async function (P, a) {
+      var chat = communityChat(P, a.id);
+      if (!(chat.groupMetadata.participants && chat.groupMetadata.participants.iAmAdmin())) {
+        throw {code: 'not_community_admin', message: 'The account is not an admin of ' + a.id};
+      }
+      var failed = [];
+      if (a.add && a.add.length) failed = failed.concat((await P.community.addSubgroups(a.id, a.add)).failedGroups);
+      if (a.remove && a.remove.length) failed = failed.concat((await P.community.removeSubgroups(a.id, a.remove)).failedGroups);
+      var out = communityJSON(P, communityChat(P, a.id));
+      out.failedGroups = failed;
+      return out;
+    },
+    // the announcement group takes its admins' messages only (WhatsApp refuses the others)
+    communityAnnounce: async function (P, a) {
+      communityChat(P, a.id);
+      var announce = str(P.community.getAnnouncementGroup(a.id));
+      var chat = announce ? P.chat.get(announce) : null;
+      var members = chat && chat.groupMetadata && chat.groupMetadata.participants;
+      if (!members || !members.iAmAdmin()) {
+        throw {code: 'not_community_admin', message: 'Only the admins of ' + a.id + ' post announcements'};
+      }
+      return ops.sendText(P, {to: announce, text: a.text});
+    },
+    // idempotent like changeAdmins: only who changes goes to WhatsApp
+    changeCommunityAdmins: async function (P, a) {
+      var members = communityChat(P, a.id).groupMetadata.participants;
+      function admin(id) { var p = members && members.get(id); return p ? p.isAdmin === true : null; }
+      var promote = (a.promote || []).filter(function (id) { return admin(id) !== true; });
+      var demote = (a.demote || []).filter(function (id) { return admin(id) !== false; });
+      if (promote.length) await P.community.promoteParticipants(a.id, promote);
+      if (demote.length) await P.community.demoteParticipants(a.id, demote);
+      return communityJSON(P, communityChat(P, a.id));
+    },
+    deactivateCommunity: async function (P, a) {
+      var chat = communityChat(P, a.id);
+      var me = str(P.conn.getMyUserId());
+      var owner = participantsOf(chat.groupMetadata).filter(function (p) { return p.isSuperAdmin; })[0];
+      if (!owner || (owner.id !== me && owner.id.split('@')[0] !== (me || '').split('@')[0])) {
+        throw {code: 'not_community_owner', message: 'Only the creator of ' + a.id + ' deactivates it'};
+      }
+      await P.community.deactivate(a.id);
+      return {id: a.id, deactivated: true};
     },
     leaveGroup: async function (P, a) {
       if (!(await P.group.iAmMember(a.groupId))) {

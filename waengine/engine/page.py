@@ -263,6 +263,73 @@ class Page:
         return self._run("leaveGroup", groupId=group_id)
 
 
+    # ---- channels (bridge.js listChannels … sendChannel) ----
+    def list_channels(self) -> list[dict]:
+        return self._run("listChannels")
+
+    def get_channel(self, channel_id: str) -> dict:
+        return self._run("getChannel", id=channel_id)
+
+    def create_channel(self, name: str, description: str | None = None,
+                       picture: str | None = None) -> dict:
+        """`picture`: a data: URL."""
+        return self._run("createChannel", name=name, description=description, picture=picture)
+
+    def edit_channel(self, channel_id: str, name: str | None = None,
+                     description: str | None = None, picture: str | None = None) -> dict:
+        return self._run("editChannel", id=channel_id, name=name, description=description,
+                         picture=picture)
+
+    def delete_channel(self, channel_id: str) -> dict:
+        return self._run("deleteChannel", id=channel_id)
+
+    def follow_channel(self, channel_id: str, follow: bool) -> dict:
+        return self._run("followChannel", id=channel_id, follow=follow)
+
+    def channel_followers(self, channel_id: str, limit: int) -> list[dict]:
+        return self._run("channelFollowers", id=channel_id, limit=limit)
+
+    def send_channel(self, post: str, args: dict) -> dict:
+        """Post to an owned channel: `post` text|file|poll with the send ops' arguments."""
+        return self._run("sendChannel", post=post, **args)
+
+    # ---- status posts (bridge.js postStatus, myStatuses, deleteStatus) ----
+    def post_status(self, post: str, **args) -> dict:
+        """`post` text ({text, backgroundColor, font}) or image/video ({data, caption})."""
+        return self._run("postStatus", post=post, **args)
+
+    def my_statuses(self) -> list[dict]:
+        return self._run("myStatuses")
+
+    def delete_status(self, status_id: str) -> dict:
+        return self._run("deleteStatus", id=status_id)
+
+    # ---- communities (bridge.js listCommunities … deactivateCommunity) ----
+    def list_communities(self) -> list[dict]:
+        return self._run("listCommunities")
+
+    def get_community(self, community_id: str) -> dict:
+        return self._run("getCommunity", id=community_id)
+
+    def create_community(self, name: str, description: str, groups: list[str]) -> dict:
+        return self._run("createCommunity", name=name, description=description, groups=groups)
+
+    def change_community_groups(self, community_id: str, add: list[str],
+                                remove: list[str]) -> dict:
+        return self._run("changeCommunityGroups", id=community_id, add=add, remove=remove)
+
+    def community_announce(self, community_id: str, text: str) -> dict:
+        return self._run("communityAnnounce", id=community_id, text=text)
+
+    def change_community_admins(self, community_id: str, promote: list[str],
+                                demote: list[str]) -> dict:
+        return self._run("changeCommunityAdmins", id=community_id, promote=promote,
+                         demote=demote)
+
+    def deactivate_community(self, community_id: str) -> dict:
+        return self._run("deactivateCommunity", id=community_id)
+
+
 def pairing_code_text(code: str | None) -> str | None:
     """A pairing code as the phone shows it: ABCD-EFGH."""
     if not code:

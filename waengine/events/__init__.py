@@ -237,6 +237,9 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     if kind == "status.received":  # someone's status (story): never a `message`
         post = message(data)
         return [("status.received", post, f"status:{post['id']}")]
+    if kind == "channel.message":  # a post in a channel the account follows: never a `message`
+        post = message(data)
+        return [("channel.message", post, f"channel:{post['id']}")]
     if kind == "group.notification":  # gp2: members added/removed, subject changed...
         note = {**message(data), "subtype": data.get("subtype"),
                 "participants": list(data.get("recipients") or ())}

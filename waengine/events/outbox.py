@@ -19,7 +19,7 @@ EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoke
                "poll.vote", "message.undecryptable", "status.received", "group.notification",
                "call.received", "presence.update", "pairing.code", "session.snapshot",
                "session.moved", "session.degraded", "session.recovered", "message.unsupported",
-               "session.restricted")
+               "session.restricted", "channel.message")
 
 
 def new_event_id() -> str:

@@ -1,7 +1,9 @@
-"""Sandbox routes for profiles, the blocklist and group administration (docs/sandbox.md).
+"""Sandbox routes for profiles, the blocklist, group administration, channels, statuses
+and the network's clock (docs/sandbox.md).
 
 Control routes (`/_sandbox/...`) act as a phone; transport routes (`/_sandbox/api/...`) are the
-page's own calls behind its WPP.profile, WPP.blocklist, WPP.contact and WPP.group functions.
+page's own calls behind its WPP.profile, WPP.blocklist, WPP.contact, WPP.group and
+WPP.newsletter and WPP.status functions.
 """
 
 from __future__ import annotations
@@ -57,6 +59,94 @@ def phone_group_setting(phone, gid, setting):
 @control.post("/invites/<code>/join")
 def phone_join(code):
     return network().join_group(code, body().get("phone"))
+
+
+@control.post("/channels")
+def create_channel():
+    data = body()
+    if not data.get("owner"):
+        raise SandboxError(400, "validation_error", "'owner' (a phone) is required")
+    return network().create_channel(data["owner"], data.get("name"), data.get("description"),
+                                    data.get("picture")), 201
+
+
+@control.get("/channels/<cid>")
+def get_channel(cid):
+    return network().get_channel(cid)
+
+
+@control.post("/channels/<cid>/<action>")
+def phone_channel_action(cid, action):
+    """A phone acts on a channel: follow, unfollow, edit, delete, admin (the owner appoints)."""
+    data = body()
+    net = network()
+    if action in ("follow", "unfollow"):
+        return net.follow_channel(cid, _phone(data, "phone"), follow=action == "follow")
+    if action == "edit":
+        return net.edit_channel(cid, _phone(data, "by"), data.get("name"),
+                                data.get("description"), data.get("picture"))
+    if action == "delete":
+        return net.delete_channel(cid, _phone(data, "by"))
+    if action == "admin":
+        return net.set_channel_admin(cid, _phone(data, "phone"), data.get("admin") is not False)
+    if action == "posts":
+        return net.post_to_channel(cid, _phone(data, "from"), text=data.get("text"),
+                                   media=data.get("media"), caption=data.get("caption"),
+                                   poll=data.get("poll")), 201
+    raise SandboxError(404, "not_found", f"No channel action {action!r}")
+
+
+@control.post("/channels/<cid>/posts/<msg_id>/view")
+def view_channel_post(cid, msg_id):
+    """A follower sees a post and, with 'emoji', reacts to it ('' takes it back)."""
+    data = body()
+    return network().view_channel_post(msg_id, _phone(data, "by"), data.get("emoji"))
+
+
+@control.post("/communities")
+def create_community():
+    data = body()
+    return network().create_community(_phone(data, "owner"), data.get("name"),
+                                      data.get("description"), data.get("groups") or []), 201
+
+
+@control.get("/communities/<cid>")
+def get_community(cid):
+    return network().community_view(cid)
+
+
+@control.post("/statuses/<msg_id>/view")
+def view_status(msg_id):
+    """A contact opens a status: its poster sees the view."""
+    return network().view_status(msg_id, _phone(body(), "by"))
+
+
+@control.get("/phones/<phone>/statuses")
+def statuses_seen_by(phone):
+    """The statuses the phone sees now: its contacts' of the last 24 hours."""
+    return {"data": network().statuses_seen_by(phone)}
+
+
+@control.get("/clock")
+def get_clock():
+    return network().clock()
+
+
+@control.post("/clock")
+def move_clock():
+    """Move the network's clock: {"advance": seconds} or {"offset": seconds} (0: real time)."""
+    data = body()
+    for name in ("advance", "offset"):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise SandboxError(400, "validation_error", f"'{name}' must be a number of seconds")
+    return network().clock(advance=data.get("advance"), offset=data.get("offset"))
+
+
+def _phone(data: dict, name: str) -> str:
+    if not data.get(name):
+        raise SandboxError(400, "validation_error", f"'{name}' (a phone) is required")
+    return str(data[name])
 
 
 # --------------------------------------------------------------------------- transport
@@ -133,3 +223,94 @@ def device_join(code):
 @transport.post("/groups/<gid>/leave")
 def device_leave(gid):
     return network().leave_group(gid, _me())
+
+
+@transport.post("/newsletters")
+def device_create_channel():
+    data = body()
+    me = _me()
+    channel = network().create_channel(me, data.get("name"), data.get("description"),
+                                       data.get("picture"))
+    return _with_chat(channel, me)
+
+
+def _with_chat(channel: dict, me: str) -> dict:
+    """The page's answer: the channel and its chat, which the page stores at once."""
+    return {"channel": channel, "chat": network().channel_chat(channel["id"], me)}
+
+
+@transport.get("/newsletters/<cid>")
+def device_get_channel(cid):
+    return network().get_channel(cid, _me())
+
+
+@transport.post("/newsletters/<cid>/edit")
+def device_edit_channel(cid):
+    data = body()
+    me = _me()
+    return _with_chat(network().edit_channel(cid, me, data.get("name"), data.get("description"),
+                                             data.get("picture")), me)
+
+
+@transport.post("/newsletters/<cid>/delete")
+def device_delete_channel(cid):
+    return network().delete_channel(cid, _me())
+
+
+@transport.post("/newsletters/<cid>/follow")
+def device_follow_channel(cid):
+    me = _me()
+    return _with_chat(network().follow_channel(cid, me, follow=body().get("follow") is not False),
+                      me)
+
+
+@transport.get("/newsletters/<cid>/followers")
+def device_channel_followers(cid):
+    return {"followers": network().channel_followers(cid, _me())}
+
+
+@transport.post("/status")
+def device_post_status():
+    return network().post_status_from_device(*device_auth(), body())
+
+
+@transport.get("/status/mine")
+def device_my_statuses():
+    return {"statuses": network().my_statuses(*device_auth())}
+
+
+@transport.get("/status/<msg_id>/viewers")
+def device_status_viewers(msg_id):
+    return network().status_viewers(*device_auth(), msg_id)
+
+
+@transport.post("/status/<msg_id>/revoke")
+def device_revoke_status(msg_id):
+    return network().revoke_status(*device_auth(), msg_id)
+
+
+@transport.post("/communities")
+def device_create_community():
+    data = body()
+    made = network().create_community(_me(), data.get("name"), data.get("description"),
+                                      data.get("subgroups") or [])
+    return {**made, "groups": _groups(made["id"], made["announcementGroup"],
+                                      *made["subGroups"]["linkedGroupJids"])}
+
+
+@transport.post("/communities/<cid>/subgroups")
+def device_link_subgroups(cid):
+    data = body()
+    result = network().link_subgroups(cid, _me(), data.get("subgroups") or [],
+                                      link=data.get("link") is not False)
+    return {**result, "groups": _groups(cid, *result["linkedGroupJids"])}
+
+
+@transport.post("/communities/<cid>/deactivate")
+def device_deactivate_community(cid):
+    return network().deactivate_community(cid, _me())
+
+
+def _groups(*gids: str) -> list[dict]:
+    """The groups' views, which the page stores at once (their chat events follow)."""
+    return [network().get_group(g) for g in gids]

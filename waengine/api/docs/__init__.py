@@ -8,6 +8,16 @@ their success schema and their own error statuses with `responses()`; what every
 """
 
 from .build import init_app
+from .channels import (
+    Channel,
+    ChannelDeleted,
+    ChannelFollow,
+    ChannelFollowers,
+    ChannelList,
+    Status,
+    StatusDeleted,
+    StatusList,
+)
 from .chats import Chat, ChatList, ReadReceipt
 from .contacts import Contact, ContactList, Exists
 from .errors import BROWSER_ERRORS, ERRORS, NOT_MODIFIED, Error, ErrorDetail, responses
@@ -22,7 +32,17 @@ from .events import (
     StreamToken,
     Webhook,
 )
-from .groups import Group, GroupList, InviteLink, JoinedGroup, LeftGroup, Participant
+from .groups import (
+    Community,
+    CommunityList,
+    Deactivated,
+    Group,
+    GroupList,
+    InviteLink,
+    JoinedGroup,
+    LeftGroup,
+    Participant,
+)
 from .messages import (
     Deleted,
     Forwarded,
@@ -64,7 +84,9 @@ from .sessions import (
 )
 
 __all__ = [
-    "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Chat", "ChatList", "Cleared",
+    "Activity", "BROWSER_ERRORS", "BrowserInfo", "Capacity", "Channel", "ChannelDeleted",
+    "ChannelFollow", "ChannelFollowers", "ChannelList", "Chat", "ChatList", "Cleared",
+    "Status", "StatusDeleted", "StatusList", "Community", "CommunityList", "Deactivated",
     "Contact", "ContactList", "Deleted", "Delivery", "DeliveryList", "ERRORS", "Error",
     "ErrorDetail", "Event", "EventList", "Exists", "Forwarded", "Group", "GroupList", "Health",
     "HistoryPoint", "Node", "NodeList", "Drain",

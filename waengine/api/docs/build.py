@@ -27,6 +27,7 @@ TAGS = [
     {"name": "Chats", "description": "The chat list, a chat's messages, read receipts"},
     {"name": "Contacts and groups", "description": "Contacts, numbers on WhatsApp, groups"},
     {"name": "Webhooks and events", "description": "Signed webhooks, deliveries, the SSE stream"},
+    {"name": "Channels", "description": "WhatsApp channels (newsletters) and status posts"},
     {"name": "Monitoring", "description": "Health, performance, Prometheus metrics"},
 ]
 
@@ -128,8 +129,12 @@ def _id_pattern(name: str, path: str) -> str | None:
         return rf"^ *(?:{schemas.WA_ID}|{schemas.PHONE}) *$"
     if name in ("contactId", "phone"):
         return rf"^ *(?:{schemas.PERSON_ID}|{schemas.PHONE}) *$"
-    if name == "groupId":
+    if name in ("groupId", "communityId"):
         return schemas.GROUP_ID_PATTERN
+    if name == "channelId":
+        return schemas.CHANNEL_ID_PATTERN
+    if name == "statusId":
+        return schemas.STATUS_ID_PATTERN
     if name == "messageId" and path.endswith("/reaction"):
         return schemas.MESSAGE_KEY_PATTERN
     return None

@@ -47,3 +47,29 @@ class JoinedGroup(Out):
 class LeftGroup(Out):
     id = String(required=True)
     left = Boolean(required=True)
+
+
+class FailedGroup(Out):
+    jid = String(required=True)
+    error = String(required=True, metadata={"description": "403 not its admin, 404 unknown, "
+                                                          "409 in another community"})
+
+
+class Community(Out):
+    id = String(required=True)
+    name = String(allow_none=True)
+    description = String(allow_none=True)
+    announcementGroup = String(allow_none=True, metadata={
+        "description": "the group only admins post in; every member reads it"})
+    groups = List(String(), required=True)
+    participants = List(Nested(Participant), required=True)
+    failedGroups = List(Nested(FailedGroup))
+
+
+class CommunityList(Out):
+    data = List(Nested(Community), required=True)
+
+
+class Deactivated(Out):
+    id = String(required=True)
+    deactivated = Boolean(required=True)

@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 
 from .calls import CallOps
+from .channels import ChannelOps
 from .chatstate import ChatStateOps
 from .clock import ThreadScheduler
+from .communities import CommunityOps
 from .contacts import ContactOps
 from .devices import DeviceOps
 from .failures import FailureOps
@@ -45,13 +47,15 @@ from .profiles import ProfileOps
 from .reachout import ReachOutOps
 from .receipts import ReceiptOps
 from .seeding import SeedOps
+from .statuses import StatusOps
 from .streams import StreamOps
 from .updates import UpdateOps
 
 
-class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, NoticeOps,
-              MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps, StreamOps,
-              ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps):
+class Network(ChannelOps, CommunityOps, PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps,
+              CallOps, NoticeOps, MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps,
+              StreamOps, ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps,
+              StatusOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -61,7 +65,9 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, Not
         scheduler=None,
     ):
         self.options = options or Options()
-        self._clock = clock
+        # statuses.py clock(): a test moves the network a day on instead of waiting one
+        self._clock_offset = 0.0
+        self._clock = lambda: clock() + self._clock_offset
         self._scheduler = scheduler or ThreadScheduler()
         self._cond = threading.Condition()
         self._closed = False
@@ -73,6 +79,7 @@ class Network(PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps, CallOps, Not
         self._generation = getattr(self, "_generation", 0) + 1
         self._phones: dict[str, Phone] = {}
         self._groups: dict[str, Group] = {}
+        self._channels: dict = {}  # channels.py: id -> Channel
         self._messages: dict[str, Message] = {}
         self._message_order: list[str] = []
         self._devices: dict[str, Device] = {}

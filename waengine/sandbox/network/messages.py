@@ -107,7 +107,7 @@ class MessageOps:
         if kind not in MESSAGE_TYPES:
             raise SandboxError(400, "invalid_type", f"Unsupported message type {kind!r}")
         target = self._target(payload.get("to"))
-        self._check_group_sender(target, device.phone)
+        self._check_group_sender(target, device.phone, kind)
         if target in self._phones[device.phone].blocked:
             raise SandboxError(403, "contact_blocked", "Unblock this contact to message it")
         msg = Message(id=msg_id, sender=device.phone, to=target, type=kind,
@@ -120,7 +120,7 @@ class MessageOps:
         msg.lat = float(payload["lat"]) if payload.get("lat") is not None else None
         msg.lng = float(payload["lng"]) if payload.get("lng") is not None else None
         msg.quoted_id = payload.get("quotedId") or None
-        if not is_group_id(target):
+        if not is_group_id(target) and not target.endswith("@newsletter"):
             to = str(payload.get("to") or "").strip()
             msg.addressed = to if to.endswith("@lid") else user_wid(target)
         msg.mention_ids = [str(m) for m in payload.get("mentions") or []]
@@ -200,7 +200,10 @@ class MessageOps:
                 phones.append(phone)
         return phones
 
-    def _check_group_sender(self, target: str, sender: str) -> None:
+    def _check_group_sender(self, target: str, sender: str, kind: str = "chat") -> None:
+        if target.endswith("@newsletter"):  # channels.py: owners and admins post
+            self._check_channel_post(target, sender, kind)
+            return
         if not is_group_id(target):
             return
         group = self._groups.get(target)
@@ -213,6 +216,10 @@ class MessageOps:
 
     def _target(self, to) -> str:
         text = str(to or "").strip()
+        if text.endswith("@newsletter"):
+            if not re.fullmatch(r"\d+@newsletter", text):
+                raise SandboxError(400, "invalid_wid", f"Invalid channel id {to!r}")
+            return text
         if is_group_id(text):
             if not re.fullmatch(r"[\d-]+@g\.us", text):
                 raise SandboxError(400, "invalid_wid", f"Invalid group id {to!r}")
@@ -237,8 +244,8 @@ class MessageOps:
             self._file_message(sender, msg, incoming=False)
         for phone in msg.recipients:
             account = self._phones[phone]
-            if msg.sender not in account.book:
-                account.known.add(msg.sender)
+            if msg.sender not in account.book and not msg.to.endswith("@newsletter"):
+                account.known.add(msg.sender)  # a channel's followers never learn who posted
             if not reaction:
                 self._file_message(account, msg, incoming=True)
             self._push_phone(phone, kind, lambda a: self._message_event(msg, a))
@@ -546,7 +553,8 @@ class MessageOps:
             "recipientKey": self._recipient_key(msg),  # as a receiving session knows it
             "from": msg.sender,
             "to": msg.to,
-            "chatId": msg.to if is_group_id(msg.to) else msg.addressed or user_wid(msg.to),
+            "chatId": msg.to if is_group_id(msg.to) or msg.to.endswith("@newsletter")
+            else msg.addressed or user_wid(msg.to),
             "type": msg.type,
             "text": msg.body,
             "caption": msg.caption,

@@ -146,6 +146,12 @@ class Group:
     announce: bool = False  # only admins may send
     restrict: bool = False  # only admins may edit the subject, description and settings
     invite_code: str | None = None  # the current invite link's code (made on first ask)
+    # communities.py: "group", or the community's COMMUNITY / LINKED_ANNOUNCEMENT_GROUP /
+    # LINKED_SUBGROUP; a community's announcement group and linked groups
+    kind: str = "group"
+    parent: str | None = None
+    announcement: str | None = None
+    subgroups: list = field(default_factory=list)
 
 
 @dataclass
@@ -186,6 +192,9 @@ class Message:
     subtype: str | None = None  # notifications: gp2 "add"/"remove", e2e "identity", call_log "miss"
     ciphertext: bool = False  # recipients still see type "ciphertext" (not decrypted yet)
     notice_recipients: list = field(default_factory=list)  # gp2: the phones added/removed
+    font: int | None = None  # a text status's font (wa-js TextFontStyle 0..5)
+    background: int | None = None  # a text status's background colour, ARGB (0xFF0275D8)
+    viewed: dict = field(default_factory=dict)  # a status: viewer phone -> when it was seen
 
 
 @dataclass

@@ -142,8 +142,15 @@ class NoticeOps:
                "participant": user_wid(msg.sender)}
         key["_serialized"] = key_string(key)
         poster = self._phones.get(msg.sender)
-        return {"key": key, "from": STATUS_CHAT, "to": user_wid(viewer.phone),
-                "author": user_wid(msg.sender), "type": msg.type, "body": msg.body, "t": msg.t,
+        view = {"key": key, "from": STATUS_CHAT, "to": user_wid(viewer.phone),
+                "author": user_wid(msg.sender), "type": "revoked" if msg.revoked else msg.type,
+                "body": "" if msg.revoked else msg.body, "t": msg.t,
                 "ack": 1, "notifyName": poster.name if poster else "",
                 "self": "out" if from_me else "in", "mentionedJidList": [],
                 "isForwarded": False, "star": False}
+        if msg.font is not None:  # a text status (statuses.py): its look
+            view["font"], view["backgroundColor"] = msg.font, msg.background
+        for name in ("caption", "filename", "mimetype", "size"):
+            if getattr(msg, name) is not None and not msg.revoked:
+                view[name] = getattr(msg, name)
+        return view

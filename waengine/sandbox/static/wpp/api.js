@@ -3,6 +3,7 @@
 import { call } from './call.js';
 import { blocklist } from './blocklist.js';
 import { chat, forwardMessagesToChats } from './chat.js';
+import { community } from './community.js';
 import { chatStateApi, installChatState } from './chatstate.js';
 import { conn } from './conn.js';
 import { contact, serverQueryWidExists } from './contact.js';
@@ -11,8 +12,11 @@ import { group } from './group.js';
 import { MsgKey, Wid, assertWid } from './ids.js';
 import { takeover } from './pump.js';
 import { installLabels, isBusiness, labels } from './labels.js';
+import { newsletter } from './newsletter.js';
 import { profile } from './profile.js';
 import { state } from './state.js';
+import { getMessageACK, status } from './status.js';
+import { asyncApi } from './transport.js';
 import { util } from './util.js';
 
 export const WPP = {
@@ -24,12 +28,16 @@ export const WPP = {
   ev,
   call,
   conn: Object.assign(conn, chatStateApi.conn),
-  chat: Object.assign(chat, chatStateApi.chat),
+  chat: Object.assign(chat, chatStateApi.chat,
+    { getMessageACK: asyncApi('chat.getMessageACK', getMessageACK) }),
   contact: Object.assign(contact, chatStateApi.contact),
   group,
+  community,
   util,
   blocklist,
   labels,
+  newsletter,
+  status,
   profile: Object.assign(profile, { isBusiness }),
   loader: {
     loaderType: 'meta',
@@ -44,8 +52,7 @@ export const WPP = {
     functions: { queryWidExists: serverQueryWidExists, forwardMessagesToChats },
     Socket: { takeover: () => takeover() } },
 };
-for (const name of ['cart', 'catalog', 'community', 'indexdb', 'lists', 'newsletter', 'order',
-  'privacy', 'status']) {
+for (const name of ['cart', 'catalog', 'indexdb', 'lists', 'order', 'privacy']) {
   WPP[name] = {};
 }
 installChatState(); // presence subscriptions, the server's chat events

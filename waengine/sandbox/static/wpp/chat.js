@@ -159,6 +159,9 @@ export function newOwnKey(chat, messageId) {
 export async function sendMessage(chatId, attrs, options, extra, upload) {
   options = Object.assign({}, defaultSendMessageOptions, options || {});
   const chat = await findChat(chatId);
+  if (chat.isNewsletter && !NEWSLETTER_TYPES.includes(attrs.type)) {
+    throw new WPPError('type_not_valid_for_newsletter', 'Please, send a valid type for send message to newsletter. Valid types: "chat", "image", "video", "poll_creation"');
+  }
   const key = newOwnKey(chat, options.messageId);
   const quoted = options.quotedMsg
     ? (options.quotedMsg instanceof MsgModel ? options.quotedMsg : await getMessageById(options.quotedMsg))
@@ -190,6 +193,9 @@ export async function sendMessage(chatId, attrs, options, extra, upload) {
   return Object.assign({ id: key._serialized, ack: msg.ack }, extra || { from: String(from), to: String(chat.id) },
     { sendMsgResult: result });
 }
+
+// wa-js 4.6.0 sendRawMessage: what a channel takes
+const NEWSLETTER_TYPES = ['chat', 'image', 'video', 'poll_creation'];
 
 /** upload: a media message's bytes, sent with it (the media server keeps them for downloads). */
 export async function deliver(msg, chat, quoted, mentions, upload) {
@@ -577,12 +583,16 @@ export const chat = {
   },
   find: asyncApi('chat.find', async (chatId) => findChat(chatId)),
   list: asyncApi('chat.list', async (options = {}) => {
-    let chats = Array.from(store.chats.values()).sort((a, b) => (b.t || 0) - (a.t || 0));
+    // WhatsApp keeps channels in NewsletterStore, apart from ChatStore (wa-js 4.6.0 chat.list)
+    let chats = Array.from(store.chats.values()).filter((c) => !!options.onlyNewsletter === c.id.isNewsletter())
+      .sort((a, b) => (b.t || 0) - (a.t || 0));
     if (options.onlyUsers) chats = chats.filter((c) => c.id.isUser());
     if (options.onlyGroups) chats = chats.filter((c) => c.id.isGroup());
     if (options.onlyWithUnreadMessage) chats = chats.filter((c) => c.unreadCount !== 0);
     if (options.onlyArchived) chats = chats.filter((c) => c.archive);
-    if (options.onlyCommunities || options.onlyNewsletter) chats = [];
+    if (options.onlyCommunities) {
+      chats = chats.filter((c) => c.id.isGroup() && c.groupMetadata && c.groupMetadata.groupType === 'COMMUNITY');
+    }
     if (options.id) {
       const index = chats.findIndex((c) => c.id.equals(String(options.id)));
       chats = options.direction === 'before' ? chats.slice(0, Math.max(0, index))

@@ -206,7 +206,8 @@ export class GroupMetadataModel extends Model {
   }
 }
 GroupMetadataModel.props = ['id', 'subject', 'desc', 'owner', 'creation', 'size', 'announce',
-  'restrict', 'isLidAddressingMode', 'memberAddMode'];
+  'restrict', 'isLidAddressingMode', 'memberAddMode', 'groupType', 'isParentGroup', 'parentGroup',
+  'defaultSubgroup', 'joinedSubgroups'];
 
 export class ChatModel extends Model {
   constructor(attrs) {
@@ -316,4 +317,4 @@ MsgModel.props = ['id', 'type', 'subtype', 'body', 'caption', 't', 'from', 'to',
   'filename', 'size', 'duration', 'lat', 'lng', 'loc', 'clientUrl', 'quotedStanzaID',
   'quotedRemoteJid', 'quotedParticipant', 'mentionedJidList', 'isCaptionByUser',
   'latestEditMsgKey', 'latestEditSenderTimestampMs', 'pollName', 'pollOptions',
-  'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList', 'recipients'];
+  'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList', 'recipients', 'font', 'backgroundColor'];

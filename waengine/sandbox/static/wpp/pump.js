@@ -76,7 +76,7 @@ export const eventHandlers = {
     // posts are never processed (no store, no chat.new_message).
     const key = event.msg.key;
     if (key.remote === 'status@broadcast' && !syncAllStatus() && !key.fromMe) return;
-    upsertContact(event.contact);
+    if (event.contact) upsertContact(event.contact); // a channel post names no sender
     if (event.chat) upsertChat(event.chat);
     const msg = storeMessage(msgFromView(event.msg, true));
     ev.emit('chat.new_message', beforeNewMessage(msg));
@@ -178,6 +178,11 @@ export const eventHandlers = {
   },
   chat(event) {
     upsertChat(event.chat);
+    render();
+  },
+  // a channel deleted or unfollowed: gone from the page's NewsletterStore
+  chat_gone(event) {
+    store.chats.delete(event.id);
     render();
   },
   participants(event) {

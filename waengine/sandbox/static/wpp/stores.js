@@ -5,6 +5,7 @@ import { chat } from './chat.js';
 import { contact } from './contact.js';
 import { createWid, keyFromView } from './ids.js';
 import { ChatModel, ContactModel, GroupMetadataModel, MsgModel, ParticipantCollection, ParticipantModel, hidden } from './models.js';
+import { NewsletterMetadataModel } from './newsletter.js';
 import { state } from './state.js';
 
 export const store = {
@@ -67,6 +68,12 @@ export function groupMetadataFrom(view) {
     restrict: !!view.restrict,
     isLidAddressingMode: view.isLidAddressingMode === true,
     memberAddMode: 'admin_add',
+    // communities (network/communities.py): the parent, its announcement and linked groups
+    groupType: view.groupType || 'DEFAULT',
+    isParentGroup: view.isParentGroup === true,
+    parentGroup: view.parentGroup ? createWid(view.parentGroup) : undefined,
+    defaultSubgroup: view.defaultSubgroup === true,
+    joinedSubgroups: (view.joinedSubgroups || []).map(createWid),
   });
   hidden(meta, 'participants', new ParticipantCollection(view.participants.map((p) =>
     new ParticipantModel({ id: createWid(p.id), isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin }))));
@@ -88,6 +95,7 @@ export function upsertChat(view) {
   chat.muteExpiration = view.muteExpiration || 0;
   chat.labels = (view.labels || []).map(String);
   if (view.groupMetadata) chat.groupMetadata = groupMetadataFrom(view.groupMetadata);
+  if (view.newsletterMetadata) hidden(chat, 'newsletterMetadata', new NewsletterMetadataModel(view.newsletterMetadata));
   return chat;
 }
 
@@ -116,7 +124,8 @@ export function msgFromView(view, isNew) {
     mentionedJidList: (view.mentionedJidList || []).map(createWid),
   };
   for (const name of ['caption', 'filename', 'mimetype', 'size', 'lat', 'lng', 'loc', 'pollName',
-    'pollOptions', 'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList']) {
+    'pollOptions', 'pollSelectableOptionsCount', 'vcardFormattedName', 'vcardList', 'font',
+    'backgroundColor']) {
     if (view[name] !== undefined && view[name] !== null) attrs[name] = view[name];
   }
   if (view.subtype) attrs.subtype = view.subtype; // notifications: gp2 add/remove, call_log miss
