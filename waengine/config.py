@@ -240,7 +240,7 @@ class Defaults:
     MEDIA_PUBLIC_URL = ""  # prefix of local media URLs in events, e.g. https://wa.example.com
     MEDIA_WORKERS = 2  # downloads at once (each holds its session's events until stored)
     # Non-chat events (docs/webhooks.md). SYNC_ALL_STATUS: receive other people's status posts
-    # (status.received); wa-js syncAllStatus. UNDECRYPTABLE_AFTER: seconds a message may stay
+    # (status.posted); wa-js syncAllStatus. UNDECRYPTABLE_AFTER: seconds a message may stay
     # "waiting for this message" (ciphertext) before message.undecryptable reports it.
     SYNC_ALL_STATUS = False
     UNDECRYPTABLE_AFTER = 60.0

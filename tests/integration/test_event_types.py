@@ -71,7 +71,7 @@ def test_each_non_chat_event_gets_its_own_type_and_message_is_chat_only(
     assert {m["type"] for m in of_type(receiver, "message")} == {"chat"}
     assert sentinel["id"] not in {m["id"] for m in of_type(receiver, "message.undecryptable")}
 
-    [post] = of_type(receiver, "status.received")
+    [post] = of_type(receiver, "status.posted")
     assert post["body"] == "at the beach" and post["chatId"] == "status@broadcast"
     assert post["author"] == f"{P['ana']}@c.us" and status["id"] in post["id"]
 
@@ -105,7 +105,7 @@ def test_other_peoples_status_posts_are_not_synced_by_default(make_gateway, sand
     send(sandbox, "poster", "nostatus", "after the status")
     wait_for(lambda: of_type(receiver, "message"), timeout=60, message="the chat message")
     assert [m["body"] for m in of_type(receiver, "message")] == ["after the status"]
-    assert of_type(receiver, "status.received") == []
+    assert of_type(receiver, "status.posted") == []
 
 
 def test_reject_calls_rejects_at_once_and_the_caller_gets_the_reply(

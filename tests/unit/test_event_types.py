@@ -27,16 +27,16 @@ def page_msg(mid, **extra):
 
 
 def test_each_non_chat_kind_has_its_own_documented_event_type():
-    for kind in ("status.received", "group.notification", "message.undecryptable",
+    for kind in ("status.posted", "group.notification", "message.undecryptable",
                  "call.received", "message.edited"):
         assert kind in EVENT_TYPES
 
 
-def test_a_status_post_is_status_received_never_message():
+def test_a_status_post_is_status_posted_never_message():
     post = page_msg("false_status@broadcast_AA_62824@c.us", chatId="status@broadcast",
                     **{"from": "status@broadcast"}, author="62824@c.us", body="beach")
-    [(kind, data, key)] = translate("status.received", post)
-    assert kind == "status.received" and data["body"] == "beach"
+    [(kind, data, key)] = translate("status.posted", post)
+    assert kind == "status.posted" and data["body"] == "beach"
     assert data["senderIds"]["phone"] == "62824@c.us" and key == f"status:{post['id']}"
 
 

@@ -1,7 +1,7 @@
 """Status routes: the account's status posts (stories), who viewed them, deleting one.
 
 A status reaches the account's contacts (those who saved the account too) and is gone 24 h
-after it was posted. Contacts' statuses arrive as `status.received` events with
+after it was posted. Contacts' statuses arrive as `status.posted` events with
 SYNC_ALL_STATUS on.
 """
 

@@ -290,7 +290,7 @@
     if (isChannelId(json.chatId)) {  // a channel's post: never a chat message
       if (!json.fromMe) push('channel.message', json);
     } else if (json.chatId === STATUS_CHAT) {
-      if (!json.fromMe) push('status.received', json);  // someone's status (story)
+      if (!json.fromMe) push('status.posted', json);  // someone's status (story)
     } else if (json.type === 'gp2') {
       json.recipients = (m.recipients || []).map(str);
       push('group.notification', json);

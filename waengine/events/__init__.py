@@ -234,9 +234,9 @@ def translate(kind: str, data: dict) -> list[tuple[str, dict, str | None]]:
     if kind == "poll.vote":  # a vote replaces the voter's previous one: each is an event
         key = f"vote:{data.get('messageId')}:{data.get('voter')}:{data.get('timestamp')}"
         return [("poll.vote", data, key)]
-    if kind == "status.received":  # someone's status (story): never a `message`
+    if kind == "status.posted":  # someone's status (story): never a `message`
         post = message(data)
-        return [("status.received", post, f"status:{post['id']}")]
+        return [("status.posted", post, f"status:{post['id']}")]
     if kind == "channel.message":  # a post in a channel the account follows: never a `message`
         post = message(data)
         return [("channel.message", post, f"channel:{post['id']}")]

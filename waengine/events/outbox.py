@@ -16,7 +16,7 @@ from ..vocabulary import Status
 
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
                "group.participants", "message.status", "message.edited",
-               "poll.vote", "message.undecryptable", "status.received", "group.notification",
+               "poll.vote", "message.undecryptable", "status.posted", "group.notification",
                "call.received", "presence.update", "pairing.code", "session.snapshot",
                "session.moved", "session.degraded", "session.recovered", "message.unsupported",
                "session.restricted", "channel.message")
