@@ -15,6 +15,8 @@ def open_store(config: dict, data_dir: Path) -> StoreBase:
         from .store_pg import PostgresStore  # psycopg only where PostgreSQL is used
         return PostgresStore(url, pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
                              timeout=float(config.get("STORE_BUSY_TIMEOUT") or 5.0),
+                             # well inside a lease: a paused node cannot stall a takeover
+                             idle_tx_timeout=max(1.0, float(config.get("LEASE_TTL") or 15) / 3),
                              sealer=sealer_from_config(config))
     check_database(data_dir)
     return Store(data_dir / "waengine.db", config.get("STORE_BUSY_TIMEOUT") or 5.0,

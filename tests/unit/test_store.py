@@ -332,3 +332,29 @@ def test_a_store_that_cannot_answer_raises_storage_unavailable(store, database, 
         holder.close()
     wait_for(lambda: store.insert_session("s1", "STOPPED", {}))
     assert store.failing is None
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_node_paused_inside_a_transaction_cannot_stall_a_takeover(make_store):
+    """Node A is frozen (SIGSTOP, a paused VM) in the middle of a fenced write: its
+    transaction holds the lease row FOR SHARE. Node B's claim must not wait for A to wake:
+    the server ends A's transaction once it is idle past LEASE_TTL / 3, and B's claim goes
+    through; A, woken, finds its transaction gone."""
+    import threading
+
+    clock = Clock()
+    store_a, store_b = make_store(LEASE_TTL=3.0), make_store(LEASE_TTL=3.0)
+    a = Leases(store_a, "node-a", ttl=15, clock=clock)
+    b = Leases(store_b, "node-b", ttl=15, clock=clock)
+    store_a.insert_session("s1", "CONNECTED", {})
+    assert a.claim("s1") == 1
+    clock.now += 20  # A's lease lapsed while it was frozen
+    claimed: list = []
+    # A, woken, finds its transaction ended: a 503 storage_unavailable, retried, not a 500
+    with pytest.raises(StorageUnavailable), store_a.transaction() as tx:
+        tx.execute("SELECT node FROM leases WHERE session = ? FOR SHARE", ("s1",)).fetchone()
+        taker = threading.Thread(target=lambda: claimed.append(b.claim("s1")))
+        taker.start()
+        taker.join(30)  # A stays "frozen" in its transaction meanwhile
+        assert claimed == [2], "B's claim waited for the paused node"
+        tx.execute("SELECT 1").fetchone()
