@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from .archives import extract_within
 from .errors import CapacityExceeded, LeaseLost, NotFound, SessionNotReady, WAEngineError
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def unpack_profile(data: bytes, profile: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, mode=0o700)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(staging, filter="data")
+        extract_within(tar, staging)
     shutil.rmtree(profile, ignore_errors=True)
     staging.rename(profile)
 

@@ -39,6 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from .archives import extract_within
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ def unpack(archive: bytes, profile: Path) -> dict | None:
                     record = json.loads(tar.extractfile(member).read())
                 else:
                     members.append(member)
-            tar.extractall(fresh, members=members, filter="data")  # no path leaves `fresh`
+            extract_within(tar, fresh, members)  # no path leaves `fresh`
         os.chmod(fresh, 0o700)
         old = parent / f".{profile.name}.old-{os.getpid()}-{time.monotonic_ns()}"
         if profile.exists():
