@@ -125,6 +125,17 @@ class Stack:
         return wait_for(lambda: needle in (t := self.text(css)) and t, timeout=timeout,
                         message=f"{needle!r} in {css} (now {self.text(css)!r})")
 
+    def click(self, css: str) -> None:
+        """Click the element, as a person does: the table and panels re-render as data
+        arrives, and a click lands on the element shown then, not on one just replaced."""
+        def clicked():
+            try:
+                self.find(css).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        wait_for(clicked, message=f"{css} clicked")
+
     def type(self, css: str, value: str) -> None:
         field = self.find(css)
         field.clear()
@@ -134,7 +145,7 @@ class Stack:
         self.driver.get(self.url + "/dashboard")
         wait_for(lambda: self.shown("#login") or self.shown("#view-sessions"), message="page")
         if self.shown("#signout"):
-            self.find("#signout").click()
+            self.click("#signout")
         self.type("#login-key", key)
         self.find("#login-key").send_keys(Keys.ENTER)
         wait_for(lambda: self.shown("#view-sessions"), message="sessions view")
@@ -174,7 +185,7 @@ def test_a_wrong_key_shows_an_error_and_a_right_key_signs_in(stack):
     wait_for(lambda: stack.shown("#login"), message="login form")
     stack.shot("login")
     stack.type("#login-key", "not-a-key")
-    stack.find("#login-form button[type=submit]").click()
+    stack.click("#login-form button[type=submit]")
     stack.wait_text("#login-error", "not valid")
     assert not stack.shown("#view-sessions")
     assert stack.driver.execute_script("return sessionStorage.length") == 0
@@ -191,9 +202,9 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     stack.sandbox_post("/_sandbox/phones", phone=OWNER, name="Sales Phone")
     stack.sandbox_post("/_sandbox/phones", phone=BUDI, name="Budi")
     stack.driver.execute_script("window.__sameDocument = true")  # gone if the page reloads
-    stack.find("#new-session").click()
+    stack.click("#new-session")
     stack.type("#create-id", "sales")
-    stack.find("#create-form button[type=submit]").click()
+    stack.click("#create-form button[type=submit]")
 
     wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="QR shown")
     first = stack.find("#qr-img").get_attribute("data-expires-at")
@@ -216,7 +227,7 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
 
     stack.type("#send-to", typed(BUDI))
     stack.type("#send-text", "Halo Budi, from the dashboard")
-    stack.find("#send-form button[type=submit]").click()
+    stack.click("#send-form button[type=submit]")
     stack.wait_text("#send-result", "Sent to")
     wait_for(lambda: any(m.get("text") == "Halo Budi, from the dashboard"
                          for m in stack.inbox(BUDI)), message="Budi's inbox")
@@ -228,7 +239,7 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
     stack.wait_text("#facts", "1 sent · 1 received")
     stack.shot("session")
 
-    stack.find("a.back").click()
+    stack.click("a.back")
     wait_for(lambda: "CONNECTED" in stack.row("sales") and f"+{OWNER}" in stack.row("sales"),
              message="row CONNECTED with the number")
     assert stack.driver.execute_script("return window.__sameDocument") is True
@@ -237,17 +248,17 @@ def test_an_operator_links_a_phone_by_qr_and_sends_a_first_message(stack):
 def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.api("POST", "/sessions", json={"id": "support"})
     wait_for(lambda: "SCAN QR" in stack.row("support"), timeout=60, message="support in the table")
-    stack.find('#sessions-body tr[data-id="support"] a').click()
+    stack.click('#sessions-body tr[data-id="support"] a')
     wait_for(lambda: stack.shown("#qr-img"), timeout=30, message="support's QR")
-    stack.find("#pairing summary").click()
+    stack.click("#pairing summary")
     stack.type("#pairing-phone", typed(number(3)))
-    stack.find("#pairing-form button[type=submit]").click()
+    stack.click("#pairing-form button[type=submit]")
     wait_for(lambda: stack.shown("#pairing-code"), message="pairing code shown")
     code = stack.text("#pairing-code")
     assert len(code) == 9 and code[4] == "-", code
     stack.shot("link-pairing")
 
-    stack.find("a.back").click()
+    stack.click("a.back")
     wait_for(lambda: stack.shown("#view-sessions"), message="back at the table")
     stack.driver.execute_script("window.__sameDocument = true")
     dashboard = stack.driver.current_window_handle
@@ -257,12 +268,12 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
     stack.type("#link-phone", number(3))
     stack.type("#link-name", "Support Phone")
     stack.type("#link-code", code)
-    stack.find("#link-form button[type=submit]").click()
+    stack.click("#link-form button[type=submit]")
     stack.wait_text("#link-out", "Linked")
     stack.type("#send-from", BUDI)
     stack.type("#send-to", number(3))
     stack.type("#send-text", "Halo support")
-    stack.find("#send-form button[type=submit]").click()
+    stack.click("#send-form button[type=submit]")
     stack.wait_text("#send-out", "Sent")
     stack.type("#inbox-phone", BUDI)
     stack.wait_text("#inbox", "Halo Budi, from the dashboard")  # test 2's message
@@ -283,10 +294,10 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
 def test_stop_and_start_from_the_session_page(stack):
     stack.driver.get(stack.url + "/dashboard#session/sales")
     stack.wait_text("#detail-status", "CONNECTED")
-    stack.find('[data-action="stop"]').click()
+    stack.click('[data-action="stop"]')
     stack.wait_text("#detail-status", "STOPPED")
     assert stack.api("GET", "/sessions/sales").json()["status"] == "STOPPED"
-    stack.find('[data-action="start"]').click()
+    stack.click('[data-action="start"]')
     stack.wait_text("#detail-status", "CONNECTED", timeout=60)  # the stored login: no QR
 
 
@@ -299,7 +310,7 @@ def test_a_reach_out_timelock_shows_in_the_table_and_on_the_session_page_until_i
     assert held.status_code == 202 and held.json()["status"] == "held", held.text
     stack.driver.get(stack.url + "/dashboard#session/sales")
     stack.wait_text("#facts", "new contacts held until")
-    stack.find("a.back").click()
+    stack.click("a.back")
     wait_for(lambda: "RESTRICTED" in (r := stack.row("sales")) and "held until" in r,
              message="the table row shows the restriction")
     stack.shot("restricted")
@@ -314,9 +325,9 @@ def test_a_failed_webhook_delivery_is_shown_with_its_answer_and_retried(stack):
     stack.driver.get(stack.url + "/dashboard#session/sales")
     stack.wait_text("#detail-status", "CONNECTED")
     stack.type("#webhook-url", receiver.url)
-    stack.find('#webhook-events input[value="message"]').click()
-    stack.find("#webhook-new-secret").click()
-    stack.find("#webhook-form button[type=submit]").click()
+    stack.click('#webhook-events input[value="message"]')
+    stack.click("#webhook-new-secret")
+    stack.click("#webhook-form button[type=submit]")
     wait_for(lambda: stack.shown("#secret-once"), message="secret shown once")
     secret = stack.find("#secret-value").get_attribute("value")
     assert len(secret) == 48
@@ -327,12 +338,12 @@ def test_a_failed_webhook_delivery_is_shown_with_its_answer_and_retried(stack):
     stack.sandbox_post("/_sandbox/messages", **{"from": BUDI, "to": OWNER, "text": "are you there?"})
     wait_for(lambda: stack.api("GET", "/sessions/sales/webhook/deliveries?status=failed")
              .json()["data"], timeout=30, message="a dead delivery")
-    stack.find('#nav a[data-view="deliveries"]').click()
+    stack.click('#nav a[data-view="deliveries"]')
     stack.wait_text("#deliveries-body", "HTTP 410")
     assert "dead" in stack.text("#deliveries-body")
     stack.shot("deliveries")
 
-    stack.find("#deliveries-body button.retry").click()
+    stack.click("#deliveries-body button.retry")
     wait_for(lambda: receiver.delivered(), timeout=30, message="delivered after the retry")
     wait_for(lambda: stack.shown("#deliveries-empty"), message="no failed delivery left")
     request = next(r for r in receiver.requests if r["status"] == 200)
@@ -354,8 +365,8 @@ def test_the_session_page_lists_its_sinks_masked_and_a_failing_one_shows_in_deli
     stack.wait_text("#sinks-list", shown)
     assert "this session" in stack.text("#sinks-list") and "message" in stack.text("#sinks-list")
     stack.sandbox_post("/_sandbox/messages", **{"from": BUDI, "to": OWNER, "text": "to the sink"})
-    stack.find('#nav a[data-view="deliveries"]').click()
-    wait_for(lambda: (stack.find("#deliveries-refresh").click(), shown in stack.text(
+    stack.click('#nav a[data-view="deliveries"]')
+    wait_for(lambda: (stack.click("#deliveries-refresh"), shown in stack.text(
         "#deliveries-body"))[1], timeout=30, message="the sink's delivery, retrying")
     assert "retrying" in stack.text("#deliveries-body")
     assert "hunter2" not in stack.driver.page_source
@@ -363,7 +374,7 @@ def test_the_session_page_lists_its_sinks_masked_and_a_failing_one_shows_in_deli
 
 
 def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):
-    stack.find('#nav a[data-view="gateway"]').click()
+    stack.click('#nav a[data-view="gateway"]')
     stack.wait_text("#gateway-figures", "More sessions fit")
     wait_for(lambda: stack.driver.find_elements(By.CSS_SELECTOR, "#chart polyline"),
              timeout=30, message="the chart")
@@ -372,7 +383,7 @@ def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):
     history = stack.api("GET", "/performance/history").json()["data"]
     assert history[-1]["activeSessions"] == 2 and history[-1]["browsersMb"] > 0
     stack.shot("gateway")
-    stack.find('#nav a[data-view="sessions"]').click()
+    stack.click('#nav a[data-view="sessions"]')
     wait_for(lambda: "MB" in stack.row("sales"), message="memory in the row")
     stack.shot("sessions")
     stack.shot("sessions-phone", PHONE)
@@ -381,13 +392,13 @@ def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):
 def test_delete_with_purge_asks_first_then_forgets_the_session(stack):
     stack.driver.get(stack.url + "/dashboard#session/support")
     stack.wait_text("#detail-status", "CONNECTED")
-    stack.find('[data-action="delete"]').click()
+    stack.click('[data-action="delete"]')
     wait_for(lambda: stack.shown("#delete-dialog"), message="confirmation")
-    stack.find("#delete-cancel").click()  # changed my mind: nothing happens
+    stack.click("#delete-cancel")  # changed my mind: nothing happens
     assert stack.api("GET", "/sessions/support").json()["status"] == "CONNECTED"
-    stack.find('[data-action="delete"]').click()
-    stack.find("#delete-purge").click()
-    stack.find("#delete-form button[type=submit]").click()
+    stack.click('[data-action="delete"]')
+    stack.click("#delete-purge")
+    stack.click("#delete-form button[type=submit]")
     wait_for(lambda: stack.shown("#view-sessions") and not stack.row("support"),
              timeout=30, message="back at the table without support")
     assert stack.api("GET", "/sessions/support").status_code == 404
@@ -402,7 +413,7 @@ def test_an_expired_qr_offers_a_new_one(stack):
     stack.wait_text("#detail-status", "FAILED", timeout=60)
     stack.wait_text("#qr-countdown", "nobody scanned it")
     assert not stack.shown("#qr-img") and stack.shown("#qr-renew")
-    stack.find("#qr-renew").click()
+    stack.click("#qr-renew")
     wait_for(lambda: stack.shown("#qr-img"), timeout=60, message="a new QR")
     assert "SCAN QR" in stack.text("#detail-status")
     assert stack.api("DELETE", "/sessions/late?purge=true").status_code == 200
@@ -415,8 +426,8 @@ def test_a_scoped_key_sees_only_its_sessions(stack):
     wait_for(lambda: "acme-1" in stack.row("acme-1"), message="acme-1 listed")
     assert not stack.row("sales") and not stack.row("support")
     assert stack.text("#session-count") == "(1)"
-    stack.find('#nav a[data-view="gateway"]').click()
+    stack.click('#nav a[data-view="gateway"]')
     stack.wait_text("#gateway-error", "scoped")
-    stack.find("#signout").click()
+    stack.click("#signout")
     wait_for(lambda: stack.shown("#login"), message="signed out")
     assert stack.driver.execute_script("return sessionStorage.length") == 0
