@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import StorageUnavailable
+from .ops.periodic import PeriodicThread
 from .store import StoreBase, iso_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -184,31 +185,25 @@ class Leases:
         return dict(rows[0]) if rows else None
 
 
-class NodeKeeper:
-    """The node's heartbeat and lease renewal, every LEASE_TTL / 3 seconds."""
+class NodeKeeper(PeriodicThread):
+    """The node's heartbeat and lease renewal, every LEASE_TTL / 3 seconds (the first beat in
+    start(), so the node is in the store before it serves; a failed beat is tried again)."""
+
+    thread_name = "wa-node"
+    join_timeout = 10.0
+    run_at_start = False
 
     def __init__(self, engine, leases: Leases):
+        super().__init__()
         self.engine = engine
         self.leases = leases
         self.interval = leases.ttl / 3
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wa-node", daemon=True)
 
-    def start(self) -> None:
+    def starting(self) -> None:
         self.beat()
-        self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.beat()
-            except Exception as e:  # a store outage: the next beat tries again
-                log.warning("node heartbeat failed: %s", e)
+    def run_once(self) -> None:
+        self.beat()
 
     def beat(self) -> None:
         """Heartbeat with this node's measured free capacity; claim or renew the leases of
@@ -249,35 +244,29 @@ class NodeKeeper:
             log.warning("session %s taken over by this node (failover)", session_id)
 
 
-class LeaseGuard:
+class LeaseGuard(PeriodicThread):
     """Kills the browser of every session whose lease this node failed to renew in time
     (Leases.lapsed), checked several times a second, so it is gone before the lease expires."""
 
+    thread_name = "wa-lease-guard"
+    join_timeout = 10.0
+    run_at_start = False
+
     def __init__(self, engine, leases: Leases):
+        super().__init__()
         self.engine = engine
         self.leases = leases
         self.interval = min(0.5, leases.ttl / 10)
         # Sessions given up here: monotonic time of the last attempt to run them again.
         self.given_up: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wa-lease-guard", daemon=True)
 
     def start(self) -> None:
         if self.leases.fencing:
-            self._thread.start()
+            super().start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-                self.take_back()
-            except Exception:  # the guard must outlive any one failure
-                log.exception("lease guard pass failed")
+    def run_once(self) -> None:
+        self.check()
+        self.take_back()
 
     def check(self) -> list[str]:
         """Give up every running session whose lease lapsed; their ids."""
