@@ -211,3 +211,30 @@ def test_duplicate_session_is_409(client, factory):
     assert client.post("/sessions", json={"id": "s1"}).status_code == 201
     resp = client.post("/sessions", json={"id": "s1"})
     assert resp.status_code == 409 and resp.json["error"]["code"] == "session_exists"
+
+
+def test_a_client_that_reads_a_new_status_finds_its_event(client, app, factory):
+    """GET /sessions/{id} shows a status only once its session.status event is written: the
+    reader waits for the write in progress (Session.STATUS_WAIT bounds the wait)."""
+    eng = engine_of(app)
+    publish = eng.events.publish
+    seen, written = [], threading.Event()
+
+    def held(session, kind, data):
+        if kind == "session.status" and data["status"] == "FAILED":
+            reader = threading.Thread(target=lambda: seen.append(
+                (status_of(client), written.is_set())))
+            reader.start()
+            reader.join(timeout=1.0)  # the reader is held on the change in progress
+            publish(session, kind, data)
+            written.set()
+            reader.join()
+            return
+        publish(session, kind, data)
+
+    eng.events.publish = held
+    client.post("/sessions", json={"id": "s1"})
+    wait_for(lambda: factory.opened)
+    factory.bridge().state.update(fullReady=True, auth=False, idle=True)
+    wait_for(lambda: seen, message="a read during the FAILED change")
+    assert seen == [("FAILED", True)]

@@ -45,6 +45,9 @@ from .worker import Fail, Restart, WorkerLoop, raise_fail, raise_restart
 log = logging.getLogger(__name__)
 # Polls in a row a failing catch-up is tried on before it is given up (and logged as an error).
 CATCH_UP_TRIES = 20
+# Seconds a status read waits for a change in progress to write its event; a store that does
+# not answer must not hang GET /sessions.
+STATUS_WAIT = 2.0
 
 
 class Browser(Protocol):
@@ -101,6 +104,9 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
         self._bridge = None
         self._ack: list[str] = []
         self._lock = threading.RLock()
+        # Held while a status change is shown and its session.status event written: a client
+        # that reads the new status finds its event (snapshot() waits for both).
+        self._status_lock = threading.RLock()
         # Monotonic start of the browser call the worker is in (None between calls): the
         # watchdog kills a browser whose call outlives every timeout (a frozen renderer).
         self.busy_since: float | None = None
@@ -259,8 +265,15 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
         # A page stuck in one call longer than any command may take is not answering, whatever
         # the last status it reported (a frozen renderer: until the watchdog kills it).
         stuck = self.busy_for() > self._budget.total
-        return {"id": self.id, "status": self.status.value, "statusReason": self.reason,
-                "detail": self.detail, "statusDetails": self.status_details, "me": self.me,
+        taken = self._status_lock.acquire(timeout=STATUS_WAIT)  # a store that hangs: read on
+        try:
+            status, reason, detail, details = (self.status, self.reason, self.detail,
+                                               self.status_details)
+        finally:
+            if taken:
+                self._status_lock.release()
+        return {"id": self.id, "status": status.value, "statusReason": reason,
+                "detail": detail, "statusDetails": details, "me": self.me,
                 "createdAt": self.created_at,
                 "lastActivityAt": self.last_activity_at, "restarts": self.restarts,
                 "browser": browser, "wa": dict(self.wa), "responding": not stuck,
@@ -269,6 +282,11 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
     # ---- the worker thread ----
     def _set(self, status: Status, reason: str | None, detail: str | None = None,
              details: dict | None = None) -> None:
+        with self._status_lock:
+            self._change(status, reason, detail, details)
+
+    def _change(self, status: Status, reason: str | None, detail: str | None,
+                details: dict | None) -> None:
         if (status == self.status and reason == self.reason and detail == self.detail
                 and details == self.status_details):
             return
