@@ -504,7 +504,7 @@ class MessageOps:
             msg = self._messages.get(msg_id)
             if msg is None or account.phone not in (msg.sender, *msg.recipients):
                 raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
-            return self._msg_view(msg, account)
+            return self._device_msg_view(device, self._msg_view(msg, account))
 
     def history(self, device_id: str, token: str, chat_id: str, before: str | None,
                 count: int) -> list[dict]:
@@ -519,7 +519,8 @@ class MessageOps:
             if before and before in ids:
                 ids = ids[: ids.index(before)]
             ids = ids if count < 0 else ids[-count:] if count else []
-            return [self._msg_view(self._messages[m], account) for m in ids]
+            return [self._device_msg_view(device, self._msg_view(self._messages[m], account))
+                    for m in ids]
 
     def _require_message(self, msg_id: str) -> Message:
         key = str(msg_id)
