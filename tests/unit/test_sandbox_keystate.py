@@ -78,8 +78,16 @@ def test_a_page_on_an_older_profile_gets_placeholders_then_each_message_once_dec
     # The acknowledged message is not sent again; the queued ones come as placeholders.
     assert messages(events) == [("ciphertext", ""), ("ciphertext", "")]
     ids = [e["msg"]["key"]["id"] for e in events if e["type"] == "message"]
+    # Its history as the restored profile has it: the message acknowledged after the copy is
+    # not there (nor can the page look it up), the undecrypted one is a placeholder.
     history = net.history(login["device"], login["token"], f"{BUDI}@c.us", None, 20)
-    assert [m["type"] for m in history] == ["chat", "chat", "ciphertext"]
+    assert [(m["type"], m["body"]) for m in history] == [
+        ("chat", "before the snapshot"), ("ciphertext", "")]
+    lost = net.list_messages(to=ALICE)[1]
+    assert lost["text"] == "after the snapshot"
+    with pytest.raises(SandboxError) as err:
+        net.get_message_for_device(login["device"], login["token"], lost["id"])
+    assert err.value.status == 404
 
     answer = net.retry_from_device(login["device"], login["token"], ids + ["UNKNOWN"])
     assert answer == {"answered": ids, "unanswered": []}

@@ -18,16 +18,16 @@ The sandbox models the sessions with one counter per device:
 A stale device gets every incoming message still queued for it and every new one as a
 `ciphertext` placeholder until the sender answers a retry receipt; from then on that sender's
 messages decrypt again (the retry set up a fresh session with it). Messages the device
-acknowledged before the old profile came back are not sent again: WhatsApp's server drops a
-message once a device has it, so the restored profile never gets them (the gateway that ran
-the device then delivered them). `POST /_sandbox/phones/{phone}/retry-receipts` makes the
-senders leave the retry receipts of the phone's devices unanswered: those messages stay
-ciphertext (docs/sandbox.md).
+acknowledged after the copy was taken are not sent again and are missing from the device's
+history: WhatsApp's server drops a message once a device has it, and the restored profile's
+store never held them (the gateway that ran the device then delivered them).
+`POST /_sandbox/phones/{phone}/retry-receipts` makes the senders leave the retry receipts of
+the phone's devices unanswered: those messages stay ciphertext (docs/sandbox.md).
 """
 
 from __future__ import annotations
 
-from .model import MESSAGE_TYPES, Device, Message, SandboxError, normalize_phone
+from .model import DEVICE_QUEUE_MAX, MESSAGE_TYPES, Device, Message, SandboxError, normalize_phone
 
 STATUS_CHAT = "status@broadcast"
 # Fields of a message view a placeholder does not have (wa-js 4.6.0 shows a ciphertext model
@@ -101,6 +101,7 @@ class KeyStateOps:
             return
         device.stale = True
         device.rekeyed = set()  # every sender's session with the old copy is behind
+        device.lost |= {m for m, k in device.key_ids.items() if presented < k <= device.acked_keys}
         for i, (seq, event) in enumerate(device.events):
             if event.get("type") == "message":
                 device.events[i] = (seq, self._sealed(device, event))
@@ -112,6 +113,10 @@ class KeyStateOps:
         if msg is None:
             return data
         device.keys += 1
+        device.key_ids.pop(msg.id, None)
+        device.key_ids[msg.id] = device.keys
+        if len(device.key_ids) > DEVICE_QUEUE_MAX:
+            device.key_ids.pop(next(iter(device.key_ids)))
         data = {**data, "key": device.keys}
         return self._sealed(device, data) if kind == "message" else data
 
@@ -141,6 +146,10 @@ class KeyStateOps:
         for event in events:
             if isinstance(event.get("key"), int):
                 device.acked_keys = max(device.acked_keys, event["key"])
+
+    def _device_has(self, device: Device, msg_id: str) -> bool:
+        """Whether the device's own store holds the message (not one its profile lost)."""
+        return msg_id not in device.lost
 
     def _device_msg_view(self, device: Device, view: dict) -> dict:
         """History and lookups as the device sees them: what it could not decrypt yet stays a

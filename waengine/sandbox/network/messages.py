@@ -502,7 +502,8 @@ class MessageOps:
             device = self._auth(device_id, token)
             account = self._phones[device.phone]
             msg = self._messages.get(msg_id)
-            if msg is None or account.phone not in (msg.sender, *msg.recipients):
+            if msg is None or account.phone not in (msg.sender, *msg.recipients) \
+                    or not self._device_has(device, msg.id):
                 raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
             return self._device_msg_view(device, self._msg_view(msg, account))
 
@@ -515,7 +516,7 @@ class MessageOps:
             chat = account.chats.get(chat_id)
             if chat is None:
                 return []
-            ids = chat.msg_ids
+            ids = [m for m in chat.msg_ids if self._device_has(device, m)]
             if before and before in ids:
                 ids = ids[: ids.index(before)]
             ids = ids if count < 0 else ids[-count:] if count else []

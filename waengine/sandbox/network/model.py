@@ -219,6 +219,8 @@ class Device:
     stale: bool = False
     rekeyed: set = field(default_factory=set)
     undecrypted: dict = field(default_factory=dict)  # message id -> sender phone
+    key_ids: dict = field(default_factory=dict)  # message id -> its key index (newest kept)
+    lost: set = field(default_factory=set)  # acknowledged after the profile copy was taken
 
 
 @dataclass
