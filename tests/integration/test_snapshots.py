@@ -167,6 +167,8 @@ def test_a_backup_restored_on_a_new_machine_comes_up_linked(make_gateway, sandbo
     state = key_state(sandbox, phone)
     assert state["keys"] == 4 and [lost.split("_")[2]] == state["undecrypted"], state
     delivered = events_of(new, "message", sid)
+    # The session says so where an operator looks (GET /sessions/{id}, the dashboard's list).
+    assert new.session(sid)["activity"]["undecryptableToday"] == 1
     # Once each, decrypted; never a placeholder, never the message the old box delivered.
     assert [(e["data"]["id"], e["data"]["type"], e["data"]["body"]) for e in delivered] == [
         (offline, "chat", "while no browser ran")]
