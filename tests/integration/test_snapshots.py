@@ -153,7 +153,7 @@ def test_a_backup_restored_on_a_new_machine_comes_up_linked(make_gateway, sandbo
 
     wait_for(lambda: offline in [e["data"]["id"] for e in events_of(new, "message", sid)],
              message="the offline message, decrypted after the retry receipt")
-    assert key_state(sandbox, phone)["stale"] is True  # it did arrive as ciphertext first
+    assert key_state(sandbox, phone)["stale"] is True  # the restored page presented less
     # A stranger's message while the retry receipts go unanswered: ciphertext for good.
     sandbox.post(f"/_sandbox/phones/{phone}/retry-receipts", refuse=True)
     lost = sent(sandbox, stranger, phone, "never decrypts")
