@@ -115,6 +115,23 @@ def test_new_messages_of_a_sender_without_a_fresh_session_are_placeholders_too(n
     assert messages(events) == [("ciphertext", "")]
 
 
+def test_an_edit_of_a_message_not_decrypted_yet_comes_with_the_decrypted_message(net):
+    net.upsert_phone(BUDI, "Budi")
+    login = linked_device(net, ALICE)
+    net.send_from_phone(BUDI, ALICE, "one")
+    drain(net, login)
+    net.send_from_phone(BUDI, ALICE, "first text")
+    msg_id = net.list_messages(to=ALICE)[-1]["id"]
+    net.edit(msg_id, "edited while no page ran")  # queued before the restored page connects
+    assert net.hello(login["device"], login["token"], "restored", 0)["loggedIn"]
+    net.edit(msg_id, "edited text")
+    events = poll(net, login, client="restored")["events"]
+    assert [e["type"] for e in events] == ["message"]  # an edit would show the text
+    net.retry_from_device(login["device"], login["token"], [msg_id])
+    after = poll(net, login, ack=events[-1]["seq"], client="restored")["events"]
+    assert messages(after, "decrypt") == [("chat", "edited text")]
+
+
 def test_refused_retry_receipts_leave_the_messages_ciphertext(net):
     net.upsert_phone(BUDI, "Budi")
     login = linked_device(net, ALICE)

@@ -123,6 +123,8 @@ class DeviceOps:
 
     def _push(self, device: Device, kind: str, data: dict) -> None:
         data = self._keyed(device, kind, data)  # keystate.py
+        if data is None:
+            return
         seq = device.next_seq
         device.next_seq += 1
         device.events.append((seq, {"seq": seq, "type": kind, **data}))

@@ -102,13 +102,21 @@ class KeyStateOps:
         device.stale = True
         device.rekeyed = set()  # every sender's session with the old copy is behind
         device.lost |= {m for m, k in device.key_ids.items() if presented < k <= device.acked_keys}
-        for i, (seq, event) in enumerate(device.events):
-            if event.get("type") == "message":
-                device.events[i] = (seq, self._sealed(device, event))
+        queued = [(seq, self._sealed(device, e) if e.get("type") == "message" else e)
+                  for seq, e in device.events]
+        device.events.clear()
+        device.events.extend((seq, e) for seq, e in queued if not (
+            e.get("type") in ("edit", "vote")
+            and str(((e.get("msg") or {}).get("key") or {}).get("id")) in device.undecrypted))
 
-    def _keyed(self, device: Device, kind: str, data: dict) -> dict:
+    def _keyed(self, device: Device, kind: str, data: dict) -> dict | None:
         """_push (lock held): an incoming encrypted message gets the device's next key index,
-        and a stale device gets a placeholder instead of it."""
+        and a stale device gets a placeholder instead of it. An edit or a vote of a message the
+        device could not decrypt does not reach it (None): the message, once decrypted, comes
+        with its latest text."""
+        if kind in ("edit", "vote") and \
+                str(((data.get("msg") or {}).get("key") or {}).get("id")) in device.undecrypted:
+            return None
         msg = self._encrypted_for(device, kind, data)
         if msg is None:
             return data
