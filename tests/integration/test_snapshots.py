@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 
+import requests
+
 from waengine.snapshots import FolderStore, Snapshots
 
 from ..conftest import phones, wait_for
@@ -21,10 +23,12 @@ FRIEND = number(2)
 # Snapshots restored into fresh browsers; each restore is one browser launch and link.
 RESTORES = 10
 KEY = "a passphrase for the test snapshots"
+# Seconds a message may stay ciphertext before the gateway reports it (short for the test)
+UNDECRYPTABLE_AFTER = 6.0
 
 
-def events_of(gw, kind: str) -> list[dict]:
-    return [e for e in gw.client.get(f"/sessions/{SID}/events/recent?limit=500").json["data"]
+def events_of(gw, kind: str, sid: str = SID) -> list[dict]:
+    return [e for e in gw.client.get(f"/sessions/{sid}/events/recent?limit=500").json["data"]
             if e["type"] == kind]
 
 
@@ -96,9 +100,27 @@ def cli(*args: str, data_dir, **env) -> subprocess.CompletedProcess:
                           "WAENGINE_DATA_DIR": str(data_dir), **env})
 
 
+def key_state(sandbox, phone: str) -> dict:
+    return requests.get(f"{sandbox.url}/_sandbox/phones/{phone}",
+                        timeout=10).json()["devices"][0]["keyState"]
+
+
+def sent(sandbox, sender: str, to: str, text: str) -> str:
+    """The phone sends a text; its key as the receiving session knows it."""
+    message = sandbox.post("/_sandbox/messages", **{"from": sender, "to": to, "text": text})
+    return message["recipientKey"]
+
+
 def test_a_backup_restored_on_a_new_machine_comes_up_linked(make_gateway, sandbox, tmp_path):
-    sid, phone = "moving", number(3)
+    """…and with stale key state (the sandbox's network/keystate.py): a message that arrived
+    after the backup, while no browser ran, first reaches the restored profile as ciphertext and
+    again, decrypted, once its sender answers the retry receipt; the gateway delivers it once,
+    decrypted. One whose sender never answers is reported as message.undecryptable, never
+    delivered as a message."""
+    sid, phone, friend, stranger = "moving", number(3), number(4), number(5)
     sandbox.phone(phone, "Mover")
+    sandbox.phone(friend, "Friend")
+    sandbox.phone(stranger, "Stranger")
     old = make_gateway(data_dir=tmp_path / "old")
     old.link(sandbox, sid, phone)
     assert old.client.put(f"/sessions/{sid}/webhook",
@@ -108,16 +130,45 @@ def test_a_backup_restored_on_a_new_machine_comes_up_linked(make_gateway, sandbo
     done = cli("backup", "--to", str(backup), data_dir=tmp_path / "old", **key)
     assert done.returncode == 0, done.stderr  # taken from the running browser
     assert f"{sid}: version 1" in done.stdout
+    # After the backup: one message the old box receives (its profile moves past the backup's
+    # key state), then one while no browser runs.
+    seen = sent(sandbox, friend, phone, "after the backup")
+    wait_for(lambda: key_state(sandbox, phone)["ackedKeys"] >= 1, message="the old page's ack")
+    assert [e["data"]["id"] for e in events_of(old, "message", sid)] == [seen]
     assert old.client.delete(f"/sessions/{sid}").status_code == 200
+    offline = sent(sandbox, friend, phone, "while no browser ran")
 
     wrong = cli("restore", "--from", str(backup), data_dir=tmp_path / "new",
                 WAENGINE_SNAPSHOT_KEY="not the key")
     assert wrong.returncode != 0 and "does not open" in wrong.stderr
     done = cli("restore", "--from", str(backup), data_dir=tmp_path / "new", **key)
     assert done.returncode == 0, done.stderr
-    new = make_gateway(data_dir=tmp_path / "new")  # restores the sessions that were running
+    # restores the sessions that were running
+    new = make_gateway(data_dir=tmp_path / "new", UNDECRYPTABLE_AFTER=UNDECRYPTABLE_AFTER)
     up = new.wait_status(sid, "CONNECTED", "SCAN_QR", "FAILED")
     assert up["status"] == "CONNECTED" and up["me"]["id"].startswith(phone), up
     assert new.client.get(f"/sessions/{sid}/webhook").json["url"] == "https://hooks.example.com/wa"
     busy = cli("restore", "--from", str(backup), data_dir=tmp_path / "new", **key)
     assert busy.returncode == 1 and "stop the gateway first" in busy.stderr
+
+    wait_for(lambda: offline in [e["data"]["id"] for e in events_of(new, "message", sid)],
+             message="the offline message, decrypted after the retry receipt")
+    assert key_state(sandbox, phone)["stale"] is True  # the restored page presented less
+    # A stranger's message while the retry receipts go unanswered: ciphertext for good.
+    sandbox.post(f"/_sandbox/phones/{phone}/retry-receipts", refuse=True)
+    lost = sent(sandbox, stranger, phone, "never decrypts")
+    reported = wait_for(lambda: events_of(new, "message.undecryptable", sid),
+                        timeout=UNDECRYPTABLE_AFTER + 30, message="message.undecryptable")
+    sandbox.post(f"/_sandbox/phones/{phone}/retry-receipts", refuse=False)
+    assert [e["data"]["id"] for e in reported] == [lost]
+    assert reported[0]["data"]["from"].startswith(stranger)
+    # Key indexes the sandbox handed out: the two messages of the friend, the offline one again
+    # (the answered retry receipt), the stranger's; only the stranger's is still undecrypted.
+    state = key_state(sandbox, phone)
+    assert state["keys"] == 4 and [lost.split("_")[2]] == state["undecrypted"], state
+    delivered = events_of(new, "message", sid)
+    # The session says so where an operator looks (GET /sessions/{id}, the dashboard's list).
+    assert new.session(sid)["activity"]["undecryptableToday"] == 1
+    # Once each, decrypted; never a placeholder, never the message the old box delivered.
+    assert [(e["data"]["id"], e["data"]["type"], e["data"]["body"]) for e in delivered] == [
+        (offline, "chat", "while no browser ran")]

@@ -210,9 +210,10 @@ def test_receipts_never_lower_and_activity_counts_today(store):
     queue.finish(sent["id"], {"id": "true_x_A"}, None)
     queue.submit(session(), "sendText", {"to": "x", "text": "b"}, None)
     EventOutbox(store).add("s1", "message", {"timestamp": 1}, None, [])
+    EventOutbox(store).add("s1", "message.undecryptable", {"id": "false_x_B"}, None, [])
     got = session_activity(store, ["s1", "s2"])
-    assert got["s1"] == {"sentToday": 1, "receivedToday": 1, "failedToday": 0, "queued": 1,
-                         "lastEventAt": got["s1"]["lastEventAt"]}
+    assert got["s1"] == {"sentToday": 1, "receivedToday": 1, "undecryptableToday": 1,
+                         "failedToday": 0, "queued": 1, "lastEventAt": got["s1"]["lastEventAt"]}
     assert got["s1"]["lastEventAt"] and got["s2"]["queued"] == 0
 
 

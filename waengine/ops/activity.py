@@ -18,14 +18,15 @@ def day_start(now: float | None = None) -> float:
 
 
 def session_activity(store, ids: list[str], now: float | None = None) -> dict[str, dict]:
-    """{id: {sentToday, receivedToday, failedToday, queued, lastEventAt}} for these sessions."""
+    """{id: {sentToday, receivedToday, undecryptableToday, failedToday, queued, lastEventAt}}
+    for these sessions."""
     if not ids:
         return {}
     midnight = day_start(now)
     midnight_iso = iso_utc(midnight)
     marks = ",".join("?" * len(ids))
-    out = {sid: {"sentToday": 0, "receivedToday": 0, "failedToday": 0, "queued": 0,
-                 "lastEventAt": None} for sid in ids}
+    out = {sid: {"sentToday": 0, "receivedToday": 0, "undecryptableToday": 0, "failedToday": 0,
+                 "queued": 0, "lastEventAt": None} for sid in ids}
     # A failed send has no sent_at: its creation day stands for it.
     sends = store.execute(
         "SELECT session, SUM(CASE WHEN status = 'sent' AND sent_at >= ? THEN 1 ELSE 0 END)"
@@ -39,8 +40,14 @@ def session_activity(store, ids: list[str], now: float | None = None) -> dict[st
     events = store.execute(
         "SELECT session,"
         " SUM(CASE WHEN type = 'message' AND created_at >= ? THEN 1 ELSE 0 END) AS received,"
+        # messages that stayed "waiting for this message": a profile restored from a stale
+        # snapshot, or senders that never answer (docs/cluster.md)
+        " SUM(CASE WHEN type = 'message.undecryptable' AND created_at >= ? THEN 1 ELSE 0 END)"
+        " AS undecryptable,"
         f" MAX(created_at) AS last FROM events WHERE session IN ({marks}) GROUP BY session",
-        (midnight_iso, *ids))
+        (midnight_iso, midnight_iso, *ids))
     for row in events:
-        out[row["session"]].update(receivedToday=row["received"] or 0, lastEventAt=row["last"])
+        out[row["session"]].update(receivedToday=row["received"] or 0,
+                                   undecryptableToday=row["undecryptable"] or 0,
+                                   lastEventAt=row["last"])
     return out

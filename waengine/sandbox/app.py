@@ -162,6 +162,11 @@ def share_number(phone):
     return network().share_number(phone, body().get("with"))
 
 
+@control.post("/phones/<phone>/retry-receipts")
+def retry_receipts(phone):
+    return network().set_retry_receipts(phone, body().get("refuse"))
+
+
 @control.post("/phones/<phone>/query-failures")
 def query_failures(phone):
     return network().set_query_failures(phone, body().get("count"))
@@ -353,7 +358,12 @@ def qr_png():
 def hello():
     data = body()
     return network().hello(str(data.get("device", "")), str(data.get("token", "")),
-                           str(data.get("client", "")))
+                           str(data.get("client", "")), data.get("keys"))
+
+
+@transport.post("/retry")
+def device_retry():
+    return network().retry_from_device(*device_auth(), body().get("ids"))
 
 
 @transport.post("/pairing")

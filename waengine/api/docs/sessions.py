@@ -25,6 +25,8 @@ class BrowserInfo(Out):
 class Activity(Out):
     sentToday = Integer(required=True, metadata={"description": "sends that went out (UTC day)"})
     receivedToday = Integer(required=True, metadata={"description": "`message` events"})
+    undecryptableToday = Integer(required=True, metadata={
+        "description": "`message.undecryptable` events: messages that never decrypted"})
     failedToday = Integer(required=True, metadata={"description": "sends that failed for good"})
     queued = Integer(required=True, metadata={"description": "sends waiting in the pacer"})
     lastEventAt = String(required=True, allow_none=True, metadata=TIME)

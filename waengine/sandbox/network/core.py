@@ -30,6 +30,7 @@ from .devices import DeviceOps
 from .failures import FailureOps
 from .groups import GroupAdminOps, GroupOps
 from .identities import IdentityOps
+from .keystate import KeyStateOps
 from .messages import MessageOps
 from .model import (
     POLL_TIMEOUT_MAX,
@@ -55,7 +56,7 @@ from .updates import UpdateOps
 class Network(ChannelOps, CommunityOps, PhoneOps, SeedOps, ContactOps, PairingOps, DeviceOps,
               CallOps, NoticeOps, MessageOps, GroupOps, GroupAdminOps, ProfileOps, FailureOps,
               StreamOps, ChatStateOps, ReceiptOps, UpdateOps, ReachOutOps, IdentityOps,
-              StatusOps):
+              StatusOps, KeyStateOps):
     """The whole simulated network. Every public method is thread-safe."""
 
     def __init__(
@@ -90,6 +91,7 @@ class Network(ChannelOps, CommunityOps, PhoneOps, SeedOps, ContactOps, PairingOp
         self._stalls: dict[str, float] = {}
         self._send_failures: dict[str, list[str]] = {}  # phone -> results of its next sends
         self._query_failures: dict[str, int] = {}  # phone -> number lookups still to fail
+        self._refused_retries: set[str] = set()  # keystate.py: phones whose retries go unanswered
         self._reach_out: dict = {}  # phone -> its reach-out budgets and timelock (reachout.py)
         # identities.py: accounts known by @lid only, and the private numbers each one learned
         self._private_numbers: set[str] = set()

@@ -40,13 +40,16 @@ class DeviceOps:
             raise SandboxError(401, "device_unlinked", reason)
         return device
 
-    def hello(self, device_id: str, token: str, client: str) -> dict:
-        """A page with a stored login connects; it becomes the device's active page."""
+    def hello(self, device_id: str, token: str, client: str, keys=None) -> dict:
+        """A page with a stored login connects; it becomes the device's active page. `keys`
+        is the key index its profile holds (keystate.py: less than the device acknowledged
+        means the profile is an older copy)."""
         with self._cond:
             try:
                 device = self._auth(device_id, token)
             except SandboxError as err:
                 return {"loggedIn": False, "reason": err.message}
+            self._check_key_state(device, keys)
             device.client = str(client)
             self._cond.notify_all()  # an older page of this login sees the conflict
             return {"loggedIn": True, "me": self._me_view(device),
@@ -115,9 +118,13 @@ class DeviceOps:
         taken = []
         while device.events and device.events[0][0] <= ack:
             taken.append(device.events.popleft()[1])
+        self._acked_keys(device, taken)
         self._delivered_to_device(device, taken)
 
     def _push(self, device: Device, kind: str, data: dict) -> None:
+        data = self._keyed(device, kind, data)  # keystate.py
+        if data is None:
+            return
         seq = device.next_seq
         device.next_seq += 1
         device.events.append((seq, {"seq": seq, "type": kind, **data}))

@@ -502,9 +502,10 @@ class MessageOps:
             device = self._auth(device_id, token)
             account = self._phones[device.phone]
             msg = self._messages.get(msg_id)
-            if msg is None or account.phone not in (msg.sender, *msg.recipients):
+            if msg is None or account.phone not in (msg.sender, *msg.recipients) \
+                    or not self._device_has(device, msg.id):
                 raise SandboxError(404, "msg_not_found", f"Message {msg_id} not found")
-            return self._msg_view(msg, account)
+            return self._device_msg_view(device, self._msg_view(msg, account))
 
     def history(self, device_id: str, token: str, chat_id: str, before: str | None,
                 count: int) -> list[dict]:
@@ -515,11 +516,12 @@ class MessageOps:
             chat = account.chats.get(chat_id)
             if chat is None:
                 return []
-            ids = chat.msg_ids
+            ids = [m for m in chat.msg_ids if self._device_has(device, m)]
             if before and before in ids:
                 ids = ids[: ids.index(before)]
             ids = ids if count < 0 else ids[-count:] if count else []
-            return [self._msg_view(self._messages[m], account) for m in ids]
+            return [self._device_msg_view(device, self._msg_view(self._messages[m], account))
+                    for m in ids]
 
     def _require_message(self, msg_id: str) -> Message:
         key = str(msg_id)

@@ -211,6 +211,16 @@ class Device:
     info: str = "NORMAL"
     silent: bool = False  # the socket looks open but nothing flows (streams.py set_silent)
     needs_update: bool = False  # WhatsApp's Stream.needsUpdate: a newer client is out
+    # keystate.py: the last key index queued for it, the highest one a page acknowledged,
+    # whether a page came back on an older copy of the profile, the senders that set up a
+    # fresh session since (a retry receipt answered), and what it could not decrypt yet
+    keys: int = 0
+    acked_keys: int = 0
+    stale: bool = False
+    rekeyed: set = field(default_factory=set)
+    undecrypted: dict = field(default_factory=dict)  # message id -> sender phone
+    key_ids: dict = field(default_factory=dict)  # message id -> its key index (newest kept)
+    lost: set = field(default_factory=set)  # acknowledged after the profile copy was taken
 
 
 @dataclass

@@ -108,4 +108,5 @@ class PhoneOps:
             "linkedAt": device.linked_at,
             "pendingEvents": len(device.events),
             "silent": device.silent,
+            "keyState": self._key_state_view(device),
         }

@@ -64,7 +64,8 @@ export async function pairingLoop() {
 
 export async function onLinked(linked) {
   if (state.login) return; // already handled
-  state.login = { device: linked.device, token: linked.token, phone: linked.phone };
+  // keys: the key state this profile holds (pump.js; the sandbox's network/keystate.py)
+  state.login = { device: linked.device, token: linked.token, phone: linked.phone, keys: 0 };
   state.authCode = null;
   state.linkCode = null;
   ev.emit('conn.authenticated');

@@ -5,6 +5,7 @@ import { applyEnd, applyOffer } from './call.js';
 import { applyEdit, applyRevoke, beforeNewMessage, chat } from './chat.js';
 import { ev } from './events.js';
 import { MsgKey, createWid, keyFromView } from './ids.js';
+import { loginStore } from './login.js';
 import { handleLogout } from './logout.js';
 import { setStream, state } from './state.js';
 import { MsgModel } from './models.js';
@@ -44,14 +45,38 @@ export async function pump() {
     }
     if (answer.stream) setStream(answer.stream.mode, answer.stream.info, answer.stream.needsUpdate);
     else if (state.info !== 'NORMAL') setStream(state.mode, 'NORMAL');
+    const login = state.login;
+    const keys = login.keys || 0;
     for (const event of answer.events) {
       try {
         applyEvent(event);
       } catch (err) {
         console.error('[sandbox] event failed', event, err);
       }
+      if (typeof event.key === 'number' && event.key > (login.keys || 0)) login.keys = event.key;
       acked = event.seq;
     }
+    // Before the next poll acknowledges these events: the key state they advanced is in the
+    // profile (a browser killed now comes back with it), and the messages that did not
+    // decrypt are retried (sandbox network/keystate.py).
+    if ((login.keys || 0) !== keys && state.login === login) {
+      await loginStore.save(login).catch((err) => log('cannot store the key state', err));
+    }
+    await sendRetries();
+  }
+}
+
+// Incoming messages that arrived as ciphertext: WhatsApp Web sends their senders a retry
+// receipt; a sender that answers encrypts the message again (a `decrypt` event).
+const retries = [];
+
+async function sendRetries() {
+  if (!retries.length) return;
+  const ids = retries.splice(0);
+  try {
+    await http('POST', '/retry', { auth: true, body: { ids }, retries: 3 });
+  } catch (err) {
+    log('retry receipts failed', err);
   }
 }
 
@@ -79,6 +104,7 @@ export const eventHandlers = {
     if (event.contact) upsertContact(event.contact); // a channel post names no sender
     if (event.chat) upsertChat(event.chat);
     const msg = storeMessage(msgFromView(event.msg, true));
+    if (msg.type === 'ciphertext' && !key.fromMe) retries.push(key.id);
     ev.emit('chat.new_message', beforeNewMessage(msg));
     render();
   },
