@@ -169,6 +169,13 @@ class SessionCache:
         body, cached, _ = self._fetch(session_id, kind, load, refresh)
         return body, cached
 
+    def hit(self, session_id: str, kind: str) -> Body | None:
+        """The cached body, counted as a hit; None (nothing counted) when it is not cached."""
+        body = self._read((session_id, kind))
+        if body is not None:
+            CACHE_REQUESTS.labels(kind, "hit").inc()
+        return body
+
     def _fetch(self, session_id: str, kind: str, load: Callable[[], list],
                refresh: bool) -> tuple[Body, bool, list | None]:
         ident = (session_id, kind)

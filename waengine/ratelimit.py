@@ -22,6 +22,9 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from .errors import TooManyRequests
 
 log = logging.getLogger(__name__)
+# The WSGI environ key where fastpath.py leaves the answer of the count it made for a request
+# it then passed on to Flask (the seconds to wait, or None): the request is counted once.
+COUNTED = "waengine.rate_limit.counted"
 
 
 def parse_limits(value) -> list:
@@ -84,8 +87,10 @@ class Limiter:
 
     def client(self) -> str:
         """The client's address: X-Forwarded-For's last hop behind a trusted proxy."""
-        address = request.remote_addr or "-"
-        forwarded = request.headers.get("X-Forwarded-For")
+        return self.client_of(request.remote_addr, request.headers.get("X-Forwarded-For"))
+
+    def client_of(self, remote_addr: str | None, forwarded: str | None) -> str:
+        address = remote_addr or "-"
         if forwarded and address in self.trusted:
             return forwarded.rsplit(",", 1)[-1].strip() or address
         return address
@@ -112,8 +117,11 @@ def init_app(app, exempt) -> None:
     def count_request():
         if exempt(request.path, app.config):
             return
-        key = g.get("api_key")
-        identity = ("key", str(key.number)) if key is not None else ("client", made.client())
-        wait = made.hit(made.requests, *identity)
+        if COUNTED in request.environ:
+            wait = request.environ[COUNTED]
+        else:
+            key = g.get("api_key")
+            identity = ("key", str(key.number)) if key is not None else ("client", made.client())
+            wait = made.hit(made.requests, *identity)
         if wait:
             refuse(wait, "requests for this API key")
