@@ -51,6 +51,10 @@ class Limiter:
         self.url = storage_url(config.get("CACHE"))
         self._strategy: SlidingWindowCounterRateLimiter | None = None
         self._lock = threading.Lock()
+        # The kinds ("auth-fail", "key", "client") this process ever counted. In its own memory
+        # storage a kind never counted cannot be exhausted: until a key fails, a request with a
+        # key skips the storage's failed-key lookup (Redis is asked always: other nodes count).
+        self._counted: set[str] = set()
 
     @property
     def strategy(self) -> SlidingWindowCounterRateLimiter:
@@ -67,10 +71,14 @@ class Limiter:
 
     def hit(self, items: list, *identity: str) -> int | None:
         """Count one request; the seconds to wait if it is over a limit, else None."""
+        if identity and identity[0] not in self._counted:
+            self._counted.add(identity[0])  # before the count: exhausted() asks from now on
         return self._ask(items, identity, count=True)
 
     def exhausted(self, items: list, *identity: str) -> int | None:
         """Like hit, counting nothing: whether identity is already over a limit."""
+        if self.url == "memory://" and identity and identity[0] not in self._counted:
+            return None
         return self._ask(items, identity, count=False)
 
     def _ask(self, items: list, identity: tuple, count: bool) -> int | None:

@@ -309,3 +309,19 @@ def test_a_stale_or_other_sessions_list_is_never_served(gateway, factory, throug
         "data": [], "cached": False}
     assert client.get("/sessions/s1/contacts", headers=h(ADMIN)).json == {
         "data": [], "cached": True}
+
+
+def test_the_failed_key_check_asks_the_storage_only_once_a_key_failed(gateway, monkeypatch):
+    app, _ = gateway
+    limits = app.extensions["waengine.limiter"]
+    asked = []
+    real = limits._ask
+    monkeypatch.setattr(limits, "_ask", lambda *a, **kw: asked.append(a[1]) or real(*a, **kw))
+    client = app.test_client()
+    client.get("/sessions/s1/contacts", headers=h(ADMIN))
+    assert client.get("/sessions/s1/contacts", headers=h(ADMIN)).status_code == 200
+    assert asked == []  # in this process's memory no key ever failed: nothing to look up
+    assert client.get("/sessions/s1/contacts", headers=h("wrong-0123456789abcdef")
+                      ).status_code == 401
+    assert client.get("/sessions/s1/contacts", headers=h(ADMIN)).status_code == 200
+    assert asked == [("auth-fail", "127.0.0.1")] * 2  # the failure counted, then looked up
