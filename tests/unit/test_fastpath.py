@@ -9,9 +9,12 @@ from contextlib import contextmanager
 import pytest
 
 from waengine import engine_of, fastpath
+from waengine.cache import Body
 from waengine.ops.metrics import CACHE_REQUESTS, HTTP_REQUESTS
 
 from ..conftest import wait_for
+from .test_forward import KEY as FORWARD_KEY
+from .test_forward import node, served  # noqa: F401  (the fixture)
 
 ADMIN = "fastpath-admin-0123456789abcdef"
 SCOPED = "fastpath-scoped-0123456789abcde"
@@ -325,3 +328,35 @@ def test_the_failed_key_check_asks_the_storage_only_once_a_key_failed(gateway, m
                       ).status_code == 401
     assert client.get("/sessions/s1/contacts", headers=h(ADMIN)).status_code == 200
     assert asked == [("auth-fail", "127.0.0.1")] * 2  # the failure counted, then looked up
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_list_of_a_session_another_node_runs_is_read_from_that_node(make_app, factory,
+                                                                       served, tmp_path):  # noqa: F811
+    """Cluster mode: a node answers from its cache only for a session it holds; another
+    node's session goes to Flask, which forwards the read to its owner (forward.py)."""
+    calls: list = []
+
+    def on_open(bridge):
+        bridge.state.update(fullReady=True, auth=True, mode="MAIN", me={"id": ME, "name": "A"})
+        bridge.handlers.update(lists(calls))
+
+    factory.on_open = on_open
+    first = node(make_app, served, "node-a", tmp_path / "a")
+    second = node(make_app, served, "node-b", tmp_path / "b")
+    a, b = first.test_client(), second.test_client()
+    assert b.post("/sessions", json={"id": "s1"}, headers=FORWARD_KEY).status_code == 201
+    wait_for(lambda: b.get("/sessions/s1", headers=FORWARD_KEY).json.get("status") == "CONNECTED")
+    owner = b.get("/sessions/s1/contacts", headers=FORWARD_KEY).json
+    assert b.get("/sessions/s1/contacts", headers=FORWARD_KEY).json == {**owner, "cached": True}
+    # node-a's own cache holds a list for s1 (as a shared Redis would): never served by it
+    stale = [{"id": "62899@c.us", "name": "Stale"}]
+    engine_of(first).cache._write(("s1", "contacts"), Body.of(stale), stale)
+    seen = wait_for(lambda: (r := a.get("/sessions/s1/contacts", headers=FORWARD_KEY)
+                             ).status_code == 200 and r, message="node-a answers for s1")
+    assert seen.json == {**owner, "cached": True}  # node-b's hit, forwarded
+    # node-a lists the sessions: it knows s1 now, from the registry (CONNECTED, runs on b)
+    assert "s1" in [s["id"] for s in a.get("/sessions", headers=FORWARD_KEY).json["data"]]
+    assert engine_of(first).manager.find("s1").status == "CONNECTED"
+    assert a.get("/sessions/s1/contacts", headers=FORWARD_KEY).json == {**owner, "cached": True}
+    assert calls == ["contacts"]
