@@ -360,3 +360,23 @@ def test_a_list_of_a_session_another_node_runs_is_read_from_that_node(make_app, 
     assert engine_of(first).manager.find("s1").status == "CONNECTED"
     assert a.get("/sessions/s1/contacts", headers=FORWARD_KEY).json == {**owner, "cached": True}
     assert calls == ["contacts"]
+
+
+def test_the_fast_path_knows_every_hook_flask_runs_for_a_list_read(make_app):
+    """fastpath.py does what these hooks do for a cached list read: a hook added to the app
+    (or to the list routes' blueprints) must be added there too, or the read passed on.
+    forward.py's hook (cluster mode only) is Engine.cached_hit's check that the session is
+    held here (test above)."""
+    app = make_app(API_KEYS=KEYS, RATE_LIMIT="100/second")
+    names = lambda hooks: sorted(  # noqa: E731
+        f"{f.__module__}.{f.__name__}" for bp in (None, "contacts", "chats", "groups")
+        for f in hooks.get(bp, ()))
+    assert names(app.before_request_funcs) == [
+        "waengine.auth.require_key", "waengine.logs._request_id",
+        "waengine.ops.metrics._start_timer", "waengine.ratelimit.count_request",
+        "waengine.request_checks.guard_request"]
+    assert names(app.after_request_funcs) == [
+        "flask_compress.flask_compress.after_request", "waengine.logs._echo_request_id",
+        "waengine.ops.metrics._count", "waengine.request_checks.security_headers"]
+    assert not any(names(table) for table in (
+        app.teardown_request_funcs, app.url_value_preprocessors, app.url_default_functions))
