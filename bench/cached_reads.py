@@ -1,14 +1,15 @@
 """Cached contacts under wrk: the gateway with its fast path, without it, and bare Flask.
 
-    python bench/cached_reads.py [--seconds 10] [--rounds 2] [--conns 16] [--api-key]
+    python bench/cached_reads.py [--seconds 8] [--rounds 3] [--conns 16] [--api-key]
 
 About two minutes. Two gateways, each gunicorn with gunicorn.conf.py (one gthread worker, as
 in production) and one session linked against the sandbox to a phone with 2,000 contacts:
 one as shipped (cached list hits answered by waengine/fastpath.py), one without the fast path
 (bench/flask_only_wsgi.py: every request through Flask). Next to them, bare Flask on the same
 gunicorn settings serving the bytes the gateway sends (bench/bare_wsgi.py, as bench/scale.py's
-wrk rows). wrk (`Accept-Encoding: gzip`) runs against each in turn, `--rounds` times, so the
-three share the box's noise; both gateways are up the whole time. `--api-key` configures an
+wrk rows). wrk (`Accept-Encoding: gzip`) runs against each in turn, `--rounds` times, each round
+starting with the next of the three, so they share the box's noise; both gateways are up the
+whole time. `--api-key` configures an
 API key and sends it (auth checked on every read); without it the API is open, as in
 bench/scale.py.
 """
@@ -73,8 +74,8 @@ class Gateway:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10, help="each wrk run")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=8, help="each wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--conns", type=int, default=16)
     parser.add_argument("--api-key", action="store_true", help="auth on: a key on every read")
     args = parser.parse_args()
@@ -108,9 +109,10 @@ def main() -> int:
                 "bare": f"http://127.0.0.1:{port}/body"}
         extra = ["-H", f"X-API-Key: {key}"] if key else []
         got: dict[str, list[tuple[float, str]]] = {name: [] for name in urls}
-        for _ in range(args.rounds):
-            for name, url in urls.items():
-                got[name].append(wrk(url, args.seconds, args.conns, extra))
+        order = list(urls)
+        for n in range(args.rounds):  # each round starts with the next one: load drifts
+            for name in order[n % 3:] + order[:n % 3]:
+                got[name].append(wrk(urls[name], args.seconds, args.conns, extra))
         rps = {name: [r for r, _ in runs] for name, runs in got.items()}
         shown = {name: ", ".join(f"{r:.0f} ({p99})" for r, p99 in runs)
                  for name, runs in got.items()}
