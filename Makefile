@@ -29,6 +29,8 @@ SYSTEM_COMMANDS := chromium:chromium chromedriver:chromium-driver redis-server:r
 # binaries off PATH (tests/pg.py starts a server of its own with them).
 TEST_COMMANDS := nginx:nginx rabbitmq-server:rabbitmq-server nats-server:nats-server \
 	/usr/lib/postgresql/*/bin/pg_ctl:postgresql java:default-jre-headless
+# wrk loads the cached reads (bench/scale.py, bench/cached_reads.py): benchmarks only.
+BENCH_COMMANDS := wrk:wrk
 MISSING = missing() { for pair in "$$@"; do cmd=$${pair%%:*}; \
 	  case $$cmd in \
 	  */*) ls $$cmd >/dev/null 2>&1 || printf '%s ' "$${pair\#*:}";; \
@@ -43,6 +45,11 @@ MISSING = missing() { for pair in "$$@"; do cmd=$${pair%%:*}; \
 
 .make/system-test: .make/system
 	@$(APT); $(MISSING); pkgs=$$(missing $(TEST_COMMANDS)); \
+	if [ -n "$$pkgs" ]; then echo "installing $$pkgs(apt)"; apt $$pkgs; fi
+	@touch $@
+
+.make/system-bench: .make/system
+	@$(APT); $(MISSING); pkgs=$$(missing $(BENCH_COMMANDS)); \
 	if [ -n "$$pkgs" ]; then echo "installing $$pkgs(apt)"; apt $$pkgs; fi
 	@touch $@
 
@@ -92,7 +99,7 @@ test-unit: .make/python
 lint: .make/python
 	$(PYTHON) -m ruff check waengine tests bench
 
-bench: install
+bench: install .make/system-bench
 	$(PYTHON) bench/run.py
 
 # Not part of `make test`: a clean Debian 12 root (debootstrap), `make test` inside it as a
@@ -134,7 +141,7 @@ distclean: clean
 # N sessions next to bare Chromium, same run, on the light and on the field-weight page; then
 # what each page weight costs a bare Chromium (bench/scale.py, bench/page_weight.py,
 # docs/performance.md)
-bench-scale: install
+bench-scale: install .make/system-bench
 	$(PYTHON) bench/scale.py $(or $(N),10) --page-weight light
 	$(PYTHON) bench/scale.py $(or $(N),10) --page-weight field
 	$(PYTHON) bench/page_weight.py

@@ -116,10 +116,12 @@ def start_sandbox(tmp: Path, *options: str) -> tuple[str, Proc]:
     return on_free_port(start)
 
 
-def gunicorn(app: str, env: dict, log: Path) -> tuple[int, Proc]:
-    """The gateway with its gunicorn.conf.py; the bare app with the same worker settings.
-    gunicorn takes a listening socket made here (fd://), so its port cannot be taken first."""
-    conf = (["-c", "gunicorn.conf.py"] if app == "wsgi:app" else
+def gunicorn(app: str, env: dict, log: Path, gateway: bool | None = None) -> tuple[int, Proc]:
+    """The gateway (wsgi:app, or `gateway=True`) with its gunicorn.conf.py; the bare app with
+    the same worker settings. gunicorn takes a listening socket made here (fd://), so its port
+    cannot be taken first."""
+    gateway = app == "wsgi:app" if gateway is None else gateway
+    conf = (["-c", "gunicorn.conf.py"] if gateway else
             ["-c", "/dev/null", "-w", "1", "-k", "gthread", "--threads", "16",
              "--keep-alive", "5"])
     with listening_socket() as sock:

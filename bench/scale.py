@@ -195,9 +195,9 @@ def quit_all(drivers: list, folder: Path) -> None:
     reap_profile(folder)
 
 
-def wrk(url: str, seconds: int, conns: int) -> tuple[float, str]:
+def wrk(url: str, seconds: int, conns: int, extra: list[str] = ()) -> tuple[float, str]:
     out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency",
-                          "-H", "Accept-Encoding: gzip", url],
+                          "-H", "Accept-Encoding: gzip", *extra, url],
                          capture_output=True, text=True, timeout=seconds + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # of the latency distribution

@@ -15,7 +15,7 @@ def create_app(test_config: dict | None = None, factory=None):
     from apiflask import APIFlask
     from flask_compress import Compress
 
-    from . import api, auth, dashboard, errors, forward, logs, ratelimit, request_checks
+    from . import api, auth, dashboard, errors, fastpath, forward, logs, ratelimit, request_checks
     from .api import docs
     from .config import load_config
     from .ops import metrics as ops_metrics
@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None, factory=None):
     api.register(app)
     dashboard.init_app(app)
     app.extensions["waengine"] = Engine(config, factory=factory)
+    fastpath.init_app(app)  # cached list hits answered before Flask, as Flask would
     return app
 
 

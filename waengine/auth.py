@@ -40,10 +40,14 @@ STREAM_ENDPOINTS = frozenset({"events.stream_events", "events.stream_all_events"
 
 def presented_key() -> str | None:
     """The key the request carries in X-API-Key or Authorization: Bearer, if any."""
-    key = request.headers.get("X-API-Key")
-    if key:
-        return key
-    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    return key_of(request.headers.get("X-API-Key"), request.headers.get("Authorization"))
+
+
+def key_of(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The key in these two header values (X-API-Key first), if any."""
+    if x_api_key:
+        return x_api_key
+    scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 

@@ -359,13 +359,17 @@ class _RequestIds:
 new_request_id = _RequestIds().next
 
 
+def request_id_for(given: str) -> str:
+    """The request's id: the caller's X-Request-ID if it is short and plain, else a new one."""
+    return given if _CLIENT_REQUEST_ID.fullmatch(given) else new_request_id()
+
+
 def init_app(app) -> None:
     """Take or make each request's id, answer it in X-Request-ID (first, so every line has it)."""
 
     @app.before_request
     def _request_id():
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if _CLIENT_REQUEST_ID.fullmatch(given) else new_request_id()
+        g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER, ""))
 
     @app.after_request
     def _echo_request_id(response):

@@ -22,6 +22,9 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from .errors import TooManyRequests
 
 log = logging.getLogger(__name__)
+# The WSGI environ key where fastpath.py leaves the answer of the count it made for a request
+# it then passed on to Flask (the seconds to wait, or None): the request is counted once.
+COUNTED = "waengine.rate_limit.counted"
 
 
 def parse_limits(value) -> list:
@@ -48,6 +51,10 @@ class Limiter:
         self.url = storage_url(config.get("CACHE"))
         self._strategy: SlidingWindowCounterRateLimiter | None = None
         self._lock = threading.Lock()
+        # The kinds ("auth-fail", "key", "client") this process ever counted. In its own memory
+        # storage a kind never counted cannot be exhausted: until a key fails, a request with a
+        # key skips the storage's failed-key lookup (Redis is asked always: other nodes count).
+        self._counted: set[str] = set()
 
     @property
     def strategy(self) -> SlidingWindowCounterRateLimiter:
@@ -64,10 +71,14 @@ class Limiter:
 
     def hit(self, items: list, *identity: str) -> int | None:
         """Count one request; the seconds to wait if it is over a limit, else None."""
+        if identity and identity[0] not in self._counted:
+            self._counted.add(identity[0])  # before the count: exhausted() asks from now on
         return self._ask(items, identity, count=True)
 
     def exhausted(self, items: list, *identity: str) -> int | None:
         """Like hit, counting nothing: whether identity is already over a limit."""
+        if self.url == "memory://" and identity and identity[0] not in self._counted:
+            return None
         return self._ask(items, identity, count=False)
 
     def _ask(self, items: list, identity: tuple, count: bool) -> int | None:
@@ -84,8 +95,10 @@ class Limiter:
 
     def client(self) -> str:
         """The client's address: X-Forwarded-For's last hop behind a trusted proxy."""
-        address = request.remote_addr or "-"
-        forwarded = request.headers.get("X-Forwarded-For")
+        return self.client_of(request.remote_addr, request.headers.get("X-Forwarded-For"))
+
+    def client_of(self, remote_addr: str | None, forwarded: str | None) -> str:
+        address = remote_addr or "-"
         if forwarded and address in self.trusted:
             return forwarded.rsplit(",", 1)[-1].strip() or address
         return address
@@ -112,8 +125,11 @@ def init_app(app, exempt) -> None:
     def count_request():
         if exempt(request.path, app.config):
             return
-        key = g.get("api_key")
-        identity = ("key", str(key.number)) if key is not None else ("client", made.client())
-        wait = made.hit(made.requests, *identity)
+        if COUNTED in request.environ:
+            wait = request.environ[COUNTED]
+        else:
+            key = g.get("api_key")
+            identity = ("key", str(key.number)) if key is not None else ("client", made.client())
+            wait = made.hit(made.requests, *identity)
         if wait:
             refuse(wait, "requests for this API key")

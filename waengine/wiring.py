@@ -453,6 +453,20 @@ class Engine:
             return [shape(item) for item in items]
         return self.cache.fetch_body(session_id, kind, load, refresh)
 
+    def cached_hit(self, session_id: str, kind: str) -> Body | None:
+        """The list's stored body when this node answers the read from its cache alone (the
+        session runs here, CONNECTED, and the list is cached), counted and the session touched
+        as cached_list does; None, with nothing counted or touched, otherwise (fastpath.py)."""
+        session = self.manager.find(session_id)
+        if session is None or session.status != Status.CONNECTED or not session.running:
+            return None
+        if self.leases.fencing and (session_id in self.moving or not self._held_here(session)):
+            return None  # cluster mode: forward.py decides where the read goes
+        body = self.cache.hit(session_id, kind)
+        if body is not None:
+            session.touch()
+        return body
+
     def invalidate(self, session_id: str, *kinds: str) -> None:
         """The page changed these lists: the next read loads them again."""
         self.cache.invalidate(session_id, *kinds)
@@ -576,8 +590,7 @@ class Engine:
             raise LeaseLost(f"The session is moving between nodes ({why})",
                             details={"session": session_id, "reason": why})
         session = self.manager.find(session_id)
-        if (session is not None and session.running and session_id in self.store.held
-                and not self.leases.lapsed(session_id)):
+        if session is not None and self._held_here(session):
             return None  # the common case: served here, no query
         where = self.leases.placement(session_id)
         if where is None or where["node"] == self.leases.node_id:
@@ -592,6 +605,11 @@ class Engine:
         if where["desired"] == "running" and not lifecycle:
             raise LeaseLost("No node runs the session for now", details={"session": session_id})
         return None
+
+    def _held_here(self, session) -> bool:
+        """Cluster mode: the session runs here under a lease this node holds (no query)."""
+        return (session.running and session.id in self.store.held
+                and not self.leases.lapsed(session.id))
 
     def move_session(self, session_id: str, node: str | None) -> dict:
         """Move a session running here to `node` (None: the one with most free capacity)."""

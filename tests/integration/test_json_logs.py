@@ -45,6 +45,14 @@ def test_json_logs_of_a_full_run_parse_and_leak_no_secret(servers, sandbox, rece
     sandbox.scan(lambda: call("GET", "/sessions/lg/qr").json().get("qr"), ALICE)
     wait_for(lambda: status() == "CONNECTED", timeout=60, message="CONNECTED")
     assert call("POST", "/sessions/lg/messages", json={"to": BUDI, "text": "json"}).ok
+    # A list read that loads (Flask), a hit and a 304 (waengine/fastpath.py, before Flask):
+    # each has its access line and request id.
+    assert call("GET", "/sessions/lg/contacts", "contacts-miss-1").json()["cached"] is False
+    hit = call("GET", "/sessions/lg/contacts", "contacts-hit-1")
+    assert hit.json()["cached"] is True and hit.headers["X-Request-ID"] == "contacts-hit-1"
+    assert requests.get(f"{server.url}/sessions/lg/contacts", timeout=30, headers={
+        **auth, "X-Request-ID": "contacts-304-1", "If-None-Match": hit.headers["ETag"]}
+    ).status_code == 304
     wait_for(lambda: any(e["type"] == "session.status" for e in receiver.delivered()),
              timeout=30, message="a signed webhook delivered")
     # Secrets travel in bodies, URLs and headers; none may reach the log.
@@ -78,4 +86,8 @@ def test_json_logs_of_a_full_run_parse_and_leak_no_secret(servers, sandbox, rece
     assert (create_access["method"], create_access["path"], create_access["status"]) == (
         "POST", "/sessions", 201)
     assert any(line["requestId"] == made and line["path"] == "/sessions/lg" for line in access)
+    for rid, code in (("contacts-miss-1", 200), ("contacts-hit-1", 200), ("contacts-304-1", 304)):
+        [line] = [line for line in access if line["requestId"] == rid]
+        assert (line["method"], line["path"], line["status"], line["session"]) == (
+            "GET", "/sessions/lg/contacts", code, "lg")
     assert any(line["session"] == "lg" and line["thread"] == "wa-session-lg" for line in lines)

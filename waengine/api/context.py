@@ -14,6 +14,10 @@ from werkzeug.http import parse_accept_header
 
 from ..cache import Body
 
+# What every cached list answer carries besides its ETag (fastpath.py sends the same);
+# no-cache: the client revalidates (If-None-Match), as events change lists.
+LIST_HEADERS = (("Cache-Control", "private, no-cache"), ("Vary", "Accept-Encoding"))
+
 
 def engine():
     """The app's Engine: every view reaches the sessions through its methods."""
@@ -40,8 +44,7 @@ def body_response(body: Body, cached: bool) -> Response:
     headers are written as they are, and the request's Accept-Encoding is resolved once per
     distinct header value, not parsed again on every request.
     """
-    headers = [("ETag", f'"{body.etag}"'), ("Cache-Control", "private, no-cache"),
-               ("Vary", "Accept-Encoding")]  # no-cache: revalidate, events change lists
+    headers = [("ETag", f'"{body.etag}"'), *LIST_HEADERS]
     if "If-None-Match" in request.headers and request.if_none_match.contains(body.etag):
         return Response(status=304, headers=headers)
     if not cached:  # the load's own response: flask-compress encodes it as usual

@@ -175,24 +175,14 @@ def init_app(app) -> None:
     times = ResponseTimes()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(EngineCollector(app))
-    app.extensions["waengine_metrics"] = {"registry": registry, "times": times}
-    PAUSES.install()  # process-wide, once: every garbage collection timed
-
     # (method, route, status) -> its counter and histogram children: labels() takes a lock and
     # checks the values on every call; a request only needs the two children it counts into.
     children: dict[tuple[str, str, str], tuple] = {}
 
-    @app.before_request
-    def _start_timer():
-        g.waengine_t0 = time.perf_counter()
-
-    @app.after_request
-    def _count(response):
-        started = g.pop("waengine_t0", None)
-        rule = request.url_rule
-        route = rule.rule if rule is not None else "unmatched"
-        status = response.status_code
-        labels = (request.method, route, str(status))
+    def count(method: str, route: str, status: int, started: float | None,
+              mimetype: str | None) -> None:
+        """Count one answered request (started: its perf_counter() at the start, if timed)."""
+        labels = (method, route, str(status))
         both = children.get(labels)
         if both is None:
             both = children.setdefault(labels, (HTTP_REQUESTS.labels(*labels),
@@ -202,9 +192,22 @@ def init_app(app) -> None:
             elapsed = time.perf_counter() - started
             both[1].observe(elapsed)
             # Streams (SSE, a WebSocket's 101) last as long as the client stays: not a latency.
-            if (route not in _UNTIMED and status != 101
-                    and response.mimetype != "text/event-stream"):
+            if route not in _UNTIMED and status != 101 and mimetype != "text/event-stream":
                 times.add(elapsed * 1000)
+
+    # count: also for the requests fastpath.py answers without Flask
+    app.extensions["waengine_metrics"] = {"registry": registry, "times": times, "count": count}
+    PAUSES.install()  # process-wide, once: every garbage collection timed
+
+    @app.before_request
+    def _start_timer():
+        g.waengine_t0 = time.perf_counter()
+
+    @app.after_request
+    def _count(response):
+        rule = request.url_rule
+        count(request.method, rule.rule if rule is not None else "unmatched",
+              response.status_code, g.pop("waengine_t0", None), response.mimetype)
         return response
 
 
