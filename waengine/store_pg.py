@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from .errors import StorageUnavailable
+from .errors import LeaseLost, StorageUnavailable
 from .store import StoreBase
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ class PostgresStore(StoreBase):
         # and with them every other node's lease claim, for as long as it stays paused: the
         # server ends a transaction left idle this long, so a takeover waits at most that.
         options = f"-c idle_in_transaction_session_timeout={max(1, int(idle_tx_timeout * 1000))}"
+        # after the URL's own options (…?options=-c%20synchronous_commit%3Doff), which a
+        # connection keyword of the same name would replace
+        given = conninfo_to_dict(url).get("options")
+        options = f"{given} {options}" if given else options
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max(1, pool_size), timeout=timeout, open=False,
             name="waengine", check=_check,
@@ -105,6 +110,32 @@ class PostgresStore(StoreBase):
             with conn.transaction():
                 yield _Tx(conn)
             conn.waengine_used_at = time.monotonic()
+
+    def fence_ctes(self, session_id: str) -> tuple[str, tuple]:
+        """StoreBase.fence's rule as the first CTEs of one statement: `fence` is one row,
+        fence_ok and the lease's node and epoch; the statement writes only where fence_ok, and
+        refused() reads the row it returns. The lease row is read FOR SHARE: a takeover waits
+        for the statement's commit, and a statement behind a takeover reads its new epoch."""
+        if self.node_id is None:
+            return ("fence AS (SELECT TRUE AS fence_ok, CAST(NULL AS text) AS fence_node,"
+                    " CAST(NULL AS bigint) AS fence_epoch)", ())
+        held = self.held.get(session_id)
+        if held is None:  # written freely unless someone holds a live lease
+            ok, args = "NOT EXISTS (SELECT 1 FROM lease WHERE expires >= ?)", (self.clock(),)
+        else:
+            ok, args = "EXISTS (SELECT 1 FROM lease WHERE node = ? AND epoch = ?)", \
+                (self.node_id, held)
+        return ("lease AS (SELECT node, epoch, expires FROM leases WHERE session = ?"
+                f" FOR SHARE), fence AS (SELECT {ok} AS fence_ok, (SELECT node FROM lease)"
+                " AS fence_node, (SELECT epoch FROM lease) AS fence_epoch)",
+                (session_id, *args))
+
+    def refused(self, row: dict, session_id: str) -> None:
+        """Raise LeaseLost when the statement of fence_ctes() found the lease not ours."""
+        if not row["fence_ok"]:
+            raise LeaseLost(details={"session": session_id, "epoch": self.held.get(session_id),
+                                     "owner": row["fence_node"],
+                                     "ownerEpoch": row["fence_epoch"]})
 
     def serialize(self, tx, name: str) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))

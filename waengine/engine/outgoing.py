@@ -75,26 +75,35 @@ class OutgoingQueue:
                admit: Callable[[], None] | None = None) -> dict:
         """Queue a send (or find the one this idempotency key already made); return its row.
 
-        admit() runs only for a new send, before it is stored (the session's readiness check:
-        a retried POST answers with its first send, whatever the session does now)."""
-        if idempotency_key:
-            existing = self.by_key(session.id, idempotency_key, op, args)
+        admit() (the session's readiness check) must pass before a new send is stored; a
+        retried POST answers with its first send whatever admit() says. The key is looked up
+        only when the insert meets it, or admit() refuses: a new send is one statement."""
+        try:
+            if admit is not None:
+                admit()
+            self.check_cap(session)
+        except WAEngineError:
+            existing = self.by_key(session.id, idempotency_key, op, args) \
+                if idempotency_key else None
             if existing:
                 return existing
-        if admit is not None:
-            admit()
-        self.check_cap(session)
+            raise
         row_id = f"out_{int(self.clock() * 1000):012x}{os.urandom(5).hex()}"
+        values = (row_id, session.id, op, json.dumps(args), idempotency_key, utcnow(),
+                  fingerprint(op, args), session.id)
         # One statement takes the session's next seq and inserts: two submits that race for a
         # seq (two threads, two nodes) meet the unique (session, seq) and the loser takes the
-        # next one; the same key raced in meets (session, idempotency_key).
+        # next one; the same key raced in, or sent again, meets (session, idempotency_key) and
+        # the send it made is answered.
         while True:
-            rows = self.store.fenced(
-                "INSERT INTO outgoing (id, session, seq, op, args, idempotency_key, created_at,"
-                " fingerprint) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?"
-                " FROM outgoing WHERE session = ? ON CONFLICT DO NOTHING RETURNING *",
-                (row_id, session.id, op, json.dumps(args), idempotency_key, utcnow(),
-                 fingerprint(op, args), session.id), session_id=session.id)
+            try:
+                rows = self._insert(session.id, values)
+            except LeaseLost:
+                existing = self.by_key(session.id, idempotency_key, op, args) \
+                    if idempotency_key else None
+                if existing:
+                    return existing
+                raise
             if rows:
                 break
             existing = self.by_key(session.id, idempotency_key, op, args) \
@@ -103,6 +112,26 @@ class OutgoingQueue:
                 return existing
         self._notify()
         return _row(rows[0])
+
+    _INSERT = ("INSERT INTO outgoing (id, session, seq, op, args, idempotency_key, created_at,"
+               " fingerprint) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?"
+               " FROM outgoing WHERE session = ?{fenced} ON CONFLICT DO NOTHING RETURNING *")
+
+    def _insert(self, session_id: str, values: tuple) -> list:
+        """The new send's row (none when its seq or key was taken), under the session's
+        lease; on PostgreSQL the fence and the insert are one statement, one round trip."""
+        if self.store.backend != "postgresql" or self.store.node_id is None:
+            return self.store.fenced(self._INSERT.format(fenced=""), values,
+                                     session_id=session_id)
+        fence, fence_args = self.store.fence_ctes(session_id)
+        insert = self._INSERT.format(fenced=" HAVING (SELECT fence_ok FROM fence)")
+        rows = self.store.execute(f"WITH {fence}, added AS ({insert})"
+                                  " SELECT added.*, fence.* FROM fence LEFT JOIN added ON TRUE",
+                                  (*fence_args, *values))
+        self.store.refused(rows[0], session_id)
+        if rows[0]["id"] is None:
+            return []
+        return [{k: v for k, v in rows[0].items() if not k.startswith("fence_")}]
 
     def check_cap(self, session) -> None:
         """429 with Retry-After when the session's daily cap is reached (a rolling 24 hours)."""

@@ -59,32 +59,63 @@ class EventOutbox:
         event = {"id": new_event_id(), "session": session, "type": type_,
                  "timestamp": utcnow(), "data": data}
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-        with self.store.transaction() as db:
-            self.store.fence(db, session)
-            # seq order is commit order: a reader that has seen seq n never misses a smaller
-            # one committed later (PostgreSQL hands out seqs before commit); the lock is taken
-            # in the INSERT itself, before its seq
-            row = db.execute(
-                "INSERT INTO events (id, session, type, created_at, body, dedupe)"
-                f" SELECT ?, ?, ?, ?, ?, ? FROM {self.store.lock_source('events')}"
-                " WHERE 1 = 1 ON CONFLICT DO NOTHING RETURNING seq",
-                (event["id"], session, type_, event["timestamp"], body, dedupe)).fetchone()
-            if row is None:
-                return None
-            seq = row["seq"]
-            urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
-            if self.store.backend == "postgresql":  # other nodes' streams (events/listen.py)
-                db.execute("SELECT pg_notify('waengine_events', ?)", (str(row["seq"]),))
-            if urls:
-                db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
-                           + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",
-                           [v for url in urls for v in (seq, session, url)])
+        urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
+        if self.store.backend == "postgresql":
+            seq = self._add_in_one_statement(event, body, dedupe, urls)
+        else:
+            seq = self._add_in_a_transaction(event, body, dedupe, urls)
+        if seq is None:
+            return None
         with self.changed:
             self._seq = max(self._seq, seq)
             self.version += 1
             self.changed.notify_all()
         event["seq"] = seq
         return event
+
+    # seq order is commit order: a reader that has seen seq n never misses a smaller one
+    # committed later. PostgreSQL hands out seqs before commit, so the INSERT takes a lock on
+    # "events" before its seq exists and holds it to its commit; SQLite's writers are
+    # serialized already.
+    _INSERT = ("INSERT INTO events (id, session, type, created_at, body, dedupe) SELECT ?, ?, ?, ?,"
+               " ?, ? FROM {source} WHERE {fenced} ON CONFLICT DO NOTHING RETURNING seq")
+
+    def _add_in_a_transaction(self, event: dict, body: str, dedupe: str | None,
+                              urls: list[str]) -> int | None:
+        session = event["session"]
+        with self.store.transaction() as db:
+            self.store.fence(db, session)
+            row = db.execute(self._INSERT.format(
+                source=self.store.lock_source("events"), fenced="1 = 1"),
+                (event["id"], session, event["type"], event["timestamp"], body,
+                 dedupe)).fetchone()
+            if row is None:
+                return None
+            if urls:
+                db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
+                           + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",
+                           [v for url in urls for v in (row["seq"], session, url)])
+            return row["seq"]
+
+    def _add_in_one_statement(self, event: dict, body: str, dedupe: str | None,
+                              urls: list[str]) -> int | None:
+        """PostgreSQL: the fence, the event, its deliveries and the NOTIFY of other nodes'
+        streams (events/listen.py) are one autocommit statement, one round trip; the lock on
+        "events" is held from before the seq to the commit, with no round trip inside."""
+        session = event["session"]
+        fence, fence_args = self.store.fence_ctes(session)
+        insert = self._INSERT.format(source=f"fence, {self.store.lock_source('events')}",
+                                     fenced="fence.fence_ok")
+        row = self.store.execute(
+            f"WITH {fence}, added AS ({insert}), hooks AS (INSERT INTO deliveries"
+            " (event_seq, session, url) SELECT added.seq, ?, url FROM added,"
+            " unnest(CAST(? AS text[])) AS url ON CONFLICT DO NOTHING)"
+            " SELECT (SELECT seq FROM added) AS seq, (SELECT pg_notify('waengine_events',"
+            " CAST(seq AS text)) FROM added) AS notified, fence.* FROM fence",
+            (*fence_args, event["id"], session, event["type"], event["timestamp"], body, dedupe,
+             session, urls))[0]
+        self.store.refused(row, session)
+        return row["seq"]
 
     def has(self, session: str, dedupe: str) -> bool:
         """Whether the session's log holds the event with this dedupe key (e.g. message:<id>)."""
