@@ -363,3 +363,19 @@ def test_a_node_paused_inside_a_transaction_cannot_stall_a_takeover(make_store):
         taker.join(30)  # A stays "frozen" in its transaction meanwhile
         assert claimed == [2], "B's claim waited for the paused node"
         tx.execute("SELECT 1").fetchone()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_the_database_urls_own_options_are_kept(database, tmp_path):
+    """`?options=-c …` in DATABASE_URL (synchronous_commit=off, say) reaches the server
+    alongside the store's own idle-in-transaction timeout."""
+    from waengine.backends import open_store
+
+    store = open_store({"DATABASE_URL": database + "?options=-c%20work_mem%3D5MB",
+                        "LEASE_TTL": 15}, tmp_path)
+    try:
+        assert store.execute("SHOW work_mem")[0]["work_mem"] == "5MB"
+        timeout = store.execute("SHOW idle_in_transaction_session_timeout")[0]
+        assert timeout["idle_in_transaction_session_timeout"] == "5s"
+    finally:
+        store.close()
