@@ -88,6 +88,8 @@ def main() -> None:
                            ("postgresql+leases (synchronous_commit off)", "off")):
             url = server.create_database() + f"?options=-c%20synchronous_commit%3D{sync}"
             store = open_store({"DATABASE_URL": url}, Path("."))
+            setting = store.execute("SHOW synchronous_commit")[0]["synchronous_commit"]
+            assert setting == sync, f"synchronous_commit is {setting}, not {sync}"
             if "leases" in name:
                 leases = Leases(store, "bench-node", ttl=3600)
                 for k in range(SESSIONS):

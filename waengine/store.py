@@ -187,12 +187,6 @@ class StoreBase:
         """Hold a lock on `name` until the transaction ends (writers that must not interleave:
         migrations)."""
 
-    def lock_source(self, name: str) -> str:
-        """A one-row FROM source that takes the lock on `name` (a constant) for the rest of
-        the transaction, so an INSERT … SELECT … FROM it holds the lock before its row (and
-        its autoincrement key) exists. SQLite's writers are serialized already."""
-        return "(SELECT 1) AS unlocked"
-
     # ---- migrations ----
     def migrate(self) -> None:
         migrate(self)

@@ -140,11 +140,6 @@ class PostgresStore(StoreBase):
     def serialize(self, tx, name: str) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
 
-    def lock_source(self, name: str) -> str:
-        # OFFSET 0: the subquery stays a plan node of its own, run before the outer row
-        return (f"(SELECT pg_advisory_xact_lock(hashtextextended('{name}', 0)) OFFSET 0)"
-                " AS locked")
-
     def text_search(self, words: list[tuple[str, bool]],
                     chat: str | None = None) -> tuple[str, str, str, str]:
         # A tsquery cast from text takes its lexemes as written: no parser, no stemming; the

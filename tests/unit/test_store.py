@@ -297,6 +297,48 @@ def test_writes_under_an_old_epoch_are_refused(make_store):
 
 
 @BOTH
+def test_appends_made_at_once_are_each_fenced_and_deduped_on_their_own(make_store):
+    """Threads of one node append together (PostgreSQL writes them as groups): each append
+    gets its own answer (stored with its delivery, a duplicate, refused under another node's
+    lease) whatever else was written with it."""
+    clock = Clock()
+    store_a, store_b = make_store(), make_store()
+    a = Leases(store_a, "node-a", ttl=15, clock=clock)
+    b = Leases(store_b, "node-b", ttl=15, clock=clock)
+    assert a.claim("mine") == 1 and b.claim("theirs") == 1
+    outbox = EventOutbox(store_a)
+    rounds, answers = 40, {}
+
+    def append(kind, sid, dedupe):
+        got = []
+        for i in range(rounds):
+            try:
+                event = outbox.add(sid, "message", {"n": i}, f"{dedupe}:{i}", [{"url": "http://h/"}])
+                got.append(event["seq"] if event else None)
+            except LeaseLost:
+                got.append("refused")
+        answers[kind] = got
+
+    work = [("mine", "mine", "m"), ("again", "mine", "m"), ("theirs", "theirs", "t"),
+            ("free", "free", "f"), ("free2", "free", "f2")]
+    threads = [threading.Thread(target=append, args=w) for w in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers["theirs"] == ["refused"] * rounds
+    for i in range(rounds):  # one of the two appends of each "mine" event stored it
+        assert [answers["mine"][i], answers["again"][i]].count(None) == 1
+    stored = {sid: outbox.since(sid, 0, 1000) for sid in ("mine", "theirs", "free")}
+    assert [len(stored[sid]) for sid in ("mine", "theirs", "free")] == [rounds, 0, 2 * rounds]
+    seqs = {r["seq"] for rows in stored.values() for r in rows}
+    answered = {x for got in answers.values() for x in got if isinstance(x, int)}
+    assert answered == seqs
+    hooks = store_a.execute("SELECT event_seq FROM deliveries")
+    assert sorted(r["event_seq"] for r in hooks) == sorted(seqs)
+
+
+@BOTH
 def test_nodes_beat_and_are_listed_with_their_leases(make_store):
     clock = Clock()
     a = Leases(make_store(), "node-a", ttl=15, clock=clock)

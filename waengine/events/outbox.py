@@ -30,6 +30,7 @@ def new_event_id() -> str:
 class EventOutbox:
     def __init__(self, store: StoreBase):
         self.store = store  # its tables come from waengine/migrations.py
+        self._group = GroupAppend(store)
         self.changed = threading.Condition()
         self._seq = self._max_seq()
         # Bumped by anything that may make a delivery due now (a new event, a manual retry).
@@ -73,20 +74,15 @@ class EventOutbox:
         event["seq"] = seq
         return event
 
-    # seq order is commit order: a reader that has seen seq n never misses a smaller one
-    # committed later. PostgreSQL hands out seqs before commit, so the INSERT takes a lock on
-    # "events" before its seq exists and holds it to its commit; SQLite's writers are
-    # serialized already.
-    _INSERT = ("INSERT INTO events (id, session, type, created_at, body, dedupe) SELECT ?, ?, ?, ?,"
-               " ?, ? FROM {source} WHERE {fenced} ON CONFLICT DO NOTHING RETURNING seq")
-
     def _add_in_a_transaction(self, event: dict, body: str, dedupe: str | None,
                               urls: list[str]) -> int | None:
+        """SQLite: its writers are serialized, so seq order is commit order."""
         session = event["session"]
         with self.store.transaction() as db:
             self.store.fence(db, session)
-            row = db.execute(self._INSERT.format(
-                source=self.store.lock_source("events"), fenced="1 = 1"),
+            row = db.execute(
+                "INSERT INTO events (id, session, type, created_at, body, dedupe)"
+                " SELECT ?, ?, ?, ?, ?, ? WHERE 1 = 1 ON CONFLICT DO NOTHING RETURNING seq",
                 (event["id"], session, event["type"], event["timestamp"], body,
                  dedupe)).fetchone()
             if row is None:
@@ -99,23 +95,18 @@ class EventOutbox:
 
     def _add_in_one_statement(self, event: dict, body: str, dedupe: str | None,
                               urls: list[str]) -> int | None:
-        """PostgreSQL: the fence, the event, its deliveries and the NOTIFY of other nodes'
-        streams (events/listen.py) are one autocommit statement, one round trip; the lock on
-        "events" is held from before the seq to the commit, with no round trip inside."""
-        session = event["session"]
-        fence, fence_args = self.store.fence_ctes(session)
-        insert = self._INSERT.format(source=f"fence, {self.store.lock_source('events')}",
-                                     fenced="fence.fence_ok")
-        row = self.store.execute(
-            f"WITH {fence}, added AS ({insert}), hooks AS (INSERT INTO deliveries"
-            " (event_seq, session, url) SELECT added.seq, ?, url FROM added,"
-            " unnest(CAST(? AS text[])) AS url ON CONFLICT DO NOTHING)"
-            " SELECT (SELECT seq FROM added) AS seq, (SELECT pg_notify('waengine_events',"
-            " CAST(seq AS text)) FROM added) AS notified, fence.* FROM fence",
-            (*fence_args, event["id"], session, event["type"], event["timestamp"], body, dedupe,
-             session, urls))[0]
-        self.store.refused(row, session)
-        return row["seq"]
+        """PostgreSQL: the event joins the appends other threads make at the same moment
+        (group commit, GroupAppend); each is fenced, inserted with its deliveries and
+        announced to other nodes' streams (NOTIFY, events/listen.py) in one autocommit
+        statement, one round trip for the group. PostgreSQL hands out seqs before commit: the
+        statement takes a lock on "events" before its seqs exist and holds it to its commit,
+        so seq order is commit order and a reader that has seen seq n never misses a smaller
+        one committed later."""
+        outcome = self._group.append((event, body, dedupe, urls,
+                                      self.store.held.get(event["session"])))
+        if isinstance(outcome, dict):
+            self.store.refused(outcome, event["session"])
+        return outcome
 
     def has(self, session: str, dedupe: str) -> bool:
         """Whether the session's log holds the event with this dedupe key (e.g. message:<id>)."""
@@ -278,6 +269,106 @@ class EventOutbox:
         with self.store.transaction() as db:
             db.execute("DELETE FROM deliveries WHERE session = ?", (session,))
             db.execute("DELETE FROM events WHERE session = ?", (session,))
+
+
+class GroupAppend:
+    """Group commit of PostgreSQL event appends. A thread whose append finds none under way
+    writes it, with every append queued by then (up to MAX), as one statement; appends that
+    arrive meanwhile wait, and the first of them writes the next group. One thread has one
+    append at a time, so its events keep their order; a group commits at once, so seq order
+    is still commit order."""
+
+    MAX = 64
+
+    def __init__(self, store: StoreBase):
+        self.store = store
+        self._lock = threading.Lock()
+        self._queue: list[_Append] = []
+        self._busy = False
+
+    def append(self, values: tuple):
+        """The event's seq; None for a duplicate; the fence row when its lease is not ours."""
+        mine = _Append(values)
+        with self._lock:
+            self._queue.append(mine)
+            lead, self._busy = not self._busy, True
+        if not lead:
+            mine.done.wait()
+            if not mine.lead:
+                return mine.outcome()
+        with self._lock:
+            group, self._queue = self._queue[:self.MAX], self._queue[self.MAX:]
+        try:
+            outcomes = self._write([a.values for a in group])
+        except BaseException as e:  # every append of the group failed with it
+            outcomes = [e] * len(group)
+        for each, outcome in zip(group, outcomes):
+            each.result = outcome
+        with self._lock:
+            if self._queue:  # the next group's writer
+                self._queue[0].lead = True
+                self._queue[0].done.set()
+            else:
+                self._busy = False
+        for each in group:
+            each.done.set()
+        return mine.outcome()
+
+    def _write(self, group: list[tuple]) -> list:
+        store = self.store
+        fencing = store.node_id is not None
+        if fencing:
+            # StoreBase.fence's rule per event; the lease rows are read FOR SHARE (a takeover
+            # waits for the commit) before the events lock is taken
+            leases = (", lease AS (SELECT session, node, epoch, expires FROM leases WHERE"
+                      " session IN (SELECT session FROM input) FOR SHARE)")
+            ok = ("CASE WHEN i.held IS NULL THEN l.expires IS NULL OR l.expires < ?"
+                  " ELSE l.node IS NOT DISTINCT FROM ? AND l.epoch = i.held END")
+            joined, ok_args = "LEFT JOIN lease l ON l.session = i.session", (store.clock(),
+                                                                              store.node_id)
+        else:
+            leases, ok, joined, ok_args = "", "TRUE", "", ()
+        rows = store.execute(
+            "WITH input AS (SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]),"
+            " CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),"
+            " CAST(? AS text[]), CAST(? AS bigint[])) WITH ORDINALITY"
+            f" AS i (id, session, type, created_at, body, dedupe, urls, held, n)){leases},"
+            f" fence AS (SELECT i.n, {ok} AS fence_ok, {'l.node' if fencing else 'NULL'}"
+            f" AS fence_node, {'l.epoch' if fencing else 'NULL'} AS fence_epoch FROM input i"
+            f" {joined}),"
+            # seq order is commit order: the lock is taken before the seqs exist, after the
+            # leases (a lock taken the other way round could deadlock with a takeover)
+            " added AS (INSERT INTO events (id, session, type, created_at, body, dedupe)"
+            " SELECT i.id, i.session, i.type, i.created_at, i.body, i.dedupe FROM"
+            " (SELECT pg_advisory_xact_lock(hashtextextended('events', 0))"
+            " FROM (SELECT COUNT(*) FROM fence) AS fenced OFFSET 0) AS locked,"
+            " input i JOIN fence f ON f.n = i.n WHERE f.fence_ok ORDER BY i.n"
+            " ON CONFLICT DO NOTHING RETURNING seq, id, session),"
+            " hooks AS (INSERT INTO deliveries (event_seq, session, url)"
+            " SELECT a.seq, a.session, url FROM added a JOIN input i ON i.id = a.id,"
+            " json_array_elements_text(CAST(i.urls AS json)) AS url ON CONFLICT DO NOTHING)"
+            " SELECT f.n, f.fence_ok, f.fence_node, f.fence_epoch, a.seq,"
+            " (SELECT pg_notify('waengine_events', CAST(MAX(seq) AS text)) FROM added"
+            " HAVING MAX(seq) IS NOT NULL) AS notified FROM fence f JOIN input i ON i.n = f.n"
+            " LEFT JOIN added a ON a.id = i.id ORDER BY f.n",
+            (*[[event[k] for event, *_ in group] for k in ("id", "session", "type",
+                                                            "timestamp")],
+             [body for _, body, *_ in group], [dedupe for _, _, dedupe, *_ in group],
+             [json.dumps(urls) for *_, urls, _ in group], [held for *_, held in group],
+             *ok_args))
+        return [row["seq"] if row["fence_ok"] else row for row in rows]
+
+
+class _Append:
+    __slots__ = ("values", "done", "lead", "result")
+
+    def __init__(self, values: tuple):
+        self.values, self.done, self.lead, self.result = values, threading.Event(), False, None
+
+    def outcome(self):
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
 
 
 def _kind(sinks: bool) -> str:
