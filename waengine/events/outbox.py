@@ -329,10 +329,11 @@ class GroupAppend:
         else:
             leases, ok, joined, ok_args = "", "TRUE", "", ()
         rows = store.execute(
-            "WITH input AS (SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]),"
-            " CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),"
-            " CAST(? AS text[]), CAST(? AS bigint[])) WITH ORDINALITY"
-            f" AS i (id, session, type, created_at, body, dedupe, urls, held, n)){leases},"
+            # the group as one JSON text: json.dumps and the server's parser are C, where
+            # psycopg's array adapters quote each element in Python
+            "WITH input AS (SELECT * FROM json_to_recordset(CAST(? AS json)) AS i (n bigint,"
+            " id text, session text, type text, created_at text, body text, dedupe text,"
+            f" urls json, held bigint)){leases},"
             f" fence AS (SELECT i.n, {ok} AS fence_ok, {'l.node' if fencing else 'NULL'}"
             f" AS fence_node, {'l.epoch' if fencing else 'NULL'} AS fence_epoch FROM input i"
             f" {joined}),"
@@ -346,16 +347,16 @@ class GroupAppend:
             " ON CONFLICT DO NOTHING RETURNING seq, id, session),"
             " hooks AS (INSERT INTO deliveries (event_seq, session, url)"
             " SELECT a.seq, a.session, url FROM added a JOIN input i ON i.id = a.id,"
-            " json_array_elements_text(CAST(i.urls AS json)) AS url ON CONFLICT DO NOTHING)"
+            " json_array_elements_text(i.urls) AS url ON CONFLICT DO NOTHING)"
             " SELECT f.n, f.fence_ok, f.fence_node, f.fence_epoch, a.seq,"
             " (SELECT pg_notify('waengine_events', CAST(MAX(seq) AS text)) FROM added"
             " HAVING MAX(seq) IS NOT NULL) AS notified FROM fence f JOIN input i ON i.n = f.n"
             " LEFT JOIN added a ON a.id = i.id ORDER BY f.n",
-            (*[[event[k] for event, *_ in group] for k in ("id", "session", "type",
-                                                            "timestamp")],
-             [body for _, body, *_ in group], [dedupe for _, _, dedupe, *_ in group],
-             [json.dumps(urls) for *_, urls, _ in group], [held for *_, held in group],
-             *ok_args))
+            (json.dumps([{"n": n, "id": event["id"], "session": event["session"],
+                          "type": event["type"], "created_at": event["timestamp"], "body": body,
+                          "dedupe": dedupe, "urls": urls, "held": held}
+                         for n, (event, body, dedupe, urls, held) in enumerate(group)],
+                        ensure_ascii=False), *ok_args))
         return [row["seq"] if row["fence_ok"] else row for row in rows]
 
 
