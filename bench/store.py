@@ -8,8 +8,9 @@ backend, so the figures share the machine's load:
   last commits, never corrupt);
 - postgresql+leases: synchronous_commit off, the node holding each session's lease, so every
   write is fenced (cluster mode as it runs).
-Each figure is the median of 3 rounds; THREADS writers append at once (a gateway's sessions
-write from their own threads). `python bench/store.py [events] [threads]`.
+Each figure is the median of 3 rounds, every backend measured in each round in turn;
+THREADS writers append at once (a gateway's sessions write from their own threads).
+`python bench/store.py [operations] [threads]`.
 """
 
 from __future__ import annotations
@@ -60,44 +61,54 @@ def rate(count: int, threads: int, work) -> float:
     return each * threads / (time.perf_counter() - began)
 
 
-def measure(store, count: int, threads: int, tag: str) -> dict:
-    outbox, queue = EventOutbox(store), OutgoingQueue(store, QUEUE_CONFIG)
-    sessions = [SimpleNamespace(id=f"{tag}-s{k}", options={}) for k in range(SESSIONS)]
-    events, sends = [], []
-    for r in range(ROUNDS):
-        events.append(rate(count, threads, lambda k, i, r=r: outbox.add(
+class Backend:
+    def __init__(self, store, tag: str):
+        self.store = store
+        self.outbox, self.queue = EventOutbox(store), OutgoingQueue(store, QUEUE_CONFIG)
+        self.sessions = [SimpleNamespace(id=f"{tag}-s{k}", options={}) for k in range(SESSIONS)]
+        self.events: list[float] = []
+        self.sends: list[float] = []
+
+    def round(self, r: int, count: int, threads: int) -> None:
+        sessions, outbox, queue = self.sessions, self.outbox, self.queue
+        self.events.append(rate(count, threads, lambda k, i: outbox.add(
             sessions[k % SESSIONS].id, "message", MESSAGE, f"message:{r}:{k}:{i}", HOOKS)))
-        sends.append(rate(count, threads, lambda k, i, r=r: queue.submit(
+        self.sends.append(rate(count, threads, lambda k, i: queue.submit(
             sessions[k % SESSIONS], "sendText", {"to": "62811@c.us", "text": f"{r} {k} {i}"},
             f"key-{r}-{k}-{i}")))
-    return {"events": statistics.median(events), "sends": statistics.median(sends)}
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store({}, Path(tmp))
-        results["sqlite"] = measure(store, count, threads, "a")
-        store.close()
+    backends: dict[str, Backend] = {}
     server = PostgresServer(durable=True)
     try:
-        for name, sync in (("postgresql (synchronous_commit on)", "on"),
-                           ("postgresql (synchronous_commit off)", "off"),
-                           ("postgresql+leases (synchronous_commit off)", "off")):
-            url = server.create_database() + f"?options=-c%20synchronous_commit%3D{sync}"
-            store = open_store({"DATABASE_URL": url}, Path("."))
-            setting = store.execute("SHOW synchronous_commit")[0]["synchronous_commit"]
-            assert setting == sync, f"synchronous_commit is {setting}, not {sync}"
-            if "leases" in name:
-                leases = Leases(store, "bench-node", ttl=3600)
-                for k in range(SESSIONS):
-                    leases.claim(f"b-s{k}")
-            results[name] = measure(store, count, threads, "b")
-            store.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            backends["sqlite"] = Backend(open_store({}, Path(tmp)), "a")
+            for name, sync in (("postgresql (synchronous_commit on)", "on"),
+                               ("postgresql (synchronous_commit off)", "off"),
+                               ("postgresql+leases (synchronous_commit off)", "off")):
+                url = server.create_database() + f"?options=-c%20synchronous_commit%3D{sync}"
+                store = open_store({"DATABASE_URL": url}, Path("."))
+                setting = store.execute("SHOW synchronous_commit")[0]["synchronous_commit"]
+                assert setting == sync, f"synchronous_commit is {setting}, not {sync}"
+                if "leases" in name:
+                    leases = Leases(store, "bench-node", ttl=3600)
+                    for k in range(SESSIONS):
+                        leases.claim(f"b-s{k}")
+                backends[name] = Backend(store, "b")
+            # round by round, every backend in turn: a shared box's load changes by the
+            # minute, and each backend's median then spans the same minutes
+            for r in range(ROUNDS):
+                for backend in backends.values():
+                    backend.round(r, count, threads)
+            for backend in backends.values():
+                backend.store.close()
     finally:
         server.close()
+    results = {name: {"events": statistics.median(b.events), "sends": statistics.median(b.sends)}
+               for name, b in backends.items()}
     base = results["sqlite"]
     print(f"{count} operations per round, {threads} threads, {SESSIONS} sessions, "
           f"median of {ROUNDS} rounds")
