@@ -114,27 +114,25 @@ class PostgresStore(StoreBase):
                 yield _Tx(conn)
             conn.waengine_used_at = time.monotonic()
 
-    def fence_ctes(self, session_id: str) -> tuple[str, tuple]:
-        """StoreBase.fence's rule as the first CTEs of one statement: `fence` is one row,
-        fence_ok and the lease's node and epoch; the statement writes only where fence_ok, and
-        refused() reads the row it returns. The lease row is read FOR SHARE: a takeover waits
-        for the statement's commit, and a statement behind a takeover reads its new epoch."""
+    def fence_each(self) -> tuple[str, tuple]:
+        """StoreBase.fence's rule for each row of a CTE `input` (n, session, held: this node's
+        epoch of the session's lease when the write was made, else NULL) as the CTE `fence`
+        (n, fence_ok, the lease's fence_node and fence_epoch), for a statement that writes
+        only where fence_ok; refused() reads a row. The lease rows are read FOR SHARE: a
+        takeover waits for the statement's commit, and a statement behind a takeover reads
+        its new epoch."""
         if self.node_id is None:
-            return ("fence AS (SELECT TRUE AS fence_ok, CAST(NULL AS text) AS fence_node,"
-                    " CAST(NULL AS bigint) AS fence_epoch)", ())
-        held = self.held.get(session_id)
-        if held is None:  # written freely unless someone holds a live lease
-            ok, args = "NOT EXISTS (SELECT 1 FROM lease WHERE expires >= ?)", (self.clock(),)
-        else:
-            ok, args = "EXISTS (SELECT 1 FROM lease WHERE node = ? AND epoch = ?)", \
-                (self.node_id, held)
-        return ("lease AS (SELECT node, epoch, expires FROM leases WHERE session = ?"
-                f" FOR SHARE), fence AS (SELECT {ok} AS fence_ok, (SELECT node FROM lease)"
-                " AS fence_node, (SELECT epoch FROM lease) AS fence_epoch)",
-                (session_id, *args))
+            return (", fence AS (SELECT n, TRUE AS fence_ok, CAST(NULL AS text) AS fence_node,"
+                    " CAST(NULL AS bigint) AS fence_epoch FROM input)", ())
+        return (", lease AS (SELECT session, node, epoch, expires FROM leases WHERE session IN"
+                " (SELECT session FROM input) FOR SHARE), fence AS (SELECT i.n, CASE WHEN"
+                " i.held IS NULL THEN l.expires IS NULL OR l.expires < ? ELSE l.node IS NOT"
+                " DISTINCT FROM ? AND l.epoch = i.held END AS fence_ok, l.node AS fence_node,"
+                " l.epoch AS fence_epoch FROM input i LEFT JOIN lease l"
+                " ON l.session = i.session)", (self.clock(), self.node_id))
 
     def refused(self, row: dict, session_id: str) -> None:
-        """Raise LeaseLost when the statement of fence_ctes() found the lease not ours."""
+        """Raise LeaseLost when a statement's fence_each() row found the lease not ours."""
         if not row["fence_ok"]:
             raise LeaseLost(details={"session": session_id, "epoch": self.held.get(session_id),
                                      "owner": row["fence_node"],

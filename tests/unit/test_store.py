@@ -172,21 +172,23 @@ def test_one_idempotency_key_makes_one_send_across_two_stores(make_store):
 
 @BOTH
 def test_sends_from_two_stores_get_distinct_seqs_in_submit_order(make_store):
+    """Three threads on each of two stores (PostgreSQL writes a store's sends made at once
+    as one statement) queue sends of one session: every seq once, each thread's in order."""
     queues = [OutgoingQueue(make_store(), CONFIG), OutgoingQueue(make_store(), CONFIG)]
-    made = {0: [], 1: []}
+    made = {k: [] for k in range(6)}
 
     def submit(k):
-        for i in range(25):
-            made[k].append(queues[k].submit(session(), "sendText", {"to": "x", "text": f"{k}{i}"},
-                                            None))
+        for i in range(20):
+            made[k].append(queues[k % 2].submit(session(), "sendText",
+                                                {"to": "x", "text": f"{k} {i}"}, None))
 
-    threads = [threading.Thread(target=submit, args=(k,)) for k in (0, 1)]
+    threads = [threading.Thread(target=submit, args=(k,)) for k in made]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    seqs = [r["seq"] for r in made[0] + made[1]]
-    assert sorted(seqs) == list(range(1, 51))
+    seqs = [r["seq"] for rows in made.values() for r in rows]
+    assert sorted(seqs) == list(range(1, 121))
     assert all(a["seq"] < b["seq"] for rows in made.values() for a, b in zip(rows, rows[1:]))
 
 
@@ -327,6 +329,24 @@ def test_appends_made_at_once_are_each_fenced_and_deduped_on_their_own(make_stor
     for t in threads:
         t.join()
     assert answers["theirs"] == ["refused"] * rounds
+    queue = OutgoingQueue(store_a, CONFIG)
+    sent = {}
+
+    def send(sid, key):
+        try:
+            sent[key] = queue.submit(session(sid), "sendText", {"to": "x", "text": key}, key)
+        except LeaseLost:
+            sent[key] = "refused"
+
+    threads = [threading.Thread(target=send, args=(sid, f"{sid}-{k % 3}"))
+               for k in range(9) for sid in ("mine", "theirs")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(sent[f"theirs-{k}"] == "refused" for k in range(3))
+    assert len({sent[f"mine-{k}"]["seq"] for k in range(3)}) == 3  # one send per key
+    assert store_a.execute("SELECT COUNT(*) AS n FROM outgoing")[0]["n"] == 3
     for i in range(rounds):  # one of the two appends of each "mine" event stored it
         assert [answers["mine"][i], answers["again"][i]].count(None) == 1
     stored = {sid: outbox.since(sid, 0, 1000) for sid in ("mine", "theirs", "free")}

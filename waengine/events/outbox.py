@@ -11,7 +11,7 @@ import os
 import threading
 import time
 
-from ..store import StoreBase, iso_utc, utcnow
+from ..store import GroupCommit, StoreBase, iso_utc, utcnow
 from ..vocabulary import Status
 
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
@@ -30,7 +30,7 @@ def new_event_id() -> str:
 class EventOutbox:
     def __init__(self, store: StoreBase):
         self.store = store  # its tables come from waengine/migrations.py
-        self._group = GroupAppend(store)
+        self._group = GroupCommit(lambda group: _write_events(store, group))
         self.changed = threading.Condition()
         self._seq = self._max_seq()
         # Bumped by anything that may make a delivery due now (a new event, a manual retry).
@@ -96,13 +96,13 @@ class EventOutbox:
     def _add_in_one_statement(self, event: dict, body: str, dedupe: str | None,
                               urls: list[str]) -> int | None:
         """PostgreSQL: the event joins the appends other threads make at the same moment
-        (group commit, GroupAppend); each is fenced, inserted with its deliveries and
+        (group commit, store.GroupCommit); each is fenced, inserted with its deliveries and
         announced to other nodes' streams (NOTIFY, events/listen.py) in one autocommit
         statement, one round trip for the group. PostgreSQL hands out seqs before commit: the
         statement takes a lock on "events" before its seqs exist and holds it to its commit,
         so seq order is commit order and a reader that has seen seq n never misses a smaller
         one committed later."""
-        outcome = self._group.append((event, body, dedupe, urls,
+        outcome = self._group((event, body, dedupe, urls,
                                       self.store.held.get(event["session"])))
         if isinstance(outcome, dict):
             self.store.refused(outcome, event["session"])
@@ -271,105 +271,37 @@ class EventOutbox:
             db.execute("DELETE FROM events WHERE session = ?", (session,))
 
 
-class GroupAppend:
-    """Group commit of PostgreSQL event appends. A thread whose append finds none under way
-    writes it, with every append queued by then (up to MAX), as one statement; appends that
-    arrive meanwhile wait, and the first of them writes the next group. One thread has one
-    append at a time, so its events keep their order; a group commits at once, so seq order
-    is still commit order."""
-
-    MAX = 64
-
-    def __init__(self, store: StoreBase):
-        self.store = store
-        self._lock = threading.Lock()
-        self._queue: list[_Append] = []
-        self._busy = False
-
-    def append(self, values: tuple):
-        """The event's seq; None for a duplicate; the fence row when its lease is not ours."""
-        mine = _Append(values)
-        with self._lock:
-            self._queue.append(mine)
-            lead, self._busy = not self._busy, True
-        if not lead:
-            mine.done.wait()
-            if not mine.lead:
-                return mine.outcome()
-        with self._lock:
-            group, self._queue = self._queue[:self.MAX], self._queue[self.MAX:]
-        try:
-            outcomes = self._write([a.values for a in group])
-        except BaseException as e:  # every append of the group failed with it
-            outcomes = [e] * len(group)
-        for each, outcome in zip(group, outcomes):
-            each.result = outcome
-        with self._lock:
-            if self._queue:  # the next group's writer
-                self._queue[0].lead = True
-                self._queue[0].done.set()
-            else:
-                self._busy = False
-        for each in group:
-            each.done.set()
-        return mine.outcome()
-
-    def _write(self, group: list[tuple]) -> list:
-        store = self.store
-        fencing = store.node_id is not None
-        if fencing:
-            # StoreBase.fence's rule per event; the lease rows are read FOR SHARE (a takeover
-            # waits for the commit) before the events lock is taken
-            leases = (", lease AS (SELECT session, node, epoch, expires FROM leases WHERE"
-                      " session IN (SELECT session FROM input) FOR SHARE)")
-            ok = ("CASE WHEN i.held IS NULL THEN l.expires IS NULL OR l.expires < ?"
-                  " ELSE l.node IS NOT DISTINCT FROM ? AND l.epoch = i.held END")
-            joined, ok_args = "LEFT JOIN lease l ON l.session = i.session", (store.clock(),
-                                                                              store.node_id)
-        else:
-            leases, ok, joined, ok_args = "", "TRUE", "", ()
-        rows = store.execute(
-            # the group as one JSON text: json.dumps and the server's parser are C, where
-            # psycopg's array adapters quote each element in Python
-            "WITH input AS (SELECT * FROM json_to_recordset(CAST(? AS json)) AS i (n bigint,"
-            " id text, session text, type text, created_at text, body text, dedupe text,"
-            f" urls json, held bigint)){leases},"
-            f" fence AS (SELECT i.n, {ok} AS fence_ok, {'l.node' if fencing else 'NULL'}"
-            f" AS fence_node, {'l.epoch' if fencing else 'NULL'} AS fence_epoch FROM input i"
-            f" {joined}),"
-            # seq order is commit order: the lock is taken before the seqs exist, after the
-            # leases (a lock taken the other way round could deadlock with a takeover)
-            " added AS (INSERT INTO events (id, session, type, created_at, body, dedupe)"
-            " SELECT i.id, i.session, i.type, i.created_at, i.body, i.dedupe FROM"
-            " (SELECT pg_advisory_xact_lock(hashtextextended('events', 0))"
-            " FROM (SELECT COUNT(*) FROM fence) AS fenced OFFSET 0) AS locked,"
-            " input i JOIN fence f ON f.n = i.n WHERE f.fence_ok ORDER BY i.n"
-            " ON CONFLICT DO NOTHING RETURNING seq, id, session),"
-            " hooks AS (INSERT INTO deliveries (event_seq, session, url)"
-            " SELECT a.seq, a.session, url FROM added a JOIN input i ON i.id = a.id,"
-            " json_array_elements_text(i.urls) AS url ON CONFLICT DO NOTHING)"
-            " SELECT f.n, f.fence_ok, f.fence_node, f.fence_epoch, a.seq,"
-            " (SELECT pg_notify('waengine_events', CAST(MAX(seq) AS text)) FROM added"
-            " HAVING MAX(seq) IS NOT NULL) AS notified FROM fence f JOIN input i ON i.n = f.n"
-            " LEFT JOIN added a ON a.id = i.id ORDER BY f.n",
-            (json.dumps([{"n": n, "id": event["id"], "session": event["session"],
-                          "type": event["type"], "created_at": event["timestamp"], "body": body,
-                          "dedupe": dedupe, "urls": urls, "held": held}
-                         for n, (event, body, dedupe, urls, held) in enumerate(group)],
-                        ensure_ascii=False), *ok_args))
-        return [row["seq"] if row["fence_ok"] else row for row in rows]
-
-
-class _Append:
-    __slots__ = ("values", "done", "lead", "result")
-
-    def __init__(self, values: tuple):
-        self.values, self.done, self.lead, self.result = values, threading.Event(), False, None
-
-    def outcome(self):
-        if isinstance(self.result, BaseException):
-            raise self.result
-        return self.result
+def _write_events(store: StoreBase, group: list[tuple]) -> list:
+    """PostgreSQL: a group of appends (event, body, dedupe, urls, held epoch) as one
+    statement; each one's seq, None for a duplicate, or its fence row when refused."""
+    fence, fence_args = store.fence_each()
+    rows = store.execute(
+        # the group as one JSON text: json.dumps and the server's parser are C, where
+        # psycopg's array adapters quote each element in Python
+        "WITH input AS (SELECT * FROM json_to_recordset(CAST(? AS json)) AS i (n bigint,"
+        " id text, session text, type text, created_at text, body text, dedupe text,"
+        f" urls json, held bigint)){fence},"
+        # seq order is commit order: the lock is taken before the seqs exist, after the
+        # leases (a lock taken the other way round could deadlock with a takeover)
+        " added AS (INSERT INTO events (id, session, type, created_at, body, dedupe)"
+        " SELECT i.id, i.session, i.type, i.created_at, i.body, i.dedupe FROM"
+        " (SELECT pg_advisory_xact_lock(hashtextextended('events', 0))"
+        " FROM (SELECT COUNT(*) FROM fence) AS fenced OFFSET 0) AS locked,"
+        " input i JOIN fence f ON f.n = i.n WHERE f.fence_ok ORDER BY i.n"
+        " ON CONFLICT DO NOTHING RETURNING seq, id, session),"
+        " hooks AS (INSERT INTO deliveries (event_seq, session, url)"
+        " SELECT a.seq, a.session, url FROM added a JOIN input i ON i.id = a.id,"
+        " json_array_elements_text(i.urls) AS url ON CONFLICT DO NOTHING)"
+        " SELECT f.n, f.fence_ok, f.fence_node, f.fence_epoch, a.seq,"
+        " (SELECT pg_notify('waengine_events', CAST(MAX(seq) AS text)) FROM added"
+        " HAVING MAX(seq) IS NOT NULL) AS notified FROM fence f JOIN input i ON i.n = f.n"
+        " LEFT JOIN added a ON a.id = i.id ORDER BY f.n",
+        (json.dumps([{"n": n, "id": event["id"], "session": event["session"],
+                      "type": event["type"], "created_at": event["timestamp"], "body": body,
+                      "dedupe": dedupe, "urls": urls, "held": held}
+                     for n, (event, body, dedupe, urls, held) in enumerate(group)],
+                    ensure_ascii=False), *fence_args))
+    return [row["seq"] if row["fence_ok"] else row for row in rows]
 
 
 def _kind(sinks: bool) -> str:
