@@ -9,7 +9,9 @@ backend, so the figures share the machine's load:
 - postgresql+leases: synchronous_commit off, the node holding each session's lease, so every
   write is fenced (cluster mode as it runs).
 Each figure is the median of 3 rounds, every backend measured in each round in turn;
-THREADS writers append at once (a gateway's sessions write from their own threads).
+THREADS writers append at once (a gateway's sessions write from their own threads). Next to
+each rate: the CPU microseconds per operation of this process (the client) and of the
+PostgreSQL server's processes, where the time goes.
 `python bench/store.py [operations] [threads]`.
 """
 
