@@ -8,12 +8,16 @@ backend, so the figures share the machine's load:
   last commits, never corrupt);
 - postgresql+leases: synchronous_commit off, the node holding each session's lease, so every
   write is fenced (cluster mode as it runs).
-Each figure is the median of 3 rounds; THREADS writers append at once (a gateway's sessions
-write from their own threads). `python bench/store.py [events] [threads]`.
+Each figure is the median of 3 rounds, every backend measured in each round in turn;
+THREADS writers append at once (a gateway's sessions write from their own threads). Next to
+each rate: the CPU microseconds per operation of this process (the client) and of the
+PostgreSQL server's processes, where the time goes.
+`python bench/store.py [operations] [threads]`.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -40,8 +44,28 @@ MESSAGE = {"id": "false_62811@c.us_3EB0AAAA", "chatId": "62811@c.us", "from": "6
            "fromMe": False, "type": "chat", "body": "halo " * 20, "timestamp": 1_800_000_000}
 
 
-def rate(count: int, threads: int, work) -> float:
-    """Operations per second of `threads` threads doing count // threads operations each."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server: PostgresServer | None) -> float:
+    """CPU seconds used so far by the PostgreSQL server's processes (0 for SQLite)."""
+    if server is None:
+        return 0.0
+    postmaster = (server.data / "postmaster.pid").read_text().split()[0]
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if postmaster in (pid, fields[1]):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def rate(count: int, threads: int, work, server: PostgresServer | None) -> tuple:
+    """Operations per second of `threads` threads doing count // threads operations each,
+    and the CPU microseconds per operation of this process (the client) and of the server."""
     each = count // threads
     start = threading.Barrier(threads + 1)
 
@@ -54,55 +78,76 @@ def rate(count: int, threads: int, work) -> float:
     for w in workers:
         w.start()
     start.wait()
-    began = time.perf_counter()
+    began, client, served = time.perf_counter(), time.process_time(), server_cpu(server)
     for w in workers:
         w.join()
-    return each * threads / (time.perf_counter() - began)
+    done = each * threads
+    return (done / (time.perf_counter() - began),
+            (time.process_time() - client) / done * 1e6,
+            (server_cpu(server) - served) / done * 1e6)
 
 
-def measure(store, count: int, threads: int, tag: str) -> dict:
-    outbox, queue = EventOutbox(store), OutgoingQueue(store, QUEUE_CONFIG)
-    sessions = [SimpleNamespace(id=f"{tag}-s{k}", options={}) for k in range(SESSIONS)]
-    events, sends = [], []
-    for r in range(ROUNDS):
-        events.append(rate(count, threads, lambda k, i, r=r: outbox.add(
-            sessions[k % SESSIONS].id, "message", MESSAGE, f"message:{r}:{k}:{i}", HOOKS)))
-        sends.append(rate(count, threads, lambda k, i, r=r: queue.submit(
+class Backend:
+    def __init__(self, store, tag: str, server: PostgresServer | None = None):
+        self.store, self.server = store, server
+        self.outbox, self.queue = EventOutbox(store), OutgoingQueue(store, QUEUE_CONFIG)
+        self.sessions = [SimpleNamespace(id=f"{tag}-s{k}", options={}) for k in range(SESSIONS)]
+        self.events: list[tuple] = []
+        self.sends: list[tuple] = []
+
+    def round(self, r: int, count: int, threads: int) -> None:
+        sessions, outbox, queue = self.sessions, self.outbox, self.queue
+        self.events.append(rate(count, threads, lambda k, i: outbox.add(
+            sessions[k % SESSIONS].id, "message", MESSAGE, f"message:{r}:{k}:{i}", HOOKS),
+            self.server))
+        self.sends.append(rate(count, threads, lambda k, i: queue.submit(
             sessions[k % SESSIONS], "sendText", {"to": "62811@c.us", "text": f"{r} {k} {i}"},
-            f"key-{r}-{k}-{i}")))
-    return {"events": statistics.median(events), "sends": statistics.median(sends)}
+            f"key-{r}-{k}-{i}"), self.server))
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store({}, Path(tmp))
-        results["sqlite"] = measure(store, count, threads, "a")
-        store.close()
+    backends: dict[str, Backend] = {}
     server = PostgresServer(durable=True)
     try:
-        for name, sync in (("postgresql (synchronous_commit on)", "on"),
-                           ("postgresql (synchronous_commit off)", "off"),
-                           ("postgresql+leases (synchronous_commit off)", "off")):
-            url = server.create_database() + f"?options=-c%20synchronous_commit%3D{sync}"
-            store = open_store({"DATABASE_URL": url}, Path("."))
-            if "leases" in name:
-                leases = Leases(store, "bench-node", ttl=3600)
-                for k in range(SESSIONS):
-                    leases.claim(f"b-s{k}")
-            results[name] = measure(store, count, threads, "b")
-            store.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            backends["sqlite"] = Backend(open_store({}, Path(tmp)), "a")
+            for name, sync in (("postgresql (synchronous_commit on)", "on"),
+                               ("postgresql (synchronous_commit off)", "off"),
+                               ("postgresql+leases (synchronous_commit off)", "off")):
+                url = server.create_database() + f"?options=-c%20synchronous_commit%3D{sync}"
+                store = open_store({"DATABASE_URL": url}, Path("."))
+                setting = store.execute("SHOW synchronous_commit")[0]["synchronous_commit"]
+                assert setting == sync, f"synchronous_commit is {setting}, not {sync}"
+                if "leases" in name:
+                    leases = Leases(store, "bench-node", ttl=3600)
+                    for k in range(SESSIONS):
+                        leases.claim(f"b-s{k}")
+                backends[name] = Backend(store, "b", server)
+            # round by round, every backend in turn: a shared box's load changes by the
+            # minute, and each backend's median then spans the same minutes
+            for r in range(ROUNDS):
+                for backend in backends.values():
+                    backend.round(r, count, threads)
+            for backend in backends.values():
+                backend.store.close()
     finally:
         server.close()
-    base = results["sqlite"]
+    def median(runs: list[tuple], k: int) -> float:
+        return statistics.median(run[k] for run in runs)
+
+    base = backends["sqlite"]
     print(f"{count} operations per round, {threads} threads, {SESSIONS} sessions, "
-          f"median of {ROUNDS} rounds")
-    print(f"{'backend':45} {'events/s':>10} {'x sqlite':>9} {'sends/s':>10} {'x sqlite':>9}")
-    for name, r in results.items():
-        print(f"{name:45} {r['events']:10.0f} {r['events'] / base['events']:9.2f} "
-              f"{r['sends']:10.0f} {r['sends'] / base['sends']:9.2f}")
+          f"median of {ROUNDS} rounds; CPU: microseconds per operation, client / server")
+    print(f"{'backend':43} {'events/s':>8} {'x sqlite':>8} {'CPU':>9} {'sends/s':>8}"
+          f" {'x sqlite':>8} {'CPU':>9}")
+    for name, b in backends.items():
+        cells = []
+        for runs, base_runs in ((b.events, base.events), (b.sends, base.sends)):
+            cells.append(f"{median(runs, 0):8.0f} {median(runs, 0) / median(base_runs, 0):8.2f}"
+                         f" {median(runs, 1):4.0f}/{median(runs, 2):<4.0f}")
+        print(f"{name:43} {' '.join(cells)}")
 
 
 if __name__ == "__main__":

@@ -187,12 +187,6 @@ class StoreBase:
         """Hold a lock on `name` until the transaction ends (writers that must not interleave:
         migrations)."""
 
-    def lock_source(self, name: str) -> str:
-        """A one-row FROM source that takes the lock on `name` (a constant) for the rest of
-        the transaction, so an INSERT … SELECT … FROM it holds the lock before its row (and
-        its autoincrement key) exists. SQLite's writers are serialized already."""
-        return "(SELECT 1) AS unlocked"
-
     # ---- migrations ----
     def migrate(self) -> None:
         migrate(self)
@@ -276,6 +270,62 @@ class StoreBase:
 
     def delete_session(self, session_id: str) -> None:
         self.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+
+class GroupCommit:
+    """Group commit of writes a backend makes as one statement (PostgreSQL: event appends,
+    new sends). A thread whose write finds none under way writes it, with every write queued
+    by then (up to MAX), through `write(values of each) -> outcome of each`; writes that
+    arrive meanwhile wait, and the first of them writes the next group. A thread has one
+    write at a time, so its writes keep their order; a group commits at once."""
+
+    MAX = 64
+
+    def __init__(self, write):
+        self._write = write
+        self._lock = threading.Lock()
+        self._queue: list[_Grouped] = []
+        self._busy = False
+
+    def __call__(self, values):
+        """This write's outcome, written with the others queued at the same moment."""
+        mine = _Grouped(values)
+        with self._lock:
+            self._queue.append(mine)
+            lead, self._busy = not self._busy, True
+        if not lead:
+            mine.done.wait()
+            if not mine.lead:
+                return mine.outcome()
+        with self._lock:
+            group, self._queue = self._queue[:self.MAX], self._queue[self.MAX:]
+        try:
+            outcomes = self._write([each.values for each in group])
+        except BaseException as e:  # every write of the group failed with it
+            outcomes = [e] * len(group)
+        for each, outcome in zip(group, outcomes):
+            each.result = outcome
+        with self._lock:
+            if self._queue:  # the next group's writer
+                self._queue[0].lead = True
+                self._queue[0].done.set()
+            else:
+                self._busy = False
+        for each in group:
+            each.done.set()
+        return mine.outcome()
+
+
+class _Grouped:
+    __slots__ = ("values", "done", "lead", "result")
+
+    def __init__(self, values):
+        self.values, self.done, self.lead, self.result = values, threading.Event(), False, None
+
+    def outcome(self):
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
 
 
 class _SQLiteTx:

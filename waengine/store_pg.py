@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from .errors import StorageUnavailable
+from .errors import LeaseLost, StorageUnavailable
 from .store import StoreBase
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ class PostgresStore(StoreBase):
         # and with them every other node's lease claim, for as long as it stays paused: the
         # server ends a transaction left idle this long, so a takeover waits at most that.
         options = f"-c idle_in_transaction_session_timeout={max(1, int(idle_tx_timeout * 1000))}"
+        # after the URL's own options (…?options=-c%20synchronous_commit%3Doff), which a
+        # connection keyword of the same name would replace
+        given = conninfo_to_dict(url).get("options")
+        options = f"{given} {options}" if given else options
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max(1, pool_size), timeout=timeout, open=False,
             name="waengine", check=_check,
@@ -95,7 +100,10 @@ class PostgresStore(StoreBase):
         writes = not sql.lstrip().upper().startswith("SELECT")
         with self._guard(writes), self._pool.connection() as conn:
             cur = conn.execute(_sql(sql), args)
-            rows = cur.fetchall() if cur.description else []
+            # the result's field count, not cur.description: that builds a Column object per
+            # field, a tenth of a statement's time in the client
+            result = cur.pgresult
+            rows = cur.fetchall() if result is not None and result.nfields else []
             conn.waengine_used_at = time.monotonic()
             return rows
 
@@ -106,13 +114,32 @@ class PostgresStore(StoreBase):
                 yield _Tx(conn)
             conn.waengine_used_at = time.monotonic()
 
+    def fence_each(self) -> tuple[str, tuple]:
+        """StoreBase.fence's rule for each row of a CTE `input` (n, session, held: this node's
+        epoch of the session's lease when the write was made, else NULL) as the CTE `fence`
+        (n, fence_ok, the lease's fence_node and fence_epoch), for a statement that writes
+        only where fence_ok; refused() reads a row. The lease rows are read FOR SHARE: a
+        takeover waits for the statement's commit, and a statement behind a takeover reads
+        its new epoch."""
+        if self.node_id is None:
+            return (", fence AS (SELECT n, TRUE AS fence_ok, CAST(NULL AS text) AS fence_node,"
+                    " CAST(NULL AS bigint) AS fence_epoch FROM input)", ())
+        return (", lease AS (SELECT session, node, epoch, expires FROM leases WHERE session IN"
+                " (SELECT session FROM input) FOR SHARE), fence AS (SELECT i.n, CASE WHEN"
+                " i.held IS NULL THEN l.expires IS NULL OR l.expires < ? ELSE l.node IS NOT"
+                " DISTINCT FROM ? AND l.epoch = i.held END AS fence_ok, l.node AS fence_node,"
+                " l.epoch AS fence_epoch FROM input i LEFT JOIN lease l"
+                " ON l.session = i.session)", (self.clock(), self.node_id))
+
+    def refused(self, row: dict, session_id: str) -> None:
+        """Raise LeaseLost when a statement's fence_each() row found the lease not ours."""
+        if not row["fence_ok"]:
+            raise LeaseLost(details={"session": session_id, "epoch": self.held.get(session_id),
+                                     "owner": row["fence_node"],
+                                     "ownerEpoch": row["fence_epoch"]})
+
     def serialize(self, tx, name: str) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
-
-    def lock_source(self, name: str) -> str:
-        # OFFSET 0: the subquery stays a plan node of its own, run before the outer row
-        return (f"(SELECT pg_advisory_xact_lock(hashtextextended('{name}', 0)) OFFSET 0)"
-                " AS locked")
 
     def text_search(self, words: list[tuple[str, bool]],
                     chat: str | None = None) -> tuple[str, str, str, str]:

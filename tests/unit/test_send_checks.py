@@ -48,8 +48,13 @@ def test_one_text_send_runs_each_check_once(make_app, factory, monkeypatch):
     # The request checks the session once; the sender's attempt and its page calls (new id,
     # typing, send) go through its dispatch gate (Sender._ready), not through check_ready.
     assert calls["check_ready"] == 1
-    assert calls["by_key"] == 1 and calls["pacing_for"] == 1
+    # A new key is met by nothing: the insert is the only look (a retried POST looks it up).
+    assert calls["by_key"] == 0 and calls["pacing_for"] == 1
     assert calls["check_session_id"] == 1 and calls["parse_strict_json"] == 1
+    again = client.post("/sessions/s1/messages", headers={"Idempotency-Key": "k1"},
+                        json={"to": "628111", "text": "once"})
+    assert again.status_code in (200, 201) and again.json["id"] == resp.json["id"]
+    assert calls["by_key"] == 1
 
 
 def test_the_request_checks_readiness_once(make_app, factory, monkeypatch):

@@ -3,6 +3,7 @@ outbox's order, the outgoing queue's uniqueness, JSON reads, leases and fencing.
 
 import json
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -84,11 +85,12 @@ def test_a_rolled_back_transaction_leaves_nothing(store):
 
 @BOTH
 def test_two_writers_append_events_and_a_reader_never_skips_one(make_store):
-    """Two stores (two nodes) append at once; a reader following seq sees every event once,
-    each session's in the order it was added."""
-    writers = [EventOutbox(make_store()), EventOutbox(make_store())]
+    """Two stores (two nodes) append at once, from three threads each; a reader following seq
+    sees every event once, each session's in the order it was added. PostgreSQL hands out
+    seqs before commit: a seq committed after a higher one would be skipped by the reader."""
+    stores = [make_store(), make_store()]
     reader = EventOutbox(make_store())
-    per_writer = 60
+    per_writer = 100
     seen, done = [], threading.Event()
 
     def follow():
@@ -103,21 +105,24 @@ def test_two_writers_append_events_and_a_reader_never_skips_one(make_store):
 
     def write(outbox, sid):
         for i in range(per_writer):
-            outbox.add(sid, "message", {"n": i}, f"message:{sid}:{i}", [])
+            outbox.add(sid, "message", {"n": i}, f"message:{sid}:{i}", [{"url": "http://h/"}])
 
     follower = threading.Thread(target=follow)
     follower.start()
-    threads = [threading.Thread(target=write, args=(w, f"s{k}")) for k, w in enumerate(writers)]
+    sessions = [f"s{k}" for k in range(6)]
+    threads = [threading.Thread(target=write, args=(EventOutbox(stores[k % 2]), sid))
+               for k, sid in enumerate(sessions)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     done.set()
     follower.join(30)
-    assert len(seen) == 2 * per_writer == len({r["id"] for r in seen})
-    for sid in ("s0", "s1"):
+    assert len(seen) == len(sessions) * per_writer == len({r["id"] for r in seen})
+    for sid in sessions:
         numbers = [json.loads(r["body"])["data"]["n"] for r in seen if r["session"] == sid]
         assert numbers == list(range(per_writer))
+    assert len(reader.due(time.time(), limit=100)) == len(sessions)  # one head per session
 
 
 @BOTH
@@ -167,21 +172,23 @@ def test_one_idempotency_key_makes_one_send_across_two_stores(make_store):
 
 @BOTH
 def test_sends_from_two_stores_get_distinct_seqs_in_submit_order(make_store):
+    """Three threads on each of two stores (PostgreSQL writes a store's sends made at once
+    as one statement) queue sends of one session: every seq once, each thread's in order."""
     queues = [OutgoingQueue(make_store(), CONFIG), OutgoingQueue(make_store(), CONFIG)]
-    made = {0: [], 1: []}
+    made = {k: [] for k in range(6)}
 
     def submit(k):
-        for i in range(25):
-            made[k].append(queues[k].submit(session(), "sendText", {"to": "x", "text": f"{k}{i}"},
-                                            None))
+        for i in range(20):
+            made[k].append(queues[k % 2].submit(session(), "sendText",
+                                                {"to": "x", "text": f"{k} {i}"}, None))
 
-    threads = [threading.Thread(target=submit, args=(k,)) for k in (0, 1)]
+    threads = [threading.Thread(target=submit, args=(k,)) for k in made]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    seqs = [r["seq"] for r in made[0] + made[1]]
-    assert sorted(seqs) == list(range(1, 51))
+    seqs = [r["seq"] for rows in made.values() for r in rows]
+    assert sorted(seqs) == list(range(1, 121))
     assert all(a["seq"] < b["seq"] for rows in made.values() for a, b in zip(rows, rows[1:]))
 
 
@@ -293,6 +300,66 @@ def test_writes_under_an_old_epoch_are_refused(make_store):
 
 
 @BOTH
+def test_appends_made_at_once_are_each_fenced_and_deduped_on_their_own(make_store):
+    """Threads of one node append together (PostgreSQL writes them as groups): each append
+    gets its own answer (stored with its delivery, a duplicate, refused under another node's
+    lease) whatever else was written with it."""
+    clock = Clock()
+    store_a, store_b = make_store(), make_store()
+    a = Leases(store_a, "node-a", ttl=15, clock=clock)
+    b = Leases(store_b, "node-b", ttl=15, clock=clock)
+    assert a.claim("mine") == 1 and b.claim("theirs") == 1
+    outbox = EventOutbox(store_a)
+    rounds, answers = 40, {}
+
+    def append(kind, sid, dedupe):
+        got = []
+        for i in range(rounds):
+            try:
+                event = outbox.add(sid, "message", {"n": i}, f"{dedupe}:{i}", [{"url": "http://h/"}])
+                got.append(event["seq"] if event else None)
+            except LeaseLost:
+                got.append("refused")
+        answers[kind] = got
+
+    work = [("mine", "mine", "m"), ("again", "mine", "m"), ("theirs", "theirs", "t"),
+            ("free", "free", "f"), ("free2", "free", "f2")]
+    threads = [threading.Thread(target=append, args=w) for w in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers["theirs"] == ["refused"] * rounds
+    queue = OutgoingQueue(store_a, CONFIG)
+    sent = {}
+
+    def send(sid, key):
+        try:
+            sent[key] = queue.submit(session(sid), "sendText", {"to": "x", "text": key}, key)
+        except LeaseLost:
+            sent[key] = "refused"
+
+    threads = [threading.Thread(target=send, args=(sid, f"{sid}-{k % 3}"))
+               for k in range(9) for sid in ("mine", "theirs")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(sent[f"theirs-{k}"] == "refused" for k in range(3))
+    assert len({sent[f"mine-{k}"]["seq"] for k in range(3)}) == 3  # one send per key
+    assert store_a.execute("SELECT COUNT(*) AS n FROM outgoing")[0]["n"] == 3
+    for i in range(rounds):  # one of the two appends of each "mine" event stored it
+        assert [answers["mine"][i], answers["again"][i]].count(None) == 1
+    stored = {sid: outbox.since(sid, 0, 1000) for sid in ("mine", "theirs", "free")}
+    assert [len(stored[sid]) for sid in ("mine", "theirs", "free")] == [rounds, 0, 2 * rounds]
+    seqs = {r["seq"] for rows in stored.values() for r in rows}
+    answered = {x for got in answers.values() for x in got if isinstance(x, int)}
+    assert answered == seqs
+    hooks = store_a.execute("SELECT event_seq FROM deliveries")
+    assert sorted(r["event_seq"] for r in hooks) == sorted(seqs)
+
+
+@BOTH
 def test_nodes_beat_and_are_listed_with_their_leases(make_store):
     clock = Clock()
     a = Leases(make_store(), "node-a", ttl=15, clock=clock)
@@ -359,3 +426,19 @@ def test_a_node_paused_inside_a_transaction_cannot_stall_a_takeover(make_store):
         taker.join(30)  # A stays "frozen" in its transaction meanwhile
         assert claimed == [2], "B's claim waited for the paused node"
         tx.execute("SELECT 1").fetchone()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_the_database_urls_own_options_are_kept(database, tmp_path):
+    """`?options=-c …` in DATABASE_URL (synchronous_commit=off, say) reaches the server
+    alongside the store's own idle-in-transaction timeout."""
+    from waengine.backends import open_store
+
+    store = open_store({"DATABASE_URL": database + "?options=-c%20work_mem%3D5MB",
+                        "LEASE_TTL": 15}, tmp_path)
+    try:
+        assert store.execute("SHOW work_mem")[0]["work_mem"] == "5MB"
+        timeout = store.execute("SHOW idle_in_transaction_session_timeout")[0]
+        assert timeout["idle_in_transaction_session_timeout"] == "5s"
+    finally:
+        store.close()

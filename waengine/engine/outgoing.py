@@ -29,7 +29,7 @@ from ..errors import (
     WAEngineError,
     WhatsAppUnavailable,
 )
-from ..store import StoreBase, utcnow
+from ..store import GroupCommit, StoreBase, utcnow
 from ..vocabulary import PENDING_SENDS, STREAM_DETAILS, SendStatus, Status
 from .budget import Budget
 from .page import Page
@@ -69,32 +69,42 @@ class OutgoingQueue:
         # Bumped by every change: a sender that saw no work waits for a change after its look,
         # so a send queued between its query and its wait is not left for the full timeout.
         self.version = 0
+        self._group = GroupCommit(lambda group: _insert_sends(store, group))
 
     # ---- submitting ----
     def submit(self, session, op: str, args: dict, idempotency_key: str | None,
                admit: Callable[[], None] | None = None) -> dict:
         """Queue a send (or find the one this idempotency key already made); return its row.
 
-        admit() runs only for a new send, before it is stored (the session's readiness check:
-        a retried POST answers with its first send, whatever the session does now)."""
-        if idempotency_key:
-            existing = self.by_key(session.id, idempotency_key, op, args)
+        admit() (the session's readiness check) must pass before a new send is stored; a
+        retried POST answers with its first send whatever admit() says. The key is looked up
+        only when the insert meets it, or admit() refuses: a new send is one statement."""
+        try:
+            if admit is not None:
+                admit()
+            self.check_cap(session)
+        except WAEngineError:
+            existing = self.by_key(session.id, idempotency_key, op, args) \
+                if idempotency_key else None
             if existing:
                 return existing
-        if admit is not None:
-            admit()
-        self.check_cap(session)
+            raise
         row_id = f"out_{int(self.clock() * 1000):012x}{os.urandom(5).hex()}"
+        values = (row_id, session.id, op, json.dumps(args), idempotency_key, utcnow(),
+                  fingerprint(op, args))
         # One statement takes the session's next seq and inserts: two submits that race for a
         # seq (two threads, two nodes) meet the unique (session, seq) and the loser takes the
-        # next one; the same key raced in meets (session, idempotency_key).
+        # next one; the same key raced in, or sent again, meets (session, idempotency_key) and
+        # the send it made is answered.
         while True:
-            rows = self.store.fenced(
-                "INSERT INTO outgoing (id, session, seq, op, args, idempotency_key, created_at,"
-                " fingerprint) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?"
-                " FROM outgoing WHERE session = ? ON CONFLICT DO NOTHING RETURNING *",
-                (row_id, session.id, op, json.dumps(args), idempotency_key, utcnow(),
-                 fingerprint(op, args), session.id), session_id=session.id)
+            try:
+                rows = self._insert(session.id, values)
+            except LeaseLost:
+                existing = self.by_key(session.id, idempotency_key, op, args) \
+                    if idempotency_key else None
+                if existing:
+                    return existing
+                raise
             if rows:
                 break
             existing = self.by_key(session.id, idempotency_key, op, args) \
@@ -103,6 +113,22 @@ class OutgoingQueue:
                 return existing
         self._notify()
         return _row(rows[0])
+
+    def _insert(self, session_id: str, values: tuple) -> list:
+        """The new send's row (none when its seq or key was taken), under the session's
+        lease; on PostgreSQL with the sends other threads make at the same moment, in one
+        statement (group commit)."""
+        if self.store.backend != "postgresql":
+            return self.store.fenced(
+                "INSERT INTO outgoing (id, session, seq, op, args, idempotency_key, created_at,"
+                " fingerprint) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?"
+                " FROM outgoing WHERE session = ? ON CONFLICT DO NOTHING RETURNING *",
+                (*values, session_id), session_id=session_id)
+        row = self._group((*values, self.store.held.get(session_id)))
+        self.store.refused(row, session_id)
+        if row["id"] is None:
+            return []
+        return [{k: v for k, v in row.items() if not k.startswith("fence_")}]
 
     def check_cap(self, session) -> None:
         """429 with Retry-After when the session's daily cap is reached (a rolling 24 hours)."""
@@ -255,6 +281,27 @@ class OutgoingQueue:
         with self.changed:
             self.version += 1
             self.changed.notify_all()
+
+
+def _insert_sends(store: StoreBase, group: list[tuple]) -> list[dict]:
+    """PostgreSQL: new sends (row id, session, op, args, key, created, fingerprint, held
+    epoch) as one statement: each takes its session's next seq (one after another within the
+    group); each one's row, with its fence columns (id None when its seq or key was taken)."""
+    fence, fence_args = store.fence_each()
+    return store.execute(
+        "WITH input AS (SELECT * FROM json_to_recordset(CAST(? AS json)) AS i (n bigint,"
+        " id text, session text, op text, args text, idempotency_key text, created_at text,"
+        f" fingerprint text, held bigint)){fence}, added AS (INSERT INTO outgoing (id, session,"
+        " seq, op, args, idempotency_key, created_at, fingerprint) SELECT i.id, i.session,"
+        " COALESCE((SELECT MAX(o.seq) FROM outgoing o WHERE o.session = i.session), 0)"
+        " + row_number() OVER (PARTITION BY i.session ORDER BY i.n), i.op, i.args,"
+        " i.idempotency_key, i.created_at, i.fingerprint FROM input i JOIN fence f"
+        " ON f.n = i.n WHERE f.fence_ok ON CONFLICT DO NOTHING RETURNING *)"
+        " SELECT f.fence_ok, f.fence_node, f.fence_epoch, a.* FROM fence f"
+        " JOIN input i ON i.n = f.n LEFT JOIN added a ON a.id = i.id ORDER BY f.n",
+        (json.dumps([dict(zip(("n", "id", "session", "op", "args", "idempotency_key",
+                               "created_at", "fingerprint", "held"), (n, *values)))
+                     for n, values in enumerate(group)], ensure_ascii=False), *fence_args))
 
 
 def error_record(error: WAEngineError) -> dict:

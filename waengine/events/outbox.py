@@ -11,7 +11,7 @@ import os
 import threading
 import time
 
-from ..store import StoreBase, iso_utc, utcnow
+from ..store import GroupCommit, StoreBase, iso_utc, utcnow
 from ..vocabulary import Status
 
 EVENT_TYPES = ("session.status", "qr", "message", "message.ack", "message.revoked",
@@ -30,6 +30,7 @@ def new_event_id() -> str:
 class EventOutbox:
     def __init__(self, store: StoreBase):
         self.store = store  # its tables come from waengine/migrations.py
+        self._group = GroupCommit(lambda group: _write_events(store, group))
         self.changed = threading.Condition()
         self._seq = self._max_seq()
         # Bumped by anything that may make a delivery due now (a new event, a manual retry).
@@ -59,32 +60,53 @@ class EventOutbox:
         event = {"id": new_event_id(), "session": session, "type": type_,
                  "timestamp": utcnow(), "data": data}
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-        with self.store.transaction() as db:
-            self.store.fence(db, session)
-            # seq order is commit order: a reader that has seen seq n never misses a smaller
-            # one committed later (PostgreSQL hands out seqs before commit); the lock is taken
-            # in the INSERT itself, before its seq
-            row = db.execute(
-                "INSERT INTO events (id, session, type, created_at, body, dedupe)"
-                f" SELECT ?, ?, ?, ?, ?, ? FROM {self.store.lock_source('events')}"
-                " WHERE 1 = 1 ON CONFLICT DO NOTHING RETURNING seq",
-                (event["id"], session, type_, event["timestamp"], body, dedupe)).fetchone()
-            if row is None:
-                return None
-            seq = row["seq"]
-            urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
-            if self.store.backend == "postgresql":  # other nodes' streams (events/listen.py)
-                db.execute("SELECT pg_notify('waengine_events', ?)", (str(row["seq"]),))
-            if urls:
-                db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
-                           + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",
-                           [v for url in urls for v in (seq, session, url)])
+        urls = list(dict.fromkeys(hook["url"] for hook in webhooks))
+        if self.store.backend == "postgresql":
+            seq = self._add_in_one_statement(event, body, dedupe, urls)
+        else:
+            seq = self._add_in_a_transaction(event, body, dedupe, urls)
+        if seq is None:
+            return None
         with self.changed:
             self._seq = max(self._seq, seq)
             self.version += 1
             self.changed.notify_all()
         event["seq"] = seq
         return event
+
+    def _add_in_a_transaction(self, event: dict, body: str, dedupe: str | None,
+                              urls: list[str]) -> int | None:
+        """SQLite: its writers are serialized, so seq order is commit order."""
+        session = event["session"]
+        with self.store.transaction() as db:
+            self.store.fence(db, session)
+            row = db.execute(
+                "INSERT INTO events (id, session, type, created_at, body, dedupe)"
+                " SELECT ?, ?, ?, ?, ?, ? WHERE 1 = 1 ON CONFLICT DO NOTHING RETURNING seq",
+                (event["id"], session, event["type"], event["timestamp"], body,
+                 dedupe)).fetchone()
+            if row is None:
+                return None
+            if urls:
+                db.execute("INSERT INTO deliveries (event_seq, session, url) VALUES"
+                           + ", ".join(["(?, ?, ?)"] * len(urls)) + " ON CONFLICT DO NOTHING",
+                           [v for url in urls for v in (row["seq"], session, url)])
+            return row["seq"]
+
+    def _add_in_one_statement(self, event: dict, body: str, dedupe: str | None,
+                              urls: list[str]) -> int | None:
+        """PostgreSQL: the event joins the appends other threads make at the same moment
+        (group commit, store.GroupCommit); each is fenced, inserted with its deliveries and
+        announced to other nodes' streams (NOTIFY, events/listen.py) in one autocommit
+        statement, one round trip for the group. PostgreSQL hands out seqs before commit: the
+        statement takes a lock on "events" before its seqs exist and holds it to its commit,
+        so seq order is commit order and a reader that has seen seq n never misses a smaller
+        one committed later."""
+        outcome = self._group((event, body, dedupe, urls,
+                                      self.store.held.get(event["session"])))
+        if isinstance(outcome, dict):
+            self.store.refused(outcome, event["session"])
+        return outcome
 
     def has(self, session: str, dedupe: str) -> bool:
         """Whether the session's log holds the event with this dedupe key (e.g. message:<id>)."""
@@ -247,6 +269,39 @@ class EventOutbox:
         with self.store.transaction() as db:
             db.execute("DELETE FROM deliveries WHERE session = ?", (session,))
             db.execute("DELETE FROM events WHERE session = ?", (session,))
+
+
+def _write_events(store: StoreBase, group: list[tuple]) -> list:
+    """PostgreSQL: a group of appends (event, body, dedupe, urls, held epoch) as one
+    statement; each one's seq, None for a duplicate, or its fence row when refused."""
+    fence, fence_args = store.fence_each()
+    rows = store.execute(
+        # the group as one JSON text: json.dumps and the server's parser are C, where
+        # psycopg's array adapters quote each element in Python
+        "WITH input AS (SELECT * FROM json_to_recordset(CAST(? AS json)) AS i (n bigint,"
+        " id text, session text, type text, created_at text, body text, dedupe text,"
+        f" urls json, held bigint)){fence},"
+        # seq order is commit order: the lock is taken before the seqs exist, after the
+        # leases (a lock taken the other way round could deadlock with a takeover)
+        " added AS (INSERT INTO events (id, session, type, created_at, body, dedupe)"
+        " SELECT i.id, i.session, i.type, i.created_at, i.body, i.dedupe FROM"
+        " (SELECT pg_advisory_xact_lock(hashtextextended('events', 0))"
+        " FROM (SELECT COUNT(*) FROM fence) AS fenced OFFSET 0) AS locked,"
+        " input i JOIN fence f ON f.n = i.n WHERE f.fence_ok ORDER BY i.n"
+        " ON CONFLICT DO NOTHING RETURNING seq, id, session),"
+        " hooks AS (INSERT INTO deliveries (event_seq, session, url)"
+        " SELECT a.seq, a.session, url FROM added a JOIN input i ON i.id = a.id,"
+        " json_array_elements_text(i.urls) AS url ON CONFLICT DO NOTHING)"
+        " SELECT f.n, f.fence_ok, f.fence_node, f.fence_epoch, a.seq,"
+        " (SELECT pg_notify('waengine_events', CAST(MAX(seq) AS text)) FROM added"
+        " HAVING MAX(seq) IS NOT NULL) AS notified FROM fence f JOIN input i ON i.n = f.n"
+        " LEFT JOIN added a ON a.id = i.id ORDER BY f.n",
+        (json.dumps([{"n": n, "id": event["id"], "session": event["session"],
+                      "type": event["type"], "created_at": event["timestamp"], "body": body,
+                      "dedupe": dedupe, "urls": urls, "held": held}
+                     for n, (event, body, dedupe, urls, held) in enumerate(group)],
+                    ensure_ascii=False), *fence_args))
+    return [row["seq"] if row["fence_ok"] else row for row in rows]
 
 
 def _kind(sinks: bool) -> str:
