@@ -151,6 +151,7 @@ def test_a_drain_behind_nginx_moves_a_linked_session_and_no_client_request_fails
         operator.wait_text("#detail-status", "CONNECTED")
         operator.wait_text("#facts", f"Node\n{owner_id}")
         operator.wait_text("#facts", "pid")  # its browser, as the node running it tells
+        assert not operator.shown("#detail-error"), operator.text("#detail-error")
         operator.shot("session-moved")
 
         operator.click('#nav a[data-view="nodes"]')
@@ -169,6 +170,7 @@ def test_a_drain_behind_nginx_moves_a_linked_session_and_no_client_request_fails
         operator.wait_text(f'#nodes-body tr[data-node="{owner_id}"] td.state', "draining")
         operator.wait_text(f'#nodes-body tr[data-node="{owner_id}"] td.sessions', "0")
         operator.wait_text(f'#nodes-body tr[data-node="{target}"] td.sessions', "1")
+        assert not operator.shown("#nodes-error"), operator.text("#nodes-error")
         operator.shot("nodes-drained")
         operator.click('#nav a[data-view="sessions"]')
         operator.wait_text('#sessions-body tr[data-id="drained"] td.node', target)

@@ -211,6 +211,7 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
 def test_stop_and_start_from_the_session_page(stack):
     stack.driver.get(stack.url + "/dashboard#session/sales")
     stack.wait_text("#detail-status", "CONNECTED")
+    assert not stack.shown("#move-form")  # a single box: nowhere to move it to
     stack.click('[data-action="stop"]')
     stack.wait_text("#detail-status", "STOPPED")
     assert stack.api("GET", "/sessions/sales").json()["status"] == "STOPPED"
@@ -302,6 +303,11 @@ def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):
     stack.shot("gateway")
     stack.click('#nav a[data-view="sessions"]')
     wait_for(lambda: "MB" in stack.row("sales"), message="memory in the row")
+    # a single box (one node, no NODE_URL): nothing of nodes, no Move
+    assert stack.api("GET", "/nodes").json()["data"][0]["url"] is None
+    assert not stack.shown('#nav a[data-view="nodes"]')
+    assert not stack.shown('#sessions-table th[data-sort="node"]')
+    assert not stack.shown('#sessions-body tr[data-id="sales"] td.node')
     stack.shot("sessions")
     stack.shot("sessions-phone", PHONE)
 

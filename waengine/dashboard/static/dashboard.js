@@ -644,7 +644,10 @@ async function loadSinks(id) {
   try {
     sinks = await api('GET', `/sessions/${encodeURIComponent(id)}/sinks`);
   } catch (err) {
-    showError('#detail-error', err);
+    // Between two nodes (a move, a drain) the session answers for a few seconds only 503
+    // session_moving: ask again then, rather than leave an error for what passes by itself.
+    if (err.code === 'session_moving') setTimeout(() => { if (state.detail === id) loadSinks(id); }, 2000);
+    else showError('#detail-error', err);
     return;
   }
   if (state.detail !== id) return;
