@@ -1,7 +1,8 @@
 """Cluster mode with real gunicorn nodes on one real PostgreSQL, real Chromium and the sandbox:
 a node stopped (SIGSTOP) past its lease gives its session up for good once resumed (split
 brain), and a node drained behind deploy/nginx-cluster.conf hands its linked session to another
-while a client loop through nginx sees no failure beyond 503 session_moving with Retry-After."""
+while a client loop through nginx sees no failure beyond 503 session_moving with Retry-After; the
+operator's dashboard shows the nodes and moves and drains from its buttons."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import time
 
 import pytest
 import requests
+from selenium.webdriver.support.ui import Select
 
 from ..conftest import phones, wait_for
 from .conftest import browser_processes
+from .operator import Operator
 from .servers import Gunicorn, Nginx
 
 number = phones(__name__)
@@ -103,12 +106,17 @@ def log_of(node) -> str:
 @pytest.mark.parametrize("loop_paths", [("/sessions/drained", "/sessions", "/nodes")])
 def test_a_drain_behind_nginx_moves_a_linked_session_and_no_client_request_fails(
         servers, sandbox, tmp_path, postgres, loop_paths):
+    """The operator's dashboard (real Chromium, through nginx) lists both nodes and the
+    session's node, moves the session to the other node from its page, then drains that node
+    with the Drain button while a client loop reads through nginx."""
     sandbox.phone(DEDI, "Dedi")
     _, (first, second) = nodes(servers, sandbox, tmp_path, postgres)
     proxy = Nginx(tmp_path / "nginx", [first.port, second.port])
     servers.append(proxy)
-    owner_id = linked(first, sandbox, "drained", CICI)
-    target = "node-1" if owner_id == "node-0" else "node-0"
+    linked_on = linked(first, sandbox, "drained", CICI)
+    # the move sends it to the other node, the drain of that one brings it back
+    owner_id = "node-1" if linked_on == "node-0" else "node-0"
+    target = linked_on
     answers: list[tuple[str, int, str | None, str | None]] = []
     stop = threading.Event()
 
@@ -123,20 +131,56 @@ def test_a_drain_behind_nginx_moves_a_linked_session_and_no_client_request_fails
             time.sleep(0.05)  # a client's pace, not a wait for a condition
 
     loop = threading.Thread(target=client_loop, daemon=True)
-    loop.start()
+    operator = Operator(proxy.url, tmp_path, shots=tmp_path / "shots")
     try:
-        drained = requests.post(f"{proxy.url}/nodes/{owner_id}/drain",
-                                headers={"X-API-Key": "k1"}, timeout=60)
-        assert drained.status_code == 202, drained.text
-        assert drained.json()["moving"] == ["drained"]
+        operator.sign_in("k1")
+        operator.wait_text('#sessions-body tr[data-id="drained"] td.node', linked_on)
+        operator.click('#nav a[data-view="nodes"]')
+        for node in ("node-0", "node-1"):
+            operator.wait_text(f'#nodes-body tr[data-node="{node}"]', "alive")
+        operator.wait_text(f'#nodes-body tr[data-node="{linked_on}"] td.sessions', "1")
+        operator.shot("nodes")
+
+        operator.click('#nav a[data-view="sessions"]')
+        operator.click('#sessions-body tr[data-id="drained"] a')
+        operator.wait_text("#facts", f"Node\n{linked_on}")
+        operator.wait_text("#move-node", owner_id)  # offered as a target
+        Select(operator.find("#move-node")).select_by_value(owner_id)
+        operator.click("#move-form button[type=submit]")
+        operator.wait_text("#detail-notice", f"CONNECTED on {owner_id}", timeout=120)
+        operator.wait_text("#detail-status", "CONNECTED")
+        operator.wait_text("#facts", f"Node\n{owner_id}")
+        operator.wait_text("#facts", "pid")  # its browser, as the node running it tells
+        assert not operator.shown("#detail-error"), operator.text("#detail-error")
+        operator.shot("session-moved")
+
+        operator.click('#nav a[data-view="nodes"]')
+        loop.start()
+        operator.click(f'#nodes-body tr[data-node="{owner_id}"] button.drain')
+        operator.wait_text("#drain-what", "Its one session moves")
+        operator.shot("drain-confirm")
+        operator.click("#drain-form button[type=submit]")
+        operator.wait_text("#nodes-notice", f"Draining {owner_id}: moving drained.")
         moved = wait_for(lambda: (s := requests.get(
             f"{proxy.url}/sessions/drained", headers={"X-API-Key": "k1"}, timeout=60)).ok
             and s.json()["node"] == target and s.json()["status"] == "CONNECTED" and s.json(),
             timeout=120, message="the session CONNECTED on the other node, without a scan")
         assert moved["me"]["id"].startswith(CICI)
+        # the page follows by itself: the node draining and empty, the session elsewhere
+        operator.wait_text(f'#nodes-body tr[data-node="{owner_id}"] td.state', "draining")
+        operator.wait_text(f'#nodes-body tr[data-node="{owner_id}"] td.sessions', "0")
+        operator.wait_text(f'#nodes-body tr[data-node="{target}"] td.sessions', "1")
+        assert not operator.shown("#nodes-error"), operator.text("#nodes-error")
+        operator.shot("nodes-drained")
+        operator.click('#nav a[data-view="sessions"]')
+        operator.wait_text('#sessions-body tr[data-id="drained"] td.node', target)
+        operator.wait_text('#sessions-body tr[data-id="drained"]', "CONNECTED")
+        operator.shot("sessions-cluster")
     finally:
         stop.set()
-        loop.join(60)
+        if loop.is_alive():
+            loop.join(60)
+        operator.quit()
     failed = [a for a in answers if a[1] != 200 and not (
         a[1] == 503 and a[2] == "session_moving" and a[3])]
     assert answers and not failed, failed

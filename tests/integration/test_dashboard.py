@@ -2,7 +2,7 @@
 
 One gateway, one sandbox and one dashboard browser serve the module (each test leaves the state
 the next one expects: sign in, link, send, stop/start, webhooks, scoped key). Set
-WAENGINE_SCREENSHOTS=docs/img to save the screenshots the docs show.
+WAENGINE_SCREENSHOTS=docs/img to save the screenshots the docs show (tests/integration/operator.py).
 """
 
 from __future__ import annotations
@@ -10,27 +10,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from werkzeug.serving import make_server
 
 from waengine import create_app, engine_of
-from waengine.config import Defaults
 from waengine.sandbox import make_server as make_sandbox
 
 from ..conftest import phones, typed, wait_for
 from ..receiver import Receiver
 from .conftest import assert_no_browsers
+from .operator import PHONE, Operator
 
 number = phones(__name__)
 
@@ -41,14 +37,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.random_order(disabled=True)]
 ADMIN = "admin-key-0123456789abcdefghij"
 SCOPED = "acme-key-0123456789abcdefghijk"
 OWNER, BUDI = number(1), number(2)
-CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage "
-                "--disable-background-networking --disable-component-update --disable-sync "
-                "--no-first-run --disable-quic").split()
-LAPTOP, PHONE = (1280, 800), (390, 844)
-SHOTS = os.environ.get("WAENGINE_SCREENSHOTS")
 
 
-class Stack:
+class Stack(Operator):
     """Sandbox, gateway over real HTTP, webhook receiver and the operator's browser."""
 
     def __init__(self, root: Path):
@@ -73,19 +64,10 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.http.server_port}"
         threading.Thread(target=self.http.serve_forever, name="gateway-http", daemon=True).start()
         self.receiver = Receiver()
-        options = webdriver.ChromeOptions()
-        for flag in CHROME_FLAGS:
-            options.add_argument(flag)
-        options.add_argument(f"--user-data-dir={root / 'operator-profile'}")
-        options.add_argument(f"--window-size={LAPTOP[0]},{LAPTOP[1]}")
-        options.binary_location = Defaults.CHROMIUM
-        service = Service(Defaults.CHROMEDRIVER, log_output=str(root / "operator-driver.log"))
-        self.driver = webdriver.Chrome(options=options, service=service)
-        self.driver.implicitly_wait(0)
-        self.viewport(LAPTOP)
+        super().__init__(self.url, root)
 
     def close(self) -> None:
-        self.driver.quit()
+        self.quit()
         self.http.shutdown()
         self.engine.close()
         self.receiver.close()
@@ -104,71 +86,6 @@ class Stack:
     def inbox(self, phone: str) -> list[dict]:
         return requests.get(self.sandbox + "/_sandbox/messages", params={"to": phone},
                             timeout=10).json()["data"]
-
-    # ---- the page ----
-    def find(self, css: str):
-        return self.driver.find_element(By.CSS_SELECTOR, css)
-
-    def text(self, css: str) -> str:
-        try:
-            return self.find(css).text
-        except (NoSuchElementException, StaleElementReferenceException):
-            return ""
-
-    def shown(self, css: str) -> bool:
-        try:
-            return self.find(css).is_displayed()
-        except (NoSuchElementException, StaleElementReferenceException):
-            return False
-
-    def wait_text(self, css: str, needle: str, timeout: float = 30.0) -> str:
-        return wait_for(lambda: needle in (t := self.text(css)) and t, timeout=timeout,
-                        message=f"{needle!r} in {css} (now {self.text(css)!r})")
-
-    def click(self, css: str) -> None:
-        """Click the element, as a person does: the table and panels re-render as data
-        arrives, and a click lands on the element shown then, not on one just replaced."""
-        def clicked():
-            try:
-                self.find(css).click()
-                return True
-            except StaleElementReferenceException:
-                return False
-        wait_for(clicked, message=f"{css} clicked")
-
-    def type(self, css: str, value: str) -> None:
-        field = self.find(css)
-        field.clear()
-        field.send_keys(value)
-
-    def sign_in(self, key: str) -> None:
-        self.driver.get(self.url + "/dashboard")
-        wait_for(lambda: self.shown("#login") or self.shown("#view-sessions"), message="page")
-        if self.shown("#signout"):
-            self.click("#signout")
-        self.type("#login-key", key)
-        self.find("#login-key").send_keys(Keys.ENTER)
-        wait_for(lambda: self.shown("#view-sessions"), message="sessions view")
-
-    def row(self, sid: str) -> str:
-        return self.text(f'#sessions-body tr[data-id="{sid}"]')
-
-    def shot(self, name: str, size=LAPTOP) -> None:
-        if not SHOTS:
-            return
-        self.viewport(size)
-        # Let the layout settle at the new width before the capture (two frames).
-        self.driver.execute_async_script("requestAnimationFrame(() => requestAnimationFrame("
-                                         "arguments[arguments.length - 1]))")
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
-        self.viewport(LAPTOP)
-
-    def viewport(self, size) -> None:
-        """The page's exact size (a phone's is a mobile viewport), whatever the window is."""
-        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": size[0], "height": size[1], "deviceScaleFactor": 1,
-            "mobile": size == PHONE})
 
 
 @pytest.fixture(scope="module")
@@ -294,6 +211,7 @@ def test_a_pairing_code_links_while_the_operator_watches_the_table(stack):
 def test_stop_and_start_from_the_session_page(stack):
     stack.driver.get(stack.url + "/dashboard#session/sales")
     stack.wait_text("#detail-status", "CONNECTED")
+    assert not stack.shown("#move-form")  # a single box: nowhere to move it to
     stack.click('[data-action="stop"]')
     stack.wait_text("#detail-status", "STOPPED")
     assert stack.api("GET", "/sessions/sales").json()["status"] == "STOPPED"
@@ -385,6 +303,11 @@ def test_the_gateway_view_shows_memory_capacity_and_the_last_hour(stack):
     stack.shot("gateway")
     stack.click('#nav a[data-view="sessions"]')
     wait_for(lambda: "MB" in stack.row("sales"), message="memory in the row")
+    # a single box (one node, no NODE_URL): nothing of nodes, no Move
+    assert stack.api("GET", "/nodes").json()["data"][0]["url"] is None
+    assert not stack.shown('#nav a[data-view="nodes"]')
+    assert not stack.shown('#sessions-table th[data-sort="node"]')
+    assert not stack.shown('#sessions-body tr[data-id="sales"] td.node')
     stack.shot("sessions")
     stack.shot("sessions-phone", PHONE)
 

@@ -176,6 +176,38 @@ def test_performance_has_capacity_and_an_hour_of_history(keyed):
     assert client.get("/performance/history", headers=as_key(SCOPED)).status_code == 403
 
 
+def test_a_single_box_lists_one_node_without_a_url_and_refuses_drain_and_move(keyed):
+    """What the page decides its cluster view from: a single box is one node that advertises
+    no URL (the page then shows no node); drain and move answer an error the page shows."""
+    client = keyed.test_client()
+    client.post("/sessions", json={"id": "acme-1"}, headers=as_key(ADMIN))
+    nodes = client.get("/nodes", headers=as_key(ADMIN)).json["data"]
+    assert len(nodes) == 1 and nodes[0]["url"] is None
+    node = nodes[0]
+    assert node["id"] == engine_of(keyed).leases.node_id and node["alive"]
+    assert not node["draining"] and 0 <= node["free"] <= node["capacity"]
+    assert node["heartbeat"].endswith("Z") and node["startedAt"]
+    session = client.get("/sessions/acme-1", headers=as_key(ADMIN)).json
+    assert session["node"] == node["id"]
+    # a key scoped to sessions may not list nodes: the page shows it no node
+    assert client.get("/nodes", headers=as_key(SCOPED)).status_code == 403
+    drained = client.post(f"/nodes/{node['id']}/drain", headers=as_key(ADMIN))
+    assert drained.status_code == 409 and drained.json["error"]["code"] == "session_not_ready"
+    assert "cluster mode" in drained.json["error"]["message"]
+    moved = client.post("/sessions/acme-1/move", json={"node": "elsewhere"},
+                        headers=as_key(ADMIN))
+    assert moved.status_code == 409 and "cluster mode" in moved.json["error"]["message"]
+    unknown = client.post("/nodes/nowhere/drain", headers=as_key(ADMIN))
+    assert unknown.status_code == 404 and unknown.json["error"]["details"] == {"node": "nowhere"}
+
+
+def test_a_node_that_advertises_its_url_is_listed_with_it(make_app):
+    """NODE_URL set: the page treats it as a cluster (Nodes view, Node column, Move)."""
+    app = make_app(NODE_ID="gw-1", NODE_URL="http://10.0.0.5:8080")
+    nodes = app.test_client().get("/nodes").json["data"]
+    assert [(n["id"], n["url"]) for n in nodes] == [("gw-1", "http://10.0.0.5:8080")]
+
+
 def test_history_keeps_one_hour():
     from waengine.ops.history import MemoryHistory
     from waengine.ops.watchdog import MemorySample
@@ -195,6 +227,7 @@ def test_the_page_is_served_without_a_key_and_may_not_be_framed(keyed):
         page = client.get(path)
         assert page.status_code == 200 and b"dashboard.js" in page.data
         assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert b'id="view-nodes"' in page.data and b'id="drain-dialog"' in page.data
     asset = client.get("/dashboard/assets/dashboard.js")
     assert asset.status_code == 200 and b"X-API-Key" in asset.data
     assert client.get("/dashboard/assets/nope.js").status_code == 404

@@ -66,7 +66,7 @@ def list_nodes():
 @bp.post("/nodes/<node_id>/drain")
 @bp.doc(operation_id="drainNode",
         summary="Move every session off a node (rolling upgrade); it takes no new session",
-        responses=docs.responses(docs.Drain, 202, errors=(404, 503)))
+        responses=docs.responses(docs.Drain, 202, errors=(404, 409, 503)))
 def drain_node(node_id):
     return engine().drain_node(node_id), 202
 

@@ -8,6 +8,7 @@ const EVENT_TYPES = (document.body.dataset.eventTypes || 'session.status,qr,mess
 const STATUS_ORDER = ['FAILED', 'CONFLICT', 'RECOVERING', 'SCAN_QR', 'STARTING', 'CONNECTED', 'STOPPED'];
 const LOG_MAX = 200;
 const ROW_POLL_MS = 15000; // memory and queue numbers change without events
+const NODES_POLL_MS = 5000; // heartbeats and free capacity change without events
 
 const state = {
   key: sessionStorage.getItem(KEY_SLOT),
@@ -16,6 +17,8 @@ const state = {
   detail: null, // the id shown in the session view
   qrExpires: null,
   feed: null, // the stream of every visible session
+  nodes: [], // GET /nodes
+  cluster: false, // more than one node, or nodes that advertise a URL (cluster mode)
   timers: [],
 };
 
@@ -99,6 +102,7 @@ function ago(iso) {
   if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
 const phone = (me) => (me && me.id ? `+${me.id.split('@')[0]}` : '');
 const badge = (status) => el('span', { class: `badge s-${status}` }, status.replace('_', ' '));
@@ -164,12 +168,15 @@ function start(list) {
     wireSessions();
     wireDetail();
     wireDeliveries();
+    wireNodes();
     window.addEventListener('hashchange', route);
     wired = true;
   }
   openFeed();
   state.timers.push(setInterval(tick, 1000));
   state.timers.push(setInterval(refreshList, ROW_POLL_MS));
+  state.timers.push(setInterval(loadNodes, ROW_POLL_MS));
+  loadNodes();
   route();
 }
 
@@ -193,6 +200,10 @@ function route() {
   } else if (view === 'gateway') {
     $('#view-gateway').hidden = false;
     loadGateway();
+  } else if (view === 'nodes') {
+    $('#view-nodes').hidden = false;
+    renderNodes();
+    loadNodes();
   } else {
     $('#view-sessions').hidden = false;
     renderTable();
@@ -263,6 +274,9 @@ function onEvent(event) {
     if (event.data.status !== 'SCAN_QR') state.qrExpires = null;
   }
   if (event.session === state.detail) onDetailEvent(event);
+  if (state.cluster && (event.type === 'session.moved' || event.type === 'session.status')) {
+    pendingNodes = true;
+  }
   // The full row (number, memory, counters) comes from the API; batch the refetches.
   pending.add(event.session);
   clearTimeout(pendingTimer);
@@ -270,9 +284,11 @@ function onEvent(event) {
   renderSoon();
 }
 
+let pendingNodes = false;
 async function flushPending() {
   const ids = [...pending];
   pending.clear();
+  if (pendingNodes) { pendingNodes = false; loadNodes(); }
   if (ids.length > 5 || ids.some((id) => !state.sessions.has(id))) {
     await refreshList();
     return;
@@ -318,6 +334,7 @@ const SORTS = {
   id: (s) => s.id,
   status: (s) => STATUS_ORDER.indexOf(s.status),
   me: (s) => (s.me && (s.me.name || s.me.id)) || '~',
+  node: (s) => s.node || '~',
   memory: (s) => -((s.browser && (s.browser.pssMb || s.browser.rssMb)) || 0),
   restarts: (s) => -s.restarts,
   today: (s) => -((s.activity && s.activity.sentToday + s.activity.receivedToday) || 0),
@@ -331,7 +348,7 @@ function visibleSessions() {
   const key = SORTS[state.sort.field];
   return [...state.sessions.values()]
     .filter((s) => !status || s.status === status)
-    .filter((s) => !text || [s.id, s.me && s.me.id, s.me && s.me.name, phone(s.me)]
+    .filter((s) => !text || [s.id, s.me && s.me.id, s.me && s.me.name, phone(s.me), s.node]
       .some((v) => v && v.toLowerCase().includes(text)))
     .sort((a, b) => {
       const x = key(a); const y = key(b);
@@ -372,6 +389,7 @@ function sessionRow(s) {
       s.statusReason || s.detail ? el('span', { class: 'reason' }, ` ${s.statusReason || s.detail}`) : null,
       restrictionNote(s),
       el('span', { class: 'since muted', 'data-since': s.statusSince || '' }, ` ${ago(s.statusSince)}`)),
+    el('td', { 'data-label': 'Node', class: 'cluster-only node' }, s.node || '–'),
     el('td', { 'data-label': 'Number' }, s.me ? phone(s.me) : '–',
       s.me && s.me.name ? el('span', { class: 'muted' }, ` ${s.me.name}`) : null),
     el('td', { 'data-label': 'Memory', class: 'num' },
@@ -484,6 +502,7 @@ function renderDetail(first) {
   const b = s.browser;
   const facts = [
     ['Number', s.me ? `${phone(s.me)} ${s.me.name || ''}` : 'not linked'],
+    ...(state.cluster ? [['Node', s.node || 'none: it runs nowhere']] : []),
     ...(s.restriction ? [['Restricted', restrictionText(s)]] : []),
     ['Browser', !b ? 'none' : b.pssMb == null ? `pid ${b.pid} · ${mb(b.rssMb)} RSS · PSS at the next watchdog pass`
       : `pid ${b.pid} · ${mb(b.pssMb)} PSS · ${mb(b.rssMb)} RSS · ${b.processes} processes`],
@@ -501,15 +520,24 @@ function renderDetail(first) {
     button.disabled = (act === 'start' && running) || (act === 'stop' && !running)
       || (act === 'logout' && s.status !== 'CONNECTED') || (act === 'reconnect' && !running);
   }
+  renderMove(s);
 }
 
+let movedTo = null; // the node the shown session just moved to (cluster mode)
 function onDetailEvent(event) {
   logEvent(event);
   if (event.type === 'qr') showQr(event.data.expiresAt);
+  if (event.type === 'session.moved') {
+    movedTo = event.data.to;
+    notice(`Moved from ${event.data.from} to ${event.data.to} (${event.data.reason}); its browser starts there.`);
+  }
   if (event.type === 'session.status') {
     renderDetail();
     if (event.data.status === 'SCAN_QR') loadQr();
-    if (event.data.status === 'CONNECTED') notice('Linked: the session is CONNECTED.');
+    if (event.data.status === 'CONNECTED') {
+      notice(movedTo ? `Moved: CONNECTED on ${movedTo}, without a scan.` : 'Linked: the session is CONNECTED.');
+      movedTo = null;
+    }
   }
 }
 
@@ -616,7 +644,10 @@ async function loadSinks(id) {
   try {
     sinks = await api('GET', `/sessions/${encodeURIComponent(id)}/sinks`);
   } catch (err) {
-    showError('#detail-error', err);
+    // Between two nodes (a move, a drain) the session answers for a few seconds only 503
+    // session_moving: ask again then, rather than leave an error for what passes by itself.
+    if (err.code === 'session_moving') setTimeout(() => { if (state.detail === id) loadSinks(id); }, 2000);
+    else showError('#detail-error', err);
     return;
   }
   if (state.detail !== id) return;
@@ -765,7 +796,8 @@ function logEvent(event, older = false) {
       : event.type === 'message.ack' ? `${data.ack} ${data.id}`
         : event.type === 'message.status' ? `${data.status || ''} ${data.to || ''} ${data.reason || ''}`
           : event.type === 'qr' ? `new QR, expires ${clock(data.expiresAt)}`
-            : JSON.stringify(data).slice(0, 160);
+            : event.type === 'session.moved' ? `${data.from} → ${data.to} (${data.reason})`
+              : JSON.stringify(data).slice(0, 160);
   log[older ? 'append' : 'prepend'](el('li', { 'data-type': event.type },
     el('time', { dateTime: event.timestamp }, clock(event.timestamp)),
     el('span', { class: 'etype' }, event.type), el('span', { class: 'esum' }, summary)));
@@ -829,6 +861,151 @@ function wireDeliveries() {
   $('#retry-all').addEventListener('click', () => retry(failedRows));
 }
 
+// ---- nodes (cluster mode) ----
+// A single box lists one node without a URL: it has nowhere to drain or move a session to, so
+// the page shows nothing of nodes there. Several nodes, or a node advertising its URL
+// (NODE_URL), is cluster mode: the Nodes view, the Node column and the Move form appear.
+async function loadNodes() {
+  if (!state.started) return;
+  let nodes;
+  try {
+    nodes = (await api('GET', '/nodes')).data;
+  } catch (err) {
+    // A scoped key may not list nodes (403): it sees its sessions as on a single box.
+    if (err.status !== 403) showError('#nodes-error', err);
+    if (err.status === 403) setNodes([]);
+    return;
+  }
+  showError('#nodes-error', null);
+  setNodes(nodes);
+  if (!$('#view-nodes').hidden) {
+    clearTimeout(loadNodes.timer);
+    loadNodes.timer = setTimeout(() => { if (!$('#view-nodes').hidden) loadNodes(); }, NODES_POLL_MS);
+  }
+}
+
+function setNodes(nodes) {
+  state.nodes = nodes;
+  const cluster = nodes.length > 1 || nodes.some((n) => n.url);
+  if (cluster !== state.cluster) {
+    state.cluster = cluster;
+    document.body.classList.toggle('cluster', cluster);
+    $('#nav a[data-view="nodes"]').hidden = !cluster;
+    renderSoon();
+  }
+  renderNodes();
+  if (state.detail) renderDetail();
+}
+
+const nodeState = (n) => [
+  n.alive ? el('span', { class: 'badge s-CONNECTED' }, 'alive') : el('span', { class: 'badge s-FAILED' }, 'stale'),
+  n.draining ? el('span', { class: 'badge s-RECOVERING' }, 'draining') : null,
+];
+
+function renderNodes() {
+  if ($('#view-nodes').hidden) return;
+  const nodes = state.nodes;
+  $('#nodes-body').replaceChildren(...nodes.map((n) => el('tr', { 'data-node': n.id, class: n.alive ? '' : 'stale' },
+    el('td', { 'data-label': 'Node', class: 'sid' }, n.id),
+    el('td', { 'data-label': 'URL', class: 'url' }, n.url || '–'),
+    el('td', { 'data-label': 'State', class: 'state' }, ...nodeState(n)),
+    el('td', { 'data-label': 'Heartbeat' }, el('span', { 'data-since': n.heartbeat }, ` ${ago(n.heartbeat)}`), ' ago'),
+    el('td', { 'data-label': 'Sessions', class: 'num sessions' }, String(n.sessions)),
+    el('td', { 'data-label': 'Free / capacity', class: 'num' }, `${n.free} / ${n.capacity}`),
+    el('td', { 'data-label': 'Started', class: 'muted' }, new Date(n.startedAt).toLocaleString()),
+    el('td', {}, el('button', {
+      type: 'button', class: 'danger drain', onclick: () => askDrain(n),
+      disabled: n.draining || !n.alive || !n.url,
+      title: n.draining ? 'Already draining: it takes no new session until restarted'
+        : !n.alive ? 'A stale node cannot be asked: its sessions go to the others when their leases expire'
+          : !n.url ? 'This node advertises no NODE_URL: the others cannot reach it' : 'Move every session off this node',
+    }, 'Drain…')))));
+  const stale = nodes.filter((n) => !n.alive).length;
+  const draining = nodes.filter((n) => n.draining).length;
+  $('#node-count').textContent = `(${nodes.length})`;
+  $('#nodes-summary').textContent = [`${nodes.length - stale} alive`, stale ? `${stale} stale` : null,
+    draining ? `${draining} draining` : null,
+    plural(nodes.reduce((sum, n) => sum + n.sessions, 0), 'session') + ' running'].filter(Boolean).join(' · ');
+}
+
+let drainAsked = null; // the node the confirm dialog asks about
+function askDrain(node) {
+  drainAsked = node;
+  $('#drain-node').textContent = node.id;
+  $('#drain-what').textContent = node.sessions === 1
+    ? 'Its one session moves to the node with the most free capacity.'
+    : node.sessions ? `Its ${node.sessions} sessions move off it one at a time, each to the node with the most free capacity.`
+      : 'It runs no session now; it will take no new one.';
+  $('#drain-dialog').showModal();
+}
+
+async function drain(node) {
+  showError('#nodes-error', null);
+  const notice = $('#nodes-notice');
+  try {
+    const result = await api('POST', `/nodes/${encodeURIComponent(node.id)}/drain`);
+    notice.textContent = result.moving.length
+      ? `Draining ${result.node}: moving ${result.moving.join(', ')}. Each session's Node changes once it runs elsewhere.`
+      : `Draining ${result.node}: it ran no session.`;
+    notice.hidden = false;
+  } catch (err) {
+    notice.hidden = true;
+    showError('#nodes-error', err);
+  }
+  await loadNodes();
+}
+
+// The Move form of a session's page: every other alive node that takes sessions.
+function renderMove(s) {
+  const select = $('#move-node');
+  const targets = state.nodes.filter((n) => n.alive && n.url && !n.draining && n.id !== s.node);
+  const options = [['', 'any: the most free capacity'],
+    ...targets.map((n) => [n.id, `${n.id} (${n.free} free)`])];
+  const key = JSON.stringify(options);
+  if (select.dataset.options !== key) { // rebuilt only when it changes: a choice being made stays
+    const chosen = select.value;
+    select.replaceChildren(...options.map(([value, text]) => el('option', { value }, text)));
+    select.value = options.some(([value]) => value === chosen) ? chosen : '';
+    select.dataset.options = key;
+  }
+  const running = !['STOPPED', 'FAILED'].includes(s.status) && s.node;
+  const button = $('#move-form button');
+  button.disabled = !running || !targets.length;
+  button.title = !running ? 'Only a running session moves: start it on the node it should run on'
+    : !targets.length ? 'No other alive node that is not draining' : '';
+}
+
+function wireNodes() {
+  $('#drain-cancel').addEventListener('click', () => $('#drain-dialog').close());
+  $('#drain-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    $('#drain-dialog').close();
+    if (drainAsked) drain(drainAsked);
+  });
+  $('#move-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const id = state.detail;
+    const node = $('#move-node').value;
+    showError('#detail-error', null);
+    notice(`Moving ${id} to ${node || 'the node with the most free capacity'}…`);
+    $('#move-form button').disabled = true;
+    try {
+      const moved = await api('POST', `/sessions/${encodeURIComponent(id)}/move`, node ? { node } : {});
+      state.sessions.set(moved.id, moved);
+      if (moved.status === 'CONNECTED') notice(`Moved: CONNECTED on ${moved.node}, without a scan.`);
+      else {
+        movedTo = moved.node; // its CONNECTED event says when it is back
+        notice(`Moved: ${moved.id} runs on ${moved.node}; its browser is starting.`);
+      }
+    } catch (err) {
+      notice('');
+      showError('#detail-error', err);
+    }
+    await loadNodes();
+    await refreshOne(id);
+  });
+}
+
 // ---- gateway ----
 async function loadGateway() {
   showError('#gateway-error', null);
@@ -861,7 +1038,10 @@ function renderGateway(perf, history) {
   ];
   $('#gateway-figures').replaceChildren(...figures.map(([k, v, hint]) => el('div', { class: 'figure' },
     el('dt', {}, k), el('dd', {}, String(v)), el('dd', { class: 'muted hint' }, hint))));
-  $('#gateway-age').textContent = `sampled ${perf.watchdog.sampleAgeSeconds}s ago, every ${perf.watchdog.intervalSeconds}s`;
+  // In a cluster each node measures itself: say which one answered (through a load balancer,
+  // the next refresh may be another's).
+  $('#gateway-age').textContent = `${state.cluster && perf.node ? `node ${perf.node}: ` : ''}`
+    + `sampled ${perf.watchdog.sampleAgeSeconds}s ago, every ${perf.watchdog.intervalSeconds}s`;
   renderChart(history.data);
 }
 
