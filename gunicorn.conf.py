@@ -58,10 +58,11 @@ def on_starting(server):
     instead of a boot loop."""
     from pathlib import Path
 
-    from waengine.store import check_database
+    from waengine.backends import check_registry
 
     try:
-        check_database(Path(load_config()["DATA_DIR"]).resolve())
+        config = load_config()
+        check_registry(config, Path(config["DATA_DIR"]).resolve())
     except ConfigError as e:  # DatabaseDamaged too: a damaged registry, with the way out
         sys.stderr.write(f"waengine: {e}\n")
         raise SystemExit(2) from None

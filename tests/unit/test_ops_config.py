@@ -48,3 +48,21 @@ def test_gunicorn_runs_one_gthread_worker_with_threads_and_bind_from_config(monk
     assert "%(M)s" in conf["access_log_format"]
     for hook in ("on_starting", "post_worker_init", "worker_exit"):
         assert callable(conf[hook])
+
+
+def test_gunicorn_refuses_a_lost_sqlite_registry_but_not_a_cluster_node_s_profiles(
+        monkeypatch, tmp_path, capsys):
+    """Profiles on disk and no waengine.db: on SQLite the registry was lost (refuse, with the
+    way out); with DATABASE_URL the registry is PostgreSQL's and a restarted node starts."""
+    (tmp_path / "profiles" / "s1").mkdir(parents=True)
+    monkeypatch.setenv("WAENGINE_ENV", "testing")
+    monkeypatch.setenv("WAENGINE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("WAENGINE_DATABASE_URL", raising=False)
+    conf = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    with pytest.raises(SystemExit) as stopped:
+        conf["on_starting"](None)
+    assert stopped.value.code == 2 and "--rebuild-registry" in capsys.readouterr().err
+    monkeypatch.setenv("WAENGINE_DATABASE_URL", "postgresql://node@127.0.0.1:9/waengine")
+    conf = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    conf["on_starting"](None)  # no database is opened here: the worker's engine does that
+    assert not (tmp_path / "waengine.db").exists()
