@@ -84,9 +84,7 @@ class OutgoingQueue:
                 admit()
             self.check_cap(session)
         except WAEngineError:
-            existing = self.by_key(session.id, idempotency_key, op, args) \
-                if idempotency_key else None
-            if existing:
+            if existing := self._made(session.id, idempotency_key, op, args):
                 return existing
             raise
         row_id = f"out_{int(self.clock() * 1000):012x}{os.urandom(5).hex()}"
@@ -100,19 +98,20 @@ class OutgoingQueue:
             try:
                 rows = self._insert(session.id, values)
             except LeaseLost:
-                existing = self.by_key(session.id, idempotency_key, op, args) \
-                    if idempotency_key else None
-                if existing:
+                if existing := self._made(session.id, idempotency_key, op, args):
                     return existing
                 raise
             if rows:
                 break
-            existing = self.by_key(session.id, idempotency_key, op, args) \
-                if idempotency_key else None
-            if existing:
+            if existing := self._made(session.id, idempotency_key, op, args):
                 return existing
         self._notify()
         return _row(rows[0])
+
+    def _made(self, session_id: str, idempotency_key: str | None, op: str,
+              args: dict) -> dict | None:
+        """The send this Idempotency-Key already made, if there is a key and a send."""
+        return self.by_key(session_id, idempotency_key, op, args) if idempotency_key else None
 
     def _insert(self, session_id: str, values: tuple) -> list:
         """The new send's row (none when its seq or key was taken), under the session's
