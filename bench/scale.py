@@ -10,7 +10,7 @@
 4. load: /health, an incoming message per session -> signed webhook (latency), a send per
    session, contacts read uncached and cached (sequential, and wrk against a bare Flask app
    on the same gunicorn serving the same bytes);
-5. the same sessions restored with PUMP_MODE=poll (the previous release): idle CPU again;
+5. the same sessions restored with PUMP_MODE=poll (the page polled on a timer): idle CPU again;
 6. bare Chromium on copies of the linked profiles (the same connected page, no gateway), with
    the same flags and with default headless flags: PSS, processes, idle CPU.
 Prints one table; the ratios are what to read (these machines are shared and noisy).
@@ -349,7 +349,7 @@ def main() -> int:
         gw.proc.stop()
         gw = None
 
-        # 5. the previous release's polling, same sessions
+        # 5. PUMP_MODE=poll, same sessions
         if not args.skip_poll:
             gw = Gateway(tmp, data, sandbox_url, hooks.url, n, "poll", {})
             wait_for(lambda: sum(s == "CONNECTED" for s in gw.statuses().values()) >= linked,
@@ -395,7 +395,7 @@ def main() -> int:
             f"{per_box}", f"{bare_box} bare default flags", f"{per_box / max(bare_box, 1):.2f}x")
         row("processes per browser", f"{procs:.1f}", f"{bare_procs:.1f} same flags; "
             f"{default_procs:.1f} default flags")
-        for name, cpu in (("push", push_cpu), ("poll (previous release)", poll_cpu)):
+        for name, cpu in (("push", push_cpu), ("poll (PUMP_MODE=poll)", poll_cpu)):
             if cpu is None:
                 continue
             added = cpu["worker"] + cpu["chromedriver"] + max(0.0, cpu["chromium"] - bare_cpu)
