@@ -37,15 +37,18 @@ except Exception: pass' "$1"; }
 alive_nodes() { curl -sf "$GW/nodes" -H "$K" | python3 -c 'import json, sys
 print(" ".join(sorted(n["id"] for n in json.load(sys.stdin)["data"] if n["alive"])))' 2>/dev/null || true; }
 session() { curl -s "$GW/sessions/sales" -H "$K"; }
+# POST through nginx: the answer's body, or its status and body on stderr and a failure
+post() { local out; out=$(curl -s -w '\n%{http_code}' "$GW$1" -H "$J" -H "$K" -d "$2")
+         echo "${out%$'\n'*}"; [[ "${out##*$'\n'}" == 20? ]] || { echo "walkthrough: POST $1: HTTP ${out##*$'\n'}" >&2; return 1; }; }
 
 wait_until 180 "curl -sf $GW/health >/dev/null"
-echo "health (through nginx): $(curl -s $GW/health)"
 "${compose[@]}" ps
 wait_until 120 '[ "$(alive_nodes)" = "gw-1 gw-2 gw-3" ]'
+echo "health (through nginx): $(curl -s $GW/health)"
 echo "nodes alive: $(alive_nodes)"
 wait_until 60 "curl -sf $SB/ >/dev/null"
 
-curl -sf "$GW/sessions" -H "$J" -H "$K" -d '{"id":"sales"}' >/dev/null
+post /sessions '{"id":"sales"}' >/dev/null
 # The QR rotates: a code read just before it changes is refused, and the next one is read.
 wait_until 120 "QR=\$(curl -sf $GW/sessions/sales/qr -H '$K' | field qr) && [ -n \"\$QR\" ] &&
   curl -sf $SB/_sandbox/link -H '$J' -d \"{\\\"qr\\\":\\\"\$QR\\\",\\\"phone\\\":\\\"6281111111111\\\"}\" >/dev/null"
@@ -54,7 +57,7 @@ wait_until 120 "session | grep -q '\"status\":\"CONNECTED\"'"
 owner=$(session | field node)
 echo "session sales: CONNECTED on $owner"
 curl -sf "$SB/_sandbox/phones" -H "$J" -d '{"phone":"6282222222222","name":"Budi"}' >/dev/null
-curl -sf "$GW/sessions/sales/messages" -H "$J" -H "$K" -d '{"to":"+62 822-2222-2222","text":"Halo!"}'; echo
+post /sessions/sales/messages '{"to":"+62 822-2222-2222","text":"Halo!"}'
 inbox() { curl -s "$SB/_sandbox/messages?to=6282222222222" | python3 -c 'import json, sys
 print([m["text"] for m in json.load(sys.stdin)["data"]])'; }
 wait_until 60 "inbox | grep -q Halo"
@@ -71,19 +74,21 @@ echo "podman kill $container   (SIGKILL: the node $owner dies with its Chromium)
 killed=$EPOCHREALTIME
 podman kill "$container" >/dev/null
 since() { awk -v a="$killed" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-# "status node" of the session, or the error code of the answer (503 session_moving while no
-# live node holds it)
+# "status node browser" of the session, or the error code of the answer (503 session_moving
+# while its owner does not answer). Until the new owner's browser runs, the status is the one
+# the dead node stored last.
 state() { session | python3 -c 'import json, sys
 try: view = json.load(sys.stdin)
 except Exception: view = {}
-print(view.get("status") or view.get("error", {}).get("code", "no answer"), view.get("node") or "-")'; }
+print(view.get("status") or view.get("error", {}).get("code", "no answer"), view.get("node") or "-",
+      "browser pid %s" % view["browser"]["pid"] if view.get("browser") else "no browser")'; }
 last=""
 taken_over() {
-  local now status node
-  now=$(state); read -r status node <<<"$now"
-  if [ "$now" != "$last" ]; then printf '%6ss  sales: %s on %s\n' "$(since)" "$status" "$node"; last=$now; fi
+  local now status node browser
+  now=$(state); read -r status node browser <<<"$now"
+  if [ "$now" != "$last" ]; then printf '%6ss  sales: %s on %s, %s\n' "$(since)" "$status" "$node" "$browser"; last=$now; fi
   if [ "$status" = SCAN_QR ]; then echo "walkthrough: $node asks for a new QR scan" >&2; exit 1; fi
-  [ "$status" = CONNECTED ] && [ "$node" != - ] && [ "$node" != "$owner" ]
+  [ "$status" = CONNECTED ] && [ "$node" != - ] && [ "$node" != "$owner" ] && [ "$browser" != "no browser" ]
 }
 wait_until 180 taken_over
 took=$(since)
@@ -92,7 +97,7 @@ echo "session sales: CONNECTED on $new without a QR scan, $took s after the SIGK
 echo "nodes alive: $(alive_nodes); $container: $(podman inspect --format '{{.State.Status}}, exit code {{.State.ExitCode}}' "$container")"
 curl -s "$GW/sessions/sales/events/recent?limit=100" -H "$K" | python3 -c 'import json, sys
 print("event:", [(e["type"], e["data"]) for e in json.load(sys.stdin)["data"] if e["type"] == "session.moved"][-1])'
-curl -sf "$GW/sessions/sales/messages" -H "$J" -H "$K" -d '{"to":"+62 822-2222-2222","text":"Masih di sini!"}'; echo
+post /sessions/sales/messages '{"to":"+62 822-2222-2222","text":"Masih di sini!"}'
 wait_until 60 "inbox | grep -q 'Masih di sini'"
 echo "Budi's phone got: $(inbox)"
 echo "compose cluster walkthrough: ok"
