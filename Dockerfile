@@ -26,7 +26,7 @@ COPY setup.cfg pyproject.toml README.md gunicorn.conf.py ./
 COPY config/ config/
 COPY waengine/ waengine/
 COPY --from=assets /src/node_modules/ node_modules/
-RUN /opt/waengine/bin/pip install --no-cache-dir --disable-pip-version-check '.[redis,sinks]'
+RUN /opt/waengine/bin/pip install --no-cache-dir --disable-pip-version-check '.[redis,sinks,s3]'
 
 FROM ${BASE}
 # chromium-sandbox: the setuid helper, for runtimes whose seccomp profile refuses user

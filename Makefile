@@ -18,7 +18,8 @@ APT = apt() { \
 	}
 
 .PHONY: install run sandbox test test-random test-unit lint bench doctor clean distclean test-fresh \
-	test-fresh-nodesource image image-walkthrough compose-walkthrough bench-scale
+	test-fresh-nodesource image image-walkthrough compose-walkthrough \
+	compose-cluster-walkthrough bench-scale
 
 # Each command and the Debian package that brings it. Only packages whose command is missing are
 # asked for: a Node.js from elsewhere (NodeSource bundles npm) conflicts with Debian's npm.
@@ -125,6 +126,13 @@ image-walkthrough:
 compose-walkthrough: .make/python
 	$(PYTHON) -m pip install -q podman-compose
 	scripts/compose-walkthrough.sh
+
+# deploy/compose.cluster.yaml (three nodes, PostgreSQL, moto's S3, nginx, the sandbox) under
+# podman-compose: a session linked, its node killed, the session CONNECTED on another node
+# without a scan (docs/cluster.md). Needs `make image`.
+compose-cluster-walkthrough: .make/python
+	$(PYTHON) -m pip install -q podman-compose
+	scripts/compose-cluster-walkthrough.sh
 
 # Never ./data: it holds the WhatsApp logins (browser profiles) and the event outbox.
 clean:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make image: build the gateway and nginx images with podman where base images cannot be
+# make image: build the gateway and nginx images (and the PostgreSQL and S3 images of
+# deploy/compose.cluster.yaml) with podman where base images cannot be
 # pulled: a Debian 12 root made with debootstrap is imported as the base (docs/deployment.md).
 #   IMAGE_BASE_ROOT  a debootstrapped bookworm root (default: test-fresh's, made if missing)
 #   FRESH_MIRROR     Debian mirror (default: the first one this host's apt uses)
@@ -54,4 +55,9 @@ podman_opts "$BASE"
 podman build "${PODMAN_ARGS[@]}" --format docker --build-arg BASE="$BASE" -t localhost/waengine:latest .
 podman build "${PODMAN_ARGS[@]}" --format docker --build-arg BASE="$BASE" -f deploy/nginx.Dockerfile \
   -t localhost/waengine-nginx:latest .
+# deploy/compose.cluster.yaml's store and snapshot store, from the same base (no image registry)
+podman build "${PODMAN_ARGS[@]}" --format docker --build-arg BASE="$BASE" -f deploy/postgres.Dockerfile \
+  -t localhost/waengine-postgres:latest .
+podman build "${PODMAN_ARGS[@]}" --format docker --build-arg BASE="$BASE" -f deploy/s3.Dockerfile \
+  -t localhost/waengine-s3:latest .
 podman images --filter reference='localhost/waengine*'

@@ -1,10 +1,12 @@
 """The shipped deployment files hold together: the Dockerfile copies only what exists and the
 build context carries, runs as a non-root user under tini with a /health check; compose.yaml
-puts nginx (deploy/nginx.conf) in the gateway's network namespace; make clean keeps ./data."""
+puts nginx (deploy/nginx.conf) in the gateway's network namespace; deploy/compose.cluster.yaml
+runs three nodes behind nginx-cluster.conf's upstream in one namespace; make clean keeps ./data."""
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -43,7 +45,8 @@ def in_context(rel: str) -> bool:
     return keep
 
 
-@pytest.mark.parametrize("dockerfile", ["Dockerfile", "deploy/nginx.Dockerfile"])
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "deploy/nginx.Dockerfile",
+                                        "deploy/postgres.Dockerfile", "deploy/s3.Dockerfile"])
 def test_every_copy_source_exists_and_is_in_the_build_context(dockerfile):
     copies = [rest for _, word, rest in instructions(ROOT / dockerfile)
               if word == "COPY" and "--from=" not in rest]
@@ -112,3 +115,43 @@ def test_clean_keeps_data_and_distclean_needs_a_yes_or_force(project):
     assert (project / "data" / "waengine.db").exists()
     assert make(project, "distclean", "FORCE=1").returncode == 0
     assert not (project / "data").exists()
+
+
+def test_the_cluster_compose_runs_three_nodes_behind_nginx_cluster_conf():
+    compose = yaml.safe_load((ROOT / "deploy/compose.cluster.yaml").read_text())
+    services = compose["services"]
+    nodes = {name: s for name, s in services.items() if s.get("image") == "localhost/waengine:latest"
+             and "command" not in s}  # the sandbox runs the same image with its own command
+    assert sorted(nodes) == ["node1", "node2", "node3"]
+    env = {name: s["environment"] for name, s in nodes.items()}
+    assert len({e["WAENGINE_NODE_ID"] for e in env.values()}) == 3
+    binds = {e["WAENGINE_BIND"] for e in env.values()}
+    upstream = re.findall(r"^\s*server (127\.0\.0\.1:\d+)",
+                          (ROOT / "deploy/nginx-cluster.conf").read_text(), re.M)
+    assert binds == set(upstream) and len(upstream) == 3
+    for e in env.values():
+        assert e["WAENGINE_NODE_URL"] == "http://" + e["WAENGINE_BIND"]
+        assert e["WAENGINE_DATABASE_URL"].startswith("postgresql://")
+        assert e["WAENGINE_SNAPSHOT_STORE"].startswith("s3://")
+    for name in ("WAENGINE_CLUSTER_SECRET", "WAENGINE_SNAPSHOT_KEY", "WAENGINE_API_KEYS",
+                 "WAENGINE_DATABASE_URL", "WAENGINE_SNAPSHOT_STORE", "WAENGINE_WA_URL"):
+        assert len({e[name] for e in env.values()}) == 1, f"{name} differs between nodes"
+    assert "${WAENGINE_CLUSTER_SECRET:?" in env["node1"]["WAENGINE_CLUSTER_SECRET"]
+    data = [[v for v in s["volumes"] if v.endswith(":/data")] for s in nodes.values()]
+    assert all(len(d) == 1 for d in data) and len({d[0] for d in data}) == 3  # profiles are local
+    assert {d[0].split(":")[0] for d in data} <= set(compose["volumes"])
+
+    # one network namespace, owned by a service that is not a node (killing one keeps it)
+    owners = {s.get("network_mode") for name, s in services.items() if "ports" not in s}
+    assert len(owners) == 1
+    owner = owners.pop().removeprefix("service:")
+    assert owner in services and owner not in nodes
+    assert [name for name, s in services.items() if "ports" in s] == [owner]
+    for port in services[owner]["ports"]:
+        assert port.startswith("127.0.0.1:"), port  # on this machine only
+    assert "127.0.0.1:${PORT:-8080}:80" in services[owner]["ports"]
+    assert "listen 80;" in (ROOT / "deploy/nginx-cluster.conf").read_text()
+    assert "./nginx-cluster.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
+    assert services["postgres"]["build"]["dockerfile"] == "deploy/postgres.Dockerfile"
+    assert services["s3"]["build"]["dockerfile"] == "deploy/s3.Dockerfile"
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
