@@ -30,6 +30,9 @@ def claim(engine, session_id: str) -> bool:
     session = next((s for s in engine.manager.list() if s.id == session_id), None)
     if session is not None and session.running:
         return True  # not reached: a running session's lease is renewed, never lost and won
+    expired = before["expires"] > 0  # not released by its node (a drain or a move)
+    if session is not None:
+        session.claiming("failover" if expired else "move")
     if engine.snapshots is not None:
         try:
             restored = engine.snapshots.restore_latest(session_id, engine.profiles / session_id)
@@ -40,7 +43,7 @@ def claim(engine, session_id: str) -> bool:
             if restored is None:
                 log.warning("session %s: no snapshot to restore; it starts from this node's "
                             "profile folder, which may need a new QR scan", session_id)
-    if before["expires"] > 0 and session is not None:  # expired, not released: a failover
+    if expired and session is not None:
         log.warning("session %s: taken over from node %s, which stopped renewing its lease",
                     session_id, before["node"])
         engine._publish(session, "session.moved",

@@ -66,6 +66,14 @@ def test_a_node_that_stops_renewing_loses_its_sessions_to_one_that_restores_them
     assert engine_a.snapshotter.take(engine_a.manager.get("s1")) is not None
     b = make_app(NODE_ID="node-b", DATA_DIR=str(tmp_path / "b"), **common)
     engine_b = engine_of(b)
+    seen_in_restore = {}  # what a client reads of the session while node-b restores it
+    restore = engine_b.snapshots.restore_latest
+
+    def watched_restore(sid, folder):
+        view = b.test_client().get(f"/sessions/{sid}").json
+        seen_in_restore[sid] = (view["status"], view["statusReason"], view["browser"])
+        return restore(sid, folder)
+    engine_b.snapshots.restore_latest = watched_restore
     engine_a.node.stop()  # node-a hangs: no more heartbeats, no renewals
     wait_for(lambda: {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-b"},
              timeout=15, message="node-b holds both leases")
@@ -75,5 +83,10 @@ def test_a_node_that_stops_renewing_loses_its_sessions_to_one_that_restores_them
     assert log_file(engine_b.profiles).read_bytes() == LOGIN  # from node-a's snapshot
     moved = events(b.test_client(), "s1", "session.moved")
     assert moved == [{"from": "node-a", "to": "node-b", "reason": "failover"}]
+    # never the CONNECTED node-a stored last, without a browser, while the snapshot comes back
+    assert seen_in_restore == {s: ("STARTING", "failover", None) for s in ("s1", "s2")}
+    statuses = [(e["previous"], e["status"], e["reason"])
+                for e in events(b.test_client(), "s1", "session.status")]
+    assert ("CONNECTED", "STARTING", "failover") in statuses, statuses
     # node-a's stale browser may not snapshot over node-b's
     assert engine_a.snapshotter.take(engine_a.manager.get("s1")) is None

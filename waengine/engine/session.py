@@ -151,10 +151,19 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
             self._stop_reason = None
             self.ladder.reset()  # a fresh start is not DEGRADED until it shows the signs again
             self._queue = queue.Queue()
-            self._set(Status.STARTING, None)
+            # a claim may have shown STARTING already, with its reason (claiming)
+            self._set(Status.STARTING, self.reason if self.status == Status.STARTING else None)
             self._thread = threading.Thread(target=self._run, name=f"wa-session-{self.id}",
                                             daemon=True)
             self._thread.start()
+
+    def claiming(self, reason: str) -> None:
+        """STARTING before the worker exists: this node took the session over (`reason`
+        failover or move) and restores its snapshot first. Without it the session would show
+        the status its last node stored (CONNECTED) with no browser for the restore's time."""
+        with self._lock:
+            if not self.running:
+                self._set(Status.STARTING, reason)
 
     def stop(self, reason: str | None = None, timeout: float = 30.0) -> None:
         """Stop the worker and quit the browser; the login stays in the profile."""
