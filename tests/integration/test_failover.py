@@ -148,22 +148,23 @@ def test_a_killed_node_s_sessions_come_up_on_another_without_a_scan(
                  " after every session came up")
         loop.stop()
         answers = loop.answers
-        moving = Counter(a.path for a in answers if a.status == 503)
+        moving = Counter(answer.path for answer in answers if answer.status == 503)
         print(f"client loop through nginx: {len(answers)} requests, "
               f"{sum(moving.values())} answered 503 session_moving ({dict(moving)})")
         assert answers and not loop.failed(), loop.failed()
-        assert {a.retry_after for a in answers if a.status == 503} <= {"2"}, moving
+        assert {answer.retry_after for answer in answers if answer.status == 503} <= {"2"}, moving
         for answer in answers:  # the list answers, and shows every session, whichever node answers
             if answer.path == "/sessions":
                 assert answer.status == 200 and {v["id"] for v in answer.body["data"]} == set(
                     OWNERS), answer
         for sid, owner in owners.items():
-            # its node: A until the kill, none once A's lease expired, then its new node
+            # its node: A until A's lease expired, none until a survivor claimed it, then that
+            # survivor; never back
             seen = nodes_seen(answers, sid)
             print(f"{sid}'s node as the client saw it:", " → ".join(map(str, seen)))
             assert seen[0] == "node-a" and seen[-1] == owner, (sid, seen)
             assert seen == [n for n in ("node-a", None, owner) if n in seen], (sid, seen)
-            last = next(a for a in reversed(answers) if a.path == f"/sessions/{sid}")
+            last = next(x for x in reversed(answers) if x.path == f"/sessions/{sid}")
             assert last.status == 200 and last.body["status"] == "CONNECTED", last
         wait_for(lambda: not {n["id"]: n for n in proxy.get("/nodes").json()["data"]}
                  ["node-a"]["alive"], message="GET /nodes shows node A dead")
