@@ -1,6 +1,6 @@
 """Real servers the integration tests (and bench/nginx.py) start: gunicorn with the project's
-gunicorn.conf.py, and Debian's nginx with deploy/nginx.conf; raw clients that hold nginx's
-connections open (event streams, slow clients)."""
+gunicorn.conf.py, and Debian's nginx with deploy/nginx.conf; a client loop reading through
+nginx; raw clients that hold nginx's connections open (event streams, slow clients)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import requests
 
@@ -23,7 +24,25 @@ SLOW_HEADERS = SLOW_BODIES = 100
 PER_CLIENT = 64  # deploy/nginx.conf: limit_conn per_client 64 on the API
 
 
-class Gunicorn:
+class Client:
+    """A client of the gateway at `self.url` (a node, or nginx in front of nodes), with the
+    API keys Gunicorn starts it with."""
+
+    url: str
+
+    def get(self, path, **kw):
+        return requests.get(self.url + path, headers={"X-API-Key": "k1"}, timeout=30, **kw)
+
+    def post(self, path, **kw):
+        return requests.post(self.url + path, headers={"Authorization": "Bearer k2"},
+                             timeout=30, **kw)
+
+    def wait_status(self, sid, *statuses, timeout=60):
+        return wait_for(lambda: (s := self.get(f"/sessions/{sid}").json()).get("status")
+                        in statuses and s, timeout=timeout, message=f"{sid} in {statuses}")
+
+
+class Gunicorn(Client):
     def __init__(self, data_dir: Path, wa_url: str, log: Path, extra_env: dict | None = None,
                  start_new_session: bool = False, node: str | None = None):
         # gunicorn takes the listening socket itself (fd://): no other process can take the port
@@ -43,13 +62,6 @@ class Gunicorn:
             start_new_session=start_new_session)  # its own group: a test may SIGKILL it whole
         sock.close()  # gunicorn holds it now: once gunicorn is gone, the port refuses
 
-    def get(self, path, **kw):
-        return requests.get(self.url + path, headers={"X-API-Key": "k1"}, timeout=30, **kw)
-
-    def post(self, path, **kw):
-        return requests.post(self.url + path, headers={"Authorization": "Bearer k2"},
-                             timeout=30, **kw)
-
     def wait_healthy(self):
         def healthy():
             assert self.proc.poll() is None, "gunicorn exited"
@@ -58,10 +70,6 @@ class Gunicorn:
             except requests.RequestException:  # not listening yet, or busy starting
                 return False
         wait_for(healthy, timeout=30, message="gunicorn /health")
-
-    def wait_status(self, sid, *statuses, timeout=60):
-        return wait_for(lambda: (s := self.get(f"/sessions/{sid}").json()).get("status")
-                        in statuses and s, timeout=timeout, message=f"{sid} in {statuses}")
 
     def stop(self):
         stop_process(self.proc, 90)
@@ -106,8 +114,9 @@ def render(listen: int, upstream: int | list[int], folder: Path) -> str:
     return text
 
 
-class Nginx:
-    """nginx with deploy/nginx.conf on a free loopback port, proxying to `upstream`."""
+class Nginx(Client):
+    """nginx with deploy/nginx.conf on a free loopback port, proxying to `upstream` (a list of
+    ports: deploy/nginx-cluster.conf over those nodes)."""
 
     def __init__(self, folder: Path, upstream: int | list[int]):
         folder.mkdir(parents=True, exist_ok=True)
@@ -141,6 +150,63 @@ class Nginx:
         self.proc.terminate()  # SIGTERM: fast shutdown, workers exit with the master
         self.proc.wait(30)
         self.proc.stderr.close()
+
+
+class Answer(NamedTuple):
+    path: str
+    status: int | None  # None: no HTTP answer (refused, reset, timed out)
+    code: str | None  # the error envelope's code, or the exception's name
+    retry_after: str | None
+    body: object  # the JSON of a 2xx answer
+
+
+class ClientLoop:
+    """A client reading `paths` through `url` (nginx in front of the nodes) in turn, at a
+    client's pace, from start() to stop(), keeping every answer."""
+
+    def __init__(self, url: str, paths: list[str], pace: float = 0.05):
+        self.url, self.paths, self.pace = url, paths, pace
+        self.answers: list[Answer] = []
+        self.rounds = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="test-client-loop", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.thread.is_alive():
+            self.thread.join(120)
+
+    def _run(self) -> None:
+        client = requests.Session()
+        while not self._stop.is_set():
+            for path in self.paths:
+                self.answers.append(self._get(client, path))
+            self.rounds += 1
+            self._stop.wait(self.pace)  # a client's pace, not a wait for a condition
+
+    def _get(self, client: requests.Session, path: str) -> Answer:
+        try:
+            resp = client.get(self.url + path, headers={"X-API-Key": "k1"}, timeout=120)
+        except requests.RequestException as e:
+            return Answer(path, None, type(e).__name__, None, None)
+        try:
+            body = resp.json()
+        except ValueError:  # not the gateway's JSON (an nginx error page)
+            body = None
+        ok = 200 <= resp.status_code < 300
+        code = None if ok or not isinstance(body, dict) else body.get("error", {}).get("code")
+        return Answer(path, resp.status_code, code, resp.headers.get("Retry-After"),
+                      body if ok else None)
+
+    def failed(self) -> list[Answer]:
+        """The answers a client must not see: anything but a 2xx, or a 503 session_moving
+        with Retry-After while a session is between owners (docs/cluster.md)."""
+        return [a for a in self.answers if a.status is None or not (
+            200 <= a.status < 300
+            or (a.status == 503 and a.code == "session_moving" and a.retry_after))]
 
 
 def open_stream(url: str, path: str) -> tuple[socket.socket, bytes]:

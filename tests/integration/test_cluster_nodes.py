@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 
 import pytest
 import requests
@@ -18,7 +16,7 @@ from selenium.webdriver.support.ui import Select
 from ..conftest import phones, wait_for
 from .conftest import browser_processes
 from .operator import Operator
-from .servers import Gunicorn, Nginx
+from .servers import ClientLoop, Gunicorn, Nginx
 
 number = phones(__name__)
 ALICE, BUDI, CICI, DEDI = number(1), number(2), number(3), number(4)
@@ -117,20 +115,7 @@ def test_a_drain_behind_nginx_moves_a_linked_session_and_no_client_request_fails
     # the move sends it to the other node, the drain of that one brings it back
     owner_id = "node-1" if linked_on == "node-0" else "node-0"
     target = linked_on
-    answers: list[tuple[str, int, str | None, str | None]] = []
-    stop = threading.Event()
-
-    def client_loop():
-        client = requests.Session()
-        while not stop.is_set():
-            for path in loop_paths:
-                resp = client.get(proxy.url + path, headers={"X-API-Key": "k1"}, timeout=60)
-                code = resp.json().get("error", {}).get("code") if resp.status_code >= 400 \
-                    else None
-                answers.append((path, resp.status_code, code, resp.headers.get("Retry-After")))
-            time.sleep(0.05)  # a client's pace, not a wait for a condition
-
-    loop = threading.Thread(target=client_loop, daemon=True)
+    loop = ClientLoop(proxy.url, list(loop_paths))
     operator = Operator(proxy.url, tmp_path, shots=tmp_path / "shots")
     try:
         operator.sign_in("k1")
@@ -177,13 +162,9 @@ def test_a_drain_behind_nginx_moves_a_linked_session_and_no_client_request_fails
         operator.wait_text('#sessions-body tr[data-id="drained"]', "CONNECTED")
         operator.shot("sessions-cluster")
     finally:
-        stop.set()
-        if loop.is_alive():
-            loop.join(60)
+        loop.stop()
         operator.quit()
-    failed = [a for a in answers if a[1] != 200 and not (
-        a[1] == 503 and a[2] == "session_moving" and a[3])]
-    assert answers and not failed, failed
+    assert loop.answers and not loop.failed(), loop.failed()
     nodes_now = {n["id"]: n for n in requests.get(f"{proxy.url}/nodes",
                                                   headers={"X-API-Key": "k1"}).json()["data"]}
     assert nodes_now[owner_id]["draining"] and nodes_now[owner_id]["sessions"] == 0
