@@ -75,47 +75,53 @@ def fuzz_gateway(tmp_path_factory, sandbox_url):
                       "WA_URL": sandbox_url + "/", "MAX_SESSIONS": 20, "AUTH_FAIL_LIMIT": ""})
     gateway = Gateway(app)
     gateway.client.environ_base["HTTP_X_API_KEY"] = KEY
-    gateway.engine.start()
-    # Fuzzed webhook and sink URLs name random hosts: no delivery may leave this machine.
-    gateway.engine.events.sender.stop()
-    gateway.engine.events.sink_sender.stop()
-    sandbox = Sandbox(sandbox_url)
-    # a WhatsApp Business account, so that the label routes reach WhatsApp (else 422)
-    sandbox.phone(ME, "Fuzz", contacts=[{"phone": PEER, "name": "Peer"}], business=True)
-    sandbox.phone(PEER, "Peer")
-    sandbox.phone(OTHER, "Other")
-    gateway.link(sandbox, SESSION, ME)
-    # a chat of its own for the clear and delete routes (aimed at OTHER's chat)
-    sandbox.post("/_sandbox/messages", **{"from": OTHER, "to": ME, "text": "clear me"})
-    assert gateway.client.post("/sessions", json={"id": SPARE}).status_code == 201
-    sent = gateway.client.post(f"/sessions/{SESSION}/messages", json={"to": PEER, "text": "hi"})
-    assert sent.status_code == 201, sent.json
-    group = gateway.client.post(f"/sessions/{SESSION}/groups",
-                                json={"name": "fuzz", "participants": [PEER]})
-    assert group.status_code == 201, group.json
-    label = gateway.client.post(f"/sessions/{SESSION}/labels", json={"name": "fuzz"})
-    assert label.status_code == 201, label.json
-    community = gateway.client.post(f"/sessions/{SESSION}/communities",
-                                    json={"name": "fuzz", "groups": [group.json["id"]]})
-    assert community.status_code == 201, community.json
-    channel = gateway.client.post(f"/sessions/{SESSION}/channels", json={"name": "fuzz"})
-    assert channel.status_code == 201, channel.json
-    gateway.known = {"message": sent.json["id"], "group": group.json["id"],
-                     "channel": channel.json["id"], "community": community.json["id"],
-                     "fresh_community": lambda: gateway.client.post(
-                         f"/sessions/{SESSION}/communities", json={"name": "to end"}).json["id"],
-                     "fresh_channel": lambda: gateway.client.post(
-                         f"/sessions/{SESSION}/channels", json={"name": "to delete"}).json["id"],
-                     "fresh_status": lambda: gateway.client.post(
-                         f"/sessions/{SESSION}/status", json={"text": "to delete"}).json["id"],
-                     "label": label.json["id"],
-                     "fresh_message": lambda: gateway.client.post(
-                         f"/sessions/{SESSION}/messages",
-                         json={"to": PEER, "text": "to delete"}).json["id"],
-                     "fresh_group": lambda: gateway.client.post(
-                         f"/sessions/{SESSION}/groups",
-                         json={"name": "to leave", "participants": [PEER]}).json["id"]}
-    gateway.sandbox, gateway.seen = sandbox, {}
+    try:
+        gateway.engine.start()
+        # Fuzzed webhook and sink URLs name random hosts: no delivery may leave this machine.
+        gateway.engine.events.sender.stop()
+        gateway.engine.events.sink_sender.stop()
+        sandbox = Sandbox(sandbox_url)
+        # a WhatsApp Business account, so that the label routes reach WhatsApp (else 422)
+        sandbox.phone(ME, "Fuzz", contacts=[{"phone": PEER, "name": "Peer"}], business=True)
+        sandbox.phone(PEER, "Peer")
+        sandbox.phone(OTHER, "Other")
+        gateway.link(sandbox, SESSION, ME)
+        # a chat of its own for the clear and delete routes (aimed at OTHER's chat)
+        sandbox.post("/_sandbox/messages", **{"from": OTHER, "to": ME, "text": "clear me"})
+        assert gateway.client.post("/sessions", json={"id": SPARE}).status_code == 201
+        sent = gateway.client.post(f"/sessions/{SESSION}/messages", json={"to": PEER, "text": "hi"})
+        assert sent.status_code == 201, sent.json
+        group = gateway.client.post(f"/sessions/{SESSION}/groups",
+                                    json={"name": "fuzz", "participants": [PEER]})
+        assert group.status_code == 201, group.json
+        label = gateway.client.post(f"/sessions/{SESSION}/labels", json={"name": "fuzz"})
+        assert label.status_code == 201, label.json
+        community = gateway.client.post(f"/sessions/{SESSION}/communities",
+                                        json={"name": "fuzz", "groups": [group.json["id"]]})
+        assert community.status_code == 201, community.json
+        channel = gateway.client.post(f"/sessions/{SESSION}/channels", json={"name": "fuzz"})
+        assert channel.status_code == 201, channel.json
+        gateway.known = {"message": sent.json["id"], "group": group.json["id"],
+                         "channel": channel.json["id"], "community": community.json["id"],
+                         "fresh_community": lambda: gateway.client.post(
+                             f"/sessions/{SESSION}/communities", json={"name": "to end"}).json["id"],
+                         "fresh_channel": lambda: gateway.client.post(
+                             f"/sessions/{SESSION}/channels", json={"name": "to delete"}).json["id"],
+                         "fresh_status": lambda: gateway.client.post(
+                             f"/sessions/{SESSION}/status", json={"text": "to delete"}).json["id"],
+                         "label": label.json["id"],
+                         "fresh_message": lambda: gateway.client.post(
+                             f"/sessions/{SESSION}/messages",
+                             json={"to": PEER, "text": "to delete"}).json["id"],
+                         "fresh_group": lambda: gateway.client.post(
+                             f"/sessions/{SESSION}/groups",
+                             json={"name": "to leave", "participants": [PEER]}).json["id"]}
+        gateway.sandbox, gateway.seen = sandbox, {}
+    except BaseException:  # a failed set-up leaves no browser, chromedriver or engine thread
+        engine_of(app).close()
+        for proc in browser_processes(folder):
+            proc.kill()
+        raise
     yield gateway
     engine_of(app).close()
     leftovers = browser_processes(folder)
