@@ -15,6 +15,7 @@ number = phones(__name__)
 ALICE, BUDI, CITRA = number(1), number(2), number(3)
 DEWI, EKO, FAJAR = number(4), number(5), number(6)
 GITA, HADI, INDAH = number(1001), number(1002), number(1003)
+JOKO, KIKI, LUKI = number(7), number(8), number(9)  # each test has phones of its own
 NOBODY = number(9999999)
 
 
@@ -82,11 +83,11 @@ def test_a_number_lookup_that_errors_is_retried_then_503_and_a_real_no_is_422(ga
     assert found.status_code == 200 and found.json["exists"] is True, found.json
     # Failing for good: 503 whatsapp_unavailable with Retry-After, never "not on WhatsApp".
     sandbox.post(f"/_sandbox/phones/{FAJAR}/query-failures", count=50)
-    down = gateway.client.get(f"/sessions/lookup/contacts/{GITA}/exists")
+    down = gateway.client.get(f"/sessions/lookup/contacts/{LUKI}/exists")
     assert down.status_code == 503, down.json
     assert down.json["error"]["code"] == "whatsapp_unavailable"
     assert int(down.headers["Retry-After"]) > 0
-    unknown = gateway.client.get(f"/sessions/lookup/contacts/{GITA}")  # not in the address book
+    unknown = gateway.client.get(f"/sessions/lookup/contacts/{LUKI}")  # not in the address book
     assert unknown.status_code == 503, unknown.json  # unknown, not 404 "not on WhatsApp"
     assert unknown.json["error"]["code"] == "whatsapp_unavailable"
     sandbox.post(f"/_sandbox/phones/{FAJAR}/query-failures", count=0)
@@ -138,19 +139,19 @@ def test_group_receipts_are_matched_per_member_and_shown_on_the_send(gateway, sa
 
 def test_one_to_one_receipts_from_the_lid_are_published_with_the_sent_id(gateway, sandbox,
                                                                           receiver):
-    sandbox.phone(BUDI, "Budi")
+    sandbox.phone(JOKO, "Joko")
     gateway.client.post("/sessions", json={
         "id": "lidack", "webhook": {"url": receiver.url, "events": ["message.ack"]}})
-    gateway.link(sandbox, "lidack", CITRA)
-    sent = gateway.client.post("/sessions/lidack/messages", json={"to": BUDI, "text": "tick"})
+    gateway.link(sandbox, "lidack", KIKI)
+    sent = gateway.client.post("/sessions/lidack/messages", json={"to": JOKO, "text": "tick"})
     assert sent.status_code == 201
     mid = sent.json["id"]
-    assert mid.startswith(f"true_{BUDI}@c.us_")
-    sandbox.read(BUDI, CITRA)  # Budi opens the chat: delivered, then read
+    assert mid.startswith(f"true_{JOKO}@c.us_")
+    sandbox.read(JOKO, KIKI)  # Joko opens the chat: delivered, then read
     wait_for(lambda: "read" in [e["data"]["ack"] for e in receiver.delivered()
                                 if e["data"]["id"] == mid], timeout=20, message="read ack")
     acks = [e["data"] for e in receiver.delivered() if e["data"]["id"] == mid]
     assert [a["ack"] for a in acks] == ["sent", "delivered", "read"]
-    lid = requests.get(f"{sandbox.url}/_sandbox/phones/{BUDI}", timeout=10).json()["lid"]
-    assert {a["chatId"] for a in acks[1:]} == {lid}  # the receipt came from Budi's LID
+    lid = requests.get(f"{sandbox.url}/_sandbox/phones/{JOKO}", timeout=10).json()["lid"]
+    assert {a["chatId"] for a in acks[1:]} == {lid}  # the receipt came from Joko's LID
     assert all(not a["id"].startswith(f"true_{lid}") for a in acks)
