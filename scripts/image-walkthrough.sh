@@ -10,6 +10,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 PORT=${PORT:-$(free_port)}
 SANDBOX_PORT=${SANDBOX_PORT:-$(free_port)}
 POD=waengine-walkthrough-$$
+KEY=walkthrough-key-0123456789abcdef  # production refuses keys shorter than 24 bytes
 cd "$(dirname "$0")/.."
 source scripts/podman-opts.sh
 podman_opts localhost/waengine:latest
@@ -21,14 +22,14 @@ cleanup() {
 trap cleanup EXIT
 podman run "${opts[@]}" -d --name "$POD-gw" --shm-size 1g -v "$POD-data:/data" \
   -p "127.0.0.1:$PORT:80" -p "127.0.0.1:$SANDBOX_PORT:8090" \
-  -e WAENGINE_API_KEYS=k1 -e WAENGINE_BIND=127.0.0.1:8080 -e WAENGINE_WA_URL=http://127.0.0.1:8090/ \
+  -e WAENGINE_API_KEYS="$KEY" -e WAENGINE_BIND=127.0.0.1:8080 -e WAENGINE_WA_URL=http://127.0.0.1:8090/ \
   localhost/waengine:latest >/dev/null
 podman run "${opts[@]}" -d --network "container:$POD-gw" --name "$POD-sandbox" localhost/waengine:latest \
   waengine sandbox --host 0.0.0.0 --port 8090 >/dev/null
 podman run "${opts[@]}" -d --network "container:$POD-gw" --name "$POD-nginx" localhost/waengine-nginx:latest >/dev/null
 
 GW=http://127.0.0.1:$PORT SB=http://127.0.0.1:$SANDBOX_PORT
-J='Content-Type: application/json' K='X-API-Key: k1'
+J='Content-Type: application/json' K="X-API-Key: $KEY"
 wait_until() { for _ in $(seq 1 "$1"); do if eval "$2"; then return 0; fi; sleep 1; done
                echo "walkthrough: timed out: $2" >&2; podman logs --tail 30 "$POD-gw" >&2; exit 1; }
 wait_until 90 "curl -sf $GW/health >/dev/null"
