@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import { webcrypto } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -22,6 +23,8 @@ globalThis.top = globalThis;
 globalThis.document = { readyState: 'complete', querySelector: () => null,
   getElementById: () => null, addEventListener() {}, createElement: () => ({}) };
 globalThis.location = { origin: 'http://sandbox.test', href: 'http://sandbox.test/' };
+// A browser's crypto.getRandomValues: global from Node 19, behind a flag in Debian 12's Node 18
+if (!globalThis.crypto) globalThis.crypto = webcrypto;
 const saved = {};
 globalThis.sessionStorage = { getItem: (k) => saved[k] || null, setItem: (k, v) => { saved[k] = v; } };
 
