@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -158,6 +159,8 @@ class Answer(NamedTuple):
     code: str | None  # the error envelope's code, or the exception's name
     retry_after: str | None
     body: object  # the JSON of a 2xx answer
+    sent: float = 0.0  # time.monotonic() when the request went out
+    done: float = 0.0  # and when its answer (or error) came back
 
 
 class ClientLoop:
@@ -188,10 +191,11 @@ class ClientLoop:
             self._stop.wait(self.pace)  # a client's pace, not a wait for a condition
 
     def _get(self, client: requests.Session, path: str) -> Answer:
+        sent = time.monotonic()
         try:
             resp = client.get(self.url + path, headers={"X-API-Key": "k1"}, timeout=120)
         except requests.RequestException as e:
-            return Answer(path, None, type(e).__name__, None, None)
+            return Answer(path, None, type(e).__name__, None, None, sent, time.monotonic())
         try:
             body = resp.json()
         except ValueError:  # not the gateway's JSON (an nginx error page)
@@ -199,14 +203,17 @@ class ClientLoop:
         ok = 200 <= resp.status_code < 300
         code = None if ok or not isinstance(body, dict) else body.get("error", {}).get("code")
         return Answer(path, resp.status_code, code, resp.headers.get("Retry-After"),
-                      body if ok else None)
+                      body if ok else None, sent, time.monotonic())
 
-    def failed(self) -> list[Answer]:
+    def failed(self, killed_at: float | None = None) -> list[Answer]:
         """The answers a client must not see: anything but a 2xx, or a 503 session_moving
-        with Retry-After while a session is between owners (docs/cluster.md)."""
-        return [a for a in self.answers if a.status is None or not (
-            200 <= a.status < 300
-            or (a.status == 503 and a.code == "session_moving" and a.retry_after))]
+        with Retry-After while a session is between owners (docs/cluster.md). With
+        `killed_at` (a node SIGKILLed then), a request that node was answering at that instant
+        may end without an answer: its response was cut, and no proxy can take it over."""
+        return [a for a in self.answers if not (
+            (a.status is not None and 200 <= a.status < 300)
+            or (a.status == 503 and a.code == "session_moving" and a.retry_after)
+            or (a.status is None and killed_at is not None and a.sent <= killed_at <= a.done))]
 
 
 def open_stream(url: str, path: str) -> tuple[socket.socket, bytes]:
