@@ -10,6 +10,7 @@ import { state, streamFlowing } from './state.js';
 import { msgFromView, newLocalChat, setQuoted, store, storeMessage } from './stores.js';
 import { asWPPError, asyncApi, http } from './transport.js';
 import { $, render } from './ui.js';
+import { loginStore } from './login.js';
 
 export const defaultSendMessageOptions = {
   detectMentioned: true,
@@ -424,10 +425,12 @@ export async function deleteMessage(chatId, ids, deleteMediaInDevice, revoke) {
     } else {
       chatModel.msgs.remove(msg.id._serialized);
       store.msgs.delete(msg.id._serialized);
+      deletedHere(msg.id._serialized);
       result.isDeleted = true;
     }
     out.push(result);
   }
+  await keepDeletions();
   render();
   return single ? out[0] : out;
 }
@@ -702,7 +705,22 @@ export async function loadOlder(chatModel, oldest, count) {
   const answer = await http('GET',
     `/history?chat=${encodeURIComponent(chatModel.id._serialized)}&count=${count}${before}`,
     { auth: true, retries: 3 });
+  const deleted = new Set((state.login && state.login.deletedForMe) || []);
   for (const view of answer.messages) {
-    if (!store.msgs.has(view.key._serialized)) storeMessage(msgFromView(view, false));
+    const key = view.key._serialized;
+    if (!store.msgs.has(key) && !deleted.has(key)) storeMessage(msgFromView(view, false));
   }
+}
+
+// A message deleted for me stays deleted on this device: WhatsApp keeps the deletion in the
+// device's store (and syncs it to the account's other devices), so history loaded later from
+// the phone never brings it back. Kept in the login record, which a reload and a snapshot keep.
+function deletedHere(key) {
+  if (!state.login) return;
+  const kept = state.login.deletedForMe || (state.login.deletedForMe = []);
+  if (!kept.includes(key)) kept.push(key);
+}
+
+async function keepDeletions() {
+  if (state.login) await loginStore.save(state.login).catch((err) => log('cannot keep the deletion', err));
 }
