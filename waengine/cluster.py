@@ -12,6 +12,15 @@ monotonic clock from the moment it sent the last renewal that succeeded, so a pr
 and resumed, or a store it cannot reach, counts as not renewed) refuses every command of that
 session and kills its browser (LeaseGuard) before the lease can expire and be claimed by
 another node. Its late writes are refused by the store's fence anyway.
+
+A node whose process ended (a crash, an OOM kill, SIGKILL) is found sooner than its leases'
+expiry on PostgreSQL: the process holds an advisory lock on a connection of its own, which its
+kernel closes as the process dies, and the server then drops the lock (PostgresStore's
+presence). The other nodes look for such nodes every PRESENCE_CHECK seconds (LeaseGuard) and
+expire their leases at once, so the failover starts within about a second. A node paused or cut
+off keeps its connection on the server: its leases run out as above. A node whose connection
+the server ended while its process lives (pg_terminate_backend) kills its browsers as soon as it
+sees that (LeaseGuard, several times a second), since the others may take its sessions now.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ log = logging.getLogger(__name__)
 # The share of LEASE_TTL after the last renewal sent at which the owner gives a session up:
 # the rest of the TTL is the time its browser has to be gone before the lease expires.
 RENEW_DEADLINE = 0.6
+# Seconds between two looks for nodes whose process ended (PostgreSQL's presence locks).
+PRESENCE_CHECK = 1.0
 
 
 def node_id_for(config: dict) -> str:
@@ -54,18 +65,45 @@ class Leases:
         self.fencing = fence
         # Monotonic time each lease held here was last claimed or renewed (sent, not answered).
         self.renewed: dict[str, float] = {}
+        self.beat_clock = 0.0  # clock time of this node's last heartbeat that was stored
         store.clock = clock
         if fence:
             store.node_id = node_id  # from now on the store fences this node's writes
 
     # ---- this node ----
     def beat(self, url: str | None, capacity: int, free: int, draining: bool = False) -> None:
-        self.store.execute(
-            "INSERT INTO nodes (id, url, capacity, free, heartbeat, started_at, draining)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url,"
-            " capacity = excluded.capacity, free = excluded.free,"
-            " heartbeat = excluded.heartbeat, draining = excluded.draining",
-            (self.node_id, url, capacity, free, self.clock(), utcnow(), int(draining)))
+        now = self.clock()
+        self.store.presence_execute(lambda held: (
+            "INSERT INTO nodes (id, url, capacity, free, heartbeat, started_at, draining,"
+            " presence) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " url = excluded.url, capacity = excluded.capacity, free = excluded.free,"
+            " heartbeat = excluded.heartbeat, draining = excluded.draining,"
+            " presence = excluded.presence, lost_at = NULL",
+            (self.node_id, url, capacity, free, now, utcnow(), int(draining), int(held))))
+        self.beat_clock = now
+
+    def expire_lost(self) -> list[dict]:
+        """Expire the leases of every other node whose process ended (PostgreSQL): its
+        sessions are orphans from now on; the leases expired ({session, node})."""
+        if not self.fencing:
+            return []
+        return [dict(r) for r in self.store.expire_lost_nodes(self.node_id, self.clock())]
+
+    def presence_ended(self) -> bool:
+        """Whether this node's presence connection was ended while the database server kept
+        running (pg_terminate_backend): the other nodes may take its sessions at once, so it
+        must act for none of them. A server that restarted dropped every node's presence: no
+        node takes another's sessions before their leases expire."""
+        if not self.fencing or not self.store.presence_lost():
+            return False
+        try:
+            return not self.store.restarted_since(self.beat_clock)
+        except StorageUnavailable:
+            return False  # the server is away: nobody takes anything before the leases expire
+
+    def lapse_all(self) -> None:
+        """Count every lease held here as not renewed (Leases.lapsed)."""
+        self.renewed.clear()
 
     def nodes(self) -> list[dict]:
         """Every node the store knows, with its lease count and whether it beats in time."""
@@ -75,7 +113,8 @@ class Leases:
             " AS sessions FROM nodes n ORDER BY n.id", (now,))
         return [{"id": r["id"], "url": r["url"], "capacity": r["capacity"], "free": r["free"],
                  "heartbeat": iso_utc(r["heartbeat"], "milliseconds"),
-                 "alive": r["heartbeat"] + self.ttl >= now, "sessions": r["sessions"],
+                 "alive": r["heartbeat"] + self.ttl >= now and r["lost_at"] is None,
+                 "sessions": r["sessions"],
                  "draining": bool(r["draining"]), "startedAt": r["started_at"]} for r in rows]
 
     # ---- leases ----
@@ -257,6 +296,7 @@ class LeaseGuard(PeriodicThread):
         self.engine = engine
         self.leases = leases
         self.interval = min(0.5, leases.ttl / 10)
+        self.looked_at = 0.0  # monotonic time of the last look for nodes whose process ended
         # Sessions given up here: monotonic time of the last attempt to run them again.
         self.given_up: dict[str, float] = {}
 
@@ -265,8 +305,28 @@ class LeaseGuard(PeriodicThread):
             super().start()
 
     def run_once(self) -> None:
+        if self.leases.presence_ended():
+            log.warning("this node's presence connection was ended by the database server: "
+                        "other nodes may take its sessions now, so their browsers are killed")
+            self.leases.lapse_all()
         self.check()
         self.take_back()
+        if time.monotonic() - self.looked_at >= PRESENCE_CHECK:
+            self.looked_at = time.monotonic()
+            self.find_lost_nodes()
+
+    def find_lost_nodes(self) -> list[dict]:
+        """Expire the leases of nodes whose process ended, and have this node's keeper take
+        its share of their sessions now (NodeKeeper.adopt)."""
+        try:
+            expired = self.leases.expire_lost()
+        except StorageUnavailable:
+            return []  # the server is away: the next look
+        if expired:
+            log.warning("node(s) %s ended: their %d lease(s) expire now",
+                        ", ".join(sorted({e["node"] for e in expired})), len(expired))
+            self.engine.node.wake()
+        return expired
 
     def check(self) -> list[str]:
         """Give up every running session whose lease lapsed; their ids."""

@@ -226,12 +226,20 @@ def _reach_out_and_identities(store, tx) -> None:
     tx.execute("ALTER TABLE outgoing ADD COLUMN cold BIGINT")
 
 
+def _node_presence(store, tx) -> None:
+    # presence: 1 while the node's process holds its presence lock (PostgreSQL, cluster.py);
+    # lost_at: Unix time another node found that process ended (its lock free).
+    tx.execute("ALTER TABLE nodes ADD COLUMN presence BIGINT NOT NULL DEFAULT 0")
+    tx.execute("ALTER TABLE nodes ADD COLUMN lost_at DOUBLE PRECISION")
+
+
 # (version, name, apply(store, tx)): append only; a released migration never changes.
 MIGRATIONS = [
     (1, "baseline: sessions, events, deliveries, outgoing, receipts", _baseline),
     (2, "nodes and leases", _nodes_and_leases),
     (3, "message history", _message_history),
     (6, "reach-out restrictions, cold sends, phone <-> @lid map", _reach_out_and_identities),
+    (7, "a node's presence: a process that ended is found at once", _node_presence),
 ]
 
 

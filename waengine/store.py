@@ -168,6 +168,25 @@ class StoreBase:
         """SQL for the text at a path of a JSON text column (None when absent)."""
         raise NotImplementedError
 
+    # ---- a node's presence (cluster.py): PostgreSQL overrides; one file has no other node ----
+    def presence_execute(self, statement) -> list:
+        """The node's heartbeat on its own long-lived connection: statement(held) gives the
+        (sql, args) to run, held telling whether that connection holds the presence lock."""
+        return self.execute(*statement(False))
+
+    def presence_lost(self) -> bool:
+        """Whether the node's own connection ended since the last call (once per end)."""
+        return False
+
+    def restarted_since(self, when: float) -> bool:
+        """Whether the database server started after Unix time `when`."""
+        return False
+
+    def expire_lost_nodes(self, node_id: str, now: float) -> list[dict]:
+        """Expire at once the leases of every other node whose process has ended; the
+        leases expired ({session, node})."""
+        return []
+
     def json_number(self, column: str, *path: str) -> str:
         raise NotImplementedError
 

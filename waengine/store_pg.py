@@ -9,6 +9,8 @@ call after it is back succeeds: the pool reconnects in the background.
 from __future__ import annotations
 
 import logging
+import select
+import threading
 import time
 from contextlib import contextmanager
 from functools import lru_cache
@@ -48,6 +50,8 @@ def _check(conn: psycopg.Connection) -> None:
 
 
 CHECK_IDLE = 2.0
+# The first key of a node's presence lock (pg_advisory_lock(key1, key2)): "wane".
+PRESENCE_LOCK = 0x77616E65
 
 
 class PostgresStore(StoreBase):
@@ -72,6 +76,13 @@ class PostgresStore(StoreBase):
             name="waengine", check=_check,
             kwargs={"autocommit": True, "row_factory": dict_row, "options": options,
                     "connect_timeout": max(1, int(timeout))})
+        self._connect_kwargs = {"autocommit": True, "row_factory": dict_row,
+                                "options": options, "connect_timeout": max(1, int(timeout))}
+        # The node's presence: its own connection, which holds an advisory lock on the node's
+        # id for as long as the process lives (cluster.py).
+        self._presence: psycopg.Connection | None = None
+        self._presence_lock = threading.Lock()
+        self._presence_ended = False
         self._pool.open(wait=False)
         try:
             self.migrate()
@@ -81,6 +92,83 @@ class PostgresStore(StoreBase):
 
     def close(self) -> None:
         self._pool.close()
+        with self._presence_lock:
+            if self._presence is not None:
+                self._presence.close()
+                self._presence = None
+
+    # ---- the node's presence ----
+    # A node's process holds an advisory lock (PRESENCE_LOCK, hashtext of its id) on a
+    # connection of its own. The server drops the lock the moment that connection closes: the
+    # process ended (a crash, an OOM kill, SIGKILL) and its kernel closed the socket. A node
+    # paused (SIGSTOP) or cut off by the network keeps its connection open on the server, so
+    # only its lease's expiry frees its sessions.
+    def presence_execute(self, statement) -> list[dict]:
+        with self._presence_lock, self._guard(True):
+            try:
+                conn = self._presence
+                if conn is None or conn.closed:
+                    conn = self._presence = psycopg.connect(self.url, **self._connect_kwargs)
+                    conn.waengine_locked = False
+                if not conn.waengine_locked and self.node_id is not None:
+                    # not taken while a process of the same id is not yet gone: the next beat
+                    conn.waengine_locked = conn.execute(
+                        "SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS ok",
+                        (PRESENCE_LOCK, self.node_id)).fetchone()["ok"]
+                sql, args = statement(conn.waengine_locked)
+                cur = conn.execute(_sql(sql), args)
+                result = cur.pgresult
+                return cur.fetchall() if result is not None and result.nfields else []
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                self._drop_presence()
+                raise
+
+    def _drop_presence(self) -> None:
+        if self._presence is not None:
+            self._presence.close()
+            self._presence = None
+            self._presence_ended = True
+
+    def presence_lost(self) -> bool:
+        # Polled several times a second: an idle connection that has something to read was
+        # ended by the server (pg_terminate_backend, a restart). Never waits for a heartbeat
+        # in progress: that one finds out itself.
+        if self._presence_lock.acquire(blocking=False):
+            try:
+                conn = self._presence
+                if conn is not None and not conn.closed:
+                    try:
+                        ended = bool(select.select([conn.fileno()], [], [], 0)[0])
+                        if ended:
+                            conn.execute("SELECT 1")
+                            ended = False  # a notice, not an end
+                    except (psycopg.Error, OSError, ValueError):
+                        self._drop_presence()
+                ended, self._presence_ended = self._presence_ended, False
+                return ended
+            finally:
+                self._presence_lock.release()
+        return False
+
+    def restarted_since(self, when: float) -> bool:
+        rows = self.execute("SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time()) > ? AS r",
+                            (when,))
+        return bool(rows[0]["r"])
+
+    def expire_lost_nodes(self, node_id: str, now: float) -> list[dict]:
+        # A node counts as ended when its presence lock is not held while its last heartbeat
+        # came after the server started (a server restart drops every lock; the nodes take
+        # theirs again at their next beat, and until then only the leases' expiry counts).
+        return self.execute(
+            "WITH lost AS (UPDATE nodes SET lost_at = ? WHERE id <> ? AND lost_at IS NULL"
+            " AND presence = 1 AND heartbeat > EXTRACT(EPOCH FROM pg_postmaster_start_time())"
+            " AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
+            " AND l.classid = CAST(? AS oid) AND l.objid = CAST(hashtext(nodes.id) AS oid)"
+            " AND l.objsubid = 2 AND l.granted"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+            " RETURNING id)"
+            " UPDATE leases SET expires = ? WHERE node IN (SELECT id FROM lost) AND expires >= ?"
+            " RETURNING session, node", (now, node_id, PRESENCE_LOCK, now - 0.001, now))
 
     @contextmanager
     def _guard(self, writes: bool):

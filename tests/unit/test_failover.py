@@ -90,3 +90,83 @@ def test_a_node_that_stops_renewing_loses_its_sessions_to_one_that_restores_them
     assert ("CONNECTED", "STARTING", "failover") in statuses, statuses
     # node-a's stale browser may not snapshot over node-b's
     assert engine_a.snapshotter.take(engine_a.manager.get("s1")) is None
+
+
+def two_nodes(make_app, tmp_path, ttl=60.0):
+    """node-a with s1 and s2 linked, node-b beside it; leases far longer than any wait here,
+    so only the presence lock can free node-a's sessions."""
+    common = {"LEASE_TTL": ttl, "SNAPSHOT_STORE": str(tmp_path / "snaps"), "SNAPSHOT_KEY": "k"}
+    a = make_app(NODE_ID="node-a", DATA_DIR=str(tmp_path / "a"), **common)
+    client_a, engine_a = a.test_client(), engine_of(a)
+    for sid in ("s1", "s2"):
+        linked(client_a, engine_a, sid)
+        wait_for(lambda s=sid: (engine_a.leases.owner(s) or {}).get("node") == "node-a",
+                 message=f"node-a leases {sid}")
+        assert engine_a.snapshotter.take(engine_a.manager.get(sid)) is not None
+    b = make_app(NODE_ID="node-b", DATA_DIR=str(tmp_path / "b"), **common)
+    return a, b
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_node_whose_process_ended_loses_its_sessions_before_its_leases_expire(
+        make_app, factory, tmp_path):
+    factory.on_open = connect
+    a, b = two_nodes(make_app, tmp_path)
+    engine_a, engine_b = engine_of(a), engine_of(b)
+    # node-a stops beating with its connection open (paused, or cut off): it keeps them
+    engine_a.node.stop()
+    engine_a.lease_guard.stop()
+    assert engine_b.lease_guard.find_lost_nodes() == []
+    # its process ends: the kernel closes its connections, the server drops its lock
+    engine_a.store._presence.close()
+    wait_for(lambda: {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-b"},
+             timeout=20, message="node-b holds both leases, a lease time (60 s) early")
+    for sid in ("s1", "s2"):
+        wait_for(lambda s=sid: engine_b.manager.get(s).running
+                 and status_of(b.test_client(), s) == "CONNECTED", message=f"{sid} on node-b")
+    assert log_file(engine_b.profiles).read_bytes() == LOGIN  # from node-a's snapshot
+    assert events(b.test_client(), "s1", "session.moved") == [
+        {"from": "node-a", "to": "node-b", "reason": "failover"}]
+    nodes = {n["id"]: n for n in b.test_client().get("/nodes").json["data"]}
+    assert not nodes["node-a"]["alive"] and nodes["node-b"]["alive"]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_database_restart_since_a_nodes_last_beat_frees_none_of_its_sessions(
+        make_app, factory, tmp_path):
+    factory.on_open = connect
+    a, b = two_nodes(make_app, tmp_path)
+    engine_a, engine_b = engine_of(a), engine_of(b)
+    engine_a.node.stop()
+    engine_a.lease_guard.stop()
+    # node-a's last beat came before the server started (as after a server restart, which
+    # drops every lock): an unheld lock says nothing about its process
+    engine_b.store.execute("UPDATE nodes SET heartbeat = 0 WHERE id = 'node-a'")
+    engine_a.store._presence.close()
+    assert engine_b.lease_guard.find_lost_nodes() == []
+    assert {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-a"}
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_node_whose_connection_the_server_ended_stops_its_browsers_at_once(
+        make_app, factory, tmp_path):
+    factory.on_open = connect
+    a, b = two_nodes(make_app, tmp_path)
+    engine_a, engine_b = engine_of(a), engine_of(b)
+    browsers = [browser for _, browser, _ in factory.opened]
+    # an operator ends node-a's presence connection; node-a's process lives on
+    pid = engine_a.store._presence.info.backend_pid
+    engine_b.store.execute("SELECT pg_terminate_backend(?)", (pid,))
+    # node-a kills its browsers: node-b may start the same logins from now on
+    wait_for(lambda: all(browser.quits for browser in browsers), timeout=20,
+             message="node-a's browsers quit")
+    wait_for(lambda: {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-b"},
+             timeout=20, message="node-b holds both leases")
+    for sid in ("s1", "s2"):
+        wait_for(lambda s=sid: engine_b.manager.get(s).running
+                 and status_of(b.test_client(), s) == "CONNECTED", message=f"{sid} on node-b")
+    assert not engine_a.manager.get("s1").running
+    # node-a beats again on a new connection, and holds its presence lock again
+    engine_a.node.beat()
+    row = engine_b.store.execute("SELECT presence, lost_at FROM nodes WHERE id = 'node-a'")[0]
+    assert (row["presence"], row["lost_at"]) == (1, None)

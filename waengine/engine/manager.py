@@ -172,6 +172,10 @@ class SessionManager:
             # The live status is in memory; the next change writes it. A failed write must not
             # fail the caller (a worker's failure handler, a stop).
             log.warning("session %s: status not persisted: %s", session.id, e.message)
+        except LeaseLost:
+            # Another node took the session over: its status is that node's to write.
+            log.info("session %s: status %s not persisted: another node owns the session",
+                     session.id, session.status.value)
 
     def _emit(self, session: Session, type_: str, data: dict) -> bool | None:
         return self.on_event(session, type_, data)  # False holds a page event (media store)

@@ -319,6 +319,9 @@ class Session(WorkerLoop, EventDelivery, FlowWatch):
         except StorageUnavailable as e:  # never lost: the worker commits it when it can
             log.warning("session %s: status event kept for later: %s", self.id, e.message)
             self._unsaved.append(("session.status", data))
+        except LeaseLost:  # another node took the session over: its events are its own
+            log.info("session %s: status event %s not written: another node owns the session",
+                     self.id, status.value)
 
     def _apply(self, state: dict) -> None:
         while self._unsaved:  # raises StorageUnavailable while the store is still down

@@ -18,12 +18,14 @@ class PeriodicThread:
 
     def __init__(self):
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and wake(): the pause ends now
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self.alive:
             return
         self._stop.clear()
+        self._wake.clear()
         self.starting()
         self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
@@ -33,24 +35,35 @@ class PeriodicThread:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread and self._thread is not threading.current_thread():
             self._thread.join(self.join_timeout)
             if self._thread.is_alive():
                 log.warning("%s did not stop within %gs", self.thread_name, self.join_timeout)
+
+    def wake(self) -> None:
+        """Run the next pass now rather than at the end of the interval."""
+        self._wake.set()
+
+    def _pause(self) -> bool:
+        """Wait an interval, or until wake() or stop(); whether the thread is stopping."""
+        self._wake.wait(self.interval)
+        self._wake.clear()
+        return self._stop.is_set()
 
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        if not self.run_at_start and self._stop.wait(self.interval):
+        if not self.run_at_start and self._pause():
             return
         while not self._stop.is_set():
             try:
                 self.run_once()
             except Exception:  # one bad pass must not end the thread
                 log.exception("%s pass failed", self.thread_name)
-            self._stop.wait(self.interval)
+            self._pause()
 
     def run_once(self):
         raise NotImplementedError
