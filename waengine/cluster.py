@@ -89,6 +89,11 @@ class Leases:
             return []
         return [dict(r) for r in self.store.expire_lost_nodes(self.node_id, self.clock())]
 
+    def lost_since(self, since: float) -> set[tuple[str, float]]:
+        """The nodes found ended (by any node) since clock time `since`: (id, when)."""
+        rows = self.store.execute("SELECT id, lost_at FROM nodes WHERE lost_at >= ?", (since,))
+        return {(r["id"], r["lost_at"]) for r in rows}
+
     def presence_ended(self) -> bool:
         """Whether this node's presence connection was ended while the database server kept
         running (pg_terminate_backend): the other nodes may take its sessions at once, so it
@@ -297,6 +302,7 @@ class LeaseGuard(PeriodicThread):
         self.leases = leases
         self.interval = min(0.5, leases.ttl / 10)
         self.looked_at = 0.0  # monotonic time of the last look for nodes whose process ended
+        self.seen_lost: set[tuple[str, float]] = set()  # the ended nodes the last look saw
         # Sessions given up here: monotonic time of the last attempt to run them again.
         self.given_up: dict[str, float] = {}
 
@@ -316,16 +322,20 @@ class LeaseGuard(PeriodicThread):
             self.find_lost_nodes()
 
     def find_lost_nodes(self) -> list[dict]:
-        """Expire the leases of nodes whose process ended, and have this node's keeper take
-        its share of their sessions now (NodeKeeper.adopt)."""
+        """Expire the leases of nodes whose process ended; once any node found one, have this
+        node's keeper take its share of their sessions now (NodeKeeper.adopt). The leases this
+        look expired."""
         try:
             expired = self.leases.expire_lost()
+            lost = self.leases.lost_since(self.leases.clock() - 10 * PRESENCE_CHECK)
         except StorageUnavailable:
             return []  # the server is away: the next look
         if expired:
             log.warning("node(s) %s ended: their %d lease(s) expire now",
                         ", ".join(sorted({e["node"] for e in expired})), len(expired))
+        if lost - self.seen_lost:
             self.engine.node.wake()
+        self.seen_lost = lost
         return expired
 
     def check(self) -> list[str]:

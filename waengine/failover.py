@@ -10,7 +10,9 @@ a failover: a `session.moved` event {from, to, reason: "failover"}.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 
 from .errors import WAEngineError
 from .vocabulary import Status
@@ -61,25 +63,34 @@ def orphans(leases) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def taker(session_id: str, nodes: dict[str, int]) -> str | None:
+    """The node that takes an orphan: weighted rendezvous hashing over {node: free capacity},
+    so every node works out the same taker whatever the others claimed already, and each
+    takes a share in proportion to its free capacity."""
+    def score(node: str) -> float:
+        digest = hashlib.sha256(f"{session_id}\0{node}".encode()).digest()
+        u = (int.from_bytes(digest[:8], "big") + 1) / (2 ** 64 + 2)  # in (0, 1)
+        return max(nodes[node], 0.01) / -math.log(u)
+    return max(sorted(nodes), key=score) if nodes else None
+
+
 def adopt_orphans(engine) -> list[str]:
-    """Claim and start the orphans this node's share of the free capacity says it takes: the
-    alive nodes ranked by free capacity deal the orphans out in turn; one still unclaimed a
-    lease time after its expiry is taken by any node with room. The ids started here."""
+    """Claim and start the orphans this node is the taker of (taker(): by free capacity); one
+    still unclaimed a lease time after its expiry is taken by any node with room. The ids
+    started here."""
     leases = engine.leases
     found = orphans(leases)
     if not found:
         return []
     # A node whose leases expired is not renewing them, whatever its last beat says.
     lapsed = {o["node"] for o in found}
-    alive = [n for n in leases.nodes()
+    alive = {n["id"]: n["free"] for n in leases.nodes()
              if n["alive"] and not n["draining"] and (n["id"] not in lapsed or
-                                                      n["id"] == leases.node_id)]
-    ranked = [n["id"] for n in sorted(alive, key=lambda n: (-n["free"], n["id"]))]
-    rank = ranked.index(leases.node_id) if leases.node_id in ranked else 0
+                                                      n["id"] == leases.node_id)}
     now = leases.clock()
     started = []
-    for i, orphan in enumerate(found):
-        mine = i % max(1, len(ranked)) == rank
+    for orphan in found:
+        mine = taker(orphan["session"], alive) in (leases.node_id, None)
         if not mine and now - orphan["expires"] < leases.ttl:
             continue
         engine.manager.load()  # a session another node created is in the registry only

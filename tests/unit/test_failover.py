@@ -170,3 +170,20 @@ def test_a_node_whose_connection_the_server_ended_stops_its_browsers_at_once(
     engine_a.node.beat()
     row = engine_b.store.execute("SELECT presence, lost_at FROM nodes WHERE id = 'node-a'")[0]
     assert (row["presence"], row["lost_at"]) == (1, None)
+
+
+def test_every_node_names_the_same_taker_of_an_orphan_by_free_capacity():
+    from collections import Counter
+
+    from waengine.failover import taker
+
+    nodes = {"node-b": 30, "node-c": 10}
+    takers = {f"s{i}": taker(f"s{i}", nodes) for i in range(400)}
+    # the same answer whichever node works it out, in whatever order it lists the nodes
+    assert all(taker(s, dict(reversed(nodes.items()))) == t for s, t in takers.items())
+    share = Counter(takers.values())
+    assert 250 < share["node-b"] < 350, share  # 3 to 1, as their free capacity
+    # a node joining takes only sessions for itself; none moves between the others
+    grown = {**nodes, "node-d": 10}
+    assert all(taker(s, grown) in (t, "node-d") for s, t in takers.items())
+    assert taker("s1", {}) is None
