@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -25,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import sandbox_in_thread  # noqa: E402
 from bench.scale import SECRET, HookReceiver  # noqa: E402
 from tests.conftest import wait_for  # noqa: E402
 from tests.integration.conftest import Sandbox  # noqa: E402
 from tests.integration.servers import Gunicorn  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
-from waengine import sandbox  # noqa: E402
 
 PEER = "6297800000000"
 IDLE = 30.0
@@ -65,9 +64,7 @@ def measured(pg: PostgresServer, url: str, work) -> dict[str, int]:
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     messages = int(sys.argv[2]) if len(sys.argv) > 2 else 40
-    box = sandbox.make_server("127.0.0.1", 0)
-    threading.Thread(target=box.serve_forever, name="sandbox", daemon=True).start()
-    box_url = f"http://127.0.0.1:{box.server_port}/"
+    box, box_url = sandbox_in_thread()
     phones = Sandbox(box_url.rstrip("/"))
     hooks = HookReceiver()
     pg = PostgresServer()

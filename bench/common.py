@@ -141,3 +141,15 @@ def print_table(title: str) -> None:
     print("|" + "---|" * len(headers))
     for r in ROWS:
         print("| " + " | ".join(r) + " |")
+
+
+def sandbox_in_thread():
+    """The sandbox's web app served from a thread of this process: (server, its base URL
+    ending in "/"); server.shutdown() stops it."""
+    import threading
+
+    from waengine import sandbox
+
+    box = sandbox.make_server("127.0.0.1", 0)
+    threading.Thread(target=box.serve_forever, name="sandbox", daemon=True).start()
+    return box, f"http://127.0.0.1:{box.server_port}/"

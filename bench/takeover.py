@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -23,12 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import pct  # noqa: E402
+from bench.common import pct, sandbox_in_thread  # noqa: E402
 from tests.conftest import wait_for  # noqa: E402
 from tests.integration.conftest import Sandbox  # noqa: E402
 from tests.integration.servers import Gunicorn  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
-from waengine import sandbox  # noqa: E402
 
 
 def phone(i: int) -> str:
@@ -64,9 +62,7 @@ def connected_times(gw: Gunicorn, ids: set[str], since: float, owner: str,
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     ttl = int(sys.argv[2]) if len(sys.argv) > 2 else 15
-    box = sandbox.make_server("127.0.0.1", 0)
-    threading.Thread(target=box.serve_forever, name="sandbox", daemon=True).start()
-    box_url = f"http://127.0.0.1:{box.server_port}/"
+    box, box_url = sandbox_in_thread()
     phones = Sandbox(box_url.rstrip("/"))
     pg = PostgresServer()
     nodes: list[Gunicorn] = []

@@ -107,6 +107,22 @@ def two_nodes(make_app, tmp_path, ttl=60.0):
     return a, b
 
 
+def paused(engine) -> None:
+    """The node beats and renews no more, and looks at nothing: its connections stay open."""
+    engine.node.stop()
+    engine.lease_guard.stop()
+
+
+def taken_over_by(b, message: str) -> None:
+    """node-b holds both leases (within 20 s, a third of the lease) and runs both sessions."""
+    engine_b = engine_of(b)
+    wait_for(lambda: {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-b"},
+             timeout=20, message=message)
+    for sid in ("s1", "s2"):
+        wait_for(lambda s=sid: engine_b.manager.get(s).running
+                 and status_of(b.test_client(), s) == "CONNECTED", message=f"{sid} on node-b")
+
+
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_node_whose_process_ended_loses_its_sessions_before_its_leases_expire(
         make_app, factory, tmp_path):
@@ -114,16 +130,11 @@ def test_a_node_whose_process_ended_loses_its_sessions_before_its_leases_expire(
     a, b = two_nodes(make_app, tmp_path)
     engine_a, engine_b = engine_of(a), engine_of(b)
     # node-a stops beating with its connection open (paused, or cut off): it keeps them
-    engine_a.node.stop()
-    engine_a.lease_guard.stop()
+    paused(engine_a)
     assert engine_b.lease_guard.find_lost_nodes() == []
     # its process ends: the kernel closes its connections, the server drops its lock
     engine_a.store._presence.close()
-    wait_for(lambda: {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-b"},
-             timeout=20, message="node-b holds both leases, a lease time (60 s) early")
-    for sid in ("s1", "s2"):
-        wait_for(lambda s=sid: engine_b.manager.get(s).running
-                 and status_of(b.test_client(), s) == "CONNECTED", message=f"{sid} on node-b")
+    taken_over_by(b, "node-b holds both leases, long before they expire (60 s)")
     assert log_file(engine_b.profiles).read_bytes() == LOGIN  # from node-a's snapshot
     assert events(b.test_client(), "s1", "session.moved") == [
         {"from": "node-a", "to": "node-b", "reason": "failover"}]
@@ -137,8 +148,7 @@ def test_a_database_restart_since_a_nodes_last_beat_frees_none_of_its_sessions(
     factory.on_open = connect
     a, b = two_nodes(make_app, tmp_path)
     engine_a, engine_b = engine_of(a), engine_of(b)
-    engine_a.node.stop()
-    engine_a.lease_guard.stop()
+    paused(engine_a)
     # node-a's last beat came before the server started (as after a server restart, which
     # drops every lock): an unheld lock says nothing about its process
     engine_b.store.execute("UPDATE nodes SET heartbeat = 0 WHERE id = 'node-a'")
@@ -160,11 +170,7 @@ def test_a_node_whose_connection_the_server_ended_stops_its_browsers_at_once(
     # node-a kills its browsers: node-b may start the same logins from now on
     wait_for(lambda: all(browser.quits for browser in browsers), timeout=20,
              message="node-a's browsers quit")
-    wait_for(lambda: {engine_b.leases.owner(s)["node"] for s in ("s1", "s2")} == {"node-b"},
-             timeout=20, message="node-b holds both leases")
-    for sid in ("s1", "s2"):
-        wait_for(lambda s=sid: engine_b.manager.get(s).running
-                 and status_of(b.test_client(), s) == "CONNECTED", message=f"{sid} on node-b")
+    taken_over_by(b, "node-b holds both leases")
     assert not engine_a.manager.get("s1").running
     # node-a beats again on a new connection, and holds its presence lock again
     engine_a.node.beat()
