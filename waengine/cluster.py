@@ -87,7 +87,7 @@ class Leases:
         sessions are orphans from now on; the leases expired ({session, node})."""
         if not self.fencing:
             return []
-        return [dict(r) for r in self.store.expire_lost_nodes(self.node_id, self.clock())]
+        return self.store.expire_lost_nodes(self.node_id, self.clock())
 
     def lost_since(self, since: float) -> set[tuple[str, float]]:
         """The nodes found ended (by any node) since clock time `since`: (id, when)."""

@@ -71,13 +71,12 @@ class PostgresStore(StoreBase):
         # connection keyword of the same name would replace
         given = conninfo_to_dict(url).get("options")
         options = f"{given} {options}" if given else options
-        self._pool = ConnectionPool(
-            url, min_size=1, max_size=max(1, pool_size), timeout=timeout, open=False,
-            name="waengine", check=_check,
-            kwargs={"autocommit": True, "row_factory": dict_row, "options": options,
-                    "connect_timeout": max(1, int(timeout))})
+        # every connection's settings: the pool's and the presence connection's
         self._connect_kwargs = {"autocommit": True, "row_factory": dict_row,
                                 "options": options, "connect_timeout": max(1, int(timeout))}
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=max(1, pool_size), timeout=timeout, open=False,
+            name="waengine", check=_check, kwargs=self._connect_kwargs)
         # The node's presence: its own connection, which holds an advisory lock on the node's
         # id for as long as the process lives (cluster.py).
         self._presence: psycopg.Connection | None = None

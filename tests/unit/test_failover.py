@@ -92,9 +92,10 @@ def test_a_node_that_stops_renewing_loses_its_sessions_to_one_that_restores_them
     assert engine_a.snapshotter.take(engine_a.manager.get("s1")) is None
 
 
-def two_nodes(make_app, tmp_path, ttl=60.0):
+def two_nodes(make_app, factory, tmp_path, ttl=60.0):
     """node-a with s1 and s2 linked, node-b beside it; leases far longer than any wait here,
-    so only the presence lock can free node-a's sessions."""
+    so only the presence lock can free node-a's sessions. (app, engine) of each."""
+    factory.on_open = connect
     common = {"LEASE_TTL": ttl, "SNAPSHOT_STORE": str(tmp_path / "snaps"), "SNAPSHOT_KEY": "k"}
     a = make_app(NODE_ID="node-a", DATA_DIR=str(tmp_path / "a"), **common)
     client_a, engine_a = a.test_client(), engine_of(a)
@@ -104,7 +105,7 @@ def two_nodes(make_app, tmp_path, ttl=60.0):
                  message=f"node-a leases {sid}")
         assert engine_a.snapshotter.take(engine_a.manager.get(sid)) is not None
     b = make_app(NODE_ID="node-b", DATA_DIR=str(tmp_path / "b"), **common)
-    return a, b
+    return a, engine_a, b, engine_of(b)
 
 
 def paused(engine) -> None:
@@ -126,9 +127,7 @@ def taken_over_by(b, message: str) -> None:
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_node_whose_process_ended_loses_its_sessions_before_its_leases_expire(
         make_app, factory, tmp_path):
-    factory.on_open = connect
-    a, b = two_nodes(make_app, tmp_path)
-    engine_a, engine_b = engine_of(a), engine_of(b)
+    a, engine_a, b, engine_b = two_nodes(make_app, factory, tmp_path)
     # node-a stops beating with its connection open (paused, or cut off): it keeps them
     paused(engine_a)
     assert engine_b.lease_guard.find_lost_nodes() == []
@@ -145,9 +144,7 @@ def test_a_node_whose_process_ended_loses_its_sessions_before_its_leases_expire(
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_database_restart_since_a_nodes_last_beat_frees_none_of_its_sessions(
         make_app, factory, tmp_path):
-    factory.on_open = connect
-    a, b = two_nodes(make_app, tmp_path)
-    engine_a, engine_b = engine_of(a), engine_of(b)
+    a, engine_a, b, engine_b = two_nodes(make_app, factory, tmp_path)
     paused(engine_a)
     # node-a's last beat came before the server started (as after a server restart, which
     # drops every lock): an unheld lock says nothing about its process
@@ -160,9 +157,7 @@ def test_a_database_restart_since_a_nodes_last_beat_frees_none_of_its_sessions(
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_node_whose_connection_the_server_ended_stops_its_browsers_at_once(
         make_app, factory, tmp_path):
-    factory.on_open = connect
-    a, b = two_nodes(make_app, tmp_path)
-    engine_a, engine_b = engine_of(a), engine_of(b)
+    a, engine_a, b, engine_b = two_nodes(make_app, factory, tmp_path)
     browsers = [browser for _, browser, _ in factory.opened]
     # an operator ends node-a's presence connection; node-a's process lives on
     pid = engine_a.store._presence.info.backend_pid
