@@ -212,6 +212,9 @@ def main() -> int:
             f"{sum(t['trim_moderate'] + t['trim_critical'] for t in ladders.values())}",
             f"most passes over budget in a row: {max(over_max.values(), default=0)} "
             f"(sample every {args.sample:.0f} s)")
+        row("soft reloads each session needed", ", ".join(
+            f"{sid} {taken['reload']}" for sid, taken in sorted(
+                ladders.items(), key=lambda item: int(item[0][1:]))) or "-")
     finally:
         stop.set()
         if gw is not None:
