@@ -9,7 +9,8 @@
 3. idle: CPU by process kind over a window, PSS and processes per browser;
 4. load: /health, an incoming message per session -> signed webhook (latency), a send per
    session, contacts read uncached and cached (sequential, and wrk against a bare Flask app
-   on the same gunicorn serving the same bytes);
+   on the same gunicorn serving the same bytes: three rounds that alternate which goes first,
+   medians compared);
 5. the same sessions restored with PUMP_MODE=poll (the page polled on a timer): idle CPU again;
 6. bare Chromium on copies of the linked profiles (the same connected page, no gateway), with
    the same flags and with default headless flags: PSS, processes, idle CPU.
