@@ -4,6 +4,8 @@ python bench/soak.py --page-weight field --hours 6 --sessions 20: the field-weig
 (docs/sandbox.md, Page weight). It also reports, per session, the passes its browser spent
 over SESSION_MEMORY_BUDGET_MB in a row and the memory-ladder steps it needed (soft reloads,
 restarts), and whether every incoming message reached the webhook exactly once.
+`--budget-mb 250` with a few sessions makes them climb the ladder within minutes: soft
+reloads under steady traffic.
 
 python bench/soak.py --sessions 3 --minutes 60 (the issue's target: worker RSS slope
 < 5 MB/h, browser PSS slope per session < 10 MB/h after warm-up). Every second each session
@@ -131,6 +133,10 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=30.0)
     parser.add_argument("--bare", type=int, default=2,
                         help="bare linked devices (no gateway) of the first phones: the baseline")
+    parser.add_argument("--budget-mb", type=float, default=None,
+                        help="SESSION_MEMORY_BUDGET_MB of the gateway (default: its own); a "
+                             "budget under the page's weight makes every session climb the "
+                             "memory ladder under the traffic")
     args = parser.parse_args()
     n = args.sessions
     if args.hours is not None:
@@ -151,7 +157,9 @@ def main() -> int:
                 "phone": phone(i), "name": f"Soak {i}", "seedContacts": 2000})
         http.post(f"{sandbox_url}/_sandbox/phones", json={"phone": PEER, "name": "Peer"})
         data = tmp / "data"
-        gw = Gateway(tmp, data, sandbox_url, hooks.url, n, "push", {})
+        budget = ({} if args.budget_mb is None
+                  else {"WAENGINE_SESSION_MEMORY_BUDGET_MB": str(args.budget_mb)})
+        gw = Gateway(tmp, data, sandbox_url, hooks.url, n, "push", budget)
         for i in range(n):
             gw.http.post(gw.url + "/sessions", json={"id": f"s{i}"})
             wait_for(lambda i=i: gw.status(f"s{i}") == "SCAN_QR", timeout=120)

@@ -357,11 +357,10 @@ def test_the_reload_waits_for_a_quiet_moment_and_a_drained_queue(make_app, facto
     assert dog.run_once() == ["ladder_reload"] and bridge.reloads == 1
 
 
-def test_a_session_never_quiet_for_a_reload_is_restarted_instead(make_app, factory,
-                                                                  monkeypatch):
+def test_a_session_never_quiet_is_reloaded_between_commands(make_app, factory, monkeypatch):
     from waengine.ops import memory_ladder
 
-    monkeypatch.setattr(memory_ladder, "RELOAD_WAIT", 2)
+    monkeypatch.setattr(memory_ladder, "QUIET_WAIT", 2)
     app = make_app(**LADDER)
     client = app.test_client()
     connected(client, factory, "s1")
@@ -370,6 +369,28 @@ def test_a_session_never_quiet_for_a_reload_is_restarted_instead(make_app, facto
     dog.ladder.quiet = 3600.0  # a client's command within the last hour: never quiet
     dog.run_once()
     dog.run_once()
+    assert dog.run_once() == [] and bridge.reloads == 0  # waiting for a quiet moment
     assert dog.run_once() == [] and bridge.reloads == 0
+    # no command running at this pass: the reload is taken between two commands
+    assert dog.run_once() == ["ladder_reload"] and bridge.reloads == 1
+    assert len(factory.opened) == 1  # the same browser
+    assert dog.ladder.usage("s1", 600.0)["ladder"]["taken"]["restart"] == 0
+
+
+def test_a_page_whose_events_never_drain_is_restarted_instead(make_app, factory, monkeypatch):
+    from waengine.ops import memory_ladder
+
+    monkeypatch.setattr(memory_ladder, "QUIET_WAIT", 1)
+    monkeypatch.setattr(memory_ladder, "RELOAD_WAIT", 3)
+    app = make_app(**LADDER)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    bridge = factory.bridge()
+    bridge.reload_if_drained = lambda: False  # an event always waiting for the gateway
+    dog = watchdog_for(app, [sample(s1=600.0)])
+    dog.ladder.quiet = 0.0
+    dog.run_once()
+    dog.run_once()
+    assert dog.run_once() == [] and dog.run_once() == []
     assert dog.run_once() == ["recycle", "ladder_restart"] and bridge.reloads == 0
     wait_for(lambda: len(factory.opened) == 2, message="the browser restarted")

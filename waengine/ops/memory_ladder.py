@@ -7,12 +7,15 @@ next pass measuring what the step gave back, and stops climbing once it is under
    moderate memory-pressure signal (Memory.simulatePressureNotification), which makes
    Chromium drop its own caches;
 2. trim_critical: the same with a critical signal;
-3. reload: a soft page reload that keeps the login (the profile holds it), taken only in a
-   quiet moment: no command running on the session, none in the last QUIET seconds, and the
-   page's event queue empty, checked in the same script that reloads so no event can slip in
-   between; a catch-up follows, as after any gap. It waits up to RELOAD_WAIT passes for a quiet
-   moment;
-4. restart: the browser relaunched from its profile (the watchdog's recycle), only then.
+3. reload: a soft page reload that keeps the login (the profile holds it), with the page's
+   event queue empty, checked in the same script that reloads so no event can slip in
+   between; a catch-up follows, as after any gap. It waits up to QUIET_WAIT passes for a quiet
+   moment (no command running on the session, none in the last QUIET seconds). A session
+   with steady traffic never has one: after those passes it reloads between two commands
+   (none running; the reload is itself a command on the session's worker, so none starts
+   during it), since the restart that would follow interrupts its clients longer;
+4. restart: the browser relaunched from its profile (the watchdog's recycle), only when no
+   reload could be taken in RELOAD_WAIT passes (a page whose event queue never drains).
 
 BROWSER_MEMORY_LIMIT_MB stays the hard ceiling: a browser over it is recycled at once.
 Every step is counted (waengine_memory_ladder_steps_total) and its gain kept, and /performance
@@ -34,7 +37,8 @@ log = logging.getLogger(__name__)
 
 STEPS = ("trim_moderate", "trim_critical", "reload", "restart")
 QUIET = 60.0  # seconds without a command before a reload ("a quiet minute")
-RELOAD_WAIT = 10  # passes a reload waits for a quiet moment before the restart is taken
+QUIET_WAIT = 2  # passes a reload waits for a quiet moment before it is taken between commands
+RELOAD_WAIT = 10  # passes without a reload taken before the restart is taken instead
 
 
 @dataclass
@@ -42,7 +46,7 @@ class Climb:
     """Where one session is on the ladder."""
 
     step: int = 0  # the next step to take
-    waited: int = 0  # passes the reload has waited for a quiet moment
+    waited: int = 0  # passes the reload has waited (for a quiet moment, a drained queue)
     pending: tuple[str, float] | None = None  # the step taken last pass and the PSS before it
     taken: Counter = field(default_factory=Counter)
     last: dict | None = None  # {step, beforeMb, afterMb, gaveBackMb, at}
@@ -118,13 +122,13 @@ class MemoryLadder:
             if step == "restart":
                 self._recycle(session, "memory_budget", detail, actions)
             elif step == "reload":
-                if not self._quiet(session) or not session.reload_page_when_drained():
+                if not self._may_reload(session, climb) or not session.reload_page_when_drained():
                     climb.waited += 1
                     if climb.waited < RELOAD_WAIT:
                         return False
-                    log.warning("memory ladder: session %s never quiet for a reload in %d "
-                                "passes; its browser is restarted instead", session.id,
-                                climb.waited)
+                    log.warning("memory ladder: session %s could not reload in %d passes (its "
+                                "page's events never drained); its browser is restarted "
+                                "instead", session.id, climb.waited)
                     climb.step += 1  # skip to restart
                     return self._take(session, climb, "restart", pss, actions)
             else:
@@ -139,7 +143,9 @@ class MemoryLadder:
         actions.append(f"ladder_{step}")
         return True
 
-    def _quiet(self, session) -> bool:
+    def _may_reload(self, session, climb: Climb) -> bool:
+        """No command running, and a quiet moment or QUIET_WAIT passes spent waiting for one."""
         if session.busy_for() > 0:
             return False
-        return self._clock() - session.last_command_at >= self.quiet
+        return (climb.waited >= QUIET_WAIT
+                or self._clock() - session.last_command_at >= self.quiet)

@@ -8,7 +8,7 @@ Every WATCHDOG_INTERVAL, on the thread "wa-watchdog":
 3. a browser over BROWSER_MEMORY_LIMIT_MB (PSS) is recycled: relaunched from its profile,
    the login kept, no new QR;
 4. a browser over its SESSION_MEMORY_BUDGET_MB climbs the memory ladder, one step a pass
-   (memory_ladder.py: trim, trim harder, a soft reload in a quiet moment, a restart);
+   (memory_ladder.py: trim, trim harder, a soft reload between commands, a restart);
 5. everything together over the total limit: the fattest browser is recycled;
 and between passes, new sessions are refused (503 capacity_exceeded) when the last sample
 says one more would not fit. Each action is logged and counted (waengine_watchdog_actions_total).
