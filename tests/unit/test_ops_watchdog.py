@@ -304,7 +304,8 @@ def test_a_session_over_its_budget_climbs_the_ladder_one_step_a_pass(make_app, f
     client = app.test_client()
     connected(client, factory, "s1")
     bridge = factory.bridge()
-    # over budget on every pass: trim, trim harder, reload (quiet), then restart
+    # over budget on every pass: trim, trim harder, reload (quiet); the new page trimmed,
+    # then restart; the new browser trimmed, then nothing more
     dog = watchdog_for(app, [sample(s1=600.0)])
     dog.ladder.quiet = 0.0
     steps = counter(metrics.MEMORY_LADDER_STEPS, "reload")
@@ -312,18 +313,24 @@ def test_a_session_over_its_budget_climbs_the_ladder_one_step_a_pass(make_app, f
     assert dog.run_once() == ["ladder_trim_critical"] and bridge.trims[-1] == "critical"
     assert dog.run_once() == ["ladder_reload"] and bridge.reloads == 1
     assert counter(metrics.MEMORY_LADDER_STEPS, "reload") == steps + 1
-    assert dog.run_once() == ["recycle", "ladder_restart"]
+    assert dog.run_once() == ["ladder_trim_moderate"]
+    assert dog.run_once() == ["ladder_trim_critical"]
+    assert dog.ladder.usage("s1", 600.0)["ladder"]["nextStep"] == "restart"
+    assert dog.run_once() == ["recycle", "ladder_restart"] and bridge.reloads == 1
     wait_for(lambda: len(factory.opened) == 2, message="the browser restarted")
     wait_for(lambda: status_of(client) == "CONNECTED")
+    assert dog.run_once() == ["ladder_trim_moderate"]
+    assert dog.run_once() == ["ladder_trim_critical"]
     # every step taken: nothing more until the session is under its budget again
-    assert dog.run_once() == []
+    assert dog.run_once() == [] and factory.bridge().reloads == 0
     shown = client.get("/performance").json["sessions"][0]["memoryBudget"]
     assert shown["budgetMb"] == 400.0  # the engine's own watchdog; this one's ladder:
     perf = dog.ladder.usage("s1", 600.0)
     assert perf["budgetMb"] == 400.0 and perf["usePercent"] == 150.0
-    assert perf["ladder"]["taken"] == {"trim_moderate": 1, "trim_critical": 1, "reload": 1,
+    assert perf["ladder"]["taken"] == {"trim_moderate": 3, "trim_critical": 3, "reload": 1,
                                        "restart": 1}
-    assert perf["ladder"]["last"]["step"] == "restart"  # measured on the pass after it
+    assert perf["ladder"]["nextStep"] is None
+    assert perf["ladder"]["last"]["step"] == "trim_critical"  # measured on the pass after it
 
 
 def test_a_trim_that_brings_the_session_under_budget_ends_the_climb(make_app, factory):
@@ -337,6 +344,24 @@ def test_a_trim_that_brings_the_session_under_budget_ends_the_climb(make_app, fa
     assert last == {"step": "trim_moderate", "beforeMb": 450.0, "afterMb": 380.0,
                     "gaveBackMb": 70.0}
     assert dog.run_once() == ["ladder_trim_moderate"]  # over again: from the first step
+
+
+def test_a_reload_that_brings_the_session_under_budget_ends_the_climb(make_app, factory):
+    app = make_app(**LADDER)
+    client = app.test_client()
+    connected(client, factory, "s1")
+    bridge = factory.bridge()
+    over, under = sample(s1=600.0), sample(s1=380.0)
+    dog = watchdog_for(app, [over, over, over, over, under, over, over, over])
+    dog.ladder.quiet = 0.0
+    assert [dog.run_once() for _ in range(4)] == [
+        ["ladder_trim_moderate"], ["ladder_trim_critical"], ["ladder_reload"],
+        ["ladder_trim_moderate"]]  # the new page's load, trimmed
+    assert dog.run_once() == []  # under budget: the climb ends
+    # over again later: a new climb, whose reload may be taken again
+    assert [dog.run_once() for _ in range(3)] == [
+        ["ladder_trim_moderate"], ["ladder_trim_critical"], ["ladder_reload"]]
+    assert bridge.reloads == 2 and len(factory.opened) == 1
 
 
 def test_the_reload_waits_for_a_quiet_moment_and_a_drained_queue(make_app, factory):

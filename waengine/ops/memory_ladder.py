@@ -14,8 +14,14 @@ next pass measuring what the step gave back, and stops climbing once it is under
    with steady traffic never has one: after those passes it reloads between two commands
    (none running; the reload is itself a command on the session's worker, so none starts
    during it), since the restart that would follow interrupts its clients longer;
-4. restart: the browser relaunched from its profile (the watchdog's recycle), only when no
-   reload could be taken in RELOAD_WAIT passes (a page whose event queue never drains).
+4. restart: the browser relaunched from its profile (the watchdog's recycle), when the page
+   is still over budget after its reload, or when no reload could be taken in RELOAD_WAIT
+   passes (a page whose event queue never drains).
+
+A reload or a restart gives a new page, and loading one leaves garbage a trim takes back (on
+the field-weight page ~400 MB just loaded, ~260 MB after a trim): after either, the climb
+takes the trims again before the next step, and each of the two is taken once per climb (a
+restarted browser is not reloaded too). A climb ends when the browser is under budget.
 
 BROWSER_MEMORY_LIMIT_MB stays the hard ceiling: a browser over it is recycled at once.
 Every step is counted (waengine_memory_ladder_steps_total) and its gain kept, and /performance
@@ -46,14 +52,28 @@ class Climb:
     """Where one session is on the ladder."""
 
     step: int = 0  # the next step to take
+    # reload and restart taken in this climb: each gives a new page, whose load leaves garbage
+    # the trims take back, so the trims come again after either; neither is taken twice
+    replaced: set = field(default_factory=set)
     waited: int = 0  # passes the reload has waited (for a quiet moment, a drained queue)
     pending: tuple[str, float] | None = None  # the step taken last pass and the PSS before it
     taken: Counter = field(default_factory=Counter)
     last: dict | None = None  # {step, beforeMb, afterMb, gaveBackMb, at}
 
+    def next_step(self) -> str | None:
+        """The step this climb takes next; None: every step is taken."""
+        while self.step < len(STEPS) and not self._open(STEPS[self.step]):
+            self.step += 1
+        return STEPS[self.step] if self.step < len(STEPS) else None
+
+    def _open(self, step: str) -> bool:
+        if step == "reload":  # a restarted browser has a new page already
+            return not self.replaced
+        return step != "restart" or "restart" not in self.replaced
+
     def view(self) -> dict:
-        return {"nextStep": STEPS[self.step] if self.step < len(STEPS) else None,
-                "taken": {s: self.taken[s] for s in STEPS}, "last": self.last}
+        return {"nextStep": self.next_step(), "taken": {s: self.taken[s] for s in STEPS},
+                "last": self.last}
 
 
 class MemoryLadder:
@@ -95,12 +115,18 @@ class MemoryLadder:
             self._measured(sid, climb, pss)
             if pss <= budget:
                 climb.step, climb.waited = 0, 0
+                climb.replaced.clear()
                 continue
-            if climb.step >= len(STEPS):
+            step = climb.next_step()
+            if step is None:
                 continue  # every step taken and still over: the hard limit and the total act
-            if self._take(session, climb, STEPS[climb.step], pss, actions):
-                if STEPS[climb.step] == "restart":
+            taken = self._take(session, climb, step, pss, actions)
+            if taken in ("reload", "restart"):
+                climb.replaced.add(taken)
+                climb.step, climb.waited = 0, 0  # a new page: the trims first again
+                if taken == "restart":
                     restarted.add(sid)
+            elif taken is not None:
                 climb.step += 1
         return restarted
 
@@ -116,7 +142,9 @@ class MemoryLadder:
         log.info("memory ladder: session %s %s gave back %.0f MB (%.0f → %.0f MB)", sid, step,
                  gave_back, before, pss)
 
-    def _take(self, session, climb: Climb, step: str, pss: float, actions: list[str]) -> bool:
+    def _take(self, session, climb: Climb, step: str, pss: float,
+              actions: list[str]) -> str | None:
+        """The step taken (the restart when a reload never could be); None: none this pass."""
         detail = f"browser PSS {pss:.0f} MB over SESSION_MEMORY_BUDGET_MB {self.budget_mb:.0f}"
         try:
             if step == "restart":
@@ -125,23 +153,22 @@ class MemoryLadder:
                 if not self._may_reload(session, climb) or not session.reload_page_when_drained():
                     climb.waited += 1
                     if climb.waited < RELOAD_WAIT:
-                        return False
+                        return None
                     log.warning("memory ladder: session %s could not reload in %d passes (its "
                                 "page's events never drained); its browser is restarted "
                                 "instead", session.id, climb.waited)
-                    climb.step += 1  # skip to restart
                     return self._take(session, climb, "restart", pss, actions)
             else:
                 session.trim_memory("moderate" if step == "trim_moderate" else "critical")
         except WAEngineError as e:
             log.warning("memory ladder: session %s %s failed: %s", session.id, step, e.message)
-            return False
+            return None
         log.warning("memory ladder: session %s: %s (%s)", session.id, step, detail)
         climb.taken[step] += 1
         climb.pending = (step, pss)
         metrics.MEMORY_LADDER_STEPS.labels(step).inc()
         actions.append(f"ladder_{step}")
-        return True
+        return step
 
     def _may_reload(self, session, climb: Climb) -> bool:
         """No command running, and a quiet moment or QUIET_WAIT passes spent waiting for one."""
