@@ -18,6 +18,7 @@ least-squares fit over the samples after the warm-up (the first quarter).
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -124,6 +125,15 @@ def link_bare_devices(service, tmp: Path, sandbox_url: str, folder: Path, count:
     return drivers
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT end the run through its clean-up (gateway, browsers, sandbox), also
+    when it was started in the background, where the shell has SIGINT ignored."""
+    def end(signum, _frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, end)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=3)
@@ -138,6 +148,7 @@ def main() -> int:
                              "budget under the page's weight makes every session climb the "
                              "memory ladder under the traffic")
     args = parser.parse_args()
+    stop_on_signals()
     n = args.sessions
     if args.hours is not None:
         args.minutes = args.hours * 60
