@@ -18,6 +18,7 @@ least-squares fit over the samples after the warm-up (the first quarter).
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import statistics
 import sys
@@ -123,6 +124,19 @@ def link_bare_devices(service, tmp: Path, sandbox_url: str, folder: Path, count:
             "return !!(window.WPP && WPP.conn.isMainReady && WPP.conn.isMainReady())"),
             timeout=120, message="the bare device linked")
     return drivers
+
+
+def ladder_gains(metrics_text: str) -> str:
+    """Steps taken and the mean MB each gave back, from waengine_memory_ladder_gain_megabytes
+    (a step that gave none back, as a reload's just-loaded page, counts as 0)."""
+    found: dict[str, dict[str, float]] = {}
+    for line in metrics_text.splitlines():
+        match = re.match(r'waengine_memory_ladder_gain_megabytes_(sum|count)\{step="(\w+)"\} (\S+)',
+                         line)
+        if match:
+            found.setdefault(match[2], {})[match[1]] = float(match[3])
+    return ", ".join(f"{step} {int(v['count'])}× {v['sum'] / v['count']:.0f} MB"
+                     for step, v in found.items() if v.get("count")) or "no step taken"
 
 
 def stop_on_signals() -> None:
@@ -231,6 +245,8 @@ def main() -> int:
             f"{sum(t['trim_moderate'] + t['trim_critical'] for t in ladders.values())}",
             f"most passes over budget in a row: {max(over_max.values(), default=0)} "
             f"(sample every {args.sample:.0f} s)")
+        row("what each ladder step gave back (the next pass's PSS against the last)",
+            ladder_gains(gw.http.get(gw.url + "/metrics", timeout=30).text))
         row("soft reloads each session needed", ", ".join(
             f"{sid} {taken['reload']}" for sid, taken in sorted(
                 ladders.items(), key=lambda item: int(item[0][1:]))) or "-")
