@@ -337,13 +337,27 @@ def test_a_trim_that_brings_the_session_under_budget_ends_the_climb(make_app, fa
     app = make_app(**LADDER)
     client = app.test_client()
     connected(client, factory, "s1")
-    dog = watchdog_for(app, [sample(s1=450.0), sample(s1=380.0), sample(s1=420.0)])
+    dog = watchdog_for(app, [sample(s1=450.0), sample(s1=350.0), sample(s1=420.0)])
     assert dog.run_once() == ["ladder_trim_moderate"]
-    assert dog.run_once() == []  # measured under budget: the gain is kept, the climb reset
-    last = dog.ladder.usage("s1", 380.0)["ladder"]["last"]
-    assert last == {"step": "trim_moderate", "beforeMb": 450.0, "afterMb": 380.0,
-                    "gaveBackMb": 70.0}
+    assert dog.run_once() == []  # under 90 % of the budget: the gain is kept, the climb ends
+    last = dog.ladder.usage("s1", 350.0)["ladder"]["last"]
+    assert last == {"step": "trim_moderate", "beforeMb": 450.0, "afterMb": 350.0,
+                    "gaveBackMb": 100.0}
     assert dog.run_once() == ["ladder_trim_moderate"]  # over again: from the first step
+
+
+def test_a_session_hovering_at_its_budget_goes_on_to_the_reload(make_app, factory):
+    app = make_app(**LADDER)  # a budget of 400 MB
+    client = app.test_client()
+    connected(client, factory, "s1")
+    bridge = factory.bridge()
+    # each trim gives back a few MB, just under the budget, and the page grows over it again
+    hover = [sample(s1=mb) for mb in (404.0, 398.0, 403.0, 397.0, 402.0)]
+    dog = watchdog_for(app, hover)
+    dog.ladder.quiet = 0.0
+    assert [dog.run_once() for _ in range(5)] == [
+        ["ladder_trim_moderate"], [], ["ladder_trim_critical"], [], ["ladder_reload"]]
+    assert bridge.trims == ["moderate", "critical"] and bridge.reloads == 1
 
 
 def test_a_reload_that_brings_the_session_under_budget_ends_the_climb(make_app, factory):
@@ -351,7 +365,7 @@ def test_a_reload_that_brings_the_session_under_budget_ends_the_climb(make_app, 
     client = app.test_client()
     connected(client, factory, "s1")
     bridge = factory.bridge()
-    over, under = sample(s1=600.0), sample(s1=380.0)
+    over, under = sample(s1=600.0), sample(s1=340.0)
     dog = watchdog_for(app, [over, over, over, over, under, over, over, over])
     dog.ladder.quiet = 0.0
     assert [dog.run_once() for _ in range(4)] == [

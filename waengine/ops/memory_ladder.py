@@ -1,7 +1,7 @@
 """Per-session memory budgets: steps that give memory back while the session stays alive.
 
 A browser whose PSS is over SESSION_MEMORY_BUDGET_MB climbs one step per watchdog pass, the
-next pass measuring what the step gave back, and stops climbing once it is under budget:
+next pass measuring what the step gave back, and takes no step while it is under budget:
 
 1. trim_moderate: a full JS garbage collection (HeapProfiler.collectGarbage) and a
    moderate memory-pressure signal (Memory.simulatePressureNotification), which makes
@@ -21,7 +21,10 @@ next pass measuring what the step gave back, and stops climbing once it is under
 A reload or a restart gives a new page, and loading one leaves garbage a trim takes back (on
 the field-weight page ~400 MB just loaded, ~260 MB after a trim): after either, the climb
 takes the trims again before the next step, and each of the two is taken once per climb (a
-restarted browser is not reloaded too). A climb ends when the browser is under budget.
+restarted browser is not reloaded too). A climb ends when the browser is under END_BELOW of
+its budget; between that and the budget it keeps its place, so a page that hovers at its
+budget, each trim giving back a few MB, goes on to the reload on its next pass over instead
+of being trimmed on every other pass.
 
 BROWSER_MEMORY_LIMIT_MB stays the hard ceiling: a browser over it is recycled at once.
 Every step is counted (waengine_memory_ladder_steps_total) and its gain kept, and /performance
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 STEPS = ("trim_moderate", "trim_critical", "reload", "restart")
 QUIET = 60.0  # seconds without a command before a reload ("a quiet minute")
+END_BELOW = 0.9  # a climb ends under this share of the budget
 QUIET_WAIT = 2  # passes a reload waits for a quiet moment before it is taken between commands
 RELOAD_WAIT = 10  # passes without a reload taken before the restart is taken instead
 
@@ -114,8 +118,9 @@ class MemoryLadder:
             pss = mem["pssMb"]
             self._measured(sid, climb, pss)
             if pss <= budget:
-                climb.step, climb.waited = 0, 0
-                climb.replaced.clear()
+                if pss <= budget * END_BELOW:
+                    climb.step, climb.waited = 0, 0
+                    climb.replaced.clear()
                 continue
             step = climb.next_step()
             if step is None:
