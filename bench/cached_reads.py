@@ -28,7 +28,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import gunicorn, print_table, row, start_sandbox, wait_http  # noqa: E402
-from bench.scale import wrk  # noqa: E402
+from bench.scale import wrk_rounds  # noqa: E402
 from tests.conftest import wait_for  # noqa: E402
 from waengine.engine.processes import reap_profile  # noqa: E402
 
@@ -108,11 +108,7 @@ def main() -> int:
                 "flask": gateways["flask"].url + "/sessions/c0/contacts",
                 "bare": f"http://127.0.0.1:{port}/body"}
         extra = ["-H", f"X-API-Key: {key}"] if key else []
-        got: dict[str, list[tuple[float, str]]] = {name: [] for name in urls}
-        order = list(urls)
-        for n in range(args.rounds):  # each round starts with the next one: load drifts
-            for name in order[n % 3:] + order[:n % 3]:
-                got[name].append(wrk(urls[name], args.seconds, args.conns, extra))
+        got = wrk_rounds(urls, args.seconds, args.conns, args.rounds, extra)
         rps = {name: [r for r, _ in runs] for name, runs in got.items()}
         shown = {name: ", ".join(f"{r:.0f} ({p99})" for r, p99 in runs)
                  for name, runs in got.items()}

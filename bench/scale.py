@@ -205,6 +205,18 @@ def wrk(url: str, seconds: int, conns: int, extra: list[str] = ()) -> tuple[floa
     return rps, p99
 
 
+def wrk_rounds(urls: dict[str, str], seconds: int, conns: int, rounds: int,
+               extra: list[str] = ()) -> dict[str, list[tuple[float, str]]]:
+    """(req/s, p99) of each url per round; each round starts with the next one, so a drift in
+    the box's load over the rounds lands on all of them."""
+    got: dict[str, list[tuple[float, str]]] = {name: [] for name in urls}
+    order = list(urls)
+    for n in range(rounds):
+        for name in order[n % len(order):] + order[:n % len(order)]:
+            got[name].append(wrk(urls[name], seconds, conns, extra))
+    return got
+
+
 class Gateway:
     def __init__(self, tmp: Path, data: Path, sandbox_url: str, hook_url: str, n: int,
                  mode: str, extra: dict):
@@ -503,12 +515,8 @@ def wrk_rows(gw: Gateway, tmp: Path, url: str) -> None:
         wait_http(f"http://127.0.0.1:{port}/body")
         targets = {"ours": url, "bare": f"http://127.0.0.1:{port}/body"}
         for conns in (4, 16):
-            # Rounds alternate which of the two goes first, so a drift in the box's load over
-            # the minute lands on both; the medians are compared, and each round's ratio shown.
-            runs: dict[str, list[tuple[float, str]]] = {"ours": [], "bare": []}
-            for rnd in range(WRK_ROUNDS):
-                for who in (("ours", "bare") if rnd % 2 == 0 else ("bare", "ours")):
-                    runs[who].append(wrk(targets[who], 10, conns))
+            # the medians are compared, and each round's ratio shown
+            runs = wrk_rounds(targets, 10, conns, WRK_ROUNDS)
             ours, base = (sorted(runs[who])[len(runs[who]) // 2] for who in ("ours", "bare"))
             rounds = ", ".join(f"{a[0] / b[0]:.2f}" for a, b in zip(runs["ours"], runs["bare"]))
             row(f"GET contacts cached, wrk -c{conns}: req/s (p99), median of {WRK_ROUNDS} rounds",
