@@ -18,7 +18,6 @@ least-squares fit over the samples after the warm-up (the first quarter).
 from __future__ import annotations
 
 import argparse
-import re
 import signal
 import statistics
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import psutil
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from scale import PEER, Gateway, HookReceiver, bare_browsers, phone, quit_all
 
 from bench.common import print_table, row, start_sandbox, wait_http
@@ -130,11 +130,12 @@ def ladder_gains(metrics_text: str) -> str:
     """Steps taken and the mean MB each gave back, from waengine_memory_ladder_gain_megabytes
     (a step that gave none back, as a reload's just-loaded page, counts as 0)."""
     found: dict[str, dict[str, float]] = {}
-    for line in metrics_text.splitlines():
-        match = re.match(r'waengine_memory_ladder_gain_megabytes_(sum|count)\{step="(\w+)"\} (\S+)',
-                         line)
-        if match:
-            found.setdefault(match[2], {})[match[1]] = float(match[3])
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == "waengine_memory_ladder_gain_megabytes":
+            for sample in family.samples:
+                if sample.name.endswith(("_sum", "_count")):
+                    found.setdefault(sample.labels["step"], {})[
+                        sample.name.rsplit("_", 1)[1]] = sample.value
     return ", ".join(f"{step} {int(v['count'])}× {v['sum'] / v['count']:.0f} MB"
                      for step, v in found.items() if v.get("count")) or "no step taken"
 
